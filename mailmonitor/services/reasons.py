@@ -1,0 +1,135 @@
+"""Connection statuses and reason codes (product spec §2), with the words reps see.
+
+This table is the single source for labels, severities and whether a reason is transient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    CONNECTED = "connected"
+    CHECKING = "checking"
+    WARNING = "warning"
+    DISCONNECTED = "disconnected"
+    OFFLINE = "offline"
+    STOPPED = "stopped"
+
+
+# How bad a status is when two results are combined (IMAP and SMTP): higher wins.
+SEVERITY = {
+    Status.CONNECTED: 0,
+    Status.CHECKING: 0,
+    Status.OFFLINE: 1,
+    Status.WARNING: 2,
+    Status.DISCONNECTED: 3,
+    Status.STOPPED: 4,
+}
+
+STATUS_LABELS = {
+    Status.CONNECTED: "Connected",
+    Status.CHECKING: "Checking…",
+    Status.WARNING: "Retrying",
+    Status.DISCONNECTED: "Disconnected",
+    Status.OFFLINE: "Offline",
+    Status.STOPPED: "Stopped",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    status: Status
+    explanation: str  # one plain sentence for the rep: what is wrong
+    action: str  # what the rep should do
+
+    @property
+    def transient(self) -> bool:
+        return self.status is Status.WARNING
+
+    @property
+    def credential_problem(self) -> bool:
+        """Rejected credentials must not be retried in a loop (RFC 5530)."""
+        return self.code in CREDENTIAL_REASONS
+
+
+_D = Status.DISCONNECTED
+_W = Status.WARNING
+
+REASONS: dict[str, Reason] = {
+    r.code: r
+    for r in (
+        Reason("invalid_credentials", "Invalid Credentials", _D,
+               "The server rejected the username or password.",
+               "Re-enter the password (or a new app password) and reconnect."),
+        Reason("app_password_required", "App Password Required", _D,
+               "The provider requires an app password instead of the account password.",
+               "Create an app password (needs 2-Step Verification) and reconnect with it."),
+        Reason("web_login_required", "Sign-in Required", _D,
+               "The provider blocked the sign-in until you confirm it in a web browser.",
+               "Sign in to the mailbox in your browser, confirm the security check, then reconnect."),
+        Reason("token_expired", "Token Expired", _D,
+               "The sign-in has expired or was revoked at the provider.",
+               "Sign in again with Reconnect; everything else is kept."),
+        Reason("account_disabled", "Account Disabled", _D,
+               "The provider says this mailbox is disabled or suspended.",
+               "Contact the mailbox's administrator or provider, then reconnect."),
+        Reason("auth_method_disabled", "Auth Method Disabled", _D,
+               "The server does not allow this way of signing in (e.g. SMTP AUTH or IMAP is off).",
+               "Ask your administrator to enable IMAP/SMTP AUTH for this mailbox."),
+        Reason("tls_error", "TLS Error", _D,
+               "A secure connection could not be established (certificate or TLS settings).",
+               "Check the server name, port and security setting, or the certificate."),
+        Reason("request_invalid", "Request is Invalid", _D,
+               "The server answered in a way mailmonitor did not understand.",
+               "Check the server names, ports and security settings."),
+        Reason("sync_error", "Sync Error", _D,
+               "Signing in works, but the inbox could not be opened.",
+               "Check the mailbox on the provider's website; then reconnect."),
+        Reason("mailbox_full", "Mailbox Full", _D,
+               "The mailbox is over its storage quota.",
+               "Free up space in the mailbox, then reconnect."),
+        Reason("no_service_connection", "No Service Connection", _D,
+               "The server has been unreachable for too long.",
+               "Check the server settings or the provider's status page."),
+        Reason("server_unavailable", "Retrying: server unavailable", _W,
+               "The server is temporarily unavailable.",
+               "Nothing to do yet: mailmonitor keeps retrying."),
+        Reason("rate_limited", "Retrying: too many logins", _W,
+               "The provider is limiting logins for now.",
+               "Nothing to do yet: mailmonitor backs off and retries."),
+        Reason("timeout", "Retrying: timed out", _W,
+               "The server did not answer in time.",
+               "Nothing to do yet: mailmonitor keeps retrying."),
+        Reason("network", "Retrying: cannot reach server", _W,
+               "The server could not be reached.",
+               "Nothing to do yet: mailmonitor keeps retrying."),
+    )
+}
+
+CREDENTIAL_REASONS = frozenset(
+    {"invalid_credentials", "app_password_required", "web_login_required", "token_expired",
+     "account_disabled", "auth_method_disabled"}
+)
+
+
+def reason(code: str) -> Reason:
+    return REASONS[code]
+
+
+def label_for(status: str, reason_code: str | None) -> str:
+    """The words shown for an account: the reason's label when there is one."""
+    if reason_code and reason_code in REASONS:
+        return REASONS[reason_code].label
+    try:
+        return STATUS_LABELS[Status(status)]
+    except ValueError:
+        return status
+
+
+def worse(a: tuple[str, str | None], b: tuple[str, str | None]) -> tuple[str, str | None]:
+    """The worse of two (status, reason) results; on a tie the first wins."""
+    return b if SEVERITY[Status(b[0])] > SEVERITY[Status(a[0])] else a
