@@ -70,7 +70,7 @@ REASONS: dict[str, Reason] = {
                "Create an app password (needs 2-Step Verification) and reconnect with it."),
         Reason("web_login_required", "Sign-in Required", _D,
                "The provider blocked the sign-in until you confirm it in a web browser.",
-               "Sign in to the mailbox in your browser, confirm the security check, then reconnect."),
+               "Sign in to the mailbox in a browser, confirm the security check, then reconnect."),
         Reason("token_expired", "Token Expired", _D,
                "The sign-in has expired or was revoked at the provider.",
                "Sign in again with Reconnect; everything else is kept."),

@@ -1,0 +1,5 @@
+import sys
+
+from mailmonitor.cli import main
+
+sys.exit(main())

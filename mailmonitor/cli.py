@@ -1,0 +1,481 @@
+"""Command line (spec §7 — a contract: tests outside the project use it).
+
+Exit codes: 0 success; 1 the operation failed (or `check`: any warning); 2 `check`: any
+disconnected; 3 bad input or usage (one line on stderr; nothing changed)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mailmonitor import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_CRITICAL, EXIT_USAGE = 0, 1, 2, 3
+
+log = logging.getLogger("mailmonitor")
+
+
+class UsageError(Exception):
+    pass
+
+
+class Failure(Exception):
+    """The command could not do what was asked; one line for the rep."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="where the database and logs live (env MAILMONITOR_DATA_DIR)")
+
+    parser = Parser(prog="mailmonitor", parents=[common],
+                    description="Keeps outreach mailboxes connected and campaigns running.")
+    parser.add_argument("--version", action="version", version=f"mailmonitor {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the database, keyring and Qt platform, then exit")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    sub.add_parser("demo", parents=[common], help="the app with demo servers and data")
+
+    check = sub.add_parser("check", parents=[common], help="one check sweep now")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("emails", nargs="*", metavar="EMAIL")
+
+    run = sub.add_parser("run", parents=[common], help="monitoring and sending without a window")
+    run.add_argument("--headless", action="store_true", required=True)
+
+    accounts = sub.add_parser("accounts", parents=[common], help="mailboxes")
+    acc = accounts.add_subparsers(dest="action", required=True, parser_class=Parser)
+    add = acc.add_parser("add", parents=[common])
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", default="")
+    add.add_argument("--kind", default="imap", choices=["imap", "gmail", "microsoft"])
+    for proto in ("imap", "smtp"):
+        add.add_argument(f"--{proto}-host", default="")
+        add.add_argument(f"--{proto}-port", type=int, default=0)
+        add.add_argument(f"--{proto}-security", default="",
+                         choices=["", "ssl", "starttls", "plain"])
+    add.add_argument("--username", default="")
+    add.add_argument("--password-stdin", action="store_true")
+    add.add_argument("--ca-file")
+    add.add_argument("--daily-limit", type=int)
+    add.add_argument("--min-gap", type=int, metavar="SECONDS")
+    add.add_argument("--warmup", metavar="START:STEP")
+    add.add_argument("--test", action="store_true", help="test first; store only if it connects")
+    add.add_argument("--timeout", type=float, default=300.0, help="OAuth sign-in wait (seconds)")
+    imp = acc.add_parser("import", parents=[common])
+    imp.add_argument("file", metavar="FILE.csv")
+    rec = acc.add_parser("reconnect", parents=[common])
+    rec.add_argument("email")
+    rec.add_argument("--password-stdin", action="store_true")
+    rec.add_argument("--timeout", type=float, default=300.0)
+    for name in ("disconnect", "remove"):
+        acc.add_parser(name, parents=[common]).add_argument("email")
+    lst = acc.add_parser("list", parents=[common])
+    lst.add_argument("--json", action="store_true")
+
+    campaigns = sub.add_parser("campaigns", parents=[common], help="campaigns")
+    camp = campaigns.add_subparsers(dest="action", required=True, parser_class=Parser)
+    create = camp.add_parser("create", parents=[common])
+    create.add_argument("name")
+    create.add_argument("--mailbox", action="append", required=True, metavar="EMAIL")
+    create.add_argument("--steps", required=True, metavar="STEPS.json")
+    create.add_argument("--window", default="always")
+    clist = camp.add_parser("list", parents=[common])
+    clist.add_argument("--json", action="store_true")
+    for name in ("pause", "resume"):
+        camp.add_parser(name, parents=[common]).add_argument("name")
+    realloc = camp.add_parser("reallocate", parents=[common])
+    realloc.add_argument("name")
+    realloc.add_argument("--include-contacted", action="store_true")
+
+    leads = sub.add_parser("leads", parents=[common], help="leads of a campaign")
+    ld = leads.add_subparsers(dest="action", required=True, parser_class=Parser)
+    limp = ld.add_parser("import", parents=[common])
+    limp.add_argument("name")
+    limp.add_argument("file", metavar="FILE.csv")
+    llist = ld.add_parser("list", parents=[common])
+    llist.add_argument("name")
+    llist.add_argument("--json", action="store_true")
+    return parser
+
+
+def read_password_stdin() -> str:
+    data = sys.stdin.readline()
+    password = data.rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin was given but standard input had no password")
+    return password
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.models import Account, active_accounts
+    from mailmonitor.services import accounts as svc
+    from mailmonitor.services import lifecycle
+    from mailmonitor.services.reasons import label_for
+    from mailmonitor.services.validation import normalize_email, parse_warmup
+
+    if args.action == "add":
+        spec = svc.AccountSpec(
+            email=args.email, name=args.name, kind=args.kind, imap_host=args.imap_host,
+            imap_port=args.imap_port, imap_security=args.imap_security,
+            smtp_host=args.smtp_host, smtp_port=args.smtp_port,
+            smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
+            daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
+            warmup=parse_warmup(args.warmup) if args.warmup else None,
+        ).validated()
+        password = read_password_stdin() if args.password_stdin else None
+        if args.kind in ("gmail", "microsoft") and password is None:
+            from mailmonitor.services.oauth_cli import add_oauth_account
+
+            return add_oauth_account(spec, args.timeout, now)
+        if args.test:
+            test_before_storing(spec, password)
+        account = svc.create_account(spec, password, now)
+        print(f"Added {account.email}" + (" (connection tested)" if args.test else
+                                          " (not tested yet: run `mailmonitor check`)"))
+        return EXIT_OK
+    if args.action == "import":
+        created = svc.import_accounts(Path(args.file), now)
+        print(f"Imported {len(created)} accounts")
+        return EXIT_OK
+    if args.action == "list":
+        rows = [account_json(a, label_for) for a in active_accounts().order_by(Account.email)]
+        if args.json:
+            print_json(rows)
+        else:
+            for row in rows:
+                print(f"{row['email']:40} {row['status']:12} {row['label']}")
+        return EXIT_OK
+
+    email = normalize_email(args.email)
+    account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
+    if account is None:
+        raise Failure(f"no account {email}")
+    if args.action == "reconnect":
+        return reconnect_account(account, args, now)
+    if args.action == "disconnect":
+        if account.detached_at is not None:
+            print(f"{email} is already disconnected")
+            return EXIT_OK
+        leads = lifecycle.disconnect(account, now)
+        from mailmonitor.services import secrets
+
+        secrets.delete_all_secrets(account.email)
+        print(f"Disconnected {email}. Connect it again within the grace period to keep its "
+              f"{leads} leads.")
+        return EXIT_OK
+    if args.action == "remove":
+        from mailmonitor.services import secrets
+
+        lifecycle.remove_account(account, now)
+        secrets.delete_all_secrets(account.email)
+        print(f"Removed {email} (its history is kept)")
+        return EXIT_OK
+    raise UsageError(f"unknown action {args.action}")
+
+
+def account_json(account: Any, label_for: Any) -> dict[str, Any]:
+    return {
+        "email": account.email, "name": account.name, "kind": account.kind,
+        "auth_method": account.auth_method, "status": account.status, "reason": account.reason,
+        "label": label_for(account.status, account.reason), "detail": account.detail,
+        "checked_at": iso(account.checked_at),
+        "imap": {"host": account.imap_host, "port": account.imap_port,
+                 "security": account.imap_security},
+        "smtp": {"host": account.smtp_host, "port": account.smtp_port,
+                 "security": account.smtp_security},
+        "username": account.username or account.email,
+        "daily_limit": account.daily_limit, "min_gap_seconds": account.min_gap_seconds,
+        "warmup": (f"{account.warmup_start}:{account.warmup_step}"
+                   if account.warmup_start is not None else None),
+        "check_interval_seconds": account.check_interval_seconds,
+        "grace_until": iso(account.grace_until),
+    }
+
+
+def test_before_storing(spec: Any, password: str | None) -> None:
+    from mailmonitor.models import Account
+    from mailmonitor.services.account_state import ProbeLike
+    from mailmonitor.services.checker import run_check
+    from mailmonitor.services.reasons import label_for
+    from mailmonitor.services.status_rules import Outcome, combine
+
+    from mailmonitor.clock import utcnow
+    from mailmonitor.services.accounts import account_values
+
+    values = account_values(spec, password is not None, utcnow())
+    probe_account = Account(**values)
+    imap, smtp = run_check(probe_account, password)
+    merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                     Outcome(smtp.status, smtp.reason, smtp.detail))
+    if not (imap.ok and smtp.ok):
+        failing: ProbeLike = imap if not imap.ok else smtp
+        raise Failure(f"{spec.email} did not connect ({failing.protocol.upper()}: "  # type: ignore[attr-defined]
+                      f"{label_for(merged.status, merged.reason)}): {merged.detail}; "
+                      "nothing was stored")
+
+
+def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.services import lifecycle, secrets
+    from mailmonitor.services.checker import run_check
+    from mailmonitor.services.reasons import label_for
+    from mailmonitor.services.status_rules import Outcome, combine
+
+    if account.is_oauth:
+        from mailmonitor.services.oauth_cli import reconnect_oauth_account
+
+        return reconnect_oauth_account(account, args.timeout, now)
+    password = read_password_stdin() if args.password_stdin else None
+    if password is not None:
+        from mailmonitor.services.accounts import AccountSpec, clean_password
+
+        password = clean_password(AccountSpec(email=account.email, kind=account.kind,
+                                              imap_host=account.imap_host), password)
+    imap, smtp = run_check(account, password)
+    if not (imap.ok and smtp.ok):
+        merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                         Outcome(smtp.status, smtp.reason, smtp.detail))
+        raise Failure(f"reconnect failed: {label_for(merged.status, merged.reason)}: "
+                      f"{merged.detail}; nothing was changed")
+    if password is not None:
+        secrets.set_secret(account.email, "password", password)
+    lifecycle.reconnected(account, now, detail=imap.detail)
+    print(f"Reconnected {account.email}: campaigns continue where they left off")
+    return EXIT_OK
+
+
+def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.models import Campaign
+    from mailmonitor.services import campaign_setup as setup
+    from mailmonitor.services import campaigns as rules
+    from mailmonitor.services.reallocation import reallocate
+    from mailmonitor.services.validation import parse_window
+
+    if args.action == "create":
+        steps = setup.parse_steps(Path(args.steps))
+        window = parse_window(args.window)
+        campaign = setup.create_campaign(args.name, args.mailbox, steps, window, now)
+        print(f"Created campaign {campaign.name!r} with {len(steps)} steps")
+        return EXIT_OK
+    if args.action == "list":
+        campaigns = list(Campaign.select().order_by(Campaign.name))
+        counts = setup.lead_counts([c.id for c in campaigns])
+        rows = [setup.campaign_summary(c, counts.get(c.id)) for c in campaigns]
+        if args.json:
+            print_json(rows)
+        else:
+            for row in rows:
+                status = row["status"] + (f" ({row['pause_reason']})" if row["pause_reason"]
+                                          else "")
+                print(f"{row['name']:30} {status:28} {row['mailboxes_connected']}/"
+                      f"{row['mailboxes_total']} mailboxes  {row['leads_total']} leads")
+        return EXIT_OK
+    campaign = setup.find_campaign(args.name)
+    try:
+        if args.action == "pause":
+            rules.pause_campaign(campaign, now)
+            print(f"Paused {campaign.name!r}")
+        elif args.action == "resume":
+            if rules.resume_campaign(campaign, now):
+                print(f"Resumed {campaign.name!r}")
+            else:
+                raise Failure(f"{campaign.name!r} stays paused: none of its mailboxes can send; "
+                              "reconnect one or re-allocate its leads")
+        elif args.action == "reallocate":
+            plan = reallocate(campaign, now, include_contacted=args.include_contacted)
+            from mailmonitor.models import Account
+
+            parts = [f"{n} to {Account.get_by_id(a).email}" for a, n in plan.counts().items()]
+            print(f"Moved {plan.total} leads" + (": " + ", ".join(parts) if parts else "") +
+                  (f"; {plan.kept_contacted} contacted leads kept their mailbox"
+                   if plan.kept_contacted else ""))
+    except rules.CampaignError as exc:
+        raise Failure(str(exc)) from None
+    return EXIT_OK
+
+
+def cmd_leads(args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.models import Account, Lead
+    from mailmonitor.services import campaign_setup as setup
+
+    campaign = setup.find_campaign(args.name)
+    if args.action == "import":
+        added, duplicates = setup.import_leads(campaign, Path(args.file), now)
+        print(f"Imported {added} leads into {campaign.name!r}"
+              + (f" ({duplicates} already there, skipped)" if duplicates else ""))
+        return EXIT_OK
+    emails = dict(Account.select(Account.id, Account.email).tuples())
+    rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))  # type: ignore[attr-defined]
+            for lead in Lead.select().where(Lead.campaign == campaign).order_by(Lead.id)]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['email']:40} {row['mailbox'] or '-':32} step {row['cursor']:<3} "
+                  f"{row['state']:16} {row['messages_sent']} sent")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mailmonitor.models import Account, active_accounts
+    from mailmonitor.services.monitor import Monitor
+    from mailmonitor.services.reasons import label_for
+    from mailmonitor.services.validation import normalize_email
+
+    emails = [normalize_email(e) for e in args.emails]
+    for email in emails:
+        if Account.get_or_none(Account.email == email, Account.removed_at.is_null()) is None:
+            raise UsageError(f"no account {email}")
+
+    async def sweep() -> None:
+        monitor = Monitor()
+        try:
+            await monitor.sweep(emails or None, trigger="cli")
+        finally:
+            await monitor.stop()
+
+    asyncio.run(sweep())
+    query = active_accounts().order_by(Account.email)
+    if emails:
+        query = query.where(Account.email.in_(emails))
+    rows = []
+    for account in query:
+        last = account.checks.order_by(-account.checks.model.id).first()
+        row = {
+            "email": account.email, "status": account.status, "reason": account.reason,
+            "label": label_for(account.status, account.reason), "detail": account.detail,
+            "checked_at": iso(account.checked_at),
+            "imap": protocol_json(last.imap if last else None),
+            "smtp": protocol_json(last.smtp if last else None),
+        }
+        rows.append(row)
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['email']:40} {row['status']:12} {row['label']}"
+                  + (f" — {row['detail']}" if row["reason"] else ""))
+    statuses = {r["status"] for r in rows}
+    if statuses & {"disconnected"}:
+        return EXIT_CRITICAL
+    if statuses & {"warning", "offline", "checking"}:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def protocol_json(data: dict[str, Any] | None) -> dict[str, Any]:
+    if not data:
+        return {"ok": False, "latency_ms": None, "error": "not checked"}
+    return {"ok": bool(data.get("ok")), "latency_ms": data.get("latency_ms"),
+            "error": data.get("error"), "reason": data.get("reason"),
+            "phases": data.get("phases", {}), "cert_expires_at": data.get("cert_expires_at")}
+
+
+def cmd_run_headless() -> int:
+    from mailmonitor.headless import run_headless
+
+    return run_headless()
+
+
+# --- entry ----------------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _main(argv: list[str]) -> int:
+    from mailmonitor.config import DataDirError, prepare_data_dir, resolve_data_dir
+    from mailmonitor.services.secrets import SecretStoreError
+    from mailmonitor.services.validation import InvalidInput
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from mailmonitor.demo import run_demo
+
+        return run_demo()
+    try:
+        data_dir = prepare_data_dir(resolve_data_dir(getattr(args, "data_dir", None)))
+    except DataDirError as exc:
+        raise UsageError(str(exc)) from None
+    if args.self_test:
+        from mailmonitor.selftest import run_self_test
+
+        return run_self_test(data_dir)
+    if args.command is None:
+        from mailmonitor.app import run_app
+
+        return run_app(data_dir)
+
+    from mailmonitor.clock import utcnow
+    from mailmonitor.logsetup import setup_logging
+    from mailmonitor.models import DB_FILENAME, close_db, open_db
+
+    setup_logging(data_dir)
+    try:
+        open_db(data_dir / DB_FILENAME)
+    except Exception as exc:
+        raise UsageError(f"cannot open the database in {data_dir}: {exc}") from None
+    try:
+        now = utcnow()
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "run":
+            return cmd_run_headless()
+        from mailmonitor.services.lifecycle import run_housekeeping
+
+        run_housekeeping(now)
+        if args.command == "accounts":
+            return cmd_accounts(args, now)
+        if args.command == "campaigns":
+            return cmd_campaigns(args, now)
+        if args.command == "leads":
+            return cmd_leads(args, now)
+        raise UsageError(f"unknown command {args.command}")
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+    except (Failure, SecretStoreError) as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        log.exception("command failed")
+        print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        close_db()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""peewee models and the database binding. Import models from here."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import peewee as pw
+
+from mailmonitor.models.account import Account, active_accounts
+from mailmonitor.models.alert import Alert
+from mailmonitor.models.base import BaseModel, db
+from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
+from mailmonitor.models.check import Check
+from mailmonitor.models.lead import Lead, SendRecord
+from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
+from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
+
+log = logging.getLogger(__name__)
+
+ALL_MODELS: list[type[BaseModel]] = [
+    SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
+    Alert,
+]
+
+__all__ = [
+    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
+    "Lead", "SendRecord", "Setting", "Step", "active_accounts", "all_settings", "close_db", "db",
+    "get_setting", "open_db", "set_setting",
+]
+
+DB_FILENAME = "mailmonitor.sqlite3"
+
+
+def open_db(path: Path | str) -> pw.Database:
+    """Open (creating if needed) the SQLite database and bring its schema up to date."""
+    path = Path(path)
+    database = pw.SqliteDatabase(
+        str(path),
+        pragmas={
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "synchronous": "normal",
+            "busy_timeout": 10000,
+            "cache_size": -16000,
+        },
+        check_same_thread=False,
+    )
+    db.initialize(database)
+    database.connect(reuse_if_open=True)
+    is_new = not SchemaVersion.table_exists()
+    if is_new:
+        with database.atomic():
+            database.create_tables(ALL_MODELS)
+            SchemaVersion.create(version=CURRENT_VERSION)
+    else:
+        migrate(path)
+    return database
+
+
+def close_db() -> None:
+    if db.obj is not None and not db.is_closed():
+        db.close()

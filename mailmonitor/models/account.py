@@ -1,0 +1,90 @@
+"""Accounts (mailboxes) and their settings (spec §1). Secrets are never stored here."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from mailmonitor.clock import utcnow
+from mailmonitor.models.base import BaseModel
+from mailmonitor.services.reasons import Status
+
+KINDS = ("imap", "gmail", "microsoft")
+SECURITIES = ("ssl", "starttls", "plain")
+AUTH_METHODS = ("password", "app_password", "oauth2")
+
+DEFAULT_DAILY_LIMIT = 50
+DEFAULT_MIN_GAP_SECONDS = 600
+DEFAULT_CHECK_INTERVAL_SECONDS = 300
+
+
+class Account(BaseModel):
+    email = pw.CharField(unique=True)
+    name = pw.CharField(default="")
+    signature = pw.TextField(default="")
+    kind = pw.CharField(default="imap")
+    auth_method = pw.CharField(default="password")
+    username = pw.CharField(default="")
+
+    imap_host = pw.CharField(default="")
+    imap_port = pw.IntegerField(default=993)
+    imap_security = pw.CharField(default="ssl")
+    smtp_host = pw.CharField(default="")
+    smtp_port = pw.IntegerField(default=465)
+    smtp_security = pw.CharField(default="ssl")
+    ca_file = pw.CharField(null=True)
+
+    # Sending settings
+    daily_limit = pw.IntegerField(default=DEFAULT_DAILY_LIMIT)
+    min_gap_seconds = pw.IntegerField(default=DEFAULT_MIN_GAP_SECONDS)
+    warmup_start = pw.IntegerField(null=True)  # emails on the first day; None = no ramp
+    warmup_step = pw.IntegerField(null=True)  # more each day
+    warmup_started_on = pw.DateField(null=True)
+
+    # Monitoring settings
+    check_interval_seconds = pw.IntegerField(default=DEFAULT_CHECK_INTERVAL_SECONDS)
+    monitoring_enabled = pw.BooleanField(default=True)
+
+    # Connection state (spec §2). A new account is `checking` until its first check.
+    status = pw.CharField(default=Status.CHECKING.value, index=True)
+    reason = pw.CharField(null=True)
+    detail = pw.TextField(default="")
+    checked_at = pw.DateTimeField(null=True)
+    status_since = pw.DateTimeField(null=True)
+    consecutive_failures = pw.IntegerField(default=0)
+    transient_since = pw.DateTimeField(null=True)  # start of the current run of transient trouble
+    next_check_at = pw.DateTimeField(null=True)
+    cert_expires_at = pw.DateTimeField(null=True)
+    last_latency_ms = pw.IntegerField(null=True)
+
+    # Long disconnection (§4.6): when it started and how many reminders went out
+    disconnected_since = pw.DateTimeField(null=True)
+    reminders_sent = pw.IntegerField(default=0)
+    long_wait_applied = pw.BooleanField(default=False)
+
+    # Two-step disconnect (§5): set while the account is detached from its campaigns
+    detached_at = pw.DateTimeField(null=True)
+    grace_until = pw.DateTimeField(null=True)
+    grace_expired = pw.BooleanField(default=False)
+
+    removed_at = pw.DateTimeField(null=True)  # removed by the rep; kept for history
+    last_sent_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.auth_method == "oauth2"
+
+    @property
+    def login(self) -> str:
+        return self.username or self.email
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def can_send(self) -> bool:
+        return self.status == Status.CONNECTED.value and self.removed_at is None
+
+
+def active_accounts() -> pw.ModelSelect:
+    return Account.select().where(Account.removed_at.is_null())

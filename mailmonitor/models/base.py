@@ -1,0 +1,28 @@
+"""The database handle: one peewee Proxy bound at start-up (SQLite by default)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee as pw
+
+db = pw.DatabaseProxy()
+
+
+class BaseModel(pw.Model):
+    id = pw.AutoField()
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class JSONField(pw.TextField):
+    """A dict/list stored as JSON text (portable: no SQLite-only JSON type)."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)

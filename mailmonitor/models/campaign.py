@@ -1,0 +1,50 @@
+"""Campaigns, their sequence steps and their sending mailboxes (inbox rotation)."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from mailmonitor.clock import utcnow
+from mailmonitor.models.account import Account
+from mailmonitor.models.base import BaseModel, JSONField
+
+CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+PAUSE_USER = "user"
+PAUSE_NO_MAILBOX = "no_active_mailbox"
+
+
+class Campaign(BaseModel):
+    name = pw.CharField(unique=True)
+    status = pw.CharField(default="draft", index=True)
+    pause_reason = pw.CharField(null=True)
+    paused_at = pw.DateTimeField(null=True)
+    # Sending window: None = always; else
+    # {"days": [0..6], "start": "09:00", "end": "17:00", "tz": "Europe/Berlin"}
+    window = JSONField(null=True)
+    auto_resume = pw.BooleanField(default=True)  # resume after reconnect when mailmonitor paused it
+    auto_reallocate_minutes = pw.IntegerField(null=True)  # None = off
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Step(BaseModel):
+    campaign = pw.ForeignKeyField(Campaign, backref="steps", on_delete="CASCADE")
+    position = pw.IntegerField()  # 0-based
+    subject = pw.TextField()
+    body = pw.TextField()
+    delay_days = pw.FloatField(default=0)
+
+    class Meta:
+        indexes = ((("campaign", "position"), True),)
+
+
+class CampaignMailbox(BaseModel):
+    """An account sending for a campaign. `active` is False while it is detached (two-step
+    disconnect) or after it left the campaign; the row stays so the grace period can restore it."""
+
+    campaign = pw.ForeignKeyField(Campaign, backref="mailboxes", on_delete="CASCADE")
+    account = pw.ForeignKeyField(Account, backref="campaign_links", on_delete="CASCADE")
+    active = pw.BooleanField(default=True)
+    added_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("campaign", "account"), True),)

@@ -1,0 +1,58 @@
+"""Leads in a campaign (one row per campaign and address) and their send records."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from mailmonitor.clock import utcnow
+from mailmonitor.models.account import Account
+from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.campaign import Campaign
+
+LEAD_STATES = (
+    "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
+    "campaign_stopped",
+)
+# Leads in these states may still get email; the others are finished or waiting.
+SENDABLE_STATES = ("pending", "active")
+FINAL_STATES = ("replied", "bounced", "completed", "campaign_stopped")
+
+
+class Lead(BaseModel):
+    campaign = pw.ForeignKeyField(Campaign, backref="leads", on_delete="CASCADE")
+    email = pw.CharField()
+    fields = JSONField(default=dict)
+    mailbox = pw.ForeignKeyField(Account, null=True, backref="leads", on_delete="SET NULL")
+    cursor = pw.IntegerField(default=0)  # index of the next step to send
+    next_due_at = pw.DateTimeField(null=True)
+    state = pw.CharField(default="pending", index=True)
+    messages_sent = pw.IntegerField(default=0)
+    last_message_id = pw.CharField(null=True)
+    first_subject = pw.TextField(null=True)  # subject of step 1, for "Re:" threading
+    flag = pw.TextField(null=True)  # why the lead needs the rep (e.g. a template field is missing)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("campaign", "email"), True),
+            (("mailbox", "state"), False),
+        )
+
+    @property
+    def contacted(self) -> bool:
+        return self.messages_sent > 0
+
+
+class SendRecord(BaseModel):
+    """One email of one step to one lead. Written as `sending` before SMTP, `sent` after."""
+
+    lead = pw.ForeignKeyField(Lead, backref="sends", on_delete="CASCADE")
+    campaign = pw.ForeignKeyField(Campaign, backref="sends", on_delete="CASCADE")
+    account = pw.ForeignKeyField(Account, backref="sends", on_delete="CASCADE")
+    step = pw.IntegerField()
+    message_id = pw.CharField(unique=True)
+    subject = pw.TextField(default="")
+    state = pw.CharField(default="sending", index=True)  # sending | sent | failed | unknown
+    error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)

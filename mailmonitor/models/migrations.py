@@ -1,0 +1,61 @@
+"""Schema versions. Each migration runs inside a transaction, after a copy of the file is taken."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import peewee as pw
+
+from mailmonitor.clock import utcnow
+from mailmonitor.models.base import BaseModel, db
+
+log = logging.getLogger(__name__)
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+# version -> function that brings the schema from version-1 to version. Version 1 is the
+# initial schema created by `create_tables`; later versions append here.
+MIGRATIONS: dict[int, Callable[[], None]] = {}
+CURRENT_VERSION = 1
+
+
+def current_version() -> int:
+    if not SchemaVersion.table_exists():
+        return 0
+    row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
+    return int(row or 0)
+
+
+def backup_database(path: Path) -> Path:
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.v{current_version()}.{stamp}.bak")
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy2(path, target)
+    log.info("database backed up to %s before migrating", target)
+    return target
+
+
+def migrate(path: Path | None, migrations: dict[int, Callable[[], None]] | None = None,
+            target: int | None = None) -> int:
+    """Bring the schema up to `target` (default: CURRENT_VERSION). Returns the new version."""
+    steps = MIGRATIONS if migrations is None else migrations
+    goal = CURRENT_VERSION if target is None else target
+    version = current_version()
+    if version >= goal:
+        return version
+    if path is not None and path.exists() and version > 0:
+        backup_database(path)
+    for number in range(version + 1, goal + 1):
+        with db.atomic():
+            if number in steps:
+                steps[number]()
+            SchemaVersion.create(version=number)
+        log.info("database schema now at version %d", number)
+    return goal

@@ -1,0 +1,200 @@
+"""What a mailbox's status does to campaigns and leads (spec §4.1–§4.4).
+
+Every rule is one named function; `apply_account_status` is the single entry point the monitor,
+the sender and the reconnect flow call after an account's status changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, db, get_setting
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
+from mailmonitor.services import alerts
+from mailmonitor.services.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
+from mailmonitor.services.reasons import Status, label_for
+
+# A mailbox whose status is one of these cannot take part in sending until the rep acts.
+BROKEN_STATUSES = (Status.DISCONNECTED.value, Status.STOPPED.value)
+
+
+class CampaignError(Exception):
+    """A campaign action that cannot be done, with a message for the rep."""
+
+
+def is_usable(account: Account) -> bool:
+    """A mailbox counts for a campaign unless the rep must act on it. `warning` (retrying) and
+    `offline` are temporary: sends wait, but the campaign is not paused for them."""
+    return account.removed_at is None and account.status not in BROKEN_STATUSES
+
+
+def campaign_accounts(campaign: Campaign) -> list[Account]:
+    """The campaign's current sending mailboxes (inbox rotation), in the order they were added."""
+    return list(
+        Account.select()
+        .join(CampaignMailbox)
+        .where((CampaignMailbox.campaign == campaign) & CampaignMailbox.active)
+        .order_by(CampaignMailbox.id)
+    )
+
+
+def campaigns_of(account: Account) -> list[Campaign]:
+    return list(
+        Campaign.select()
+        .join(CampaignMailbox)
+        .where((CampaignMailbox.account == account) & CampaignMailbox.active)
+        .order_by(Campaign.id)
+    )
+
+
+def usable_mailboxes(campaign: Campaign) -> list[Account]:
+    return [a for a in campaign_accounts(campaign) if is_usable(a)]
+
+
+def halt_leads_of(account: Account, now: datetime) -> int:
+    """§4.1: leads of a mailbox that cannot send get no email. Nothing is skipped: the cursor
+    and due time stay exactly as they are."""
+    count = (
+        Lead.update(state="halted", updated_at=now)
+        .where((Lead.mailbox == account) & Lead.state.in_(("pending", "active")))
+        .execute()
+    )
+    return int(count)
+
+
+def resume_leads_of(account: Account, now: datetime) -> int:
+    """§4.4: halted leads continue from their cursor. Pacing of the backlog is the sending
+    engine's job (minimum gap per mailbox), so nothing here makes them all due at once."""
+    with db.atomic():
+        to_active = (
+            Lead.update(state="active", updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor > 0))
+            .execute()
+        )
+        to_pending = (
+            Lead.update(state="pending", updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor == 0))
+            .execute()
+        )
+    return int(to_active) + int(to_pending)
+
+
+def pause_campaign(campaign: Campaign, now: datetime, reason: str = PAUSE_USER) -> None:
+    if campaign.status not in ("active", "paused"):
+        raise CampaignError(f"Campaign {campaign.name!r} is {campaign.status}; only an active "
+                            "campaign can be paused.")
+    if campaign.status == "paused" and campaign.pause_reason == PAUSE_USER:
+        return
+    campaign.status, campaign.pause_reason, campaign.paused_at = "paused", reason, now
+    campaign.save()
+    if reason == PAUSE_USER:
+        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+
+
+def resume_campaign(campaign: Campaign, now: datetime) -> bool:
+    """The rep resumes (or starts) a campaign. Returns False when it had to stay paused because
+    none of its mailboxes can send (it is then paused with reason no_active_mailbox)."""
+    if campaign.status == "completed":
+        raise CampaignError(f"Campaign {campaign.name!r} is completed.")
+    if not campaign_accounts(campaign):
+        raise CampaignError(f"Campaign {campaign.name!r} has no mailbox: add one first.")
+    campaign.status, campaign.pause_reason, campaign.paused_at = "active", None, None
+    campaign.save()
+    alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    return not auto_pause_if_no_mailbox(campaign, now)
+
+
+def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
+    """§4.2: an active campaign with no usable mailbox left is paused (no_active_mailbox)."""
+    if campaign.status != "active" or usable_mailboxes(campaign):
+        return False
+    campaign.status, campaign.pause_reason, campaign.paused_at = "paused", PAUSE_NO_MAILBOX, now
+    campaign.save()
+    broken = ", ".join(a.email for a in campaign_accounts(campaign)) or "none"
+    alerts.raise_alert(
+        alerts.campaign_key(campaign, "paused"), "campaign_paused",
+        f"Campaign “{campaign.name}” paused: no mailbox can send",
+        f"Mailboxes: {broken}. Reconnect one or re-allocate its leads; the campaign resumes "
+        "where it left off.",
+        now, severity="error", campaign=campaign,
+    )
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    return True
+
+
+def auto_resume_if_possible(campaign: Campaign, now: datetime) -> bool:
+    """§4.4: campaigns mailmonitor paused come back when a mailbox can send again (setting
+    "resume automatically after reconnect"). A campaign the rep paused is never resumed here."""
+    if campaign.status != "paused" or campaign.pause_reason != PAUSE_NO_MAILBOX:
+        return False
+    if not (get_setting("auto_resume") and campaign.auto_resume):
+        return False
+    if not usable_mailboxes(campaign):
+        return False
+    campaign.status, campaign.pause_reason, campaign.paused_at = "active", None, None
+    campaign.save()
+    alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    return True
+
+
+def waiting_leads_count(campaign: Campaign, account: Account) -> int:
+    return int(
+        Lead.select()
+        .where((Lead.campaign == campaign) & (Lead.mailbox == account) & (Lead.state == "halted"))
+        .count()
+    )
+
+
+def apply_account_status(account: Account, old_status: str | None, now: datetime) -> None:
+    """Run every campaign rule that follows from the account's (already saved) status."""
+    new_status = account.status
+    campaigns = campaigns_of(account)
+    if new_status in BROKEN_STATUSES:
+        with db.atomic():
+            # A "connected again" note from an earlier recovery is no longer true.
+            alerts.resolve_alert(alerts.account_key(account, "reconnected"), now)
+            halted = halt_leads_of(account, now)
+            for campaign in campaigns:
+                auto_pause_if_no_mailbox(campaign, now)
+                waiting = waiting_leads_count(campaign, account)
+                if waiting:
+                    alerts.raise_alert(
+                        alerts.campaign_key(campaign, f"halted:{account.id}"), "leads_halted",
+                        f"{waiting} leads of “{campaign.name}” are waiting for {account.email}",
+                        "They keep their place in the sequence. Reconnect the mailbox or "
+                        "re-allocate them to the campaign's other mailboxes.",
+                        now, severity="warning", account=account, campaign=campaign,
+                    )
+        if new_status == Status.DISCONNECTED.value:
+            alerts.raise_alert(
+                alerts.account_key(account, "disconnected"), "account_disconnected",
+                f"{account.email} is disconnected: {label_for(account.status, account.reason)}",
+                account.detail or "", now, severity="error", account=account,
+            )
+        if halted:
+            for campaign in campaigns:
+                bus.emit(LEADS_CHANGED, campaign.id)
+    elif new_status == Status.CONNECTED.value:
+        with db.atomic():
+            resumed = resume_leads_of(account, now)
+            for campaign in campaigns:
+                auto_resume_if_possible(campaign, now)
+                alerts.resolve_alert(alerts.campaign_key(campaign, f"halted:{account.id}"), now)
+            # Also after disconnected → warning → connected: its leads waited until now.
+            was_broken = old_status in BROKEN_STATUSES or resumed > 0
+            alerts.resolve_account_alerts(
+                account, now, kinds=("account_disconnected", "account_reminder", "leads_halted")
+            )
+            if was_broken:
+                alerts.raise_alert(
+                    alerts.account_key(account, "reconnected"), "reconnected",
+                    f"{account.email} is connected again",
+                    f"{resumed} waiting leads continue where they left off.",
+                    now, severity="info", account=account,
+                )
+        if resumed:
+            for campaign in campaigns:
+                bus.emit(LEADS_CHANGED, campaign.id)

@@ -1,0 +1,83 @@
+"""One connection check of one account: both probes, with the account's endpoints and secret.
+
+Blocking; the monitor runs it in a worker thread. Never raises for a server's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from mailmonitor.logsetup import register_secret
+from mailmonitor.models import Account
+from mailmonitor.services import secrets
+from mailmonitor.services.probes import (
+    Credentials,
+    Endpoint,
+    ProbeResult,
+    probe_imap,
+    probe_smtp,
+)
+
+# Obtains a fresh access token for an OAuth account (set by the OAuth service when it loads);
+# raises TokenError (classified token_expired) when the refresh is refused.
+TokenProvider = Callable[[Account, float], str]
+token_provider: TokenProvider | None = None
+
+
+class CredentialsMissing(Exception):
+    pass
+
+
+def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]:
+    imap = Endpoint(account.imap_host, account.imap_port, account.imap_security, account.login,
+                    account.ca_file, timeout)
+    smtp = Endpoint(account.smtp_host, account.smtp_port, account.smtp_security, account.login,
+                    account.ca_file, timeout)
+    return imap, smtp
+
+
+def failed(protocol: str, reason: str, detail: str) -> ProbeResult:
+    from mailmonitor.services.reasons import REASONS
+
+    return ProbeResult(protocol=protocol, ok=False, status=REASONS[reason].status.value,
+                       reason=reason, detail=detail, latency_ms=0, phases={},
+                       cert_expires_at=None, error=detail)
+
+
+def credentials_for(account: Account, password: str | None, timeout: float) -> Credentials:
+    """The secret to log in with: a password given now, the stored one, or a fresh token."""
+    if account.is_oauth:
+        if token_provider is None:
+            raise CredentialsMissing("Google/Microsoft sign-in is not set up on this computer")
+        token = token_provider(account, timeout)
+        register_secret(token)
+        return Credentials(access_token=token)
+    if password is None:
+        password = secrets.get_secret(account.email, "password")
+    if password is None:
+        raise CredentialsMissing("No password is stored for this mailbox: reconnect to enter it")
+    register_secret(password)
+    return Credentials(password=password)
+
+
+def run_check(account: Account, password: str | None = None, timeout: float = 20.0
+              ) -> tuple[ProbeResult, ProbeResult]:
+    """IMAP and SMTP side by side. Secrets problems become results, not exceptions."""
+    try:
+        creds = credentials_for(account, password, timeout)
+    except secrets.SecretStoreError as exc:
+        return (failed("imap", "invalid_credentials", str(exc)),
+                failed("smtp", "invalid_credentials", str(exc)))
+    except CredentialsMissing as exc:
+        return (failed("imap", "invalid_credentials", str(exc)),
+                failed("smtp", "invalid_credentials", str(exc)))
+    except Exception as exc:  # token refresh refused or failed
+        from mailmonitor.services.token_errors import classify_token_error
+
+        reason, detail = classify_token_error(exc)
+        return failed("imap", reason, detail), failed("smtp", reason, detail)
+    imap_ep, smtp_ep = endpoints_for(account, timeout)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe") as pool:
+        imap_future = pool.submit(probe_imap, imap_ep, creds)
+        smtp_future = pool.submit(probe_smtp, smtp_ep, creds)
+        return imap_future.result(), smtp_future.result()

@@ -1,0 +1,82 @@
+"""Secrets (passwords, refresh tokens, token caches) in the OS keyring, and only there.
+
+Blocking keyring calls are cheap on most backends but can hang on a locked Secret Service; the
+app calls these from worker threads (see `services.runner`).
+"""
+
+from __future__ import annotations
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+SERVICE = "mailmonitor"
+
+
+class SecretStoreError(Exception):
+    """No usable keyring, or the keyring refused: a message for the rep, never with a secret."""
+
+
+NO_KEYRING_HELP = (
+    "No usable system keyring was found, so passwords cannot be stored safely. Install and "
+    "unlock one (GNOME Keyring / KWallet on Linux, or set PYTHON_KEYRING_BACKEND), then try again."
+)
+
+
+def _backend() -> keyring.backend.KeyringBackend:
+    backend = keyring.get_keyring()
+    name = type(backend).__module__ + "." + type(backend).__name__
+    if "fail" in name.lower() or "null" in name.lower():
+        raise SecretStoreError(NO_KEYRING_HELP)
+    if "keyrings.alt" in name or "PlaintextKeyring" in name:
+        raise SecretStoreError(
+            "The configured keyring stores passwords in plain text; mailmonitor refuses to use it. "
+            + NO_KEYRING_HELP
+        )
+    return backend
+
+
+def keyring_status() -> tuple[bool, str]:
+    """(usable, description) for diagnostics and the first-run check."""
+    try:
+        backend = _backend()
+    except SecretStoreError as exc:
+        return False, str(exc)
+    return True, f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def _name(email: str, kind: str) -> str:
+    return f"{email.lower()}:{kind}"
+
+
+def set_secret(email: str, kind: str, value: str) -> None:
+    backend = _backend()
+    try:
+        backend.set_password(SERVICE, _name(email, kind), value)
+    except keyring.errors.KeyringError as exc:
+        raise SecretStoreError(f"The keyring refused to store the secret: {type(exc).__name__}"
+                               ) from None
+
+
+def get_secret(email: str, kind: str) -> str | None:
+    backend = _backend()
+    try:
+        return backend.get_password(SERVICE, _name(email, kind))
+    except keyring.errors.KeyringError as exc:
+        raise SecretStoreError(f"The keyring could not be read: {type(exc).__name__}") from None
+
+
+def delete_secret(email: str, kind: str) -> None:
+    backend = _backend()
+    try:
+        backend.delete_password(SERVICE, _name(email, kind))
+    except keyring.errors.PasswordDeleteError:
+        pass
+    except keyring.errors.KeyringError as exc:
+        raise SecretStoreError(f"The keyring could not delete a secret: {type(exc).__name__}"
+                               ) from None
+
+
+def delete_all_secrets(email: str) -> None:
+    for kind in ("password", "refresh_token", "msal_cache"):
+        delete_secret(email, kind)
