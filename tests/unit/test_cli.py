@@ -1,0 +1,176 @@
+"""The command line round-trips (spec §7), in-process against a real SQLite file."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+
+from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from tests.memory_keyring import MemoryKeyring
+
+IMAP_SMTP = ["--imap-host", "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain",
+             "--smtp-host", "127.0.0.1", "--smtp-port", "1587", "--smtp-security", "starttls"]
+
+
+@pytest.fixture
+def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("MAILMONITOR_DATA_DIR", str(data_dir))
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def add(cli, email: str, *extra: str, password: str | None = "pw-123456") -> int:
+    args = ["accounts", "add", "--email", email, *IMAP_SMTP, *extra]
+    if password is not None:
+        args.append("--password-stdin")
+    return cli(*args, stdin=(password + "\n") if password else None)[0]
+
+
+def test_add_list_round_trip_keeps_the_password_out_of_the_database(
+        cli, data_dir: Path, memory_keyring: MemoryKeyring) -> None:
+    assert add(cli, "Rep.One@Example.COM", "--name", "Rep One", "--daily-limit", "40",
+               "--min-gap", "300", "--warmup", "5:5", password="s3cret-Pass") == EXIT_OK
+    code, out, _ = cli("accounts", "list", "--json")
+    assert code == EXIT_OK
+    (row,) = json.loads(out)
+    assert row["email"] == "Rep.One@example.com"
+    assert (row["name"], row["daily_limit"], row["min_gap_seconds"], row["warmup"]) == \
+        ("Rep One", 40, 300, "5:5")
+    assert row["status"] == "checking" and row["checked_at"] is None
+    assert ("mailmonitor", "rep.one@example.com:password") in memory_keyring.store
+    blob = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    assert b"s3cret-Pass" not in blob
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--email", "not-an-address"], "not a valid email address"),
+    (["--email", "a@b.example", "--imap-port", "99999"], "out of range"),
+    (["--email", "a@b.example", "--warmup", "fast"], "START:STEP"),
+    (["--email", "a@b.example", "--imap-security", "tls"], "invalid choice"),
+    (["--email", "a@b.example", "--ca-file", "/nonexistent.pem"], "does not exist"),
+])
+def test_bad_account_input_is_one_line_and_changes_nothing(cli, args, message) -> None:
+    base = dict(zip(IMAP_SMTP[::2], IMAP_SMTP[1::2], strict=True))
+    merged = list(args)
+    for key, value in base.items():
+        if key not in args:
+            merged += [key, value]
+    code, out, err = cli("accounts", "add", *merged)
+    assert code == EXIT_USAGE
+    assert message in err and err.count("\n") == 1
+    assert json.loads(cli("accounts", "list", "--json")[1]) == []
+
+
+def test_unknown_option_and_unreachable_data_dir_fail_clearly(cli, tmp_path: Path) -> None:
+    code, _, err = cli("accounts", "list", "--colour")
+    assert code == EXIT_USAGE and "unrecognized arguments: --colour" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli("--data-dir", str(blocker / "sub"), "accounts", "list")
+    assert code == EXIT_USAGE and "cannot use data folder" in err and err.count("\n") == 1
+
+
+def test_no_keyring_stores_nothing(cli) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    code, _, err = cli("accounts", "add", "--email", "a@b.example", *IMAP_SMTP,
+                       "--password-stdin", stdin="pw\n")
+    assert code == EXIT_FAILED and "No usable system keyring" in err
+    keyring.set_keyring(MemoryKeyring())
+    assert json.loads(cli("accounts", "list", "--json")[1]) == []
+
+
+def test_accounts_import_is_all_or_nothing_with_line_numbers(
+        cli, tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    header = "email,name,imap_host,imap_port,imap_security,smtp_host,smtp_port,smtp_security,password"
+    good = "a@ex.test,A,127.0.0.1,143,plain,127.0.0.1,587,starttls,pa55word"
+    bad = "b@ex.test,B,127.0.0.1,notaport,plain,127.0.0.1,587,starttls,pw"
+    csv_file = tmp_path / "acc.csv"
+    csv_file.write_text("\n".join([header, good, bad]) + "\n")
+    code, _, err = cli("accounts", "import", str(csv_file))
+    assert code == EXIT_USAGE and "line 3" in err and "nothing imported" in err
+    assert memory_keyring.store == {}
+    csv_file.write_text("\n".join([header, good, good.replace("a@", "c@")]) + "\n")
+    code, out, _ = cli("accounts", "import", str(csv_file))
+    assert code == EXIT_OK and "Imported 2 accounts" in out
+    assert len(memory_keyring.store) == 2
+
+
+def test_campaign_and_leads_round_trip(cli, tmp_path: Path) -> None:
+    assert add(cli, "one@ex.test") == EXIT_OK
+    assert add(cli, "two@ex.test") == EXIT_OK
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([
+        {"subject": "Hi {{first_name}}", "body": "Hello", "delay_days": 0},
+        {"subject": "", "body": "Following up", "delay_days": 2.5},
+    ]))
+    code, _, err = cli("campaigns", "create", "Q4", "--mailbox", "one@ex.test", "--mailbox",
+                       "two@ex.test", "--steps", str(steps), "--window",
+                       "mon-fri 09:00-17:00 Europe/Berlin")
+    assert code == EXIT_OK, err
+    leads = tmp_path / "leads.csv"
+    leads.write_text("email,first_name\nann@x.test,Ann\nnope,Bob\nbo@y.test,Bo\n,\nbad@,X\n")
+    code, _, err = cli("leads", "import", "Q4", str(leads))
+    assert code == EXIT_USAGE
+    assert "line 3" in err and "line 6" in err and "nothing imported" in err
+    assert json.loads(cli("leads", "list", "Q4", "--json")[1]) == []
+    leads.write_text("email,first_name,company\n" + "".join(
+        f"lead{i}@x.test,L{i},C{i}\n" for i in range(10)))
+    assert cli("leads", "import", "Q4", str(leads))[0] == EXIT_OK
+    rows = json.loads(cli("leads", "list", "Q4", "--json")[1])
+    assert len(rows) == 10
+    assert {r["state"] for r in rows} == {"pending"} and {r["cursor"] for r in rows} == {0}
+    per_mailbox = {m: sum(1 for r in rows if r["mailbox"] == m)
+                   for m in ("one@ex.test", "two@ex.test")}
+    assert per_mailbox == {"one@ex.test": 5, "two@ex.test": 5}
+    assert rows[0]["fields"] == {"first_name": "L0", "company": "C0"}
+    (campaign,) = json.loads(cli("campaigns", "list", "--json")[1])
+    assert campaign["status"] == "active" and campaign["leads"]["pending"] == 10
+    assert campaign["mailboxes_total"] == 2 and campaign["steps"] == 2
+
+    assert cli("campaigns", "pause", "Q4")[0] == EXIT_OK
+    (campaign,) = json.loads(cli("campaigns", "list", "--json")[1])
+    assert (campaign["status"], campaign["pause_reason"]) == ("paused", "user")
+    assert cli("campaigns", "resume", "Q4")[0] == EXIT_OK
+    code, _, err = cli("campaigns", "reallocate", "Q4")
+    assert code == EXIT_FAILED and "add and connect a mailbox first" in err
+
+
+def test_bad_steps_file_and_window_are_refused(cli, tmp_path: Path) -> None:
+    assert add(cli, "one@ex.test") == EXIT_OK
+    steps = tmp_path / "steps.json"
+    steps.write_text("[{\"subject\": 1}]")
+    code, _, err = cli("campaigns", "create", "X", "--mailbox", "one@ex.test", "--steps",
+                       str(steps))
+    assert code == EXIT_USAGE and "step 1" in err
+    steps.write_text(json.dumps([{"subject": "s", "body": "b", "delay_days": 0}]))
+    code, _, err = cli("campaigns", "create", "X", "--mailbox", "one@ex.test", "--steps",
+                       str(steps), "--window", "mon-fri 9-5 Mars/Olympus")
+    assert code == EXIT_USAGE and "09:00-17:00" in err
+    assert json.loads(cli("campaigns", "list", "--json")[1]) == []
+
+
+def test_disconnect_starts_grace_and_remove_keeps_history(
+        cli, memory_keyring: MemoryKeyring) -> None:
+    assert add(cli, "one@ex.test") == EXIT_OK
+    code, out, _ = cli("accounts", "disconnect", "one@ex.test")
+    assert code == EXIT_OK and "grace period" in out
+    (row,) = json.loads(cli("accounts", "list", "--json")[1])
+    assert row["status"] == "stopped" and row["grace_until"] is not None
+    assert memory_keyring.store == {}
+    assert cli("accounts", "remove", "one@ex.test")[0] == EXIT_OK
+    assert json.loads(cli("accounts", "list", "--json")[1]) == []
+    code, _, err = cli("accounts", "remove", "one@ex.test")
+    assert code == EXIT_FAILED and "no account" in err
