@@ -217,14 +217,13 @@ def account_json(account: Any, label_for: Any) -> dict[str, Any]:
 
 
 def test_before_storing(spec: Any, password: str | None) -> None:
+    from mailmonitor.clock import utcnow
     from mailmonitor.models import Account
     from mailmonitor.services.account_state import ProbeLike
+    from mailmonitor.services.accounts import account_values
     from mailmonitor.services.checker import run_check
     from mailmonitor.services.reasons import label_for
     from mailmonitor.services.status_rules import Outcome, combine
-
-    from mailmonitor.clock import utcnow
-    from mailmonitor.services.accounts import account_values
 
     values = account_values(spec, password is not None, utcnow())
     probe_account = Account(**values)

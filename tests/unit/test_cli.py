@@ -68,7 +68,7 @@ def test_bad_account_input_is_one_line_and_changes_nothing(cli, args, message) -
     for key, value in base.items():
         if key not in args:
             merged += [key, value]
-    code, out, err = cli("accounts", "add", *merged)
+    code, _, err = cli("accounts", "add", *merged)
     assert code == EXIT_USAGE
     assert message in err and err.count("\n") == 1
     assert json.loads(cli("accounts", "list", "--json")[1]) == []
@@ -94,7 +94,8 @@ def test_no_keyring_stores_nothing(cli) -> None:
 
 def test_accounts_import_is_all_or_nothing_with_line_numbers(
         cli, tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
-    header = "email,name,imap_host,imap_port,imap_security,smtp_host,smtp_port,smtp_security,password"
+    header = ("email,name,imap_host,imap_port,imap_security,smtp_host,smtp_port,smtp_security,"
+              "password")
     good = "a@ex.test,A,127.0.0.1,143,plain,127.0.0.1,587,starttls,pa55word"
     bad = "b@ex.test,B,127.0.0.1,notaport,plain,127.0.0.1,587,starttls,pw"
     csv_file = tmp_path / "acc.csv"
