@@ -1,0 +1,190 @@
+"""`mailmonitor demo`: the app on a throwaway data folder, with local demo mail servers and
+accounts, campaigns and leads in every state. Statuses come from real checks against the demo
+servers; the broken mailbox really reconnects once the rep types its new password."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from mailmonitor.clock import utcnow
+from mailmonitor.demo_servers import DemoServers, free_port
+from mailmonitor.models import DB_FILENAME, Account, Lead, SendRecord, db, open_db
+from mailmonitor.services import lifecycle, secrets
+from mailmonitor.services.accounts import AccountSpec, create_account
+from mailmonitor.services.campaign_setup import create_campaign, import_leads
+from mailmonitor.services.campaigns import pause_campaign
+from mailmonitor.services.monitor import Monitor
+
+NEW_PASSWORD = "new-password-2026"
+
+STEPS = [
+    {"subject": "Quick question about {{company|your team}}",
+     "body": "Hi {{first_name|there}},\n\nDo you have 10 minutes next week?", "delay_days": 0},
+    {"subject": "", "body": "Hi {{first_name|there}}, just bumping this up.", "delay_days": 3},
+    {"subject": "", "body": "Last note from me, {{first_name|there}}.", "delay_days": 4},
+]
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """The demo never touches the rep's real keyring."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.store.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+@dataclass
+class DemoContext:
+    servers: DemoServers
+    data_dir: Path
+    hints: dict[str, str] = field(default_factory=dict)  # email -> what to type to reconnect
+
+    def close(self) -> None:
+        self.servers.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _spec(email: str, name: str, servers: DemoServers, imap_port: int | None = None
+          ) -> AccountSpec:
+    return AccountSpec(
+        email=email, name=name, imap_host="127.0.0.1", imap_port=imap_port or servers.imap_port,
+        imap_security="plain", smtp_host="127.0.0.1", smtp_port=servers.smtp_port,
+        smtp_security="plain", daily_limit=50, min_gap_seconds=600,
+    ).validated()
+
+
+def _leads_csv(folder: Path, name: str, count: int, offset: int = 0) -> Path:
+    first = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Ken", "Radia", "Tim",
+             "Frances"]
+    companies = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka"]
+    path = folder / f"{name}.csv"
+    rows = ["email,first_name,company"]
+    for i in range(offset, offset + count):
+        rows.append(f"{first[i % len(first)].lower()}.{i}@{companies[i % len(companies)].lower()}"
+                    f".example,{first[i % len(first)]},{companies[i % len(companies)]}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _history(campaign_name: str, now: datetime, pattern: dict[str, int]) -> None:
+    """Give some leads a past: emails already sent (real send records), replies, bounces."""
+    from mailmonitor.models import Campaign
+
+    campaign = Campaign.get(Campaign.name == campaign_name)
+    leads = list(Lead.select().where(Lead.campaign == campaign, Lead.mailbox.is_null(False))
+                 .order_by(Lead.id))
+    index = 0
+    for state, count in pattern.items():
+        for lead in leads[index:index + count]:
+            sent = {"active": 1, "replied": 1, "bounced": 1, "completed": 3, "halted": 1}[state]
+            for step in range(sent):
+                SendRecord.create(
+                    lead=lead, campaign=campaign, account=lead.mailbox_id, step=step,
+                    message_id=f"<demo-{lead.id}-{step}@mailmonitor.demo>",
+                    subject=STEPS[0]["subject"], state="sent",
+                    created_at=now - timedelta(days=3 - step),
+                    sent_at=now - timedelta(days=3 - step),
+                )
+            lead.cursor = lead.messages_sent = sent
+            lead.last_message_id = f"<demo-{lead.id}-{sent - 1}@mailmonitor.demo>"
+            lead.state = state
+            lead.next_due_at = now + timedelta(hours=2)
+            lead.save()
+        index += count
+
+
+def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
+    """Accounts, campaigns and leads in every state, then one real check sweep."""
+    now = utcnow()
+    open_db(data_dir / DB_FILENAME)
+    hints: dict[str, str] = {}
+    people = [
+        ("ava@northwind.example", "Ava Stone", "ava-pass", {}),
+        ("ben@northwind.example", "Ben Ortiz", "ben-pass", {}),
+        ("cleo@northwind.example", "Cleo Park", NEW_PASSWORD, {}),  # password changed on server
+        ("dan@gmail-demo.example", "Dan Reyes", "dan-pass", {
+            "imap_refusal": "[ALERT] Application-specific password required: "
+                            "https://support.google.com/accounts/answer/185833 (Failure)",
+            "smtp_refusal": (534, "5.7.9 Application-specific password required. Learn more at "
+                                  "https://support.google.com/mail/?p=InvalidSecondFactor")}),
+        ("finn@northwind.example", "Finn Lee", "finn-pass", {}),
+        ("eve@fieldsales.example", "Eve Martin", "eve-pass", {}),
+    ]
+    for email, _name, password, extra in people:
+        servers.add_user(email, password, **extra)
+    with db.atomic():
+        stored = {"cleo@northwind.example": "old-password"}
+        for email, name, password, _ in people[:-1]:
+            create_account(_spec(email, name, servers), stored.get(email, password), now)
+        hints["cleo@northwind.example"] = NEW_PASSWORD
+        # A server that is down: nothing listens on this port (a transient problem).
+        create_account(_spec("eve@fieldsales.example", "Eve Martin", servers,
+                             imap_port=free_port()), "eve-pass", now)
+        folder = data_dir / "import"
+        folder.mkdir()
+        q4 = create_campaign("Q4 outreach", ["ava@northwind.example", "ben@northwind.example",
+                                             "cleo@northwind.example"], STEPS, None, now)
+        import_leads(q4, _leads_csv(folder, "q4", 60), now)
+        enterprise = create_campaign("Enterprise follow-up", ["cleo@northwind.example"], STEPS,
+                                     None, now)
+        import_leads(enterprise, _leads_csv(folder, "enterprise", 12, 100), now)
+        webinar = create_campaign("Webinar invites", ["ava@northwind.example",
+                                                      "eve@fieldsales.example"], STEPS, None, now)
+        import_leads(webinar, _leads_csv(folder, "webinar", 20, 200), now)
+        pause_campaign(webinar, now)
+        gmail = create_campaign("Founders list", ["dan@gmail-demo.example",
+                                                  "finn@northwind.example"], STEPS, None, now)
+        import_leads(gmail, _leads_csv(folder, "founders", 16, 300), now)
+        _history("Q4 outreach", now, {"active": 18, "replied": 4, "bounced": 2, "completed": 5})
+        _history("Enterprise follow-up", now, {"active": 5})
+        _history("Founders list", now, {"active": 6, "completed": 2})
+
+    async def sweep() -> None:
+        monitor = Monitor(max_concurrency=8)
+        try:
+            await monitor.sweep(trigger="demo")
+        finally:
+            await monitor.stop()
+
+    asyncio.run(sweep())
+    finn = Account.get(Account.email == "finn@northwind.example")
+    lifecycle.disconnect(finn, utcnow())
+    secrets.delete_all_secrets(finn.email)
+    hints["finn@northwind.example"] = "finn-pass"
+    return DemoContext(servers=servers, data_dir=data_dir, hints=hints)
+
+
+def run_demo() -> int:
+    keyring.set_keyring(MemoryKeyring())
+    data_dir = Path(tempfile.mkdtemp(prefix="mailmonitor-demo-"))
+    servers = DemoServers().start()
+    context = seed_demo(data_dir, servers)
+    print(f"Demo data in {data_dir} (deleted on exit). To reconnect Cleo's mailbox, type the "
+          f"new password: {NEW_PASSWORD}")
+    from mailmonitor.app import run_app
+
+    try:
+        return run_app(data_dir, demo=context)
+    finally:
+        context.close()
