@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, db, get_setting
+from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
 from mailmonitor.services import alerts
 from mailmonitor.services.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
@@ -148,6 +148,32 @@ def waiting_leads_count(campaign: Campaign, account: Account) -> int:
     )
 
 
+def refresh_halted_alert(campaign: Campaign, account: Account, now: datetime) -> None:
+    """The "leads are waiting for this mailbox" alert of one campaign: raised or updated with the
+    current count, resolved once no lead waits (reconnected, re-allocated or stopped)."""
+    key = alerts.campaign_key(campaign, f"halted:{account.id}")
+    waiting = waiting_leads_count(campaign, account)
+    if not waiting:
+        alerts.resolve_alert(key, now)
+        return
+    alerts.raise_alert(
+        key, "leads_halted",
+        f"{waiting} leads of “{campaign.name}” are waiting for {account.email}",
+        "They keep their place in the sequence. Reconnect the mailbox or "
+        "re-allocate them to the campaign's other mailboxes.",
+        now, severity="warning", account=account, campaign=campaign,
+    )
+
+
+def refresh_halted_alerts(campaign: Campaign, now: datetime) -> None:
+    """Bring every open "leads are waiting" alert of the campaign up to date."""
+    open_ones = Alert.select().where(
+        (Alert.campaign == campaign) & (Alert.kind == "leads_halted") & Alert.resolved_at.is_null()
+    )
+    for alert in list(open_ones):
+        refresh_halted_alert(campaign, alert.account, now)
+
+
 def apply_account_status(account: Account, old_status: str | None, now: datetime) -> None:
     """Run every campaign rule that follows from the account's (already saved) status."""
     new_status = account.status
@@ -159,15 +185,7 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
             halted = halt_leads_of(account, now)
             for campaign in campaigns:
                 auto_pause_if_no_mailbox(campaign, now)
-                waiting = waiting_leads_count(campaign, account)
-                if waiting:
-                    alerts.raise_alert(
-                        alerts.campaign_key(campaign, f"halted:{account.id}"), "leads_halted",
-                        f"{waiting} leads of “{campaign.name}” are waiting for {account.email}",
-                        "They keep their place in the sequence. Reconnect the mailbox or "
-                        "re-allocate them to the campaign's other mailboxes.",
-                        now, severity="warning", account=account, campaign=campaign,
-                    )
+                refresh_halted_alert(campaign, account, now)
         if new_status == Status.DISCONNECTED.value:
             alerts.raise_alert(
                 alerts.account_key(account, "disconnected"), "account_disconnected",

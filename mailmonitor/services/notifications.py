@@ -1,0 +1,152 @@
+"""Which alerts become desktop notifications, coalesced and rate-limited (no Qt here).
+
+Alerts that need the rep are collected as they open; at most one notification goes out per
+`min_gap` and everything that arrived meanwhile is folded into the next one ("2 mailboxes
+disconnected"), so a provider outage that breaks ten mailboxes gives one pop-up, not ten.
+The tray (or the in-window fallback) asks `take()` when `next_due()` has come.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mailmonitor.clock import Clock
+from mailmonitor.models import Alert, get_setting
+
+# Alerts the rep must act on (or must know before it is too late). Informational ones
+# ("connected again") only appear in the alerts list.
+NOTIFY_KINDS = frozenset({
+    "account_disconnected", "campaign_paused", "account_reminder", "grace_ending",
+    "leads_stopped", "certificate_expiring",
+})
+
+# kind -> (singular, plural) used when several alerts are folded into one notification
+_NOUNS: dict[str, tuple[str, str]] = {
+    "account_disconnected": ("mailbox disconnected", "mailboxes disconnected"),
+    "campaign_paused": ("campaign paused", "campaigns paused"),
+    "account_reminder": ("mailbox still disconnected", "mailboxes still disconnected"),
+    "grace_ending": ("grace period running", "grace periods running"),
+    "leads_stopped": ("mailbox's leads stopped", "mailboxes' leads stopped"),
+    "certificate_expiring": ("certificate expiring", "certificates expiring"),
+}
+
+DEFAULT_MIN_GAP = timedelta(minutes=2)
+MAX_LINES = 4
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a notification needs to know about one alert."""
+
+    alert_id: int
+    kind: str
+    title: str
+    account_id: int | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    title: str
+    message: str
+    alert_ids: tuple[int, ...]
+    account_id: int | None  # exactly one mailbox concerned: clicking opens its reconnect wizard
+
+
+def coalesce(notices: list[Notice], max_lines: int = MAX_LINES) -> Notification:
+    """One notification for several alerts: a count per kind as the title, the first few
+    alert titles as the message."""
+    if not notices:
+        raise ValueError("nothing to notify")
+    accounts = {n.account_id for n in notices}
+    account_id = next(iter(accounts)) if len(accounts) == 1 else None
+    ids = tuple(n.alert_id for n in notices)
+    if len(notices) == 1:
+        return Notification(notices[0].title, _hint(notices[0].kind), ids, account_id)
+    counts = Counter(n.kind for n in notices)
+    parts = []
+    for kind, count in counts.most_common():
+        singular, plural = _NOUNS.get(kind, ("alert", "alerts"))
+        parts.append(f"{count} {singular if count == 1 else plural}")
+    lines = [n.title for n in notices[:max_lines]]
+    if len(notices) > max_lines:
+        lines.append(f"…and {len(notices) - max_lines} more")
+    return Notification(" · ".join(parts), "\n".join(lines), ids, account_id)
+
+
+def _hint(kind: str) -> str:
+    if kind in ("account_disconnected", "account_reminder", "grace_ending"):
+        return "Click to reconnect; campaigns continue where they left off."
+    if kind == "campaign_paused":
+        return "Reconnect a mailbox or re-allocate its leads."
+    return "Open mailmonitor for details."
+
+
+class NotificationPolicy:
+    """Collects notices and hands out at most one coalesced notification per `min_gap`."""
+
+    def __init__(self, clock: Clock, min_gap: timedelta = DEFAULT_MIN_GAP) -> None:
+        self.clock = clock
+        self.min_gap = min_gap
+        self._pending: dict[int, Notice] = {}
+        self._seen: set[int] = set()
+        self.last_shown_at: datetime | None = None
+
+    @property
+    def pending(self) -> list[Notice]:
+        return list(self._pending.values())
+
+    def offer(self, notices: Iterable[Notice]) -> None:
+        """New alerts to tell the rep about; one already offered is ignored."""
+        for notice in notices:
+            if notice.kind in NOTIFY_KINDS and notice.alert_id not in self._seen:
+                self._seen.add(notice.alert_id)
+                self._pending[notice.alert_id] = notice
+
+    def withdraw(self, still_open: Iterable[int]) -> None:
+        """Alerts resolved before their turn came are not announced any more."""
+        keep = set(still_open)
+        self._pending = {k: v for k, v in self._pending.items() if k in keep}
+
+    def next_due(self) -> datetime | None:
+        if not self._pending:
+            return None
+        if self.last_shown_at is None:
+            return self.clock.now()
+        return max(self.clock.now(), self.last_shown_at + self.min_gap)
+
+    def take(self) -> Notification | None:
+        """The notification to show now, or None (nothing pending, or still rate-limited)."""
+        due = self.next_due()
+        now = self.clock.now()
+        if due is None or due > now:
+            return None
+        notification = coalesce(sorted(self._pending.values(), key=lambda n: n.alert_id))
+        self._pending.clear()
+        self.last_shown_at = now
+        return notification
+
+
+def notifications_enabled() -> bool:
+    return bool(get_setting("notifications"))
+
+
+def new_notices() -> list[Notice]:
+    """Open alerts of the kinds that notify and that no notification has covered yet."""
+    query = Alert.select().where(
+        Alert.resolved_at.is_null() & ~Alert.notified & Alert.kind.in_(tuple(NOTIFY_KINDS))
+    ).order_by(Alert.id)
+    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query]
+
+
+def open_alert_ids() -> list[int]:
+    return [a for (a,) in Alert.select(Alert.id).where(Alert.resolved_at.is_null()).tuples()]
+
+
+def mark_notified(alert_ids: Iterable[int]) -> None:
+    ids = list(alert_ids)
+    if ids:
+        Alert.update(notified=True).where(Alert.id.in_(ids)).execute()
