@@ -327,7 +327,7 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
               + (f" ({duplicates} already there, skipped)" if duplicates else ""))
         return EXIT_OK
     emails = dict(Account.select(Account.id, Account.email).tuples())
-    rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))  # type: ignore[attr-defined]
+    rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))
             for lead in Lead.select().where(Lead.campaign == campaign).order_by(Lead.id)]
     if args.json:
         print_json(rows)

@@ -37,7 +37,7 @@ STEPS = [
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """The demo never touches the rep's real keyring."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()

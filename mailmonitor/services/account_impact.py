@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from mailmonitor.models import Account, Lead, get_setting
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.campaigns import campaigns_of
-from mailmonitor.services.lifecycle import contacted_by
+from mailmonitor.services.lifecycle import _duration, contacted_by
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,8 @@ def _campaign_list(names: list[str]) -> str:
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def _duration(minutes: int) -> str:
-    if minutes % (60 * 24) == 0:
-        days = minutes // (60 * 24)
-        return "1 day" if days == 1 else f"{days} days"
-    if minutes % 60 == 0:
-        return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
-    return f"{minutes} minutes"
-
-
 def describe_disconnect(impact: Impact) -> str:
-    grace = _duration(impact.grace_minutes)
+    grace = _duration(timedelta(minutes=impact.grace_minutes))
     return (
         f"{impact.email} stops sending and leaves {_campaign_list(impact.campaigns)}. "
         f"Its {impact.open_leads} open leads wait.\n\n"

@@ -127,8 +127,8 @@ def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]],
         shares = split_by_capacity(len(new), remaining_capacity(targets, now),
                                    {a.id: daily_cap(a, now.date()) for a in targets})
     order: list[Account | None] = []
-    for account in targets:
-        order.extend([account] * shares[account.id])
+    for target in targets:
+        order.extend([target] * shares[target.id])
     rows = []
     for index, (email, fields) in enumerate(new):
         account = order[index] if targets else None

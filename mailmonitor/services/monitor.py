@@ -36,7 +36,7 @@ class Monitor:
     def __init__(
         self,
         clock: Clock | None = None,
-        check_fn: CheckFn = run_check,  # type: ignore[assignment]
+        check_fn: CheckFn = run_check,
         max_concurrency: int | None = None,
         is_online: Callable[[], bool] = lambda: True,
         tick_seconds: float = 5.0,

@@ -22,7 +22,7 @@ from mailmonitor.services.events import LEADS_CHANGED, bus
 from mailmonitor.services.reasons import Status
 
 MOVABLE_STATES = ("pending", "active", "halted", "unassigned")
-CHUNK = 500  # ids per UPDATE: stays under every database's bound-parameter limit
+CHUNK = 500  # values per statement where each is bound: under every bound-parameter limit
 
 
 @dataclass
