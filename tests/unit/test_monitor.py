@@ -1,0 +1,146 @@
+"""The monitor's scheduling with an injected clock and a scripted probe (a unit test of the
+scheduler; the real probes are proven against Dovecot in tests/integration)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from mailmonitor.clock import FakeClock
+from mailmonitor.models import Account, Alert, Check
+from mailmonitor.services.monitor import Monitor
+from tests.factories import FakeProbe, make_account, probe_fail, probe_ok
+
+
+class ScriptedChecks:
+    """Answers each check with the current script and counts logins per account."""
+
+    def __init__(self) -> None:
+        self.answer: Callable[[], tuple[FakeProbe, FakeProbe]] = lambda: (probe_ok(), probe_ok())
+        self.calls: list[str] = []
+
+    def __call__(self, account: Account, password: str | None, timeout: float) -> Any:
+        self.calls.append(account.email)
+        return self.answer()
+
+
+def run_ticks(monitor: Monitor, clock: FakeClock, minutes: list[float]) -> None:
+    async def go() -> None:
+        for step in minutes:
+            clock.advance(minutes=step)
+            await monitor.tick()
+            await asyncio.gather(*monitor._tasks)
+    asyncio.run(go())
+
+
+def new_monitor(clock: FakeClock, checks: ScriptedChecks, online: list[bool] | None = None
+                ) -> Monitor:
+    state = online if online is not None else [True]
+    return Monitor(clock=clock, check_fn=checks, is_online=lambda: state[0], jitter=0)
+
+
+def test_transient_trouble_backs_off_1_5_15_60_then_escalates(db, clock: FakeClock) -> None:
+    account = make_account("rep@ex.test", next_check_at=clock.now())
+    checks = ScriptedChecks()
+    checks.answer = lambda: (probe_fail("server_unavailable", "* BYE [UNAVAILABLE]"), probe_ok())
+    monitor = new_monitor(clock, checks)
+    run_ticks(monitor, clock, [0])
+    gaps = []
+    for _ in range(4):
+        before = Account.get_by_id(account.id)
+        assert before.status == "warning" and before.reason == "server_unavailable"
+        gaps.append(before.next_check_at - clock.now())
+        clock.set(before.next_check_at)
+        run_ticks(monitor, clock, [0])
+    assert gaps == [timedelta(minutes=m) for m in (1, 5, 15, 60)]
+    # 1 + 5 + 15 + 60 = 81 minutes of trouble: past the 60-minute window → no_service_connection,
+    # and it keeps being looked at hourly so a server that comes back is noticed.
+    final = Account.get_by_id(account.id)
+    assert (final.status, final.reason) == ("disconnected", "no_service_connection")
+    assert final.next_check_at - clock.now() == timedelta(minutes=60)
+    assert len(checks.calls) == 5
+
+
+def test_recovery_resolves_alerts_and_returns_to_the_interval(db, clock: FakeClock) -> None:
+    account = make_account("rep@ex.test", next_check_at=clock.now(), check_interval_seconds=300)
+    checks = ScriptedChecks()
+    checks.answer = lambda: (probe_fail("tls_error", "certificate verify failed"), probe_ok())
+    monitor = new_monitor(clock, checks)
+    run_ticks(monitor, clock, [0])
+    assert Account.get_by_id(account.id).status == "disconnected"
+    assert Alert.select().where(Alert.resolved_at.is_null()).count() == 1
+    checks.answer = lambda: (probe_ok(), probe_ok())
+    clock.advance(minutes=60)
+    run_ticks(monitor, clock, [0])
+    fresh = Account.get_by_id(account.id)
+    assert fresh.status == "connected"
+    assert fresh.next_check_at == clock.now() + timedelta(seconds=300)
+    open_kinds = {a.kind for a in Alert.select().where(Alert.resolved_at.is_null())}
+    assert open_kinds == {"reconnected"}
+
+
+def test_offline_suspends_checks_and_blames_no_account(db, clock: FakeClock) -> None:
+    account = make_account("rep@ex.test", next_check_at=clock.now())
+    broken = make_account("broken@ex.test", status="disconnected", reason="invalid_credentials")
+    online = [True]
+    checks = ScriptedChecks()
+    monitor = new_monitor(clock, checks, online)
+    run_ticks(monitor, clock, [0])
+    assert Account.get_by_id(account.id).status == "connected"
+    online[0] = False
+    checks.answer = lambda: (probe_fail("network", "unreachable"), probe_fail("network", "x"))
+    calls_before = len(checks.calls)
+    run_ticks(monitor, clock, [10, 10, 10, 60])
+    assert len(checks.calls) == calls_before  # nothing is checked while offline
+    assert Account.get_by_id(account.id).status == "offline"
+    assert Account.get_by_id(account.id).consecutive_failures == 0
+    assert Account.get_by_id(broken.id).status == "disconnected"  # still needs the rep
+    online[0] = True
+    checks.answer = lambda: (probe_ok(), probe_ok())
+    run_ticks(monitor, clock, [0])  # back online: everything is checked at once
+    assert Account.get_by_id(account.id).status == "connected"
+    assert {"rep@ex.test", "broken@ex.test"} <= set(checks.calls[calls_before:])
+
+
+def test_rejected_password_is_confirmed_once_then_left_alone(db, clock: FakeClock) -> None:
+    account = make_account("rep@ex.test", next_check_at=clock.now())
+    checks = ScriptedChecks()
+    checks.answer = lambda: (probe_fail("invalid_credentials", "NO [AUTHENTICATIONFAILED]"),
+                             probe_fail("invalid_credentials", "535 5.7.8"))
+    monitor = new_monitor(clock, checks)
+    run_ticks(monitor, clock, [0] + [30] * 48)  # a whole day of ticks
+    assert checks.calls == ["rep@ex.test", "rep@ex.test"]
+    fresh = Account.get_by_id(account.id)
+    assert (fresh.status, fresh.reason, fresh.next_check_at) == \
+        ("disconnected", "invalid_credentials", None)
+    assert Check.select().count() == 1
+    # The rep asks for a check (Test Connection): it runs, once.
+    asyncio.run(monitor.check_account(account.id, "manual"))
+    assert len(checks.calls) == 3
+
+
+def test_concurrency_is_bounded(db, clock: FakeClock) -> None:
+    for i in range(12):
+        make_account(f"r{i}@ex.test", next_check_at=clock.now())
+    running = [0]
+    peak = [0]
+
+    import threading
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def slow_check(account: Account, password: str | None, timeout: float) -> Any:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(0.05)
+        with lock:
+            running[0] -= 1
+        return probe_ok(), probe_ok()
+
+    monitor = Monitor(clock=clock, check_fn=slow_check, max_concurrency=3, jitter=0)
+    asyncio.run(monitor.sweep())
+    assert peak[0] == 3
+    assert Account.select().where(Account.status == "connected").count() == 12
