@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailmonitor.models import Lead, close_db, open_db
+from mailmonitor.models import Campaign, Lead, close_db, open_db
 from mailmonitor.services.reallocation import (
     apply_reallocation,
     plan_reallocation,
@@ -29,7 +29,7 @@ from tests.factories import make_account, make_campaign, make_leads
 NOW = datetime(2026, 11, 23, 9, 0, 0)
 
 
-def build(leads: int) -> tuple[object, list[int]]:
+def build(leads: int) -> tuple[Campaign, list[int]]:
     broken = [make_account(f"broken{i}@example.com", status="disconnected",
                            reason="invalid_credentials") for i in range(2)]
     limits = (50, 30, 20)
@@ -61,7 +61,7 @@ def main() -> int:
             if profiler:
                 profiler.enable()
             t0 = time.perf_counter()
-            plan = plan_reallocation(campaign, NOW)  # type: ignore[arg-type]
+            plan = plan_reallocation(campaign, NOW)
             t1 = time.perf_counter()
             moved = apply_reallocation(plan, NOW)
             t2 = time.perf_counter()

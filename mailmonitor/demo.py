@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import keyring
-import keyring.backend
-import keyring.errors
 
 from mailmonitor.clock import utcnow
 from mailmonitor.demo_servers import DemoServers, free_port
+from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import DB_FILENAME, Account, Lead, SendRecord, db, open_db
 from mailmonitor.services import lifecycle, secrets
 from mailmonitor.services.accounts import AccountSpec, create_account
@@ -32,26 +31,6 @@ STEPS = [
     {"subject": "", "body": "Hi {{first_name|there}}, just bumping this up.", "delay_days": 3},
     {"subject": "", "body": "Last note from me, {{first_name|there}}.", "delay_days": 4},
 ]
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """The demo never touches the rep's real keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.store.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 @dataclass

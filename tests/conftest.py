@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keyring
@@ -13,9 +15,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mailmonitor.clock import FakeClock
+from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import close_db, open_db
 from mailmonitor.services.events import bus
-from tests.memory_keyring import MemoryKeyring
 from tests.servers.certs import TestPKI, shared_test_pki
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp_sink import SmtpSink
@@ -54,6 +56,25 @@ def db(data_dir: Path) -> Iterator[Path]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> Callable[..., tuple[int, str, str]]:
+    """Run the command line in-process on the test's data folder: (exit code, stdout, stderr).
+    `stdin=` feeds standard input (for --password-stdin)."""
+    from mailmonitor.cli import main
+
+    monkeypatch.setenv("MAILMONITOR_DATA_DIR", str(data_dir))
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 # --- Real mail servers on loopback (tests/servers): Dovecot IMAP + submission, an SMTP sink ---

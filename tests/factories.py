@@ -11,6 +11,7 @@ from typing import Any
 
 import peewee as pw
 
+from mailmonitor.clock import utcnow
 from mailmonitor.models import (
     Account,
     Campaign,
@@ -21,8 +22,6 @@ from mailmonitor.models import (
     db,
 )
 from mailmonitor.services.reasons import REASONS
-
-LEAD_CHUNK = 1000  # rows per INSERT: 1000 x 12 columns stays far below SQLite's variable limit
 
 _message_ids = itertools.count(1)
 
@@ -63,42 +62,37 @@ def make_campaign(name: str, mailboxes: Iterable[Account] = (), steps: int = 3,
     return campaign
 
 
+LEAD_COLUMNS = (Lead.campaign, Lead.email, Lead.fields, Lead.mailbox, Lead.cursor,
+                Lead.next_due_at, Lead.state, Lead.messages_sent, Lead.updated_at)
+
+
 def make_leads(campaign: Campaign, mailbox: Account | None, count: int, *, prefix: str = "lead",
                cursor: int = 0, state: str | None = None, messages_sent: int | None = None,
                next_due_at: datetime | None = None, start: int = 0) -> list[int]:
-    """`count` leads in one go (INSERT in chunks); returns their ids in insertion order.
-    The state defaults to what the cursor implies: `active` once a step went out, else `pending`;
-    `messages_sent` defaults to the cursor."""
+    """`count` leads in one go; returns their ids in insertion order. The state defaults to what
+    the cursor implies (`active` once a step went out, else `pending`); `messages_sent` defaults
+    to the cursor.
+
+    The INSERT is rendered once by `Lead.insert_many` and run with `executemany`: rendering every
+    row through peewee costs about 50 µs a row (5 s for 100,000 leads)."""
     lead_state = state or ("active" if cursor > 0 else "pending")
     sent = cursor if messages_sent is None else messages_sent
     mailbox_id = mailbox.id if mailbox is not None else None
+    updated = utcnow()
+    emails = [f"{prefix}{i}@leads.example" for i in range(start, start + count)]
     rows = [
-        {
-            "campaign": campaign.id,
-            "email": f"{prefix}{i}@leads.example",
-            "fields": {"first_name": f"Lead{i}"},
-            "mailbox": mailbox_id,
-            "cursor": cursor,
-            "next_due_at": next_due_at,
-            "state": lead_state,
-            "messages_sent": sent,
-        }
-        for i in range(start, start + count)
+        (campaign.id, email, {"first_name": email.split("@")[0]}, mailbox_id, cursor,
+         next_due_at, lead_state, sent, updated)
+        for email in emails
     ]
+    if not rows:
+        return []
+    sql, _ = Lead.insert_many(rows[:1], fields=LEAD_COLUMNS).sql()
+    params = [tuple(f.db_value(v) for f, v in zip(LEAD_COLUMNS, row, strict=True)) for row in rows]
     with db.atomic():
-        for i in range(0, len(rows), LEAD_CHUNK):
-            Lead.insert_many(rows[i:i + LEAD_CHUNK]).execute()
-    emails = [row["email"] for row in rows]
-    ids: list[int] = []
-    for i in range(0, len(emails), LEAD_CHUNK):
-        chunk = emails[i:i + LEAD_CHUNK]
-        found = dict(
-            Lead.select(Lead.email, Lead.id)
-            .where((Lead.campaign == campaign) & Lead.email.in_(chunk))
-            .tuples()
-        )
-        ids.extend(found[e] for e in chunk)
-    return ids
+        db.cursor().executemany(sql, params)
+    by_email = dict(db.execute(Lead.select(Lead.email, Lead.id).where(Lead.campaign == campaign)))
+    return [by_email[e] for e in emails]
 
 
 def make_lead(campaign: Campaign, email: str, mailbox: Account | None, **fields: Any) -> Lead:

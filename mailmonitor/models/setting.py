@@ -18,7 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "auto_reallocate_minutes": None,
     "notifications": True,
     "start_at_login": False,
-    "max_concurrent_checks": 20,
+    # Checks at once. On 2 cores, 20 threads of TLS handshakes starved the event loop (200 ms
+    # stalls, benchmarks/bench_sweep.py) for no gain in sweep time; 8 kept stalls near 30 ms.
+    "max_concurrent_checks": 8,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
 }

@@ -17,8 +17,10 @@ from mailmonitor.services.accounts import read_csv_rows
 from mailmonitor.services.campaigns import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.services.reallocation import CHUNK, split_by_capacity
+from mailmonitor.services.reallocation import split_by_capacity
 from mailmonitor.services.validation import InvalidInput, normalize_email
+
+INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
 
 def parse_steps(path: Path) -> list[dict[str, Any]]:
@@ -142,8 +144,8 @@ def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]],
                      "mailbox": account.id if account else None, "state": state,
                      "updated_at": now, "next_due_at": now})
     with db.atomic():
-        for i in range(0, len(rows), CHUNK // 8):
-            Lead.insert_many(rows[i:i + CHUNK // 8]).execute()
+        for i in range(0, len(rows), INSERT_ROWS):
+            Lead.insert_many(rows[i:i + INSERT_ROWS]).execute()
 
 
 def lead_counts(campaign_ids: list[int] | None = None) -> dict[int, Counter[str]]:

@@ -30,8 +30,8 @@ from mailmonitor.services.reasons import REASONS, Status
 Classification = tuple[Status, str]
 
 # Phases a probe goes through, in order. IMAP: connect, tls, greeting, auth, select;
-# SMTP: connect, tls, greeting, ehlo, auth, noop (with STARTTLS the tls phase follows ehlo).
-PRE_GREETING_PHASES = frozenset({"connect", "tls"})
+# SMTP: connect, tls, greeting, ehlo, auth, noop. With STARTTLS the tls phase follows the greeting
+# (and EHLO): a server *answer* in the tls phase is the answer to STARTTLS.
 
 
 def status_of(reason: str) -> Status:
@@ -97,7 +97,7 @@ AUTH_METHOD_DISABLED = _rx(
 # "535 5.7.0 (#AUTH005) Too many bad auth attempts."; Dovecot: "Maximum number of connections from
 # user+IP exceeded"; Exchange: "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded".
 RATE_LIMITED = _rx(
-    r"\btoo many (?:simultaneous |concurrent |parallel |open |active )?connections",
+    r"\btoo many (?:[\w+-]+ ){0,2}connections",
     r"\bmaximum number of (?:simultaneous |concurrent )?connections",
     r"\bconnection (?:limit|count) (?:exceeded|reached)",
     r"\btoo many (?:bad |failed |invalid |unsuccessful )?(?:login|logon|auth\w*|sign-?in)s?\b",
@@ -325,14 +325,14 @@ def classify_imap(phase: str, text: str, *, oauth: bool = False) -> Classificati
     codes = set(imap_response_codes(text))
     status = _imap_status(text)
 
-    if phase in PRE_GREETING_PHASES or phase == "greeting":
-        # Nothing said before or in a greeting is about the account.
+    if phase in ("connect", "greeting", "tls"):
+        # Nothing said before signing in (greeting, STARTTLS) is about the account.
         if RATE_LIMITED.search(text) or "LIMIT" in codes:
             return _result("rate_limited")
-        if phase == "tls" and status in ("NO", "BAD") and "UNAVAILABLE" not in codes:
-            return _result("tls_error")  # STARTTLS refused
         if status in ("OK", "PREAUTH") or status is None:
-            return _result("request_invalid")  # a greeting the client could not use
+            return _result("request_invalid")  # an answer the client could not use
+        if phase == "tls" and status != "BYE" and "UNAVAILABLE" not in codes:
+            return _result("tls_error")  # STARTTLS refused
         return _result("server_unavailable")  # BYE / NO at greeting, [UNAVAILABLE]
 
     if status in ("OK", "PREAUTH") or status is None:
@@ -388,12 +388,24 @@ def classify_smtp(
     enhanced = smtp_enhanced_code(text) or ""
     text = flatten_smtp(text)  # phrases are often split over continuation lines
 
-    if phase in PRE_GREETING_PHASES or phase == "greeting":
+    if phase in ("connect", "greeting"):
+        # Nothing said in a greeting is about the account.
         if RATE_LIMITED.search(text):
             return _result("rate_limited")
         if 200 <= code < 400:
             return _result("request_invalid")  # not a 220 greeting
         return _result("server_unavailable")  # 421/554 at greeting: no service for us now
+    if phase == "tls":
+        # The answer to STARTTLS: still nothing about the account.
+        if TLS_REQUIRED.search(text):
+            return _result("tls_error")  # e.g. 421 4.7.66 TLS 1.0 and 1.1 are not supported
+        if RATE_LIMITED.search(text):
+            return _result("rate_limited")
+        if 400 <= code < 500:
+            return _result("server_unavailable")  # 454 4.7.0 TLS not available (temporary)
+        if 200 <= code < 400:
+            return _result("request_invalid")
+        return _result("tls_error")  # STARTTLS refused
 
     reason: str
     if TLS_REQUIRED.search(text) or enhanced == "5.7.11" or code == 538:
@@ -421,8 +433,6 @@ def classify_smtp(
         reason = "server_unavailable"  # 421, 451, 454 temporary failures…
     elif 200 <= code < 400:
         reason = "request_invalid"  # a success code where the step expected another one
-    elif phase == "tls":
-        reason = "tls_error"  # STARTTLS refused
     elif phase == "auth":
         if code == 534 and enhanced == "5.7.9" and not NO_AUTH_MECHANISM.search(text):
             reason = "app_password_required"  # Gmail's wording of 534 5.7.9
@@ -473,3 +483,4 @@ def classify_failure(
     if exc is not None and is_connection_closed(exc):
         return _result("server_unavailable")  # closed without a word (before or after the greeting)
     return _result("request_invalid")
+

@@ -20,6 +20,7 @@ CAMPAIGN_CHANGED = "campaign_changed"  # campaign_id
 LEADS_CHANGED = "leads_changed"  # campaign_id
 ALERTS_CHANGED = "alerts_changed"  # no args
 CHECK_STARTED = "check_started"  # account_id
+CHECK_FINISHED = "check_finished"  # account_id (whatever the result; also when cancelled)
 
 
 class EventBus:

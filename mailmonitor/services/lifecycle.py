@@ -27,7 +27,11 @@ from mailmonitor.models.account import (
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services import alerts
 from mailmonitor.services.account_state import update_status
-from mailmonitor.services.campaigns import CampaignError, auto_pause_if_no_mailbox
+from mailmonitor.services.campaigns import (
+    CampaignError,
+    auto_pause_if_no_mailbox,
+    refresh_halted_alerts,
+)
 from mailmonitor.services.events import LEADS_CHANGED, bus
 from mailmonitor.services.reallocation import apply_reallocation, plan_reallocation
 from mailmonitor.services.reasons import Status, label_for
@@ -114,10 +118,10 @@ def reattach(account: Account, now: datetime) -> None:
 def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes % (60 * 24) == 0:
-        return f"{minutes // (60 * 24)} days"
+        return "1 day" if minutes == 60 * 24 else f"{minutes // (60 * 24)} days"
     if minutes % 60 == 0:
         return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
-    return f"{minutes} minutes"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[int, int]:
@@ -130,27 +134,35 @@ def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[
             & Lead.state.not_in(FINAL_STATES)
             & Lead.id.in_(contacted_by(account))
         ).execute()
-        campaign_ids = [
-            row.campaign_id for row in Lead.select(Lead.campaign).distinct().where(
+        campaigns = list(Campaign.select().where(Campaign.id.in_(
+            Lead.select(Lead.campaign).where(
                 (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES))
-        ]
-        released = Lead.update(mailbox=None, state="unassigned", updated_at=now).where(
+        )))
+        moved = 0
+        for campaign in campaigns:
+            # Only this account's leads: other broken mailboxes of the campaign keep theirs.
+            with contextlib.suppress(CampaignError):
+                moved += apply_reallocation(
+                    plan_reallocation(campaign, now, sources=[account.id]), now)
+        # What no connected mailbox could take waits unassigned; the campaign view says so.
+        waiting = Lead.update(mailbox=None, state="unassigned", updated_at=now).where(
             (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES)
         ).execute()
-        for campaign_id in campaign_ids:
-            campaign = Campaign.get_by_id(campaign_id)
-            # With no connected mailbox the leads wait unassigned; the campaign view says so.
-            with contextlib.suppress(CampaignError):
-                apply_reallocation(plan_reallocation(campaign, now), now)
-    for campaign_id in campaign_ids:
-        bus.emit(LEADS_CHANGED, campaign_id)
-    return int(stopped), int(released)
+        for campaign in campaigns:
+            refresh_halted_alerts(campaign, now)
+    for campaign in campaigns:
+        bus.emit(LEADS_CHANGED, campaign.id)
+    return int(stopped), moved + int(waiting)
 
 
 def apply_grace_expiry(account: Account, now: datetime) -> tuple[int, int]:
     if account.grace_expired:
         return 0, 0
     result = stop_contacted_and_release_others(account, now)
+    # The memberships the disconnect suspended end here: a later disconnect-and-reconnect must
+    # not bring the account back into campaigns it left for good. Send history stays.
+    CampaignMailbox.delete().where(
+        (CampaignMailbox.account == account) & ~CampaignMailbox.active).execute()
     account.grace_expired = True
     account.save()
     alerts.resolve_alert(alerts.account_key(account, "grace"), now)
@@ -203,7 +215,7 @@ def send_reminders(now: datetime) -> int:
                 alerts.resolve_alert(alerts.account_key(account, f"reminder:{earlier}"), now)
             alerts.raise_alert(
                 alerts.account_key(account, f"reminder:{due - 1}"), "account_reminder",
-                f"{account.email} has been disconnected for {days:g} days "
+                f"{account.email} has been disconnected for {_duration(timedelta(days=days))} "
                 f"({label_for(account.status, account.reason)})",
                 f"On {stop_at:%Y-%m-%d} its {at_risk} contacted leads will be set to Campaign "
                 "Stopped for good. Reconnect it to keep them.",
@@ -232,7 +244,7 @@ def apply_long_wait(now: datetime) -> int:
         account.save()
         alerts.raise_alert(
             alerts.account_key(account, "long_wait"), "leads_stopped",
-            f"{account.email} stayed disconnected for {long_wait.days} days",
+            f"{account.email} stayed disconnected for {_duration(long_wait)}",
             f"{stopped} leads it had emailed were set to Campaign Stopped; {released} others "
             "were re-allocated or wait for a mailbox.",
             now, severity="error", account=account,
@@ -253,16 +265,28 @@ def auto_reallocate(now: datetime) -> int:
             continue
         halted = Lead.select(Lead.mailbox).distinct().where(
             (Lead.campaign == campaign) & (Lead.state == "halted"))
-        ready = [a for a in Account.select().where(Account.id.in_(halted))
-                 if a.status_since and now - a.status_since >= timedelta(minutes=int(wait))]
+        ready = []
+        for account in Account.select().where(Account.id.in_(halted)):
+            since = _broken_since(account)
+            if since is not None and now - since >= timedelta(minutes=int(wait)):
+                ready.append(account.id)
         if not ready:
             continue
         try:
-            plan = plan_reallocation(campaign, now)
+            plan = plan_reallocation(campaign, now, sources=ready)
         except CampaignError:
             continue
-        moved += apply_reallocation(plan, now)
+        if plan.total:
+            moved += apply_reallocation(plan, now)
     return moved
+
+
+def _broken_since(account: Account) -> datetime | None:
+    """Since when the mailbox cannot send, for the auto re-allocation wait. None during a two-step
+    disconnect's grace period: the same address may still come back for its leads."""
+    if account.detached_at is not None and not account.grace_expired:
+        return None
+    return account.disconnected_since or account.status_since
 
 
 def remove_account(account: Account, now: datetime) -> None:

@@ -20,7 +20,7 @@ from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account, Check, active_accounts, get_setting
 from mailmonitor.services.account_state import ProbeLike, record_check
 from mailmonitor.services.checker import run_check
-from mailmonitor.services.events import CHECK_STARTED, bus
+from mailmonitor.services.events import CHECK_FINISHED, CHECK_STARTED, bus
 from mailmonitor.services.lifecycle import run_housekeeping
 from mailmonitor.services.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.status_rules import Outcome, combine
@@ -54,6 +54,7 @@ class Monitor:
         self.in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
+        self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
 
@@ -89,6 +90,11 @@ class Monitor:
                     log.info("confirming %s for %s", merged.reason, account.email)
                     imap, smtp = await self._probe(account, password)
                     trigger = f"{trigger}+confirm"
+            # One write at a time, each in its own loop iteration: when many checks finish
+            # together, their writes (a few ms each) must not run back to back and stall the
+            # window's event loop.
+            async with self._write_lock:
+                await asyncio.sleep(0)
                 account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
                 if account.status == Status.STOPPED.value or account.removed_at is not None:
                     return None
@@ -98,6 +104,7 @@ class Monitor:
             return None
         finally:
             self.in_flight.discard(account_id)
+            bus.emit(CHECK_FINISHED, account_id)
 
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(

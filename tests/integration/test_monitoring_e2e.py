@@ -4,14 +4,12 @@ password changed on the server, the one-click reconnect, no credential retry loo
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from mailmonitor.cli import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK, main
+from mailmonitor.cli import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Check, Lead, close_db, open_db
 from mailmonitor.services import checker
@@ -21,20 +19,6 @@ from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("MAILMONITOR_DATA_DIR", str(data_dir))
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def add_args(user: MailUser, dovecot: Dovecot, pki: TestPKI, *, imap_port: int | None = None

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import keyring
 import keyring.backends.fail
 import pytest
 
-from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from tests.memory_keyring import MemoryKeyring
+from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mailmonitor.memory_keyring import MemoryKeyring
 
 IMAP_SMTP = ["--imap-host", "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain",
              "--smtp-host", "127.0.0.1", "--smtp-port", "1587", "--smtp-security", "starttls"]
-
-
-@pytest.fixture
-def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("MAILMONITOR_DATA_DIR", str(data_dir))
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def add(cli, email: str, *extra: str, password: str | None = "pw-123456") -> int:

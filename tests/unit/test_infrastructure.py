@@ -10,7 +10,7 @@ import pytest
 
 from mailmonitor.logsetup import redact, register_secret, setup_logging
 from mailmonitor.models import Account, close_db, db, open_db
-from mailmonitor.models.migrations import current_version, migrate
+from mailmonitor.models.migrations import CURRENT_VERSION, current_version, migrate
 
 
 def test_log_file_redacts_registered_secrets_and_credential_patterns(data_dir: Path) -> None:
@@ -53,12 +53,13 @@ def test_migration_backs_up_the_file_and_is_atomic(data_dir: Path) -> None:
         db.execute_sql("ALTER TABLE account ADD COLUMN other VARCHAR(5)")
         raise RuntimeError("step 3 failed half-way")
 
-    assert migrate(path, {2: add_column}, target=2) == 2
-    backups = list(data_dir.glob("mailmonitor.sqlite3.v1.*.bak"))
+    v = CURRENT_VERSION
+    assert migrate(path, {v + 1: add_column}, target=v + 1) == v + 1
+    backups = list(data_dir.glob(f"mailmonitor.sqlite3.v{v}.*.bak"))
     assert len(backups) == 1
     with pytest.raises(RuntimeError):
-        migrate(path, {3: broken}, target=3)
-    assert current_version() == 2
+        migrate(path, {v + 2: broken}, target=v + 2)
+    assert current_version() == v + 1
     columns = {c.name for c in db.get_columns("account")}
     assert "nickname" in columns and "other" not in columns
     assert Account.get(Account.email == "keep@ex.test")

@@ -1,4 +1,5 @@
-"""An in-memory keyring backend for tests (never a plain-text file)."""
+"""An in-memory keyring backend: for the demo and the tests, never a plain-text file, never
+selected by keyring itself (it is only set explicitly)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import keyring.errors
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 0.1
 
     def __init__(self) -> None:
         super().__init__()

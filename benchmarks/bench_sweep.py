@@ -1,0 +1,114 @@
+"""Check sweep against a real Dovecot on loopback (issue: monitoring performance).
+
+For N accounts (IMAP STARTTLS + submission STARTTLS, test CA): the app's Monitor.sweep versus a
+bare reference doing the same logins with plain imapclient/smtplib in a thread pool of the same
+size; peak memory; and the event loop's largest stall (a 10 ms timer's lateness) during the sweep.
+
+Usage: python benchmarks/bench_sweep.py [N ...]   (default: 500 2000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import smtplib
+import ssl
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keyring
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mailmonitor.memory_keyring import MemoryKeyring
+from mailmonitor.models import Account, close_db, open_db, set_setting
+from mailmonitor.models.setting import DEFAULTS
+from mailmonitor.services import secrets
+from mailmonitor.services.monitor import Monitor
+from tests.servers.certs import shared_test_pki
+from tests.servers.dovecot import Dovecot
+
+# The app's default (settings: max_concurrent_checks); BENCH_CONCURRENCY overrides it.
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(DEFAULTS["max_concurrent_checks"])))
+
+
+def reference(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> float:
+    from imapclient import IMAPClient
+
+    context = ssl.create_default_context(cafile=ca)
+
+    def one(user: tuple[str, str]) -> None:
+        email, password = user
+        imap = IMAPClient("127.0.0.1", port=dovecot.imap_port, ssl=False, timeout=20)
+        imap.starttls(context)
+        imap.login(email, password)
+        imap.select_folder("INBOX", readonly=True)
+        imap.logout()
+        smtp = smtplib.SMTP("127.0.0.1", dovecot.submission_port, timeout=20)
+        smtp.starttls(context=context)
+        smtp.login(email, password)
+        smtp.noop()
+        smtp.quit()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(one, users))
+    return time.perf_counter() - start
+
+
+async def app_sweep() -> tuple[float, float, int]:
+    loop = asyncio.get_running_loop()
+    stalls: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            stalls.append(loop.time() - before - 0.01)
+
+    tick_task = asyncio.create_task(ticker())
+    monitor = Monitor(max_concurrency=CONCURRENCY)
+    start = time.perf_counter()
+    checks = await monitor.sweep(trigger="bench")
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await tick_task
+    await monitor.stop()
+    return elapsed, max(stalls) * 1000, len(checks)
+
+
+def run(n: int) -> None:
+    keyring.set_keyring(MemoryKeyring())
+    pki = shared_test_pki()
+    with Dovecot(pki) as dovecot:
+        users = [(f"bench{i}@example.test", f"pw-{i}-secret") for i in range(n)]
+        for email, password in users:
+            dovecot.add_user(email, password)
+        folder = Path(tempfile.mkdtemp(prefix="mm-bench-"))
+        open_db(folder / "bench.sqlite3")
+        set_setting("max_concurrent_checks", CONCURRENCY)
+        for email, password in users:
+            Account.create(email=email, imap_host="127.0.0.1", imap_port=dovecot.imap_port,
+                           imap_security="starttls", smtp_host="127.0.0.1",
+                           smtp_port=dovecot.submission_port, smtp_security="starttls",
+                           ca_file=str(pki.ca_cert))
+            secrets.set_secret(email, "password", password)
+        bare = reference(dovecot, users, str(pki.ca_cert))
+        elapsed, stall_ms, count = asyncio.run(app_sweep())
+        connected = Account.select().where(Account.status == "connected").count()
+        close_db()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sweep {n} accounts (IMAP+SMTP STARTTLS, concurrency {CONCURRENCY}): "
+          f"app {elapsed:.2f} s, bare reference {bare:.2f} s, ratio {elapsed / bare:.2f}x; "
+          f"{connected}/{count} connected; largest loop stall {stall_ms:.1f} ms; "
+          f"peak RSS {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    for size in [int(a) for a in sys.argv[1:]] or [500, 2000]:
+        run(size)
