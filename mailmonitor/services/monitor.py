@@ -158,8 +158,7 @@ class Monitor:
         await self.check_account(account_id, "schedule")
 
     async def run(self) -> None:
-        """Until `stop()`: tick every few seconds; a tick that fires far too late means the
-        computer slept, so everything is checked at once."""
+        """Until `stop()`: tick every few seconds, and notice when the computer slept."""
         loop = asyncio.get_running_loop()
         last = loop.time()
         while not self._stopping.is_set():
@@ -170,10 +169,17 @@ class Monitor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
             current = loop.time()
-            if current - last > self.tick_seconds * 3 + 30:
-                log.info("woke from sleep (%.0f s gap): checking everything", current - last)
-                self._spawn(self.sweep(trigger="wake"))
+            self.note_gap(current - last)
             last = current
+
+    def note_gap(self, seconds: float) -> bool:
+        """A tick that fires far later than scheduled means the computer slept (or the process
+        was suspended): statuses are stale, so everything is checked at once."""
+        if seconds <= self.tick_seconds * 3 + 30:
+            return False
+        log.info("woke from sleep (%.0f s gap): checking everything", seconds)
+        self._spawn(self.sweep(trigger="wake"))
+        return True
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -144,3 +144,20 @@ def test_concurrency_is_bounded(db, clock: FakeClock) -> None:
     asyncio.run(monitor.sweep())
     assert peak[0] == 3
     assert Account.select().where(Account.status == "connected").count() == 12
+
+
+def test_a_wake_from_sleep_checks_everything_at_once(db, clock: FakeClock) -> None:
+    for i in range(3):
+        make_account(f"r{i}@ex.test", next_check_at=clock.now() + timedelta(hours=1))
+    checks = ScriptedChecks()
+    monitor = new_monitor(clock, checks)
+
+    async def go() -> tuple[bool, bool]:
+        on_time = monitor.note_gap(monitor.tick_seconds * 1.1)
+        after_sleep = monitor.note_gap(3 * 3600)
+        await asyncio.gather(*monitor._tasks)
+        return on_time, after_sleep
+
+    assert asyncio.run(go()) == (False, True)
+    assert sorted(checks.calls) == ["r0@ex.test", "r1@ex.test", "r2@ex.test"]
+    assert {c.trigger for c in Check.select()} == {"wake"}
