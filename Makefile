@@ -12,9 +12,13 @@ QT_DEBS := libegl1 libgl1 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
 	libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-glx0 libxcb-icccm4 libxcb-image0 \
 	libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 \
 	libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
-TEST_DEBS := $(QT_DEBS) xvfb xauth dbus dbus-x11 dovecot-imapd dovecot-submissiond openssl trayer
+TEST_DEBS := $(QT_DEBS) xvfb xauth dbus dbus-x11 dovecot-imapd dovecot-submissiond openssl trayer \
+	gnome-keyring desktop-file-utils appstream
+# The bundle: strip (binutils) for PyInstaller; a real Secret Service for the frozen self-test.
+BUNDLE_DEBS := $(QT_DEBS) binutils dbus dbus-bin gnome-keyring
 
-.PHONY: run test setup setup-test system-deps system-deps-test lint typecheck bench screenshots clean
+.PHONY: run test setup setup-test system-deps system-deps-test lint typecheck bench screenshots clean \
+	bundle validate-desktop icons flatpak-deps
 
 run: setup
 	$(VENV)/bin/mailmonitor
@@ -39,7 +43,7 @@ setup: system-deps $(STAMP)
 setup-test: system-deps-test $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check mailmonitor tests benchmarks tools
+	$(VENV)/bin/ruff check mailmonitor tests benchmarks tools packaging
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
@@ -47,6 +51,27 @@ bench: $(STAMP)
 
 screenshots: setup-test
 	QT_QPA_PLATFORM=offscreen $(PY) tools/screenshots.py docs/screenshots
+
+# One-folder app in dist/mailmonitor (PyInstaller), then its --self-test against a real Secret
+# Service; prints build time, size and start-up times. About a minute: not part of `make test`.
+bundle: setup
+	@./tools/ensure-debs.sh $(BUNDLE_DEBS)
+	VENV=$(VENV) ./packaging/build.sh
+
+# The desktop file and AppStream metadata, checked like software centres do (also run by
+# `make test`: tests/unit/test_packaging_files.py).
+validate-desktop:
+	@./tools/ensure-debs.sh desktop-file-utils appstream
+	desktop-file-validate packaging/linux/io.github.mailmonitor.MailMonitor.desktop
+	appstreamcli validate --no-net packaging/linux/io.github.mailmonitor.MailMonitor.metainfo.xml
+
+# PNG/ICO/ICNS icons (and the window's copy) from packaging/icons/*.svg; commit the results.
+icons: setup
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/render_icons.py
+
+# Flatpak: re-pin the Python dependencies (URLs + sha256) after changing pyproject's.
+flatpak-deps: $(STAMP)
+	$(PY) packaging/flatpak/gen_python_deps.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

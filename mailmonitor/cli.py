@@ -150,7 +150,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         if args.kind in ("gmail", "microsoft") and password is None:
             from mailmonitor.services.oauth_cli import add_oauth_account
 
-            return add_oauth_account(spec, args.timeout, now)
+            return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
             test_before_storing(spec, password)
         account = svc.create_account(spec, password, now)
@@ -332,9 +332,14 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
     if args.json:
         print_json(rows)
     else:
+        from mailmonitor.models import Step
+
+        steps = Step.select().where(Step.campaign == campaign).count()
         for row in rows:
-            print(f"{row['email']:40} {row['mailbox'] or '-':32} step {row['cursor']:<3} "
-                  f"{row['state']:16} {row['messages_sent']} sent")
+            # cursor = steps done (the next step's index): "1/3" after the first email
+            print(f"{row['email']:40} {row['mailbox'] or '-':32} "
+                  f"{str(row['cursor']) + '/' + str(steps):>5} steps  {row['state']:16} "
+                  f"{row['messages_sent']} sent" + (f"  ! {row['flag']}" if row['flag'] else ""))
     return EXIT_OK
 
 

@@ -41,8 +41,20 @@ def _qt(_: Path) -> str:
     return f"Qt platform {app.platformName()}"  # type: ignore[attr-defined]
 
 
+def _libraries(_: Path) -> str:
+    """The mail and sign-in libraries import (a frozen bundle that lost one fails here, not at
+    the rep's first Gmail sign-in)."""
+    import importlib
+
+    names = ["imapclient", "qasync", "msal", "google_auth_oauthlib.flow",
+             "google.auth.transport.requests"]
+    for name in names:
+        importlib.import_module(name)
+    return "imapclient, qasync, msal and google-auth-oauthlib import"
+
+
 CHECKS: list[tuple[str, Callable[[Path], str]]] = [
-    ("database", _database), ("keyring", _keyring), ("qt", _qt),
+    ("database", _database), ("keyring", _keyring), ("libraries", _libraries), ("qt", _qt),
 ]
 
 

@@ -8,7 +8,7 @@ export QT_QPA_PLATFORM=offscreen
 # Code that bypasses the tests' in-memory keyring must fail loudly, never touch a real one.
 export PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring
 unset REQUESTS_CA_BUNDLE
-echo "== ruff"; "$VENV/bin/ruff" check mailmonitor tests benchmarks tools
+echo "== ruff"; "$VENV/bin/ruff" check mailmonitor tests benchmarks tools packaging
 echo "== mypy"; "$VENV/bin/mypy"
 echo "== pytest"
 exec dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" \

@@ -15,18 +15,19 @@ from mailmonitor.models.check import Check
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
 from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
+from mailmonitor.models.sync import MailboxSync
 
 log = logging.getLogger(__name__)
 
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
-    Alert,
+    Alert, MailboxSync,
 ]
 
 __all__ = [
     "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
-    "Lead", "SendRecord", "Setting", "Step", "active_accounts", "all_settings", "close_db", "db",
-    "get_setting", "open_db", "set_setting",
+    "Lead", "MailboxSync", "SendRecord", "Setting", "Step", "active_accounts", "all_settings",
+    "close_db", "db", "get_setting", "open_db", "set_setting",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

@@ -44,7 +44,12 @@ class Lead(BaseModel):
 
 
 class SendRecord(BaseModel):
-    """One email of one step to one lead. Written as `sending` before SMTP, `sent` after."""
+    """One email of one step to one lead. Written as `sending` before SMTP, `sent` after.
+
+    `handed_over_at` is committed just before the end-of-data mark (the final ".") goes to the
+    server. While a record is `sending`, NULL there proves the server cannot have accepted the
+    message (RFC 5321: a transaction without its end of data is discarded); set, the answer may
+    have been lost and the record is reconciled (services/reconcile.py)."""
 
     lead = pw.ForeignKeyField(Lead, backref="sends", on_delete="CASCADE")
     campaign = pw.ForeignKeyField(Campaign, backref="sends", on_delete="CASCADE")
@@ -55,4 +60,5 @@ class SendRecord(BaseModel):
     state = pw.CharField(default="sending", index=True)  # sending | sent | failed | unknown
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
+    handed_over_at = pw.DateTimeField(null=True)
     sent_at = pw.DateTimeField(null=True)

@@ -20,10 +20,24 @@ class SchemaVersion(BaseModel):
     applied_at = pw.DateTimeField(default=utcnow)
 
 
+def _v2_sending_engine() -> None:
+    """Sending engine: the hand-over mark of a send record and the reply-poll cursor table."""
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.sync import MailboxSync
+
+    columns = {c.name for c in db.get_columns("send_record")}
+    if "handed_over_at" not in columns:
+        apply(SqliteMigrator(db.obj).add_column(
+            "send_record", "handed_over_at", pw.DateTimeField(null=True)))
+    MailboxSync.create_table(safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
-MIGRATIONS: dict[int, Callable[[], None]] = {}
-CURRENT_VERSION = 1
+MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_sending_engine}
+CURRENT_VERSION = 2
 
 
 def current_version() -> int:

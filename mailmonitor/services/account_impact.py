@@ -1,15 +1,19 @@
-"""What Disconnect and Remove will do to campaigns and leads, in words, before the rep confirms
-(spec §5). Read-only: the rules themselves live in `services.lifecycle`."""
+"""What a broken or disconnected mailbox means for campaigns and leads, for the window: the
+words shown before Disconnect and Remove (spec §5) and the mailboxes a campaign banner names
+(§4.3). Read-only: the rules themselves live in `services.lifecycle` and `services.campaigns`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from mailmonitor.models import Account, Lead, get_setting
+import peewee as pw
+
+from mailmonitor.models import Account, Campaign, Lead, get_setting
 from mailmonitor.models.lead import FINAL_STATES
-from mailmonitor.services.campaigns import campaigns_of
+from mailmonitor.services.campaigns import BROKEN_STATUSES, campaign_accounts, campaigns_of
 from mailmonitor.services.lifecycle import _duration, contacted_by
+from mailmonitor.services.reasons import Status
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,37 @@ def describe_remove(impact: Impact) -> str:
         "mailboxes, or wait for one. Its history (sent emails, checks) is kept.\n\n"
         "To fix a password or an expired sign-in, use Reconnect instead: it keeps everything."
     )
+
+
+@dataclass(frozen=True)
+class AffectedMailbox:
+    """A mailbox that keeps leads of a campaign from being emailed (the campaign banner, §4.3)."""
+
+    account_id: int
+    email: str
+    status: str
+    reason: str | None
+    waiting_leads: int
+    detached: bool  # disconnected by the rep (two-step): it left the campaign
+    grace_until: datetime | None
+
+
+def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
+    """Sending mailboxes that cannot send, and mailboxes that left the campaign while leads
+    still wait for them; each with its number of waiting leads."""
+    waiting = dict(
+        Lead.select(Lead.mailbox, pw.fn.COUNT(Lead.id))
+        .where((Lead.campaign == campaign) & (Lead.state == "halted") & Lead.mailbox.is_null(False))
+        .group_by(Lead.mailbox).tuples()
+    )
+    broken = [a for a in campaign_accounts(campaign)
+              if a.status in BROKEN_STATUSES and a.removed_at is None]
+    ids = {a.id for a in broken}
+    others = [a for a in Account.select().where(Account.id.in_(list(waiting)))
+              if a.id not in ids and a.removed_at is None and a.status != Status.CONNECTED.value]
+    result = [
+        AffectedMailbox(a.id, a.email, a.status, a.reason, int(waiting.get(a.id, 0)),
+                        a.detached_at is not None, a.grace_until)
+        for a in [*broken, *others]
+    ]
+    return sorted(result, key=lambda m: m.email)

@@ -4,6 +4,8 @@ Blocking; the monitor runs it in a worker thread. Never raises for a server's an
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Callable
 
 from mailmonitor.logsetup import register_secret
@@ -27,6 +29,14 @@ class CredentialsMissing(Exception):
     pass
 
 
+def load_oauth_service() -> TokenProvider | None:
+    """Importing the OAuth service installs its `get_access_token` as `token_provider`; the CLI's
+    `check`, the monitor and the window all reach OAuth accounts through here."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("mailmonitor.services.oauth")
+    return token_provider
+
+
 def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]:
     imap = Endpoint(account.imap_host, account.imap_port, account.imap_security, account.login,
                     account.ca_file, timeout)
@@ -46,9 +56,10 @@ def failed(protocol: str, reason: str, detail: str) -> ProbeResult:
 def credentials_for(account: Account, password: str | None, timeout: float) -> Credentials:
     """The secret to log in with: a password given now, the stored one, or a fresh token."""
     if account.is_oauth:
-        if token_provider is None:
+        provider = token_provider or load_oauth_service()
+        if provider is None:
             raise CredentialsMissing("Google/Microsoft sign-in is not set up on this computer")
-        token = token_provider(account, timeout)
+        token = provider(account, timeout)
         register_secret(token)
         return Credentials(access_token=token)
     if password is None:

@@ -142,8 +142,13 @@ def new_notices() -> list[Notice]:
     return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query]
 
 
-def open_alert_ids() -> list[int]:
-    return [a for (a,) in Alert.select(Alert.id).where(Alert.resolved_at.is_null()).tuples()]
+def still_open(alert_ids: Iterable[int]) -> list[int]:
+    """Which of these alerts are still open (the pending ones only: a handful, not all)."""
+    ids = list(alert_ids)
+    if not ids:
+        return []
+    return [a for (a,) in Alert.select(Alert.id).where(
+        Alert.id.in_(ids) & Alert.resolved_at.is_null()).tuples()]
 
 
 def mark_notified(alert_ids: Iterable[int]) -> None:

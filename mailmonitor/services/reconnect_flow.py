@@ -171,6 +171,7 @@ class ReconnectFlow:
     """One run of the reconnect wizard for one account."""
 
     account_id: int
+    email: str = ""
     page: Page = Page.SELECT_CAMPAIGN
     campaign_id: int | None = None
     campaigns: list[CampaignChoice] = field(default_factory=list)
@@ -190,7 +191,8 @@ class ReconnectFlow:
         if at not in (Page.SELECT_CAMPAIGN, Page.CONNECTION):
             raise FlowError("The wizard starts at the campaign or the connection page.")
         account = Account.get_by_id(account_id)
-        flow = cls(account_id=account_id, page=at, campaigns=campaign_choices(account),
+        flow = cls(account_id=account_id, email=account.email, page=at,
+                   campaigns=campaign_choices(account),
                    settings=SendingSettings.of(account))
         ids = [c.id for c in flow.campaigns]
         if campaign_id is not None and campaign_id in ids:
@@ -315,11 +317,11 @@ class ReconnectFlow:
 
     def store_secret(self) -> None:
         """Blocking (keyring): run it in a worker thread, before `apply`. Stores exactly the
-        password that passed the test."""
+        password that passed the test. No database access here (it runs off the loop)."""
         if self.page is not Page.READY:
             raise FlowError("Save & Resume comes after a successful connection test.")
         if self._tested_password:
-            secrets.set_secret(self.account.email, "password", self._tested_password)
+            secrets.set_secret(self.email, "password", self._tested_password)
 
     def apply(self, now: datetime) -> SaveResult:
         """Database part of Save & Resume: settings, the reconnect rules (§4.4, §5) and the
@@ -483,15 +485,16 @@ def _ts(value: datetime | None) -> str:
 
 # --- OAuth sign-in hook -------------------------------------------------------------------------
 
-SignIn = Callable[[Account, float], Any]
+SignIn = Callable[..., Any]
 
 
-def oauth_sign_in() -> SignIn | None:
-    """The browser sign-in of the OAuth service (another module), if this build has one:
-    `mailmonitor.services.oauth.sign_in(account, timeout)` — blocking, raises on failure."""
+def oauth_hook(name: str = "sign_in") -> SignIn | None:
+    """A browser sign-in function of the OAuth service (another module), if this build has one:
+    `mailmonitor.services.oauth.sign_in(account, timeout)` re-authenticates an account and
+    `add_account(spec, timeout, now)` signs in a new one; both block and raise on failure."""
     try:
         module = importlib.import_module("mailmonitor.services.oauth")
     except ImportError:
         return None
-    sign_in = getattr(module, "sign_in", None)
-    return sign_in if callable(sign_in) else None
+    hook = getattr(module, name, None)
+    return hook if callable(hook) else None

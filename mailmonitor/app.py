@@ -1,0 +1,198 @@
+"""The desktop app: QApplication on a qasync event loop, one instance per data folder, the
+monitor as a background task, an excepthook that shows errors, and a clean quit.
+
+PySide6 is imported before qasync (qasync takes the first Qt binding it finds)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("QT_API", "pyside6")
+
+from PySide6.QtNetwork import QNetworkInformation
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.logsetup import setup_logging
+from mailmonitor.models import DB_FILENAME, close_db, get_setting, open_db
+from mailmonitor.ui.bridge import DEFAULT_COALESCE_MS, EventBridge
+from mailmonitor.ui.context import CheckFn, MonitorLike, UiContext, real_check
+from mailmonitor.ui.errors import ErrorReporter
+from mailmonitor.ui.icons import app_icon, resource_path
+from mailmonitor.ui.main_window import MainWindow
+from mailmonitor.ui.single_instance import SingleInstance
+
+if TYPE_CHECKING:
+    from mailmonitor.demo import DemoContext
+
+log = logging.getLogger(__name__)
+PROCESS_START = time.monotonic()
+
+
+def apply_style(app: QApplication) -> None:
+    app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
+
+
+class NetworkWatch:
+    """Offline only when the operating system says so (QNetworkInformation); with no backend,
+    or an unknown answer, the computer counts as online (spec §2)."""
+
+    def __init__(self) -> None:
+        self.info: QNetworkInformation | None = None
+        try:
+            if QNetworkInformation.loadBackendByFeatures(
+                    QNetworkInformation.Feature.Reachability):
+                self.info = QNetworkInformation.instance()
+        except Exception:  # no plugin on this system
+            log.info("no network information backend: treating the computer as online")
+        if self.info is not None:
+            log.info("network information backend: %s", self.info.backendName())
+
+    def is_online(self) -> bool:
+        if self.info is None:
+            return True
+        return self.info.reachability() != QNetworkInformation.Reachability.Disconnected
+
+
+def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
+                      clock: Clock | None = None, monitor: MonitorLike | None = None,
+                      check_fn: CheckFn | None = None, use_tray: bool | None = None,
+                      hints: dict[str, str] | None = None, title_suffix: str = "",
+                      coalesce_ms: int = DEFAULT_COALESCE_MS) -> MainWindow:
+    """The window and everything it needs, without starting an event loop (tests use this,
+    with `coalesce_ms=0` so changes show on the next event-loop turn). The database must be
+    open."""
+    bridge = EventBridge(coalesce_ms=coalesce_ms)
+    ctx = UiContext(
+        bridge=bridge, loop=loop or asyncio.get_event_loop(), clock=clock or SystemClock(),
+        monitor=monitor, check_fn=check_fn or real_check, hints=dict(hints or {}),
+        timeout=float(get_setting("connection_timeout_seconds")), coalesce_ms=coalesce_ms,
+    )
+    window = MainWindow(ctx, use_tray=use_tray, title_suffix=title_suffix)
+    bridge.setParent(window)
+    return window
+
+
+class DesktopApp:
+    """Start-up inside the running loop, and the one way out (`request_quit` → `shutdown`)."""
+
+    def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop,
+                 reporter: ErrorReporter, instance: SingleInstance,
+                 demo: DemoContext | None = None) -> None:
+        self.app = app
+        self.loop = loop
+        self.reporter = reporter
+        self.instance = instance
+        self.demo = demo
+        self.quit_event = asyncio.Event()
+        self.window: MainWindow | None = None
+        self.monitor: Any = None
+        self.monitor_task: asyncio.Task[Any] | None = None
+        self._shut_down = False
+
+    async def main(self) -> int:
+        from mailmonitor.services.monitor import Monitor
+
+        network = NetworkWatch()
+        # Created inside the running loop: its semaphore and events belong to this loop.
+        self.monitor = Monitor(is_online=network.is_online)
+        window = build_main_window(
+            loop=self.loop, monitor=self.monitor,
+            hints=self.demo.hints if self.demo else None,
+            title_suffix=" — demo" if self.demo else "")
+        self.window = window
+        self.reporter.parent = window
+        self.instance.raiseRequested.connect(window.bring_to_front)
+        window.quitRequested.connect(self.request_quit)
+        self.app.aboutToQuit.connect(self._about_to_quit)
+        window.show()
+        log.info("window shown %.2f s after start", time.monotonic() - PROCESS_START)
+        # Everything made during start-up lives as long as the app: keep it out of the
+        # collector's full passes (they would otherwise stall the window for tens of ms).
+        gc.freeze()
+        self.monitor_task = self.loop.create_task(self.monitor.run(), name="monitor")
+        await self.quit_event.wait()
+        await self.shutdown()
+        return 0
+
+    def request_quit(self) -> None:
+        self.quit_event.set()
+
+    def _about_to_quit(self) -> None:
+        # Qt is quitting by itself (the session ends); this may fire more than once. Qt's loop
+        # stops right after: run_app then finishes the shutdown.
+        self.quit_event.set()
+
+    async def shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        log.info("shutting down")
+        if self.monitor is not None:
+            await self.monitor.stop()
+        if self.monitor_task is not None:
+            self.monitor_task.cancel()
+            await asyncio.gather(self.monitor_task, return_exceptions=True)
+        window = self.window
+        if window is not None:
+            await window.ctx.cancel_all()
+            window.tray.hide()
+            window.ctx.bridge.close()
+            window.hide()
+            executor = window.ctx.executor
+            if isinstance(executor, ThreadPoolExecutor):
+                executor.shutdown(wait=False, cancel_futures=True)
+        self.instance.close()
+
+
+def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
+    """The desktop app on `data_dir`; returns the exit code."""
+    import qasync  # after PySide6
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("mailmonitor")
+    app.setOrganizationName("mailmonitor")
+    app.setDesktopFileName("mailmonitor")
+    app.setWindowIcon(app_icon())
+    instance = SingleInstance(data_dir)
+    if instance.ask_running_instance():
+        print("mailmonitor is already running for this data folder; its window was raised.")
+        return 0
+    instance.listen()
+    setup_logging(data_dir)
+    reporter = ErrorReporter()
+    reporter.install()
+    apply_style(app)
+    try:
+        open_db(data_dir / DB_FILENAME)
+    except Exception as exc:
+        log.exception("cannot open the database")
+        QMessageBox.critical(None, "mailmonitor", f"Cannot open the database in {data_dir}: "
+                             f"{exc}")
+        instance.close()
+        return 1
+    app.setQuitOnLastWindowClosed(False)  # quitting goes through DesktopApp.shutdown
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    desktop = DesktopApp(app, loop, reporter, instance, demo)
+    try:
+        try:
+            return loop.run_until_complete(desktop.main())
+        except RuntimeError as exc:  # Qt's loop was ended from outside (session end)
+            log.info("event loop ended: %s; finishing the shutdown", exc)
+            loop.run_until_complete(desktop.shutdown())
+            return 0
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        reporter.uninstall()
+        close_db()

@@ -1,0 +1,279 @@
+"""One mailbox: its settings, check history with a latency sparkline, the last server answer,
+and Test Connection / Reconnect / Disconnect / Remove (the last two explain first what happens
+to campaigns and leads)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import Account, Check
+from mailmonitor.services import lifecycle, secrets
+from mailmonitor.services.account_impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.reasons import REASONS, Status, label_for
+from mailmonitor.ui import format as fmt
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.icons import status_icon
+from mailmonitor.ui.palette import status_color
+from mailmonitor.ui.widgets import Sparkline, StatusChip, ask
+
+HISTORY = 50
+
+
+class AccountDetailDialog(QDialog):
+    """Signals:
+        reconnectRequested(int): open the reconnect wizard at the connection page.
+        removed(int): the account was removed.
+    """
+
+    reconnectRequested = Signal(int)
+    removed = Signal(int)
+
+    def __init__(self, ctx: UiContext, account_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.account_id = account_id
+        self.setObjectName("accountDetail")
+        self.resize(720, 560)
+        self.title = QLabel()
+        self.title.setObjectName("heading")
+        self.chip = StatusChip()
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.explanation.setObjectName("muted")
+        self.checked = QLabel()
+        self.checked.setObjectName("muted")
+
+        self.settings = QFormLayout()
+        self.settings.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        overview = QWidget()
+        overview_layout = QVBoxLayout(overview)
+        overview_layout.addLayout(self.settings)
+        overview_layout.addStretch(1)
+
+        self.sparkline = Sparkline()
+        self.history = QTableWidget(0, 5)
+        self.history.setObjectName("history")
+        self.history.setHorizontalHeaderLabels(["Checked", "Result", "Latency", "Trigger",
+                                                "Server said"])
+        self.history.verticalHeader().hide()
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.history.setWordWrap(False)
+        header = self.history.horizontalHeader()
+        header.setStretchLastSection(True)
+        for column in range(4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        history = QWidget()
+        history_layout = QVBoxLayout(history)
+        history_layout.addWidget(QLabel("Latency of the last checks"))
+        history_layout.addWidget(self.sparkline)
+        history_layout.addWidget(self.history, 1)
+
+        self.answer = QPlainTextEdit()
+        self.answer.setObjectName("serverAnswer")
+        self.answer.setReadOnly(True)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.answer.setFont(mono)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(overview, "Settings")
+        self.tabs.addTab(history, "Check history")
+        self.tabs.addTab(self.answer, "Last server answer")
+
+        self.test_button = QPushButton("Test Connection")
+        self.reconnect_button = QPushButton("Reconnect")
+        self.reconnect_button.setProperty("primary", True)
+        self.disconnect_button = QPushButton("Disconnect…")
+        self.remove_button = QPushButton("Remove…")
+        self.remove_button.setProperty("destructive", True)
+        close = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.reconnect_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.disconnect_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(close)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.chip)
+        layout.addWidget(self.explanation)
+        layout.addWidget(self.checked)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+
+        self.test_button.clicked.connect(self.test_connection)
+        self.reconnect_button.clicked.connect(
+            lambda: self.reconnectRequested.emit(self.account_id))
+        self.disconnect_button.clicked.connect(self.confirm_disconnect)
+        self.remove_button.clicked.connect(self.confirm_remove)
+        close.clicked.connect(self.close)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(ctx.coalesce_ms)
+        self._refresh_timer.timeout.connect(self.refresh)
+        ctx.bridge.accountChanged.connect(self._changed)
+        ctx.bridge.checkStarted.connect(self._check_started)
+        self.refresh()
+
+    def _changed(self, account_id: int) -> None:
+        if account_id == self.account_id:
+            self._refresh_timer.start()
+
+    def _check_started(self, account_id: int) -> None:
+        if account_id == self.account_id:
+            self.chip.set_status(Status.CHECKING.value)
+            self.test_button.setEnabled(False)
+
+    def refresh(self) -> None:
+        account = Account.get_or_none(Account.id == self.account_id)
+        if account is None or account.removed_at is not None:
+            self.close()
+            return
+        self.setWindowTitle(account.email)
+        self.title.setText(account.display)
+        self.chip.set_status(account.status, label_for(account.status, account.reason))
+        info = REASONS.get(account.reason or "")
+        if info is not None:
+            self.explanation.setText(f"{info.explanation} {info.action}")
+        elif account.status == Status.STOPPED.value:
+            self.explanation.setText("You disconnected this mailbox. Reconnect to connect it "
+                                     "again.")
+        else:
+            self.explanation.setText("")
+        self.explanation.setVisible(bool(self.explanation.text()))
+        ago = fmt.relative_time(account.checked_at, self.ctx.clock.now())
+        self.checked.setText(f"Last checked {ago} ({fmt.local_time(account.checked_at)})"
+                             if account.checked_at else "Not checked yet")
+        self._fill_settings(account)
+        self._fill_history(account)
+        broken = account.status in (Status.DISCONNECTED.value, Status.STOPPED.value)
+        self.reconnect_button.setProperty("primary", broken)
+        self.test_button.setEnabled(self.ctx.monitor is not None
+                                    and account.status != Status.STOPPED.value)
+        self.disconnect_button.setEnabled(account.detached_at is None)
+
+    def _fill_settings(self, a: Account) -> None:
+        while self.settings.rowCount():
+            self.settings.removeRow(0)
+        warmup = (f"{a.warmup_start} on day 1, +{a.warmup_step} a day"
+                  if a.warmup_start is not None else "off")
+        rows = [
+            ("Sender name", a.name or "—"),
+            ("Provider", fmt.provider_name(a.kind, a.imap_host)),
+            ("Sign-in", {"oauth2": "Browser sign-in (OAuth)", "app_password": "App password",
+                         "password": "Password"}.get(a.auth_method, a.auth_method)),
+            ("Username", a.login),
+            ("IMAP", f"{a.imap_host}:{a.imap_port} ({a.imap_security})"),
+            ("SMTP", f"{a.smtp_host}:{a.smtp_port} ({a.smtp_security})"),
+            ("Daily limit", f"{a.daily_limit} emails"),
+            ("Sending speed", f"{fmt.duration_words(int(a.min_gap_seconds))} between emails"),
+            ("Warm-up", warmup),
+            ("Checked every", fmt.duration_words(int(a.check_interval_seconds))),
+            ("Certificate expires", fmt.local_time(a.cert_expires_at)[:10]
+             if a.cert_expires_at else "—"),
+        ]
+        for label, value in rows:
+            field = QLabel(value)
+            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.settings.addRow(label, field)
+
+    def _fill_history(self, account: Account) -> None:
+        checks = list(Check.select().where(Check.account == account)
+                      .order_by(Check.checked_at.desc(), Check.id.desc()).limit(HISTORY))
+        self.sparkline.set_points([(c.latency_ms, c.status == Status.CONNECTED.value)
+                                   for c in reversed(checks)])
+        self.history.setRowCount(len(checks))
+        now = self.ctx.clock.now()
+        for row, check in enumerate(checks):
+            result = QTableWidgetItem(status_icon(check.status),
+                                      label_for(check.status, check.reason))
+            result.setForeground(status_color(check.status))
+            when = QTableWidgetItem(fmt.relative_time(check.checked_at, now))
+            when.setToolTip(fmt.local_time(check.checked_at))
+            latency = QTableWidgetItem(f"{check.latency_ms} ms"
+                                       if check.latency_ms is not None else "—")
+            latency.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            detail = QTableWidgetItem(check.detail or "OK")
+            detail.setToolTip(check.detail or "")
+            for column, item in enumerate((when, result, latency,
+                                           QTableWidgetItem(check.trigger), detail)):
+                self.history.setItem(row, column, item)
+        last = checks[0] if checks else None
+        lines = []
+        if last is not None:
+            lines.append(f"Check of {fmt.local_time(last.checked_at)} ({last.trigger}): "
+                         f"{label_for(last.status, last.reason)}")
+            for name, data in (("IMAP", last.imap), ("SMTP", last.smtp)):
+                if data:
+                    lines.append(f"\n{name}: {'ok' if data.get('ok') else 'failed'}, "
+                                 f"{data.get('latency_ms')} ms")
+                    if data.get("error"):
+                        lines.append(f"  {data['error']}")
+                    phases = data.get("phases")
+                    if phases:
+                        lines.append(f"  phases: {phases}")
+        else:
+            lines.append(account.detail or "No check yet.")
+        self.answer.setPlainText("\n".join(lines))
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        monitor = self.ctx.monitor
+        if monitor is None:
+            return
+        self.test_button.setEnabled(False)
+        self.ctx.spawn(self._test(), "test connection")
+
+    async def _test(self) -> None:
+        assert self.ctx.monitor is not None
+        try:
+            await self.ctx.monitor.check_account(self.account_id, "manual")
+        finally:
+            self.refresh()
+
+    def confirm_disconnect(self) -> None:
+        account = Account.get_by_id(self.account_id)
+        ask(self, "Disconnect mailbox?", f"Disconnect {account.email}?", "Disconnect",
+            self.disconnect_account, describe_disconnect(impact_of(account)))
+
+    def confirm_remove(self) -> None:
+        account = Account.get_by_id(self.account_id)
+        ask(self, "Remove mailbox?", f"Remove {account.email} from mailmonitor?", "Remove",
+            self.remove_account, describe_remove(impact_of(account)))
+
+    def disconnect_account(self) -> None:
+        account = Account.get_by_id(self.account_id)
+        lifecycle.disconnect(account, self.ctx.clock.now())
+        self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
+                       "forget secrets")
+        self.refresh()
+
+    def remove_account(self) -> None:
+        account = Account.get_by_id(self.account_id)
+        lifecycle.remove_account(account, self.ctx.clock.now())
+        self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
+                       "forget secrets")
+        # Removal itself announces nothing on the bus: tell the window directly.
+        self.removed.emit(self.account_id)
+        self.close()

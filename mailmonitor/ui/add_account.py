@@ -1,0 +1,331 @@
+"""Add a mailbox: Google / Microsoft / Other (IMAP/SMTP). Endpoints come from the provider
+presets found by the address's domain; the connection is tested for real before anything is
+stored, and a failure says what to do."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import Account
+from mailmonitor.services.account_state import record_check
+from mailmonitor.services.accounts import AccountSpec, account_values, create_account
+from mailmonitor.services.providers import PRESETS, Preset, preset_for_email
+from mailmonitor.services.reconnect_flow import (
+    OAUTH_NOT_CONFIGURED,
+    TestOutcome,
+    failure_help,
+    oauth_hook,
+)
+from mailmonitor.services.secrets import SecretStoreError
+from mailmonitor.services.validation import InvalidInput
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.format import esc
+from mailmonitor.ui.widgets import Banner
+
+log = logging.getLogger(__name__)
+
+SIGN_IN_TIMEOUT = 300.0  # seconds the browser sign-in may take
+
+KINDS = (("gmail", "Google"), ("microsoft", "Microsoft"), ("imap", "Other (IMAP/SMTP)"))
+SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", "None (not encrypted)"))
+
+
+
+class EndpointEditor(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.host = QLineEdit()
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.security = QComboBox()
+        for value, label in SECURITY:
+            self.security.addItem(label, value)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.host, 1)
+        layout.addWidget(self.port)
+        layout.addWidget(self.security)
+
+    def set(self, host: str, port: int, security: str) -> None:
+        self.host.setText(host)
+        self.port.setValue(port)
+        self.security.setCurrentIndex(max(0, self.security.findData(security)))
+
+
+class AddAccountDialog(QDialog):
+    """Signals:
+        added(int): the account was tested and stored.
+    """
+
+    added = Signal(int)
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("addAccount")
+        self.setWindowTitle("Add a mailbox")
+        self.setMinimumWidth(560)
+        self.kind_buttons = QButtonGroup(self)
+        kind_row = QHBoxLayout()
+        for value, label in KINDS:
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setObjectName(f"kind_{value}")
+            button.setProperty("kind", value)
+            self.kind_buttons.addButton(button)
+            kind_row.addWidget(button)
+        self.email = QLineEdit()
+        self.email.setObjectName("email")
+        self.email.setPlaceholderText("you@company.com")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("Shown as the sender")
+        self.password = QLineEdit()
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_help = QLabel()
+        self.password_help.setObjectName("muted")
+        self.password_help.setWordWrap(True)
+        self.sign_in = QPushButton()
+        self.sign_in.setObjectName("oauthSignIn")
+        self.sign_in.setProperty("primary", True)
+        self.sign_in_note = QLabel()
+        self.sign_in_note.setObjectName("muted")
+        self.sign_in_note.setWordWrap(True)
+        self.sign_in_note.setOpenExternalLinks(True)
+
+        self.imap = EndpointEditor()
+        self.smtp = EndpointEditor()
+        self.username = QLineEdit()
+        self.username.setPlaceholderText("Same as the address")
+        self.servers = QGroupBox("Servers")
+        servers = QFormLayout(self.servers)
+        servers.addRow("IMAP (incoming)", self.imap)
+        servers.addRow("SMTP (outgoing)", self.smtp)
+        servers.addRow("Username", self.username)
+
+        self.error = Banner("error")
+        self.error.setObjectName("addError")
+        self.error.hide()
+        self.progress = QLabel()
+        self.progress.setObjectName("muted")
+
+        form = QFormLayout()
+        form.addRow("Email address", self.email)
+        form.addRow("Sender name", self.name)
+        form.addRow("", self.sign_in)
+        form.addRow("", self.sign_in_note)
+        form.addRow("Password", self.password)
+        form.addRow("", self.password_help)
+
+        cancel = QPushButton("Cancel")
+        self.add_button = QPushButton("Test && Add")
+        self.add_button.setObjectName("testAndAdd")
+        self.add_button.setProperty("primary", True)
+        self.add_button.setDefault(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.add_button)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addLayout(kind_row)
+        layout.addLayout(form)
+        layout.addWidget(self.servers)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+
+        self._hosts_edited = False
+        self._cancel_sign_in = threading.Event()
+        cancel.clicked.connect(self.reject)
+        self.add_button.clicked.connect(self.test_and_add)
+        self.sign_in.clicked.connect(self.sign_in_with_browser)
+        self.email.textChanged.connect(self._email_changed)
+        self.imap.host.textEdited.connect(self._edited)
+        self.smtp.host.textEdited.connect(self._edited)
+        self.kind_buttons.buttonClicked.connect(lambda _b: self._kind_changed())
+        self.kind_buttons.buttons()[2].setChecked(True)
+        self._kind_changed()
+
+    # --- form behaviour -----------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        button = self.kind_buttons.checkedButton()
+        return str(button.property("kind")) if button is not None else "imap"
+
+    def set_kind(self, kind: str) -> None:
+        for button in self.kind_buttons.buttons():
+            button.setChecked(button.property("kind") == kind)
+        self._kind_changed()
+
+    def _edited(self, _text: str) -> None:
+        self._hosts_edited = True
+
+    def _email_changed(self, text: str) -> None:
+        preset = preset_for_email(text.strip())
+        if preset is None:
+            return
+        key = next((k for k, p in PRESETS.items() if p is preset), "imap")
+        if key in ("gmail", "microsoft") and self.kind != key:
+            self.set_kind(key)
+        elif not self._hosts_edited:
+            self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
+                       preset.smtp_host, preset.smtp_port, preset.smtp_security)
+            self.password_help.setText(preset.app_password_help)
+
+    def _fill(self, imap_host: str, imap_port: int, imap_sec: str, smtp_host: str,
+              smtp_port: int, smtp_sec: str) -> None:
+        self.imap.set(imap_host, imap_port, imap_sec)
+        self.smtp.set(smtp_host, smtp_port, smtp_sec)
+
+    def _kind_changed(self) -> None:
+        kind = self.kind
+        oauth_kind = kind in ("gmail", "microsoft")
+        self.sign_in.setVisible(oauth_kind)
+        self.sign_in_note.setVisible(oauth_kind)
+        self.servers.setVisible(not oauth_kind)
+        preset: Preset | None
+        if kind == "gmail":
+            preset = PRESETS["gmail"]
+            self.sign_in.setText("Sign in with Google")
+            self.sign_in_note.setText("Recommended. Or paste an app password below instead.")
+            self.password_help.setText(preset.app_password_help)
+        elif kind == "microsoft":
+            preset = PRESETS["microsoft"]
+            self.sign_in.setText("Sign in with Microsoft")
+            self.sign_in_note.setText("Microsoft 365 needs the browser sign-in: password sign-in "
+                                      "(basic authentication) is switched off for most mailboxes.")
+            self.password_help.setText(preset.app_password_help)
+        else:
+            preset = preset_for_email(self.email.text().strip())
+            self.password_help.setText(preset.app_password_help if preset else
+                                       "If the mailbox uses two-factor authentication, create "
+                                       "an app password at your provider and paste it here.")
+        if oauth_kind and preset is not None and not self._hosts_edited:
+            self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
+                       preset.smtp_host, preset.smtp_port, preset.smtp_security)
+        self.password.setPlaceholderText("App password" if kind == "gmail" else "")
+
+    def spec(self) -> AccountSpec:
+        """What the form says, validated (raises InvalidInput with a message for the rep)."""
+        kind = self.kind
+        return AccountSpec(
+            email=self.email.text(), name=self.name.text().strip(), kind=kind,
+            imap_host=self.imap.host.text().strip(), imap_port=self.imap.port.value(),
+            imap_security=str(self.imap.security.currentData()),
+            smtp_host=self.smtp.host.text().strip(), smtp_port=self.smtp.port.value(),
+            smtp_security=str(self.smtp.security.currentData()),
+            username=self.username.text().strip(),
+        ).validated()
+
+    def show_error(self, html: str) -> None:
+        self.error.set_message(html)
+        self.error.setVisible(bool(html))
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def test_and_add(self) -> None:
+        try:
+            spec = self.spec()
+        except InvalidInput as exc:
+            self.show_error(esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."))
+            return
+        password = self.password.text()
+        if not password:
+            if spec.kind in ("gmail", "microsoft"):
+                self.show_error(f"Press “{self.sign_in.text()}”, or paste an app password.")
+            else:
+                self.show_error("Enter the mailbox's password (or app password).")
+            return
+        self.show_error("")
+        self.add_button.setEnabled(False)
+        self.progress.setText("Testing IMAP and SMTP…")
+        self.ctx.spawn(self._test_and_add(spec, password), "add account")
+
+    async def _test_and_add(self, spec: AccountSpec, password: str) -> None:
+        now = self.ctx.clock.now()
+        try:
+            probe_account = Account(**account_values(spec, True, now))
+            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, probe_account, password,
+                                                 self.ctx.timeout)
+            outcome = TestOutcome.of(imap, smtp)
+            if not outcome.ok:
+                lines = failure_help(probe_account, outcome.reason)
+                self.show_error(
+                    f"<b>Not added: {esc(outcome.label)}</b>"
+                    + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail else "")
+                    + "<ul style='margin-left:-20px'>"
+                    + "".join(f"<li>{esc(line)}</li>" for line in lines[:-1]) + "</ul>")
+                return
+            try:
+                account = await self.ctx.blocking(create_account, spec, password, now)
+            except (InvalidInput, SecretStoreError) as exc:
+                self.show_error(esc(str(exc)))
+                return
+            record_check(Account.get_by_id(account.id), imap, smtp, self.ctx.clock.now(),
+                         "manual")
+            self.added.emit(account.id)
+            self.accept()
+        finally:
+            self.add_button.setEnabled(True)
+            self.progress.setText("")
+
+    def sign_in_with_browser(self) -> None:
+        hook = oauth_hook("add_account")
+        if hook is None:
+            self.show_error(esc(OAUTH_NOT_CONFIGURED))
+            return
+        try:
+            spec = self.spec()
+        except InvalidInput as exc:
+            self.show_error(esc(str(exc)))
+            return
+        self.show_error("")
+        self._cancel_sign_in.clear()
+        self.sign_in.setEnabled(False)
+        self.sign_in_note.setText("Waiting for the sign-in in your browser…")
+        self.ctx.spawn(self._sign_in(hook, spec), "browser sign-in")
+
+    async def _sign_in(self, hook: Any, spec: AccountSpec) -> None:
+        def on_url(url: str) -> None:  # called from the worker thread
+            self.ctx.loop.call_soon_threadsafe(
+                self.sign_in_note.setText,
+                "Waiting for the sign-in in your browser… If no browser opened, "
+                f"<a href=\"{esc(url)}\">open the sign-in page</a>.")
+
+        try:
+            account = await self.ctx.blocking(partial(
+                hook, spec, SIGN_IN_TIMEOUT, self.ctx.clock.now(), on_url=on_url,
+                cancel=self._cancel_sign_in))
+        except Exception as exc:
+            self.sign_in_note.setText("")
+            self.show_error(f"The sign-in did not finish: {esc(str(exc))}")
+            return
+        finally:
+            self.sign_in.setEnabled(True)
+        self.added.emit(int(account.id))
+        self.accept()
+
+    def done(self, result: int) -> None:
+        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        super().done(result)

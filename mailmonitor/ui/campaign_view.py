@@ -1,0 +1,412 @@
+"""One campaign: status with Pause/Resume, a banner for each mailbox that keeps its leads
+waiting (Reconnect / Re-allocate, §4.3), and its leads (windowed: fast with 200,000)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import Account, Campaign
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
+from mailmonitor.services.account_impact import AffectedMailbox, affected_mailboxes
+from mailmonitor.services.campaigns import (
+    CampaignError,
+    campaign_accounts,
+    pause_campaign,
+    resume_campaign,
+)
+from mailmonitor.services.reallocation import (
+    ReallocationPlan,
+    apply_reallocation,
+    plan_reallocation,
+)
+from mailmonitor.services.reasons import label_for
+from mailmonitor.ui import format as fmt
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.models import LeadsModel
+from mailmonitor.ui.palette import CAMPAIGN_LOOKS
+from mailmonitor.ui.widgets import Banner, StatusChip, discard
+
+LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
+    ("All leads", None),
+    ("Waiting for a mailbox", ("halted", "unassigned")),
+    ("In sequence", ("active",)),
+    ("Not contacted yet", ("pending",)),
+    ("Replied", ("replied",)),
+    ("Bounced", ("bounced",)),
+    ("Completed", ("completed",)),
+    ("Campaign Stopped", ("campaign_stopped",)),
+]
+
+
+
+def banner_text(mailbox: AffectedMailbox) -> str:
+    waiting = (f"{fmt.count(mailbox.waiting_leads, 'lead')} wait for it and keep their place "
+               "in the sequence." if mailbox.waiting_leads else "Its leads wait.")
+    if mailbox.detached:
+        until = (f" until {fmt.local_time(mailbox.grace_until)[11:16]}"
+                 if mailbox.grace_until else "")
+        what = f"was disconnected by you (grace period{until})"
+    else:
+        what = f"cannot send: {label_for(mailbox.status, mailbox.reason)}"
+    return f"<b>{fmt.esc(mailbox.email)}</b> {what}. {waiting}"
+
+
+class ReallocateDialog(QDialog):
+    """§4.5: move the leads of broken mailboxes to the campaign's connected ones, with a
+    preview of how many go where. Opened with `open()`.
+
+    Signals:
+        applied(int): leads moved (the campaign id is `campaign_id`).
+    """
+
+    applied = Signal(int)
+
+    def __init__(self, ctx: UiContext, campaign_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.campaign_id = campaign_id
+        self.plan: ReallocationPlan | None = None
+        campaign = Campaign.get_by_id(campaign_id)
+        self.setObjectName("reallocateDialog")
+        self.setWindowTitle(f"Re-allocate leads of “{campaign.name}”")
+        self.setMinimumWidth(520)
+        intro = QLabel("Leads of mailboxes that cannot send move to this campaign's connected "
+                       "mailboxes, shared by each mailbox's remaining daily capacity.")
+        intro.setWordWrap(True)
+        self.include_contacted = QCheckBox("Also move leads that were already emailed")
+        self.include_contacted.setToolTip(
+            "Their follow-ups then come from a different address, in a new thread. Left "
+            "unticked, they keep their mailbox and continue after it is reconnected.")
+        self.preview = QTableWidget(0, 2)
+        self.preview.setObjectName("preview")
+        self.preview.setHorizontalHeaderLabels(["Mailbox", "Leads it receives"])
+        self.preview.verticalHeader().hide()
+        self.preview.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.preview.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents)
+        self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.summary = QLabel()
+        self.summary.setObjectName("summary")
+        self.summary.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.apply_button = QPushButton("Re-allocate")
+        self.apply_button.setProperty("primary", True)
+        self.apply_button.setDefault(True)
+        cancel = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.apply_button)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(intro)
+        layout.addWidget(self.include_contacted)
+        layout.addWidget(self.preview)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        cancel.clicked.connect(self.reject)
+        self.apply_button.clicked.connect(self.apply)
+        self.include_contacted.toggled.connect(lambda _on: self.refresh_preview())
+        self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        campaign = Campaign.get_by_id(self.campaign_id)
+        try:
+            self.plan = plan_reallocation(campaign, self.ctx.clock.now(),
+                                          self.include_contacted.isChecked())
+        except CampaignError as exc:
+            self.plan = None
+            self.preview.setRowCount(0)
+            self.preview.hide()
+            self.summary.hide()
+            self.error.setText(str(exc))
+            self.error.show()
+            self.apply_button.setEnabled(False)
+            return
+        self.error.hide()
+        counts = self.plan.counts()
+        emails = dict(Account.select(Account.id, Account.email)
+                      .where(Account.id.in_(list(counts) or [0])).tuples())
+        self.preview.setRowCount(len(counts))
+        for row, (account_id, n) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
+            self.preview.setItem(row, 0, QTableWidgetItem(emails.get(account_id, "?")))
+            count_item = QTableWidgetItem(f"{n:,}")
+            count_item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                        | Qt.AlignmentFlag.AlignVCenter)
+            self.preview.setItem(row, 1, count_item)
+        self.preview.setVisible(bool(counts))
+        total = self.plan.total
+        parts = [f"{fmt.count(total, 'lead')} will move." if total
+                 else "No lead needs to move."]
+        if self.plan.kept_contacted:
+            parts.append(f"{fmt.count(self.plan.kept_contacted, 'lead')} that already got an "
+                         "email stay with their mailbox (tick the box above to move them too).")
+        self.summary.setText(" ".join(parts))
+        self.summary.show()
+        self.apply_button.setEnabled(total > 0)
+
+    def apply(self) -> None:
+        if self.plan is None or not self.plan.total:
+            return
+        moved = apply_reallocation(self.plan, self.ctx.clock.now())
+        self.applied.emit(moved)
+        self.accept()
+
+
+class CampaignView(QWidget):
+    """Signals:
+        reconnectRequested(int): the rep pressed Reconnect for this account.
+    """
+
+    reconnectRequested = Signal(int)
+
+    def __init__(self, ctx: UiContext, campaign_id: int | None = None,
+                 mailbox_email: Callable[[int], str] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.campaign_id: int | None = None
+        self._members: set[int] = set()
+        self._affected: set[int] = set()
+        self.banners: list[Banner] = []
+        self.reallocate_dialog: ReallocateDialog | None = None
+
+        self.title = QLabel()
+        self.title.setObjectName("heading")
+        self.chip = StatusChip()
+        self.mailboxes = QLabel()
+        self.mailboxes.setObjectName("muted")
+        self.mailboxes.setWordWrap(True)
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.reallocate_button = QPushButton("Re-allocate…")
+        self.message = QLabel()
+        self.message.setObjectName("error")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.banner_box = QVBoxLayout()
+        self.banner_box.setSpacing(6)
+        self.filter = QComboBox()
+        self.filter.setObjectName("leadFilter")
+        for label, states in LEAD_FILTERS:
+            self.filter.addItem(label, states)
+        self.count = QLabel()
+        self.count.setObjectName("muted")
+        self.leads = LeadsModel(None, ctx.clock, mailbox_email)
+        self.table = QTableView()
+        self.table.setObjectName("leadsTable")
+        self.table.setModel(self.leads)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(LeadsModel.EMAIL, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(LeadsModel.EMAIL, 240)
+        header.resizeSection(LeadsModel.NAME, 170)
+        header.resizeSection(LeadsModel.MAILBOX, 200)
+        header.resizeSection(LeadsModel.STEP, 60)
+        header.resizeSection(LeadsModel.STATE, 150)
+        header.resizeSection(LeadsModel.SENT, 50)
+
+        top = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(self.title)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.chip)
+        status_row.addWidget(self.mailboxes, 1)
+        titles.addLayout(status_row)
+        top.addLayout(titles, 1)
+        top.addWidget(self.pause_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.reallocate_button, 0, Qt.AlignmentFlag.AlignTop)
+        filter_row = QHBoxLayout()
+        filter_row.addWidget(QLabel("Show"))
+        filter_row.addWidget(self.filter)
+        filter_row.addStretch(1)
+        filter_row.addWidget(self.count)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addLayout(self.banner_box)
+        layout.addWidget(self.message)
+        layout.addLayout(filter_row)
+        layout.addWidget(self.table, 1)
+
+        self.pause_button.clicked.connect(self.pause)
+        self.resume_button.clicked.connect(self.resume)
+        self.reallocate_button.clicked.connect(self.open_reallocate)
+        self.filter.currentIndexChanged.connect(self._filter_changed)
+        self.leads.rowsInserted.connect(self._update_count)
+        self.leads.modelReset.connect(self._update_count)
+        # Refreshes wait for the burst to end: one refresh for many changes.
+        self._leads_dirty = False
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(ctx.coalesce_ms)
+        self._refresh_timer.timeout.connect(self._refresh_now)
+        ctx.bridge.accountChanged.connect(self._account_changed)
+        ctx.bridge.campaignChanged.connect(self._campaign_changed)
+        ctx.bridge.leadsChanged.connect(self._leads_changed)
+        self.set_campaign(campaign_id)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def set_campaign(self, campaign_id: int | None) -> None:
+        self.campaign_id = campaign_id
+        self.leads.set_campaign(campaign_id)
+        self.refresh()
+
+    def refresh(self) -> None:
+        campaign = (Campaign.get_or_none(Campaign.id == self.campaign_id)
+                    if self.campaign_id is not None else None)
+        self.setEnabled(campaign is not None)
+        if campaign is None:
+            self.title.setText("Select a campaign")
+            self.chip.hide()
+            self.mailboxes.setText("")
+            self._set_banners([])
+            return
+        self.chip.show()
+        self.title.setText(campaign.name)
+        look = CAMPAIGN_LOOKS.get(campaign.status, CAMPAIGN_LOOKS["draft"])
+        text = look.label
+        if campaign.status == "paused":
+            text += (": no mailbox can send" if campaign.pause_reason == PAUSE_NO_MAILBOX
+                     else " by you")
+        self.chip.set_status({"active": "connected", "paused": "warning"}.get(
+            campaign.status, "stopped"), text)
+        members = campaign_accounts(campaign)
+        self._members = {a.id for a in members}
+        connected = sum(1 for a in members if a.status == "connected")
+        self.mailboxes.setText(f"Sends from {fmt.count(len(members), 'mailbox', 'mailboxes')}"
+                               f" ({connected} connected)")
+        self.pause_button.setVisible(campaign.status == "active")
+        self.resume_button.setVisible(campaign.status in ("paused", "draft"))
+        self.resume_button.setText("Start" if campaign.status == "draft" else "Resume")
+        affected = affected_mailboxes(campaign)
+        self._affected = {m.account_id for m in affected}
+        self._set_banners(affected)
+        self.reallocate_button.setEnabled(bool(affected))
+
+    def _set_banners(self, affected: list[AffectedMailbox]) -> None:
+        for banner in self.banners:
+            self.banner_box.removeWidget(banner)
+            discard(banner)
+        self.banners = []
+        for mailbox in affected:
+            banner = Banner("warning" if mailbox.detached else "error")
+            banner.setObjectName("campaignBanner")
+            banner.setProperty("account_id", mailbox.account_id)
+            banner.set_message(banner_text(mailbox))
+            banner.add_action("Reconnect", partial(self.reconnectRequested.emit,
+                                                   mailbox.account_id), primary=True)
+            banner.add_action("Re-allocate…", self.open_reallocate)
+            self.banner_box.addWidget(banner)
+            self.banners.append(banner)
+
+    def _update_count(self, *_args: Any) -> None:
+        shown, total = self.leads.rowCount(), self.leads.total()
+        self.count.setText(f"{total:,} leads" if shown >= total
+                           else f"Showing {shown:,} of {total:,} leads (scroll for more)")
+
+    def _filter_changed(self, _index: int) -> None:
+        self.leads.set_state_filter(self.filter.currentData())
+
+    # --- bridge signals -------------------------------------------------------------------------
+
+    def _account_changed(self, account_id: int) -> None:
+        if account_id in self._members or account_id in self._affected:
+            self._refresh_timer.start()
+
+    def _campaign_changed(self, campaign_id: int) -> None:
+        if campaign_id == self.campaign_id:
+            self._refresh_timer.start()
+
+    def _leads_changed(self, campaign_id: int) -> None:
+        if campaign_id == self.campaign_id:
+            self._leads_dirty = True
+            self._refresh_timer.start()
+
+    def _refresh_now(self) -> None:
+        if self._leads_dirty:
+            self._leads_dirty = False
+            self.leads.refresh_loaded()
+        self.refresh()
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def _campaign(self) -> Campaign | None:
+        if self.campaign_id is None:
+            return None
+        return Campaign.get_or_none(Campaign.id == self.campaign_id)
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def pause(self) -> None:
+        campaign = self._campaign()
+        if campaign is None:
+            return
+        try:
+            pause_campaign(campaign, self.ctx.clock.now())
+            self._say("")
+        except CampaignError as exc:
+            self._say(str(exc))
+        self.refresh()
+
+    def resume(self) -> None:
+        campaign = self._campaign()
+        if campaign is None:
+            return
+        try:
+            running = resume_campaign(campaign, self.ctx.clock.now())
+            self._say("" if running else "No mailbox of this campaign can send yet: reconnect "
+                      "one or re-allocate its leads; the campaign then continues by itself.")
+        except CampaignError as exc:
+            self._say(str(exc))
+        self.refresh()
+
+    def _reallocated(self, moved: int) -> None:
+        self._say("")
+
+    def open_reallocate(self) -> ReallocateDialog | None:
+        if self.campaign_id is None:
+            return None
+        dialog = ReallocateDialog(self.ctx, self.campaign_id, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.applied.connect(self._reallocated)
+        self.reallocate_dialog = dialog
+        dialog.open()
+        return dialog

@@ -1,0 +1,84 @@
+"""What the window's parts share: the clock, the event bridge, the monitor, a worker pool for
+blocking calls (probes, keyring, OAuth) and strong references to background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.models import Account
+from mailmonitor.services.account_state import ProbeLike
+from mailmonitor.ui.bridge import EventBridge
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
+
+
+class MonitorLike(Protocol):
+    async def check_account(self, account_id: int, trigger: str = "manual",
+                            password: str | None = None) -> Any: ...
+
+    async def sweep(self, emails: list[str] | None = None, trigger: str = "manual") -> Any: ...
+
+
+def real_check(account: Account, password: str | None, timeout: float
+               ) -> tuple[ProbeLike, ProbeLike]:
+    """The real IMAP + SMTP probe (imported on first use: keeps start-up light)."""
+    from mailmonitor.services.checker import run_check
+
+    return run_check(account, password, timeout)
+
+
+@dataclass
+class UiContext:
+    bridge: EventBridge
+    loop: asyncio.AbstractEventLoop
+    clock: Clock = field(default_factory=SystemClock)
+    monitor: MonitorLike | None = None
+    check_fn: CheckFn = real_check
+    executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=4, thread_name_prefix="ui-worker"))
+    timeout: float = 20.0
+    hints: dict[str, str] = field(default_factory=dict)  # demo: email -> password to type
+    coalesce_ms: int = 50  # how long views gather changes before refreshing (tests: 0)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> asyncio.Task[Any]:
+        """Run a coroutine in the background, keeping a strong reference; an error reaches
+        the excepthook (logged and shown), never vanishes."""
+        task = self.loop.create_task(coro, name=what)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("%s failed", task.get_name(), exc_info=exc)
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """A blocking call (probe, keyring, browser sign-in) in a worker thread."""
+        return await self.loop.run_in_executor(self.executor, fn, *args)
+
+    async def idle(self) -> None:
+        """Until every background task has finished (tests, shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def cancel_all(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -1,0 +1,601 @@
+"""The reconnect wizard's pages (spec §5). Navigation and effects live in
+`services.reconnect_flow.ReconnectFlow`; this module only renders `flow.page` and forwards the
+rep's clicks. Blocking work (the real connection test, the keyring, the browser sign-in) runs in
+worker threads through the UI context."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import Account
+from mailmonitor.services.reasons import REASONS, Status, label_for
+from mailmonitor.services.reconnect_flow import (
+    OAUTH_NOT_CONFIGURED,
+    FlowError,
+    Page,
+    ReconnectFlow,
+    SendingSettings,
+    oauth_hook,
+)
+from mailmonitor.ui import format as fmt
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.icons import campaign_icon
+from mailmonitor.ui.widgets import Banner, StatusChip
+
+log = logging.getLogger(__name__)
+
+SIGN_IN_TIMEOUT = 300.0  # seconds the browser sign-in may take
+
+
+
+def heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("heading")
+    label.setWordWrap(True)
+    return label
+
+
+def muted(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("muted")
+    label.setWordWrap(True)
+    return label
+
+
+class ButtonRow(QHBoxLayout):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSpacing(8)
+
+    def button(self, text: str, primary: bool = False) -> QPushButton:
+        button = QPushButton(text)
+        button.setProperty("primary", primary)
+        if primary:
+            button.setDefault(True)
+        self.addWidget(button)
+        return button
+
+
+class AccountHeader(QWidget):
+    """Address, status and what is wrong, in the rep's words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = heading("")
+        self.chip = StatusChip()
+        self.explanation = muted("")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.chip)
+        layout.addWidget(self.explanation)
+
+    def show_account(self, account: Account, title: str) -> None:
+        self.title.setText(title)
+        self.chip.set_status(account.status, label_for(account.status, account.reason))
+        info = REASONS.get(account.reason or "")
+        if info is not None:
+            self.explanation.setText(f"{info.explanation} {info.action}")
+        elif account.status == Status.STOPPED.value:
+            self.explanation.setText("You disconnected this mailbox. Sign in again to connect "
+                                     "it; within the grace period it gets its leads back.")
+        else:
+            self.explanation.setText("Sign in again to make sure sending keeps working.")
+
+
+class SelectCampaignPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = AccountHeader()
+        self.question = QLabel("Which campaign should continue after reconnecting?")
+        self.question.setObjectName("subheading")
+        self.campaigns = QListWidget()
+        self.campaigns.setObjectName("campaignChoices")
+        self.empty = muted("This mailbox does not send for any campaign.")
+        buttons = ButtonRow()
+        self.cancel = buttons.button("Cancel")
+        buttons.addStretch(1)
+        self.skip = buttons.button("Skip")
+        self.skip.setToolTip("Go to the connection page without changing sending settings")
+        self.edit_warmup = buttons.button("Edit Warm-up", primary=True)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.header)
+        layout.addSpacing(6)
+        layout.addWidget(self.question)
+        layout.addWidget(self.campaigns, 1)
+        layout.addWidget(self.empty)
+        layout.addLayout(buttons)
+
+
+class WarmupDialog(QDialog):
+    """The Edit Warm-up pop-up: sending speed, daily limit, warm-up ramp. Its Previous button
+    returns to the connection page (the order reps know from other tools)."""
+
+    def __init__(self, settings: SendingSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("warmupDialog")
+        self.setWindowTitle("Edit Warm-up")
+        self.daily_limit = QSpinBox()
+        self.daily_limit.setRange(1, 5000)
+        self.daily_limit.setSuffix(" emails a day")
+        self.gap = QSpinBox()
+        self.gap.setRange(0, 24 * 60)
+        self.gap.setSuffix(" min between emails")
+        self.warmup = QCheckBox("Ramp up slowly (recommended after a long break)")
+        self.start = QSpinBox()
+        self.start.setRange(1, 500)
+        self.start.setSuffix(" emails on day 1")
+        self.step = QSpinBox()
+        self.step.setRange(0, 500)
+        self.step.setPrefix("+")
+        self.step.setSuffix(" more each day")
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("Daily limit", self.daily_limit)
+        form.addRow("Sending speed", self.gap)
+        form.addRow("", self.warmup)
+        form.addRow("Warm-up start", self.start)
+        form.addRow("Warm-up step", self.step)
+        buttons = ButtonRow()
+        buttons.addStretch(1)
+        self.previous = buttons.button("Previous", primary=True)
+        self.previous.setToolTip("Back to the connection page; these settings are saved with "
+                                 "Save & Resume")
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Warm-up and sending settings"))
+        layout.addWidget(muted("Kept exactly as they are unless you change them here."))
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        self.warmup.toggled.connect(self._ramp_enabled)
+        self.show_settings(settings)
+
+    def _ramp_enabled(self, on: bool) -> None:
+        self.start.setEnabled(on)
+        self.step.setEnabled(on)
+
+    def show_settings(self, s: SendingSettings) -> None:
+        self.daily_limit.setValue(s.daily_limit)
+        self.gap.setValue(s.min_gap_seconds // 60)
+        self.warmup.setChecked(s.warmup_enabled)
+        self.start.setValue(s.warmup_start)
+        self.step.setValue(s.warmup_step)
+        self._ramp_enabled(s.warmup_enabled)
+
+    def settings(self) -> SendingSettings:
+        return SendingSettings(self.daily_limit.value(), self.gap.value() * 60,
+                               self.warmup.isChecked(), self.start.value(), self.step.value())
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+
+class ConnectionPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = AccountHeader()
+        self.servers = muted("")
+        self.password_label = QLabel("Password or app password")
+        self.password = QLineEdit()
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Paste the new password or app password")
+        self.show_password = QCheckBox("Show")
+        self.hint = muted("")
+        self.hint.setObjectName("hint")
+        self.browser = QPushButton("Continue in your browser")
+        self.browser.setObjectName("browserSignIn")
+        self.browser.setProperty("primary", True)
+        self.signed_in = muted("")
+        self.signed_in.setObjectName("signInStatus")
+        self.signed_in.setTextFormat(Qt.TextFormat.RichText)
+        self.signed_in.setOpenExternalLinks(True)
+        self.progress = muted("")
+        self.progress.setObjectName("progress")
+        self.failure = Banner("error")
+        self.failure.setObjectName("failureHelp")
+        self.failure.hide()
+        buttons = ButtonRow()
+        self.diagnostics = buttons.button("Copy diagnostics")
+        self.diagnostics.setToolTip("Copies a report without passwords, for a support request")
+        buttons.addStretch(1)
+        self.back = buttons.button("Back")
+        self.edit_warmup = buttons.button("Edit Warm-up")
+        self.next = buttons.button("Next", primary=True)
+        self.next.setToolTip("Tests the connection for real; continues only if it works")
+
+        password_row = QHBoxLayout()
+        password_row.addWidget(self.password, 1)
+        password_row.addWidget(self.show_password)
+        self.password_box = QWidget()
+        box = QVBoxLayout(self.password_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.password_label)
+        box.addLayout(password_row)
+        box.addWidget(self.hint)
+        self.oauth_box = QWidget()
+        obox = QVBoxLayout(self.oauth_box)
+        obox.setContentsMargins(0, 0, 0, 0)
+        obox.addWidget(muted("Sign in with the provider in your web browser; mailmonitor "
+                             "waits for it and keeps the new sign-in in the system keyring."))
+        obox.addWidget(self.browser, 0, Qt.AlignmentFlag.AlignLeft)
+        obox.addWidget(self.signed_in)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.header)
+        layout.addWidget(self.servers)
+        layout.addSpacing(4)
+        section = QLabel("Sign in again")
+        section.setObjectName("subheading")
+        layout.addWidget(section)
+        layout.addWidget(self.password_box)
+        layout.addWidget(self.oauth_box)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.failure)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
+            QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
+
+
+class ReadyPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.success = Banner("ok")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        buttons = ButtonRow()
+        buttons.addStretch(1)
+        self.back = buttons.button("Back")
+        self.save = buttons.button("Save && Resume", primary=True)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(12)
+        layout.addWidget(heading("The connection works"))
+        layout.addWidget(self.success)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+
+
+class ReconnectWizard(QDialog):
+    """Signals:
+        reconnected(int): Save & Resume finished for the account.
+    """
+
+    reconnected = Signal(int)
+
+    def __init__(self, ctx: UiContext, flow: ReconnectFlow, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.flow = flow
+        self.setObjectName("reconnectWizard")
+        self.setWindowTitle(f"Reconnect {flow.account.email}")
+        self.setMinimumSize(600, 500)
+        self.select_page = SelectCampaignPage()
+        self.connection_page = ConnectionPage()
+        self.ready_page = ReadyPage()
+        self.stack = QStackedWidget()
+        for page in (self.select_page, self.connection_page, self.ready_page):
+            self.stack.addWidget(page)
+        self.steps = QLabel()
+        self.steps.setObjectName("steps")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 14)
+        layout.addWidget(self.steps)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setObjectName("separator")
+        layout.addWidget(line)
+        layout.addWidget(self.stack, 1)
+        self.warmup_dialog: WarmupDialog | None = None
+        self._cancel_sign_in = threading.Event()
+        self._wire()
+        self.show_page()
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        s, c, r = self.select_page, self.connection_page, self.ready_page
+        s.cancel.clicked.connect(self.reject)
+        s.skip.clicked.connect(lambda: self._navigate(self.flow.skip))
+        s.edit_warmup.clicked.connect(self._edit_warmup)
+        s.campaigns.currentItemChanged.connect(self._campaign_chosen)
+        c.back.clicked.connect(lambda: self._navigate(self.flow.back))
+        c.edit_warmup.clicked.connect(self._edit_warmup)
+        c.next.clicked.connect(self.test_connection)
+        c.password.textChanged.connect(self._password_typed)
+        c.password.returnPressed.connect(self.test_connection)
+        c.browser.clicked.connect(self.sign_in_with_browser)
+        c.diagnostics.clicked.connect(self.copy_diagnostics)
+        r.back.clicked.connect(lambda: self._navigate(self.flow.back))
+        r.save.clicked.connect(self.save_and_resume)
+
+    def _navigate(self, step: Any) -> None:
+        try:
+            step()
+        except FlowError as exc:
+            self._show_failure(str(exc), [])
+        self.show_page()
+
+    def _campaign_chosen(self, item: QListWidgetItem | None, _previous: Any = None) -> None:
+        if item is not None:
+            self.flow.select_campaign(item.data(Qt.ItemDataRole.UserRole))
+
+    def _password_typed(self, text: str) -> None:
+        self.flow.set_password(text)
+        self._update_next()
+
+    def _update_next(self) -> None:
+        ok, why = self.flow.can_test()
+        testing = self.flow.page is Page.TESTING
+        self.connection_page.next.setEnabled(ok and not testing)
+        self.connection_page.next.setToolTip(why or "Tests the connection for real; continues "
+                                             "only if it works")
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    STEP_NAMES = (("Campaign", Page.SELECT_CAMPAIGN), ("Warm-up", Page.EDIT_WARMUP),
+                  ("Sign in", Page.CONNECTION), ("Save & Resume", Page.READY))
+
+    def show_page(self) -> None:
+        page = self.flow.page
+        account = self.flow.account
+        current = {Page.TESTING: Page.CONNECTION, Page.DONE: Page.READY}.get(page, page)
+        self.steps.setText("  ›  ".join(
+            f"<b>{name}</b>" if step is current else f"<span style='color:gray'>{name}</span>"
+            for name, step in self.STEP_NAMES))
+        if page is Page.SELECT_CAMPAIGN:
+            self._render_select(account)
+            self.stack.setCurrentWidget(self.select_page)
+        elif page in (Page.CONNECTION, Page.TESTING, Page.EDIT_WARMUP):
+            self._render_connection(account)
+            self.stack.setCurrentWidget(self.connection_page)
+            if page is Page.EDIT_WARMUP:
+                self._open_warmup()
+        elif page is Page.READY:
+            self._render_ready(account)
+            self.stack.setCurrentWidget(self.ready_page)
+        elif page is Page.DONE:
+            self.accept()
+
+    def _render_select(self, account: Account) -> None:
+        p = self.select_page
+        p.header.show_account(account, f"Reconnect {account.email}")
+        if p.campaigns.count() != len(self.flow.campaigns):
+            p.campaigns.clear()
+            for choice in self.flow.campaigns:
+                waiting = (f" · {fmt.count(choice.waiting_leads, 'lead')} waiting"
+                           if choice.waiting_leads else "")
+                item = QListWidgetItem(campaign_icon(choice.status),
+                                       f"{choice.name} — {choice.status_text}{waiting}")
+                item.setData(Qt.ItemDataRole.UserRole, choice.id)
+                p.campaigns.addItem(item)
+        for row in range(p.campaigns.count()):
+            item = p.campaigns.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == self.flow.campaign_id:
+                p.campaigns.setCurrentRow(row)
+        p.campaigns.setVisible(bool(self.flow.campaigns))
+        p.question.setVisible(bool(self.flow.campaigns))
+        p.empty.setVisible(not self.flow.campaigns)
+
+    def _render_connection(self, account: Account) -> None:
+        p = self.connection_page
+        p.header.show_account(account, f"Sign in to {account.email} again")
+        p.servers.setText(
+            f"IMAP {account.imap_host}:{account.imap_port} ({account.imap_security}) · "
+            f"SMTP {account.smtp_host}:{account.smtp_port} ({account.smtp_security}) · "
+            f"user {account.login}")
+        oauth = bool(account.is_oauth)
+        p.password_box.setVisible(not oauth)
+        p.oauth_box.setVisible(oauth)
+        p.password_label.setText("App password" if account.auth_method == "app_password"
+                                 else "Password or app password")
+        hint = self.ctx.hints.get(account.email)
+        p.hint.setText(f"Demo: the new password is “{hint}”." if hint else "")
+        p.hint.setVisible(bool(hint))
+        testing = self.flow.page is Page.TESTING
+        p.progress.setText("Testing IMAP and SMTP with the new sign-in…" if testing else "")
+        p.progress.setVisible(testing)
+        for widget in (p.password, p.back, p.edit_warmup, p.browser):
+            widget.setEnabled(not testing)
+        p.back.setVisible(bool(self.flow.campaigns))
+        test = self.flow.last_test
+        if test is not None and not test.ok and not testing:
+            self._show_failure(f"<b>The connection failed: {fmt.esc(test.label)}</b>"
+                               + (f"<br><tt>{fmt.esc(test.detail[:240])}</tt>"
+                                  if test.detail else ""),
+                               self.flow.failure_help())
+        elif testing or test is None:
+            p.failure.hide()
+        self._update_next()
+
+    def _show_failure(self, title_html: str, lines: list[str]) -> None:
+        p = self.connection_page
+        items = "".join(f"<li>{fmt.esc(line)}</li>" for line in lines)
+        p.failure.set_severity("error")
+        p.failure.set_message(title_html + (f"<ul style='margin-left:-20px'>{items}</ul>"
+                                            if items else ""))
+        p.failure.show()
+
+    def _render_ready(self, account: Account) -> None:
+        p = self.ready_page
+        test = self.flow.last_test
+        if test is not None:
+            p.success.set_message(
+                f"<b>{fmt.esc(account.email)} signed in.</b> IMAP answered in "
+                f"{test.imap_latency_ms} ms, SMTP in {test.smtp_latency_ms} ms.")
+        s = self.flow.settings
+        ramp = (f"warm-up from {s.warmup_start} a day, +{s.warmup_step} daily"
+                if s.warmup_enabled else "no warm-up ramp")
+        choice = self.flow.selected_campaign
+        lines = []
+        if self.flow.has_password:
+            lines.append("The new password is stored in the system keyring (never in files).")
+        lines.append(f"Sending: up to {s.daily_limit} emails a day, "
+                     f"{fmt.duration_words(s.min_gap_seconds)} apart, {ramp}.")
+        if choice is not None:
+            waiting = (f"; its {fmt.count(choice.waiting_leads, 'waiting lead')} continue where "
+                       "they left off" if choice.waiting_leads else "")
+            verb = "resumes" if choice.paused else "keeps running"
+            lines.append(f"“{fmt.esc(choice.name)}” {verb}{waiting}.")
+        lines.append("Signature, sender name, campaigns, leads and their history are kept.")
+        p.summary.setText("Save &amp; Resume will:<ul>" + "".join(f"<li>{line}</li>"
+                                                               for line in lines) + "</ul>")
+
+    # --- Edit Warm-up pop-up --------------------------------------------------------------------
+
+    def _edit_warmup(self) -> None:
+        try:
+            self.flow.edit_warmup()
+        except FlowError as exc:
+            self._show_failure(fmt.esc(str(exc)), [])
+            return
+        self.show_page()
+
+    def _open_warmup(self) -> None:
+        if self.warmup_dialog is not None and self.warmup_dialog.isVisible():
+            return
+        dialog = WarmupDialog(self.flow.settings, self)
+        dialog.previous.clicked.connect(self._warmup_previous)
+        dialog.rejected.connect(self._warmup_previous)  # Esc behaves like Previous
+        self.warmup_dialog = dialog
+        dialog.open()
+
+    def _warmup_previous(self) -> None:
+        dialog = self.warmup_dialog
+        if dialog is None or self.flow.page is not Page.EDIT_WARMUP:
+            return
+        try:
+            self.flow.set_settings(dialog.settings())
+        except FlowError as exc:
+            dialog.show_error(str(exc))
+            if not dialog.isVisible():
+                dialog.open()
+            return
+        self.flow.previous()
+        self.warmup_dialog = None
+        dialog.done(QDialog.DialogCode.Accepted)
+        dialog.deleteLater()
+        self.show_page()
+        self.connection_page.password.setFocus()
+
+    # --- the real test, sign-in and saving ------------------------------------------------------
+
+    def test_connection(self) -> None:
+        if self.flow.page is not Page.CONNECTION or not self.flow.can_test()[0]:
+            return
+        self.ctx.spawn(self._test(), "reconnect test")
+
+    async def _test(self) -> None:
+        password = self.flow.start_test()
+        self.show_page()
+        account = self.flow.account
+        try:
+            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, account, password,
+                                                 self.ctx.timeout)
+        except Exception as exc:  # the probe itself broke: say so, stay on the page
+            log.exception("reconnect test failed to run")
+            self.flow.test_crashed(f"{type(exc).__name__}: {exc}")
+        else:
+            self.flow.finish_test(imap, smtp)
+        self.show_page()
+
+    def sign_in_with_browser(self) -> None:
+        sign_in = oauth_hook("sign_in")
+        if sign_in is None:
+            self.connection_page.signed_in.setText(OAUTH_NOT_CONFIGURED)
+            return
+        self._cancel_sign_in.clear()
+        self.ctx.spawn(self._sign_in(sign_in), "browser sign-in")
+
+    async def _sign_in(self, sign_in: Any) -> None:
+        p = self.connection_page
+        p.browser.setEnabled(False)
+        p.signed_in.setText("Waiting for the sign-in in your browser…")
+
+        def on_url(url: str) -> None:  # called from the worker thread
+            self.ctx.loop.call_soon_threadsafe(self._show_sign_in_url, url)
+
+        try:
+            await self.ctx.blocking(partial(sign_in, self.flow.account, SIGN_IN_TIMEOUT,
+                                            on_url=on_url, cancel=self._cancel_sign_in))
+        except Exception as exc:
+            p.signed_in.setText(f"The sign-in did not finish: {fmt.esc(str(exc))}")
+        else:
+            self.flow.mark_signed_in()
+            p.signed_in.setText("Signed in. Press Next to test the connection.")
+        finally:
+            p.browser.setEnabled(True)
+            self._update_next()
+
+    def _show_sign_in_url(self, url: str) -> None:
+        if self.flow.signed_in:
+            return
+        self.connection_page.signed_in.setText(
+            "Waiting for the sign-in in your browser… If no browser opened, "
+            f"<a href=\"{fmt.esc(url)}\">open the sign-in page</a>.")
+
+    def done(self, result: int) -> None:
+        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        super().done(result)
+
+    def save_and_resume(self) -> None:
+        if self.flow.page is Page.READY:
+            self.ready_page.save.setEnabled(False)
+            self.ctx.spawn(self._save(), "save and resume")
+
+    async def _save(self) -> None:
+        try:
+            await self.ctx.blocking(self.flow.store_secret)
+            result = self.flow.apply(self.ctx.clock.now())
+        except Exception as exc:
+            self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
+            self.ready_page.error.show()
+            self.ready_page.save.setEnabled(True)
+            return
+        if result.campaign_note:
+            log.info("after reconnect: %s", result.campaign_note)
+        self.reconnected.emit(self.flow.account_id)
+        self.show_page()
+
+    def copy_diagnostics(self) -> None:
+        report = self.flow.diagnostics(self.ctx.clock.now())
+        QGuiApplication.clipboard().setText(report)
+        self.connection_page.diagnostics.setText("Copied ✓")

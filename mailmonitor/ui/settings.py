@@ -1,0 +1,108 @@
+"""App settings (stored with `models.set_setting`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import get_setting
+from mailmonitor.services.app_settings import save_settings
+
+
+def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Signals:
+        saved(): the settings were stored.
+    """
+
+    saved = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        self.check_interval = _spin(1, 240, " min")
+        self.transient_window = _spin(5, 24 * 60, " min")
+        self.grace_period = _spin(5, 7 * 24 * 60, " min")
+        self.long_wait = _spin(1, 60, " days")
+        self.auto_resume = QCheckBox("Resume paused campaigns when a mailbox reconnects")
+        self.auto_reallocate = _spin(0, 24 * 60, " min", special="Off")
+        self.notifications = QCheckBox("Show desktop notifications when a mailbox needs you")
+        self.start_at_login = QCheckBox("Start mailmonitor when I log in")
+        form = QFormLayout()
+        form.addRow("Check every", self.check_interval)
+        form.addRow("Retry before alerting", self.transient_window)
+        form.addRow("Grace period after Disconnect", self.grace_period)
+        form.addRow("Stop contacted leads after", self.long_wait)
+        form.addRow("Re-allocate automatically after", self.auto_reallocate)
+        form.addRow(self.auto_resume)
+        form.addRow(self.notifications)
+        form.addRow(self.start_at_login)
+        note = QLabel("“Check every” applies to mailboxes that use the default interval. "
+                      "Retrying mailboxes follow their own backoff (1 → 5 → 15 → 60 min).")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        cancel = QPushButton("Cancel")
+        save = QPushButton("Save")
+        save.setObjectName("save")
+        save.setProperty("primary", True)
+        save.setDefault(True)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(save)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addLayout(buttons)
+        cancel.clicked.connect(self.reject)
+        save.clicked.connect(self.save)
+        self.load()
+
+    def load(self) -> None:
+        self.check_interval.setValue(int(get_setting("check_interval_seconds")) // 60)
+        self.transient_window.setValue(int(get_setting("transient_window_minutes")))
+        self.grace_period.setValue(int(get_setting("grace_period_minutes")))
+        self.long_wait.setValue(int(get_setting("long_wait_days")))
+        self.auto_resume.setChecked(bool(get_setting("auto_resume")))
+        self.auto_reallocate.setValue(int(get_setting("auto_reallocate_minutes") or 0))
+        self.notifications.setChecked(bool(get_setting("notifications")))
+        self.start_at_login.setChecked(bool(get_setting("start_at_login")))
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "check_interval_seconds": self.check_interval.value() * 60,
+            "transient_window_minutes": self.transient_window.value(),
+            "grace_period_minutes": self.grace_period.value(),
+            "long_wait_days": self.long_wait.value(),
+            "auto_resume": self.auto_resume.isChecked(),
+            "auto_reallocate_minutes": self.auto_reallocate.value() or None,
+            "notifications": self.notifications.isChecked(),
+            "start_at_login": self.start_at_login.isChecked(),
+        }
+
+    def save(self) -> None:
+        save_settings(self.values())
+        self.saved.emit()
+        self.accept()

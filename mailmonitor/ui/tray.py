@@ -1,0 +1,154 @@
+"""The tray icon (shaped and coloured by the worst status), its menu, and notifications.
+
+Which alerts notify, how they are coalesced and how often is decided by the Qt-free
+`services.notifications.NotificationPolicy`. Where there is no tray (always offscreen, and on
+some desktops) notifications go to an in-window notice instead, and the window stays open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from mailmonitor.services import notifications as policy_service
+from mailmonitor.services.notifications import Notification, NotificationPolicy
+from mailmonitor.services.sending_control import pause_all_sending, resume_sending
+from mailmonitor.ui import format as fmt
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.icons import app_icon, status_icon
+from mailmonitor.ui.palette import worst_status
+
+
+class NotificationSink(Protocol):
+    def show_notification(self, notification: Notification) -> None: ...
+
+
+def tray_available() -> bool:
+    return bool(QSystemTrayIcon.isSystemTrayAvailable())
+
+
+class TrayController(QObject):
+    """Signals:
+        openRequested(): show the window.
+        checkAllRequested(): Check all now.
+        wizardRequested(int): a notification about one mailbox was clicked.
+        alertsRequested(): a notification about several things was clicked.
+        quitRequested(): Quit from the menu.
+    """
+
+    openRequested = Signal()
+    checkAllRequested = Signal()
+    wizardRequested = Signal(int)
+    alertsRequested = Signal()
+    quitRequested = Signal()
+
+    def __init__(self, ctx: UiContext, counts: Callable[[], dict[str, int]],
+                 fallback: NotificationSink, policy: NotificationPolicy | None = None,
+                 use_tray: bool | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.counts = counts
+        self.fallback = fallback
+        self.policy = policy or NotificationPolicy(ctx.clock)
+        self.paused_by_us: list[int] = []
+        self.last_notification: Notification | None = None
+        self.tray: QSystemTrayIcon | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.poll_notifications)
+        self.pause_action = QAction("Pause all sending", self)
+        self.pause_action.triggered.connect(self.toggle_sending)
+        if tray_available() if use_tray is None else use_tray:
+            self._make_tray()
+        # New alerts come in bursts (an outage breaks many mailboxes): look once it settled.
+        self._poll_soon = QTimer(self)
+        self._poll_soon.setSingleShot(True)
+        self._poll_soon.setInterval(ctx.coalesce_ms * 5)
+        self._poll_soon.timeout.connect(self.poll_notifications)
+        ctx.bridge.alertsChanged.connect(self._poll_soon.start)
+        self.refresh()
+
+    @property
+    def available(self) -> bool:
+        return self.tray is not None
+
+    def _make_tray(self) -> None:
+        tray = QSystemTrayIcon(app_icon(), self)
+        menu = QMenu()
+        menu.addAction("Open mailmonitor", self.openRequested.emit)
+        menu.addAction("Check all now", self.checkAllRequested.emit)
+        menu.addAction(self.pause_action)
+        menu.addSeparator()
+        menu.addAction("Quit", self.quitRequested.emit)
+        tray.setContextMenu(menu)
+        self._menu = menu
+        tray.activated.connect(self._activated)
+        tray.messageClicked.connect(self.notification_clicked)
+        tray.show()
+        self.tray = tray
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.openRequested.emit()
+
+    def refresh(self) -> None:
+        """Icon and tooltip follow the mailboxes' statuses."""
+        counts = self.counts()
+        worst = worst_status(status for status, n in counts.items() if n)
+        self.worst = worst
+        self.tooltip = f"mailmonitor — {fmt.status_summary(counts)}"
+        if self.tray is not None:
+            self.tray.setIcon(status_icon(worst) if counts else app_icon())
+            self.tray.setToolTip(self.tooltip)
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def poll_notifications(self) -> Notification | None:
+        """Offer new alerts to the policy and show what it lets through now; if it holds some
+        back (rate limit), come back when they are due."""
+        if not policy_service.notifications_enabled():
+            return None
+        self.policy.offer(policy_service.new_notices())
+        self.policy.withdraw(policy_service.still_open(n.alert_id for n in self.policy.pending))
+        notification = self.policy.take()
+        if notification is not None:
+            self.last_notification = notification
+            policy_service.mark_notified(notification.alert_ids)
+            if self.tray is not None and QSystemTrayIcon.supportsMessages():
+                self.tray.showMessage(notification.title, notification.message,
+                                      status_icon(self.worst), 15000)
+            else:
+                self.fallback.show_notification(notification)
+        due = self.policy.next_due()
+        if due is not None:
+            wait = max(0.0, (due - self.ctx.clock.now()).total_seconds())
+            self._timer.start(int(wait * 1000) + 50)
+        return notification
+
+    def notification_clicked(self) -> None:
+        notification = self.last_notification
+        if notification is not None and notification.account_id is not None:
+            self.wizardRequested.emit(notification.account_id)
+        else:
+            self.alertsRequested.emit()
+
+    # --- Pause all sending / Resume -------------------------------------------------------------
+
+    def toggle_sending(self, *_args: Any) -> None:
+        now = self.ctx.clock.now()
+        if self.paused_by_us:
+            resume_sending(self.paused_by_us, now)
+            self.paused_by_us = []
+            self.pause_action.setText("Pause all sending")
+        else:
+            self.paused_by_us = pause_all_sending(now)
+            if self.paused_by_us:
+                self.pause_action.setText("Resume sending")
+
+    def hide(self) -> None:
+        if self.tray is not None:
+            self.tray.hide()

@@ -1,0 +1,228 @@
+"""Small reusable widgets: banners, a status chip, a latency sparkline, a progress delegate and
+a non-blocking confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from mailmonitor.services.reasons import Status
+from mailmonitor.ui.icons import status_icon
+from mailmonitor.ui.models import Role
+from mailmonitor.ui.palette import look, status_color
+
+SEVERITY_STATUS = {"error": Status.DISCONNECTED.value, "warning": Status.WARNING.value,
+                   "info": Status.CHECKING.value, "ok": Status.CONNECTED.value}
+
+
+def discard(widget: QWidget) -> None:
+    """Take a widget out of its layout and off the screen now; Qt deletes it later. (Only
+    `deleteLater()` leaves it drawn, overlapping its replacement, until the next event loop
+    turn.)"""
+    parent = widget.parentWidget()
+    layout = parent.layout() if parent is not None else None
+    if layout is not None:
+        layout.removeWidget(widget)
+    widget.hide()
+    widget.deleteLater()
+
+
+def repolish(widget: QWidget) -> None:
+    """Apply the stylesheet again after a dynamic property changed."""
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+    widget.update()
+
+
+class Banner(QFrame):
+    """A coloured strip with an icon, a message and action buttons (severity: error, warning,
+    info, ok — the stylesheet colours it through the `severity` property)."""
+
+    def __init__(self, severity: str = "error", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.icon = QLabel()
+        self.icon.setFixedSize(22, 22)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.text, 1)
+        self._buttons: list[QPushButton] = []
+        self.set_severity(severity)
+
+    def set_severity(self, severity: str) -> None:
+        self.setProperty("severity", severity)
+        self.icon.setPixmap(status_icon(SEVERITY_STATUS.get(severity, "checking")).pixmap(20, 20))
+        repolish(self)
+
+    def set_message(self, html: str) -> None:
+        self.text.setText(html)
+
+    def add_action(self, text: str, callback: Callable[[], Any], primary: bool = False
+                   ) -> QPushButton:
+        button = QPushButton(text)
+        button.setProperty("primary", primary)
+        button.clicked.connect(lambda _checked=False: callback())
+        layout = self.layout()
+        assert isinstance(layout, QHBoxLayout)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self._buttons.append(button)
+        return button
+
+    def buttons(self) -> list[QPushButton]:
+        return list(self._buttons)
+
+    def clear_actions(self) -> None:
+        for button in self._buttons:
+            discard(button)
+        self._buttons.clear()
+
+
+class StatusChip(QWidget):
+    """Icon + label for a status, coloured; readable without colour."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.icon = QLabel()
+        self.label = QLabel()
+        self.label.setObjectName("statusLabel")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.label)
+        layout.addStretch(1)
+
+    def set_status(self, status: str, text: str | None = None) -> None:
+        self.icon.setPixmap(status_icon(status).pixmap(18, 18))
+        self.label.setText(text or look(status).label)
+        self.label.setProperty("status", status)
+        self.label.setStyleSheet(f"color: {status_color(status).name()}; font-weight: 600;")
+
+
+class Sparkline(QWidget):
+    """Latency of the last checks, oldest left; failed checks are marked in red."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: list[tuple[int | None, bool]] = []  # (latency ms, ok)
+        self.setMinimumHeight(56)
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 64)
+
+    def set_points(self, points: Sequence[tuple[int | None, bool]]) -> None:
+        self.points = list(points)
+        self.setToolTip(self._summary())
+        self.update()
+
+    def _summary(self) -> str:
+        values = [v for v, ok in self.points if ok and v is not None]
+        if not values:
+            return "No successful checks yet"
+        return (f"Last {len(self.points)} checks: fastest {min(values)} ms, slowest "
+                f"{max(values)} ms, failed {sum(1 for _, ok in self.points if not ok)}")
+
+    def paintEvent(self, _event: Any) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self.rect().adjusted(6, 8, -6, -14)
+        palette = self.palette()
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(QPen(muted, 1, Qt.PenStyle.DotLine))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        if not self.points:
+            painter.setPen(muted)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No checks yet")
+            return
+        values: list[int] = [v or 0 for v, _ in self.points]
+        top = max(max(values), 1)
+        n = len(self.points)
+        step = rect.width() / max(n - 1, 1)
+
+        def at(i: int, value: int) -> QPointF:
+            return QPointF(rect.left() + i * step, rect.bottom() - rect.height() * value / top)
+
+        line = QPainterPath()
+        for i, value in enumerate(values):
+            point = at(i, value)
+            if i == 0:
+                line.moveTo(point)
+            else:
+                line.lineTo(point)
+        painter.setPen(QPen(status_color(Status.CHECKING.value), 2))
+        painter.drawPath(line)
+        for i, (value, (_latency, ok)) in enumerate(zip(values, self.points, strict=True)):
+            color = status_color(Status.CONNECTED.value if ok else Status.DISCONNECTED.value)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            radius = 2.5 if ok else 4.0
+            painter.drawEllipse(at(i, value), radius, radius)
+        painter.setPen(muted)
+        painter.drawText(QRect(rect.left(), rect.bottom() + 2, rect.width(), 12),
+                         Qt.AlignmentFlag.AlignRight, f"max {top} ms")
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws Role.PROGRESS (0–1) as a progress bar."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        value = index.data(Role.PROGRESS)
+        if value is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(4, 5, -4, -5)
+        bar.minimum, bar.maximum = 0, 100
+        bar.progress = round(float(value) * 100)
+        bar.text = f"{bar.progress} %"
+        bar.textVisible = True
+        bar.state = option.state
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+def ask(parent: QWidget, title: str, text: str, accept_text: str,
+        on_accept: Callable[[], Any], informative: str = "") -> QMessageBox:
+    """A confirmation opened with `open()` (never `exec()`: safe inside coroutines)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
+                      parent)
+    box.setObjectName("confirm")
+    if informative:
+        box.setInformativeText(informative)
+    accept = box.addButton(accept_text, QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def finished(_result: int) -> None:
+        if box.clickedButton() is accept:
+            on_accept()
+
+    box.finished.connect(finished)
+    box.open()
+    return box
+

@@ -1,0 +1,103 @@
+"""Notifications: coalesced and rate-limited, with an injectable clock (no Qt)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from mailmonitor.clock import FakeClock
+from mailmonitor.models import Alert, set_setting
+from mailmonitor.services import notifications
+from mailmonitor.services.account_state import update_status
+from mailmonitor.services.notifications import Notice, NotificationPolicy, coalesce
+from tests.factories import make_account, make_campaign, make_leads
+
+
+def disconnected(alert_id: int, account_id: int, email: str) -> Notice:
+    return Notice(alert_id, "account_disconnected",
+                  f"{email} is disconnected: Invalid Credentials", account_id)
+
+
+def test_one_alert_is_shown_with_its_own_title(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([disconnected(1, 7, "ava@x.example")])
+    shown = policy.take()
+    assert shown is not None
+    assert shown.title == "ava@x.example is disconnected: Invalid Credentials"
+    assert shown.account_id == 7  # a click opens ava's reconnect wizard
+    assert "reconnect" in shown.message.lower()
+
+
+def test_several_alerts_become_one_notification(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([disconnected(1, 7, "ava@x.example"), disconnected(2, 8, "ben@x.example"),
+                  Notice(3, "campaign_paused", "Campaign “Q4” paused", None, 4)])
+    shown = policy.take()
+    assert shown is not None
+    assert shown.title == "2 mailboxes disconnected · 1 campaign paused"
+    assert shown.account_id is None  # several things: a click opens the alerts list
+    assert shown.alert_ids == (1, 2, 3)
+    assert policy.take() is None
+
+
+def test_rate_limit_holds_later_alerts_and_folds_them(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock, min_gap=timedelta(minutes=2))
+    policy.offer([disconnected(1, 7, "ava@x.example")])
+    assert policy.take() is not None
+    clock.advance(seconds=30)
+    policy.offer([disconnected(2, 8, "ben@x.example")])
+    clock.advance(seconds=10)
+    policy.offer([disconnected(3, 9, "cleo@x.example")])
+    assert policy.take() is None  # rate-limited
+    assert policy.next_due() == clock.now() - timedelta(seconds=40) + timedelta(minutes=2)
+    clock.advance(minutes=2)
+    shown = policy.take()
+    assert shown is not None and shown.title == "2 mailboxes disconnected"
+    assert "ben@x.example" in shown.message and "cleo@x.example" in shown.message
+
+
+def test_an_alert_is_never_announced_twice(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock, min_gap=timedelta(0))
+    notice = disconnected(1, 7, "ava@x.example")
+    policy.offer([notice])
+    assert policy.take() is not None
+    policy.offer([notice])
+    assert policy.take() is None
+
+
+def test_resolved_alerts_are_withdrawn_before_their_turn(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([disconnected(1, 7, "ava@x.example")])
+    policy.take()
+    policy.offer([disconnected(2, 8, "ben@x.example")])
+    policy.withdraw(still_open=[])
+    clock.advance(minutes=5)
+    assert policy.take() is None
+
+
+def test_informational_alerts_do_not_notify(clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([Notice(1, "reconnected", "ava is connected again", 7)])
+    assert policy.take() is None
+
+
+def test_long_lists_are_shortened() -> None:
+    notices = [disconnected(i, i, f"rep{i}@x.example") for i in range(1, 8)]
+    shown = coalesce(notices, max_lines=3)
+    assert shown.title == "7 mailboxes disconnected"
+    assert shown.message.splitlines()[-1] == "…and 4 more"
+
+
+def test_new_notices_come_from_open_unnotified_alerts(db: Path, clock: FakeClock) -> None:
+    ava = make_account("ava@x.example")
+    campaign = make_campaign("Solo", [ava])
+    make_leads(campaign, ava, 3)
+    update_status(ava, "disconnected", "invalid_credentials", "535", clock.now())
+    kinds = sorted(n.kind for n in notifications.new_notices())
+    assert kinds == ["account_disconnected", "campaign_paused"]  # leads_halted only listed
+    notifications.mark_notified([n.alert_id for n in notifications.new_notices()])
+    assert notifications.new_notices() == []
+    assert Alert.select().where(Alert.notified).count() == 2
+    assert notifications.notifications_enabled()
+    set_setting("notifications", False)
+    assert not notifications.notifications_enabled()
