@@ -9,6 +9,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_API", "pyside6")
 
+from PySide6.QtCore import QTimer
 from PySide6.QtNetwork import QNetworkInformation
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -85,7 +87,7 @@ class DesktopApp:
     """Start-up inside the running loop, and the one way out (`request_quit` → `shutdown`)."""
 
     def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop,
-                 reporter: ErrorReporter, instance: SingleInstance,
+                 reporter: ErrorReporter, instance: SingleInstance, data_dir: Path,
                  demo: DemoContext | None = None) -> None:
         self.app = app
         self.loop = loop
@@ -94,16 +96,33 @@ class DesktopApp:
         self.demo = demo
         self.quit_event = asyncio.Event()
         self.window: MainWindow | None = None
+        self.data_dir = data_dir
         self.monitor: Any = None
+        self.background: Any = None
+        self.sending_lock: Any = None
         self.monitor_task: asyncio.Task[Any] | None = None
         self._shut_down = False
 
     async def main(self) -> int:
+        from mailmonitor.services.background import (
+            AlreadyRunning,
+            BackgroundWork,
+            acquire_instance_lock,
+        )
         from mailmonitor.services.monitor import Monitor
 
         network = NetworkWatch()
         # Created inside the running loop: its semaphore and events belong to this loop.
         self.monitor = Monitor(is_online=network.is_online)
+        try:
+            self.sending_lock = acquire_instance_lock(self.data_dir)
+        except AlreadyRunning:
+            # `mailmonitor run --headless` sends from this folder already: the window monitors
+            # and shows everything, but leaves the sending to it.
+            log.info("another mailmonitor sends from %s: this window does not send", self.data_dir)
+            self.sending_lock = None
+        self.background = BackgroundWork(monitor=self.monitor,
+                                         sending=self.sending_lock is not None)
         window = build_main_window(
             loop=self.loop, monitor=self.monitor,
             hints=self.demo.hints if self.demo else None,
@@ -118,7 +137,7 @@ class DesktopApp:
         # Everything made during start-up lives as long as the app: keep it out of the
         # collector's full passes (they would otherwise stall the window for tens of ms).
         gc.freeze()
-        self.monitor_task = self.loop.create_task(self.monitor.run(), name="monitor")
+        self.monitor_task = self.loop.create_task(self.background.run(), name="background")
         await self.quit_event.wait()
         await self.shutdown()
         return 0
@@ -136,11 +155,13 @@ class DesktopApp:
             return
         self._shut_down = True
         log.info("shutting down")
-        if self.monitor is not None:
-            await self.monitor.stop()
+        if self.background is not None:
+            # Graceful: an email in flight is finished and recorded before the window goes.
+            self.background.request_stop()
         if self.monitor_task is not None:
-            self.monitor_task.cancel()
             await asyncio.gather(self.monitor_task, return_exceptions=True)
+        if self.sending_lock is not None:
+            self.sending_lock.close()
         window = self.window
         if window is not None:
             await window.ctx.cancel_all()
@@ -153,6 +174,23 @@ class DesktopApp:
         self.instance.close()
 
 
+def install_quit_signals(desktop: DesktopApp) -> QTimer:
+    """SIGTERM/SIGINT (logout, `kill`, Ctrl+C in a terminal) quit like the Quit menu: the email
+    in flight is finished first. Python runs signal handlers only between bytecodes, so a light
+    timer gives it a chance while Qt waits for events."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: quitting", signum)
+        desktop.request_quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer
+
+
 def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     """The desktop app on `data_dir`; returns the exit code."""
     import qasync  # after PySide6
@@ -161,7 +199,7 @@ def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("mailmonitor")
     app.setOrganizationName("mailmonitor")
-    app.setDesktopFileName("mailmonitor")
+    app.setDesktopFileName("io.github.mailmonitor.MailMonitor")  # matches the .desktop file
     app.setWindowIcon(app_icon())
     instance = SingleInstance(data_dir)
     if instance.ask_running_instance():
@@ -183,7 +221,8 @@ def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)  # quitting goes through DesktopApp.shutdown
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    desktop = DesktopApp(app, loop, reporter, instance, demo)
+    desktop = DesktopApp(app, loop, reporter, instance, data_dir, demo)
+    signal_timer = install_quit_signals(desktop)  # noqa: F841 - kept alive while the loop runs
     try:
         try:
             return loop.run_until_complete(desktop.main())
