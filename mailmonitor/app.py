@@ -101,7 +101,7 @@ class DesktopApp:
         self.background: Any = None
         self.sending_lock: Any = None
         self.monitor_task: asyncio.Task[Any] | None = None
-        self._shut_down = False
+        self._shutdown_task: asyncio.Future[None] | None = None
 
     async def main(self) -> int:
         from mailmonitor.services.background import (
@@ -151,9 +151,13 @@ class DesktopApp:
         self.quit_event.set()
 
     async def shutdown(self) -> None:
-        if self._shut_down:
-            return
-        self._shut_down = True
+        """Idempotent: a second call (Qt ended its loop mid-shutdown, and run_app resumes it)
+        waits for the same shutdown to finish instead of returning early."""
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self) -> None:
         log.info("shutting down")
         if self.background is not None:
             # Graceful: an email in flight is finished and recorded before the window goes.

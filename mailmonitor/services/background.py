@@ -175,7 +175,9 @@ class BackgroundWork:
         await self.monitor.stop()
         monitor_task.cancel()
         await asyncio.gather(monitor_task, return_exceptions=True)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        # The sending batches are done (gathered above); a reply poll still in a worker thread
+        # is bounded by its timeouts and needs no waiting for.
+        self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
         return 0
 
