@@ -5,9 +5,20 @@ every decision is a service call."""
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPoint,
+    QProcess,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -28,6 +39,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTabWidget,
     QToolBar,
@@ -39,6 +51,7 @@ from mailmonitor.services.campaign_setup import lead_counts
 from mailmonitor.services.notifications import Notification
 from mailmonitor.services.reasons import Status, label_for
 from mailmonitor.services.reconnect_flow import Page, ReconnectFlow
+from mailmonitor.services.secrets import keyring_status
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.add_account import AddAccountDialog
@@ -56,6 +69,7 @@ from mailmonitor.ui.palette import worst_status
 from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
 from mailmonitor.ui.tray import TrayController
+from mailmonitor.ui.welcome import WelcomePage, needs_welcome
 from mailmonitor.ui.widgets import Banner, ProgressDelegate
 
 log = logging.getLogger(__name__)
@@ -310,14 +324,29 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(accounts_tab, "Mailboxes")
         self.tabs.addTab(campaigns_tab, "Campaigns")
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(8, 6, 8, 0)
         layout.setSpacing(6)
         layout.addWidget(self.notice)
         layout.addWidget(self.attention)
         layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        self.content = content
+
+        # First run: a welcome page until the first mailbox exists. The keyring is asked off
+        # the GUI thread (a locked Secret Service can take a while to answer).
+        self.welcome = WelcomePage(check_now=False)
+        self.welcome.addMailboxRequested.connect(self.open_add_account)
+        self.welcome.demoRequested.connect(self.open_demo)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(content)
+        self.setCentralWidget(self.stack)
+        if needs_welcome():
+            self.stack.setCurrentWidget(self.welcome)
+            self.ctx.spawn(self._check_keyring(), "keyring check")
+        else:
+            self.stack.setCurrentWidget(content)
         if self.campaigns_proxy.rowCount():
             self.campaigns_view.selectRow(0)
 
@@ -577,7 +606,19 @@ class MainWindow(QMainWindow):
             dialog.open()
         return self.add_dialog
 
+    async def _check_keyring(self) -> None:
+        ok, detail = await self.ctx.blocking(keyring_status)
+        self.welcome.set_keyring_status(ok, detail)
+
+    def open_demo(self) -> None:
+        """The demo runs as its own app, on a throwaway folder: the rep's data is never mixed
+        with demo data."""
+        args = ["demo"] if getattr(sys, "frozen", False) else ["-m", "mailmonitor", "demo"]
+        if not QProcess.startDetached(sys.executable, args):
+            self.statusBar().showMessage("The demo could not be started.", 8000)
+
     def _account_added(self, account_id: int) -> None:
+        self.stack.setCurrentWidget(self.content)
         self.accounts_model.refresh_account(account_id)
         self.tabs.setCurrentIndex(0)
         self.select_account(account_id)

@@ -272,3 +272,38 @@ def test_status_change_reaches_the_window(accounts: list[Account],
     settle()
     qtbot.waitUntil(lambda: "2 need attention" in window.summary.text(), timeout=1000)
     assert "2 mailboxes need you" in window.attention.text.text()
+
+
+def test_first_run_welcome_until_the_first_mailbox(
+        db: Path, make_window: Callable[..., MainWindow], qloop: qasync.QEventLoop,
+        fake_check: FakeCheck, memory_keyring: Any, qtbot: Any,
+        settle: Callable[[], None]) -> None:
+    window = make_window()
+    run(qloop, window)
+    assert window.stack.currentWidget() is window.welcome
+    assert window.welcome.keyring_ok is True and window.welcome.add_button.isEnabled()
+    window.welcome.addMailboxRequested.emit()
+    dialog = window.add_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.keyClicks(dialog.email, "first@fastmail.com")
+    fake_check.passwords["first@fastmail.com"] = "pw-1"
+    qtbot.keyClicks(dialog.password, "pw-1")
+    dialog.add_button.click()
+    run(qloop, window)
+    settle()
+    assert window.stack.currentWidget() is window.content
+    assert Account.get(Account.email == "first@fastmail.com").status == "connected"
+
+
+def test_first_run_without_a_keyring_says_so_and_stores_nothing(
+        db: Path, make_window: Callable[..., MainWindow], qloop: qasync.QEventLoop) -> None:
+    import keyring
+    import keyring.backends.fail
+
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    window = make_window()
+    run(qloop, window)
+    assert window.welcome.keyring_ok is False
+    assert not window.welcome.add_button.isEnabled()
+    assert window.welcome.keyring_banner.isVisibleTo(window.welcome)
+    assert "keyring" in window.welcome.keyring_banner.text.text().lower()
