@@ -61,7 +61,7 @@ def coalesce(notices: list[Notice], max_lines: int = MAX_LINES) -> Notification:
     alert titles as the message."""
     if not notices:
         raise ValueError("nothing to notify")
-    accounts = {n.account_id for n in notices}
+    accounts = {n.account_id for n in notices if n.account_id is not None}
     account_id = next(iter(accounts)) if len(accounts) == 1 else None
     ids = tuple(n.alert_id for n in notices)
     if len(notices) == 1:
@@ -149,6 +149,20 @@ def still_open(alert_ids: Iterable[int]) -> list[int]:
         return []
     return [a for (a,) in Alert.select(Alert.id).where(
         Alert.id.in_(ids) & Alert.resolved_at.is_null()).tuples()]
+
+
+SEVERITY_STATUS = {"error": "disconnected", "warning": "warning", "info": "connected"}
+
+
+def status_of_notification(alert_ids: Iterable[int]) -> str:
+    """The status whose icon a notification carries: its most severe alert's (a disconnection
+    shows the red shape even before the window's summary has caught up)."""
+    severities = {a.severity for a in Alert.select(Alert.severity).where(
+        Alert.id.in_(list(alert_ids)))}
+    for severity in ("error", "warning", "info"):
+        if severity in severities:
+            return SEVERITY_STATUS[severity]
+    return "connected"
 
 
 def mark_notified(alert_ids: Iterable[int]) -> None:

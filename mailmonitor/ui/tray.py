@@ -119,8 +119,8 @@ class TrayController(QObject):
             self.last_notification = notification
             policy_service.mark_notified(notification.alert_ids)
             if self.tray is not None and QSystemTrayIcon.supportsMessages():
-                self.tray.showMessage(notification.title, notification.message,
-                                      status_icon(self.worst), 15000)
+                icon = status_icon(policy_service.status_of_notification(notification.alert_ids))
+                self.tray.showMessage(notification.title, notification.message, icon, 15000)
             else:
                 self.fallback.show_notification(notification)
         due = self.policy.next_due()

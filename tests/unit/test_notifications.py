@@ -40,6 +40,15 @@ def test_several_alerts_become_one_notification(clock: FakeClock) -> None:
     assert policy.take() is None
 
 
+def test_one_mailbox_and_the_campaign_it_paused_open_that_mailboxs_wizard(
+        clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([disconnected(1, 7, "ava@x.example"),
+                  Notice(2, "campaign_paused", "Campaign “Q4” paused", None, 4)])
+    shown = policy.take()
+    assert shown is not None and shown.account_id == 7
+
+
 def test_rate_limit_holds_later_alerts_and_folds_them(clock: FakeClock) -> None:
     policy = NotificationPolicy(clock, min_gap=timedelta(minutes=2))
     policy.offer([disconnected(1, 7, "ava@x.example")])
@@ -101,3 +110,15 @@ def test_new_notices_come_from_open_unnotified_alerts(db: Path, clock: FakeClock
     assert notifications.notifications_enabled()
     set_setting("notifications", False)
     assert not notifications.notifications_enabled()
+
+
+def test_a_notification_carries_the_shape_of_its_most_severe_alert(db: Path,
+                                                                   clock: FakeClock) -> None:
+    ava = make_account("ava@x.example")
+    campaign = make_campaign("Q4", [ava])
+    make_leads(campaign, ava, 2)
+    update_status(ava, "disconnected", "invalid_credentials", "535", clock.now())
+    ids = [a.id for a in Alert.select()]
+    assert notifications.status_of_notification(ids) == "disconnected"
+    info = [a.id for a in Alert.select().where(Alert.severity == "info")]
+    assert notifications.status_of_notification(info) == "connected"
