@@ -51,6 +51,10 @@ bench: $(STAMP)
 
 screenshots: setup-test
 	QT_QPA_PLATFORM=offscreen $(PY) tools/screenshots.py docs/screenshots
+	dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" bash -c '\
+	  trayer --edge top --align right --widthtype request --height 24 & sleep 0.5; \
+	  QT_QPA_PLATFORM=xcb PYTHONPATH=. $(PY) tests/xvfb/tray_scenario.py \
+	    docs/screenshots/21-tray-notification.png; kill %1'
 
 # One-folder app in dist/mailmonitor (PyInstaller), then its --self-test against a real Secret
 # Service; prints build time, size and start-up times. About a minute: not part of `make test`.
