@@ -10,6 +10,7 @@ from datetime import datetime
 
 from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
+from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services import alerts
 from mailmonitor.services.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.services.reasons import Status, label_for
@@ -138,6 +139,22 @@ def auto_resume_if_possible(campaign: Campaign, now: datetime) -> bool:
     alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
     bus.emit(CAMPAIGN_CHANGED, campaign.id)
     return True
+
+
+def complete_finished_campaigns(now: datetime) -> list[int]:
+    """A campaign whose every lead is finished (completed, replied, bounced or stopped) is
+    `completed`; one still in draft or without leads is left alone. Returns their ids."""
+    open_leads = Lead.select(Lead.campaign).where(Lead.state.not_in(FINAL_STATES))
+    with_leads = Lead.select(Lead.campaign)
+    done = list(Campaign.select().where(
+        Campaign.status.in_(("active", "paused")) & Campaign.id.in_(with_leads)
+        & Campaign.id.not_in(open_leads)))
+    for campaign in done:
+        campaign.status, campaign.pause_reason, campaign.paused_at = "completed", None, None
+        campaign.save()
+        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+        bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    return [c.id for c in done]
 
 
 def waiting_leads_count(campaign: Campaign, account: Account) -> int:

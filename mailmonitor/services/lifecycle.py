@@ -30,6 +30,7 @@ from mailmonitor.services.account_state import update_status
 from mailmonitor.services.campaigns import (
     CampaignError,
     auto_pause_if_no_mailbox,
+    complete_finished_campaigns,
     refresh_halted_alerts,
 )
 from mailmonitor.services.events import LEADS_CHANGED, bus
@@ -307,3 +308,4 @@ def run_housekeeping(now: datetime) -> None:
     send_reminders(now)
     apply_long_wait(now)
     auto_reallocate(now)
+    complete_finished_campaigns(now)

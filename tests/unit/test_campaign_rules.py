@@ -331,3 +331,21 @@ class TestRepActions:
         break_account(a, clock.now())
         fix_account(a, clock.now())
         assert snapshot(campaign) == before
+
+
+def test_a_campaign_whose_leads_are_all_finished_is_completed(db, clock) -> None:
+    from mailmonitor.models import Campaign, Lead
+    from mailmonitor.services.campaigns import complete_finished_campaigns
+    from tests.factories import make_account, make_campaign, make_leads
+
+    ava = make_account("ava@ex.test")
+    done = make_campaign("Done", [ava])
+    ids = make_leads(done, ava, 4, cursor=3, state="completed")
+    Lead.update(state="replied").where(Lead.id == ids[0]).execute()
+    going = make_campaign("Going", [ava])
+    make_leads(going, ava, 2, cursor=3, state="completed", prefix="g")
+    make_leads(going, ava, 1, cursor=1, prefix="h")
+    empty = make_campaign("Empty", [ava])
+    assert complete_finished_campaigns(clock.now()) == [done.id]
+    assert [Campaign.get_by_id(c.id).status for c in (done, going, empty)] == \
+        ["completed", "active", "active"]
