@@ -80,17 +80,25 @@ def resume_leads_of(account: Account, now: datetime) -> int:
     return int(to_active) + int(to_pending)
 
 
+def set_campaign_status(campaign: Campaign, status: str, now: datetime,
+                        pause_reason: str | None = None) -> None:
+    """Write a campaign's status. Leaving mailmonitor's pause (for any status but that pause)
+    resolves its "campaign paused" alert; listeners hear of the change."""
+    campaign.status, campaign.pause_reason = status, pause_reason
+    campaign.paused_at = now if status == "paused" else None
+    campaign.save()
+    if pause_reason != PAUSE_NO_MAILBOX:
+        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+
+
 def pause_campaign(campaign: Campaign, now: datetime, reason: str = PAUSE_USER) -> None:
     if campaign.status not in ("active", "paused"):
         raise CampaignError(f"Campaign {campaign.name!r} is {campaign.status}; only an active "
                             "campaign can be paused.")
     if campaign.status == "paused" and campaign.pause_reason == PAUSE_USER:
         return
-    campaign.status, campaign.pause_reason, campaign.paused_at = "paused", reason, now
-    campaign.save()
-    if reason == PAUSE_USER:
-        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    set_campaign_status(campaign, "paused", now, reason)
 
 
 def resume_campaign(campaign: Campaign, now: datetime) -> bool:
@@ -100,10 +108,7 @@ def resume_campaign(campaign: Campaign, now: datetime) -> bool:
         raise CampaignError(f"Campaign {campaign.name!r} is completed.")
     if not campaign_accounts(campaign):
         raise CampaignError(f"Campaign {campaign.name!r} has no mailbox: add one first.")
-    campaign.status, campaign.pause_reason, campaign.paused_at = "active", None, None
-    campaign.save()
-    alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    set_campaign_status(campaign, "active", now)
     return not auto_pause_if_no_mailbox(campaign, now)
 
 
@@ -111,8 +116,7 @@ def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
     """§4.2: an active campaign with no usable mailbox left is paused (no_active_mailbox)."""
     if campaign.status != "active" or usable_mailboxes(campaign):
         return False
-    campaign.status, campaign.pause_reason, campaign.paused_at = "paused", PAUSE_NO_MAILBOX, now
-    campaign.save()
+    set_campaign_status(campaign, "paused", now, PAUSE_NO_MAILBOX)
     broken = ", ".join(a.email for a in campaign_accounts(campaign)) or "none"
     alerts.raise_alert(
         alerts.campaign_key(campaign, "paused"), "campaign_paused",
@@ -121,7 +125,6 @@ def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
         "where it left off.",
         now, severity="error", campaign=campaign,
     )
-    bus.emit(CAMPAIGN_CHANGED, campaign.id)
     return True
 
 
@@ -134,10 +137,7 @@ def auto_resume_if_possible(campaign: Campaign, now: datetime) -> bool:
         return False
     if not usable_mailboxes(campaign):
         return False
-    campaign.status, campaign.pause_reason, campaign.paused_at = "active", None, None
-    campaign.save()
-    alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+    set_campaign_status(campaign, "active", now)
     return True
 
 
@@ -150,10 +150,7 @@ def complete_finished_campaigns(now: datetime) -> list[int]:
         Campaign.status.in_(("active", "paused")) & Campaign.id.in_(with_leads)
         & Campaign.id.not_in(open_leads)))
     for campaign in done:
-        campaign.status, campaign.pause_reason, campaign.paused_at = "completed", None, None
-        campaign.save()
-        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-        bus.emit(CAMPAIGN_CHANGED, campaign.id)
+        set_campaign_status(campaign, "completed", now)
     return [c.id for c in done]
 
 
