@@ -19,8 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "notifications": True,
     "start_at_login": False,
     # Checks at once. On 2 cores, 20 threads of TLS handshakes starved the event loop (200 ms
-    # stalls, benchmarks/bench_sweep.py) for no gain in sweep time; 8 kept stalls near 30 ms.
-    "max_concurrent_checks": 8,
+    # stalls, benchmarks/bench_sweep.py) for no gain in sweep time; 6 keeps them under 30 ms
+    # inside the qasync loop. Real providers answer slower than loopback: raise it for hundreds.
+    "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
 }
