@@ -22,14 +22,15 @@ class SchemaVersion(BaseModel):
 
 def _v2_sending_engine() -> None:
     """Sending engine: the hand-over mark of a send record and the reply-poll cursor table."""
-    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import SchemaMigrator
     from playhouse.migrate import migrate as apply
 
     from mailmonitor.models.sync import MailboxSync
 
     columns = {c.name for c in db.get_columns("send_record")}
     if "handed_over_at" not in columns:
-        apply(SqliteMigrator(db.obj).add_column(
+        # The migrator for whatever database is bound (SQLite today; PostgreSQL can follow).
+        apply(SchemaMigrator.from_database(db.obj).add_column(
             "send_record", "handed_over_at", pw.DateTimeField(null=True)))
     MailboxSync.create_table(safe=True)
 
