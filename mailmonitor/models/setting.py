@@ -40,7 +40,9 @@ def get_setting(key: str) -> Any:
 def set_setting(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise KeyError(f"unknown setting {key!r}")
-    Setting.insert(key=key, value=value).on_conflict_replace().execute()
+    # An upsert both SQLite (3.24+) and PostgreSQL understand.
+    Setting.insert(key=key, value=value).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: value}).execute()
 
 
 def all_settings() -> dict[str, Any]:
