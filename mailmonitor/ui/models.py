@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -112,7 +112,38 @@ SORT_RANK = {Status.DISCONNECTED.value: 0, Status.WARNING.value: 1, Status.OFFLI
              Status.CHECKING.value: 3, Status.STOPPED.value: 4, Status.CONNECTED.value: 5}
 
 
-class AccountsModel(QAbstractTableModel):
+RowT = TypeVar("RowT")
+
+
+class RowsModel(QAbstractTableModel, Generic[RowT]):
+    """A table of rows kept in a list, found by their record id: the part both tables share."""
+
+    HEADERS: tuple[str, ...] = ()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RowT] = []
+        self._row_of: dict[int, int] = {}
+
+    def rowCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def row(self, row: int) -> RowT:
+        return self._rows[row]
+
+    def row_for(self, record_id: int) -> RowT | None:
+        index = self._row_of.get(record_id)
+        return None if index is None else self._rows[index]
+
+    def index_of(self, record_id: int, column: int = 0) -> QModelIndex:
+        row = self._row_of.get(record_id)
+        return QModelIndex() if row is None else self.index(row, column)
+
+
+class AccountsModel(RowsModel[AccountRow]):
     """One row per mailbox (removed ones are hidden).
 
     Signals:
@@ -127,17 +158,10 @@ class AccountsModel(QAbstractTableModel):
     def __init__(self, clock: Clock | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self.clock = clock or SystemClock()
-        self._rows: list[AccountRow] = []
-        self._row_of: dict[int, int] = {}
         self.counts: Counter[str] = Counter()
         self.load()
 
     # reading
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -156,17 +180,6 @@ class AccountsModel(QAbstractTableModel):
         if self._rows:
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(len(self._rows) - 1, self.columnCount() - 1))
-
-    def row(self, row: int) -> AccountRow:
-        return self._rows[row]
-
-    def row_for(self, account_id: int) -> AccountRow | None:
-        index = self._row_of.get(account_id)
-        return None if index is None else self._rows[index]
-
-    def index_of(self, account_id: int, column: int = 0) -> QModelIndex:
-        row = self._row_of.get(account_id)
-        return QModelIndex() if row is None else self.index(row, column)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -430,39 +443,20 @@ def leads_text(leads: Counter[str]) -> str:
     return " · ".join(parts)
 
 
-class CampaignsModel(QAbstractTableModel):
+class CampaignsModel(RowsModel[CampaignRow]):
     NAME, STATUS, MAILBOXES, LEADS, PROGRESS = range(5)
     HEADERS = ("Campaign", "Status", "Mailboxes", "Leads", "Progress")
 
     def __init__(self, parent: Any = None, with_lead_counts: bool = True) -> None:
         super().__init__(parent)
-        self._rows: list[CampaignRow] = []
-        self._row_of: dict[int, int] = {}
         self._campaigns_of_account: dict[int, set[int]] = {}
         self.load(with_lead_counts)
-
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         return None
-
-    def row(self, row: int) -> CampaignRow:
-        return self._rows[row]
-
-    def row_for(self, campaign_id: int) -> CampaignRow | None:
-        index = self._row_of.get(campaign_id)
-        return None if index is None else self._rows[index]
-
-    def index_of(self, campaign_id: int, column: int = 0) -> QModelIndex:
-        row = self._row_of.get(campaign_id)
-        return QModelIndex() if row is None else self.index(row, column)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
