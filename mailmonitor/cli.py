@@ -442,6 +442,8 @@ def _main(argv: list[str]) -> int:
 
         return run_app(data_dir)
 
+    import peewee
+
     from mailmonitor.clock import utcnow
     from mailmonitor.logsetup import setup_logging
     from mailmonitor.models import DB_FILENAME, close_db, open_db
@@ -475,6 +477,11 @@ def _main(argv: list[str]) -> int:
     except OSError as exc:
         log.exception("command failed")
         print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)
+        return EXIT_FAILED
+    except peewee.DatabaseError as exc:  # a full disk, a locked or damaged file
+        log.exception("database error")
+        print(f"mailmonitor: the database in {data_dir} could not be written ({exc}) — nothing "
+              "was changed", file=sys.stderr)
         return EXIT_FAILED
     finally:
         close_db()

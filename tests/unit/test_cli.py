@@ -159,3 +159,23 @@ def test_disconnect_starts_grace_and_remove_keeps_history(
     assert json.loads(cli("accounts", "list", "--json")[1]) == []
     code, _, err = cli("accounts", "remove", "one@ex.test")
     assert code == EXIT_FAILED and "no account" in err
+
+
+def test_a_full_disk_is_one_clear_line_and_changes_nothing(
+        cli, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring) -> None:
+    import peewee
+
+    from mailmonitor.models import Account
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise peewee.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Account, "create", classmethod(disk_full))
+        code, _, err = cli("accounts", "add", "--email", "a@ex.test", *IMAP_SMTP,
+                           "--password-stdin", stdin="pw-123456\n")
+    assert code == EXIT_FAILED
+    assert "disk is full" in err and "nothing was changed" in err and err.count("\n") == 1
+    assert memory_keyring.store == {}  # the password stored first was taken back
+    assert json.loads(cli("accounts", "list", "--json")[1]) == []
+    assert add(cli, "a@ex.test") == EXIT_OK  # and it works once there is room again
