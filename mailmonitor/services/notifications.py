@@ -20,7 +20,7 @@ from mailmonitor.models import Alert, get_setting
 # ("connected again") only appear in the alerts list.
 NOTIFY_KINDS = frozenset({
     "account_disconnected", "campaign_paused", "account_reminder", "grace_ending",
-    "leads_stopped", "certificate_expiring",
+    "leads_stopped", "certificate_expiring", "send_unknown", "leads_flagged", "send_refused",
 })
 
 # kind -> (singular, plural) used when several alerts are folded into one notification
@@ -31,6 +31,9 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "grace_ending": ("grace period running", "grace periods running"),
     "leads_stopped": ("mailbox's leads stopped", "mailboxes' leads stopped"),
     "certificate_expiring": ("certificate expiring", "certificates expiring"),
+    "send_unknown": ("email to check", "emails to check"),
+    "leads_flagged": ("campaign with leads to fix", "campaigns with leads to fix"),
+    "send_refused": ("mailbox refused to send", "mailboxes refused to send"),
 }
 
 DEFAULT_MIN_GAP = timedelta(minutes=2)

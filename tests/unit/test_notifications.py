@@ -122,3 +122,13 @@ def test_a_notification_carries_the_shape_of_its_most_severe_alert(db: Path,
     assert notifications.status_of_notification(ids) == "disconnected"
     info = [a.id for a in Alert.select().where(Alert.severity == "info")]
     assert notifications.status_of_notification(info) == "connected"
+
+
+def test_things_the_rep_must_check_after_a_crash_or_a_broken_template_notify(
+        clock: FakeClock) -> None:
+    policy = NotificationPolicy(clock)
+    policy.offer([Notice(1, "send_unknown", "1 email may or may not have been sent", 7),
+                  Notice(2, "leads_flagged", "1 lead needs a template field", None, 4)])
+    shown = policy.take()
+    assert shown is not None
+    assert shown.title == "1 email to check · 1 campaign with leads to fix"
