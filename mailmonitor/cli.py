@@ -322,9 +322,10 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
     campaign = setup.find_campaign(args.name)
     if args.action == "import":
-        added, duplicates = setup.import_leads(campaign, Path(args.file), now)
+        added, updated = setup.import_leads(campaign, Path(args.file), now)
         print(f"Imported {added} leads into {campaign.name!r}"
-              + (f" ({duplicates} already there, skipped)" if duplicates else ""))
+              + (f"; {updated} already there kept their place (fields updated)" if updated
+                 else ""))
         return EXIT_OK
     emails = dict(Account.select(Account.id, Account.email).tuples())
     rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))

@@ -85,17 +85,20 @@ def find_campaign(name: str) -> Campaign:
 
 
 def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, int]:
-    """All rows or nothing. Returns (imported, already in the campaign). New leads are spread
-    over the campaign's mailboxes by remaining capacity (inbox rotation)."""
+    """All rows or nothing. Returns (imported, updated). New leads are spread over the
+    campaign's mailboxes by remaining capacity (inbox rotation). A lead already in the campaign
+    keeps its place, mailbox and history; the file's non-empty values update its fields and a
+    flag it had (e.g. a missing template field) is cleared, so fixing the CSV and importing it
+    again is how a rep repairs flagged leads."""
     header, rows = read_csv_rows(path)
     if "email" not in header:
         raise InvalidInput(f"{path}: the header has no 'email' column")
     errors: list[str] = []
     new: list[tuple[str, dict[str, str]]] = []
+    updates: dict[int, dict[str, str]] = {}
     seen: set[str] = set()
-    existing = {e.lower() for (e,) in Lead.select(Lead.email).where(Lead.campaign == campaign)
-                .tuples()}
-    duplicates = 0
+    existing = {e.lower(): lead_id for lead_id, e in
+                Lead.select(Lead.id, Lead.email).where(Lead.campaign == campaign).tuples()}
     for line, row in rows:
         if "__error__" in row:
             errors.append(f"line {line}: {row['__error__']}")
@@ -105,19 +108,38 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
         except Exception as exc:
             errors.append(f"line {line}: {exc}")
             continue
-        if email.lower() in seen or email.lower() in existing:
-            duplicates += 1
-            continue
+        if email.lower() in seen:
+            continue  # the same address twice in one file: the first row counts
         seen.add(email.lower())
         fields = {k: v for k, v in row.items() if k != "email"}
-        new.append((email, fields))
+        if email.lower() in existing:
+            updates[existing[email.lower()]] = {k: v for k, v in fields.items() if v}
+        else:
+            new.append((email, fields))
     if errors:
         shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20
                                            else "")
         raise InvalidInput(f"{path}: {len(errors)} malformed row(s), nothing imported; {shown}")
-    assign_and_insert(campaign, new, now)
+    with db.atomic():
+        assign_and_insert(campaign, new, now)
+        update_fields(campaign, updates, now)
     bus.emit(LEADS_CHANGED, campaign.id)
-    return len(new), duplicates
+    return len(new), len(updates)
+
+
+def update_fields(campaign: Campaign, updates: dict[int, dict[str, str]], now: datetime) -> None:
+    """Merge new field values into existing leads and clear their flags; the composer flags a
+    lead again if a field is still missing when its next step is due."""
+    from mailmonitor.services import alerts
+
+    for lead in Lead.select().where(Lead.id.in_(list(updates))) if updates else []:
+        lead.fields = {**(lead.fields or {}), **updates[lead.id]}
+        lead.flag = None
+        lead.updated_at = now
+        lead.save()
+    if updates and not Lead.select().where(
+            (Lead.campaign == campaign) & Lead.flag.is_null(False)).exists():
+        alerts.resolve_alert(alerts.campaign_key(campaign, "flagged"), now)
 
 
 def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]], now: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import keyring
@@ -179,3 +180,40 @@ def test_a_full_disk_is_one_clear_line_and_changes_nothing(
     assert memory_keyring.store == {}  # the password stored first was taken back
     assert json.loads(cli("accounts", "list", "--json")[1]) == []
     assert add(cli, "a@ex.test") == EXIT_OK  # and it works once there is room again
+
+
+def test_reimporting_a_fixed_csv_repairs_flagged_leads_in_place(cli, tmp_path: Path) -> None:
+    from mailmonitor.clock import utcnow
+    from mailmonitor.models import Alert, Lead, close_db, open_db
+    from mailmonitor.services.sendlog import flag_lead
+
+    assert add(cli, "one@ex.test") == EXIT_OK
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([{"subject": "Hi {{first_name}}", "body": "b", "delay_days": 0}]))
+    assert cli("campaigns", "create", "Q4", "--mailbox", "one@ex.test", "--steps",
+               str(steps))[0] == EXIT_OK
+    leads = tmp_path / "leads.csv"
+    leads.write_text("email,first_name,company\nann@x.test,,Acme\nbo@x.test,Bo,Beta\n")
+    assert cli("leads", "import", "Q4", str(leads))[0] == EXIT_OK
+
+    data_dir = Path(os.environ["MAILMONITOR_DATA_DIR"])
+    open_db(data_dir / "mailmonitor.sqlite3")
+    ann = Lead.get(Lead.email == "ann@x.test")
+    Lead.update(cursor=1, messages_sent=1, state="active").where(Lead.id == ann.id).execute()
+    flag_lead(ann.id, "missing field first_name", utcnow())
+    close_db()
+
+    leads.write_text("email,first_name,company\nann@x.test,Ann,\nnew@x.test,Nu,Gamma\n")
+    code, out, _ = cli("leads", "import", "Q4", str(leads))
+    assert code == EXIT_OK
+    assert "Imported 1 leads" in out and "1 already there kept their place" in out
+    rows = {r["email"]: r for r in json.loads(cli("leads", "list", "Q4", "--json")[1])}
+    assert rows["ann@x.test"]["fields"] == {"first_name": "Ann", "company": "Acme"}
+    assert rows["ann@x.test"]["flag"] is None
+    assert (rows["ann@x.test"]["cursor"], rows["ann@x.test"]["state"]) == (1, "active")
+    assert rows["bo@x.test"]["fields"] == {"first_name": "Bo", "company": "Beta"}
+    assert len(rows) == 3
+    open_db(data_dir / "mailmonitor.sqlite3")
+    assert not Alert.select().where(Alert.kind == "leads_flagged",
+                                    Alert.resolved_at.is_null()).exists()
+    close_db()
