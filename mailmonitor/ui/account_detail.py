@@ -26,10 +26,12 @@ from mailmonitor.models import Account, Check
 from mailmonitor.services import lifecycle, secrets
 from mailmonitor.services.account_impact import describe_disconnect, describe_remove, impact_of
 from mailmonitor.services.reasons import REASONS, Status, label_for
+from mailmonitor.services.reconnect_flow import SendingSettings
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
+from mailmonitor.ui.reconnect_wizard import WarmupDialog
 from mailmonitor.ui.widgets import Sparkline, StatusChip, ask
 
 HISTORY = 50
@@ -64,7 +66,15 @@ class AccountDetailDialog(QDialog):
         overview = QWidget()
         overview_layout = QVBoxLayout(overview)
         overview_layout.addLayout(self.settings)
+        self.edit_button = QPushButton("Edit sending settings…")
+        self.edit_button.setToolTip("Daily limit, sending speed and warm-up; kept through "
+                                    "every reconnect")
+        edit_row = QHBoxLayout()
+        edit_row.addWidget(self.edit_button)
+        edit_row.addStretch(1)
+        overview_layout.addLayout(edit_row)
         overview_layout.addStretch(1)
+        self.settings_dialog: WarmupDialog | None = None
 
         self.sparkline = Sparkline()
         self.history = QTableWidget(0, 5)
@@ -121,6 +131,7 @@ class AccountDetailDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
 
+        self.edit_button.clicked.connect(self.edit_sending_settings)
         self.test_button.clicked.connect(self.test_connection)
         self.reconnect_button.clicked.connect(
             lambda: self.reconnectRequested.emit(self.account_id))
@@ -133,6 +144,32 @@ class AccountDetailDialog(QDialog):
         self._refresh_timer.timeout.connect(self.refresh)
         ctx.bridge.accountChanged.connect(self._changed)
         ctx.bridge.checkStarted.connect(self._check_started)
+        self.refresh()
+
+    def edit_sending_settings(self) -> WarmupDialog | None:
+        """The same pop-up as the wizard's Edit Warm-up, saving at once."""
+        account = Account.get_or_none(Account.id == self.account_id)
+        if account is None:
+            return None
+        dialog = WarmupDialog(SendingSettings.of(account), self)
+        dialog.setWindowTitle("Sending settings")
+        dialog.previous.setText("Save")
+        dialog.previous.setToolTip("")
+        dialog.previous.clicked.connect(lambda: self._save_sending_settings(dialog))
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _save_sending_settings(self, dialog: WarmupDialog) -> None:
+        settings = dialog.settings()
+        problems = settings.problems()
+        if problems:
+            dialog.show_error(" ".join(problems))
+            return
+        account = Account.get_by_id(self.account_id)
+        settings.apply_to(account, self.ctx.clock.now())
+        account.save()
+        dialog.accept()
         self.refresh()
 
     def _changed(self, account_id: int) -> None:

@@ -307,3 +307,28 @@ def test_first_run_without_a_keyring_says_so_and_stores_nothing(
     assert not window.welcome.add_button.isEnabled()
     assert window.welcome.keyring_banner.isVisibleTo(window.welcome)
     assert "keyring" in window.welcome.keyring_banner.text.text().lower()
+
+
+def test_account_detail_edits_sending_settings(
+        accounts: list[Account], make_window: Callable[..., MainWindow], clock: FakeClock
+) -> None:
+    ava = accounts[0]
+    window = make_window()
+    detail = window.open_account(ava.id)
+    popup = detail.edit_sending_settings()
+    assert popup is not None and popup.isVisible()
+    assert popup.daily_limit.value() == ava.daily_limit
+    popup.warmup.setChecked(True)
+    popup.start.setValue(0)  # the spin box keeps its minimum of 1
+    popup.daily_limit.setValue(35)
+    popup.gap.setValue(12)
+    popup.step.setValue(3)
+    popup.previous.click()
+    assert not popup.isVisible()
+    stored = reload(ava)
+    assert (stored.daily_limit, stored.min_gap_seconds) == (35, 720)
+    assert (stored.warmup_start, stored.warmup_step) == (1, 3)
+    assert stored.warmup_started_on == clock.now().date()
+    shown = {detail.settings.itemAt(i, detail.settings.ItemRole.FieldRole).widget().text()
+             for i in range(detail.settings.rowCount())}
+    assert "35 emails" in shown and "12 minutes between emails" in shown
