@@ -32,18 +32,27 @@ def parse_steps(path: Path) -> list[dict[str, Any]]:
         raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, list) or not data:
         raise InvalidInput(f"{path} must be a non-empty JSON list of steps")
+    return check_steps(data, f"{path}: ")
+
+
+def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
+    """Steps as the window or a steps file gives them, checked: each a subject, a body and a
+    delay in days (≥ 0); step 1 needs a subject (later ones may leave it empty: they answer in
+    the same thread). `where` prefixes the messages (the file's name)."""
+    if not data:
+        raise InvalidInput(f"{where}the campaign needs at least one step")
     steps = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            raise InvalidInput(f"{path}: step {number} is not an object")
+            raise InvalidInput(f"{where}step {number} is not an object")
         subject, body = item.get("subject"), item.get("body")
         if not isinstance(subject, str) or not isinstance(body, str):
-            raise InvalidInput(f"{path}: step {number} needs a text 'subject' and 'body'")
+            raise InvalidInput(f"{where}step {number} needs a text 'subject' and 'body'")
         if number == 1 and not subject.strip():
-            raise InvalidInput(f"{path}: step 1 needs a subject")
+            raise InvalidInput(f"{where}step 1 needs a subject")
         delay = item.get("delay_days", 0)
         if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-            raise InvalidInput(f"{path}: step {number} delay_days must be a number ≥ 0")
+            raise InvalidInput(f"{where}step {number} delay_days must be a number ≥ 0")
         steps.append({"subject": subject, "body": body, "delay_days": float(delay)})
     return steps
 
@@ -75,6 +84,18 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
             CampaignMailbox.create(campaign=campaign, account=account, added_at=now)
     bus.emit(CAMPAIGN_CHANGED, campaign.id)
     return campaign
+
+
+def create_campaign_with_leads(name: str, mailbox_emails: list[str],
+                               steps: list[dict[str, Any]], window: dict[str, object] | None,
+                               leads_csv: Path | None, now: datetime, status: str = "active"
+                               ) -> tuple[Campaign, int, int]:
+    """`create_campaign` and then `import_leads` in one transaction: a malformed CSV leaves no
+    half-made campaign behind. Returns (campaign, imported, updated)."""
+    with db.atomic():
+        campaign = create_campaign(name, mailbox_emails, steps, window, now, status)
+        imported, updated = import_leads(campaign, leads_csv, now) if leads_csv else (0, 0)
+    return campaign, imported, updated
 
 
 def find_campaign(name: str) -> Campaign:

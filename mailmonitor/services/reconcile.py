@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailmonitor.models import Account, Lead, SendRecord
+from mailmonitor.models import Account, Lead, SendRecord, db
 from mailmonitor.services import alerts, mailbox, sendlog
+from mailmonitor.services.events import LEADS_CHANGED, bus
 from mailmonitor.services.probes import Credentials
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,42 @@ def alert_unknown(account: Account, now: datetime) -> None:
         f"{count} {verb} been sent from {account.email}",
         f"mailmonitor was stopped while the server was accepting {'it' if count == 1 else 'them'}"
         f", and this server keeps no copy to check. {'It is' if count == 1 else 'They are'} "
-        f"counted as sent and will not be sent again: {names}{more}. Look in the Sent folder "
-        "or ask the lead if it matters.",
+        f"counted as sent and will not be sent again by itself: {names}{more}. Look in the "
+        "Sent folder, then choose “They went out” or “Send again” in Alerts.",
         now, severity="warning", account=account,
     )
+
+
+def resolve_unknown_sends(account: Account, delivered: bool, now: datetime) -> int:
+    """The rep checked the mailbox's Sent folder (or asked the lead) about the emails that may or
+    may not have gone out. `delivered`: they did, and stay counted. Otherwise each is sent again
+    from the same mailbox at its pace: the lead's cursor goes back to that step — but only where
+    it is still the lead's latest email (a later step already sent keeps the sequence as it is).
+    Returns how many will be sent again."""
+    records = list(SendRecord.select().where(
+        (SendRecord.account == account) & (SendRecord.state == "unknown")))
+    again = 0
+    with db.atomic():
+        for record in records:
+            lead = Lead.get_by_id(record.lead_id)
+            latest = lead.last_message_id == record.message_id and lead.cursor == record.step + 1
+            if delivered or not latest:
+                SendRecord.update(state="sent").where(SendRecord.id == record.id).execute()
+                continue
+            previous = (SendRecord.select(SendRecord.message_id)
+                        .where((SendRecord.lead == lead) & (SendRecord.id != record.id)
+                               & SendRecord.state.in_(("sent", "unknown")))
+                        .order_by(SendRecord.id.desc()).scalar())
+            SendRecord.update(state="failed", error="not delivered (checked by the rep)").where(
+                SendRecord.id == record.id).execute()
+            waiting = lead.state in ("active", "completed", "pending")
+            Lead.update(
+                cursor=record.step, messages_sent=Lead.messages_sent - 1,
+                last_message_id=previous, next_due_at=now, updated_at=now,
+                state=("active" if record.step else "pending") if waiting else lead.state,
+            ).where(Lead.id == lead.id).execute()
+            again += 1
+        alerts.resolve_alert(alerts.account_key(account, "send_unknown"), now)
+    for campaign_id in {r.campaign_id for r in records}:
+        bus.emit(LEADS_CHANGED, campaign_id)
+    return again

@@ -140,6 +140,15 @@ class AlertsDialog(QDialog):
                 button = card.add_button("Re-allocate…", "reallocate")
                 button.clicked.connect(
                     lambda _c=False, c=alert.campaign_id: self.reallocateRequested.emit(c))
+            if alert.kind == "send_unknown" and alert.account_id is not None:
+                went = card.add_button("They went out", "went_out")
+                went.setToolTip("You found them in the Sent folder: they stay counted")
+                went.clicked.connect(
+                    lambda _c=False, a=alert.account_id: self.settle_unknown(a, True))
+                again = card.add_button("Send again", "send_again")
+                again.setToolTip("Not in the Sent folder: each goes out again from its step")
+                again.clicked.connect(
+                    lambda _c=False, a=alert.account_id: self.settle_unknown(a, False))
             dismiss = card.add_button("Dismiss", "dismiss")
             dismiss.clicked.connect(lambda _c=False, key=alert.key: self.dismiss(key))
             self.list_layout.insertWidget(position, card)
@@ -147,6 +156,14 @@ class AlertsDialog(QDialog):
         self.more.setText(f"…and {total - MAX_CARDS} more" if total > MAX_CARDS else "")
         self.more.setVisible(total > MAX_CARDS)
         self.list_layout.insertWidget(len(self.cards), self.more)
+
+    def settle_unknown(self, account_id: int, delivered: bool) -> None:
+        from mailmonitor.services.reconcile import resolve_unknown_sends
+
+        account = Account.get_or_none(Account.id == account_id)
+        if account is not None:
+            resolve_unknown_sends(account, delivered, self.ctx.clock.now())
+        self.refresh()
 
     def dismiss(self, key: str) -> None:
         alert_service.resolve_alert(key, self.ctx.clock.now())

@@ -99,3 +99,28 @@ def test_resolved_alerts_disappear_by_themselves(
     assert list(card_for(window, "reconnected").action_buttons) == ["dismiss"]
     assert dialog.isVisible()
     qtbot.waitUntil(lambda: window.alerts_action.text() == "Alerts (1)", timeout=1000)
+
+
+def test_emails_that_may_not_have_gone_out_are_settled_from_their_alert(
+        db: Path, clock: FakeClock, make_window: Callable[..., MainWindow],
+        settle: Callable[[], None]) -> None:
+    from mailmonitor.models import Lead, SendRecord
+    from mailmonitor.services import sendlog
+    from mailmonitor.services.reconcile import alert_unknown
+    from tests.factories import make_lead
+
+    ava = make_account("ava@northwind.example")
+    campaign = make_campaign("Q4 outreach", [ava])
+    lead = make_lead(campaign, "lead@x.example", ava)
+    record = sendlog.start_attempt(lead, 0, ava, "<maybe@x>", "Hi", clock.now())
+    sendlog.mark_sent(record, clock.now(), state="unknown")
+    alert_unknown(ava, clock.now())
+    window = make_window()
+    window.open_alerts()
+    card = card_for(window, "send_unknown")
+    assert list(card.action_buttons) == ["went_out", "send_again", "dismiss"]
+    card.action_buttons["send_again"].click()
+    settle()
+    assert SendRecord.get_by_id(record.id).state == "failed"
+    assert (Lead.get_by_id(lead.id).cursor, Lead.get_by_id(lead.id).state) == (0, "pending")
+    assert shown_titles(window) == []
