@@ -5,8 +5,8 @@ Usage: QT_QPA_PLATFORM=offscreen python tools/screenshots.py [OUT_DIR]   (defaul
 Mailboxes in every status, campaigns with a disconnected mailbox, alerts, check history; then
 each reconnect wizard page (with a failed and a passed connection test, answered by a scripted
 probe), the alerts dialog, the campaign view with its banner, the Re-allocate dialog, account
-details, adding a mailbox, settings, the in-window notification, and the main window in a dark
-theme."""
+details, adding a mailbox, settings, a new campaign (and its error), the in-window notification,
+and the main window in a dark theme."""
 
 from __future__ import annotations
 
@@ -259,6 +259,28 @@ def main() -> int:
     settings = window.open_settings()
     save(settings, out, "17-settings")
     settings.reject()
+
+    new_campaign = window.open_new_campaign()
+    new_campaign.name.setText("Q1 logistics")
+    new_campaign.set_mailboxes([people["ava"].email, people["ben"].email])
+    steps = new_campaign.steps
+    steps.subject.setText("Quick question, {{first_name|there}}")
+    steps.body.setPlainText("Hi {{first_name|there}},\n\nHow does {{company|your team}} plan "
+                            "its deliveries this quarter? We help teams like yours cut "
+                            "late shipments by a third.\n\nWorth a 15-minute call next week?")
+    steps.add_step("", "Hi {{first_name|there}}, just bumping this up in case it got buried.",
+                   3)
+    steps.add_step("Last note from me", "Hi {{first_name|there}}, I will stop here. If "
+                   "deliveries become a priority, just reply.", 5)
+    steps.set_current(0)
+    new_campaign.window_editor.zone.setCurrentText("Europe/Berlin")
+    new_campaign.csv_path.setText(str(Path.home() / "Downloads" / "logistics-leads.csv"))
+    save(new_campaign, out, "22-new-campaign")
+    new_campaign.name.setText("Q4 outreach")
+    new_campaign.create_button.click()
+    run_tasks(window)
+    save(new_campaign, out, "23-new-campaign-error")
+    new_campaign.reject()
 
     window.tabs.setCurrentIndex(0)
     window.notice.hide()

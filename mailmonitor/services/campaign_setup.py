@@ -94,7 +94,13 @@ def create_campaign_with_leads(name: str, mailbox_emails: list[str],
     half-made campaign behind. Returns (campaign, imported, updated)."""
     with db.atomic():
         campaign = create_campaign(name, mailbox_emails, steps, window, now, status)
-        imported, updated = import_leads(campaign, leads_csv, now) if leads_csv else (0, 0)
+        imported = updated = 0
+        if leads_csv is not None:
+            try:
+                imported, updated = import_leads(campaign, leads_csv, now)
+            except InvalidInput as exc:  # leaving the block rolls the campaign back too
+                raise InvalidInput(f"the campaign was not created, because its leads could "
+                                   f"not be imported: {exc}") from None
     return campaign, imported, updated
 
 

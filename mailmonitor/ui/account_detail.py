@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QTableWidget,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, Check
 from mailmonitor.services import lifecycle, secrets
 from mailmonitor.services.account_impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.events import ACCOUNT_CHANGED, bus
 from mailmonitor.services.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect_flow import SendingSettings
 from mailmonitor.ui import format as fmt
@@ -35,6 +37,58 @@ from mailmonitor.ui.reconnect_wizard import WarmupDialog
 from mailmonitor.ui.widgets import Sparkline, StatusChip, ask
 
 HISTORY = 50
+
+
+class SenderDialog(QDialog):
+    """The sender name and signature of one mailbox. Opened with `open()`; the caller saves.
+
+    Signals:
+        saved(str, str): name, signature.
+    """
+
+    saved = Signal(str, str)
+
+    def __init__(self, account: Account, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("senderDialog")
+        self.setWindowTitle(f"Sender of {account.email}")
+        self.setMinimumWidth(480)
+        self.name = QLineEdit(account.name or "")
+        self.name.setObjectName("senderName")
+        self.name.setPlaceholderText("e.g. Ava Stone")
+        self.signature = QPlainTextEdit(account.signature or "")
+        self.signature.setObjectName("signature")
+        self.signature.setPlaceholderText("Ava Stone\nAccount Executive, Northwind\n"
+                                          "+1 555 0100")
+        self.signature.setTabChangesFocus(True)
+        self.signature.setMinimumHeight(110)
+        note = QLabel("Added below every email from this mailbox, after the standard “-- ” "
+                      "line. Leave empty for none.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Sender name", self.name)
+        form.addRow("Signature", self.signature)
+        form.addRow("", note)
+        cancel = QPushButton("Cancel")
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("saveSender")
+        self.save_button.setProperty("primary", True)
+        self.save_button.setDefault(True)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        cancel.clicked.connect(self.reject)
+        self.save_button.clicked.connect(self._save)
+
+    def _save(self) -> None:
+        self.saved.emit(self.name.text().strip(), self.signature.toPlainText().rstrip())
+        self.accept()
 
 
 class AccountDetailDialog(QDialog):
@@ -69,12 +123,18 @@ class AccountDetailDialog(QDialog):
         self.edit_button = QPushButton("Edit sending settings…")
         self.edit_button.setToolTip("Daily limit, sending speed and warm-up; kept through "
                                     "every reconnect")
+        self.sender_button = QPushButton("Edit sender…")
+        self.sender_button.setObjectName("editSender")
+        self.sender_button.setToolTip("The name recipients see and the signature under "
+                                      "every email")
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.edit_button)
+        edit_row.addWidget(self.sender_button)
         edit_row.addStretch(1)
         overview_layout.addLayout(edit_row)
         overview_layout.addStretch(1)
         self.settings_dialog: WarmupDialog | None = None
+        self.sender_dialog: SenderDialog | None = None
 
         self.sparkline = Sparkline()
         self.history = QTableWidget(0, 5)
@@ -132,6 +192,7 @@ class AccountDetailDialog(QDialog):
         layout.addLayout(buttons)
 
         self.edit_button.clicked.connect(self.edit_sending_settings)
+        self.sender_button.clicked.connect(lambda _c=False: self.edit_sender())
         self.test_button.clicked.connect(self.test_connection)
         self.reconnect_button.clicked.connect(
             lambda: self.reconnectRequested.emit(self.account_id))
@@ -170,6 +231,25 @@ class AccountDetailDialog(QDialog):
         settings.apply_to(account, self.ctx.clock.now())
         account.save()
         dialog.accept()
+        self.refresh()
+
+    def edit_sender(self) -> SenderDialog | None:
+        account = Account.get_or_none(Account.id == self.account_id)
+        if account is None:
+            return None
+        dialog = SenderDialog(account, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._save_sender)
+        self.sender_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _save_sender(self, name: str, signature: str) -> None:
+        account = Account.get_by_id(self.account_id)
+        account.name = name
+        account.signature = signature
+        account.save()
+        bus.emit(ACCOUNT_CHANGED, account.id, account.status, account.status)
         self.refresh()
 
     def _changed(self, account_id: int) -> None:
@@ -216,6 +296,8 @@ class AccountDetailDialog(QDialog):
                   if a.warmup_start is not None else "off")
         rows = [
             ("Sender name", a.name or "—"),
+            ("Signature", a.signature.strip() if a.signature and a.signature.strip()
+             else "—"),
             ("Provider", fmt.provider_name(a.kind, a.imap_host)),
             ("Sign-in", {"oauth2": "Browser sign-in (OAuth)", "app_password": "App password",
                          "password": "Password"}.get(a.auth_method, a.auth_method)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
 from mailmonitor.services.account_impact import AffectedMailbox, affected_mailboxes
+from mailmonitor.services.campaign_setup import import_leads
 from mailmonitor.services.campaigns import (
     CampaignError,
     campaign_accounts,
@@ -39,6 +42,7 @@ from mailmonitor.services.reallocation import (
     plan_reallocation,
 )
 from mailmonitor.services.reasons import label_for
+from mailmonitor.services.validation import InvalidInput
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.models import LeadsModel
@@ -203,6 +207,15 @@ class CampaignView(QWidget):
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
         self.reallocate_button = QPushButton("Re-allocate…")
+        self.import_button = QPushButton("Import leads…")
+        self.import_button.setObjectName("importLeads")
+        self.import_button.setToolTip("Add leads from a CSV (an email column and any template "
+                                      "fields); leads already here keep their place")
+        self.file_dialog: QFileDialog | None = None
+        self.import_banner = Banner("ok")
+        self.import_banner.setObjectName("importBanner")
+        self.import_banner.add_action("Dismiss", self.import_banner.hide)
+        self.import_banner.hide()
         self.message = QLabel()
         self.message.setObjectName("error")
         self.message.setWordWrap(True)
@@ -249,6 +262,7 @@ class CampaignView(QWidget):
         top.addWidget(self.pause_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.reallocate_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
         filter_row = QHBoxLayout()
         filter_row.addWidget(QLabel("Show"))
         filter_row.addWidget(self.filter)
@@ -260,12 +274,14 @@ class CampaignView(QWidget):
         layout.addLayout(top)
         layout.addLayout(self.banner_box)
         layout.addWidget(self.message)
+        layout.addWidget(self.import_banner)
         layout.addLayout(filter_row)
         layout.addWidget(self.table, 1)
 
         self.pause_button.clicked.connect(self.pause)
         self.resume_button.clicked.connect(self.resume)
         self.reallocate_button.clicked.connect(self.open_reallocate)
+        self.import_button.clicked.connect(lambda _c=False: self.browse_leads())
         self.filter.currentIndexChanged.connect(self._filter_changed)
         self.leads.rowsInserted.connect(self._update_count)
         self.leads.modelReset.connect(self._update_count)
@@ -283,6 +299,8 @@ class CampaignView(QWidget):
     # --- data ---------------------------------------------------------------------------------
 
     def set_campaign(self, campaign_id: int | None) -> None:
+        if campaign_id != self.campaign_id:
+            self.import_banner.hide()
         self.campaign_id = campaign_id
         self.leads.set_campaign(campaign_id)
         self.refresh()
@@ -410,3 +428,50 @@ class CampaignView(QWidget):
         self.reallocate_dialog = dialog
         dialog.open()
         return dialog
+
+    # --- importing leads ----------------------------------------------------------------------
+
+    def browse_leads(self) -> QFileDialog | None:
+        """Pick a CSV (opened with `open()`); the import starts when a file is chosen."""
+        if self.campaign_id is None:
+            return None
+        dialog = QFileDialog(self, "Import leads from CSV", str(Path.home()),
+                             "CSV files (*.csv);;All files (*)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.import_file(Path(path)))
+        self.file_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def import_file(self, path: Path) -> None:
+        """All rows or nothing, in a worker (a big CSV must not freeze the window)."""
+        campaign = self._campaign()
+        if campaign is None:
+            return
+        self.import_button.setEnabled(False)
+        self._show_import("info", f"Importing leads from {fmt.esc(path.name)}…")
+        self.ctx.spawn(self._import(campaign, path), "import leads")
+
+    async def _import(self, campaign: Campaign, path: Path) -> None:
+        try:
+            imported, updated = await self.ctx.blocking(import_leads, campaign, path,
+                                                        self.ctx.clock.now())
+        except InvalidInput as exc:
+            self._show_import("error", "<b>No lead was imported.</b> "
+                              + fmt.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}") + "<br>Fix "
+                              "the file and import it again.")
+            return
+        finally:
+            self.import_button.setEnabled(True)
+        text = f"Imported {fmt.count(imported, 'lead')}"
+        if updated:
+            text += (f"; {updated:,} already there kept their place (fields updated)")
+        self._show_import("ok", text + ".")
+        self._leads_dirty = True
+        self._refresh_timer.start()
+
+    def _show_import(self, severity: str, html: str) -> None:
+        self.import_banner.set_severity(severity)
+        self.import_banner.set_message(html)
+        self.import_banner.show()

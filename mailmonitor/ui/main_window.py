@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMenu,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -47,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.models import Campaign, Lead
 from mailmonitor.services.campaign_setup import lead_counts
 from mailmonitor.services.notifications import Notification
 from mailmonitor.services.reasons import Status, label_for
@@ -65,6 +67,7 @@ from mailmonitor.ui.models import (
     Role,
     StatusFilterProxy,
 )
+from mailmonitor.ui.new_campaign import NewCampaignDialog
 from mailmonitor.ui.palette import worst_status
 from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
@@ -131,6 +134,7 @@ class MainWindow(QMainWindow):
         self.wizards: dict[int, ReconnectWizard] = {}
         self.alerts_dialog: AlertsDialog | None = None
         self.add_dialog: AddAccountDialog | None = None
+        self.new_campaign_dialog: NewCampaignDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.reallocate_dialog: ReallocateDialog | None = None
         self._told_about_tray = False
@@ -206,6 +210,9 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.add_account = self._action("Add mailbox", self.open_add_account, "Ctrl+N", "add",
                                         "Add a mailbox")
+        self.new_campaign_action = self._action("New campaign", self.open_new_campaign,
+                                                "Ctrl+Shift+N", "campaign",
+                                                "Create a campaign")
         self.check_all_action = self._action("Check all now", self.check_all, "Ctrl+R",
                                              "check", "Test every mailbox now")
         self.alerts_action = self._action("Alerts", self.open_alerts, "Ctrl+Shift+A", "alerts",
@@ -233,6 +240,7 @@ class MainWindow(QMainWindow):
         bar.setIconSize(QSize(22, 22))
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.addAction(self.add_account)
+        bar.addAction(self.new_campaign_action)
         bar.addAction(self.check_all_action)
         bar.addAction(self.alerts_action)
         bar.addSeparator()
@@ -316,7 +324,15 @@ class MainWindow(QMainWindow):
         campaigns_tab = QWidget()
         campaigns_layout = QVBoxLayout(campaigns_tab)
         campaigns_layout.setContentsMargins(8, 8, 8, 8)
-        campaigns_layout.addWidget(self.campaign_splitter)
+        self.new_campaign_button = QPushButton(action_icon("campaign"), "New campaign…")
+        self.new_campaign_button.setObjectName("newCampaignButton")
+        self.new_campaign_button.setToolTip(self.new_campaign_action.toolTip())
+        self.new_campaign_button.clicked.connect(lambda _c=False: self.open_new_campaign())
+        campaigns_bar = QHBoxLayout()
+        campaigns_bar.addStretch(1)
+        campaigns_bar.addWidget(self.new_campaign_button)
+        campaigns_layout.addLayout(campaigns_bar)
+        campaigns_layout.addWidget(self.campaign_splitter, 1)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -495,6 +511,13 @@ class MainWindow(QMainWindow):
         if index.isValid():
             self.accounts_view.setCurrentIndex(index)
 
+    def select_campaign(self, campaign_id: int) -> None:
+        source = self.campaigns_model.index_of(campaign_id)
+        index = self.campaigns_proxy.mapFromSource(source)
+        if index.isValid():
+            self.campaigns_view.setCurrentIndex(index)
+            self.campaigns_view.scrollTo(index)
+
     def _focus_search(self) -> None:
         self.tabs.setCurrentIndex(0)
         self.search.setFocus()
@@ -606,6 +629,26 @@ class MainWindow(QMainWindow):
             dialog.open()
         return self.add_dialog
 
+    def open_new_campaign(self) -> NewCampaignDialog:
+        if self.new_campaign_dialog is None or not self.new_campaign_dialog.isVisible():
+            dialog = NewCampaignDialog(self.ctx, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.created.connect(self._campaign_created)
+            self.new_campaign_dialog = dialog
+            dialog.open()
+        return self.new_campaign_dialog
+
+    def _campaign_created(self, campaign_id: int) -> None:
+        self.stack.setCurrentWidget(self.content)
+        self.campaigns_model.refresh_campaign(campaign_id)
+        self.tabs.setCurrentIndex(1)
+        self.select_campaign(campaign_id)
+        campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+        if campaign is not None:
+            leads = Lead.select().where(Lead.campaign == campaign_id).count()
+            self.statusBar().showMessage(
+                f"Campaign “{campaign.name}” created with {fmt.count(leads, 'lead')}.", 8000)
+
     async def _check_keyring(self) -> None:
         ok, detail = await self.ctx.blocking(keyring_status)
         self.welcome.set_keyring_status(ok, detail)
@@ -648,8 +691,10 @@ class MainWindow(QMainWindow):
         """Light or dark: status colours and icons come from the palette-aware table again."""
         tinted_icon.cache_clear()
         for action, name in ((self.add_account, "add"), (self.check_all_action, "check"),
-                             (self.settings_action, "settings")):
+                             (self.settings_action, "settings"),
+                             (self.new_campaign_action, "campaign")):
             action.setIcon(action_icon(name))
+        self.new_campaign_button.setIcon(action_icon("campaign"))
         self.update_alert_badge()
         self.accounts_model.clear_caches()
         self.campaigns_view.viewport().update()
