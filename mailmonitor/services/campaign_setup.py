@@ -13,6 +13,7 @@ import peewee as pw
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, db
 from mailmonitor.models.lead import LEAD_STATES
+from mailmonitor.services import alerts
 from mailmonitor.services.accounts import read_csv_rows
 from mailmonitor.services.campaigns import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.capacity import daily_cap, remaining_capacity
@@ -157,8 +158,6 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
 def update_fields(campaign: Campaign, updates: dict[int, dict[str, str]], now: datetime) -> None:
     """Merge new field values into existing leads and clear their flags; the composer flags a
     lead again if a field is still missing when its next step is due."""
-    from mailmonitor.services import alerts
-
     for lead in Lead.select().where(Lead.id.in_(list(updates))) if updates else []:
         lead.fields = {**(lead.fields or {}), **updates[lead.id]}
         lead.flag = None

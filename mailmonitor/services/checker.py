@@ -18,6 +18,7 @@ from mailmonitor.services.probes import (
     probe_imap,
     probe_smtp,
 )
+from mailmonitor.services.reasons import REASONS
 
 # Obtains a fresh access token for an OAuth account (set by the OAuth service when it loads);
 # raises TokenError (classified token_expired) when the refresh is refused.
@@ -46,8 +47,6 @@ def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]
 
 
 def failed(protocol: str, reason: str, detail: str) -> ProbeResult:
-    from mailmonitor.services.reasons import REASONS
-
     return ProbeResult(protocol=protocol, ok=False, status=REASONS[reason].status.value,
                        reason=reason, detail=detail, latency_ms=0, phases={},
                        cert_expires_at=None, error=detail)

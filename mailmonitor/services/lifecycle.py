@@ -72,11 +72,9 @@ def disconnect(account: Account, now: datetime) -> int:
         account.detached_at, account.grace_until, account.grace_expired = now, now + grace, False
         account.next_check_at = None
         account.save()
+        # Halts its leads (by mailbox); the campaigns it just left are paused below, since
+        # apply_account_status only sees the ones it is still a member of.
         update_status(account, Status.STOPPED.value, None, "Disconnected by you", now)
-        # The account is no longer a member, so apply_account_status did not see these.
-        Lead.update(state="halted", updated_at=now).where(
-            (Lead.mailbox == account) & Lead.state.in_(("pending", "active"))
-        ).execute()
         for campaign in campaigns:
             auto_pause_if_no_mailbox(campaign, now)
         leads = Lead.select().where(

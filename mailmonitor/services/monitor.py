@@ -18,7 +18,7 @@ from typing import Any
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account, Check, active_accounts, get_setting
-from mailmonitor.services.account_state import ProbeLike, record_check
+from mailmonitor.services.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.checker import run_check
 from mailmonitor.services.events import CHECK_FINISHED, CHECK_STARTED, bus
 from mailmonitor.services.lifecycle import run_housekeeping
@@ -194,8 +194,6 @@ def mark_offline(now: datetime) -> None:
     """The computer has no network: accounts that were fine or retrying show `offline`; no
     failure is counted and nothing about campaigns changes. Disconnected accounts still need
     the rep, so they keep saying so."""
-    from mailmonitor.services.account_state import update_status
-
     for account in active_accounts().where(Account.status.in_(
             (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
         update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
