@@ -47,6 +47,11 @@ class Reason:
     action: str  # what the rep should do
 
     @property
+    def advice(self) -> str:
+        """What is wrong and what to do, as one text for the rep."""
+        return f"{self.explanation} {self.action}"
+
+    @property
     def transient(self) -> bool:
         return self.status is Status.WARNING
 

@@ -396,7 +396,7 @@ def failure_help(account: Account, reason_code: str | None) -> list[str]:
     info = REASONS.get(reason_code or "")
     lines: list[str] = []
     if info is not None:
-        lines.append(f"{info.label}: {info.explanation} {info.action}")
+        lines.append(f"{info.label}: {info.advice}")
     google, microsoft = _is_google(account), _is_microsoft(account)
     if reason_code in ("invalid_credentials", "app_password_required"):
         if google:

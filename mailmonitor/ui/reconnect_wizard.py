@@ -98,7 +98,7 @@ class AccountHeader(QWidget):
         self.chip.set_status(account.status, label_for(account.status, account.reason))
         info = REASONS.get(account.reason or "")
         if info is not None:
-            self.explanation.setText(f"{info.explanation} {info.action}")
+            self.explanation.setText(info.advice)
         elif account.status == Status.STOPPED.value:
             self.explanation.setText("You disconnected this mailbox. Sign in again to connect "
                                      "it; within the grace period it gets its leads back.")
