@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,7 +63,8 @@ def main(screenshot: str) -> None:
         if w.metaObject().className() == "QBalloonTip" and w.isVisible()) or balloons), 5)
     result["balloon_shown"] = bool(balloons)
     wait_until(app, lambda: False, 0.5)  # let it paint before the screenshot
-    subprocess.run(["import", "-window", "root", screenshot], check=False, timeout=20)
+    # The whole virtual screen (tray host, balloon, window) through Qt: no external tool.
+    app.primaryScreen().grabWindow(0).save(screenshot)
     if balloons:
         balloon = balloons[0]
         QTest.mouseClick(balloon, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
