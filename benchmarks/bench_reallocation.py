@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mailmonitor.models import Campaign, Lead, close_db, open_db
-from mailmonitor.services.reallocation import (
+from mailmonitor.services.campaigns.reallocation import (
     apply_reallocation,
     plan_reallocation,
 )

@@ -32,8 +32,8 @@ from aiosmtpd.smtp import AuthResult
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, SendRecord, close_db, open_db
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.probes import Credentials
+from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending.engine import SendingEngine
 from tests.factories import make_account, make_campaign, make_leads
 from tests.fake_smtp import FakeServer
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account, close_db, open_db, set_setting
 from mailmonitor.models.setting import DEFAULTS
-from mailmonitor.services import secrets
-from mailmonitor.services.monitor import Monitor
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.monitoring.monitor import Monitor
 from tests.servers.certs import shared_test_pki
 from tests.servers.dovecot import Dovecot
 

@@ -137,8 +137,8 @@ def child(data_dir: Path) -> None:
     from PySide6.QtCore import Qt, QTimer
 
     from mailmonitor.clock import SystemClock
-    from mailmonitor.services.account_state import record_check
-    from mailmonitor.services.events import ACCOUNT_CHANGED, bus
+    from mailmonitor.events import ACCOUNT_CHANGED, bus
+    from mailmonitor.services.monitoring.account_state import record_check
     from tests.factories import probe_fail, probe_ok
 
     ids = [a for (a,) in Account.select(Account.id).where(

@@ -104,12 +104,12 @@ class DesktopApp:
         self._shutdown_task: asyncio.Future[None] | None = None
 
     async def main(self) -> int:
-        from mailmonitor.services.background import (
+        from mailmonitor.services.desktop.background import (
             AlreadyRunning,
             BackgroundWork,
             acquire_instance_lock,
         )
-        from mailmonitor.services.monitor import Monitor
+        from mailmonitor.services.monitoring.monitor import Monitor
 
         network = NetworkWatch()
         # Created inside the running loop: its semaphore and events belong to this loop.

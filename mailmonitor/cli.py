@@ -132,10 +132,10 @@ def iso(value: Any) -> str | None:
 
 def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Account, active_accounts
-    from mailmonitor.services import accounts as svc
-    from mailmonitor.services import lifecycle
-    from mailmonitor.services.reasons import label_for
-    from mailmonitor.services.validation import normalize_email, parse_warmup
+    from mailmonitor.services.accounts import adding as svc
+    from mailmonitor.services.accounts.validation import normalize_email, parse_warmup
+    from mailmonitor.services.campaigns import lifecycle
+    from mailmonitor.services.monitoring.reasons import label_for
 
     if args.action == "add":
         spec = svc.AccountSpec(
@@ -148,7 +148,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         ).validated()
         password = read_password_stdin() if args.password_stdin else None
         if args.kind in ("gmail", "microsoft") and password is None:
-            from mailmonitor.services.oauth_cli import add_oauth_account
+            from mailmonitor.services.auth.oauth_cli import add_oauth_account
 
             return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
@@ -181,14 +181,14 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             print(f"{email} is already disconnected")
             return EXIT_OK
         leads = lifecycle.disconnect(account, now)
-        from mailmonitor.services import secrets
+        from mailmonitor.services.auth import secrets
 
         secrets.delete_all_secrets(account.email)
         print(f"Disconnected {email}. Connect it again within the grace period to keep its "
               f"{leads} leads.")
         return EXIT_OK
     if args.action == "remove":
-        from mailmonitor.services import secrets
+        from mailmonitor.services.auth import secrets
 
         lifecycle.remove_account(account, now)
         secrets.delete_all_secrets(account.email)
@@ -219,11 +219,11 @@ def account_json(account: Any, label_for: Any) -> dict[str, Any]:
 def test_before_storing(spec: Any, password: str | None) -> None:
     from mailmonitor.clock import utcnow
     from mailmonitor.models import Account
-    from mailmonitor.services.account_state import ProbeLike
-    from mailmonitor.services.accounts import account_values
-    from mailmonitor.services.checker import run_check
-    from mailmonitor.services.reasons import label_for
-    from mailmonitor.services.status_rules import Outcome, combine
+    from mailmonitor.services.accounts.adding import account_values
+    from mailmonitor.services.monitoring.account_state import ProbeLike
+    from mailmonitor.services.monitoring.checker import run_check
+    from mailmonitor.services.monitoring.reasons import label_for
+    from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
     values = account_values(spec, password is not None, utcnow())
     probe_account = Account(**values)
@@ -238,18 +238,19 @@ def test_before_storing(spec: Any, password: str | None) -> None:
 
 
 def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
-    from mailmonitor.services import lifecycle, secrets
-    from mailmonitor.services.checker import run_check
-    from mailmonitor.services.reasons import label_for
-    from mailmonitor.services.status_rules import Outcome, combine
+    from mailmonitor.services.auth import secrets
+    from mailmonitor.services.campaigns import lifecycle
+    from mailmonitor.services.monitoring.checker import run_check
+    from mailmonitor.services.monitoring.reasons import label_for
+    from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
     if account.is_oauth:
-        from mailmonitor.services.oauth_cli import reconnect_oauth_account
+        from mailmonitor.services.auth.oauth_cli import reconnect_oauth_account
 
         return reconnect_oauth_account(account, args.timeout, now)
     password = read_password_stdin() if args.password_stdin else None
     if password is not None:
-        from mailmonitor.services.accounts import AccountSpec, clean_password
+        from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 
         password = clean_password(AccountSpec(email=account.email, kind=account.kind,
                                               imap_host=account.imap_host), password)
@@ -268,10 +269,9 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
 
 def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Campaign
-    from mailmonitor.services import campaign_setup as setup
-    from mailmonitor.services import campaigns as rules
-    from mailmonitor.services.reallocation import reallocate
-    from mailmonitor.services.validation import parse_window
+    from mailmonitor.services.accounts.validation import parse_window
+    from mailmonitor.services.campaigns import rules, setup
+    from mailmonitor.services.campaigns.reallocation import reallocate
 
     if args.action == "create":
         steps = setup.parse_steps(Path(args.steps))
@@ -318,7 +318,7 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
 
 def cmd_leads(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Account, Lead
-    from mailmonitor.services import campaign_setup as setup
+    from mailmonitor.services.campaigns import setup
 
     campaign = setup.find_campaign(args.name)
     if args.action == "import":
@@ -346,9 +346,9 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from mailmonitor.models import Account, active_accounts
-    from mailmonitor.services.monitor import Monitor
-    from mailmonitor.services.reasons import label_for
-    from mailmonitor.services.validation import normalize_email
+    from mailmonitor.services.accounts.validation import normalize_email
+    from mailmonitor.services.monitoring.monitor import Monitor
+    from mailmonitor.services.monitoring.reasons import label_for
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
@@ -421,8 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     from mailmonitor.config import DataDirError, prepare_data_dir, resolve_data_dir
-    from mailmonitor.services.secrets import SecretStoreError
-    from mailmonitor.services.validation import InvalidInput
+    from mailmonitor.services.accounts.validation import InvalidInput
+    from mailmonitor.services.auth.secrets import SecretStoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -460,7 +460,7 @@ def _main(argv: list[str]) -> int:
             return cmd_check(args)
         if args.command == "run":
             return cmd_run_headless()
-        from mailmonitor.services.lifecycle import run_housekeeping
+        from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 
         run_housekeeping(now)
         if args.command == "accounts":

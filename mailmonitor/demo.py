@@ -17,11 +17,12 @@ from mailmonitor.clock import utcnow
 from mailmonitor.demo_servers import DemoServers, free_port
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import DB_FILENAME, Account, Lead, SendRecord, db, open_db
-from mailmonitor.services import lifecycle, secrets
-from mailmonitor.services.accounts import AccountSpec, create_account
-from mailmonitor.services.campaign_setup import create_campaign, import_leads
-from mailmonitor.services.campaigns import pause_campaign
-from mailmonitor.services.monitor import Monitor
+from mailmonitor.services.accounts.adding import AccountSpec, create_account
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.campaigns.rules import pause_campaign
+from mailmonitor.services.campaigns.setup import create_campaign, import_leads
+from mailmonitor.services.monitoring.monitor import Monitor
 
 NEW_PASSWORD = "new-password-2026"
 

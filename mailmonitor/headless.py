@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from mailmonitor.models import db
-from mailmonitor.services.background import (
+from mailmonitor.services.desktop.background import (
     AlreadyRunning,
     BackgroundWork,
     acquire_instance_lock,

@@ -21,7 +21,7 @@ def _database(data_dir: Path) -> str:
 
 
 def _keyring(_: Path) -> str:
-    from mailmonitor.services.secrets import SecretStoreError, keyring_status
+    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
 
     ok, text = keyring_status()
     if not ok:

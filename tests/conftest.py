@@ -15,9 +15,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mailmonitor.clock import FakeClock
+from mailmonitor.events import bus
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import close_db, open_db
-from mailmonitor.services.events import bus
 from tests.servers.certs import TestPKI, shared_test_pki
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp_sink import SmtpSink

@@ -21,7 +21,7 @@ from mailmonitor.models import (
     Step,
     db,
 )
-from mailmonitor.services.reasons import REASONS
+from mailmonitor.services.monitoring.reasons import REASONS
 
 _message_ids = itertools.count(1)
 

@@ -15,8 +15,8 @@ from email.policy import default
 from typing import Any
 
 from mailmonitor.models import Account
-from mailmonitor.services.probes import Credentials
-from mailmonitor.services.sender import LOST, SendError
+from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending.sender import LOST, SendError
 
 
 class Crash(BaseException):

@@ -32,9 +32,9 @@ from mailmonitor.app import apply_style, build_main_window  # noqa: E402
 from mailmonitor.clock import SystemClock  # noqa: E402
 from mailmonitor.memory_keyring import MemoryKeyring  # noqa: E402
 from mailmonitor.models import DB_FILENAME, Account, Campaign, Lead, open_db  # noqa: E402
-from mailmonitor.services.account_state import record_check, update_status  # noqa: E402
-from mailmonitor.services.campaigns import pause_campaign  # noqa: E402
-from mailmonitor.services.reconnect_flow import Page  # noqa: E402
+from mailmonitor.services.campaigns.rules import pause_campaign  # noqa: E402
+from mailmonitor.services.monitoring.account_state import record_check, update_status  # noqa: E402
+from mailmonitor.services.reconnect.flow import Page  # noqa: E402
 from mailmonitor.ui.main_window import MainWindow  # noqa: E402
 from tests.factories import (  # noqa: E402
     make_account,
@@ -116,7 +116,7 @@ def seed(now: Any) -> dict[str, Account]:
                  probe_ok(), now - timedelta(minutes=2), "schedule")
     update_status(Account.get_by_id(people["gus"].id), "offline", None,
                   "This computer is offline", now - timedelta(minutes=1))
-    from mailmonitor.services import lifecycle
+    from mailmonitor.services.campaigns import lifecycle
 
     lifecycle.disconnect(Account.get_by_id(people["finn"].id), now - timedelta(minutes=20))
     return {k: Account.get_by_id(v.id) for k, v in people.items()}
@@ -185,7 +185,7 @@ def main() -> int:
         loop.run_until_complete(asyncio.wait_for(window.ctx.idle(), timeout=10))
         settle(window)
 
-    from mailmonitor.services.monitor import Monitor
+    from mailmonitor.services.monitoring.monitor import Monitor
 
     monitor = Monitor(check_fn=fake_check)  # not started: Test Connection works, no schedule
     window = build_main_window(loop=loop, check_fn=fake_check, monitor=monitor, coalesce_ms=0)

@@ -6,7 +6,7 @@ import peewee as pw
 
 from mailmonitor.clock import utcnow
 from mailmonitor.models.base import BaseModel
-from mailmonitor.services.reasons import Status
+from mailmonitor.services.monitoring.reasons import Status
 
 KINDS = ("imap", "gmail", "microsoft")
 SECURITIES = ("ssl", "starttls", "plain")

@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check
-from mailmonitor.services import lifecycle, secrets
-from mailmonitor.services.account_impact import describe_disconnect, describe_remove, impact_of
-from mailmonitor.services.events import ACCOUNT_CHANGED, bus
-from mailmonitor.services.reasons import REASONS, Status, label_for
-from mailmonitor.services.reconnect_flow import SendingSettings
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.reconnect.flow import SendingSettings
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon

@@ -26,17 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account
-from mailmonitor.services.account_state import record_check
-from mailmonitor.services.accounts import AccountSpec, account_values, create_account
-from mailmonitor.services.providers import PRESETS, Preset, preset_for_email
-from mailmonitor.services.reconnect_flow import (
+from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
+from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
+from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.monitoring.account_state import record_check
+from mailmonitor.services.reconnect.flow import (
     OAUTH_NOT_CONFIGURED,
     TestOutcome,
     failure_help,
     oauth_hook,
 )
-from mailmonitor.services.secrets import SecretStoreError
-from mailmonitor.services.validation import InvalidInput
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.widgets import Banner

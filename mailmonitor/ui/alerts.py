@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Alert
-from mailmonitor.services import alerts as alert_service
-from mailmonitor.services.reasons import Status
+from mailmonitor.services.alerts import registry as alert_service
+from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
@@ -158,7 +158,7 @@ class AlertsDialog(QDialog):
         self.list_layout.insertWidget(len(self.cards), self.more)
 
     def settle_unknown(self, account_id: int, delivered: bool) -> None:
-        from mailmonitor.services.reconcile import resolve_unknown_sends
+        from mailmonitor.services.sending.reconcile import resolve_unknown_sends
 
         account = Account.get_or_none(Account.id == account_id)
         if account is not None:

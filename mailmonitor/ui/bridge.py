@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from mailmonitor.services import events
+from mailmonitor import events
 
 DEFAULT_COALESCE_MS = 50  # below what a rep notices; a burst becomes one repaint, not hundreds
 

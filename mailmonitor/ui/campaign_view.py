@@ -28,21 +28,21 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
-from mailmonitor.services.account_impact import AffectedMailbox, affected_mailboxes
-from mailmonitor.services.campaign_setup import import_leads
-from mailmonitor.services.campaigns import (
+from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
+from mailmonitor.services.campaigns.reallocation import (
+    ReallocationPlan,
+    apply_reallocation,
+    plan_reallocation,
+)
+from mailmonitor.services.campaigns.rules import (
     CampaignError,
     campaign_accounts,
     pause_campaign,
     resume_campaign,
 )
-from mailmonitor.services.reallocation import (
-    ReallocationPlan,
-    apply_reallocation,
-    plan_reallocation,
-)
-from mailmonitor.services.reasons import label_for
-from mailmonitor.services.validation import InvalidInput
+from mailmonitor.services.campaigns.setup import import_leads
+from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.models import LeadsModel

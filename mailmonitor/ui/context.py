@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
-from mailmonitor.services.account_state import ProbeLike
+from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.ui.bridge import EventBridge
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class MonitorLike(Protocol):
 def real_check(account: Account, password: str | None, timeout: float
                ) -> tuple[ProbeLike, ProbeLike]:
     """The real IMAP + SMTP probe (imported on first use: keeps start-up light)."""
-    from mailmonitor.services.checker import run_check
+    from mailmonitor.services.monitoring.checker import run_check
 
     return run_check(account, password, timeout)
 

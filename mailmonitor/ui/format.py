@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
 
-from mailmonitor.services.providers import PRESETS, preset_for_host
-from mailmonitor.services.reasons import Status
+from mailmonitor.services.accounts.providers import PRESETS, preset_for_host
+from mailmonitor.services.monitoring.reasons import Status
 
 
 def esc(text: str) -> str:

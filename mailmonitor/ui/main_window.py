@@ -49,11 +49,11 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Campaign, Lead
-from mailmonitor.services.campaign_setup import lead_counts
-from mailmonitor.services.notifications import Notification
-from mailmonitor.services.reasons import Status, label_for
-from mailmonitor.services.reconnect_flow import Page, ReconnectFlow
-from mailmonitor.services.secrets import keyring_status
+from mailmonitor.services.alerts.notifications import Notification
+from mailmonitor.services.auth.secrets import keyring_status
+from mailmonitor.services.campaigns.setup import lead_counts
+from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.add_account import AddAccountDialog

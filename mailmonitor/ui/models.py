@@ -28,9 +28,9 @@ from PySide6.QtGui import QColor
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
-from mailmonitor.services.campaign_setup import lead_counts
-from mailmonitor.services.campaigns import BROKEN_STATUSES
-from mailmonitor.services.reasons import REASONS, Status, label_for
+from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
+from mailmonitor.services.campaigns.setup import lead_counts
+from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, status_icon
 from mailmonitor.ui.palette import (

@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, active_accounts
-from mailmonitor.services.campaign_setup import check_steps, create_campaign_with_leads
-from mailmonitor.services.reasons import label_for
-from mailmonitor.services.validation import DAY_NAMES, InvalidInput, parse_window
+from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
+from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
+from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.icons import status_icon

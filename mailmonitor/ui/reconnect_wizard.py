@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account
-from mailmonitor.services.reasons import REASONS, Status, label_for
-from mailmonitor.services.reconnect_flow import (
+from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.reconnect.flow import (
     OAUTH_NOT_CONFIGURED,
     FlowError,
     Page,

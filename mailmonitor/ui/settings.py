@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import get_setting
-from mailmonitor.services.app_settings import save_settings
+from mailmonitor.services.desktop.settings import save_settings
 
 
 def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:

@@ -13,9 +13,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from mailmonitor.services import notifications as policy_service
-from mailmonitor.services.notifications import Notification, NotificationPolicy
-from mailmonitor.services.sending_control import pause_all_sending, resume_sending
+from mailmonitor.services.alerts import notifications as policy_service
+from mailmonitor.services.alerts.notifications import Notification, NotificationPolicy
+from mailmonitor.services.sending.control import pause_all_sending, resume_sending
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import app_icon, status_icon

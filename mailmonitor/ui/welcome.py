@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.services.secrets import keyring_status
+from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.ui.icons import resource_path
 from mailmonitor.ui.widgets import Banner
 

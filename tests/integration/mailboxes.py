@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from mailmonitor.models import Account
-from mailmonitor.services import secrets
+from mailmonitor.services.auth import secrets
 from tests.factories import make_account
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp_sink import ReceivedMessage

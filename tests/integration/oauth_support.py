@@ -6,8 +6,8 @@ import json
 
 import keyring
 
-from mailmonitor.services.accounts import AccountSpec
-from mailmonitor.services.secrets import SERVICE
+from mailmonitor.services.accounts.adding import AccountSpec
+from mailmonitor.services.auth.secrets import SERVICE
 from tests.servers.dovecot import Dovecot
 
 STEPS = [{"subject": "Hello {{first_name}}", "body": "Hi [step 1]", "delay_days": 0},

@@ -12,9 +12,9 @@ import pytest
 from mailmonitor.cli import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Check, Lead, close_db, open_db
-from mailmonitor.services import checker
-from mailmonitor.services.alerts import open_alerts
-from mailmonitor.services.monitor import Monitor
+from mailmonitor.services.alerts.registry import open_alerts
+from mailmonitor.services.monitoring import checker
+from mailmonitor.services.monitoring.monitor import Monitor
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
 

@@ -24,9 +24,10 @@ import pytest
 from mailmonitor.cli import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account
-from mailmonitor.services import checker, oauth
-from mailmonitor.services.oauth_loopback import LoopbackRedirect, RedirectTimeout
-from mailmonitor.services.token_errors import TokenError
+from mailmonitor.services.auth import oauth
+from mailmonitor.services.auth.loopback import LoopbackRedirect, RedirectTimeout
+from mailmonitor.services.auth.token_errors import TokenError
+from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import (
     STEPS,
     oauth_add_args,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mailmonitor.models import Account, Alert
-from mailmonitor.services.account_state import record_check
-from mailmonitor.services.probes import Credentials, Endpoint, probe_imap, probe_smtp
+from mailmonitor.services.monitoring.account_state import record_check
+from mailmonitor.services.monitoring.probes import Credentials, Endpoint, probe_imap, probe_smtp
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.services.probes import (
+from mailmonitor.services.monitoring.probes import (
     Credentials,
     Endpoint,
     ProbeResult,
@@ -24,7 +24,7 @@ from mailmonitor.services.probes import (
     probe_smtp,
     redact,
 )
-from mailmonitor.services.reasons import REASONS
+from mailmonitor.services.monitoring.reasons import REASONS
 from tests.servers.scripted import CertPair, Script, ScriptedServer, free_port, make_cert
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 SCRIPT = r"""
 import json, sys
-from mailmonitor.services import secrets
+from mailmonitor.services.auth import secrets
 
 email, token, cache = sys.argv[1], sys.argv[2], sys.argv[3]
 usable, backend = secrets.keyring_status()

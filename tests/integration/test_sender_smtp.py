@@ -19,8 +19,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Lead, SendRecord
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.probes import Credentials
+from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending.engine import SendingEngine
 from tests.factories import make_account, make_campaign, make_lead, reload
 
 pytestmark = [

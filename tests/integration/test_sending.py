@@ -14,15 +14,15 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead, SendRecord
-from mailmonitor.services import secrets
-from mailmonitor.services.campaign_setup import assign_and_insert, create_campaign
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.lifecycle import reconnected
-from mailmonitor.services.mailbox import find_message_ids, open_imap, sent_folder
-from mailmonitor.services.probes import Credentials
-from mailmonitor.services.reallocation import reallocate
-from mailmonitor.services.replies import poll_replies
-from mailmonitor.services.validation import parse_window
+from mailmonitor.services.accounts.validation import parse_window
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.campaigns.lifecycle import reconnected
+from mailmonitor.services.campaigns.reallocation import reallocate
+from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending.engine import SendingEngine
+from mailmonitor.services.sending.mailbox import find_message_ids, open_imap, sent_folder
+from mailmonitor.services.sending.replies import poll_replies
 from tests import mail_samples as samples
 from tests.factories import reload
 from tests.integration.mailboxes import STEPS, by_lead, deliveries, dovecot_account

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from mailmonitor.app import build_main_window
 from mailmonitor.clock import FakeClock
-from mailmonitor.services.monitor import Monitor
+from mailmonitor.services.monitoring.monitor import Monitor
 from mailmonitor.ui.main_window import MainWindow
 from tests.ui.helpers import FakeCheck
 

@@ -11,8 +11,8 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Campaign
-from mailmonitor.services import lifecycle
-from mailmonitor.services.account_state import update_status
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.alerts import AlertCard
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import make_account, make_campaign, make_leads, reload
@@ -105,8 +105,8 @@ def test_emails_that_may_not_have_gone_out_are_settled_from_their_alert(
         db: Path, clock: FakeClock, make_window: Callable[..., MainWindow],
         settle: Callable[[], None]) -> None:
     from mailmonitor.models import Lead, SendRecord
-    from mailmonitor.services import sendlog
-    from mailmonitor.services.reconcile import alert_unknown
+    from mailmonitor.services.sending import sendlog
+    from mailmonitor.services.sending.reconcile import alert_unknown
     from tests.factories import make_lead
 
     ava = make_account("ava@northwind.example")

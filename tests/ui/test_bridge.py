@@ -11,7 +11,7 @@ import shiboken6
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from mailmonitor.services import events
+from mailmonitor import events
 from mailmonitor.ui.bridge import EventBridge
 
 pytestmark = pytest.mark.ui

@@ -11,8 +11,8 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead
-from mailmonitor.services import lifecycle
-from mailmonitor.services.account_state import update_status
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.campaign_view import CampaignView, ReallocateDialog
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import lead_states, make_account, make_campaign, make_leads, reload

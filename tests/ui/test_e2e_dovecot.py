@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QApplication
 from mailmonitor.app import build_main_window
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead
-from mailmonitor.services import secrets
-from mailmonitor.services.accounts import AccountSpec, create_account
-from mailmonitor.services.campaign_setup import create_campaign
-from mailmonitor.services.monitor import Monitor
-from mailmonitor.services.reconnect_flow import Page
+from mailmonitor.services.accounts.adding import AccountSpec, create_account
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.campaigns.setup import create_campaign
+from mailmonitor.services.monitoring.monitor import Monitor
+from mailmonitor.services.reconnect.flow import Page
 from mailmonitor.ui.context import real_check
 from mailmonitor.ui.models import Role
 from tests.factories import make_leads

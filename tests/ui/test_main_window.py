@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Check, get_setting, set_setting
-from mailmonitor.services import secrets
-from mailmonitor.services.account_state import record_check, update_status
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.monitoring.account_state import record_check, update_status
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import (
     make_account,

@@ -12,8 +12,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.services.account_state import update_status
-from mailmonitor.services.reasons import REASONS, STATUS_LABELS, Status
+from mailmonitor.services.monitoring.account_state import update_status
+from mailmonitor.services.monitoring.reasons import REASONS, STATUS_LABELS, Status
 from mailmonitor.ui.bridge import EventBridge
 from mailmonitor.ui.icons import render_svg
 from mailmonitor.ui.models import (
@@ -210,7 +210,7 @@ def test_lead_counts_from_a_worker_do_not_overwrite_newer_ones(db: Path, qapp: A
     model = CampaignsModel(with_lead_counts=False)
     assert model.index(0, CampaignsModel.LEADS).data() == "No leads"
     stamps = model.lead_stamps()
-    from mailmonitor.services.campaign_setup import lead_counts
+    from mailmonitor.services.campaigns.setup import lead_counts
 
     counts = lead_counts()  # computed "in the worker"…
     make_leads(second, ava, 2, prefix="new")

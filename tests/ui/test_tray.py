@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, Campaign, set_setting
-from mailmonitor.services.account_state import update_status
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import make_account, make_campaign, make_leads, reload
 

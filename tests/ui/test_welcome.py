@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from mailmonitor.clock import utcnow
-from mailmonitor.services import lifecycle
-from mailmonitor.services.secrets import NO_KEYRING_HELP
+from mailmonitor.services.auth.secrets import NO_KEYRING_HELP
+from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.ui.welcome import (
     WelcomeDialog,
     WelcomePage,

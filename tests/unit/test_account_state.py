@@ -6,9 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from mailmonitor.clock import FakeClock
+from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Alert, Check, set_setting
-from mailmonitor.services.account_state import record_check, update_status
-from mailmonitor.services.events import ACCOUNT_CHANGED, bus
+from mailmonitor.services.monitoring.account_state import record_check, update_status
 from tests.factories import (
     make_account,
     make_campaign,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mailmonitor.services import autostart
-from mailmonitor.services.autostart import (
+from mailmonitor.services.desktop import autostart
+from mailmonitor.services.desktop.autostart import (
     APP_ID,
     MacAutostart,
     WindowsAutostart,

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.clock import FakeClock
+from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Alert, Campaign, Lead, set_setting
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
-from mailmonitor.services.account_state import record_check, update_status
-from mailmonitor.services.campaigns import (
+from mailmonitor.services.campaigns.rules import (
     CampaignError,
     pause_campaign,
     resume_campaign,
     usable_mailboxes,
 )
-from mailmonitor.services.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
+from mailmonitor.services.monitoring.account_state import record_check, update_status
 from tests.factories import (
     lead_states,
     make_account,
@@ -335,7 +335,7 @@ class TestRepActions:
 
 def test_a_campaign_whose_leads_are_all_finished_is_completed(db, clock) -> None:
     from mailmonitor.models import Campaign, Lead
-    from mailmonitor.services.campaigns import complete_finished_campaigns
+    from mailmonitor.services.campaigns.rules import complete_finished_campaigns
     from tests.factories import make_account, make_campaign, make_leads
 
     ava = make_account("ava@ex.test")

@@ -9,7 +9,12 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account
-from mailmonitor.services.capacity import daily_cap, day_bounds, remaining_capacity, sent_today
+from mailmonitor.services.sending.capacity import (
+    daily_cap,
+    day_bounds,
+    remaining_capacity,
+    sent_today,
+)
 from tests.factories import make_account, make_campaign, make_lead, record_send
 
 START = date(2026, 11, 1)

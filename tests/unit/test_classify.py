@@ -15,8 +15,8 @@ import ssl
 
 import pytest
 
-from mailmonitor.services import classify
-from mailmonitor.services.reasons import CREDENTIAL_REASONS, REASONS, Status
+from mailmonitor.services.monitoring import classify
+from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, REASONS, Status
 
 # (provider, phase, server answer (tags stripped), oauth, expected reason)
 IMAP_CASES: list[tuple[str, str, str, bool, str]] = [

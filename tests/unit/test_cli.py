@@ -185,7 +185,7 @@ def test_a_full_disk_is_one_clear_line_and_changes_nothing(
 def test_reimporting_a_fixed_csv_repairs_flagged_leads_in_place(cli, tmp_path: Path) -> None:
     from mailmonitor.clock import utcnow
     from mailmonitor.models import Alert, Lead, close_db, open_db
-    from mailmonitor.services.sendlog import flag_lead
+    from mailmonitor.services.sending.sendlog import flag_lead
 
     assert add(cli, "one@ex.test") == EXIT_OK
     steps = tmp_path / "steps.json"

@@ -13,9 +13,9 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, Lead, Step
-from mailmonitor.services.composer import MissingField, compose, render
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.sendlog import clear_flag
+from mailmonitor.services.sending.composer import MissingField, compose, render
+from mailmonitor.services.sending.engine import SendingEngine
+from mailmonitor.services.sending.sendlog import clear_flag
 from tests.factories import make_account, make_campaign, make_lead, record_send, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 

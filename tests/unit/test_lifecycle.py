@@ -26,9 +26,9 @@ from mailmonitor.models.account import (
     DEFAULT_MIN_GAP_SECONDS,
 )
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
-from mailmonitor.services import lifecycle
-from mailmonitor.services.account_state import record_check, update_status
-from mailmonitor.services.reallocation import reallocate
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.campaigns.reallocation import reallocate
+from mailmonitor.services.monitoring.account_state import record_check, update_status
 from tests.factories import (
     add_mailbox,
     lead_states,
@@ -443,7 +443,7 @@ class TestAutoReallocate:
 def test_second_disconnect_does_not_rejoin_campaigns_lost_to_an_earlier_grace_expiry(
         db, clock) -> None:
     from mailmonitor.models import Account, CampaignMailbox
-    from mailmonitor.services import lifecycle
+    from mailmonitor.services.campaigns import lifecycle
     from tests.factories import make_account, make_campaign
 
     rep = make_account("rep@ex.test")

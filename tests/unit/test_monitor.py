@@ -10,7 +10,7 @@ from typing import Any
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Check
-from mailmonitor.services.monitor import Monitor
+from mailmonitor.services.monitoring.monitor import Monitor
 from tests.factories import FakeProbe, make_account, probe_fail, probe_ok
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, set_setting
-from mailmonitor.services import notifications
-from mailmonitor.services.account_state import update_status
-from mailmonitor.services.notifications import Notice, NotificationPolicy, coalesce
+from mailmonitor.services.alerts import notifications
+from mailmonitor.services.alerts.notifications import Notice, NotificationPolicy, coalesce
+from mailmonitor.services.monitoring.account_state import update_status
 from tests.factories import make_account, make_campaign, make_leads
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.services.oauth_config import (
+from mailmonitor.services.auth.config import (
     GOOGLE_AUTH_URI,
     GOOGLE_TOKEN_URI,
     MS_AUTHORITY,

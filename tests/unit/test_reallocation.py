@@ -10,14 +10,14 @@ import pytest
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Campaign, Lead
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
-from mailmonitor.services.account_state import update_status
-from mailmonitor.services.campaigns import CampaignError
-from mailmonitor.services.reallocation import (
+from mailmonitor.services.campaigns.reallocation import (
     apply_reallocation,
     plan_reallocation,
     reallocate,
     split_by_capacity,
 )
+from mailmonitor.services.campaigns.rules import CampaignError
+from mailmonitor.services.monitoring.account_state import update_status
 from tests.factories import (
     add_mailbox,
     lead_states,

@@ -9,9 +9,10 @@ import pytest
 from mailmonitor.clock import FakeClock
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account, Campaign, Lead
-from mailmonitor.services import lifecycle, secrets
-from mailmonitor.services.account_state import update_status
-from mailmonitor.services.reconnect_flow import (
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.campaigns import lifecycle
+from mailmonitor.services.monitoring.account_state import update_status
+from mailmonitor.services.reconnect.flow import (
     TRANSITIONS,
     FlowError,
     Page,
@@ -183,7 +184,7 @@ def test_settings_are_kept_when_not_edited(broken, clock: FakeClock) -> None:
 
 def test_a_campaign_the_rep_paused_resumes_only_when_selected(broken, clock: FakeClock) -> None:
     cleo, _solo, shared = broken
-    from mailmonitor.services.campaigns import pause_campaign
+    from mailmonitor.services.campaigns.rules import pause_campaign
 
     pause_campaign(shared, clock.now())
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION, campaign_id=shared.id)
@@ -245,7 +246,7 @@ def test_diagnostics_have_settings_and_answers_but_no_secret(broken, clock: Fake
     flow.start_test()
     flow.finish_test(probe_fail("invalid_credentials", f"AUTH PLAIN {NEW_PASSWORD} rejected"),
                      probe_fail("invalid_credentials", "535 5.7.8 rejected"))
-    from mailmonitor.services.account_state import record_check
+    from mailmonitor.services.monitoring.account_state import record_check
 
     record_check(reload(cleo), probe_fail("invalid_credentials", f"pass={NEW_PASSWORD}"),
                  probe_ok(), clock.now())

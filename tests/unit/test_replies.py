@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.models import Account, Campaign, Lead
-from mailmonitor.services.replies import (
+from mailmonitor.services.sending.replies import (
     AUTO_REPLY,
     BOUNCE,
     REPLY,

@@ -12,10 +12,10 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead, SendRecord
-from mailmonitor.services.account_state import update_status
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.scheduler import Scheduler, advance_lead, step_delays, window_open
-from mailmonitor.services.validation import parse_window
+from mailmonitor.services.accounts.validation import parse_window
+from mailmonitor.services.monitoring.account_state import update_status
+from mailmonitor.services.sending.engine import SendingEngine
+from mailmonitor.services.sending.scheduler import Scheduler, advance_lead, step_delays, window_open
 from tests.factories import make_account, make_campaign, make_lead, make_leads, record_send, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 

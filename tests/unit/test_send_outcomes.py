@@ -11,9 +11,9 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Lead, SendRecord
-from mailmonitor.services.engine import SendingEngine
-from mailmonitor.services.reconcile import reconcile_pending
-from mailmonitor.services.sender import (
+from mailmonitor.services.sending.engine import SendingEngine
+from mailmonitor.services.sending.reconcile import reconcile_pending
+from mailmonitor.services.sending.sender import (
     ACCOUNT,
     MESSAGE,
     RECIPIENT,
@@ -23,7 +23,7 @@ from mailmonitor.services.sender import (
     dot_stuffed,
     permanent_kind,
 )
-from mailmonitor.services.sendlog import MAX_ATTEMPTS
+from mailmonitor.services.sending.sendlog import MAX_ATTEMPTS
 from tests.factories import make_account, make_campaign, make_lead, reload
 from tests.fake_smtp import Crash, FakeServer, fake_credentials
 

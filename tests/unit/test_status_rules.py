@@ -6,8 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from mailmonitor.services.reasons import CREDENTIAL_REASONS, REASONS, Status
-from mailmonitor.services.status_rules import Decision, Outcome, backoff_delay, combine, decide
+from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, REASONS, Status
+from mailmonitor.services.monitoring.status_rules import (
+    Decision,
+    Outcome,
+    backoff_delay,
+    combine,
+    decide,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, 0)
 INTERVAL = timedelta(minutes=5)

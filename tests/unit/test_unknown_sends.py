@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, Lead, SendRecord
-from mailmonitor.services import sendlog
-from mailmonitor.services.reconcile import alert_unknown, resolve_unknown_sends
+from mailmonitor.services.sending import sendlog
+from mailmonitor.services.sending.reconcile import alert_unknown, resolve_unknown_sends
 from tests.factories import make_account, make_campaign, make_lead, reload
 
 

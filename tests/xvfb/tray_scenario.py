@@ -21,7 +21,7 @@ from mailmonitor.app import build_main_window
 from mailmonitor.clock import SystemClock
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import open_db
-from mailmonitor.services.account_state import update_status
+from mailmonitor.services.monitoring.account_state import update_status
 from tests.factories import make_account, make_campaign, make_leads
 
 

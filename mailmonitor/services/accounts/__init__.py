@@ -1,0 +1,5 @@
+"""Mailboxes as the rep enters them: adding one or many (CSV), provider presets (default hosts,
+app- password help) and validation of addresses, endpoints, sending windows and warm-up.
+
+May import ``models`` and ``auth.secrets`` (a password goes to the keyring, never the database).
+"""

@@ -1,0 +1,258 @@
+"""Adding accounts (one, or many from a CSV). The secret goes to the keyring, never the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from mailmonitor.logsetup import register_secret
+from mailmonitor.models import Account, db
+from mailmonitor.services.accounts.providers import PRESETS
+from mailmonitor.services.accounts.validation import (
+    InvalidInput,
+    normalize_email,
+    parse_warmup,
+    validate_host,
+    validate_kind,
+    validate_non_negative,
+    validate_port,
+    validate_security,
+)
+from mailmonitor.services.auth import secrets
+
+
+@dataclass
+class AccountSpec:
+    email: str
+    name: str = ""
+    kind: str = "imap"
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = ""
+    username: str = ""
+    ca_file: str | None = None
+    daily_limit: int | None = None
+    min_gap_seconds: int | None = None
+    warmup: tuple[int, int] | None = None
+    signature: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def validated(self) -> AccountSpec:
+        """Fill provider defaults and check every field; raises InvalidInput."""
+        self.email = normalize_email(self.email)
+        self.kind = validate_kind(self.kind or "imap")
+        preset = PRESETS.get(self.kind) if self.kind != "imap" else None
+        if preset is not None:
+            self.imap_host = self.imap_host or preset.imap_host
+            self.imap_port = self.imap_port or preset.imap_port
+            self.imap_security = self.imap_security or preset.imap_security
+            self.smtp_host = self.smtp_host or preset.smtp_host
+            self.smtp_port = self.smtp_port or preset.smtp_port
+            self.smtp_security = self.smtp_security or preset.smtp_security
+        if not self.imap_host:
+            raise InvalidInput("the IMAP host is missing (--imap-host)")
+        if not self.smtp_host:
+            raise InvalidInput("the SMTP host is missing (--smtp-host)")
+        self.imap_host = validate_host(self.imap_host, "IMAP host")
+        self.smtp_host = validate_host(self.smtp_host, "SMTP host")
+        if not self.imap_port:
+            raise InvalidInput("the IMAP port is missing (--imap-port)")
+        if not self.smtp_port:
+            raise InvalidInput("the SMTP port is missing (--smtp-port)")
+        self.imap_port = validate_port(self.imap_port, "IMAP port")
+        self.smtp_port = validate_port(self.smtp_port, "SMTP port")
+        self.imap_security = validate_security(self.imap_security or "ssl", "IMAP security")
+        self.smtp_security = validate_security(self.smtp_security or "ssl", "SMTP security")
+        if self.ca_file:
+            path = Path(self.ca_file).expanduser()
+            if not path.is_file():
+                raise InvalidInput(f"CA file {self.ca_file} does not exist")
+            text = path.read_text(errors="replace")
+            if "BEGIN CERTIFICATE" not in text:
+                raise InvalidInput(f"CA file {self.ca_file} is not a PEM certificate")
+            self.ca_file = str(path.resolve())
+        if self.daily_limit is not None:
+            self.daily_limit = validate_non_negative(self.daily_limit, "daily limit")
+        if self.min_gap_seconds is not None:
+            self.min_gap_seconds = validate_non_negative(self.min_gap_seconds, "minimum gap")
+        return self
+
+
+def auth_method_for(spec: AccountSpec, has_password: bool) -> str:
+    if spec.kind in ("gmail", "microsoft") and not has_password:
+        return "oauth2"
+    return "app_password" if spec.kind == "gmail" else "password"
+
+
+def clean_password(spec: AccountSpec, password: str) -> str:
+    """Google shows app passwords in groups of four letters: the spaces are not part of it."""
+    if spec.kind == "gmail" or spec.imap_host.endswith("gmail.com"):
+        return password.replace(" ", "")
+    return password
+
+
+def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Account:
+    """Store a validated account; the password (if any) goes to the keyring first, so a keyring
+    failure stores nothing."""
+    if Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null()) is not None:
+        raise InvalidInput(f"{spec.email} is already added")
+    if password is not None:
+        password = clean_password(spec, password)
+        register_secret(password)
+        secrets.set_secret(spec.email, "password", password)
+    try:
+        with db.atomic():
+            account = Account.get_or_none(Account.email == spec.email)
+            values = account_values(spec, password is not None, now)
+            if account is None:
+                account = Account.create(**values)
+            else:  # the same address comes back after removal: keep its history
+                for key, value in values.items():
+                    setattr(account, key, value)
+                account.removed_at = None
+                account.save()
+    except Exception:
+        if password is not None:
+            secrets.delete_secret(spec.email, "password")
+        raise
+    return account
+
+
+def account_values(spec: AccountSpec, has_password: bool, now: datetime) -> dict[str, object]:
+    values: dict[str, object] = {
+        "email": spec.email, "name": spec.name, "kind": spec.kind,
+        "auth_method": auth_method_for(spec, has_password), "username": spec.username,
+        "imap_host": spec.imap_host, "imap_port": spec.imap_port,
+        "imap_security": spec.imap_security, "smtp_host": spec.smtp_host,
+        "smtp_port": spec.smtp_port, "smtp_security": spec.smtp_security,
+        "ca_file": spec.ca_file, "signature": spec.signature, "created_at": now,
+        "status": "checking", "reason": None, "detail": "", "next_check_at": now,
+    }
+    if spec.daily_limit is not None:
+        values["daily_limit"] = spec.daily_limit
+    if spec.min_gap_seconds is not None:
+        values["min_gap_seconds"] = spec.min_gap_seconds
+    if spec.warmup is not None:
+        values["warmup_start"], values["warmup_step"] = spec.warmup
+        values["warmup_started_on"] = now.date()
+    return values
+
+
+ACCOUNT_CSV_COLUMNS = {
+    "email", "name", "kind", "imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
+    "smtp_security", "username", "password", "ca_file", "daily_limit", "min_gap", "warmup",
+    "signature",
+}
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs. Raises InvalidInput for unreadable or malformed CSV."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text (save the CSV as UTF-8)") from None
+    if "\x00" in text:
+        raise InvalidInput(f"{path} is not a CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: malformed CSV at line {reader.line_num}: {exc}") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InvalidInput(f"{path} is empty: it needs a header row")
+    header = [cell.strip().lower().replace("-", "_").replace(" ", "_") for cell in rows[0]]
+    if len(set(header)) != len(header):
+        raise InvalidInput(f"{path}: the header repeats a column name")
+    result: list[tuple[int, dict[str, str]]] = []
+    line = 1
+    for cells in rows[1:]:
+        line += 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            result.append((line, {"__error__": f"has {len(cells)} cells, the header has "
+                                                f"{len(header)}"}))
+            continue
+        result.append((line, dict(zip(header, (c.strip() for c in cells), strict=True))))
+    return header, result
+
+
+def spec_from_row(row: dict[str, str]) -> tuple[AccountSpec, str | None]:
+    spec = AccountSpec(
+        email=row.get("email", ""), name=row.get("name", ""), kind=row.get("kind") or "imap",
+        imap_host=row.get("imap_host", ""), imap_port=int(row["imap_port"])
+        if row.get("imap_port", "").isdigit() else 0,
+        imap_security=row.get("imap_security", ""), smtp_host=row.get("smtp_host", ""),
+        smtp_port=int(row["smtp_port"]) if row.get("smtp_port", "").isdigit() else 0,
+        smtp_security=row.get("smtp_security", ""), username=row.get("username", ""),
+        ca_file=row.get("ca_file") or None, signature=row.get("signature", ""),
+    )
+    for column in ("imap_port", "smtp_port"):
+        if row.get(column) and not row[column].isdigit():
+            raise InvalidInput(f"{column} {row[column]!r} is not a port number")
+    if row.get("daily_limit"):
+        spec.daily_limit = validate_non_negative(row["daily_limit"], "daily limit")
+    if row.get("min_gap"):
+        spec.min_gap_seconds = validate_non_negative(row["min_gap"], "minimum gap")
+    if row.get("warmup"):
+        spec.warmup = parse_warmup(row["warmup"])
+    return spec.validated(), (row.get("password") or None)
+
+
+def import_accounts(path: Path, now: datetime) -> list[Account]:
+    """All rows or nothing: every row is checked first; errors name their line numbers."""
+    header, rows = read_csv_rows(path)
+    if "email" not in header:
+        raise InvalidInput(f"{path}: the header has no 'email' column")
+    unknown = sorted(set(header) - ACCOUNT_CSV_COLUMNS)
+    if unknown:
+        raise InvalidInput(f"{path}: unknown column(s) {', '.join(unknown)}")
+    errors: list[str] = []
+    parsed: list[tuple[AccountSpec, str | None]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        if "__error__" in row:
+            errors.append(f"line {line}: {row['__error__']}")
+            continue
+        try:
+            spec, password = spec_from_row(row)
+        except InvalidInput as exc:
+            errors.append(f"line {line}: {exc}")
+            continue
+        if spec.email in seen:
+            errors.append(f"line {line}: {spec.email} appears twice")
+            continue
+        if Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null()):
+            errors.append(f"line {line}: {spec.email} is already added")
+            continue
+        seen.add(spec.email)
+        parsed.append((spec, password))
+    if errors:
+        raise InvalidInput(f"{path}: nothing imported; " + "; ".join(errors))
+    if not parsed:
+        raise InvalidInput(f"{path}: no accounts in the file")
+    if any(password for _, password in parsed):  # fail before anything is stored
+        ok, message = secrets.keyring_status()
+        if not ok:
+            raise secrets.SecretStoreError(message)
+    created: list[Account] = []
+    try:
+        with db.atomic():
+            for spec, password in parsed:
+                created.append(create_account(spec, password, now))
+    except Exception:
+        for spec, password in parsed:
+            if password:
+                secrets.delete_secret(spec.email, "password")
+        raise
+    return created

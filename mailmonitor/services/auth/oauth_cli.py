@@ -1,0 +1,82 @@
+"""`accounts add --kind gmail|microsoft` and `accounts reconnect` of an OAuth account (spec §7):
+print the sign-in link, open the browser, wait for the loopback redirect.
+
+Exit 0 only when the account is signed in (reconnect: and a real check passed); otherwise one line
+on stderr and a non-zero exit (1). Nothing is stored when the sign-in fails."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from mailmonitor.logsetup import redact
+from mailmonitor.models import Account
+from mailmonitor.services.accounts.adding import AccountSpec
+from mailmonitor.services.auth.secrets import SecretStoreError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+PROVIDER_NAMES = {"gmail": "Google", "microsoft": "Microsoft"}
+
+log = logging.getLogger(__name__)
+
+
+def _show_link(email: str, kind: str) -> Callable[[str], None]:
+    def on_url(url: str) -> None:
+        print(f"Sign in to {PROVIDER_NAMES.get(kind, kind)} as {email} in your browser. "
+              f"If no browser opened, open this link:\n  {url}", flush=True)
+        print("Waiting for the sign-in…", flush=True)
+
+    return on_url
+
+
+def _fail(message: str) -> int:
+    line = " ".join(redact(message).split())  # exactly one line
+    print(f"mailmonitor: {line}", file=sys.stderr, flush=True)
+    return EXIT_FAILED
+
+
+def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False
+                      ) -> int:
+    """`accounts add --kind gmail|microsoft` without a password; `test` is `--test`."""
+    from mailmonitor.services.auth import oauth
+
+    try:
+        account = oauth.add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
+                                    test_first=test)
+    except oauth.SignInError as exc:
+        return _fail(f"{spec.email} was not added: {exc}")
+    except SecretStoreError as exc:
+        return _fail(str(exc))
+    print(f"Added {account.email} (signed in with {PROVIDER_NAMES[account.kind]}; "
+          + ("connection tested)" if test else "not checked yet: run `mailmonitor check`)"))
+    return EXIT_OK
+
+
+def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> int:
+    """`accounts reconnect` of an OAuth account: sign in again, then a real check must pass."""
+    from mailmonitor.services.auth import oauth
+    from mailmonitor.services.campaigns import lifecycle
+    from mailmonitor.services.monitoring.checker import run_check
+    from mailmonitor.services.monitoring.reasons import label_for
+    from mailmonitor.services.monitoring.status_rules import Outcome, combine
+
+    started = time.monotonic()
+    try:
+        oauth.sign_in(account, timeout, on_url=_show_link(account.email, account.kind))
+    except oauth.SignInError as exc:
+        return _fail(f"reconnect failed: {exc}")
+    except SecretStoreError as exc:
+        return _fail(str(exc))
+    imap, smtp = run_check(account)
+    if not (imap.ok and smtp.ok):
+        merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                         Outcome(smtp.status, smtp.reason, smtp.detail))
+        return _fail(f"reconnect failed: signed in, but the connection test did not pass: "
+                     f"{label_for(merged.status, merged.reason)}: {merged.detail}")
+    done = now + timedelta(seconds=time.monotonic() - started)
+    lifecycle.reconnected(account, done, detail=imap.detail)
+    print(f"Reconnected {account.email}: campaigns continue where they left off")
+    return EXIT_OK

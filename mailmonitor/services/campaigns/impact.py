@@ -1,0 +1,106 @@
+"""What a broken or disconnected mailbox means for campaigns and leads, for the window: the
+words shown before Disconnect and Remove (spec §5) and the mailboxes a campaign banner names
+(§4.3). Read-only: the rules themselves live in `services.lifecycle` and `services.campaigns`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee as pw
+
+from mailmonitor.models import Account, Campaign, Lead, get_setting
+from mailmonitor.models.lead import FINAL_STATES
+from mailmonitor.services.campaigns.lifecycle import _duration, contacted_by
+from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, campaigns_of
+from mailmonitor.services.monitoring.reasons import Status
+
+
+@dataclass(frozen=True)
+class Impact:
+    email: str
+    campaigns: list[str]
+    open_leads: int  # leads of this mailbox that are not finished
+    contacted_leads: int  # of those, leads this mailbox already emailed
+    grace_minutes: int
+
+    @property
+    def other_leads(self) -> int:
+        return self.open_leads - self.contacted_leads
+
+
+def impact_of(account: Account) -> Impact:
+    open_leads = Lead.select().where(
+        (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES))
+    contacted = open_leads.where(Lead.id.in_(contacted_by(account)))
+    return Impact(
+        email=account.email,
+        campaigns=[c.name for c in campaigns_of(account)],
+        open_leads=int(open_leads.count()),
+        contacted_leads=int(contacted.count()),
+        grace_minutes=int(get_setting("grace_period_minutes")),
+    )
+
+
+def _campaign_list(names: list[str]) -> str:
+    if not names:
+        return "no campaign"
+    shown = ", ".join(f"“{n}”" for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def describe_disconnect(impact: Impact) -> str:
+    grace = _duration(timedelta(minutes=impact.grace_minutes))
+    return (
+        f"{impact.email} stops sending and leaves {_campaign_list(impact.campaigns)}. "
+        f"Its {impact.open_leads} open leads wait.\n\n"
+        f"If you connect the same address again within {grace}, it gets them back. After that, "
+        f"the {impact.contacted_leads} leads it already emailed are set to Campaign Stopped "
+        f"(for good) and the other {impact.other_leads} move to the campaigns' other mailboxes.\n\n"
+        "To fix a password or an expired sign-in, use Reconnect instead: it keeps everything."
+    )
+
+
+def describe_remove(impact: Impact) -> str:
+    return (
+        f"{impact.email} is removed from mailmonitor and leaves "
+        f"{_campaign_list(impact.campaigns)}.\n\n"
+        f"The {impact.contacted_leads} leads it already emailed are set to Campaign Stopped "
+        f"(for good); its other {impact.other_leads} leads move to the campaigns' other "
+        "mailboxes, or wait for one. Its history (sent emails, checks) is kept.\n\n"
+        "To fix a password or an expired sign-in, use Reconnect instead: it keeps everything."
+    )
+
+
+@dataclass(frozen=True)
+class AffectedMailbox:
+    """A mailbox that keeps leads of a campaign from being emailed (the campaign banner, §4.3)."""
+
+    account_id: int
+    email: str
+    status: str
+    reason: str | None
+    waiting_leads: int
+    detached: bool  # disconnected by the rep (two-step): it left the campaign
+    grace_until: datetime | None
+
+
+def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
+    """Sending mailboxes that cannot send, and mailboxes that left the campaign while leads
+    still wait for them; each with its number of waiting leads."""
+    waiting = dict(
+        Lead.select(Lead.mailbox, pw.fn.COUNT(Lead.id))
+        .where((Lead.campaign == campaign) & (Lead.state == "halted") & Lead.mailbox.is_null(False))
+        .group_by(Lead.mailbox).tuples()
+    )
+    broken = [a for a in campaign_accounts(campaign)
+              if a.status in BROKEN_STATUSES and a.removed_at is None]
+    ids = {a.id for a in broken}
+    others = [a for a in Account.select().where(Account.id.in_(list(waiting)))
+              if a.id not in ids and a.removed_at is None and a.status != Status.CONNECTED.value]
+    result = [
+        AffectedMailbox(a.id, a.email, a.status, a.reason, int(waiting.get(a.id, 0)),
+                        a.detached_at is not None, a.grace_until)
+        for a in [*broken, *others]
+    ]
+    return sorted(result, key=lambda m: m.email)

@@ -1,0 +1,232 @@
+"""What a mailbox's status does to campaigns and leads (spec §4.1–§4.4).
+
+Every rule is one named function; `apply_account_status` is the single entry point the monitor,
+the sender and the reconnect flow call after an account's status changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
+from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
+from mailmonitor.models.lead import FINAL_STATES
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.monitoring.reasons import Status, label_for
+
+# A mailbox whose status is one of these cannot take part in sending until the rep acts.
+BROKEN_STATUSES = (Status.DISCONNECTED.value, Status.STOPPED.value)
+
+
+class CampaignError(Exception):
+    """A campaign action that cannot be done, with a message for the rep."""
+
+
+def is_usable(account: Account) -> bool:
+    """A mailbox counts for a campaign unless the rep must act on it. `warning` (retrying) and
+    `offline` are temporary: sends wait, but the campaign is not paused for them."""
+    return account.removed_at is None and account.status not in BROKEN_STATUSES
+
+
+def campaign_accounts(campaign: Campaign) -> list[Account]:
+    """The campaign's current sending mailboxes (inbox rotation), in the order they were added."""
+    return list(
+        Account.select()
+        .join(CampaignMailbox)
+        .where((CampaignMailbox.campaign == campaign) & CampaignMailbox.active)
+        .order_by(CampaignMailbox.id)
+    )
+
+
+def campaigns_of(account: Account) -> list[Campaign]:
+    return list(
+        Campaign.select()
+        .join(CampaignMailbox)
+        .where((CampaignMailbox.account == account) & CampaignMailbox.active)
+        .order_by(Campaign.id)
+    )
+
+
+def usable_mailboxes(campaign: Campaign) -> list[Account]:
+    return [a for a in campaign_accounts(campaign) if is_usable(a)]
+
+
+def halt_leads_of(account: Account, now: datetime) -> int:
+    """§4.1: leads of a mailbox that cannot send get no email. Nothing is skipped: the cursor
+    and due time stay exactly as they are."""
+    count = (
+        Lead.update(state="halted", updated_at=now)
+        .where((Lead.mailbox == account) & Lead.state.in_(("pending", "active")))
+        .execute()
+    )
+    return int(count)
+
+
+def resume_leads_of(account: Account, now: datetime) -> int:
+    """§4.4: halted leads continue from their cursor. Pacing of the backlog is the sending
+    engine's job (minimum gap per mailbox), so nothing here makes them all due at once."""
+    with db.atomic():
+        to_active = (
+            Lead.update(state="active", updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor > 0))
+            .execute()
+        )
+        to_pending = (
+            Lead.update(state="pending", updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor == 0))
+            .execute()
+        )
+    return int(to_active) + int(to_pending)
+
+
+def set_campaign_status(campaign: Campaign, status: str, now: datetime,
+                        pause_reason: str | None = None) -> None:
+    """Write a campaign's status. Leaving mailmonitor's pause (for any status but that pause)
+    resolves its "campaign paused" alert; listeners hear of the change."""
+    campaign.status, campaign.pause_reason = status, pause_reason
+    campaign.paused_at = now if status == "paused" else None
+    campaign.save()
+    if pause_reason != PAUSE_NO_MAILBOX:
+        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    bus.emit(CAMPAIGN_CHANGED, campaign.id)
+
+
+def pause_campaign(campaign: Campaign, now: datetime, reason: str = PAUSE_USER) -> None:
+    if campaign.status not in ("active", "paused"):
+        raise CampaignError(f"Campaign {campaign.name!r} is {campaign.status}; only an active "
+                            "campaign can be paused.")
+    if campaign.status == "paused" and campaign.pause_reason == PAUSE_USER:
+        return
+    set_campaign_status(campaign, "paused", now, reason)
+
+
+def resume_campaign(campaign: Campaign, now: datetime) -> bool:
+    """The rep resumes (or starts) a campaign. Returns False when it had to stay paused because
+    none of its mailboxes can send (it is then paused with reason no_active_mailbox)."""
+    if campaign.status == "completed":
+        raise CampaignError(f"Campaign {campaign.name!r} is completed.")
+    if not campaign_accounts(campaign):
+        raise CampaignError(f"Campaign {campaign.name!r} has no mailbox: add one first.")
+    set_campaign_status(campaign, "active", now)
+    return not auto_pause_if_no_mailbox(campaign, now)
+
+
+def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
+    """§4.2: an active campaign with no usable mailbox left is paused (no_active_mailbox)."""
+    if campaign.status != "active" or usable_mailboxes(campaign):
+        return False
+    set_campaign_status(campaign, "paused", now, PAUSE_NO_MAILBOX)
+    broken = ", ".join(a.email for a in campaign_accounts(campaign)) or "none"
+    alerts.raise_alert(
+        alerts.campaign_key(campaign, "paused"), "campaign_paused",
+        f"Campaign “{campaign.name}” paused: no mailbox can send",
+        f"Mailboxes: {broken}. Reconnect one or re-allocate its leads; the campaign resumes "
+        "where it left off.",
+        now, severity="error", campaign=campaign,
+    )
+    return True
+
+
+def auto_resume_if_possible(campaign: Campaign, now: datetime) -> bool:
+    """§4.4: campaigns mailmonitor paused come back when a mailbox can send again (setting
+    "resume automatically after reconnect"). A campaign the rep paused is never resumed here."""
+    if campaign.status != "paused" or campaign.pause_reason != PAUSE_NO_MAILBOX:
+        return False
+    if not (get_setting("auto_resume") and campaign.auto_resume):
+        return False
+    if not usable_mailboxes(campaign):
+        return False
+    set_campaign_status(campaign, "active", now)
+    return True
+
+
+def complete_finished_campaigns(now: datetime) -> list[int]:
+    """A campaign whose every lead is finished (completed, replied, bounced or stopped) is
+    `completed`; one still in draft or without leads is left alone. Returns their ids."""
+    open_leads = Lead.select(Lead.campaign).where(Lead.state.not_in(FINAL_STATES))
+    with_leads = Lead.select(Lead.campaign)
+    done = list(Campaign.select().where(
+        Campaign.status.in_(("active", "paused")) & Campaign.id.in_(with_leads)
+        & Campaign.id.not_in(open_leads)))
+    for campaign in done:
+        set_campaign_status(campaign, "completed", now)
+    return [c.id for c in done]
+
+
+def waiting_leads_count(campaign: Campaign, account: Account) -> int:
+    return int(
+        Lead.select()
+        .where((Lead.campaign == campaign) & (Lead.mailbox == account) & (Lead.state == "halted"))
+        .count()
+    )
+
+
+def refresh_halted_alert(campaign: Campaign, account: Account, now: datetime) -> None:
+    """The "leads are waiting for this mailbox" alert of one campaign: raised or updated with the
+    current count, resolved once no lead waits (reconnected, re-allocated or stopped)."""
+    key = alerts.campaign_key(campaign, f"halted:{account.id}")
+    waiting = waiting_leads_count(campaign, account)
+    if not waiting:
+        alerts.resolve_alert(key, now)
+        return
+    alerts.raise_alert(
+        key, "leads_halted",
+        f"{waiting} leads of “{campaign.name}” are waiting for {account.email}",
+        "They keep their place in the sequence. Reconnect the mailbox or "
+        "re-allocate them to the campaign's other mailboxes.",
+        now, severity="warning", account=account, campaign=campaign,
+    )
+
+
+def refresh_halted_alerts(campaign: Campaign, now: datetime) -> None:
+    """Bring every open "leads are waiting" alert of the campaign up to date."""
+    open_ones = Alert.select().where(
+        (Alert.campaign == campaign) & (Alert.kind == "leads_halted") & Alert.resolved_at.is_null()
+    )
+    for alert in list(open_ones):
+        refresh_halted_alert(campaign, alert.account, now)
+
+
+def apply_account_status(account: Account, old_status: str | None, now: datetime) -> None:
+    """Run every campaign rule that follows from the account's (already saved) status."""
+    new_status = account.status
+    campaigns = campaigns_of(account)
+    if new_status in BROKEN_STATUSES:
+        with db.atomic():
+            # A "connected again" note from an earlier recovery is no longer true.
+            alerts.resolve_alert(alerts.account_key(account, "reconnected"), now)
+            halted = halt_leads_of(account, now)
+            for campaign in campaigns:
+                auto_pause_if_no_mailbox(campaign, now)
+                refresh_halted_alert(campaign, account, now)
+        if new_status == Status.DISCONNECTED.value:
+            alerts.raise_alert(
+                alerts.account_key(account, "disconnected"), "account_disconnected",
+                f"{account.email} is disconnected: {label_for(account.status, account.reason)}",
+                account.detail or "", now, severity="error", account=account,
+            )
+        if halted:
+            for campaign in campaigns:
+                bus.emit(LEADS_CHANGED, campaign.id)
+    elif new_status == Status.CONNECTED.value:
+        with db.atomic():
+            resumed = resume_leads_of(account, now)
+            for campaign in campaigns:
+                auto_resume_if_possible(campaign, now)
+                alerts.resolve_alert(alerts.campaign_key(campaign, f"halted:{account.id}"), now)
+            # Also after disconnected → warning → connected: its leads waited until now.
+            was_broken = old_status in BROKEN_STATUSES or resumed > 0
+            alerts.resolve_account_alerts(
+                account, now, kinds=("account_disconnected", "account_reminder", "leads_halted")
+            )
+            if was_broken:
+                alerts.raise_alert(
+                    alerts.account_key(account, "reconnected"), "reconnected",
+                    f"{account.email} is connected again",
+                    f"{resumed} waiting leads continue where they left off.",
+                    now, severity="info", account=account,
+                )
+        if resumed:
+            for campaign in campaigns:
+                bus.emit(LEADS_CHANGED, campaign.id)

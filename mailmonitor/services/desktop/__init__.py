@@ -1,0 +1,6 @@
+"""Running as an installed desktop app: the background service that runs monitoring, sending and
+reply polling on one asyncio loop (the window and ``run --headless`` alike), start at login per
+platform, and saving the app's settings.
+
+May import every other service package; no Qt widgets.
+"""

@@ -1,0 +1,106 @@
+"""Recording checks and status changes of an account; the one place a status is written."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from mailmonitor.events import ACCOUNT_CHANGED, bus
+from mailmonitor.models import Account, Check, db, get_setting
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.campaigns.rules import apply_account_status
+from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
+
+
+class ProbeLike(Protocol):
+    ok: bool
+    status: str
+    reason: str | None
+    detail: str
+    latency_ms: int
+    cert_expires_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def update_status(account: Account, status: str, reason: str | None, detail: str,
+                  now: datetime) -> bool:
+    """Write a status (and run the campaign rules when it changed). Returns True on a change."""
+    old_status, old_reason = account.status, account.reason
+    account.detail = detail
+    if (old_status, old_reason) == (status, reason):
+        account.save()
+        return False
+    account.status, account.reason, account.status_since = status, reason, now
+    if status == Status.DISCONNECTED.value and old_status != Status.DISCONNECTED.value:
+        account.disconnected_since = now
+        account.reminders_sent = 0
+        account.long_wait_applied = False
+    elif status == Status.CONNECTED.value:
+        account.disconnected_since = None
+        account.reminders_sent = 0
+    with db.atomic():
+        account.save()
+        if status != Status.DISCONNECTED.value:
+            alerts.resolve_alert(alerts.account_key(account, "disconnected"), now)
+        apply_account_status(account, old_status, now)
+    bus.emit(ACCOUNT_CHANGED, account.id, old_status, status)
+    return True
+
+
+def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime,
+                 trigger: str = "schedule") -> Check:
+    """Persist one check with its per-protocol results and apply the §2 status rules."""
+    merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                     Outcome(smtp.status, smtp.reason, smtp.detail))
+    decision = decide(
+        merged, now, account.consecutive_failures, account.transient_since,
+        interval=timedelta(seconds=account.check_interval_seconds),
+        transient_window=timedelta(minutes=int(get_setting("transient_window_minutes"))),
+    )
+    latency = max(imap.latency_ms, smtp.latency_ms)
+    with db.atomic():
+        check = Check.create(
+            account=account, checked_at=now, status=decision.status, reason=decision.reason,
+            detail=merged.detail, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
+            trigger=trigger,
+        )
+        account.checked_at = now
+        account.last_latency_ms = latency
+        account.consecutive_failures = decision.consecutive_failures
+        account.transient_since = decision.transient_since
+        account.next_check_at = decision.next_check_at
+        expiry = _earliest(imap.cert_expires_at, smtp.cert_expires_at)
+        if expiry is not None:
+            account.cert_expires_at = expiry
+        if decision.status == Status.OFFLINE.value:
+            # Offline says nothing about the account: keep its last real status.
+            account.save()
+        else:
+            update_status(account, decision.status, decision.reason, merged.detail, now)
+        warn_about_certificate(account, now)
+    return check
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    values = [v for v in (a, b) if v is not None]
+    return min(values) if values else None
+
+
+def warn_about_certificate(account: Account, now: datetime) -> None:
+    """A certificate that expires within 14 days raises a warning; the account stays connected."""
+    key = alerts.account_key(account, "certificate")
+    days = int(get_setting("cert_warning_days"))
+    expires = account.cert_expires_at
+    if expires is not None and expires - now <= timedelta(days=days):
+        left = max(0, (expires - now).days)
+        alerts.raise_alert(
+            key, "certificate_expiring",
+            f"The server certificate of {account.email} expires in {left} days",
+            f"It expires on {expires:%Y-%m-%d}. Ask the mail provider to renew it; sending "
+            "continues until then.",
+            now, severity="warning", account=account,
+        )
+    else:
+        alerts.resolve_alert(key, now)

@@ -1,0 +1,201 @@
+"""The background monitor (spec §3): each account on its interval with jitter, a global
+concurrency limit, blocking probes in worker threads with timeouts, one confirming re-check
+before a rejected credential is alerted, offline handling and wake-from-sleep sweeps.
+
+Runs on any asyncio loop: qasync in the window, plain asyncio for `check` and `run --headless`.
+Database writes happen on the loop's thread; only the probes run in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
+from mailmonitor.models import Account, Check, active_accounts, get_setting
+from mailmonitor.services.campaigns.lifecycle import run_housekeeping
+from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
+from mailmonitor.services.monitoring.checker import run_check
+from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
+from mailmonitor.services.monitoring.status_rules import Outcome, combine
+
+log = logging.getLogger(__name__)
+
+CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
+
+
+class Monitor:
+    """Signals (through `services.events.bus`): check_started, account_changed."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        check_fn: CheckFn = run_check,
+        max_concurrency: int | None = None,
+        is_online: Callable[[], bool] = lambda: True,
+        tick_seconds: float = 5.0,
+        jitter: float = 0.1,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.check_fn = check_fn
+        self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
+        self.semaphore = asyncio.Semaphore(self.max_concurrency)
+        self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
+                                           thread_name_prefix="check")
+        self.is_online = is_online
+        self.tick_seconds = tick_seconds
+        self.jitter = jitter
+        self.in_flight: set[int] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._was_online = True
+        self.last_housekeeping: datetime | None = None
+
+    @property
+    def timeout(self) -> float:
+        return float(get_setting("connection_timeout_seconds"))
+
+    async def _probe(self, account: Account, password: str | None
+                     ) -> tuple[ProbeLike, ProbeLike]:
+        loop = asyncio.get_running_loop()
+        # Each probe bounds its own steps; this outer bound catches a library that ignores them.
+        return await asyncio.wait_for(
+            loop.run_in_executor(self.executor, self.check_fn, account, password, self.timeout),
+            timeout=self.timeout * 6 + 5,
+        )
+
+    async def check_account(self, account_id: int, trigger: str = "manual",
+                            password: str | None = None) -> Check | None:
+        """Check one account now and record the result; None if it was already in flight."""
+        if account_id in self.in_flight:
+            return None
+        self.in_flight.add(account_id)
+        try:
+            async with self.semaphore:
+                account = Account.get_by_id(account_id)
+                bus.emit(CHECK_STARTED, account_id)
+                imap, smtp = await self._probe(account, password)
+                merged = combine(Outcome(imap.status, imap.reason), Outcome(smtp.status,
+                                                                             smtp.reason))
+                already = (account.status, account.reason) == (merged.status, merged.reason)
+                if merged.reason in CREDENTIAL_REASONS and not already:
+                    # One confirming re-check (RFC 5530 allows it; a loop it is not).
+                    log.info("confirming %s for %s", merged.reason, account.email)
+                    imap, smtp = await self._probe(account, password)
+                    trigger = f"{trigger}+confirm"
+            # One write at a time, each in its own loop iteration: when many checks finish
+            # together, their writes (a few ms each) must not run back to back and stall the
+            # window's event loop.
+            async with self._write_lock:
+                await asyncio.sleep(0)
+                account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
+                if account.status == Status.STOPPED.value or account.removed_at is not None:
+                    return None
+                return record_check(account, imap, smtp, self.clock.now(), trigger)
+        except TimeoutError:
+            log.warning("check of account %s overran its bound", account_id)
+            return None
+        finally:
+            self.in_flight.discard(account_id)
+            bus.emit(CHECK_FINISHED, account_id)
+
+    def due_accounts(self, now: datetime) -> list[Account]:
+        query = active_accounts().where(
+            Account.monitoring_enabled
+            & (Account.status != Status.STOPPED.value)
+            & Account.next_check_at.is_null(False)
+            & (Account.next_check_at <= now)
+        )
+        return [a for a in query if a.id not in self.in_flight]
+
+    async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
+                    ) -> list[Check]:
+        """Check every (or the named) account now, concurrently within the limit."""
+        query = active_accounts().where(Account.status != Status.STOPPED.value)
+        if emails:
+            query = query.where(Account.email.in_(emails))
+        ids = [a.id for a in query.order_by(Account.id)]
+        results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
+        return [c for c in results if c is not None]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def tick(self) -> None:
+        """One scheduling step: housekeeping each minute, due checks, offline handling."""
+        now = self.clock.now()
+        online = self.is_online()
+        if not online:
+            if self._was_online:
+                log.info("this computer is offline: checks suspended")
+                mark_offline(now)
+            self._was_online = False
+            return
+        if not self._was_online:
+            log.info("back online: checking everything now")
+            self._was_online = True
+            self._spawn(self.sweep(trigger="online"))
+            return
+        if self.last_housekeeping is None or now - self.last_housekeeping >= timedelta(minutes=1):
+            self.last_housekeeping = now
+            run_housekeeping(now)
+        for account in self.due_accounts(now):
+            delay = random.uniform(0, self.tick_seconds * self.jitter * 10)
+            self._spawn(self._delayed_check(account.id, delay))
+
+    async def _delayed_check(self, account_id: int, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.check_account(account_id, "schedule")
+
+    async def run(self) -> None:
+        """Until `stop()`: tick every few seconds, and notice when the computer slept."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("monitor tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
+            current = loop.time()
+            self.note_gap(current - last)
+            last = current
+
+    def note_gap(self, seconds: float) -> bool:
+        """A tick that fires far later than scheduled means the computer slept (or the process
+        was suspended): statuses are stale, so everything is checked at once."""
+        if seconds <= self.tick_seconds * 3 + 30:
+            return False
+        log.info("woke from sleep (%.0f s gap): checking everything", seconds)
+        self._spawn(self.sweep(trigger="wake"))
+        return True
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def mark_offline(now: datetime) -> None:
+    """The computer has no network: accounts that were fine or retrying show `offline`; no
+    failure is counted and nothing about campaigns changes. Disconnected accounts still need
+    the rep, so they keep saying so."""
+    for account in active_accounts().where(Account.status.in_(
+            (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
+        update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
+    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value).execute()
+

@@ -1,0 +1,839 @@
+"""Connection probes: one real sign-in test of an IMAP or SMTP endpoint (spec §1 "Check", §2, §3).
+
+Blocking and Qt-free: the monitor runs them in worker threads. Nothing raises out of
+:func:`probe_imap` / :func:`probe_smtp`; every outcome is a :class:`ProbeResult` whose reason comes
+from :mod:`mailmonitor.services.monitoring.classify`.
+
+- IMAP (imapclient): connect (``ssl``: TLS from the first byte, ``starttls``: plain then STARTTLS,
+  ``plain``), LOGIN (or AUTHENTICATE PLAIN when LOGIN is disabled or the password is not ASCII) or
+  XOAUTH2, EXAMINE INBOX (read-only SELECT), LOGOUT.
+- SMTP (smtplib): connect, EHLO, STARTTLS + EHLO, one AUTH (PLAIN, else LOGIN; XOAUTH2 with a
+  token), NOOP, QUIT. Never MAIL/RCPT/DATA: a probe never sends mail.
+- TLS: certificates and host names are verified against the system CAs plus ``ca_file``.
+- Time: every step (connect, TLS handshake, greeting, each command) has ``timeout`` seconds,
+  enforced on each read and write *and* as a deadline for the whole step, so a server that accepts
+  and stays silent, or answers a byte at a time, ends as ``timeout`` after about ``timeout``
+  seconds. DNS lookups are bounded too.
+- Secrets (password, token, and the base64 forms sent on the wire) are redacted from ``detail`` and
+  ``error``; :class:`Credentials` does not show them in its repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import ipaddress
+import os
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from imaplib import IMAP4
+from typing import Any, BinaryIO, cast
+
+from imapclient import IMAPClient
+
+from mailmonitor.services.monitoring import classify
+from mailmonitor.services.monitoring.reasons import Status
+
+__all__ = [
+    "SECURITY_MODES",
+    "Credentials",
+    "Endpoint",
+    "ProbeResult",
+    "probe_imap",
+    "probe_smtp",
+    "redact",
+]
+
+SECURITY_MODES = ("ssl", "starttls", "plain")
+REDACTED = "***"
+MAX_DETAIL_CHARS = 2000
+MAX_ERROR_CHARS = 200
+_MAX_LINE = 1_000_000  # as imaplib/smtplib: a longer "line" is an error
+_MAX_KEPT_LINES = 100  # server lines kept per command for the detail
+_RECV_SIZE = 16384
+
+
+@dataclass
+class Endpoint:
+    host: str
+    port: int
+    security: str  # 'ssl' | 'starttls' | 'plain'
+    username: str
+    ca_file: str | None = None  # extra trusted CA (PEM); otherwise system CAs
+    timeout: float = 20.0  # per connection step, seconds
+
+
+@dataclass
+class Credentials:
+    password: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)  # set: XOAUTH2 as endpoint.username
+
+
+@dataclass
+class ProbeResult:
+    protocol: str  # 'imap' | 'smtp'
+    ok: bool
+    status: str  # 'connected' | 'warning' | 'disconnected'  (reasons.Status values)
+    reason: str | None  # a code from reasons.REASONS, None when ok
+    detail: str  # the server's exact answer / error text, secrets redacted
+    latency_ms: int  # total
+    phases: dict[str, float]  # ms per phase: connect, tls, greeting, (ehlo), auth, select / noop, …
+    cert_expires_at: datetime | None  # naive UTC notAfter of the server cert when TLS was used
+    error: str | None  # short error for JSON (None when ok)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "ok": self.ok,
+            "status": str(self.status),
+            "reason": self.reason,
+            "detail": self.detail,
+            "latency_ms": self.latency_ms,
+            "phases": {name: round(ms, 1) for name, ms in self.phases.items()},
+            "cert_expires_at": self.cert_expires_at.isoformat() if self.cert_expires_at else None,
+            "error": self.error,
+        }
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _variants(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as is, quoted for IMAP, escaped, base64."""
+    out = {secret, _b64(secret)}
+    out.add(secret.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
+    out.add(repr(secret.encode("utf-8"))[2:-1])  # inside a bytes repr
+    out.add(secret.encode("unicode_escape").decode("ascii"))
+    return {v for v in out if v}
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret (and its quoted, escaped and base64 forms) replaced by ``***``."""
+    variants: set[str] = set()
+    for secret in secrets:
+        if secret:
+            variants |= _variants(secret)
+    for variant in sorted(variants, key=len, reverse=True):
+        text = text.replace(variant, REDACTED)
+    return text
+
+
+def _xoauth2_payload(user: str, token: str) -> str:
+    return f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+
+def _secrets_of(ep: Endpoint, creds: Credentials) -> list[str]:
+    """Secrets plus the exact strings a probe puts on the wire (their base64 is added by redact)."""
+    found: list[str] = []
+    if creds.password:
+        found += [creds.password, f"\x00{ep.username}\x00{creds.password}"]  # LOGIN, AUTH PLAIN
+    if creds.access_token:
+        found += [creds.access_token, _xoauth2_payload(ep.username, creds.access_token)]
+    return found
+
+
+# --- per-probe bookkeeping ------------------------------------------------------------------------
+
+
+class _Fail(Exception):
+    """A failure the probe recognised itself, with its reason already known."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class _BadReply(Exception):
+    """An SMTP step answered with an unexpected reply code (the words are in the wire record)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"unexpected reply code {code}")
+        self.code = code
+
+
+class _Session:
+    """Phase timings, the per-step deadline, the sockets to close, what TLS showed."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.phases: dict[str, float] = {}
+        self.phase: str | None = None
+        self._phase_started = self.started
+        self.deadline = self.started + timeout
+        self.sockets: list[socket.socket] = []
+        self.cert_expires_at: datetime | None = None
+        self.wire: _Wire | None = None  # the connection's record of what the server said
+
+    def enter(self, name: str) -> None:
+        """End the current phase and start ``name`` with a fresh deadline."""
+        self.end_phase()
+        self.phase = name
+        self._phase_started = time.monotonic()
+        self.deadline = self._phase_started + self.timeout
+
+    def end_phase(self) -> None:
+        if self.phase is not None:
+            elapsed = (time.monotonic() - self._phase_started) * 1000.0
+            self.phases[self.phase] = self.phases.get(self.phase, 0.0) + elapsed
+            self._phase_started = time.monotonic()
+
+    def remaining(self) -> float:
+        """Seconds left for the current step; raises TimeoutError when it is used up."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no answer within {self.timeout:g} s ({self.phase})")
+        return left
+
+    def latency_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def note_cert(self, sock: ssl.SSLSocket) -> None:
+        try:
+            cert = sock.getpeercert()
+        except (OSError, ValueError):
+            return
+        not_after = cert.get("notAfter") if cert else None
+        if isinstance(not_after, str):
+            try:
+                seconds = ssl.cert_time_to_seconds(not_after)
+            except ValueError:
+                return
+            self.cert_expires_at = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+    def close_sockets(self) -> None:
+        for sock in reversed(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+class _Wire:
+    """Reads lines from whatever socket the client uses now, under the session's deadline.
+
+    Keeps the lines the server sent since the client's last command (for classification and the
+    detail) and the bytes of an unfinished line. Refuses plaintext the server sent ahead of a TLS
+    upgrade (STARTTLS response injection).
+    """
+
+    def __init__(self, session: _Session, get_sock: Callable[[], socket.socket | None]) -> None:
+        self._session = session
+        self._get_sock = get_sock
+        self._buf = bytearray()
+        self._buf_sock: socket.socket | None = None
+        self.lines: list[bytes] = []
+        self.eof = False
+
+    def mark(self) -> None:
+        """The client is sending a command: what follows is the answer to it."""
+        self.lines.clear()
+
+    def ensure_drained(self) -> None:
+        """Raise when the server sent more than was asked for (before a TLS upgrade)."""
+        if self._buf:
+            raise _Fail(
+                "request_invalid",
+                "The server sent unencrypted data right before the TLS upgrade (STARTTLS): "
+                + _printable(bytes(self._buf[:200])),
+            )
+
+    def _sock(self) -> socket.socket:
+        sock = self._get_sock()
+        if sock is None:
+            raise ConnectionAbortedError("not connected")
+        if self._buf_sock is not None and sock is not self._buf_sock:
+            self.ensure_drained()  # the socket was upgraded to TLS: nothing may be left over
+        return sock
+
+    def _fill(self, sock: socket.socket) -> bool:
+        sock.settimeout(self._session.remaining())
+        chunk = sock.recv(_RECV_SIZE)
+        self._buf_sock = sock
+        if not chunk:
+            self.eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def readline(self, limit: int = -1) -> bytes:
+        sock = self._sock()
+        while True:
+            newline = self._buf.find(b"\n")
+            if newline >= 0:
+                end = newline + 1
+            elif 0 < limit <= len(self._buf):
+                end = limit
+            elif self._fill(sock):
+                continue
+            else:
+                end = len(self._buf)  # end of stream: what is left (possibly nothing)
+            if limit > 0:
+                end = min(end, limit)
+            line = bytes(self._buf[:end])
+            del self._buf[:end]
+            if line and len(self.lines) < _MAX_KEPT_LINES:
+                self.lines.append(line)
+            return line
+
+    def read(self, size: int) -> bytes:
+        sock = self._sock()
+        while len(self._buf) < size and self._fill(sock):
+            pass
+        data = bytes(self._buf[:size])
+        del self._buf[:size]
+        return data
+
+    def close(self) -> None:
+        """File-like close (the socket is closed by its owner)."""
+
+    def answer(self) -> list[str]:
+        """The server's lines since the last command, and an unfinished line, as printable text."""
+        out = [_printable(line) for line in self.lines]
+        if self._buf:
+            out.append(_printable(bytes(self._buf[:500])))
+        return [line for line in out if line]
+
+
+def _printable(data: bytes) -> str:
+    text = data.decode("utf-8", "replace").rstrip("\r\n")
+    return "".join(
+        c if c.isprintable() or c == "\t" else c.encode("unicode_escape").decode("ascii")
+        for c in text[:MAX_DETAIL_CHARS]
+    )
+
+
+# --- sockets -------------------------------------------------------------------------------------
+
+
+def _resolve(host: str, port: int, session: _Session) -> list[Any]:
+    """getaddrinfo, bounded by the step's deadline (a hung resolver must not hang the probe)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    box: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except Exception as exc:  # handed over to the probing thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"dns {host}", daemon=True)
+    worker.start()
+    worker.join(session.remaining())
+    if "error" in box:
+        raise box["error"]
+    if "infos" not in box:
+        raise socket.gaierror(f"looking up {host} took more than {session.timeout:g} s")
+    return cast(list[Any], box["infos"])
+
+
+def _connect_tcp(host: str, port: int, session: _Session) -> socket.socket:
+    session.enter("connect")
+    last_error: OSError | None = None
+    for family, socktype, proto, _name, address in _resolve(host, port, session):
+        sock = socket.socket(family, socktype, proto)
+        session.sockets.append(sock)
+        try:
+            sock.settimeout(session.remaining())
+            sock.connect(address)
+            return sock
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or OSError(f"no address found for {host}")
+
+
+def _wrap_tls(
+    sock: socket.socket, context: ssl.SSLContext, host: str, session: _Session
+) -> ssl.SSLSocket:
+    """TLS handshake (certificate and host name verified) under the current step's deadline."""
+    sock.settimeout(session.remaining())
+    tls = context.wrap_socket(sock, server_hostname=host)
+    session.sockets.append(tls)
+    session.note_cert(tls)
+    return tls
+
+
+def _tls_context(ep: Endpoint) -> ssl.SSLContext:
+    """A verifying context, shared between probes with the same trust: building one parses the
+    whole system CA store (milliseconds of CPU and about a megabyte each), which dominated a
+    sweep of hundreds of accounts. SSLContext is safe to share between threads."""
+    mtime = 0.0
+    if ep.ca_file:
+        with contextlib.suppress(OSError):
+            mtime = os.stat(ep.ca_file).st_mtime
+    return _cached_tls_context(ep.ca_file, mtime)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_tls_context(ca_file: str | None, _mtime: float) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise _Fail(
+                "tls_error", f"The trusted CA file {ca_file} cannot be used: {exc}"
+            ) from exc
+    return context
+
+
+def _check_endpoint(ep: Endpoint) -> None:
+    if ep.security not in SECURITY_MODES:
+        raise _Fail(
+            "request_invalid", f"Unknown security {ep.security!r} (use ssl, starttls or plain)"
+        )
+    if not ep.host or not isinstance(ep.port, int) or not 0 < ep.port < 65536:
+        raise _Fail("request_invalid", f"Invalid server address {ep.host!r}:{ep.port!r}")
+    if not ep.timeout or ep.timeout <= 0:
+        raise _Fail("request_invalid", f"Invalid timeout {ep.timeout!r}")
+
+
+# --- XOAUTH2 -------------------------------------------------------------------------------------
+
+
+class _XOAuth2:
+    """SASL XOAUTH2 client: the token first; an empty answer to the server's error challenge."""
+
+    def __init__(self, user: str, token: str) -> None:
+        self._payload = _xoauth2_payload(user, token)
+        self._sent = False
+        self.challenge: str | None = None  # the server's error (JSON), decoded
+
+    def __call__(self, challenge: bytes | None = None) -> str:
+        if not self._sent:
+            self._sent = True
+            return self._payload
+        if challenge:
+            self.challenge = _printable(challenge)
+        return ""
+
+
+# --- IMAP ----------------------------------------------------------------------------------------
+
+
+class _ProbeIMAP4(IMAP4):
+    """imaplib connection whose socket, reads and writes follow the probe's session."""
+
+    def __init__(
+        self, host: str, port: int, *, session: _Session, context: ssl.SSLContext | None,
+        use_ssl: bool,
+    ) -> None:
+        self._session = session
+        self._context = context
+        self._use_ssl = use_ssl
+        self.wire = _Wire(session, lambda: cast(socket.socket | None, getattr(self, "sock", None)))
+        session.wire = self.wire  # still there if the constructor fails (greeting, TLS…)
+        super().__init__(host, port, timeout=session.timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = _connect_tcp(self.host, self.port, self._session)
+        if self._use_ssl:
+            assert self._context is not None
+            self._session.enter("tls")
+            sock = _wrap_tls(sock, self._context, self.host, self._session)
+        self._session.enter("greeting")  # imaplib reads the greeting and CAPABILITY next
+        return sock
+
+    def readline(self) -> bytes:
+        line = self.wire.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise self.error(f"got more than {_MAX_LINE} bytes")
+        return line
+
+    def read(self, size: int) -> bytes:
+        return self.wire.read(size)
+
+    def send(self, data: Any) -> None:
+        self.wire.mark()
+        self.sock.settimeout(self._session.remaining())
+        super().send(data)
+
+
+class _ProbeIMAPClient(IMAPClient):
+    """IMAPClient over :class:`_ProbeIMAP4`."""
+
+    def __init__(
+        self, host: str, port: int, *, session: _Session, context: ssl.SSLContext | None,
+        use_ssl: bool,
+    ) -> None:
+        self._probe_session = session
+        self._probe_context = context
+        self.conn: _ProbeIMAP4 | None = None
+        super().__init__(host, port=port, ssl=use_ssl, ssl_context=context, timeout=session.timeout)
+
+    def _create_IMAP4(self) -> _ProbeIMAP4:
+        self.conn = _ProbeIMAP4(
+            self.host, self.port, session=self._probe_session, context=self._probe_context,
+            use_ssl=self.ssl,
+        )
+        return self.conn
+
+
+_IMAP_ATOM = re.compile(r"^[A-Za-z0-9!#$&'+,\-./:;<=>?@^_`|~]+$")
+_IMAP_TAG = re.compile(r"^[A-Za-z]{1,8}\d+ ")
+_IMAP_NOISE = re.compile(
+    r"^\* (?:CAPABILITY|\d+ (?:EXISTS|RECENT|EXPUNGE|FETCH)|FLAGS|LIST|LSUB|STATUS|ENABLED|ID|"
+    r"NAMESPACE|OK \[(?:UIDVALIDITY|UIDNEXT|PERMANENTFLAGS|UNSEEN|HIGHESTMODSEQ|CAPABILITY)\b)",
+    re.IGNORECASE,
+)
+
+
+def _imap_quote(text: str) -> str:
+    if _IMAP_ATOM.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _imap_answer(wire: _Wire | None) -> str:
+    if wire is None:
+        return ""
+    lines = [_IMAP_TAG.sub("", line, count=1) for line in wire.answer()]
+    return "\n".join(line for line in lines if not _IMAP_NOISE.match(line))
+
+
+def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
+    """Sign in to the IMAP endpoint and open INBOX read-only. Never raises."""
+    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0)
+    oauth = bool(creds.access_token)
+    mech: _XOAuth2 | None = None
+    client: _ProbeIMAPClient | None = None
+    try:
+        _check_endpoint(ep)
+        context = _tls_context(ep) if ep.security != "plain" else None
+        client = _ProbeIMAPClient(
+            ep.host, ep.port, session=session, context=context, use_ssl=ep.security == "ssl"
+        )
+        conn = client.conn
+        assert conn is not None
+        tls = ep.security == "ssl"
+        if ep.security == "starttls":
+            session.enter("tls")
+            if "STARTTLS" not in conn.capabilities:
+                raise _Fail(
+                    "tls_error",
+                    "The server does not offer STARTTLS (capabilities: "
+                    + " ".join(conn.capabilities) + ")",
+                )
+            client.starttls(context)
+            session.note_cert(cast(ssl.SSLSocket, conn.sock))
+            tls = True
+
+        session.enter("auth")
+        caps = set(conn.capabilities)
+        ascii_only = creds.password is None or (creds.password + ep.username).isascii()
+        if conn.state != "NONAUTH":
+            pass  # PREAUTH greeting: already signed in by the connection itself
+        elif creds.access_token:
+            if "AUTH=XOAUTH2" not in caps:
+                raise _Fail(
+                    "request_invalid",
+                    "The server does not offer XOAUTH2 sign-in (no AUTH=XOAUTH2 capability).",
+                )
+            mech = _XOAuth2(ep.username, creds.access_token)
+            client.sasl_login("XOAUTH2", mech)
+        elif not creds.password:
+            raise _Fail("invalid_credentials", "No password is stored for this account.")
+        elif "LOGINDISABLED" in caps or not ascii_only:
+            if "AUTH=PLAIN" in caps:
+                client.plain_login(ep.username, creds.password)
+            elif not tls:
+                raise _Fail(
+                    "tls_error",
+                    "The server refuses passwords on an unencrypted connection (LOGINDISABLED); "
+                    "use SSL or STARTTLS.",
+                )
+            else:
+                raise _Fail(
+                    "request_invalid",
+                    "No usable sign-in method: LOGIN is disabled or the password is not ASCII, "
+                    "and AUTH=PLAIN is not offered.",
+                )
+        else:
+            client.login(_imap_quote(ep.username), creds.password)
+
+        session.enter("select")
+        selected = client.select_folder("INBOX", readonly=True)
+        exists = selected.get(b"EXISTS") if isinstance(selected, dict) else None
+
+        session.enter("logout")
+        with contextlib.suppress(Exception):  # signed in and INBOX opened: LOGOUT is a courtesy
+            client.logout()
+        session.end_phase()
+        count = f" ({exists} messages)" if isinstance(exists, int) else ""
+        return _success("imap", session, f"Signed in as {ep.username} and opened INBOX{count}.")
+    except Exception as exc:
+        answer = _imap_answer(session.wire)
+        return _failure("imap", session, exc, answer, None, oauth, mech, ep, creds)
+    finally:
+        session.close_sockets()
+
+
+# --- SMTP ----------------------------------------------------------------------------------------
+
+
+class _ProbeSMTP(smtplib.SMTP):
+    """smtplib connection whose socket, reads and writes follow the probe's session."""
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self.wire = _Wire(session, lambda: self.sock)
+        session.wire = self.wire
+        super().__init__(host="", port=0, local_hostname="localhost", timeout=session.timeout)
+
+    def open(self, host: str, port: int, context: ssl.SSLContext | None) -> tuple[int, bytes]:
+        """Connect (TLS first when ``context`` is given) and read the greeting."""
+        self._host = host
+        sock: socket.socket = _connect_tcp(host, port, self._session)
+        if context is not None:
+            self._session.enter("tls")
+            sock = _wrap_tls(sock, context, host, self._session)
+        self.sock = sock
+        self.file = cast(BinaryIO, self.wire)
+        self.local_hostname = _address_literal(sock)
+        self._session.enter("greeting")
+        return self.getreply()
+
+    def send(self, s: Any) -> None:
+        self.wire.mark()
+        if self.sock is not None:
+            self.sock.settimeout(self._session.remaining())
+        super().send(s)
+
+    def hello(self) -> None:
+        """EHLO, falling back to HELO; raises _BadReply when neither is accepted."""
+        code, _ = self.ehlo()
+        if code == 250:
+            return
+        if code < 0 or 400 <= code < 500:
+            raise _BadReply(code)
+        code, _ = self.helo()
+        if code != 250:
+            raise _BadReply(code)
+
+    def upgrade(self, context: ssl.SSLContext, host: str) -> None:
+        """STARTTLS and the handshake; the EHLO state is reset as RFC 3207 requires."""
+        code, _ = self.docmd("STARTTLS")
+        if code != 220:
+            raise _BadReply(code)
+        assert self.sock is not None
+        self.wire.ensure_drained()  # refuse plaintext sent ahead of the handshake
+        self.sock = _wrap_tls(self.sock, context, host, self._session)
+        self.helo_resp = None
+        self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+
+    def auth(
+        self, mechanism: str, authobject: Callable[..., str | None], *,
+        initial_response_ok: bool = True,
+    ) -> tuple[int, bytes]:
+        """smtplib's AUTH exchange, with UTF-8 (RFC 4616) instead of ASCII-only responses."""
+        mechanism = mechanism.upper()
+        initial = authobject() if initial_response_ok else None
+        if initial is not None:
+            code, resp = self.docmd("AUTH", f"{mechanism} {_b64(initial)}")
+            self._auth_challenge_count = 1
+        else:
+            code, resp = self.docmd("AUTH", mechanism)
+            self._auth_challenge_count = 0
+        while code == 334:
+            self._auth_challenge_count += 1
+            if self._auth_challenge_count > 5:
+                raise smtplib.SMTPException("The server keeps sending AUTH challenges")
+            challenge = base64.decodebytes(resp)
+            code, resp = self.docmd(_b64(authobject(challenge) or ""))
+        if code in (235, 503):
+            return code, resp
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
+def _address_literal(sock: socket.socket) -> str:
+    """The EHLO name: our address literal (no slow reverse lookup of getfqdn())."""
+    try:
+        address = sock.getsockname()[0]
+    except OSError:
+        return "localhost"
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
+def _auth_mechanisms(smtp: _ProbeSMTP) -> set[str]:
+    return {m.lstrip("=").upper() for m in smtp.esmtp_features.get("auth", "").split()}
+
+
+def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
+    """Sign in to the SMTP endpoint (EHLO, STARTTLS, AUTH, NOOP, QUIT).
+
+    Never raises; never sends mail.
+    """
+    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0)
+    oauth = bool(creds.access_token)
+    mech: _XOAuth2 | None = None
+    smtp: _ProbeSMTP | None = None
+    try:
+        _check_endpoint(ep)
+        context = _tls_context(ep) if ep.security != "plain" else None
+        smtp = _ProbeSMTP(session)
+        code, _ = smtp.open(ep.host, ep.port, context if ep.security == "ssl" else None)
+        if code != 220:
+            raise _BadReply(code)
+        session.enter("ehlo")
+        smtp.hello()
+        if ep.security == "starttls":
+            assert context is not None
+            session.enter("tls")
+            if not smtp.has_extn("starttls"):
+                raise _Fail("tls_error", "The server does not offer STARTTLS.")
+            smtp.upgrade(context, ep.host)
+            session.enter("ehlo")
+            smtp.hello()
+
+        session.enter("auth")
+        mechanisms = _auth_mechanisms(smtp)
+        if not smtp.has_extn("auth"):
+            if ep.security == "plain" and smtp.has_extn("starttls"):
+                raise _Fail(
+                    "tls_error",
+                    "The server offers sign-in only after STARTTLS; use STARTTLS security.",
+                )
+            raise _Fail(
+                "request_invalid", "The server does not offer SMTP AUTH (AUTH not supported)."
+            )
+        offered = " ".join(sorted(mechanisms)) or "none"
+        if creds.access_token:
+            if "XOAUTH2" not in mechanisms:
+                raise _Fail(
+                    "request_invalid", f"The server does not offer XOAUTH2 (offers: {offered})."
+                )
+            mech = _XOAuth2(ep.username, creds.access_token)
+            smtp.auth("XOAUTH2", mech)
+        elif not creds.password:
+            raise _Fail("invalid_credentials", "No password is stored for this account.")
+        else:
+            smtp.user, smtp.password = ep.username, creds.password
+            if "PLAIN" in mechanisms:
+                smtp.auth("PLAIN", smtp.auth_plain)
+            elif "LOGIN" in mechanisms:
+                smtp.auth("LOGIN", smtp.auth_login)
+            else:
+                raise _Fail("request_invalid",
+                            f"No suitable authentication method (server offers: {offered}).")
+
+        session.enter("noop")
+        code, _ = smtp.noop()
+        if code != 250:
+            raise _BadReply(code)
+        noop_answer = smtp.wire.answer()
+
+        session.enter("quit")
+        with contextlib.suppress(Exception):  # signed in and NOOP answered: QUIT is a courtesy
+            smtp.quit()
+        session.end_phase()
+        said = f"; NOOP: {noop_answer[-1]}" if noop_answer else ""
+        return _success("smtp", session, f"Signed in as {ep.username}{said}.")
+    except Exception as exc:
+        answer = "\n".join(session.wire.answer()) if session.wire is not None else ""
+        code_seen: int | None = None
+        if isinstance(exc, _BadReply):
+            code_seen = exc.code
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            code_seen = exc.smtp_code
+        return _failure("smtp", session, exc, answer, code_seen, oauth, mech, ep, creds)
+    finally:
+        session.close_sockets()
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+def _success(protocol: str, session: _Session, detail: str) -> ProbeResult:
+    return ProbeResult(
+        protocol=protocol,
+        ok=True,
+        status=Status.CONNECTED.value,
+        reason=None,
+        detail=detail,
+        latency_ms=session.latency_ms(),
+        phases=dict(session.phases),
+        cert_expires_at=session.cert_expires_at,
+        error=None,
+    )
+
+
+def _failure(
+    protocol: str,
+    session: _Session,
+    exc: BaseException,
+    answer: str,
+    code: int | None,
+    oauth: bool,
+    mech: _XOAuth2 | None,
+    ep: Endpoint,
+    creds: Credentials,
+) -> ProbeResult:
+    try:
+        session.end_phase()
+        phase = session.phase or "connect"
+        if isinstance(exc, _Fail):
+            reason = exc.reason
+            detail = exc.detail
+        else:
+            _status, reason = classify.classify_failure(
+                protocol, phase, exc=exc, answer=answer, code=code, oauth=oauth
+            )
+            detail = _describe(protocol, phase, exc, answer, reason, ep)
+        if mech is not None and mech.challenge:
+            detail += f"\nXOAUTH2 error from the server: {mech.challenge}"
+        secrets = _secrets_of(ep, creds)
+        detail = redact(detail, secrets)[:MAX_DETAIL_CHARS]
+        first = next((ln.strip() for ln in detail.splitlines() if ln.strip()), reason)
+        error = redact(f"{phase}: {first}", secrets)[:MAX_ERROR_CHARS]
+    except Exception as inner:  # never raise out of a probe, even on a bug here
+        reason, phase = "request_invalid", session.phase or "connect"
+        detail = error = f"{phase}: {type(inner).__name__} while reporting a failure"
+    return ProbeResult(
+        protocol=protocol,
+        ok=False,
+        status=classify.status_of(reason).value,
+        reason=reason,
+        detail=detail,
+        latency_ms=session.latency_ms(),
+        phases=dict(session.phases),
+        cert_expires_at=session.cert_expires_at,
+        error=error,
+    )
+
+
+def _describe(
+    protocol: str, phase: str, exc: BaseException, answer: str, reason: str, ep: Endpoint
+) -> str:
+    """The detail: the server's own words when it said something, else the error text."""
+    if reason == "timeout":
+        said = f" Received so far: {answer}" if answer else ""
+        return (f"No answer from {ep.host}:{ep.port} within {ep.timeout:g} s during {phase} "
+                f"({type(exc).__name__}: {exc}).{said}")
+    if answer and classify.classify_exception(exc, phase) != reason:
+        return answer  # the server's own words decided (an answer, garbage…)
+    if reason == "server_unavailable" and not answer:
+        return (f"{ep.host}:{ep.port} closed the connection during {phase} without an answer "
+                f"({type(exc).__name__}: {exc}).")
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,6 @@
+"""The reconnect wizard (spec §5) without Qt: its pages and transitions (Edit Warm-up → Previous →
+re- authenticate → Next → Save & Resume) and what Save & Resume applies. The Qt pages in
+``mailmonitor.ui.reconnect_wizard`` only render it.
+
+May import every other service package; nothing imports it but the UI.
+"""

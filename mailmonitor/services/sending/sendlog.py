@@ -1,0 +1,125 @@
+"""The send records: written before and after every send (spec §6), and what each outcome does
+to the lead. Every function is one short transaction with targeted UPDATEs (no stale rows saved),
+so they are safe from the sending worker thread while the monitor writes on the loop's thread.
+
+Lifecycle of a SendRecord:
+  sending (committed before MAIL FROM)
+    → handed_over_at set (committed just before the final "." goes to the server)
+    → sent      the server answered 250; the lead's cursor advanced in the same transaction
+    → failed    the server refused, or never got the end of the message: not delivered
+    → unknown   the answer was lost and the server keeps nothing to check (reconcile.py)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from mailmonitor.events import LEADS_CHANGED, bus
+from mailmonitor.models import Account, Lead, SendRecord, db
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.sending.scheduler import advance_lead, step_delays
+
+RETRY_DELAY = timedelta(minutes=15)  # a lead whose send failed for a temporary reason
+MAX_ATTEMPTS = 5  # failed attempts of one step before the rep is asked to look
+INTERRUPTED = "interrupted"  # error prefix of attempts cut off before the end of data
+
+
+def start_attempt(lead: Lead, step_position: int, account: Account, message_id: str,
+                  subject: str, now: datetime) -> SendRecord:
+    """Committed before the SMTP transaction starts, with the Message-ID fixed."""
+    with db.atomic():
+        return SendRecord.create(lead=lead.id, campaign=lead.campaign_id, account=account.id,
+                                 step=step_position, message_id=message_id, subject=subject,
+                                 state="sending", created_at=now)
+
+
+def mark_handed_over(record_id: int, now: datetime) -> None:
+    """Committed before the end-of-data mark is written: from here on the server may accept."""
+    with db.atomic():
+        SendRecord.update(handed_over_at=now).where(SendRecord.id == record_id).execute()
+
+
+def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
+              error: str | None = None, delays: list[float] | None = None,
+              touch_account: bool = True) -> bool:
+    """The server accepted it (or, for `unknown`, may have): record it and move the lead's
+    cursor past the step, exactly once, in one transaction. False if it was settled already.
+    `delays`: the campaign's step delays when the caller has them."""
+    with db.atomic():
+        changed = SendRecord.update(state=state, sent_at=now, error=error).where(
+            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        if not changed:
+            return False
+        advance_lead(record.lead_id, record.step, record.message_id, record.subject, now,
+                     delays if delays is not None else step_delays(record.campaign_id))
+        if touch_account:
+            touch_last_sent(record.account_id, now)
+    bus.emit(LEADS_CHANGED, record.campaign_id)
+    return True
+
+
+def touch_last_sent(account_id: int, now: datetime) -> None:
+    """Account.last_sent_at, for display (pacing reads the send records)."""
+    Account.update(last_sent_at=now).where(
+        (Account.id == account_id)
+        & (Account.last_sent_at.is_null() | (Account.last_sent_at < now))).execute()
+
+
+def mark_failed(record: SendRecord, error: str, now: datetime,
+                retry_at: datetime | None = None) -> None:
+    """Not delivered. The lead keeps its cursor; with `retry_at` it is due again then. A step
+    that keeps failing is flagged for the rep instead of being retried for ever."""
+    with db.atomic():
+        SendRecord.update(state="failed", error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        if retry_at is not None:
+            Lead.update(next_due_at=retry_at, updated_at=now).where(
+                (Lead.id == record.lead_id) & (Lead.cursor == record.step)).execute()
+        attempts = SendRecord.select().where(
+            (SendRecord.lead == record.lead_id) & (SendRecord.step == record.step)
+            & (SendRecord.state == "failed") & ~SendRecord.error.startswith(INTERRUPTED)
+        ).count()
+    if attempts >= MAX_ATTEMPTS:
+        flag_lead(record.lead_id, f"Step {record.step + 1} could not be sent after {attempts} "
+                  f"attempts; the server last said: {error[:300]}", now)
+
+
+def mark_bounced(record: SendRecord, error: str, now: datetime) -> None:
+    """The server refused the recipient for good (e.g. 550 5.1.1): this lead only is bounced."""
+    with db.atomic():
+        SendRecord.update(state="failed", error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        bounce_lead(record.lead_id, now)
+    bus.emit(LEADS_CHANGED, record.campaign_id)
+
+
+def bounce_lead(lead_id: int, now: datetime) -> bool:
+    changed = Lead.update(state="bounced", next_due_at=None, updated_at=now).where(
+        (Lead.id == lead_id) & Lead.state.not_in(("bounced", "replied", "campaign_stopped"))
+    ).execute()
+    return bool(changed)
+
+
+def flag_lead(lead_id: int, text: str, now: datetime) -> None:
+    """The lead needs the rep (its state stays; the scheduler skips it until the flag is
+    cleared). One alert per campaign says how many leads wait for this."""
+    with db.atomic():
+        Lead.update(flag=text, updated_at=now).where(Lead.id == lead_id).execute()
+        lead = Lead.get_by_id(lead_id)
+        campaign = lead.campaign
+        count = Lead.select().where((Lead.campaign == campaign) & Lead.flag.is_null(False)
+                                    & Lead.state.in_(("pending", "active", "halted"))).count()
+        who = "1 lead needs" if count == 1 else f"{count} leads need"
+        alerts.raise_alert(
+            alerts.campaign_key(campaign, "flagged"), "leads_flagged",
+            f"{who} you in “{campaign.name}”",
+            f"Latest: {lead.email}: {text}. They keep their place and are skipped until fixed.",
+            now, severity="warning", campaign=campaign,
+        )
+    bus.emit(LEADS_CHANGED, campaign.id)
+
+
+def clear_flag(lead: Lead, now: datetime) -> None:
+    """The rep fixed the lead (e.g. added the missing field): it continues where it was."""
+    Lead.update(flag=None, updated_at=now).where(Lead.id == lead.id).execute()
+    bus.emit(LEADS_CHANGED, lead.campaign_id)
