@@ -22,6 +22,7 @@ from mailmonitor.services.accounts.validation import (
     validate_security,
 )
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.sending.rep_day import rep_today
 
 
 @dataclass
@@ -140,7 +141,7 @@ def account_values(spec: AccountSpec, has_password: bool, now: datetime) -> dict
         values["min_gap_seconds"] = spec.min_gap_seconds
     if spec.warmup is not None:
         values["warmup_start"], values["warmup_step"] = spec.warmup
-        values["warmup_started_on"] = now.date()
+        values["warmup_started_on"] = rep_today(now)
     return values
 
 

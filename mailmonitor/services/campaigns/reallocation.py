@@ -19,6 +19,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.sending.rep_day import rep_today
 
 MOVABLE_STATES = ("pending", "active", "halted", "unassigned")
 CHUNK = 5000  # ids per UPDATE: under the bound-parameter limit of SQLite (32766) and others
@@ -96,7 +97,7 @@ def plan_reallocation(campaign: Campaign, now: datetime, include_contacted: bool
         )
     lead_ids, kept = leads_to_move(campaign, include_contacted, sources)
     capacities = remaining_capacity(targets, now)
-    caps = {a.id: daily_cap(a, now.date()) for a in targets}
+    caps = {a.id: daily_cap(a, rep_today(now)) for a in targets}
     shares = split_by_capacity(len(lead_ids), capacities, caps)
     plan = ReallocationPlan(campaign.id, kept_contacted=kept)
     start = 0

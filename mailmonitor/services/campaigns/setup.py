@@ -20,6 +20,7 @@ from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.sending.rep_day import rep_today
 
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
@@ -175,7 +176,7 @@ def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]],
     targets = usable or members
     if targets:
         shares = split_by_capacity(len(new), remaining_capacity(targets, now),
-                                   {a.id: daily_cap(a, now.date()) for a in targets})
+                                   {a.id: daily_cap(a, rep_today(now)) for a in targets})
     order: list[Account | None] = []
     for target in targets:
         order.extend([target] * shares[target.id])
