@@ -101,6 +101,10 @@ def build_parser() -> Parser:
     realloc.add_argument("name")
     realloc.add_argument("--include-contacted", action="store_true")
 
+    from mailmonitor.cli_edit import add_parsers as add_edit_parsers
+
+    add_edit_parsers(acc, camp, common)  # accounts edit, campaigns edit
+
     leads = sub.add_parser("leads", parents=[common], help="leads of a campaign")
     ld = leads.add_subparsers(dest="action", required=True, parser_class=Parser)
     limp = ld.add_parser("import", parents=[common])
@@ -137,6 +141,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.campaigns import lifecycle
     from mailmonitor.services.monitoring.reasons import label_for
 
+    if args.action == "edit":
+        from mailmonitor.cli_edit import cmd_accounts_edit
+
+        return cmd_accounts_edit(args, now)
     if args.action == "add":
         spec = svc.AccountSpec(
             email=args.email, name=args.name, kind=args.kind, imap_host=args.imap_host,
@@ -292,6 +300,10 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                 print(f"{row['name']:30} {status:28} {row['mailboxes_connected']}/"
                       f"{row['mailboxes_total']} mailboxes  {row['leads_total']} leads")
         return EXIT_OK
+    if args.action == "edit":
+        from mailmonitor.cli_edit import cmd_campaigns_edit
+
+        return cmd_campaigns_edit(args, now)
     campaign = setup.find_campaign(args.name)
     try:
         if args.action == "pause":
