@@ -127,6 +127,7 @@ class ReallocateDialog(QDialog):
         # The way out when nothing can take the leads (issue 11: no dead ends).
         self.add_mailbox_button = QPushButton("Add a mailbox to this campaign…")
         self.add_mailbox_button.setObjectName("addMailboxToCampaign")
+        self.add_mailbox_button.setProperty("primary", True)
         self.add_mailbox_button.clicked.connect(self._add_mailbox)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -160,10 +161,12 @@ class ReallocateDialog(QDialog):
             self.error.show()
             self.apply_button.setEnabled(False)
             self.apply_button.hide()
+            self.include_contacted.hide()
             self.add_mailbox_button.show()
             self.add_mailbox_button.setDefault(True)
             return
         self.add_mailbox_button.hide()
+        self.include_contacted.show()
         self.apply_button.show()
         self.error.hide()
         counts = self.plan.counts()
@@ -364,8 +367,7 @@ class CampaignView(QWidget):
         blocker = resume_blocker(campaign) if campaign.status in ("paused", "draft") else None
         self.resume_button.setEnabled(blocker is None)
         self.resume_button.setToolTip(blocker or "")
-        self.resume_reason.setText(f"{self.resume_button.text()} is not possible yet: "
-                                   f"{blocker[:1].lower()}{blocker[1:]}" if blocker else "")
+        self.resume_reason.setText(blocker or "")
         self.resume_reason.setVisible(bool(blocker))
         affected = affected_mailboxes(campaign)
         self._can_take_leads = connected > 0

@@ -306,6 +306,6 @@ def resume_blocker(campaign: Campaign) -> str | None:
     if not members:
         return "This campaign has no mailbox: add one (Edit campaign…)."
     if all(a.status in BROKEN_STATUSES or a.removed_at is not None for a in members):
-        return ("None of this campaign's mailboxes can send: reconnect one, or add a "
-                "connected mailbox to this campaign.")
+        return ("None of this campaign's mailboxes can send, so it cannot resume yet: "
+                "reconnect one, or add a connected mailbox to this campaign.")
     return None
