@@ -259,3 +259,19 @@ def test_alerts_offer_only_actions_that_can_succeed(
     settle()
     dialog = window.findChild(EditCampaignDialog)
     assert dialog is not None and dialog.isVisible()
+
+
+def test_the_reps_time_zone_is_a_setting_defaulting_to_the_computers(
+        db: Path, make_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    from mailmonitor.models import get_setting
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    dialog = make_window().open_settings()
+    assert dialog.time_zone.currentData() is None  # the computer's zone
+    assert dialog.time_zone.currentText().startswith("This computer's")
+    dialog.time_zone.setCurrentIndex(dialog.time_zone.findData("America/Los_Angeles"))
+    dialog.findChild(QWidget, "save").click()
+    assert get_setting("time_zone") == "America/Los_Angeles"
+    again = make_window().open_settings()
+    assert again.time_zone.currentData() == "America/Los_Angeles"
