@@ -163,6 +163,7 @@ def describe(name: str, report: Any) -> str:
     if report.completed_leads:
         text += f". {report.completed_leads} leads had every remaining step and are completed"
     if report.waiting_leads:
+        current = report.renamed_to or name
         text += (f". {report.waiting_leads} leads wait for a mailbox: "
-                 f"`mailmonitor campaigns reallocate {name!r}` moves them")
+                 f"`mailmonitor campaigns reallocate {current!r}` moves them")
     return text
