@@ -161,9 +161,12 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
             test_before_storing(spec, password)
+        again = Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null(),
+                                    Account.detached_at.is_null(False)) is not None
         account = svc.create_account(spec, password, now)
-        print(f"Added {account.email}" + (" (connection tested)" if args.test else
-                                          " (not tested yet: run `mailmonitor check`)"))
+        print(("Connected again: " if again else "Added ") + account.email
+              + (" (connection tested)" if args.test else
+                 " (not tested yet: run `mailmonitor check`)"))
         return EXIT_OK
     if args.action == "import":
         created = svc.import_accounts(Path(args.file), now)

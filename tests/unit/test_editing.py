@@ -275,3 +275,16 @@ def test_adding_a_disconnected_address_again_connects_it_with_the_new_settings(
     with pytest.raises(InvalidInput, match="already added"):
         create_account(spec, "pw", clock.now())
     assert Account.select().count() == 1
+
+
+def test_the_command_line_connects_a_disconnected_address_again(cli: Cli, one_account: str
+                                                                ) -> None:
+    assert cli("accounts", "disconnect", "rep@example.com")[0] == 0
+    code, out, err = cli("accounts", "add", "--email", "rep@example.com", *IMAP_SMTP,
+                         "--daily-limit", "20", "--password-stdin", stdin="new-pw\n")
+    assert code == 0, err
+    assert out.startswith("Connected again: rep@example.com")
+    (row,) = json.loads(cli("accounts", "list", "--json")[1])
+    assert (row["status"], row["daily_limit"], row["grace_until"]) == ("checking", 20, None)
+    code, _, err = cli("accounts", "add", "--email", "rep@example.com", *IMAP_SMTP)
+    assert code == 3 and "already added" in err and "accounts edit" in err
