@@ -317,7 +317,8 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                 print(f"Resumed {campaign.name!r}")
             else:
                 raise Failure(f"{campaign.name!r} stays paused: none of its mailboxes can send; "
-                              "reconnect one or re-allocate its leads")
+                              "reconnect one, or add a connected one (mailmonitor campaigns "
+                              f"edit {campaign.name!r} --add-mailbox EMAIL)")
         elif args.action == "reallocate":
             plan = reallocate(campaign, now, include_contacted=args.include_contacted)
             from mailmonitor.models import Account
@@ -327,7 +328,9 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                   (f"; {plan.kept_contacted} contacted leads kept their mailbox"
                    if plan.kept_contacted else ""))
     except rules.CampaignError as exc:
-        raise Failure(str(exc)) from None
+        hint = (f" (mailmonitor campaigns edit {campaign.name!r} --add-mailbox EMAIL)"
+                if args.action == "reallocate" else "")
+        raise Failure(f"{exc}{hint}") from None
     return EXIT_OK
 
 

@@ -454,7 +454,8 @@ class CampaignView(QWidget):
         try:
             running = resume_campaign(campaign, self.ctx.clock.now())
             self._say("" if running else "No mailbox of this campaign can send yet: reconnect "
-                      "one or re-allocate its leads; the campaign then continues by itself.")
+                      "one, or add a connected mailbox (Edit campaign…); the campaign then "
+                      "continues by itself.")
         except CampaignError as exc:
             self._say(str(exc))
         self.refresh()

@@ -127,6 +127,9 @@ def test_a_campaign_whose_only_mailbox_broke_continues_from_a_mailbox_added_to_i
     # The dead end of before: nothing to re-allocate to. The line names the way out.
     code, _, err = cli("campaigns", "reallocate", "Rescue")
     assert code == 1 and "add and connect a mailbox first" in err
+    assert "mailmonitor campaigns edit 'Rescue' --add-mailbox EMAIL" in err
+    code, _, err = cli("campaigns", "resume", "Rescue")
+    assert code == 1 and "re-allocate" not in err and "--add-mailbox" in err
 
     add_account(cli, dovecot, second)
     assert cli("check", second.email)[0] == 0
