@@ -288,3 +288,22 @@ def test_the_command_line_connects_a_disconnected_address_again(cli: Cli, one_ac
     assert (row["status"], row["daily_limit"], row["grace_until"]) == ("checking", 20, None)
     code, _, err = cli("accounts", "add", "--email", "rep@example.com", *IMAP_SMTP)
     assert code == 3 and "already added" in err and "accounts edit" in err
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    ('[{"subject": "Hi", "body": "B", "delay_days": 1e300}]', "from 0 to 3,650"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": NaN}]', "from 0 to 3,650"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": -1}]', "from 0 to 3,650"),
+    ("[" + ",".join(['{"subject": "Hi", "body": "B"}'] * 101) + "]", "at most 100 steps"),
+])
+def test_steps_no_calendar_can_hold_are_refused(cli: Cli, one_account: str, data_dir: Path,
+                                                steps: str, message: str) -> None:
+    good = steps_file(data_dir, [{"subject": "Hi", "body": "B", "delay_days": 0}])
+    assert cli("campaigns", "create", "C", "--mailbox", "rep@example.com", "--steps", good)[0] \
+        == 0
+    bad = data_dir / "bad-steps.json"
+    bad.write_text(steps)
+    before = cli("campaigns", "list", "--json")[1]
+    code, _, err = cli("campaigns", "edit", "C", "--steps", str(bad))
+    assert code == 3 and message in err and err.count("\n") == 1
+    assert cli("campaigns", "list", "--json")[1] == before
