@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("QT_API", "pyside6")
 
 from PySide6.QtCore import QTimer
-from PySide6.QtNetwork import QNetworkInformation
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.logsetup import setup_logging
 from mailmonitor.models import DB_FILENAME, close_db, get_setting, open_db
+from mailmonitor.services.monitoring.network import NetworkWatch
 from mailmonitor.ui.bridge import DEFAULT_COALESCE_MS, EventBridge
 from mailmonitor.ui.context import CheckFn, MonitorLike, UiContext, real_check
 from mailmonitor.ui.errors import ErrorReporter
@@ -41,27 +41,6 @@ PROCESS_START = time.monotonic()
 
 def apply_style(app: QApplication) -> None:
     app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
-
-
-class NetworkWatch:
-    """Offline only when the operating system says so (QNetworkInformation); with no backend,
-    or an unknown answer, the computer counts as online (spec §2)."""
-
-    def __init__(self) -> None:
-        self.info: QNetworkInformation | None = None
-        try:
-            if QNetworkInformation.loadBackendByFeatures(
-                    QNetworkInformation.Feature.Reachability):
-                self.info = QNetworkInformation.instance()
-        except Exception:  # no plugin on this system
-            log.info("no network information backend: treating the computer as online")
-        if self.info is not None:
-            log.info("network information backend: %s", self.info.backendName())
-
-    def is_online(self) -> bool:
-        if self.info is None:
-            return True
-        return self.info.reachability() != QNetworkInformation.Reachability.Disconnected
 
 
 def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,

@@ -101,6 +101,10 @@ def build_parser() -> Parser:
     realloc.add_argument("name")
     realloc.add_argument("--include-contacted", action="store_true")
 
+    from mailmonitor.cli_edit import add_parsers as add_edit_parsers
+
+    add_edit_parsers(acc, camp, common)  # accounts edit, campaigns edit
+
     leads = sub.add_parser("leads", parents=[common], help="leads of a campaign")
     ld = leads.add_subparsers(dest="action", required=True, parser_class=Parser)
     limp = ld.add_parser("import", parents=[common])
@@ -137,6 +141,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.campaigns import lifecycle
     from mailmonitor.services.monitoring.reasons import label_for
 
+    if args.action == "edit":
+        from mailmonitor.cli_edit import cmd_accounts_edit
+
+        return cmd_accounts_edit(args, now)
     if args.action == "add":
         spec = svc.AccountSpec(
             email=args.email, name=args.name, kind=args.kind, imap_host=args.imap_host,
@@ -153,9 +161,12 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
             test_before_storing(spec, password)
+        again = Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null(),
+                                    Account.detached_at.is_null(False)) is not None
         account = svc.create_account(spec, password, now)
-        print(f"Added {account.email}" + (" (connection tested)" if args.test else
-                                          " (not tested yet: run `mailmonitor check`)"))
+        print(("Connected again: " if again else "Added ") + account.email
+              + (" (connection tested)" if args.test else
+                 " (not tested yet: run `mailmonitor check`)"))
         return EXIT_OK
     if args.action == "import":
         created = svc.import_accounts(Path(args.file), now)
@@ -292,6 +303,10 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                 print(f"{row['name']:30} {status:28} {row['mailboxes_connected']}/"
                       f"{row['mailboxes_total']} mailboxes  {row['leads_total']} leads")
         return EXIT_OK
+    if args.action == "edit":
+        from mailmonitor.cli_edit import cmd_campaigns_edit
+
+        return cmd_campaigns_edit(args, now)
     campaign = setup.find_campaign(args.name)
     try:
         if args.action == "pause":
@@ -302,7 +317,8 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                 print(f"Resumed {campaign.name!r}")
             else:
                 raise Failure(f"{campaign.name!r} stays paused: none of its mailboxes can send; "
-                              "reconnect one or re-allocate its leads")
+                              "reconnect one, or add a connected one (mailmonitor campaigns "
+                              f"edit {campaign.name!r} --add-mailbox EMAIL)")
         elif args.action == "reallocate":
             plan = reallocate(campaign, now, include_contacted=args.include_contacted)
             from mailmonitor.models import Account
@@ -312,7 +328,9 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                   (f"; {plan.kept_contacted} contacted leads kept their mailbox"
                    if plan.kept_contacted else ""))
     except rules.CampaignError as exc:
-        raise Failure(str(exc)) from None
+        hint = (f" (mailmonitor campaigns edit {campaign.name!r} --add-mailbox EMAIL)"
+                if args.action == "reallocate" else "")
+        raise Failure(f"{exc}{hint}") from None
     return EXIT_OK
 
 

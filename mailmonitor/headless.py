@@ -42,7 +42,10 @@ def run_headless() -> int:
         return 1
     try:
         async def main() -> int:
-            work = BackgroundWork()
+            from mailmonitor.services.monitoring.network import NetworkWatch
+
+            network = NetworkWatch()  # the OS's network state, without a window
+            work = BackgroundWork(is_online=network.is_online)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows

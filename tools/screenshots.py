@@ -82,7 +82,7 @@ def seed(now: Any) -> dict[str, Account]:
                start=2000)
     emailed = make_leads(q4, people["cleo"], 18, prefix="q4c-seq", cursor=1, start=3000)
     for lead_id in emailed[:18]:
-        record_send(Lead.get_by_id(lead_id), people["cleo"], now - timedelta(days=2))
+        record_send(Lead.get_by_id(lead_id), people["cleo"], now - timedelta(days=2), step=0)
     pause_campaign(webinar, now)
     first = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Ken", "Radia", "Tim",
              "Frances", "Edsger", "Hedy"]
@@ -281,6 +281,30 @@ def main() -> int:
     run_tasks(window)
     save(new_campaign, out, "23-new-campaign-error")
     new_campaign.reject()
+
+    # No dead ends (issue 11): edit a mailbox, edit a campaign, the refusal's way out.
+    detail = window.open_account(people["cleo"].id)
+    edit_account = detail.edit_servers()
+    edit_account.imap.port.setValue(143)
+    edit_account.imap.security.setCurrentIndex(edit_account.imap.security.findData("starttls"))
+    edit_account._update_button()
+    save(edit_account, out, "24-edit-mailbox")
+    edit_account.reject()
+    detail.close()
+    window.tabs.setCurrentIndex(1)
+    window.campaign_view.set_campaign(q4.id)
+    edit_campaign = window.campaign_view.open_edit()
+    assert edit_campaign is not None
+    save(edit_campaign, out, "25-edit-campaign")
+    edit_campaign.reject()
+    enterprise = Campaign.get(Campaign.name == "Enterprise follow-up")
+    window.campaign_view.set_campaign(enterprise.id)
+    settle(window)
+    save(window.campaign_view, out, "26-campaign-resume-disabled")
+    refusal = window.campaign_view.open_reallocate()
+    assert refusal is not None
+    save(refusal, out, "27-reallocate-refusal-add-mailbox")
+    refusal.reject()
 
     window.tabs.setCurrentIndex(0)
     window.notice.hide()

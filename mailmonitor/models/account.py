@@ -65,6 +65,9 @@ class Account(BaseModel):
     detached_at = pw.DateTimeField(null=True)
     grace_until = pw.DateTimeField(null=True)
     grace_expired = pw.BooleanField(default=False)
+    # Connected again after a grace period ended, or added again after removal (§5): from then
+    # on only leads that never received an email may be assigned to it.
+    rejoined_at = pw.DateTimeField(null=True)
 
     removed_at = pw.DateTimeField(null=True)  # removed by the rep; kept for history
     last_sent_at = pw.DateTimeField(null=True)

@@ -35,10 +35,21 @@ def _v2_sending_engine() -> None:
     MailboxSync.create_table(safe=True)
 
 
+def _v4_rejoined_accounts() -> None:
+    """Accounts that came back after their grace period (only never-emailed leads for them)."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    columns = {c.name for c in db.get_columns("account")}
+    if "rejoined_at" not in columns:
+        apply(SchemaMigrator.from_database(db.obj).add_column(
+            "account", "rejoined_at", pw.DateTimeField(null=True)))
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
-MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_sending_engine}
-CURRENT_VERSION = 2
+MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_sending_engine, 4: _v4_rejoined_accounts}
+CURRENT_VERSION = 4
 
 
 def current_version() -> int:

@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
+    # The rep's time zone (IANA name) for daily limits and warm-up days; None = the computer's.
+    "time_zone": None,
 }
 
 

@@ -32,6 +32,7 @@ from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect.flow import SendingSettings
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.edit_account import EditAccountDialog, open_edit_account
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
 from mailmonitor.ui.reconnect_wizard import WarmupDialog
@@ -128,7 +129,11 @@ class AccountDetailDialog(QDialog):
         self.sender_button.setObjectName("editSender")
         self.sender_button.setToolTip("The name recipients see and the signature under "
                                       "every email")
+        self.servers_button = QPushButton("Edit servers…")  # everything but the address
+        self.servers_button.setObjectName("editServers")
+        self.servers_button.clicked.connect(lambda _c=False: self.edit_servers())
         edit_row = QHBoxLayout()
+        edit_row.addWidget(self.servers_button)
         edit_row.addWidget(self.edit_button)
         edit_row.addWidget(self.sender_button)
         edit_row.addStretch(1)
@@ -233,6 +238,11 @@ class AccountDetailDialog(QDialog):
         account.save()
         dialog.accept()
         self.refresh()
+
+    def edit_servers(self) -> EditAccountDialog:
+        dialog = open_edit_account(self.ctx, self.account_id, self)
+        dialog.saved.connect(lambda _id: self.refresh())
+        return dialog
 
     def edit_sender(self) -> SenderDialog | None:
         account = Account.get_or_none(Account.id == self.account_id)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Alert
 from mailmonitor.services.alerts import registry as alert_service
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.alerts.actions import ACCOUNT_KINDS, CAMPAIGN_KINDS, actions_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
@@ -25,8 +25,7 @@ from mailmonitor.ui.widgets import SEVERITY_STATUS, discard
 
 MAX_CARDS = 200  # more than this is a wall nobody reads; the count says how many there are
 
-RECONNECT_KINDS = ("account_disconnected", "account_reminder", "grace_ending", "leads_halted")
-REALLOCATE_KINDS = ("leads_halted", "campaign_paused")
+KINDS_WITH_ACTIONS = (*ACCOUNT_KINDS, *CAMPAIGN_KINDS)
 
 
 def open_alert_count() -> int:
@@ -77,10 +76,12 @@ class AlertsDialog(QDialog):
     """Signals:
         reconnectRequested(int): open the reconnect wizard for this account.
         reallocateRequested(int): open the re-allocate dialog for this campaign.
+        addMailboxRequested(int): open this campaign's editor at its mailboxes.
     """
 
     reconnectRequested = Signal(int)
     reallocateRequested = Signal(int)
+    addMailboxRequested = Signal(int)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,19 +128,15 @@ class AlertsDialog(QDialog):
         self.header.setText("Nothing needs you right now." if not total
                             else f"{fmt.count(total, 'open alert')}")
         now = self.ctx.clock.now()
-        broken = {a.id for a in Account.select(Account.id).where(
-            Account.status.in_((Status.DISCONNECTED.value, Status.STOPPED.value))
-            & Account.removed_at.is_null())}
+        signals = {"reconnect": self.reconnectRequested, "reallocate": self.reallocateRequested,
+                   "add_mailbox": self.addMailboxRequested}
         for position, alert in enumerate(open_alerts[:MAX_CARDS]):
             card = AlertCard(alert, fmt.relative_time(alert.updated_at, now))
-            if alert.kind in RECONNECT_KINDS and alert.account_id in broken:
-                button = card.add_button("Reconnect", "reconnect", primary=True)
-                button.clicked.connect(
-                    lambda _c=False, a=alert.account_id: self.reconnectRequested.emit(a))
-            if alert.kind in REALLOCATE_KINDS and alert.campaign_id is not None:
-                button = card.add_button("Re-allocate…", "reallocate")
-                button.clicked.connect(
-                    lambda _c=False, c=alert.campaign_id: self.reallocateRequested.emit(c))
+            # Only what can succeed now (services/alerts/actions.py).
+            for action in actions_for(alert) if alert.kind in KINDS_WITH_ACTIONS else []:
+                button = card.add_button(action.label, action.name, primary=action.primary)
+                button.clicked.connect(lambda _c=False, s=signals[action.name],
+                                       t=action.target_id: s.emit(t))
             if alert.kind == "send_unknown" and alert.account_id is not None:
                 went = card.add_button("They went out", "went_out")
                 went.setToolTip("You found them in the Sent folder: they stay counted")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
 from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
 from mailmonitor.services.campaigns.reallocation import (
     ReallocationPlan,
@@ -45,6 +46,7 @@ from mailmonitor.services.campaigns.setup import import_leads
 from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
 from mailmonitor.ui.widgets import Banner, StatusChip, discard
@@ -65,7 +67,9 @@ LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
 def banner_text(mailbox: AffectedMailbox) -> str:
     waiting = (f"{fmt.count(mailbox.waiting_leads, 'lead')} wait for it and keep their place "
                "in the sequence." if mailbox.waiting_leads else "Its leads wait.")
-    if mailbox.detached:
+    if mailbox.left_campaign:
+        what = "no longer sends for this campaign"
+    elif mailbox.detached:
         until = (f" until {fmt.local_time(mailbox.grace_until)[11:16]}"
                  if mailbox.grace_until else "")
         what = f"was disconnected by you (grace period{until})"
@@ -83,6 +87,7 @@ class ReallocateDialog(QDialog):
     """
 
     applied = Signal(int)
+    addMailboxRequested = Signal(int)
 
     def __init__(self, ctx: UiContext, campaign_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,9 +124,15 @@ class ReallocateDialog(QDialog):
         self.apply_button.setProperty("primary", True)
         self.apply_button.setDefault(True)
         cancel = QPushButton("Cancel")
+        # The way out when nothing can take the leads (issue 11: no dead ends).
+        self.add_mailbox_button = QPushButton("Add a mailbox to this campaign…")
+        self.add_mailbox_button.setObjectName("addMailboxToCampaign")
+        self.add_mailbox_button.setProperty("primary", True)
+        self.add_mailbox_button.clicked.connect(self._add_mailbox)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(cancel)
+        buttons.addWidget(self.add_mailbox_button)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
@@ -149,7 +160,14 @@ class ReallocateDialog(QDialog):
             self.error.setText(str(exc))
             self.error.show()
             self.apply_button.setEnabled(False)
+            self.apply_button.hide()
+            self.include_contacted.hide()
+            self.add_mailbox_button.show()
+            self.add_mailbox_button.setDefault(True)
             return
+        self.add_mailbox_button.hide()
+        self.include_contacted.show()
+        self.apply_button.show()
         self.error.hide()
         counts = self.plan.counts()
         emails = dict(Account.select(Account.id, Account.email)
@@ -171,6 +189,10 @@ class ReallocateDialog(QDialog):
         self.summary.setText(" ".join(parts))
         self.summary.show()
         self.apply_button.setEnabled(total > 0)
+
+    def _add_mailbox(self) -> None:
+        self.addMailboxRequested.emit(self.campaign_id)
+        self.reject()
 
     def apply(self) -> None:
         if self.plan is None or not self.plan.total:
@@ -197,6 +219,8 @@ class CampaignView(QWidget):
         self._affected: set[int] = set()
         self.banners: list[Banner] = []
         self.reallocate_dialog: ReallocateDialog | None = None
+        self.edit_dialog: EditCampaignDialog | None = None
+        self._can_take_leads = False
 
         self.title = QLabel()
         self.title.setObjectName("heading")
@@ -208,6 +232,12 @@ class CampaignView(QWidget):
         self.resume_button = QPushButton("Resume")
         self.reallocate_button = QPushButton("Re-allocate…")
         self.import_button = QPushButton("Import leads…")
+        self.edit_button = QPushButton("Edit campaign…")
+        self.edit_button.setObjectName("editCampaign")
+        self.edit_button.clicked.connect(lambda _c=False: self.open_edit())
+        self.resume_reason = QLabel()
+        self.resume_reason.setObjectName("resumeReason")
+        self.resume_reason.setWordWrap(True)
         self.import_button.setObjectName("importLeads")
         self.import_button.setToolTip("Add leads from a CSV (an email column and any template "
                                       "fields); leads already here keep their place")
@@ -263,6 +293,7 @@ class CampaignView(QWidget):
         top.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.reallocate_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignTop)
         filter_row = QHBoxLayout()
         filter_row.addWidget(QLabel("Show"))
         filter_row.addWidget(self.filter)
@@ -272,6 +303,7 @@ class CampaignView(QWidget):
         layout.setContentsMargins(0, 6, 0, 0)
         layout.setSpacing(8)
         layout.addLayout(top)
+        layout.addWidget(self.resume_reason)
         layout.addLayout(self.banner_box)
         layout.addWidget(self.message)
         layout.addWidget(self.import_banner)
@@ -332,7 +364,13 @@ class CampaignView(QWidget):
         self.pause_button.setVisible(campaign.status == "active")
         self.resume_button.setVisible(campaign.status in ("paused", "draft"))
         self.resume_button.setText("Start" if campaign.status == "draft" else "Resume")
+        blocker = resume_blocker(campaign) if campaign.status in ("paused", "draft") else None
+        self.resume_button.setEnabled(blocker is None)
+        self.resume_button.setToolTip(blocker or "")
+        self.resume_reason.setText(blocker or "")
+        self.resume_reason.setVisible(bool(blocker))
         affected = affected_mailboxes(campaign)
+        self._can_take_leads = connected > 0
         self._affected = {m.account_id for m in affected}
         self._set_banners(affected)
         self.reallocate_button.setEnabled(bool(affected))
@@ -347,9 +385,14 @@ class CampaignView(QWidget):
             banner.setObjectName("campaignBanner")
             banner.setProperty("account_id", mailbox.account_id)
             banner.set_message(banner_text(mailbox))
-            banner.add_action("Reconnect", partial(self.reconnectRequested.emit,
-                                                   mailbox.account_id), primary=True)
-            banner.add_action("Re-allocate…", self.open_reallocate)
+            if not mailbox.left_campaign:
+                banner.add_action("Reconnect", partial(self.reconnectRequested.emit,
+                                                       mailbox.account_id), primary=True)
+            if self._can_take_leads:  # only actions that can succeed now
+                banner.add_action("Re-allocate…", self.open_reallocate,
+                                  primary=mailbox.left_campaign)
+            else:
+                banner.add_action("Add a mailbox…", lambda: self.open_edit(True))
             self.banner_box.addWidget(banner)
             self.banners.append(banner)
 
@@ -411,7 +454,8 @@ class CampaignView(QWidget):
         try:
             running = resume_campaign(campaign, self.ctx.clock.now())
             self._say("" if running else "No mailbox of this campaign can send yet: reconnect "
-                      "one or re-allocate its leads; the campaign then continues by itself.")
+                      "one, or add a connected mailbox (Edit campaign…); the campaign then "
+                      "continues by itself.")
         except CampaignError as exc:
             self._say(str(exc))
         self.refresh()
@@ -419,12 +463,26 @@ class CampaignView(QWidget):
     def _reallocated(self, moved: int) -> None:
         self._say("")
 
+    def open_edit(self, focus_mailboxes: bool = False) -> EditCampaignDialog | None:
+        if self.campaign_id is None:
+            return None
+        dialog = open_edit_campaign(self.ctx, self.campaign_id, self, focus_mailboxes)
+        dialog.saved.connect(self._edited)
+        self.edit_dialog = dialog
+        return dialog
+
+    def _edited(self, report: Any) -> None:
+        self.refresh()
+        if report.removed and report.waiting_leads:  # removing a mailbox offers to move leads
+            self.open_reallocate()
+
     def open_reallocate(self) -> ReallocateDialog | None:
         if self.campaign_id is None:
             return None
         dialog = ReallocateDialog(self.ctx, self.campaign_id, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.applied.connect(self._reallocated)
+        dialog.addMailboxRequested.connect(lambda _c: self.open_edit(focus_mailboxes=True))
         self.reallocate_dialog = dialog
         dialog.open()
         return dialog

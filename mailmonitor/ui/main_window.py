@@ -60,6 +60,7 @@ from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog, open_alert_count
 from mailmonitor.ui.campaign_view import CampaignView, ReallocateDialog
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.edit_campaign import open_edit_campaign
 from mailmonitor.ui.icons import action_icon, app_icon, status_icon, tinted_icon
 from mailmonitor.ui.models import (
     AccountsModel,
@@ -607,6 +608,8 @@ class MainWindow(QMainWindow):
             dialog = AlertsDialog(self.ctx, self)
             dialog.reconnectRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
             dialog.reallocateRequested.connect(self.open_reallocate)
+            dialog.addMailboxRequested.connect(
+                lambda c: open_edit_campaign(self.ctx, c, self, focus_mailboxes=True))
             self.alerts_dialog = dialog
         self.alerts_dialog.refresh()
         self.alerts_dialog.show()

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -30,6 +31,20 @@ def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
     return box
 
 
+def time_zone_choice() -> QComboBox:
+    """The computer's zone (the default: None), or any IANA zone."""
+    from zoneinfo import available_timezones
+
+    from mailmonitor.services.sending.rep_day import system_zone_name
+
+    box = QComboBox()
+    box.setObjectName("timeZone")
+    box.addItem(f"This computer's ({system_zone_name() or 'local time'})", None)
+    for name in sorted(available_timezones()):
+        box.addItem(name, name)
+    return box
+
+
 class SettingsDialog(QDialog):
     """Signals:
         saved(): the settings were stored.
@@ -50,7 +65,9 @@ class SettingsDialog(QDialog):
         self.auto_reallocate = _spin(0, 24 * 60, " min", special="Off")
         self.notifications = QCheckBox("Show desktop notifications when a mailbox needs you")
         self.start_at_login = QCheckBox("Start mailmonitor when I log in")
+        self.time_zone = time_zone_choice()  # the rep's day: daily limits and warm-up days
         form = QFormLayout()
+        form.addRow("My time zone (daily limits)", self.time_zone)
         form.addRow("Check every", self.check_interval)
         form.addRow("Retry before alerting", self.transient_window)
         form.addRow("Grace period after Disconnect", self.grace_period)
@@ -89,6 +106,8 @@ class SettingsDialog(QDialog):
         self.auto_reallocate.setValue(int(get_setting("auto_reallocate_minutes") or 0))
         self.notifications.setChecked(bool(get_setting("notifications")))
         self.start_at_login.setChecked(bool(get_setting("start_at_login")))
+        zone = get_setting("time_zone")
+        self.time_zone.setCurrentIndex(max(0, self.time_zone.findData(zone)) if zone else 0)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -100,6 +119,7 @@ class SettingsDialog(QDialog):
             "auto_reallocate_minutes": self.auto_reallocate.value() or None,
             "notifications": self.notifications.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
+            "time_zone": self.time_zone.currentData(),
         }
 
     def save(self) -> None:

@@ -22,6 +22,7 @@ from mailmonitor.services.accounts.validation import (
     validate_security,
 )
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.sending.rep_day import rep_today
 
 
 @dataclass
@@ -100,8 +101,12 @@ def clean_password(spec: AccountSpec, password: str) -> str:
 def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Account:
     """Store a validated account; the password (if any) goes to the keyring first, so a keyring
     failure stores nothing."""
-    if Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null()) is not None:
-        raise InvalidInput(f"{spec.email} is already added")
+    existing = Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null())
+    if existing is not None:
+        if existing.detached_at is None:
+            raise InvalidInput(f"{spec.email} is already added (change its settings with "
+                               "`mailmonitor accounts edit`)")
+        return connect_again(existing, spec, password, now)
     if password is not None:
         password = clean_password(spec, password)
         register_secret(password)
@@ -116,7 +121,39 @@ def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Ac
                 for key, value in values.items():
                     setattr(account, key, value)
                 account.removed_at = None
+                account.rejoined_at = now  # only never-emailed leads for it from now on (§5)
                 account.save()
+    except Exception:
+        if password is not None:
+            secrets.delete_secret(spec.email, "password")
+        raise
+    return account
+
+
+def connect_again(account: Account, spec: AccountSpec, password: str | None, now: datetime
+                  ) -> Account:
+    """The second step of "disconnect, then connect" (§5): the same address with new (or the
+    same) settings. Its settings start from `spec`; within the grace period it gets its
+    campaigns and leads back, after it only leads that never received an email."""
+    from mailmonitor.services.campaigns.lifecycle import reattach
+    from mailmonitor.services.monitoring.account_state import update_status
+
+    if password is not None:
+        password = clean_password(spec, password)
+        register_secret(password)
+        secrets.set_secret(spec.email, "password", password)
+    try:
+        with db.atomic():
+            reattach(account, now)
+            values = account_values(spec, password is not None, now)
+            for key in ("created_at", "status", "reason", "detail"):
+                values.pop(key)
+            for key, value in values.items():
+                setattr(account, key, value)
+            account.consecutive_failures = 0
+            account.transient_since = None
+            account.save()
+            update_status(account, "checking", None, "", now)
     except Exception:
         if password is not None:
             secrets.delete_secret(spec.email, "password")
@@ -140,7 +177,7 @@ def account_values(spec: AccountSpec, has_password: bool, now: datetime) -> dict
         values["min_gap_seconds"] = spec.min_gap_seconds
     if spec.warmup is not None:
         values["warmup_start"], values["warmup_step"] = spec.warmup
-        values["warmup_started_on"] = now.date()
+        values["warmup_started_on"] = rep_today(now)
     return values
 
 

@@ -2,5 +2,6 @@
 repeated, resolved when the cause goes away (``registry``), and the policy that turns them into
 coalesced, rate-limited desktop notifications (``notifications``, no Qt).
 
-May import ``models`` only.
+May import ``models``; ``actions`` (which buttons an alert offers) also reads
+``campaigns.rules``.
 """

@@ -84,7 +84,7 @@ def _hint(kind: str) -> str:
     if kind in ("account_disconnected", "account_reminder", "grace_ending"):
         return "Click to reconnect; campaigns continue where they left off."
     if kind == "campaign_paused":
-        return "Reconnect a mailbox or re-allocate its leads."
+        return "Reconnect a mailbox, or add a connected one to the campaign."
     return "Open mailmonitor for details."
 
 

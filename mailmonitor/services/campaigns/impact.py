@@ -83,6 +83,7 @@ class AffectedMailbox:
     waiting_leads: int
     detached: bool  # disconnected by the rep (two-step): it left the campaign
     grace_until: datetime | None
+    left_campaign: bool = False  # the rep took it out of the campaign; its emailed leads wait
 
 
 def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
@@ -93,14 +94,17 @@ def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
         .where((Lead.campaign == campaign) & (Lead.state == "halted") & Lead.mailbox.is_null(False))
         .group_by(Lead.mailbox).tuples()
     )
-    broken = [a for a in campaign_accounts(campaign)
-              if a.status in BROKEN_STATUSES and a.removed_at is None]
+    members = campaign_accounts(campaign)
+    member_ids = {a.id for a in members}
+    broken = [a for a in members if a.status in BROKEN_STATUSES and a.removed_at is None]
     ids = {a.id for a in broken}
     others = [a for a in Account.select().where(Account.id.in_(list(waiting)))
-              if a.id not in ids and a.removed_at is None and a.status != Status.CONNECTED.value]
+              if a.id not in ids and a.removed_at is None
+              and (a.status != Status.CONNECTED.value or a.id not in member_ids)]
     result = [
         AffectedMailbox(a.id, a.email, a.status, a.reason, int(waiting.get(a.id, 0)),
-                        a.detached_at is not None, a.grace_until)
+                        a.detached_at is not None, a.grace_until,
+                        left_campaign=a.id not in member_ids and a.detached_at is None)
         for a in [*broken, *others]
     ]
     return sorted(result, key=lambda m: m.email)

@@ -105,6 +105,8 @@ def reattach(account: Account, now: datetime) -> None:
     account.signature = ""
     account.monitoring_enabled = True
     account.detached_at = account.grace_until = None
+    if not within_grace:  # §5: from now on only never-emailed leads may be assigned to it
+        account.rejoined_at = now
     with db.atomic():
         account.save()
         if within_grace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import peewee as pw
 
@@ -19,6 +20,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.sending.rep_day import rep_today
 
 MOVABLE_STATES = ("pending", "active", "halted", "unassigned")
 CHUNK = 5000  # ids per UPDATE: under the bound-parameter limit of SQLite (32766) and others
@@ -65,6 +67,29 @@ def leads_to_move(campaign: Campaign, include_contacted: bool,
     """Ids of leads whose mailbox cannot send, left the campaign, or who have none; and how many
     contacted leads stay because their follow-ups must come from the same address. With
     `sources`, only leads of those mailboxes are considered."""
+    fresh, contacted, kept = _split_contacted(_movable_where(campaign, sources),
+                                              include_contacted)
+    return fresh + contacted, kept
+
+
+def _split_contacted(where: Any, include_contacted: bool) -> tuple[list[int], list[int], int]:
+    """(never-emailed lead ids, contacted lead ids to move, contacted leads that stay)."""
+    query = Lead.select(Lead.id, Lead.messages_sent).where(where).order_by(Lead.id)
+    fresh: list[int] = []
+    contacted: list[int] = []
+    kept = 0
+    # A plain cursor: peewee's per-row processing would cost more than the query itself.
+    for lead_id, sent in db.execute(query):
+        if not sent:
+            fresh.append(lead_id)
+        elif include_contacted:
+            contacted.append(lead_id)
+        else:
+            kept += 1
+    return fresh, contacted, kept
+
+
+def _movable_where(campaign: Campaign, sources: Collection[int] | None) -> Any:
     staying = [a.id for a in campaign_accounts(campaign)
                if a.status not in BROKEN_STATUSES and a.removed_at is None]
     where = (
@@ -74,16 +99,20 @@ def leads_to_move(campaign: Campaign, include_contacted: bool,
     )
     if sources is not None:
         where &= Lead.mailbox.in_(list(sources))
-    query = Lead.select(Lead.id, Lead.messages_sent).where(where).order_by(Lead.id)
-    movable: list[int] = []
-    kept = 0
-    # A plain cursor: peewee's per-row processing would cost more than the query itself.
-    for lead_id, sent in db.execute(query):
-        if sent and not include_contacted:
-            kept += 1
-        else:
-            movable.append(lead_id)
-    return movable, kept
+    return where
+
+
+def _share_out(plan: ReallocationPlan, lead_ids: list[int], targets: list[Account],
+               now: datetime, capacities: dict[int, int]) -> None:
+    caps = {a.id: daily_cap(a, rep_today(now)) for a in targets}
+    shares = split_by_capacity(len(lead_ids), {a.id: capacities[a.id] for a in targets}, caps)
+    start = 0
+    for account in targets:
+        n = shares[account.id]
+        if n:
+            plan.moves.setdefault(account.id, []).extend(lead_ids[start:start + n])
+            capacities[account.id] = max(0, capacities[account.id] - n)
+        start += n
 
 
 def plan_reallocation(campaign: Campaign, now: datetime, include_contacted: bool = False,
@@ -94,17 +123,18 @@ def plan_reallocation(campaign: Campaign, now: datetime, include_contacted: bool
             f"Campaign “{campaign.name}” has no connected mailbox to move leads to: add and "
             "connect a mailbox first."
         )
-    lead_ids, kept = leads_to_move(campaign, include_contacted, sources)
+    fresh, contacted, kept = _split_contacted(_movable_where(campaign, sources),
+                                              include_contacted)
     capacities = remaining_capacity(targets, now)
-    caps = {a.id: daily_cap(a, now.date()) for a in targets}
-    shares = split_by_capacity(len(lead_ids), capacities, caps)
     plan = ReallocationPlan(campaign.id, kept_contacted=kept)
-    start = 0
-    for account in targets:
-        n = shares[account.id]
-        if n:
-            plan.moves[account.id] = lead_ids[start:start + n]
-        start += n
+    # §5: an address that came back after its grace period gets only never-emailed leads.
+    for_contacted = [a for a in targets if a.rejoined_at is None]
+    if contacted and not for_contacted:
+        plan.kept_contacted += len(contacted)
+        contacted = []
+    if contacted:
+        _share_out(plan, contacted, for_contacted, now, capacities)
+    _share_out(plan, fresh, targets, now, capacities)
     return plan
 
 

@@ -121,8 +121,8 @@ def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
     alerts.raise_alert(
         alerts.campaign_key(campaign, "paused"), "campaign_paused",
         f"Campaign “{campaign.name}” paused: no mailbox can send",
-        f"Mailboxes: {broken}. Reconnect one or re-allocate its leads; the campaign resumes "
-        "where it left off.",
+        f"Mailboxes: {broken}. Reconnect one, or add a connected mailbox to the campaign; it "
+        "resumes where it left off.",
         now, severity="error", campaign=campaign,
     )
     return True

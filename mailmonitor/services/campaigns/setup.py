@@ -20,12 +20,21 @@ from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.sending.rep_day import rep_today
 
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
 
+MAX_STEPS_FILE = 1_000_000  # bytes: a sequence of emails, not a data dump
+MAX_STEPS = 100
+MAX_DELAY_DAYS = 3650  # ten years: longer is a typo, and no calendar holds 1e300 days
+
+
 def parse_steps(path: Path) -> list[dict[str, Any]]:
     try:
+        if path.stat().st_size > MAX_STEPS_FILE:
+            raise InvalidInput(f"{path} is larger than {MAX_STEPS_FILE // 1000} kB: not a "
+                               "steps file")
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -42,6 +51,8 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
     the same thread). `where` prefixes the messages (the file's name)."""
     if not data:
         raise InvalidInput(f"{where}the campaign needs at least one step")
+    if len(data) > MAX_STEPS:
+        raise InvalidInput(f"{where}a campaign has at most {MAX_STEPS} steps")
     steps = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
@@ -52,8 +63,10 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
         if number == 1 and not subject.strip():
             raise InvalidInput(f"{where}step 1 needs a subject")
         delay = item.get("delay_days", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-            raise InvalidInput(f"{where}step {number} delay_days must be a number ≥ 0")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) \
+                or not 0 <= delay <= MAX_DELAY_DAYS:  # (NaN fails this too)
+            raise InvalidInput(f"{where}step {number} delay_days must be a number of days "
+                               f"from 0 to {MAX_DELAY_DAYS:,}")
         steps.append({"subject": subject, "body": body, "delay_days": float(delay)})
     return steps
 
@@ -175,7 +188,7 @@ def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]],
     targets = usable or members
     if targets:
         shares = split_by_capacity(len(new), remaining_capacity(targets, now),
-                                   {a.id: daily_cap(a, now.date()) for a in targets})
+                                   {a.id: daily_cap(a, rep_today(now)) for a in targets})
     order: list[Account | None] = []
     for target in targets:
         order.extend([target] * shares[target.id])

@@ -91,6 +91,10 @@ class BackgroundWork:
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle)
+        from mailmonitor.services.sending.replies import ReplyReader
+
+        self.replies = ReplyReader(self.engine.credentials, self.engine.timeout, self.clock.now)
+        self.engine.read_replies = self.replies.poll
         self.monitor = monitor or Monitor(
             self.clock, is_online=is_online or (lambda: True),
             tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0))
@@ -109,10 +113,13 @@ class BackgroundWork:
         engine = self.engine
         if engine.needs_reconcile():
             await self._in_thread(engine.reconcile)
-        plan = engine.plan()
+        plan = engine.hold_unread(engine.plan())
         if not plan or self.stopping.is_set():
             return 0
         limit = asyncio.Semaphore(MAX_PARALLEL_MAILBOXES)
+        plan = await self._read_replies_first(plan, limit)
+        if not plan or self.stopping.is_set():
+            return 0
 
         async def one(account_id: int, batch: list[Any]) -> Any:
             async with limit:
@@ -131,6 +138,23 @@ class BackgroundWork:
         engine.apply(results)
         return sum(r.sent for r in results)
 
+    async def _read_replies_first(self, plan: dict[int, list[Any]], limit: asyncio.Semaphore
+                                  ) -> dict[int, list[Any]]:
+        """Replies before sends: read the inboxes whose last poll is older than a planned
+        follow-up's due time (in worker threads), then plan again."""
+        engine = self.engine
+        stale = engine.inboxes_to_read_now(plan)
+        if not stale:
+            return plan
+
+        async def read(account_id: int) -> bool:
+            async with limit:
+                return bool(await self._in_thread(self.replies.poll, account_id))
+
+        results = await asyncio.gather(*(read(a) for a in stale), return_exceptions=True)
+        read_ok = {a: r is True for a, r in zip(stale, results, strict=True)}
+        return engine.after_reading(plan, read_ok)
+
     async def sending_loop(self) -> None:
         while not self.stopping.is_set():
             sent = 0
@@ -142,17 +166,13 @@ class BackgroundWork:
                 await self._pause(self.send_tick)
 
     async def reply_loop(self) -> None:
-        from mailmonitor.services.sending.replies import poll_replies
-
+        """Every sending mailbox's INBOX at start, then every few minutes."""
         while not self.stopping.is_set():
-            await self._pause(self.reply_poll)
-            if self.stopping.is_set():
-                break
             try:
-                await self._in_thread(poll_replies, self.clock.now(), self.engine.credentials,
-                                      self.engine.timeout)
+                await self._in_thread(self.replies.poll_all)
             except Exception:
                 log.exception("reply poll failed")
+            await self._pause(self.reply_poll)
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():

@@ -22,6 +22,7 @@ from mailmonitor.models import Account, Check, active_accounts, get_setting
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import run_check
+from mailmonitor.services.monitoring.network import is_local_account
 from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
@@ -136,9 +137,13 @@ class Monitor:
         online = self.is_online()
         if not online:
             if self._was_online:
-                log.info("this computer is offline: checks suspended")
+                log.info("this computer is offline: checks suspended (local servers go on)")
                 mark_offline(now)
             self._was_online = False
+            # Mailboxes on this computer or the local network are still checked (spec §2).
+            for account in self.due_accounts(now):
+                if is_local_account(account):
+                    self._spawn(self._delayed_check(account.id, 0))
             return
         if not self._was_online:
             log.info("back online: checking everything now")
@@ -196,6 +201,7 @@ def mark_offline(now: datetime) -> None:
     the rep, so they keep saying so."""
     for account in active_accounts().where(Account.status.in_(
             (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
-        update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
+        if not is_local_account(account):  # local servers stay reachable: still checked
+            update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
     Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value).execute()
 

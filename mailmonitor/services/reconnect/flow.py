@@ -33,6 +33,7 @@ from mailmonitor.services.campaigns.rules import CampaignError, resume_campaign
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
+from mailmonitor.services.sending.rep_day import rep_today
 
 
 class Page(StrEnum):
@@ -106,7 +107,7 @@ class SendingSettings:
             account.warmup_start = account.warmup_step = account.warmup_started_on = None
         elif ramp != previous or account.warmup_started_on is None:
             account.warmup_start, account.warmup_step = ramp
-            account.warmup_started_on = now.date()
+            account.warmup_started_on = rep_today(now)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""Per-mailbox daily limit with the warm-up ramp (spec §6, §7 `--warmup START:STEP`)."""
+"""Per-mailbox daily limit with the warm-up ramp (spec §6, §7 `--warmup START:STEP`), counted
+in the rep's day (rep_day.py), not the UTC day."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import peewee as pw
 
 from mailmonitor.models import Account, SendRecord
+from mailmonitor.services.sending.rep_day import rep_day_bounds, rep_today
 
 COUNTED_SEND_STATES = ("sending", "sent", "unknown")
 
@@ -24,12 +26,12 @@ def daily_cap(account: Account, day: date) -> int:
 
 
 def day_bounds(now: datetime) -> tuple[datetime, datetime]:
-    start = datetime(now.year, now.month, now.day)
-    return start, start + timedelta(days=1)
+    """Naive-UTC bounds of the rep's day containing `now`."""
+    return rep_day_bounds(now)
 
 
 def sent_today(account_ids: list[int], now: datetime) -> dict[int, int]:
-    """Emails recorded today (UTC day) per account, in one query."""
+    """Emails recorded today (the rep's day) per account, in one query."""
     start, end = day_bounds(now)
     rows = (
         SendRecord.select(SendRecord.account, pw.fn.COUNT(SendRecord.id))
@@ -49,4 +51,5 @@ def sent_today(account_ids: list[int], now: datetime) -> dict[int, int]:
 
 def remaining_capacity(accounts: list[Account], now: datetime) -> dict[int, int]:
     counts = sent_today([a.id for a in accounts], now)
-    return {a.id: max(0, daily_cap(a, now.date()) - counts[a.id]) for a in accounts}
+    today = rep_today(now)
+    return {a.id: max(0, daily_cap(a, today) - counts[a.id]) for a in accounts}

@@ -30,6 +30,7 @@ from mailmonitor.services.sending.reconcile import (
     reconcile_pending,
     server_lookup,
 )
+from mailmonitor.services.sending.replies import last_polled
 from mailmonitor.services.sending.scheduler import DEFAULT_MAX_BATCH, Dispatch, Scheduler
 from mailmonitor.services.sending.sender import (
     SENDER,
@@ -70,6 +71,7 @@ class SendingEngine:
         save_copy: Callable[[Account], bool] = app_saves_sent_copy,
         lookup: Lookup | None = None,
         settle: timedelta = DEFAULT_SETTLE,
+        read_replies: Callable[[int], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.timeout = float(timeout if timeout is not None
@@ -84,6 +86,10 @@ class SendingEngine:
         self.backoff: dict[int, datetime] = {}  # account id -> no sends before
         self._next_reconcile: datetime | None = None
         self.failures: dict[int, int] = {}
+        # Reads one mailbox's INBOX for replies now (replies.ReplyReader.poll); None: the
+        # caller reads replies itself (unit tests of the engine alone).
+        self.read_replies = read_replies
+        self._unread_until: dict[int, datetime] = {}  # inbox could not be read: retry after
 
     # --- parts ---------------------------------------------------------------------------------
 
@@ -104,6 +110,63 @@ class SendingEngine:
 
     def plan(self) -> dict[int, list[Dispatch]]:
         return self.scheduler.plan(self.clock.now(), self.backoff)
+
+    def inboxes_to_read_first(self, plan: dict[int, list[Dispatch]]) -> list[int]:
+        """Mailboxes whose INBOX must be read before their batch: no follow-up goes to a lead
+        before the replies that arrived before that step's due time were read, so a mailbox
+        whose last poll is older than a planned follow-up's due time is read first (at start,
+        after the computer slept or was offline, after any pause of the reply loop)."""
+        if self.read_replies is None:
+            return []
+        polled = last_polled(list(plan))
+        now = self.clock.now()
+        stale = []
+        for account_id, batch in plan.items():
+            dues = [d.lead.next_due_at or now for d in batch if d.lead.cursor > 0]
+            last = polled.get(account_id)
+            if dues and (last is None or last < max(dues)):
+                stale.append(account_id)
+        return stale
+
+    def after_reading(self, plan: dict[int, list[Dispatch]], read: dict[int, bool]
+                      ) -> dict[int, list[Dispatch]]:
+        """The plan again once the inboxes were read (replied and bounced leads drop out). A
+        mailbox whose INBOX could not be read sends no follow-up for a minute (first emails
+        still go); the monitor reports on its connection."""
+        if not read:
+            return plan
+        now = self.clock.now()
+        for account_id, ok in read.items():
+            if ok:
+                self._unread_until.pop(account_id, None)
+            else:
+                self._unread_until[account_id] = now + RECONCILE_RETRY
+        return self.hold_unread(self.plan())
+
+    def hold_unread(self, plan: dict[int, list[Dispatch]]) -> dict[int, list[Dispatch]]:
+        now = self.clock.now()
+        held = {a for a, until in self._unread_until.items() if until > now}
+        result = {}
+        for account_id, batch in plan.items():
+            if account_id in held:
+                batch = [d for d in batch if d.lead.cursor == 0]
+            if batch:
+                result[account_id] = batch
+        return result
+
+    def inboxes_to_read_now(self, plan: dict[int, list[Dispatch]]) -> list[int]:
+        """`inboxes_to_read_first`, less those that just failed to be read (retried later)."""
+        now = self.clock.now()
+        return [a for a in self.inboxes_to_read_first(plan)
+                if self._unread_until.get(a, now) <= now]
+
+    def plan_after_reading_replies(self) -> dict[int, list[Dispatch]]:
+        """`plan()`, with the inboxes read first where needed (synchronously)."""
+        plan = self.hold_unread(self.plan())
+        stale = self.inboxes_to_read_now(plan)
+        if not stale or self.read_replies is None:
+            return plan
+        return self.after_reading(plan, {a: self.read_replies(a) for a in stale})
 
     def send(self, account_id: int, batch: list[Dispatch]) -> BatchResult:
         return self.sender.send_batch(account_id, batch)
@@ -145,7 +208,7 @@ class SendingEngine:
         report = RoundReport()
         if self.needs_reconcile():
             report.reconciled = self.reconcile()
-        for account_id, batch in self.plan().items():
+        for account_id, batch in self.plan_after_reading_replies().items():
             if self.stop.is_set():
                 break
             report.batches.append(self.send(account_id, batch))

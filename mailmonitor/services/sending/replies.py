@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -327,3 +328,48 @@ def poll_replies(now: datetime, credentials: Callable[[Account, str | None, floa
     if total.seen:
         log.info("replies: %s", total)
     return total
+
+
+def last_polled(account_ids: list[int]) -> dict[int, datetime | None]:
+    """When each mailbox's INBOX was last read for replies (None: never)."""
+    found: dict[int, datetime | None] = dict.fromkeys(account_ids)
+    for account_id, when in MailboxSync.select(MailboxSync.account, MailboxSync.polled_at).where(
+            MailboxSync.account.in_(account_ids) & (MailboxSync.folder == "INBOX")).tuples():
+        found[int(account_id)] = when
+    return found
+
+
+class ReplyReader:
+    """Reads mailboxes' INBOXes for replies and bounces, one poll per mailbox at a time: the
+    reply loop and the sending engine's read-before-follow-up (engine.py) share it, from worker
+    threads. Blocking."""
+
+    def __init__(self, credentials: Callable[[Account, str | None, float], Credentials],
+                 timeout: float, now: Callable[[], datetime]) -> None:
+        self.credentials = credentials
+        self.timeout = timeout
+        self.now = now
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+
+    def _lock(self, account_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(account_id, threading.Lock())
+
+    def poll(self, account_id: int) -> bool:
+        """Read one mailbox's new messages now; False when its INBOX could not be read."""
+        with self._lock(account_id):
+            account = Account.get_by_id(account_id)
+            try:
+                creds = self.credentials(account, None, self.timeout)
+                report = poll_account(account, creds, self.now(), self.timeout)
+            except Exception as exc:
+                log.warning("reading replies of %s failed: %s", account.email, exc)
+                return False
+            if report.seen:
+                log.info("replies of %s: %s", account.email, report)
+            return True
+
+    def poll_all(self) -> int:
+        """One poll of every sending mailbox; returns how many could be read."""
+        return sum(1 for account in accounts_to_poll() if self.poll(account.id))

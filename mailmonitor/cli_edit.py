@@ -1,0 +1,169 @@
+"""`mailmonitor accounts edit` and `mailmonitor campaigns edit` (issue 11; spec §7 contract).
+
+Unknown address or campaign and malformed values: exit 3 with one line, nothing changed.
+`accounts edit … --test` stores nothing unless the new settings connect (exit 1, one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mailmonitor.cli import EXIT_OK, Failure, Parser, UsageError, read_password_stdin
+
+
+def add_parsers(acc: Any, camp: Any, common: Parser) -> None:
+    """The two sub-commands' options (called by cli.build_parser)."""
+    edit = acc.add_parser("edit", parents=[common], help="change a mailbox's settings")
+    edit.add_argument("email")
+    edit.add_argument("--name")
+    for proto in ("imap", "smtp"):
+        edit.add_argument(f"--{proto}-host")
+        edit.add_argument(f"--{proto}-port", type=int)
+        edit.add_argument(f"--{proto}-security", choices=["ssl", "starttls", "plain"])
+    edit.add_argument("--username")
+    edit.add_argument("--password-stdin", action="store_true")
+    edit.add_argument("--ca-file", metavar="PEM", help="'' removes the trusted CA file")
+    edit.add_argument("--daily-limit", type=int)
+    edit.add_argument("--min-gap", type=int, metavar="SECONDS")
+    edit.add_argument("--warmup", metavar="START:STEP|off")
+    edit.add_argument("--test", action="store_true",
+                      help="test the new settings first; store nothing unless they connect")
+
+    cedit = camp.add_parser("edit", parents=[common], help="change a campaign")
+    cedit.add_argument("name")
+    cedit.add_argument("--add-mailbox", action="append", default=[], metavar="EMAIL")
+    cedit.add_argument("--remove-mailbox", action="append", default=[], metavar="EMAIL")
+    cedit.add_argument("--rename", metavar="NEW")
+    cedit.add_argument("--steps", metavar="STEPS.json")
+    cedit.add_argument("--window", metavar="W")
+    cedit.add_argument("--auto-reallocate", metavar="MINUTES|off")
+
+
+def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.models import Account
+    from mailmonitor.services.accounts import editing
+    from mailmonitor.services.accounts.validation import (
+        InvalidInput,
+        normalize_email,
+        parse_warmup,
+    )
+    from mailmonitor.services.monitoring.account_state import record_check
+    from mailmonitor.services.monitoring.checker import run_check
+    from mailmonitor.services.monitoring.reasons import label_for
+    from mailmonitor.services.monitoring.status_rules import Outcome, combine
+
+    email = normalize_email(args.email)
+    account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
+    if account is None:
+        raise InvalidInput(f"no account {email}")
+    warmup_off = (args.warmup or "").strip().lower() == "off"
+    edit = editing.AccountEdit(
+        name=args.name, imap_host=args.imap_host, imap_port=args.imap_port,
+        imap_security=args.imap_security, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
+        smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
+        daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
+        warmup=parse_warmup(args.warmup) if args.warmup and not warmup_off else None,
+        warmup_off=warmup_off,
+    )
+    if edit.is_empty() and not args.password_stdin and not args.test:
+        raise UsageError("nothing to change: give at least one option (see `mailmonitor "
+                         "accounts edit --help`)")
+    changes = editing.validate_edit(account, edit)
+    password = read_password_stdin() if args.password_stdin else None
+    if password is not None:
+        edit.password = editing.clean_new_password(account, password)
+        editing.validate_edit(account, edit)
+        password = edit.password
+    timeout = 20.0
+    tested = None
+    if args.test:
+        imap, smtp = run_check(editing.proposed_account(account, changes), password, timeout)
+        if not (imap.ok and smtp.ok):
+            merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                             Outcome(smtp.status, smtp.reason, smtp.detail))
+            side = "IMAP" if not imap.ok else "SMTP"
+            raise Failure(f"{email} did not connect with the new settings ({side}: "
+                          f"{label_for(merged.status, merged.reason)}): {merged.detail}; "
+                          "nothing was changed")
+        tested = (imap, smtp)
+    if not changes and password is None:
+        print(f"{email}: nothing to change" + (" (the current settings connect)"
+                                                 if tested else ""))
+        if tested and editing.can_be_rechecked(account):
+            record_check(account, *tested, now, trigger="edit")
+        return EXIT_OK
+    result = editing.save_edit(account, changes, password, now)
+    line = f"Saved {email}: {', '.join(result.changed)} changed"
+    if result.servers_changed and editing.can_be_rechecked(account):
+        imap, smtp = tested or run_check(account, None, timeout)
+        record_check(Account.get_by_id(account.id), imap, smtp, now, trigger="edit")
+        stored = Account.get_by_id(account.id)
+        line += f"; checked: {label_for(stored.status, stored.reason)}"
+        if stored.status != "connected" and stored.detail:
+            line += f" ({stored.detail})"
+    elif result.servers_changed:
+        line += ("; it stays disconnected by you until you connect it again "
+                 "(mailmonitor accounts reconnect)")
+    print(line)
+    return EXIT_OK
+
+
+def cmd_campaigns_edit(args: argparse.Namespace, now: Any) -> int:
+    from mailmonitor.services.accounts.validation import parse_window
+    from mailmonitor.services.campaigns import editing, setup
+
+    campaign = setup.find_campaign(args.name)
+    edit = editing.CampaignEdit(add_mailboxes=list(args.add_mailbox),
+                                remove_mailboxes=list(args.remove_mailbox), rename=args.rename)
+    if args.steps is not None:
+        edit.steps = setup.parse_steps(Path(args.steps))
+    if args.window is not None:
+        edit.window, edit.set_window = parse_window(args.window), True
+    if args.auto_reallocate is not None:
+        edit.auto_reallocate_minutes = editing.parse_auto_reallocate(args.auto_reallocate)
+        edit.set_auto_reallocate = True
+    if edit.is_empty():
+        raise UsageError("nothing to change: give at least one option (see `mailmonitor "
+                         "campaigns edit --help`)")
+    # The command itself is the rep's confirmation for changing a sent step's text.
+    report = editing.edit_campaign(campaign, edit, now, confirm_sent_steps=True)
+    print(describe(campaign.name, report))
+    return EXIT_OK
+
+
+def describe(name: str, report: Any) -> str:
+    parts = []
+    if report.added:
+        parts.append("added " + ", ".join(report.added))
+    if report.removed:
+        parts.append("removed " + ", ".join(report.removed))
+    if report.renamed_to:
+        parts.append(f"renamed to {report.renamed_to!r}")
+    if report.steps_changed or report.steps_added or report.steps_removed:
+        bits = []
+        if report.steps_changed:
+            bits.append("changed " + ", ".join(str(n) for n in report.steps_changed))
+        if report.steps_added:
+            bits.append(f"{report.steps_added} added")
+        if report.steps_removed:
+            bits.append(f"{report.steps_removed} removed")
+        parts.append("steps " + ", ".join(bits))
+    if report.window_changed:
+        parts.append("sending window changed")
+    if report.auto_reallocate_changed:
+        parts.append("automatic re-allocation changed")
+    text = f"Updated {name!r}: " + ("; ".join(parts) if parts else "nothing changed")
+    if report.sent_steps_changed:
+        text += (f". Step {', '.join(str(n) for n in report.sent_steps_changed)} was already "
+                 "sent: the new text applies only to emails sent from now on")
+    if report.moved_leads:
+        text += f". {report.moved_leads} leads moved to the campaign's other mailboxes"
+    if report.completed_leads:
+        text += f". {report.completed_leads} leads had every remaining step and are completed"
+    if report.waiting_leads:
+        current = report.renamed_to or name
+        text += (f". {report.waiting_leads} leads wait for a mailbox: "
+                 f"`mailmonitor campaigns reallocate {current!r}` moves them")
+    return text

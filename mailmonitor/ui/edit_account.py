@@ -1,0 +1,265 @@
+"""Edit a mailbox (issue 11): everything but the address. Server changes are tested for real
+before anything is stored (like Add); the account keeps its history, campaigns, leads and
+cursors, and is re-checked with the new settings. The rules live in
+`services.accounts.editing`; this dialog only collects the values and shows the outcome."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.models import Account
+from mailmonitor.services.accounts import editing
+from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.monitoring.account_state import record_check
+from mailmonitor.services.reconnect.flow import TestOutcome, failure_help
+from mailmonitor.ui.add_account import EndpointEditor
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.format import esc
+from mailmonitor.ui.new_campaign import sentence
+from mailmonitor.ui.widgets import Banner
+
+
+def _spin(low: int, high: int, suffix: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSuffix(suffix)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+class EditAccountDialog(QDialog):
+    """Opened with `open()`.
+
+    Signals:
+        saved(int): the account's new settings were stored (and, for servers, tested).
+    """
+
+    saved = Signal(int)
+
+    def __init__(self, ctx: UiContext, account_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.account_id = account_id
+        account = Account.get_by_id(account_id)
+        self.setObjectName("editAccount")
+        self.setWindowTitle(f"Edit {account.email}")
+        self.setMinimumWidth(600)
+
+        address = QLabel(f"<b>{esc(account.email)}</b>")
+        address.setToolTip("The address stays: to send from another one, add it as a new "
+                           "mailbox.")
+        self.name = QLineEdit(account.name or "")
+        self.name.setObjectName("editName")
+        self.name.setPlaceholderText("Shown as the sender")
+        self.signature = QPlainTextEdit(account.signature or "")
+        self.signature.setObjectName("editSignature")
+        self.signature.setTabChangesFocus(True)
+        self.signature.setFixedHeight(64)
+        identity = QFormLayout()
+        identity.addRow("Address", address)
+        identity.addRow("Sender name", self.name)
+        identity.addRow("Signature", self.signature)
+
+        self.imap = EndpointEditor()
+        self.imap.setObjectName("editImap")
+        self.imap.set(account.imap_host, int(account.imap_port), account.imap_security)
+        self.smtp = EndpointEditor()
+        self.smtp.setObjectName("editSmtp")
+        self.smtp.set(account.smtp_host, int(account.smtp_port), account.smtp_security)
+        self.username = QLineEdit(account.username or "")
+        self.username.setObjectName("editUsername")
+        self.username.setPlaceholderText("Same as the address")
+        self.ca_file = QLineEdit(account.ca_file or "")
+        self.ca_file.setObjectName("editCaFile")
+        self.ca_file.setPlaceholderText("Optional: a PEM file for a company's own certificate")
+        self.password = QLineEdit()
+        self.password.setObjectName("editPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Unchanged" if not account.is_oauth else
+                                         "Signs in through the browser (Reconnect)")
+        self.password.setEnabled(not account.is_oauth)
+        self.servers = QGroupBox("Servers")
+        servers = QFormLayout(self.servers)
+        servers.addRow("IMAP (incoming)", self.imap)
+        servers.addRow("SMTP (outgoing)", self.smtp)
+        servers.addRow("Username", self.username)
+        servers.addRow("Password", self.password)
+        servers.addRow("Trusted CA file", self.ca_file)
+        servers_note = QLabel("Changed servers or a new password are tested for real before "
+                              "they are saved. The mailbox keeps its history, campaigns and "
+                              "leads.")
+        servers_note.setObjectName("muted")
+        servers_note.setWordWrap(True)
+        servers.addRow("", servers_note)
+
+        self.daily_limit = _spin(0, editing.MAX_DAILY_LIMIT, " emails a day")
+        self.daily_limit.setObjectName("editDailyLimit")
+        self.daily_limit.setValue(int(account.daily_limit))
+        self.min_gap = _spin(0, editing.MAX_MIN_GAP_SECONDS, " s between emails")
+        self.min_gap.setObjectName("editMinGap")
+        self.min_gap.setValue(int(account.min_gap_seconds))
+        self.warmup = QCheckBox("Warm up: start with")
+        self.warmup.setObjectName("editWarmup")
+        self.warmup.setChecked(account.warmup_start is not None)
+        self.warmup_start = _spin(1, editing.MAX_WARMUP, " emails")
+        self.warmup_start.setValue(int(account.warmup_start or 5))
+        self.warmup_step = _spin(0, editing.MAX_WARMUP, " more each day")
+        self.warmup_step.setValue(int(account.warmup_step or 5))
+        warmup_row = QHBoxLayout()
+        warmup_row.addWidget(self.warmup)
+        warmup_row.addWidget(self.warmup_start)
+        warmup_row.addWidget(self.warmup_step)
+        warmup_row.addStretch(1)
+        self.warmup.toggled.connect(self.warmup_start.setEnabled)
+        self.warmup.toggled.connect(self.warmup_step.setEnabled)
+        self.warmup_start.setEnabled(self.warmup.isChecked())
+        self.warmup_step.setEnabled(self.warmup.isChecked())
+        sending = QGroupBox("Sending")
+        sending_form = QFormLayout(sending)
+        sending_form.addRow("Daily limit", self.daily_limit)
+        sending_form.addRow("Sending speed", self.min_gap)
+        sending_form.addRow("", warmup_row)
+
+        self.error = Banner("error")
+        self.error.setObjectName("editAccountError")
+        self.error.hide()
+        self.progress = QLabel()
+        self.progress.setObjectName("muted")
+        cancel = QPushButton("Cancel")
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("saveAccount")
+        self.save_button.setProperty("primary", True)
+        self.save_button.setDefault(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.save_button)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addLayout(identity)
+        layout.addWidget(self.servers)
+        layout.addWidget(sending)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+
+        cancel.clicked.connect(self.reject)
+        self.save_button.clicked.connect(self.save)
+        for field in (self.imap.host, self.username, self.ca_file, self.password):
+            field.textChanged.connect(self._update_button)
+        for spin in (self.imap.port, self.smtp.port):
+            spin.valueChanged.connect(self._update_button)
+        for combo in (self.imap.security, self.smtp.security):
+            combo.currentIndexChanged.connect(self._update_button)
+        self.smtp.host.textChanged.connect(self._update_button)
+        self.name.setFocus()
+
+    # --- form -----------------------------------------------------------------------------------
+
+    def edit(self) -> editing.AccountEdit:
+        return editing.AccountEdit(
+            name=self.name.text(), signature=self.signature.toPlainText().rstrip(),
+            imap_host=self.imap.host.text().strip(), imap_port=self.imap.port.value(),
+            imap_security=str(self.imap.security.currentData()),
+            smtp_host=self.smtp.host.text().strip(), smtp_port=self.smtp.port.value(),
+            smtp_security=str(self.smtp.security.currentData()),
+            username=self.username.text().strip(), ca_file=self.ca_file.text().strip(),
+            password=self.password.text() or None,
+            daily_limit=self.daily_limit.value(), min_gap_seconds=self.min_gap.value(),
+            warmup=((self.warmup_start.value(), self.warmup_step.value())
+                    if self.warmup.isChecked() else None),
+            warmup_off=not self.warmup.isChecked(),
+        )
+
+    def _pending(self) -> tuple[Account, dict[str, object], editing.AccountEdit]:
+        account = Account.get_by_id(self.account_id)
+        edit = self.edit()
+        if edit.password is not None:
+            edit.password = editing.clean_new_password(account, edit.password)
+        return account, editing.validate_edit(account, edit), edit
+
+    def _update_button(self, *_args: object) -> None:
+        try:
+            _account, changes, edit = self._pending()
+            servers = editing.server_settings_change(changes, edit)
+        except InvalidInput:
+            servers = False
+        self.save_button.setText("Test && Save" if servers else "Save")
+
+    def show_error(self, html: str) -> None:
+        self.error.set_message(html)
+        self.error.setVisible(bool(html))
+
+    # --- save -----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        try:
+            account, changes, edit = self._pending()
+        except InvalidInput as exc:
+            self.show_error(esc(sentence(exc)))
+            return
+        if not changes and edit.password is None:
+            self.accept()
+            return
+        self.show_error("")
+        self.save_button.setEnabled(False)
+        servers = editing.server_settings_change(changes, edit)
+        self.progress.setText("Testing IMAP and SMTP with the new settings…" if servers
+                              else "Saving…")
+        self.ctx.spawn(self._save(account, changes, edit.password, servers), "edit account")
+
+    async def _save(self, account: Account, changes: dict[str, object], password: str | None,
+                    servers: bool) -> None:
+        try:
+            tested = None
+            if servers:
+                proposed = editing.proposed_account(account, changes)
+                imap, smtp = await self.ctx.blocking(self.ctx.check_fn, proposed, password,
+                                                     self.ctx.timeout)
+                outcome = TestOutcome.of(imap, smtp)
+                if not outcome.ok:
+                    lines = failure_help(proposed, outcome.reason)
+                    self.show_error(
+                        f"<b>Not saved: {esc(outcome.label)}</b>"
+                        + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail
+                           else "")
+                        + "<ul style='margin-left:-20px'>"
+                        + "".join(f"<li>{esc(line)}</li>" for line in lines[:-1]) + "</ul>")
+                    return
+                tested = (imap, smtp)
+            try:
+                await self.ctx.blocking(editing.save_edit, account, changes, password,
+                                        self.ctx.clock.now())
+            except (InvalidInput, SecretStoreError) as exc:
+                self.show_error(esc(sentence(exc)))
+                return
+            stored = Account.get_by_id(self.account_id)
+            if tested is not None and editing.can_be_rechecked(stored):
+                record_check(stored, *tested, self.ctx.clock.now(), "edit")
+            self.saved.emit(self.account_id)
+            self.accept()
+        finally:
+            self.save_button.setEnabled(True)
+            self.progress.setText("")
+
+
+def open_edit_account(ctx: UiContext, account_id: int, parent: QWidget) -> EditAccountDialog:
+    dialog = EditAccountDialog(ctx, account_id, parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
