@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
+    # Alert channels (services/alerts): the last alert id folded into a digest, and how long
+    # before leads are stopped the rep is warned on every channel
+    "notify_cursor": 0,
+    "stop_warning_hours": 24,
 }
 
 

@@ -37,9 +37,12 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.disconnected_since = now
         account.reminders_sent = 0
         account.long_wait_applied = False
+        account.stop_warned_at = account.stop_notice_at = None  # a new threat, a new warning
     elif status == Status.CONNECTED.value:
         account.disconnected_since = None
         account.reminders_sent = 0
+        account.stop_warned_at = account.stop_notice_at = None
+        account.send_limit_until = None
     with db.atomic():
         account.save()
         if status != Status.DISCONNECTED.value:
