@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mailmonitor.clock import clock_from_env
 from mailmonitor.models import db
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
@@ -42,7 +43,7 @@ def run_headless() -> int:
         return 1
     try:
         async def main() -> int:
-            work = BackgroundWork()
+            work = BackgroundWork(clock_from_env())
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows

@@ -91,7 +91,7 @@ def webhook_body(message: Outgoing) -> dict[str, Any]:
         "event": kinds.pop() if len(kinds) == 1 else "digest",
         "title": message.title, "count": len(message.items),
         "events": [{k: item.get(k) for k in (
-            "event", "account", "status", "reason", "label", "campaigns", "leads_waiting",
+            "event", "kind", "account", "status", "reason", "label", "campaigns", "leads_waiting",
             "deadline", "severity", "title", "message", "at")} for item in message.items],
     }
 

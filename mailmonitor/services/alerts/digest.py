@@ -80,7 +80,7 @@ def _campaigns_of(account_id: int) -> list[str]:
         CampaignMailbox.account == account_id).order_by(Campaign.name)]
 
 
-def item_for(alert: Alert) -> dict[str, Any]:
+def item_for(alert: Alert, now: datetime) -> dict[str, Any]:
     """What a channel says about one alert: the generic webhook body's fields."""
     account = Account.get_or_none(Account.id == alert.account_id) if alert.account_id else None
     campaign = Campaign.get_or_none(Campaign.id == alert.campaign_id) \
@@ -106,7 +106,7 @@ def item_for(alert: Alert) -> dict[str, Any]:
         if window is not None:
             from mailmonitor.services.alerts.warnings import effective_stop_at
 
-            deadline = effective_stop_at(account) or window[1]
+            deadline = effective_stop_at(account, now) or window[1]
             item["deadline"] = deadline.isoformat(timespec="seconds") + "Z"
             item["deadline_local"] = rep_time(deadline)
     return item
@@ -155,7 +155,9 @@ def collect_round(now: datetime) -> list[OutboxMessage]:
         # What was done for good (stopped, connected again) is told either way.
         current = [a for a in alerts if a.kind in EVENT_OF_KIND and (
             a.resolved_at is None or a.kind in ("leads_stopped", "reconnected"))]
-        items = {a.id: item_for(a) for a in current}
+        # The cause before its effects: "disconnected" before "campaign paused".
+        current.sort(key=lambda a: (EVENT_NAMES.index(EVENT_OF_KIND[a.kind]), a.id))
+        items = {a.id: item_for(a, now) for a in current}
         warned_carried: set[int] = set()
         for channel in NotifyChannel.select().where(NotifyChannel.enabled).order_by(
                 NotifyChannel.id):

@@ -130,16 +130,17 @@ def stop_allowed(account: Account, now: datetime) -> bool:
     return now >= account.stop_notice_at + warning_period(start, deadline)
 
 
-def effective_stop_at(account: Account) -> datetime | None:
-    """When the stop will happen as things stand (None: no stop threatens, or it waits for the
-    warning to be delivered)."""
+def effective_stop_at(account: Account, now: datetime) -> datetime | None:
+    """When the stop will happen as things stand (None: no stop threatens). A warning still on
+    its way counts as delivered now."""
     window = stop_deadline(account)
     if window is None:
         return None
     start, deadline = window
-    if account.stop_notice_at is None:
-        return deadline if account.stop_warned_at is None else None
-    return max(deadline, account.stop_notice_at + warning_period(start, deadline))
+    if account.stop_warned_at is None:
+        return deadline
+    notice = account.stop_notice_at or now
+    return max(deadline, notice + warning_period(start, deadline))
 
 
 def clear_stop_warning(account: Account, now: datetime) -> None:
