@@ -109,6 +109,10 @@ def build_parser() -> Parser:
     llist = ld.add_parser("list", parents=[common])
     llist.add_argument("name")
     llist.add_argument("--json", action="store_true")
+
+    from mailmonitor.cli_notify import add_parser as add_notify_parser
+
+    add_notify_parser(sub, common, Parser)
     return parser
 
 
@@ -469,6 +473,10 @@ def _main(argv: list[str]) -> int:
             return cmd_campaigns(args, now)
         if args.command == "leads":
             return cmd_leads(args, now)
+        if args.command == "notify":
+            from mailmonitor.cli_notify import cmd_notify
+
+            return cmd_notify(args, now, print_json)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
