@@ -117,7 +117,8 @@ def digest_title(items: list[dict[str, Any]]) -> str:
         return str(items[0]["title"])
     counts = Counter(i["event"] for i in items)
     words = {e.name: e.label.split(" (")[0].lower() for e in EVENTS}
-    parts = [f"{n}× {words.get(event, event)}" for event, n in counts.most_common()]
+    parts = [words.get(event, event) + (f" ({n})" if n > 1 else "")
+             for event, n in counts.most_common()]
     return f"{len(items)} mailmonitor alerts: " + "; ".join(parts)
 
 
