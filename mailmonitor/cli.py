@@ -166,7 +166,11 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         print(f"Imported {len(created)} accounts")
         return EXIT_OK
     if args.action == "list":
-        rows = [account_json(a, label_for) for a in active_accounts().order_by(Account.email)]
+        from mailmonitor.services.monitoring.uptime import uptimes
+
+        accounts = list(active_accounts().order_by(Account.email))
+        shares = uptimes(accounts, now)
+        rows = [account_json(a, label_for) | shares[a.id] for a in accounts]
         if args.json:
             print_json(rows)
         else:
