@@ -206,11 +206,13 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
 
 
 def account_json(account: Any, label_for: Any) -> dict[str, Any]:
+    from mailmonitor.services.monitoring.sending_limits import status_words
+
     return {
         "email": account.email, "name": account.name, "kind": account.kind,
         "auth_method": account.auth_method, "status": account.status, "reason": account.reason,
-        "label": label_for(account.status, account.reason), "detail": account.detail,
-        "checked_at": iso(account.checked_at),
+        "label": status_words(account, label_for(account.status, account.reason)),
+        "detail": account.detail, "checked_at": iso(account.checked_at),
         "imap": {"host": account.imap_host, "port": account.imap_port,
                  "security": account.imap_security},
         "smtp": {"host": account.smtp_host, "port": account.smtp_port,

@@ -28,6 +28,7 @@ from mailmonitor.models import (
 )
 from mailmonitor.services.alerts.warnings import STOP_WARNING_KIND, rep_time, stop_deadline
 from mailmonitor.services.monitoring.reasons import REASONS, label_for
+from mailmonitor.services.monitoring.sending_limits import status_words
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def item_for(alert: Alert, now: datetime) -> dict[str, Any]:
         waiting = Lead.select().where((Lead.mailbox == account) & (Lead.state == "halted"))
         item.update({
             "account": account.email, "status": account.status, "reason": account.reason,
-            "label": label_for(account.status, account.reason),
+            "label": status_words(account, label_for(account.status, account.reason)),
             "advice": REASONS[account.reason].advice if account.reason in REASONS else None,
             "campaigns": item["campaigns"] or _campaigns_of(account.id),
             "leads_waiting": int(waiting.count()),

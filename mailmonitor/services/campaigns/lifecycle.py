@@ -37,6 +37,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.sending_limits import release_sending_limits
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
@@ -317,6 +318,7 @@ def run_housekeeping(now: datetime) -> None:
     send_reminders(now)
     warnings.raise_stop_warnings(now)
     warnings.raise_proactive_warnings(now)
+    release_sending_limits(now)
     expire_grace_periods(now)
     apply_long_wait(now)
     auto_reallocate(now)

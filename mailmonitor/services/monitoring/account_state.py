@@ -80,6 +80,10 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
         if decision.status == Status.OFFLINE.value:
             # Offline says nothing about the account: keep its last real status.
             account.save()
+        elif decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \
+                and account.send_limit_until is not None and now < account.send_limit_until:
+            # Signing in works during a sending limit; the hold ends at its time, not here.
+            account.save()
         else:
             update_status(account, decision.status, decision.reason, merged.detail, now)
         warn_about_certificate(account, now)
