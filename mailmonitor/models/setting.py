@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     # before leads are stopped the rep is warned on every channel
     "notify_cursor": 0,
     "stop_warning_hours": 24,
+    # Proactive warnings: remind to change passwords every N days (None: never); the team's
+    # Google client is still in "Testing" (its sign-ins end after 7 days)
+    "password_rotation_days": None,
+    "google_app_testing": False,
 }
 
 

@@ -166,21 +166,24 @@ PASSWORD_WARNING = timedelta(days=3)
 
 
 def _google_testing() -> bool:
+    """The team's Google client is in "Testing" status (setting, or MAILMONITOR_GOOGLE_APP_TESTING
+    =1): its sign-ins end after 7 days."""
     import os
 
-    return os.environ.get("MAILMONITOR_GOOGLE_APP_TESTING", "").strip().lower() in (
-        "1", "yes", "true")
+    env = os.environ.get("MAILMONITOR_GOOGLE_APP_TESTING", "").strip().lower()
+    return env in ("1", "yes", "true") or bool(get_setting("google_app_testing"))
 
 
 def sign_in_ends_at(account: Account) -> tuple[datetime, str] | None:
     """When an OAuth sign-in is known to end, and why (None: no known lifetime)."""
-    if not account.is_oauth or account.secret_set_at is None:
+    signed_in = account.secret_set_at or account.created_at
+    if not account.is_oauth or signed_in is None:
         return None
     if account.kind == "gmail" and _google_testing():
-        return (account.secret_set_at + timedelta(days=GOOGLE_TESTING_DAYS),
+        return (signed_in + timedelta(days=GOOGLE_TESTING_DAYS),
                 "Google ends sign-ins of apps in \u201cTesting\u201d status after 7 days")
     if account.kind == "microsoft":
-        used = max(v for v in (account.secret_set_at, account.checked_at) if v is not None)
+        used = max(v for v in (signed_in, account.checked_at) if v is not None)
         return (used + timedelta(days=MICROSOFT_INACTIVITY_DAYS),
                 "Microsoft ends sign-ins that are not used for 90 days")
     return None
@@ -212,11 +215,12 @@ def _sign_in_warning(account: Account, now: datetime) -> int:
 
 def _password_warning(account: Account, now: datetime) -> int:
     key = alerts.account_key(account, "password_rotation")
-    days = account.password_rotation_days
-    if account.is_oauth or not days or account.secret_set_at is None:
+    days = account.password_rotation_days or get_setting("password_rotation_days")
+    changed = account.secret_set_at or account.created_at
+    if account.is_oauth or not days or changed is None:
         alerts.resolve_alert(key, now)
         return 0
-    due = account.secret_set_at + timedelta(days=days)
+    due = changed + timedelta(days=int(days))
     if now < due - PASSWORD_WARNING:
         alerts.resolve_alert(key, now)
         return 0
