@@ -40,13 +40,13 @@ class Event:
 
 EVENTS: tuple[Event, ...] = (
     Event("disconnected", "A mailbox is disconnected", ("account_disconnected",)),
-    Event("reminder", "Still disconnected (after 1, 3, 7 and 8 days) and grace periods",
+    Event("reminder", "Still disconnected (reminders, grace period)",
           ("account_reminder", "grace_ending")),
-    Event("campaign_paused", "A campaign is paused (no mailbox can send)", ("campaign_paused",)),
-    Event("leads_stopping", "Leads are about to be stopped (24 hours before) and were stopped",
+    Event("campaign_paused", "A campaign is paused", ("campaign_paused",)),
+    Event("leads_stopping", "Leads will be stopped (24 h before), or were",
           (STOP_WARNING_KIND, "leads_stopped")),
     Event("reconnected", "A mailbox is connected again", ("reconnected",)),
-    Event("certificate_expiring", "A server certificate expires soon", ("certificate_expiring",)),
+    Event("certificate_expiring", "A certificate expires soon", ("certificate_expiring",)),
     Event("sending_limit", "A sending limit was reached", ("sending_limit",)),
     Event("sign_in_expiring", "A sign-in or password is about to expire",
           ("sign_in_expiring", "password_rotation")),
