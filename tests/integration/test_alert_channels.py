@@ -224,3 +224,38 @@ def test_a_removed_channel_gets_nothing_and_a_new_one_no_old_alerts(
     digest.collect_round(clock.now())
     assert outbox.deliver_due(clock, timeout=5) == 0
     assert NotifyChannel.select().count() == 1 and receiver.requests() == []
+
+
+def test_a_channel_added_later_is_not_flooded_with_older_alerts(
+        db: object, receiver: WebhookReceiver, clock: FakeClock) -> None:
+    old = make_account("old@ex.test")
+    update_status(old, "disconnected", "token_expired", "", clock.now())  # nobody ran a round
+    clock.advance(hours=1)
+    add_channel(ChannelSpec("Ops", "webhook", receiver.url()), clock.now())
+    new = make_account("new@ex.test")
+    update_status(new, "disconnected", "invalid_credentials", "", clock.now())
+    digest.collect_round(clock.now())
+    assert outbox.deliver_due(clock, timeout=5) == 1
+    [call] = receiver.accepted()
+    assert [e["account"] for e in call.json()["events"]] == ["new@ex.test"]
+
+
+def test_after_a_kill_only_what_provably_did_not_arrive_is_sent_again(
+        db: object, receiver: WebhookReceiver, clock: FakeClock) -> None:
+    add_channel(ChannelSpec("Ops", "webhook", receiver.url()), clock.now())
+    for email in ("a@ex.test", "b@ex.test"):
+        update_status(make_account(email), "disconnected", "token_expired", "", clock.now())
+        digest.collect_round(clock.now())
+    first, second = OutboxMessage.select().order_by(OutboxMessage.id)
+    # Killed mid-request: one before its last byte, one right after it (its answer lost).
+    OutboxMessage.update(state="sending").where(OutboxMessage.id == first.id).execute()
+    OutboxMessage.update(state="sending", handed_over_at=clock.now()).where(
+        OutboxMessage.id == second.id).execute()
+    assert outbox.settle_interrupted(clock.now()) == (1, 1)
+    assert outbox.deliver_due(clock, timeout=5) == 1
+    assert [c.json()["events"][0]["account"] for c in receiver.accepted()] == ["a@ex.test"]
+    assert reload(second).state == "unknown"  # may have arrived: never sent twice
+    assert "may not have arrived" in Alert.get(Alert.kind == "notify_failed").title
+    clock.advance(hours=2)
+    assert outbox.deliver_due(clock, timeout=5) == 0
+    assert len(receiver.requests()) == 1

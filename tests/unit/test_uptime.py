@@ -86,3 +86,17 @@ def test_accounts_list_json_has_uptime(db: object, cli: Callable[..., tuple[int,
     [row] = json.loads(out)
     assert row["uptime_24h"] == row["uptime_7d"] == row["uptime_30d"] == round(
         100 * 2 / 3, 2)
+
+
+def test_one_pass_figures_match_the_timeline(db: object) -> None:
+    """`uptimes` (one pass, for lists) and the drawn timeline agree on every window."""
+    from mailmonitor.services.monitoring.uptime import WINDOWS, share_connected
+
+    account = make_account("m@ex.test", check_interval_seconds=300)
+    rows = [(NOW - timedelta(days=20), "disconnected"), (NOW - timedelta(days=12), "warning"),
+            *every_5_min(NOW - 50 * H, NOW - 30 * H, "connected"),
+            (NOW - 30 * H, "stopped"), *every_5_min(NOW - 10 * H, NOW, "connected")]
+    seed(account, rows)
+    fast = uptimes([account], NOW)[account.id]
+    for name, span in WINDOWS.items():
+        assert fast[name] == share_connected(timeline(account, NOW, span)), name

@@ -163,8 +163,9 @@ def collect_round(now: datetime) -> list[OutboxMessage]:
         warned_carried: set[int] = set()
         for channel in NotifyChannel.select().where(NotifyChannel.enabled).order_by(
                 NotifyChannel.id):
-            chosen = [items[a.id] for a in current if items[a.id]["event"] in (channel.events
-                                                                               or [])]
+            # A new channel hears of what happens from now on, not of older alerts.
+            chosen = [items[a.id] for a in current if items[a.id]["event"] in (
+                channel.events or []) and a.created_at >= channel.created_at]
             if not chosen:
                 continue
             warned = sorted({a.account_id for a in current if a.kind == STOP_WARNING_KIND

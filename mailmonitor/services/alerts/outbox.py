@@ -71,7 +71,15 @@ def settle_interrupted(now: datetime) -> tuple[int, int]:
                 "mailmonitor stopped right after sending it: it may or may not have arrived "
                 "(not sent again)")).where(OutboxMessage.id.in_(unknown_ids)).execute()
     for message_id in unknown_ids:
-        _finished(OutboxMessage.get_by_id(message_id), now)
+        message = OutboxMessage.get_by_id(message_id)
+        _finished(message, now)
+        channel = message.channel
+        alerts.raise_alert(
+            failure_key(channel.id), NOTIFY_FAILED_KIND,
+            f"An alert to {describe(channel)} may not have arrived",
+            f"mailmonitor stopped while sending “{message.title}” and cannot tell whether it "
+            "arrived; it was not sent twice. The alerts list shows everything it said.",
+            now, severity="warning")
     if retried or unknown_ids:
         log.info("alert outbox at start: %d to retry, %d may have arrived", retried,
                  len(unknown_ids))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailmonitor.models import Account, Check
+from mailmonitor.models import Account, Check, db
 from mailmonitor.services.monitoring.reasons import Status
 
 WINDOWS: dict[str, timedelta] = {
@@ -90,22 +90,63 @@ def share_connected(segments: Iterable[Segment]) -> float | None:
 
 def _history(account_ids: list[int], since: datetime, until: datetime
              ) -> dict[int, list[tuple[datetime, str]]]:
-    """Checks in the window plus, per account, the last one before it."""
+    """Checks in the window plus, per account, the last one before it. Raw rows (a month of
+    checks of hundreds of mailboxes is millions of rows: no model objects)."""
     found: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     if not account_ids:
         return found
-    for account_id, at, status in Check.select(Check.account, Check.checked_at, Check.status
-                                               ).where(
-            Check.account.in_(account_ids) & (Check.checked_at >= since)
-            & (Check.checked_at <= until)).order_by(Check.account, Check.checked_at).tuples():
-        found[account_id].append((at, status))
-    for account_id in account_ids:
-        before = Check.select(Check.checked_at, Check.status).where(
-            (Check.account == account_id) & (Check.checked_at < since)).order_by(
-            Check.checked_at.desc()).limit(1).tuples().first()
-        if before is not None:
-            found[account_id].insert(0, (before[0], before[1]))
+    table = Check._meta.table_name
+    for start in range(0, len(account_ids), 500):
+        ids = account_ids[start:start + 500]
+        marks = ",".join("?" * len(ids))
+        before = db.execute_sql(
+            f'SELECT c.account_id, c.checked_at, c.status FROM "{table}" c JOIN ('
+            f'SELECT account_id, MAX(checked_at) AS at FROM "{table}" WHERE checked_at < ? '
+            f"AND account_id IN ({marks}) GROUP BY account_id) last ON "
+            "c.account_id = last.account_id AND c.checked_at = last.at",
+            [Check.checked_at.db_value(since), *ids]).fetchall()
+        for account_id, at, status in before:
+            if not found[account_id]:
+                found[account_id].append((_when(at), status))
+        rows = db.execute_sql(
+            f'SELECT account_id, checked_at, status FROM "{table}" WHERE account_id IN '
+            f"({marks}) AND checked_at >= ? AND checked_at <= ? ORDER BY account_id, "
+            "checked_at", [*ids, Check.checked_at.db_value(since),
+                           Check.checked_at.db_value(until)])
+        for account_id, at, status in rows:
+            found[account_id].append((_when(at), status))
     return found
+
+
+def _when(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def shares_of(checks: list[tuple[datetime, str]], now: datetime, trust: timedelta,
+              windows: dict[str, timedelta] = WINDOWS) -> dict[str, float | None]:
+    """Uptime in every window in one pass (what `segments_from` + `share_connected` give,
+    without building the timeline)."""
+    # Longest window first: once a check ends before a window starts, the shorter ones
+    # (starting later) cannot hold it either.
+    starts = {name: now - span for name, span in sorted(windows.items(), key=lambda w: -w[1])}
+    up = dict.fromkeys(windows, 0.0)
+    seen = dict.fromkeys(windows, 0.0)
+    connected, disconnected = Status.CONNECTED.value, Status.DISCONNECTED.value
+    for n, (at, status) in enumerate(checks):
+        if status in NOT_COUNTED:
+            continue
+        end = checks[n + 1][0] if n + 1 < len(checks) else now
+        end = min(end, now) if status == disconnected else min(end, now, at + trust)
+        for name, since in starts.items():
+            start = max(at, since)
+            if end <= start:
+                break
+            seconds = (end - start).total_seconds()
+            seen[name] += seconds
+            if status == connected:
+                up[name] += seconds
+    return {name: (round(100.0 * up[name] / seen[name], 2) if seen[name] > 0 else None)
+            for name in windows}
 
 
 def timeline(account: Account, now: datetime, span: timedelta = timedelta(days=7)
@@ -123,7 +164,5 @@ def uptimes(accounts: list[Account], now: datetime) -> dict[int, dict[str, float
     for account in accounts:
         checks = history.get(account.id, [])
         trust = trust_span(account.check_interval_seconds)
-        result[account.id] = {
-            name: share_connected(segments_from(checks, now - span, now, trust))
-            for name, span in WINDOWS.items()}
+        result[account.id] = shares_of(checks, now, trust)
     return result
