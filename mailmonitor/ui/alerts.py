@@ -25,7 +25,8 @@ from mailmonitor.ui.widgets import SEVERITY_STATUS, discard
 
 MAX_CARDS = 200  # more than this is a wall nobody reads; the count says how many there are
 
-RECONNECT_KINDS = ("account_disconnected", "account_reminder", "grace_ending", "leads_halted")
+RECONNECT_KINDS = ("account_disconnected", "account_reminder", "grace_ending", "leads_halted",
+                   "leads_stopping")
 REALLOCATE_KINDS = ("leads_halted", "campaign_paused")
 
 

@@ -110,3 +110,15 @@ def test_reconnecting_ends_the_warning(db: object, clock: FakeClock) -> None:
     assert reload(account).stop_warned_at is None
     lifecycle.run_housekeeping(clock.advance(days=5))
     assert Lead.get_by_id(lead.id).state == "active"
+
+
+def test_the_stop_warning_is_also_a_desktop_notification(db: object, clock: FakeClock) -> None:
+    from mailmonitor.services.alerts.notifications import new_notices
+
+    account = make_account("a@ex.test")
+    campaign = make_campaign("C", [account])
+    lead = make_lead(campaign, "l@leads.example", account, cursor=1)
+    record_send(lead, account, clock.now(), step=0)
+    update_status(account, "disconnected", "token_expired", "", clock.now())
+    lifecycle.run_housekeeping(clock.advance(days=8))
+    assert "leads_stopping" in {n.kind for n in new_notices()}
