@@ -65,7 +65,7 @@ def test_adding_a_signed_webhook_and_sending_a_test(
         channel = NotifyChannel.get()
         assert (channel.name, channel.kind, channel.has_secret) == ("Ops room", "webhook", True)
         assert "reconnected" not in channel.events
-        assert list(memory_keyring.store.values()) == ["hush"]
+        assert sorted(memory_keyring.store.values()) == sorted([receiver.url(), "hush"])
         assert dialog.channels.count() == 1
         task = dialog.send_test()
         qloop.run_until_complete(task)

@@ -27,7 +27,8 @@ def channels_in(data_dir: Path) -> list[tuple[str, ...]]:
 def test_add_list_test_remove_a_signed_webhook(cli: Cli, data_dir: Path,
                                                memory_keyring: MemoryKeyring) -> None:
     with WebhookReceiver() as receiver:
-        code, out, err = cli("notify", "add", "Ops room", "--webhook", receiver.url(),
+        url = receiver.url("/services/T0/B0/XXXsecretpath")
+        code, out, err = cli("notify", "add", "Ops room", "--webhook", url,
                              "--events", "disconnected,leads-stopping", "--secret-stdin",
                              stdin="very-secret\n")
         assert (code, err) == (0, "")
@@ -39,12 +40,13 @@ def test_add_list_test_remove_a_signed_webhook(cli: Cli, data_dir: Path,
         code, out, err = cli("notify", "test", "Ops room")
         assert (code, err) == (0, ""), err
         [call] = receiver.requests()
-        assert call.signature_ok("very-secret")
+        assert call.signature_ok("very-secret") and call.path == "/services/T0/B0/XXXsecretpath"
         assert call.json()["events"][0]["title"].startswith("Test from mailmonitor")
         code, out, _ = cli("notify", "list")
         assert "1 sent" in out and "ok" in out
-    # The secret is in the keyring only.
-    assert list(memory_keyring.store.values()) == ["very-secret"]
+    # The secret and the URL (a webhook URL is a credential) are in the keyring only.
+    assert sorted(memory_keyring.store.values()) == sorted([url, "very-secret"])
+    assert b"XXXsecretpath" not in stored_bytes(data_dir)
     assert b"very-secret" not in stored_bytes(data_dir)
     assert cli("notify", "remove", "Ops room")[0] == 0
     assert channels_in(data_dir) == []

@@ -79,6 +79,19 @@ def channel_secret(channel: NotifyChannel) -> str | None:
     return secrets.get_secret(secret_name(channel.id), "secret")
 
 
+def channel_url(channel: NotifyChannel) -> str:
+    """A webhook's full URL. It is a credential (a Slack URL lets anyone post to the channel), so
+    it lives in the keyring; the database keeps only its scheme and host."""
+    try:
+        url = secrets.get_secret(secret_name(channel.id), "url")
+    except secrets.SecretStoreError as exc:
+        raise DeliveryError(str(exc)) from None
+    if not url:
+        raise DeliveryError("The webhook address is missing from the keyring: remove this "
+                            "channel and add it again")
+    return url
+
+
 # --- bodies ---------------------------------------------------------------------------------
 
 def webhook_body(message: Outgoing) -> dict[str, Any]:
@@ -199,6 +212,9 @@ def post_json(url: str, payload: dict[str, Any], on_handover: Callable[[], None]
                                  allow_redirects=False, stream=True)
     except requests.RequestException as exc:
         text = redact(f"{type(exc).__name__}: {exc}").replace(url, safe_url(url))
+        path = urlsplit(url).path
+        if path not in ("", "/"):
+            text = text.replace(path, "/…")  # urllib3 names the path on its own
         raise DeliveryError(text, maybe_delivered=stream.handed_over) from None
     try:
         answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
@@ -310,4 +326,5 @@ def deliver(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[],
             raise DeliveryError("The signing secret is missing from the keyring: set it again "
                                 "with `mailmonitor notify add … --secret-stdin`")
     payload = slack_body(message) if channel.kind == "slack" else webhook_body(message)
-    return post_json(channel.target, payload, on_handover, timeout, message.delivery_id, secret)
+    return post_json(channel_url(channel), payload, on_handover, timeout, message.delivery_id,
+                     secret)

@@ -105,13 +105,17 @@ def add_channel(spec: ChannelSpec, now: datetime) -> NotifyChannel:
         sender = Account.get_or_none((Account.email == email) & Account.removed_at.is_null())
         if sender is None:
             raise InvalidInput(f"no mailbox {email} to send alerts from")
+    webhook = spec.kind != "email"
     with db.atomic():
         channel = NotifyChannel.create(
-            name=spec.name, kind=spec.kind, target=spec.target, events=spec.events,
+            name=spec.name, kind=spec.kind,
+            target=safe_url(spec.target) if webhook else spec.target, events=spec.events,
             from_account=sender, relay=spec.relay, has_secret=bool(spec.secret),
             created_at=now)
+        # Inside the transaction: a keyring that refuses leaves no channel behind.
+        if webhook:
+            secrets.set_secret(secret_name(channel.id), "url", spec.target)
         if spec.secret:
-            # Inside the transaction: a keyring that refuses leaves no channel behind.
             secrets.set_secret(secret_name(channel.id), "secret", spec.secret)
     return channel
 
@@ -133,6 +137,8 @@ def remove_channel(channel: NotifyChannel, now: datetime) -> int:
         (OutboxMessage.channel == channel) & (OutboxMessage.state == "pending")).count()
     if channel.has_secret:
         secrets.delete_secret(secret_name(channel.id), "secret")
+    if channel.kind != "email":
+        secrets.delete_secret(secret_name(channel.id), "url")
     with db.atomic():
         alerts.resolve_alert(failure_key(channel.id), now)
         channel.delete_instance(recursive=True)
@@ -159,7 +165,7 @@ def channel_summary(channel: NotifyChannel) -> dict[str, Any]:
 
     return {
         "name": channel.name, "kind": channel.kind,
-        "target": channel.target if channel.kind == "email" else safe_url(channel.target),
+        "target": channel.target,
         "events": list(channel.events or []), "from": sender, "signed": channel.has_secret,
         "enabled": channel.enabled, "last_ok_at": iso(channel.last_ok_at),
         "last_error": channel.last_error, "last_error_at": iso(channel.last_error_at),
