@@ -96,6 +96,9 @@ def test_a_disconnection_walked_through_1_3_7_8_days_reaches_both_channels_once_
     slack = receiver.accepted("/slack")
     assert len(slack) == 6 and all(set(c.json()) == {"text", "blocks"} for c in slack)
     assert slack[0].json()["blocks"][0]["type"] == "header"
+    section = slack[0].json()["blocks"][1]["text"]["text"]
+    assert "broken@ex.test is disconnected: Invalid Credentials" in section
+    assert "_What to do:_ The server rejected the username or password." in section
 
     emails = alert_emails(smtp_sink)
     assert len(emails) == 6

@@ -133,6 +133,8 @@ def slack_body(message: Outgoing) -> dict[str, Any]:
             facts.append("Campaigns: " + _mrkdwn(", ".join(item["campaigns"])))
         if facts:
             lines.append(" · ".join(facts))
+        if item.get("advice") and item.get("event") in ("disconnected", "reminder"):
+            lines.append(f"_What to do:_ {_mrkdwn(str(item['advice']))}")
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": "\n".join(lines)[:2900]}})
     if len(message.items) > 20:
