@@ -113,6 +113,10 @@ def build_parser() -> Parser:
     llist = ld.add_parser("list", parents=[common])
     llist.add_argument("name")
     llist.add_argument("--json", action="store_true")
+
+    from mailmonitor.cli_notify import add_parser as add_notify_parser
+
+    add_notify_parser(sub, common, Parser)
     return parser
 
 
@@ -173,7 +177,11 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         print(f"Imported {len(created)} accounts")
         return EXIT_OK
     if args.action == "list":
-        rows = [account_json(a, label_for) for a in active_accounts().order_by(Account.email)]
+        from mailmonitor.services.monitoring.uptime import uptimes
+
+        accounts = list(active_accounts().order_by(Account.email))
+        shares = uptimes(accounts, now)
+        rows = [account_json(a, label_for) | shares[a.id] for a in accounts]
         if args.json:
             print_json(rows)
         else:
@@ -209,11 +217,13 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
 
 
 def account_json(account: Any, label_for: Any) -> dict[str, Any]:
+    from mailmonitor.services.monitoring.sending_limits import status_words
+
     return {
         "email": account.email, "name": account.name, "kind": account.kind,
         "auth_method": account.auth_method, "status": account.status, "reason": account.reason,
-        "label": label_for(account.status, account.reason), "detail": account.detail,
-        "checked_at": iso(account.checked_at),
+        "label": status_words(account, label_for(account.status, account.reason)),
+        "detail": account.detail, "checked_at": iso(account.checked_at),
         "imap": {"host": account.imap_host, "port": account.imap_port,
                  "security": account.imap_security},
         "smtp": {"host": account.smtp_host, "port": account.smtp_port,
@@ -487,6 +497,10 @@ def _main(argv: list[str]) -> int:
             return cmd_campaigns(args, now)
         if args.command == "leads":
             return cmd_leads(args, now)
+        if args.command == "notify":
+            from mailmonitor.cli_notify import cmd_notify
+
+            return cmd_notify(args, now, print_json)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None

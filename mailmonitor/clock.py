@@ -32,6 +32,26 @@ class FakeClock:
         self._now = when
 
 
+class FileClock:
+    """A clock another process moves: the naive-UTC ISO time written in a file (read at every
+    call). `mailmonitor run --headless` uses it when MAILMONITOR_CLOCK_FILE is set, so a test can
+    walk a real runner through days and kill it in between. Never set it for real use."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        with open(self.path, encoding="ascii") as handle:
+            return datetime.fromisoformat(handle.read().strip()).replace(tzinfo=None)
+
+
+def clock_from_env() -> Clock:
+    import os
+
+    path = os.environ.get("MAILMONITOR_CLOCK_FILE", "").strip()
+    return FileClock(path) if path else SystemClock()
+
+
 def utcnow() -> datetime:
     """Naive UTC now; the database stores naive UTC everywhere."""
     return SystemClock().now()

@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mailmonitor.clock import clock_from_env
 from mailmonitor.models import db
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
@@ -45,7 +46,7 @@ def run_headless() -> int:
             from mailmonitor.services.monitoring.network import NetworkWatch
 
             network = NetworkWatch()  # the OS's network state, without a window
-            work = BackgroundWork(is_online=network.is_online)
+            work = BackgroundWork(clock_from_env(), is_online=network.is_online)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows

@@ -14,6 +14,7 @@ from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
+from mailmonitor.models.notify import NotifyChannel, OutboxMessage
 from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
 from mailmonitor.models.sync import MailboxSync
 
@@ -21,12 +22,13 @@ log = logging.getLogger(__name__)
 
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
-    Alert, MailboxSync,
+    Alert, MailboxSync, NotifyChannel, OutboxMessage,
 ]
 
 __all__ = [
     "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
-    "Lead", "MailboxSync", "SendRecord", "Setting", "Step", "active_accounts", "all_settings",
+    "Lead", "MailboxSync", "NotifyChannel", "OutboxMessage", "SendRecord", "Setting", "Step",
+    "active_accounts", "all_settings",
     "close_db", "db", "get_setting", "open_db", "set_setting",
 ]
 

@@ -60,6 +60,15 @@ class Account(BaseModel):
     disconnected_since = pw.DateTimeField(null=True)
     reminders_sent = pw.IntegerField(default=0)
     long_wait_applied = pw.BooleanField(default=False)
+    # The 24-hour warning before leads are stopped (alerts/warnings.py): when it was raised and
+    # when it reached the rep (a channel delivered it, or none was set up)
+    stop_warned_at = pw.DateTimeField(null=True)
+    stop_notice_at = pw.DateTimeField(null=True)
+
+    # Proactive warnings: the server's sending quota, the age of a password / sign-in
+    send_limit_until = pw.DateTimeField(null=True)
+    secret_set_at = pw.DateTimeField(null=True)  # password stored or OAuth sign-in done
+    password_rotation_days = pw.IntegerField(null=True)  # set by the rep; None = no reminder
 
     # Two-step disconnect (§5): set while the account is detached from its campaigns
     detached_at = pw.DateTimeField(null=True)

@@ -35,6 +35,31 @@ def _v2_sending_engine() -> None:
     MailboxSync.create_table(safe=True)
 
 
+def _v3_alert_channels() -> None:
+    """Alert channels and their outbox; the stop warning, sending limit and secret age of
+    accounts. Idempotent: columns and tables are only added when missing."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.notify import NotifyChannel, OutboxMessage
+
+    columns = {c.name for c in db.get_columns("account")}
+    migrator = SchemaMigrator.from_database(db.obj)
+    wanted = {
+        "stop_warned_at": pw.DateTimeField(null=True),
+        "stop_notice_at": pw.DateTimeField(null=True),
+        "send_limit_until": pw.DateTimeField(null=True),
+        "secret_set_at": pw.DateTimeField(null=True),
+        "password_rotation_days": pw.IntegerField(null=True),
+    }
+    operations = [migrator.add_column("account", name, field)
+                  for name, field in wanted.items() if name not in columns]
+    if operations:
+        apply(*operations)
+    NotifyChannel.create_table(safe=True)
+    OutboxMessage.create_table(safe=True)
+
+
 def _v4_rejoined_accounts() -> None:
     """Accounts that came back after their grace period (only never-emailed leads for them)."""
     from playhouse.migrate import SchemaMigrator
@@ -48,7 +73,9 @@ def _v4_rejoined_accounts() -> None:
 
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
-MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_sending_engine, 4: _v4_rejoined_accounts}
+MIGRATIONS: dict[int, Callable[[], None]] = {
+    2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
+}
 CURRENT_VERSION = 4
 
 

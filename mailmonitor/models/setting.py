@@ -26,6 +26,14 @@ DEFAULTS: dict[str, Any] = {
     "cert_warning_days": 14,
     # The rep's time zone (IANA name) for daily limits and warm-up days; None = the computer's.
     "time_zone": None,
+    # Alert channels (services/alerts): the last alert id folded into a digest, and how long
+    # before leads are stopped the rep is warned on every channel
+    "notify_cursor": 0,
+    "stop_warning_hours": 24,
+    # Proactive warnings: remind to change passwords every N days (None: never); the team's
+    # Google client is still in "Testing" (its sign-ins end after 7 days)
+    "password_rotation_days": None,
+    "google_app_testing": False,
 }
 
 

@@ -36,6 +36,7 @@ from mailmonitor.ui.edit_account import EditAccountDialog, open_edit_account
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
 from mailmonitor.ui.reconnect_wizard import WarmupDialog
+from mailmonitor.ui.status_timeline import StatusTimeline
 from mailmonitor.ui.widgets import Sparkline, StatusChip, ask
 
 HISTORY = 50
@@ -157,6 +158,7 @@ class AccountDetailDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         history = QWidget()
         history_layout = QVBoxLayout(history)
+        history_layout.addWidget(StatusTimeline(account_id, ctx))
         history_layout.addWidget(QLabel("Latency of the last checks"))
         history_layout.addWidget(self.sparkline)
         history_layout.addWidget(self.history, 1)

@@ -80,12 +80,17 @@ class SettingsDialog(QDialog):
                       "Retrying mailboxes follow their own backoff (1 → 5 → 15 → 60 min).")
         note.setObjectName("muted")
         note.setWordWrap(True)
+        notifications = QPushButton("Notifications…")  # alert channels: its own dialog
+        notifications.setObjectName("openNotifications")
+        notifications.setAutoDefault(False)
+        notifications.clicked.connect(self.open_notifications)
         cancel = QPushButton("Cancel")
         save = QPushButton("Save")
         save.setObjectName("save")
         save.setProperty("primary", True)
         save.setDefault(True)
         buttons = QHBoxLayout()
+        buttons.addWidget(notifications)
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(save)
@@ -96,6 +101,16 @@ class SettingsDialog(QDialog):
         cancel.clicked.connect(self.reject)
         save.clicked.connect(self.save)
         self.load()
+
+    def open_notifications(self) -> QDialog | None:
+        ctx = getattr(self.parent(), "ctx", None)
+        if ctx is None:
+            return None
+        from mailmonitor.ui.notifications_dialog import NotificationsDialog
+
+        self.notifications_dialog = NotificationsDialog(ctx, self)
+        self.notifications_dialog.open()
+        return self.notifications_dialog
 
     def load(self) -> None:
         self.check_interval.setValue(int(get_setting("check_interval_seconds")) // 60)

@@ -328,7 +328,7 @@ def test_every_reason_a_probe_can_show_is_exercised() -> None:
     seen = {c[0] for c in IMAP_REASONS} | {c[0] for c in SMTP_REASONS}
     seen |= {"timeout", "network"}  # below
     # no_service_connection comes from the monitor (trouble lasting past the transient window).
-    assert set(REASONS) - seen == {"no_service_connection"}
+    assert set(REASONS) - seen == {"no_service_connection", "sending_limit"}
 
 
 # --- silence, slowness, refused ports, drops, garbage ---------------------------------------------

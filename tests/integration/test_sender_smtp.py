@@ -203,3 +203,44 @@ def test_a_connection_lost_after_the_end_of_data_is_never_resent_blindly(
     sending.run_until_idle()
     assert [e.rcpt_tos[0] for e in script.received].count("ada@x.example") == 1
     assert state("ada@x.example") == ("pending", 0)  # waits until the server can be asked
+
+
+def test_a_daily_sending_limit_is_its_own_status_until_it_resumes(
+        db: Path, smtp_server: tuple[Controller, Script]) -> None:
+    from datetime import UTC, timedelta
+
+    from mailmonitor.models import Alert, Campaign
+    from mailmonitor.services.campaigns.lifecycle import run_housekeeping
+    from mailmonitor.services.monitoring.account_state import record_check
+    from mailmonitor.services.monitoring.sending_limits import status_words
+    from tests.factories import probe_ok
+
+    controller, script = smtp_server
+    account = setup_campaign(controller)
+    script.data_answers["ada@x.example"] = (
+        "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending "
+        "limits go to https://support.google.com/a/answer/166852")
+    clock = FakeClock(NOW)
+    engine = engine_with(clock, Credentials(password=PASSWORD))
+    assert engine.run_until_idle() == 0
+    held = reload(account)
+    resume = NOW + timedelta(hours=24)
+    local = resume.replace(tzinfo=UTC).astimezone().strftime("%H:%M")
+    assert (held.status, held.reason, held.send_limit_until) == ("warning", "sending_limit",
+                                                                 resume)
+    assert status_words(held, "x") == f"Sending limit reached — resumes at {local}"
+    assert Alert.get(Alert.kind == "sending_limit").title.endswith(f"resumes at {local}")
+    assert Campaign.get().status == "active"  # a limit is no broken mailbox: nothing paused
+    assert {state(e)[0] for e in ("ada@x.example", "bo@x.example")} == {"pending"}
+    # Its sign-in still works: a passing check during the hold does not end it early.
+    record_check(reload(account), probe_ok(), probe_ok(), clock.advance(hours=3))
+    assert reload(account).reason == "sending_limit"
+    clock.set(resume - timedelta(minutes=1))
+    run_housekeeping(clock.now())
+    assert engine.run_until_idle() == 0 and reload(account).status == "warning"
+    del script.data_answers["ada@x.example"]
+    clock.set(resume)
+    run_housekeeping(clock.now())
+    assert (reload(account).status, reload(account).send_limit_until) == ("connected", None)
+    assert Alert.get(Alert.kind == "sending_limit").resolved_at is not None
+    assert engine.run_until_idle() == 3

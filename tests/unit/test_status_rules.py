@@ -19,7 +19,8 @@ NOW = datetime(2026, 11, 23, 9, 0, 0)
 INTERVAL = timedelta(minutes=5)
 WINDOW = timedelta(minutes=60)
 
-TRANSIENT = sorted(code for code, r in REASONS.items() if r.transient)
+# A sending limit is a warning the sending engine sets, never a check's outcome.
+TRANSIENT = sorted(code for code, r in REASONS.items() if r.transient and code != "sending_limit")
 HARD = sorted(code for code, r in REASONS.items()
               if not r.transient and code not in CREDENTIAL_REASONS)
 
@@ -38,6 +39,7 @@ OK = Outcome("connected", None)
 
 def test_reason_table_splits_as_the_spec_says() -> None:
     assert TRANSIENT == ["network", "rate_limited", "server_unavailable", "timeout"]
+    assert REASONS["sending_limit"].status is Status.WARNING
     assert sorted(CREDENTIAL_REASONS) == [
         "account_disabled", "app_password_required", "auth_method_disabled",
         "invalid_credentials", "token_expired", "web_login_required",

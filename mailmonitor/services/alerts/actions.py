@@ -19,7 +19,8 @@ RECONNECT = "reconnect"
 REALLOCATE = "reallocate"
 ADD_MAILBOX = "add_mailbox"
 
-ACCOUNT_KINDS = ("account_disconnected", "account_reminder", "grace_ending", "leads_halted")
+ACCOUNT_KINDS = ("account_disconnected", "account_reminder", "grace_ending", "leads_halted",
+                 "leads_stopping")
 CAMPAIGN_KINDS = ("leads_halted", "campaign_paused")
 LABELS = {RECONNECT: "Reconnect", REALLOCATE: "Re-allocate…",
           ADD_MAILBOX: "Add a mailbox to this campaign…"}

@@ -21,6 +21,8 @@ from mailmonitor.models import Alert, get_setting
 NOTIFY_KINDS = frozenset({
     "account_disconnected", "campaign_paused", "account_reminder", "grace_ending",
     "leads_stopped", "certificate_expiring", "send_unknown", "leads_flagged", "send_refused",
+    # alert channels (warnings.py, outbox.py, monitoring/sending_limits.py)
+    "leads_stopping", "sending_limit", "sign_in_expiring", "password_rotation", "notify_failed",
 })
 
 # kind -> (singular, plural) used when several alerts are folded into one notification
@@ -34,6 +36,12 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "send_unknown": ("email to check", "emails to check"),
     "leads_flagged": ("campaign with leads to fix", "campaigns with leads to fix"),
     "send_refused": ("mailbox refused to send", "mailboxes refused to send"),
+    "leads_stopping": ("mailbox's leads about to be stopped",
+                       "mailboxes' leads about to be stopped"),
+    "sending_limit": ("sending limit reached", "sending limits reached"),
+    "sign_in_expiring": ("sign-in about to end", "sign-ins about to end"),
+    "password_rotation": ("password due for a change", "passwords due for a change"),
+    "notify_failed": ("alert channel not getting through", "alert channels not getting through"),
 }
 
 DEFAULT_MIN_GAP = timedelta(minutes=2)
@@ -81,7 +89,7 @@ def coalesce(notices: list[Notice], max_lines: int = MAX_LINES) -> Notification:
 
 
 def _hint(kind: str) -> str:
-    if kind in ("account_disconnected", "account_reminder", "grace_ending"):
+    if kind in ("account_disconnected", "account_reminder", "grace_ending", "leads_stopping"):
         return "Click to reconnect; campaigns continue where they left off."
     if kind == "campaign_paused":
         return "Reconnect a mailbox, or add a connected one to the campaign."

@@ -6,11 +6,14 @@ app calls these from worker threads (see `services.runner`).
 
 from __future__ import annotations
 
+import logging
+
 import keyring
 import keyring.backend
 import keyring.errors
 
 SERVICE = "mailmonitor"
+log = logging.getLogger(__name__)
 
 
 class SecretStoreError(Exception):
@@ -52,10 +55,29 @@ def _name(email: str, kind: str) -> str:
 def set_secret(email: str, kind: str, value: str) -> None:
     backend = _backend()
     try:
+        changed = kind in SIGN_IN_KINDS and backend.get_password(SERVICE, _name(email, kind)) \
+            != value
         backend.set_password(SERVICE, _name(email, kind), value)
     except keyring.errors.KeyringError as exc:
         raise SecretStoreError(f"The keyring refused to store the secret: {type(exc).__name__}"
                                ) from None
+    if changed:
+        _note_new_secret(email)
+
+
+# A new one of these is a new password or sign-in: its age is what proactive warnings watch.
+SIGN_IN_KINDS = ("password", "refresh_token", "msal_cache")
+
+
+def _note_new_secret(email: str) -> None:
+    """When the mailbox's password or sign-in was last replaced (never the secret itself)."""
+    try:
+        from mailmonitor.clock import utcnow
+        from mailmonitor.models import Account
+
+        Account.update(secret_set_at=utcnow()).where(Account.email == email.lower()).execute()
+    except Exception:  # no database bound (self-test), or it is busy: the age is a nicety
+        log.debug("could not note the age of a new secret", exc_info=True)
 
 
 def get_secret(email: str, kind: str) -> str | None:

@@ -27,6 +27,7 @@ from mailmonitor.models.account import (
 )
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.alerts import warnings
 from mailmonitor.services.campaigns.reallocation import apply_reallocation, plan_reallocation
 from mailmonitor.services.campaigns.rules import (
     CampaignError,
@@ -36,6 +37,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.sending_limits import release_sending_limits
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
@@ -71,6 +73,7 @@ def disconnect(account: Account, now: datetime) -> int:
         CampaignMailbox.update(active=False).where(CampaignMailbox.account == account).execute()
         account.detached_at, account.grace_until, account.grace_expired = now, now + grace, False
         account.next_check_at = None
+        account.stop_warned_at = account.stop_notice_at = None
         account.save()
         # Halts its leads (by mailbox); the campaigns it just left are paused below, since
         # apply_account_status only sees the ones it is still a member of.
@@ -90,14 +93,17 @@ def disconnect(account: Account, now: datetime) -> int:
         )
     for campaign in campaigns:
         bus.emit(LEADS_CHANGED, campaign.id)
+    # The grace period is shorter than the warning period: the warning goes out now.
+    warnings.raise_stop_warnings(now)
     return int(leads)
 
 
 def reattach(account: Account, now: datetime) -> None:
     """The same address is connected again after a two-step disconnect: its settings start
     fresh; within the grace period it also gets its campaigns and leads back."""
+    # Within the grace period, or past it while the stop still waits for its warning.
     within_grace = not account.grace_expired and account.grace_until is not None \
-        and now <= account.grace_until
+        and (now <= account.grace_until or not warnings.stop_allowed(account, now))
     account.daily_limit = DEFAULT_DAILY_LIMIT
     account.min_gap_seconds = DEFAULT_MIN_GAP_SECONDS
     account.warmup_start = account.warmup_step = account.warmup_started_on = None
@@ -108,6 +114,7 @@ def reattach(account: Account, now: datetime) -> None:
     if not within_grace:  # §5: from now on only never-emailed leads may be assigned to it
         account.rejoined_at = now
     with db.atomic():
+        warnings.clear_stop_warning(account, now)
         account.save()
         if within_grace:
             CampaignMailbox.update(active=True).where(CampaignMailbox.account == account).execute()
@@ -167,6 +174,7 @@ def apply_grace_expiry(account: Account, now: datetime) -> tuple[int, int]:
     account.grace_expired = True
     account.save()
     alerts.resolve_alert(alerts.account_key(account, "grace"), now)
+    alerts.resolve_alert(alerts.account_key(account, warnings.STOP_WARNING_CAUSE), now)
     if result[0] or result[1]:
         alerts.raise_alert(
             alerts.account_key(account, "grace_over"), "leads_stopped",
@@ -185,6 +193,8 @@ def expire_grace_periods(now: datetime) -> int:
     )
     count = 0
     for account in expired:
+        if not warnings.stop_allowed(account, now):
+            continue  # the 24-hour warning has not reached the rep long enough ago
         apply_grace_expiry(account, now)
         count += 1
     return count
@@ -240,9 +250,12 @@ def apply_long_wait(now: datetime) -> int:
     )
     count = 0
     for account in accounts:
+        if not warnings.stop_allowed(account, now):
+            continue  # the 24-hour warning has not reached the rep long enough ago
         stopped, released = stop_contacted_and_release_others(account, now)
         account.long_wait_applied = True
         account.save()
+        alerts.resolve_alert(alerts.account_key(account, warnings.STOP_WARNING_CAUSE), now)
         alerts.raise_alert(
             alerts.account_key(account, "long_wait"), "leads_stopped",
             f"{account.email} stayed disconnected for {_duration(long_wait)}",
@@ -304,8 +317,11 @@ def remove_account(account: Account, now: datetime) -> None:
 
 def run_housekeeping(now: datetime) -> None:
     """Time-based rules; the monitor calls this every minute, the CLI at start."""
-    expire_grace_periods(now)
     send_reminders(now)
+    warnings.raise_stop_warnings(now)
+    warnings.raise_proactive_warnings(now)
+    release_sending_limits(now)
+    expire_grace_periods(now)
     apply_long_wait(now)
     auto_reallocate(now)
     complete_finished_campaigns(now)

@@ -218,8 +218,8 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
             # Also after disconnected → warning → connected: its leads waited until now.
             was_broken = old_status in BROKEN_STATUSES or resumed > 0
             alerts.resolve_account_alerts(
-                account, now, kinds=("account_disconnected", "account_reminder", "leads_halted")
-            )
+                account, now, kinds=("account_disconnected", "account_reminder", "leads_halted",
+                                     "leads_stopping", "sending_limit"))
             if was_broken:
                 alerts.raise_alert(
                     alerts.account_key(account, "reconnected"), "reconnected",

@@ -3,7 +3,8 @@ both the window (qasync) and `mailmonitor run --headless` (plain asyncio).
 
 - the Monitor (connection checks, housekeeping);
 - the sending loop: settle → plan → each mailbox's batch in a worker thread → apply, every tick;
-- the reply poll (INBOX of every sending mailbox), every few minutes.
+- the reply poll (INBOX of every sending mailbox), every few minutes;
+- the alert outbox: one digest per round for each alert channel, delivered exactly once.
 `stop()` is graceful: the email in flight is finished and recorded, no new one is started.
 
 Only one process may send from a data folder (two would settle each other's sends in flight):
@@ -14,6 +15,7 @@ Intervals can be set by environment variables (seconds; mainly for tests and dem
   MAILMONITOR_MONITOR_TICK      monitor scheduling period                     (default 5)
   MAILMONITOR_REPLY_POLL        reply/bounce poll period                      (default 120)
   MAILMONITOR_RECONCILE_SETTLE  wait before "no copy in Sent" counts as proof (default 600)
+  MAILMONITOR_NOTIFY_TICK       alert digest round and outbox delivery period  (default 30)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -36,6 +39,7 @@ ENV_SEND_TICK = "MAILMONITOR_SEND_TICK"
 ENV_MONITOR_TICK = "MAILMONITOR_MONITOR_TICK"
 ENV_REPLY_POLL = "MAILMONITOR_REPLY_POLL"
 ENV_RECONCILE_SETTLE = "MAILMONITOR_RECONCILE_SETTLE"
+ENV_NOTIFY_TICK = "MAILMONITOR_NOTIFY_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
 
@@ -89,6 +93,7 @@ class BackgroundWork:
         self.sending = sending
         self.send_tick = env_seconds(ENV_SEND_TICK, 15.0)
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
+        self.notify_tick = env_seconds(ENV_NOTIFY_TICK, 30.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle)
         from mailmonitor.services.sending.replies import ReplyReader
@@ -101,6 +106,7 @@ class BackgroundWork:
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
                                            thread_name_prefix="send")
         self.stopping = asyncio.Event()
+        self.stopping_flag = threading.Event()  # the same, for worker threads
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -174,10 +180,27 @@ class BackgroundWork:
                 log.exception("reply poll failed")
             await self._pause(self.reply_poll)
 
+    async def alerts_loop(self) -> None:
+        """Each round: fold new alerts into one digest per channel, then deliver what is due
+        (in a worker thread: HTTP and SMTP block). Only the process that sends does this."""
+        from mailmonitor.services.alerts import digest, outbox
+
+        outbox.settle_interrupted(self.clock.now())
+        while not self.stopping.is_set():
+            try:
+                digest.collect_round(self.clock.now())
+                if outbox.due_messages(self.clock.now(), limit=1):
+                    await self._in_thread(outbox.deliver_due, self.clock, self.engine.timeout,
+                                          self.stopping_flag)
+            except Exception:
+                log.exception("alert round failed")
+            await self._pause(self.notify_tick)
+
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested: finishing the email in flight")
         self.stopping.set()
+        self.stopping_flag.set()
         self.engine.stop.set()
 
     async def run(self) -> int:
@@ -188,8 +211,8 @@ class BackgroundWork:
             report = await self._in_thread(self.engine.reconcile)
             log.info("at start: %s", report)
         monitor_task = asyncio.create_task(self.monitor.run())
-        tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop())
-                 ] if self.sending else []
+        tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
+                 asyncio.create_task(self.alerts_loop())] if self.sending else []
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()

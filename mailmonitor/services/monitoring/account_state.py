@@ -37,9 +37,12 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.disconnected_since = now
         account.reminders_sent = 0
         account.long_wait_applied = False
+        account.stop_warned_at = account.stop_notice_at = None  # a new threat, a new warning
     elif status == Status.CONNECTED.value:
         account.disconnected_since = None
         account.reminders_sent = 0
+        account.stop_warned_at = account.stop_notice_at = None
+        account.send_limit_until = None
     with db.atomic():
         account.save()
         if status != Status.DISCONNECTED.value:
@@ -76,6 +79,10 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
             account.cert_expires_at = expiry
         if decision.status == Status.OFFLINE.value:
             # Offline says nothing about the account: keep its last real status.
+            account.save()
+        elif decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \
+                and account.send_limit_until is not None and now < account.send_limit_until:
+            # Signing in works during a sending limit; the hold ends at its time, not here.
             account.save()
         else:
             update_status(account, decision.status, decision.reason, merged.detail, now)

@@ -112,6 +112,10 @@ REASONS: dict[str, Reason] = {
         Reason("network", "Retrying: cannot reach server", _W,
                "The server could not be reached.",
                "Nothing to do yet: mailmonitor keeps retrying."),
+        # From the sending engine, never from a check: the sign-in works (sending/limits.py).
+        Reason("sending_limit", "Sending limit reached", _W,
+               "The provider holds this mailbox's mail for now: its sending limit is reached.",
+               "Nothing to do: sending resumes by itself; its leads keep their place."),
     )
 }
 

@@ -22,6 +22,7 @@ from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.checker import credentials_for
+from mailmonitor.services.monitoring.sending_limits import apply_sending_limit
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
 from mailmonitor.services.sending.reconcile import (
     DEFAULT_SETTLE,
@@ -192,6 +193,10 @@ class SendingEngine:
                 log.info("mailbox %s waits %s after: %s", result.account_id, wait, result.error)
                 if result.back_off == SENDER:
                     account = Account.get_by_id(result.account_id)
+                    until = apply_sending_limit(account, result.error or "", now)
+                    if until is not None:  # a quota: its own status until it resumes
+                        self.backoff[result.account_id] = until
+                        continue
                     alerts.raise_alert(
                         alerts.account_key(account, "send_refused"), "send_refused",
                         f"The server refuses to send mail from {account.email} for now",

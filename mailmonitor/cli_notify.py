@@ -1,0 +1,134 @@
+"""`mailmonitor notify add|list|test|remove`: alert channels from the command line.
+
+    notify add NAME --email ADDRESS [--from MAILBOX | --relay HOST[:PORT] --relay-from ADDRESS
+                    [--relay-security ssl|starttls|plain] [--relay-user USER] [--password-stdin]]
+                    [--events all|EVENT,EVENT…]
+    notify add NAME --slack URL [--events …]
+    notify add NAME --webhook URL [--secret-stdin] [--events …]
+    notify list [--json]
+    notify test NAME          # sends a test message now; exit 0 when it arrived
+    notify remove NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+from mailmonitor.services.alerts.digest import EVENT_NAMES
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+    notify = sub.add_parser("notify", parents=[common], help="alert channels: email, Slack, "
+                            "webhooks")
+    nt = notify.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    add = nt.add_parser("add", parents=[common])
+    add.add_argument("name")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--email", metavar="ADDRESS", help="email alerts to this address")
+    where.add_argument("--slack", metavar="URL", help="a Slack-compatible incoming webhook")
+    where.add_argument("--webhook", metavar="URL", help="a generic JSON webhook")
+    add.add_argument("--events", default="all",
+                     help="all, or a comma-separated list of: " + ", ".join(EVENT_NAMES))
+    add.add_argument("--from", dest="from_email", metavar="MAILBOX",
+                     help="email: the mailbox to send from (default: any connected one)")
+    add.add_argument("--relay", metavar="HOST[:PORT]", help="email: send through this SMTP relay")
+    add.add_argument("--relay-security", choices=["ssl", "starttls", "plain"])
+    add.add_argument("--relay-user", default="")
+    add.add_argument("--relay-from", metavar="ADDRESS")
+    add.add_argument("--password-stdin", action="store_true", help="the relay's password")
+    add.add_argument("--secret-stdin", action="store_true",
+                     help="webhook: sign requests with this secret (HMAC-SHA256)")
+    lst = nt.add_parser("list", parents=[common])
+    lst.add_argument("--json", action="store_true")
+    for name in ("test", "remove"):
+        nt.add_parser(name, parents=[common]).add_argument("name")
+
+
+def _stdin_line(flag: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        from mailmonitor.services.accounts.validation import InvalidInput
+
+        raise InvalidInput(f"{flag} was given but standard input was empty")
+    return value
+
+
+def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
+    from mailmonitor.services.accounts.validation import InvalidInput
+
+    if not args.relay:
+        if args.relay_from or args.relay_user or args.relay_security or args.password_stdin:
+            raise InvalidInput("--relay-from, --relay-user, --relay-security and "
+                               "--password-stdin need --relay HOST[:PORT]")
+        return None
+    host, _, port = args.relay.rpartition(":") if ":" in args.relay else (args.relay, "", "")
+    if port and not port.isdigit():
+        raise InvalidInput(f"--relay {args.relay!r}: the port must be a number")
+    return {"host": host or args.relay, "port": int(port) if port else 587,
+            "security": args.relay_security, "username": args.relay_user,
+            "from": args.relay_from}
+
+
+def cmd_notify(args: argparse.Namespace, now: datetime, print_json: Any) -> int:
+    from mailmonitor.clock import SystemClock
+    from mailmonitor.services.accounts.validation import InvalidInput
+    from mailmonitor.services.alerts import manage, outbox
+    from mailmonitor.services.alerts.channels import DeliveryError
+
+    if args.action == "add":
+        kind, target = next((k, v) for k, v in (("email", args.email), ("slack", args.slack),
+                                                 ("webhook", args.webhook)) if v)
+        try:
+            from mailmonitor.services.alerts.digest import parse_events
+
+            events = parse_events(args.events)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        relay = _relay(args)
+        if args.secret_stdin and args.password_stdin:
+            raise InvalidInput("give either --secret-stdin or --password-stdin")
+        if args.secret_stdin and kind != "webhook":
+            raise InvalidInput("--secret-stdin signs JSON webhooks (--webhook URL)")
+        secret = _stdin_line("--secret-stdin") if args.secret_stdin else \
+            _stdin_line("--password-stdin") if args.password_stdin else None
+        spec = manage.ChannelSpec(args.name, kind, target, events, args.from_email, relay, secret)
+        channel = manage.add_channel(spec, now)
+        print(f"Added alert channel {channel.name!r} ({kind}: "
+              f"{manage.channel_summary(channel)['target']}) for "
+              + ("every event" if len(events) == len(EVENT_NAMES) else ", ".join(events))
+              + ". Try it: mailmonitor notify test " + _quoted(channel.name))
+        return EXIT_OK
+    if args.action == "list":
+        rows = [manage.channel_summary(c) for c in manage.list_channels()]
+        if args.json:
+            print_json(rows)
+        else:
+            for row in rows:
+                state = "off" if not row["enabled"] else \
+                    f"failing: {row['last_error']}" if row["last_error"] else "ok"
+                print(f"{row['name']:24} {row['kind']:8} {row['target']:40} "
+                      f"{row['sent']} sent, {row['waiting']} waiting  {state}")
+        return EXIT_OK
+    channel = manage.find_channel(args.name)
+    if args.action == "remove":
+        waiting = manage.remove_channel(channel, now)
+        print(f"Removed alert channel {channel.name!r}"
+              + (f" ({waiting} undelivered alerts dropped)" if waiting else ""))
+        return EXIT_OK
+    try:
+        outbox.send_test(channel, SystemClock())
+    except DeliveryError as exc:
+        print(f"mailmonitor: the test to {channel.name!r} did not arrive: {exc.text}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Sent a test alert to {channel.name!r}")
+    return EXIT_OK
+
+
+def _quoted(name: str) -> str:
+    return f"'{name}'" if any(c.isspace() for c in name) else name

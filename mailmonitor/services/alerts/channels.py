@@ -1,0 +1,332 @@
+"""Delivering one digest over one channel (blocking; the outbox runs it in a worker thread).
+
+- **email**: from one of the rep's connected mailboxes (the chosen one first; never a broken
+  one) over the same crash-safe SMTP transport as campaign email, or through a separate SMTP
+  relay the rep set up (its password in the keyring);
+- **slack**: a Slack-compatible incoming-webhook body (`text` + `blocks`);
+- **webhook**: a generic JSON body; with a secret, signed with HMAC-SHA256 over
+  ``"<timestamp>.<body>"`` in ``X-Mailmonitor-Signature: sha256=<hex>`` and
+  ``X-Mailmonitor-Timestamp`` (seconds since 1970), so a receiver can check it and refuse
+  replays. Every request carries ``X-Mailmonitor-Delivery`` (the outbox id, stable across
+  retries).
+
+Every transport calls `on_handover` (which commits) right before the last byte of the message
+goes out: before it, a failed delivery provably did not arrive and is retried; after it, the
+receiver may have it and it is never sent again on a guess (outbox.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, formataddr
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from mailmonitor import __version__
+from mailmonitor.logsetup import redact
+from mailmonitor.models import Account, NotifyChannel
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.monitoring.checker import credentials_for
+from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending import sender as smtp
+
+MAX_RESPONSE_BYTES = 4096  # what is read of a receiver's answer
+USER_AGENT = f"mailmonitor/{__version__}"
+SIGNATURE_HEADER = "X-Mailmonitor-Signature"
+TIMESTAMP_HEADER = "X-Mailmonitor-Timestamp"
+DELIVERY_HEADER = "X-Mailmonitor-Delivery"
+
+
+class DeliveryError(Exception):
+    """Not delivered. `permanent`: retrying cannot help (the receiver refused it for good).
+    `maybe_delivered`: the whole message went out but no answer came back."""
+
+    def __init__(self, text: str, *, permanent: bool = False,
+                 maybe_delivered: bool = False) -> None:
+        super().__init__(text)
+        self.text = text
+        self.permanent = permanent
+        self.maybe_delivered = maybe_delivered
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    delivery_id: str
+    title: str
+    text: str
+    items: list[dict[str, Any]]
+    created_at: datetime
+
+
+def secret_name(channel_id: int) -> str:
+    return f"notify-channel-{channel_id}"
+
+
+def channel_secret(channel: NotifyChannel) -> str | None:
+    if not channel.has_secret:
+        return None
+    return secrets.get_secret(secret_name(channel.id), "secret")
+
+
+def channel_url(channel: NotifyChannel) -> str:
+    """A webhook's full URL. It is a credential (a Slack URL lets anyone post to the channel), so
+    it lives in the keyring; the database keeps only its scheme and host."""
+    try:
+        url = secrets.get_secret(secret_name(channel.id), "url")
+    except secrets.SecretStoreError as exc:
+        raise DeliveryError(str(exc)) from None
+    if not url:
+        raise DeliveryError("The webhook address is missing from the keyring: remove this "
+                            "channel and add it again")
+    return url
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+def webhook_body(message: Outgoing) -> dict[str, Any]:
+    """The generic JSON body: one object per alert in `events`; `event` names the kind of the
+    digest ("digest" when it mixes several)."""
+    kinds = {i["event"] for i in message.items}
+    return {
+        "source": "mailmonitor", "version": __version__, "delivery_id": message.delivery_id,
+        "created_at": message.created_at.isoformat(timespec="seconds") + "Z",
+        "event": kinds.pop() if len(kinds) == 1 else "digest",
+        "title": message.title, "count": len(message.items),
+        "events": [{k: item.get(k) for k in (
+            "event", "kind", "account", "status", "reason", "label", "campaigns", "leads_waiting",
+            "deadline", "severity", "title", "message", "at")} for item in message.items],
+    }
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_body(message: Outgoing) -> dict[str, Any]:
+    """Slack's incoming-webhook format (also understood by Mattermost, Rocket.Chat, Discord's
+    /slack endpoint): `text` is the notification and fallback, `blocks` the layout."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}}]
+    for item in message.items[:20]:  # Slack takes at most 50 blocks
+        lines = [f"*{_mrkdwn(item['title'])}*"]
+        if item.get("message"):
+            lines.append(_mrkdwn(str(item["message"])))
+        facts = []
+        if item.get("label"):
+            facts.append(f"Status: {_mrkdwn(str(item['label']))}")
+        if item.get("leads_waiting"):
+            facts.append(f"Leads waiting: {item['leads_waiting']}")
+        if item.get("deadline_local"):
+            facts.append(f"Stops at: {_mrkdwn(str(item['deadline_local']))}")
+        if item.get("campaigns"):
+            facts.append("Campaigns: " + _mrkdwn(", ".join(item["campaigns"])))
+        if facts:
+            lines.append(" · ".join(facts))
+        if item.get("advice") and item.get("event") in ("disconnected", "reminder"):
+            lines.append(f"_What to do:_ {_mrkdwn(str(item['advice']))}")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": "\n".join(lines)[:2900]}})
+    if len(message.items) > 20:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
+                       f"…and {len(message.items) - 20} more in mailmonitor"}]})
+    return {"text": message.title, "blocks": blocks}
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body,
+                      hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+class HandoverBody:
+    """A request body whose last byte is written only after `on_handover` has run: a receiver
+    cannot act on a request before its body is complete (Content-Length)."""
+
+    def __init__(self, data: bytes, on_handover: Callable[[], None]) -> None:
+        self.data = data
+        self.on_handover = on_handover
+        self.handed_over = False
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        if len(self.data) > 1:
+            yield self.data[:-1]
+        self.on_handover()
+        self.handed_over = True
+        yield self.data[-1:]
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host; plain http only to this computer (a webhook names mailboxes
+    and campaigns: it must not cross a network in clear text). Raises ValueError."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("webhooks must use https:// (plain http only to 127.0.0.1/localhost)")
+    if len(url) > 2000:
+        raise ValueError("the URL is longer than 2000 characters")
+    return url.strip()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """The URL as logs and the window show it: a webhook URL's path is its secret (Slack)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.path not in ("", "/") else url
+
+
+def post_json(url: str, payload: dict[str, Any], on_handover: Callable[[], None],
+              timeout: float, delivery_id: str, secret: str | None = None) -> str:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+               DELIVERY_HEADER: delivery_id}
+    if secret:
+        stamp = str(int(time.time()))
+        headers[TIMESTAMP_HEADER] = stamp
+        headers[SIGNATURE_HEADER] = signature(secret, stamp, body)
+    stream = HandoverBody(body, on_handover)
+    try:
+        response = requests.post(url, data=stream, headers=headers, timeout=(timeout, timeout),
+                                 allow_redirects=False, stream=True)
+    except requests.RequestException as exc:
+        text = redact(f"{type(exc).__name__}: {exc}").replace(url, safe_url(url))
+        path = urlsplit(url).path
+        if path not in ("", "/"):
+            text = text.replace(path, "/…")  # urllib3 names the path on its own
+        raise DeliveryError(text, maybe_delivered=stream.handed_over) from None
+    try:
+        answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+    except Exception:
+        answer = b""
+    finally:
+        response.close()
+    code = response.status_code
+    snippet = answer.decode("utf-8", "replace").strip()[:300]
+    if 200 <= code < 300:
+        return f"HTTP {code}"
+    permanent = 400 <= code < 500 and code not in (408, 425, 429)
+    raise DeliveryError(f"HTTP {code}" + (f": {snippet}" if snippet else ""),
+                        permanent=permanent)
+
+
+# --- email ------------------------------------------------------------------------------------
+
+def pick_sender(channel: NotifyChannel) -> Account | None:
+    """The mailbox an alert email goes out from: the chosen one if it can send, else any
+    connected mailbox (never a broken one)."""
+    if channel.from_account_id is not None:
+        chosen = Account.get_or_none(Account.id == channel.from_account_id)
+        if chosen is not None and chosen.can_send():
+            return chosen
+    return Account.select().where(
+        (Account.status == "connected") & Account.removed_at.is_null()).order_by(
+        Account.id).first()
+
+
+def relay_account(relay: dict[str, Any]) -> Account:
+    """An unsaved Account that carries a relay's endpoint for the SMTP transport."""
+    return Account(email=str(relay["from"]), username=str(relay.get("username") or ""),
+                   smtp_host=str(relay["host"]), smtp_port=int(relay["port"]),
+                   smtp_security=str(relay.get("security") or "starttls"),
+                   ca_file=relay.get("ca_file"), name="mailmonitor")
+
+
+def compose_email(message: Outgoing, sender: str, sender_name: str, to: str) -> bytes:
+    mail = EmailMessage(policy=SMTP_POLICY)
+    mail["From"] = formataddr((sender_name or "mailmonitor", sender))
+    mail["To"] = to
+    mail["Subject"] = message.title
+    mail["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
+    mail["Message-ID"] = f"<{message.delivery_id}@mailmonitor.alerts>"
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
+    mail[DELIVERY_HEADER] = message.delivery_id
+    mail.set_content(message.text)
+    return mail.as_bytes()
+
+
+def send_email(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[], None],
+               timeout: float) -> str:
+    """Returns the mailbox or relay it went through."""
+    if channel.relay:
+        account = relay_account(channel.relay)
+        password = channel_secret(channel)
+        creds = Credentials(password=password)
+        transport: smtp.SmtpTransport = RelayTransport(account, creds, timeout)
+        via = f"relay {account.smtp_host}:{account.smtp_port}"
+    else:
+        found = pick_sender(channel)
+        if found is None:
+            raise DeliveryError("No connected mailbox can send this alert email (every mailbox "
+                                "is disconnected): add an SMTP relay to this channel")
+        account = found
+        try:
+            creds = credentials_for(account, None, timeout)
+        except Exception as exc:
+            raise DeliveryError(f"{account.email}: {redact(str(exc))}") from None
+        transport = smtp.SmtpTransport(account, creds, timeout)
+        via = account.email
+    data = compose_email(message, account.email, account.name, channel.target)
+    try:
+        transport.open()
+        transport.send(account.email, channel.target, data, on_handover)
+    except smtp.SendError as error:
+        if error.kind == smtp.LOST:
+            raise DeliveryError(f"{via}: {error.text}", maybe_delivered=True) from None
+        permanent = error.kind in (smtp.RECIPIENT, smtp.MESSAGE)
+        raise DeliveryError(f"{via}: {error.text}", permanent=permanent) from None
+    finally:
+        transport.close()
+    return via
+
+
+class RelayTransport(smtp.SmtpTransport):
+    """A relay may take mail without AUTH (a company smarthost): no password, no AUTH."""
+
+    def _authenticate(self) -> None:
+        if self.creds.password or self.creds.access_token:
+            super()._authenticate()
+
+
+# --- one delivery -----------------------------------------------------------------------------
+
+def deliver(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[], None],
+            timeout: float) -> str:
+    """Send one digest over one channel; returns what to show as "via". Raises DeliveryError."""
+    if channel.kind == "email":
+        return send_email(channel, message, on_handover, timeout)
+    secret = None
+    if channel.kind == "webhook":
+        try:
+            secret = channel_secret(channel)
+        except secrets.SecretStoreError as exc:
+            raise DeliveryError(str(exc)) from None
+        if channel.has_secret and not secret:
+            raise DeliveryError("The signing secret is missing from the keyring: set it again "
+                                "with `mailmonitor notify add … --secret-stdin`")
+    payload = slack_body(message) if channel.kind == "slack" else webhook_body(message)
+    return post_json(channel_url(channel), payload, on_handover, timeout, message.delivery_id,
+                     secret)
