@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from mailmonitor.models.account import Account, active_accounts
+from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
 from mailmonitor.models.alert import Alert
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
@@ -25,9 +25,27 @@ ALL_MODELS: list[type[BaseModel]] = [
 ]
 
 __all__ = [
-    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
-    "Lead", "MailboxSync", "SendRecord", "Setting", "Step", "active_accounts", "all_settings",
-    "close_db", "db", "get_setting", "open_db", "set_setting",
+    "ALL_MODELS",
+    "CURRENT_VERSION",
+    "Account",
+    "Alert",
+    "Campaign",
+    "CampaignMailbox",
+    "Check",
+    "Lead",
+    "MailboxSync",
+    "SendRecord",
+    "Setting",
+    "Step",
+    "account_by_email",
+    "active_accounts",
+    "all_settings",
+    "close_db",
+    "db",
+    "emails_match",
+    "get_setting",
+    "open_db",
+    "set_setting",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

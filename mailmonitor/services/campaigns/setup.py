@@ -12,25 +12,38 @@ from typing import Any
 import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, db
+from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, account_by_email, db
 from mailmonitor.models.lead import LEAD_STATES
 from mailmonitor.services.accounts.adding import read_csv_rows
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
+from mailmonitor.services.accounts.validation import (
+    InvalidInput,
+    normalize_email,
+    shown,
+    validate_delay_days,
+)
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 
+MAX_STEPS = 100  # a sequence longer than this is not one a rep wrote
+MAX_STEPS_FILE_BYTES = 10_000_000
+MAX_TEXT_CHARS = 1_000_000  # one subject or body
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
 
 def parse_steps(path: Path) -> list[dict[str, Any]]:
     try:
+        if path.stat().st_size > MAX_STEPS_FILE_BYTES:
+            raise InvalidInput(f"{path} is larger than {MAX_STEPS_FILE_BYTES // 1_000_000} MB: "
+                               "not a steps file")
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+        raise InvalidInput(f"{path} is not valid JSON: {shown(str(exc))[1:-1]}") from None
+    except RecursionError:  # "[[[[…" nested beyond any steps file
+        raise InvalidInput(f"{path} is nested too deeply to be a steps file") from None
     if not isinstance(data, list) or not data:
         raise InvalidInput(f"{path} must be a non-empty JSON list of steps")
     return check_steps(data, f"{path}: ")
@@ -42,6 +55,8 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
     the same thread). `where` prefixes the messages (the file's name)."""
     if not data:
         raise InvalidInput(f"{where}the campaign needs at least one step")
+    if len(data) > MAX_STEPS:
+        raise InvalidInput(f"{where}{len(data):,} steps is too many (at most {MAX_STEPS})")
     steps = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
@@ -51,10 +66,10 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
             raise InvalidInput(f"{where}step {number} needs a text 'subject' and 'body'")
         if number == 1 and not subject.strip():
             raise InvalidInput(f"{where}step 1 needs a subject")
-        delay = item.get("delay_days", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-            raise InvalidInput(f"{where}step {number} delay_days must be a number ≥ 0")
-        steps.append({"subject": subject, "body": body, "delay_days": float(delay)})
+        if len(subject) > 1000 or len(body) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"{where}step {number}'s subject or body is too long")
+        delay = validate_delay_days(item.get("delay_days", 0), f"step {number} delay_days")
+        steps.append({"subject": subject, "body": body, "delay_days": delay})
     return steps
 
 
@@ -71,7 +86,7 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
     accounts = []
     for raw in mailbox_emails:
         email = normalize_email(raw)
-        account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
+        account = account_by_email(email)
         if account is None:
             raise InvalidInput(f"no account {email}: add it first (mailmonitor accounts add)")
         if account in accounts:

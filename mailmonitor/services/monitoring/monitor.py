@@ -18,7 +18,9 @@ from typing import Any
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
-from mailmonitor.models import Account, Check, active_accounts, get_setting
+from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import run_check
@@ -26,6 +28,8 @@ from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 log = logging.getLogger(__name__)
+
+KEYRING_ALERT = "local:keyring"
 
 CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
 
@@ -57,6 +61,7 @@ class Monitor:
         self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
+        self._keyring_alerted = True  # resolve a keyring alert of an earlier run once
 
     @property
     def timeout(self) -> float:
@@ -98,13 +103,32 @@ class Monitor:
                 account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
                 if account.status == Status.STOPPED.value or account.removed_at is not None:
                     return None
+                if self._keyring_alerted:
+                    self._keyring_alerted = False
+                    alerts.resolve_alert(KEYRING_ALERT, self.clock.now())
                 return record_check(account, imap, smtp, self.clock.now(), trigger)
         except TimeoutError:
             log.warning("check of account %s overran its bound", account_id)
             return None
+        except SecretStoreError as exc:
+            # This computer's keyring, not the mailbox: its status stays; tried again later.
+            self.keyring_problem(account_id, str(exc))
+            return None
         finally:
             self.in_flight.discard(account_id)
             bus.emit(CHECK_FINISHED, account_id)
+
+    def keyring_problem(self, account_id: int, message: str) -> None:
+        now = self.clock.now()
+        log.warning("check of account %s skipped: %s", account_id, message)
+        account = Account.get_by_id(account_id)
+        Account.update(next_check_at=now + timedelta(seconds=account.check_interval_seconds)
+                       ).where(Account.id == account_id).execute()
+        self._keyring_alerted = True
+        alerts.raise_alert(KEYRING_ALERT, "keyring_unavailable",
+                           "The system keyring is unavailable: mailboxes cannot be checked",
+                           f"{message} The mailboxes keep their last status until it works "
+                           "again.", now, severity="critical")
 
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(
@@ -120,7 +144,7 @@ class Monitor:
         """Check every (or the named) account now, concurrently within the limit."""
         query = active_accounts().where(Account.status != Status.STOPPED.value)
         if emails:
-            query = query.where(Account.email.in_(emails))
+            query = query.where(emails_match(emails))
         ids = [a.id for a in query.order_by(Account.id)]
         results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
         return [c for c in results if c is not None]

@@ -1,0 +1,275 @@
+"""Bad input at the command line (issue 12 part 2, spec §7): every number bounded, every field
+checked, one clear line on stderr, exit 3, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+
+from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mailmonitor.memory_keyring import MemoryKeyring
+from tests.unit.test_cli import IMAP_SMTP, add
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def accounts(cli) -> list[dict]:
+    return json.loads(cli("accounts", "list", "--json")[1])
+
+
+def one_line(err: str) -> bool:
+    return err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--daily-limit", "99999999999999999999999"], "daily limit 99999999999999999999999 is too "
+                                                   "large (at most 10,000"),
+    (["--daily-limit", "10001"], "at most 10,000"),
+    (["--min-gap", "1000000000000"], "minimum gap 1000000000000 is too large"),
+    (["--warmup", "5:99999999999999999999"], "must look like START:STEP"),
+    (["--imap-host", "127.0.0.1:993"], "give the port with its own option"),
+    (["--smtp-host", "http://evil/"], "SMTP host 'http://evil/' is not a host name"),
+    (["--imap-host", "mail..example.com"], "is not a host name"),
+])
+def test_numbers_and_hosts_are_bounded_at_input(cli, extra, message) -> None:
+    base = dict(zip(IMAP_SMTP[::2], IMAP_SMTP[1::2], strict=True))
+    args = list(extra) + [x for k, v in base.items() if k not in extra for x in (k, v)]
+    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *args)
+    assert code == EXIT_USAGE, err
+    assert message in err and one_line(err)
+    assert accounts(cli) == []
+
+
+def test_the_largest_allowed_numbers_are_accepted(cli) -> None:
+    assert add(cli, "a@ex.test", "--daily-limit", "10000", "--min-gap", "86400") == EXIT_OK
+    (row,) = accounts(cli)
+    assert (row["daily_limit"], row["min_gap_seconds"]) == (10000, 86400)
+
+
+def write_steps(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("delay, message", [
+    ("1e7", "step 1 delay_days 10000000.0 is too long (at most 3,650 days)"),
+    ("Infinity", "step 1 delay_days inf is too long"),
+    ("NaN", "step 1 delay_days must be a number of days ≥ 0, not nan"),
+    ("-1", "must be a number of days ≥ 0"),
+    ('"3"', "must be a number of days ≥ 0, not '3'"),
+])
+def test_a_delay_no_calendar_can_hold_is_refused(cli, tmp_path: Path, delay, message) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json",
+                        f'[{{"subject": "Hi", "body": "b", "delay_days": {delay}}}]')
+    code, _, err = cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps",
+                       str(steps))
+    assert code == EXIT_USAGE, err
+    assert message in err and one_line(err)
+    assert json.loads(cli("campaigns", "list", "--json")[1]) == []
+
+
+def test_fractional_and_ten_year_delays_are_fine(cli, tmp_path: Path) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b", "delay_days": 0},'
+                        ' {"subject": "", "body": "b", "delay_days": 3650},'
+                        ' {"subject": "", "body": "b", "delay_days": 0.25}]')
+    assert cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps", str(steps)
+               )[0] == EXIT_OK
+
+
+def test_steps_nested_100000_deep_is_one_line(cli, tmp_path: Path) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    code, _, err = cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps",
+                       str(steps))
+    assert code == EXIT_USAGE
+    assert "nested too deeply to be a steps file" in err and one_line(err)
+
+
+def test_too_many_steps_are_refused(cli, tmp_path: Path) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "many.json", json.dumps(
+        [{"subject": "Hi", "body": "b", "delay_days": 1}] * 101))
+    code, _, err = cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps",
+                       str(steps))
+    assert code == EXIT_USAGE and "101 steps is too many (at most 100)" in err
+
+
+@pytest.mark.parametrize("window, message", [
+    ("mon-fri 09:00-24:30", "sending hours '09:00-24:30' are not valid times"),
+    ("mon-fri 25:00-26:00", "are not valid times"),
+    ("mon-fri 09:60-17:00", "are not valid times"),
+])
+def test_impossible_sending_hours_are_refused(cli, tmp_path: Path, window, message) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b"}]')
+    code, _, err = cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps",
+                       str(steps), "--window", window)
+    assert code == EXIT_USAGE and message in err and one_line(err)
+    assert json.loads(cli("campaigns", "list", "--json")[1]) == []
+
+
+def test_until_midnight_is_still_24_00(cli, tmp_path: Path) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b"}]')
+    assert cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps", str(steps),
+               "--window", "mon-fri 18:00-24:00 Europe/Berlin")[0] == EXIT_OK
+    from mailmonitor.services.accounts.validation import parse_window
+
+    assert parse_window("mon-fri 18:00-24:00 Europe/Berlin") == {
+        "days": [0, 1, 2, 3, 4], "start": "18:00", "end": "00:00", "tz": "Europe/Berlin"}
+
+
+def test_addresses_are_one_identity_whatever_their_case(
+        cli, memory_keyring: MemoryKeyring) -> None:
+    assert add(cli, "Sales@x.test", password="first-pass") == EXIT_OK
+    code, _, err = cli("accounts", "add", "--email", "sales@X.TEST", *IMAP_SMTP,
+                       "--password-stdin", stdin="second-pass\n")
+    assert code == EXIT_USAGE
+    assert "sales@x.test is already added (as Sales@x.test)" in err and one_line(err)
+    assert [a["email"] for a in accounts(cli)] == ["Sales@x.test"]
+    # one keyring entry, still the first password
+    assert memory_keyring.store == {("mailmonitor", "sales@x.test:password"): "first-pass"}
+    # every command finds it by any case
+    assert cli("accounts", "disconnect", "SALES@x.test")[0] == EXIT_OK
+    assert memory_keyring.store == {}
+    assert cli("accounts", "remove", "sales@x.test")[0] == EXIT_OK
+    assert accounts(cli) == []
+    # added again in another case: the same account (history kept), the new spelling shown
+    assert add(cli, "sales@x.test") == EXIT_OK
+    assert [a["email"] for a in accounts(cli)] == ["sales@x.test"]
+
+
+def test_campaign_mailboxes_and_check_find_addresses_by_any_case(cli, tmp_path: Path) -> None:
+    assert add(cli, "Rep@x.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b"}]')
+    assert cli("campaigns", "create", "C", "--mailbox", "rep@X.test", "--steps", str(steps)
+               )[0] == EXIT_OK
+    code, out, err = cli("check", "--json", "REP@x.test", "--concurrency", "2")
+    assert code != EXIT_USAGE, err
+    assert [row["email"] for row in json.loads(out)] == ["Rep@x.test"]
+
+
+def test_import_with_case_duplicates_is_refused(cli, tmp_path: Path) -> None:
+    assert add(cli, "Sales@x.test") == EXIT_OK
+    csv = tmp_path / "a.csv"
+    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port\n"
+                   "SALES@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n"
+                   "new@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n"
+                   "NEW@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n")
+    code, _, err = cli("accounts", "import", str(csv))
+    assert code == EXIT_USAGE and one_line(err)
+    assert "line 2: SALES@x.test is already added" in err and "line 4: NEW@x.test appears twice" \
+        in err
+    assert len(accounts(cli)) == 1
+
+
+def test_100k_invalid_import_rows_name_the_first_few_then_the_count(cli, tmp_path: Path
+                                                                    ) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("email,imap_host,imap_port,smtp_host,smtp_port\n"
+                   + "not-an-address,h,1,h,2\n" * 100_000)
+    code, _, err = cli("accounts", "import", str(csv))
+    assert code == EXIT_USAGE and one_line(err)
+    assert "100,000 bad row(s)" in err and "line 2:" in err and "line 6:" in err
+    assert "line 7:" not in err and "and 99,995 more" in err
+    assert len(err) < 1000
+    assert accounts(cli) == []
+
+
+def test_a_huge_bad_cell_is_quoted_short(cli, tmp_path: Path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("email,imap_host,imap_port,smtp_host,smtp_port\n"
+                   f"{'x' * 1_000_000},h,1,h,2\n")
+    code, _, err = cli("accounts", "import", str(csv))
+    assert code == EXIT_USAGE and one_line(err) and len(err) < 500
+
+
+def test_plain_to_a_remote_host_needs_allow_plaintext(cli) -> None:
+    remote = ["--imap-host", "mail.example.com", "--imap-port", "143", "--imap-security",
+              "plain", "--smtp-host", "mail.example.com", "--smtp-port", "587",
+              "--smtp-security", "starttls"]
+    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *remote)
+    assert code == EXIT_USAGE and one_line(err)
+    assert ("IMAP security 'plain' would send the password unencrypted to mail.example.com; "
+            "use ssl or starttls, or confirm with --allow-plaintext") in err
+    assert accounts(cli) == []
+    code, _out, err = cli("accounts", "add", "--email", "a@ex.test", *remote, "--allow-plaintext")
+    assert code == EXIT_OK
+    assert err == ("mailmonitor: warning: IMAP uses security 'plain': the password travels "
+                   "unencrypted to mail.example.com\n")
+    assert accounts(cli)[0]["imap"]["security"] == "plain"
+
+
+def test_plain_on_the_local_network_is_warned_and_on_loopback_silent(cli) -> None:
+    lan = ["--imap-host", "192.168.1.10", "--imap-port", "143", "--imap-security", "plain",
+           "--smtp-host", "127.0.0.1", "--smtp-port", "25", "--smtp-security", "plain"]
+    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *lan)
+    assert code == EXIT_OK
+    assert err == ("mailmonitor: warning: IMAP uses security 'plain': the password travels "
+                   "unencrypted to 192.168.1.10\n")
+
+
+def test_known_providers_need_no_host_options(cli) -> None:
+    code, _out, err = cli("accounts", "add", "--email", "rep@fastmail.com", "--password-stdin",
+                         stdin="app-pass\n")
+    assert code == EXIT_OK, err
+    (row,) = accounts(cli)
+    assert row["imap"] == {"host": "imap.fastmail.com", "port": 993, "security": "ssl"}
+    assert row["smtp"] == {"host": "smtp.fastmail.com", "port": 465, "security": "ssl"}
+    code, _, err = cli("accounts", "add", "--email", "rep@unknown-provider.test")
+    assert code == EXIT_USAGE and "the IMAP host is missing (--imap-host)" in err
+
+
+def test_a_given_host_keeps_the_reps_settings_for_that_side(cli) -> None:
+    code, _, err = cli("accounts", "add", "--email", "rep@fastmail.com", "--imap-host",
+                       "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain")
+    assert code == EXIT_OK, err
+    (row,) = accounts(cli)
+    assert row["imap"] == {"host": "127.0.0.1", "port": 1143, "security": "plain"}
+    assert row["smtp"]["host"] == "smtp.fastmail.com"
+
+
+def test_no_keyring_check_blames_the_keyring_not_the_mailbox(cli, memory_keyring) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    before = accounts(cli)[0]
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    code, out, err = cli("check", "--json")
+    assert code == EXIT_FAILED
+    assert "nothing was checked" in err and "keyring" in err and one_line(err)
+    assert "Invalid Credentials" not in err + out
+    keyring.set_keyring(memory_keyring)
+    after = accounts(cli)[0]
+    assert (after["status"], after["reason"], after["checked_at"]) == \
+        (before["status"], before["reason"], before["checked_at"])
+
+
+def test_a_bad_keyring_backend_is_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "no.such.Backend",
+           "MAILMONITOR_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    base = [sys.executable, "-m", "mailmonitor"]
+    add_run = subprocess.run([*base, "accounts", "add", "--email", "a@ex.test", *IMAP_SMTP,
+                              "--password-stdin"], input="pw-123\n", capture_output=True,
+                             text=True, env=env, timeout=60)
+    assert add_run.returncode == EXIT_FAILED
+    assert add_run.stderr.startswith("mailmonitor: PYTHON_KEYRING_BACKEND='no.such.Backend' "
+                                     "could not be loaded")
+    assert one_line(add_run.stderr)
+    check_run = subprocess.run([*base, "check"], capture_output=True, text=True, env=env,
+                               timeout=60)
+    assert check_run.returncode == EXIT_FAILED and one_line(check_run.stderr)
+    assert "no.such.Backend" in check_run.stderr
+
+
+def test_concurrency_is_bounded(cli) -> None:
+    for value, message in (("0", "at least 1"), ("65", "at most 64"), ("many", "invalid int")):
+        code, _, err = cli("check", "--concurrency", value)
+        assert code == EXIT_USAGE and message in err and one_line(err)
