@@ -536,8 +536,11 @@ def _main(argv: list[str]) -> int:
         print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)
         return EXIT_FAILED
     except peewee.DatabaseError as exc:  # a full disk, a locked or damaged file
-        log.exception("database error")
-        print(f"mailmonitor: the database in {data_dir} could not be written ({exc}) — nothing "
+        from mailmonitor.logsetup import original_error
+
+        cause = original_error(exc)
+        log.error("database error: %s", cause, exc_info=exc)
+        print(f"mailmonitor: the database in {data_dir} could not be written ({cause}) — nothing "
               "was changed", file=sys.stderr)
         return EXIT_FAILED
     finally:

@@ -11,6 +11,7 @@ from mailmonitor.models.base import BaseModel, JSONField
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 PAUSE_USER = "user"
 PAUSE_NO_MAILBOX = "no_active_mailbox"
+PAUSE_ERROR = "error"  # an unexpected error while sending it: the others keep sending
 
 
 class Campaign(BaseModel):

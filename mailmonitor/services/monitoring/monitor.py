@@ -22,6 +22,7 @@ from mailmonitor.models import Account, Check, active_accounts, emails_match, ge
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
+from mailmonitor.services.desktop.background import is_fatal_database_error
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import run_check
 from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
@@ -62,6 +63,8 @@ class Monitor:
         self._was_online = True
         self.last_housekeeping: datetime | None = None
         self._keyring_alerted = True  # resolve a keyring alert of an earlier run once
+        # Called when the database cannot be used any more (damaged, disk full): the owner stops.
+        self.on_fatal: Callable[[BaseException], None] | None = None
 
     @property
     def timeout(self) -> float:
@@ -188,7 +191,10 @@ class Monitor:
         while not self._stopping.is_set():
             try:
                 await self.tick()
-            except Exception:
+            except Exception as exc:
+                if self.on_fatal is not None and is_fatal_database_error(exc):
+                    self.on_fatal(exc)
+                    return
                 log.exception("monitor tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
