@@ -65,7 +65,7 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
 
     failed = False
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's API
+    def handleError(self, record: logging.LogRecord) -> None:
         self.failed = True
 
 

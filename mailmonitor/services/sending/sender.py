@@ -257,7 +257,10 @@ class SmtpTransport:
         except Exception as exc:
             self.close()
             text = self._clean(f"{type(exc).__name__}: {exc}")
-            if handed_over and isinstance(exc, TimeoutError):
+            # smtplib words a read timeout as "Connection unexpectedly closed: timed out"
+            timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__,
+                                                                    TimeoutError)
+            if handed_over and timed_out:
                 raise SendError(LOST, phase, "The server received the whole message but did "
                                 f"not confirm it within {self.timeout:g} s") from None
             if handed_over:
