@@ -4,10 +4,12 @@ checked, one clear line on stderr, exit 3, nothing changed."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backends.fail
@@ -273,3 +275,92 @@ def test_concurrency_is_bounded(cli) -> None:
     for value, message in (("0", "at least 1"), ("65", "at most 64"), ("many", "invalid int")):
         code, _, err = cli("check", "--concurrency", value)
         assert code == EXIT_USAGE and message in err and one_line(err)
+
+
+def all_parsers() -> list[tuple[str, Any]]:
+    import argparse
+
+    from mailmonitor.cli import build_parser
+
+    found: list[tuple[str, Any]] = []
+
+    def walk(name: str, parser: argparse.ArgumentParser) -> None:
+        found.append((name, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(f"{name} {sub_name}", sub)
+
+    walk("mailmonitor", build_parser())
+    return found
+
+
+def test_every_command_and_option_has_a_help_text() -> None:
+    import argparse
+
+    missing = []
+    for name, parser in all_parsers():
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    if not choice.help:
+                        missing.append(f"{name} {choice.dest}")
+            elif not action.help or action.help == argparse.SUPPRESS and \
+                    action.dest != "data_dir":
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+    assert len(all_parsers()) >= 20
+
+
+def test_help_shows_readable_choices_not_python_sets(cli) -> None:
+    for name, parser in all_parsers():
+        text = parser.format_help()
+        assert not re.search(r"\{[\w,-]*\}", text), (name, text)  # argparse's {,ssl,plain}
+    add_help = dict(all_parsers())["mailmonitor accounts add"].format_help()
+    assert "--imap-security ssl|starttls|plain" in add_help
+    assert "--kind imap|gmail|microsoft" in add_help
+    assert "--allow-plaintext" in add_help and "--concurrency" in dict(all_parsers())[
+        "mailmonitor check"].format_help()
+
+
+def test_empty_lists_say_so(cli) -> None:
+    code, out, _ = cli("accounts", "list")
+    assert code == EXIT_OK
+    assert out == "No mailboxes yet: add one with `mailmonitor accounts add --email E`\n"
+    code, out, _ = cli("campaigns", "list")
+    assert code == EXIT_OK and out.startswith("No campaigns yet: create one with")
+    assert cli("accounts", "list", "--json")[1].strip() == "[]"  # JSON stays JSON
+    assert cli("campaigns", "list", "--json")[1].strip() == "[]"
+
+
+def test_the_monitor_never_blames_a_mailbox_for_a_missing_keyring(db: Path) -> None:
+    import asyncio
+
+    from mailmonitor.clock import FakeClock
+    from mailmonitor.models import Account, Alert, Check
+    from mailmonitor.services.monitoring.monitor import KEYRING_ALERT, Monitor
+    from tests.factories import make_account, reload
+
+    clock = FakeClock()
+    account = make_account("rep@ex.test", status="connected", imap_host="127.0.0.1",
+                           smtp_host="127.0.0.1")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        async def check() -> Any:
+            monitor = Monitor(clock)
+            try:
+                return await monitor.check_account(account.id, "schedule")
+            finally:
+                await monitor.stop()
+
+        assert asyncio.run(check()) is None
+    finally:
+        keyring.set_keyring(previous)
+    after: Account = reload(account)
+    assert (after.status, after.reason) == ("connected", None)
+    assert Check.select().count() == 0
+    assert after.next_check_at is not None and after.next_check_at > clock.now()
+    alert = Alert.get(Alert.key == KEYRING_ALERT)
+    assert alert.title == "The system keyring is unavailable: mailboxes cannot be checked"
+    assert "keep their last status" in alert.message
