@@ -407,24 +407,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         args.concurrency, "--concurrency", MAX_CONCURRENCY)
     if concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    usable, problem = keyring_status()
-    if not usable:  # a fault of this computer: no mailbox is blamed, no status changes
-        raise SecretStoreError(f"nothing was checked: {problem}")
-
-    async def sweep() -> None:
-        monitor = Monitor(max_concurrency=concurrency)
-        try:
-            await monitor.sweep(emails or None, trigger="cli")
-        finally:
-            await monitor.stop()
-
-    asyncio.run(sweep())
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(emails_match(emails))
+    usable, problem = keyring_status()
+    if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
+        raise SecretStoreError(f"nothing was checked: {problem}")
+
+    async def sweep() -> list[Any]:
+        monitor = Monitor(max_concurrency=concurrency)
+        try:
+            return await monitor.sweep(emails or None, trigger="cli")
+        finally:
+            await monitor.stop()
+
+    latest = {check.account_id: check for check in asyncio.run(sweep())}
     rows = []
     for account in query:
-        last = account.checks.order_by(-account.checks.model.id).first()
+        last = latest.get(account.id) or account.checks.order_by(
+            -account.checks.model.id).first()
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
             "label": label_for(account.status, account.reason), "detail": account.detail,

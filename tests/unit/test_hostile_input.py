@@ -4,8 +4,8 @@ checked, one clear line on stderr, exit 3, nothing changed."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -265,10 +265,18 @@ def test_a_bad_keyring_backend_is_one_line(tmp_path: Path) -> None:
     assert add_run.stderr.startswith("mailmonitor: PYTHON_KEYRING_BACKEND='no.such.Backend' "
                                      "could not be loaded")
     assert one_line(add_run.stderr)
+    # an account stored without a password (no keyring needed): check cannot read its secret
+    assert subprocess.run([*base, "accounts", "add", "--email", "b@ex.test", *IMAP_SMTP],
+                          capture_output=True, env=env, timeout=60).returncode == EXIT_OK
     check_run = subprocess.run([*base, "check"], capture_output=True, text=True, env=env,
                                timeout=60)
     assert check_run.returncode == EXIT_FAILED and one_line(check_run.stderr)
     assert "no.such.Backend" in check_run.stderr
+
+
+def test_check_with_no_accounts_needs_no_keyring(cli) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    assert cli("check", "--json") == (EXIT_OK, "[]\n", "")
 
 
 def test_concurrency_is_bounded(cli) -> None:
@@ -305,8 +313,8 @@ def test_every_command_and_option_has_a_help_text() -> None:
                 for choice in action._choices_actions:
                     if not choice.help:
                         missing.append(f"{name} {choice.dest}")
-            elif not action.help or action.help == argparse.SUPPRESS and \
-                    action.dest != "data_dir":
+            elif not action.help or (action.help == argparse.SUPPRESS and \
+                    action.dest != "data_dir"):
                 missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
     assert missing == []
     assert len(all_parsers()) >= 20

@@ -73,10 +73,11 @@ class Monitor:
     async def _probe(self, account: Account, password: str | None
                      ) -> tuple[ProbeLike, ProbeLike]:
         loop = asyncio.get_running_loop()
+        timeout = self.timeout
         # Each probe bounds its own steps; this outer bound catches a library that ignores them.
         return await asyncio.wait_for(
-            loop.run_in_executor(self.executor, self.check_fn, account, password, self.timeout),
-            timeout=self.timeout * 6 + 5,
+            loop.run_in_executor(self.executor, self.check_fn, account, password, timeout),
+            timeout=timeout * 6 + 5,
         )
 
     async def check_account(self, account_id: int, trigger: str = "manual",
