@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_sweep  # noqa: E402
 from bench_sweep import app_sweep, reference, run_in_app_loop  # noqa: E402
 
-import bench_sweep  # noqa: E402
 from mailmonitor.memory_keyring import MemoryKeyring  # noqa: E402
 from mailmonitor.models import Account, Check, close_db, open_db, set_setting  # noqa: E402
 from mailmonitor.services.auth import secrets  # noqa: E402
