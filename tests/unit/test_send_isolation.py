@@ -226,3 +226,13 @@ def test_transient_errors_are_not_unexpected(two_campaigns: dict[str, Any]) -> N
     t["engine"].run_once()
     assert reload(t["bad"]).status == "active"
     assert not Alert.select().where(Alert.kind == "campaign_error").exists()
+
+
+def test_a_campaign_paused_after_an_error_does_not_say_by_you(two_campaigns: dict[str, Any]
+                                                             ) -> None:
+    from mailmonitor.services.reconnect.flow import CampaignChoice
+
+    rules.pause_after_error(two_campaigns["bad"].id, "RuntimeError: x", NOW)
+    bad = reload(two_campaigns["bad"])
+    choice = CampaignChoice(bad.id, bad.name, bad.status, bad.pause_reason, 0)
+    assert choice.status_text == "Paused after an error (see Alerts)"
