@@ -372,3 +372,16 @@ def test_the_monitor_never_blames_a_mailbox_for_a_missing_keyring(db: Path) -> N
     alert = Alert.get(Alert.key == KEYRING_ALERT)
     assert alert.title == "The system keyring is unavailable: mailboxes cannot be checked"
     assert "keep their last status" in alert.message
+
+
+def test_100k_invalid_lead_rows_name_the_first_few_then_the_count(cli, tmp_path: Path) -> None:
+    assert add(cli, "a@ex.test") == EXIT_OK
+    steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b"}]')
+    assert cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps", str(steps)
+               )[0] == EXIT_OK
+    leads = tmp_path / "leads.csv"
+    leads.write_text("email,first_name\n" + "nope,Ann\n" * 100_000)
+    code, _, err = cli("leads", "import", "C", str(leads))
+    assert code == EXIT_USAGE and one_line(err) and len(err) < 1000
+    assert "100,000 malformed row(s), nothing imported" in err and "and 99,995 more" in err
+    assert json.loads(cli("leads", "list", "C", "--json")[1]) == []

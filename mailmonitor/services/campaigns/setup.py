@@ -19,6 +19,7 @@ from mailmonitor.services.accounts.validation import (
     InvalidInput,
     normalize_email,
     shown,
+    summarize_errors,
     validate_delay_days,
 )
 from mailmonitor.services.alerts import registry as alerts
@@ -160,9 +161,8 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
         else:
             new.append((email, fields))
     if errors:
-        shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20
-                                           else "")
-        raise InvalidInput(f"{path}: {len(errors)} malformed row(s), nothing imported; {shown}")
+        raise InvalidInput(f"{path}: {len(errors):,} malformed row(s), nothing imported; "
+                           + summarize_errors(errors))
     with db.atomic():
         assign_and_insert(campaign, new, now)
         update_fields(campaign, updates, now)
