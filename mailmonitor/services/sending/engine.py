@@ -130,6 +130,9 @@ class SendingEngine:
         """A whole batch failed unexpectedly: that mailbox waits an hour, with an alert; its
         status is not touched (nothing says the mailbox is at fault) and the others go on."""
         now = self.clock.now()
+        if isinstance(exc, pw.DatabaseError):  # busy ("database is locked"): soon again
+            self.backoff[account_id] = now + RECONCILE_RETRY
+            return
         self.backoff[account_id] = now + SENDER_REFUSED_BACKOFF
         account = Account.get_or_none(Account.id == account_id)
         if account is None:
