@@ -32,8 +32,8 @@ def one_line(err: str) -> bool:
 
 @pytest.mark.parametrize("extra, message", [
     (["--daily-limit", "99999999999999999999999"], "daily limit 99999999999999999999999 is too "
-                                                   "large (at most 10,000"),
-    (["--daily-limit", "10001"], "at most 10,000"),
+                                                   "large (at most 100,000"),
+    (["--daily-limit", "100001"], "at most 100,000"),
     (["--min-gap", "1000000000000"], "minimum gap 1000000000000 is too large"),
     (["--warmup", "5:99999999999999999999"], "must look like START:STEP"),
     (["--imap-host", "127.0.0.1:993"], "give the port with its own option"),
@@ -50,9 +50,9 @@ def test_numbers_and_hosts_are_bounded_at_input(cli, extra, message) -> None:
 
 
 def test_the_largest_allowed_numbers_are_accepted(cli) -> None:
-    assert add(cli, "a@ex.test", "--daily-limit", "10000", "--min-gap", "86400") == EXIT_OK
+    assert add(cli, "a@ex.test", "--daily-limit", "100000", "--min-gap", "86400") == EXIT_OK
     (row,) = accounts(cli)
-    assert (row["daily_limit"], row["min_gap_seconds"]) == (10000, 86400)
+    assert (row["daily_limit"], row["min_gap_seconds"]) == (100000, 86400)
 
 
 def write_steps(path: Path, text: str) -> Path:

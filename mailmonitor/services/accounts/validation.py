@@ -18,7 +18,7 @@ class InvalidInput(ValueError):
 
 # Numbers are bounded at input (spec §7): a limit, a gap or a delay that no calendar can hold is
 # bad input, not something for the sending loop to overflow on later.
-MAX_DAILY_LIMIT = 10_000  # emails a day from one mailbox (Workspace allows 2,000)
+MAX_DAILY_LIMIT = 100_000  # emails a day from one mailbox (Gmail Workspace: 2,000; a relay more)
 MAX_MIN_GAP_SECONDS = 86_400  # one email a day is the slowest sensible pace
 MAX_DELAY_DAYS = 3650  # ten years between two steps
 MAX_SHOWN_ERRORS = 5  # a long list of bad rows: the first few, then the count
