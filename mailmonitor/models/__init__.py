@@ -14,7 +14,13 @@ from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
-from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
+from mailmonitor.models.setting import (
+    Setting,
+    all_settings,
+    forget_settings,
+    get_setting,
+    set_setting,
+)
 from mailmonitor.models.sync import MailboxSync
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,7 @@ def open_db(path: Path | str) -> pw.Database:
         },
         check_same_thread=False,
     )
+    forget_settings()
     db.initialize(database)
     database.connect(reuse_if_open=True)
     is_new = not SchemaVersion.table_exists()
@@ -78,5 +85,6 @@ def open_db(path: Path | str) -> pw.Database:
 
 
 def close_db() -> None:
+    forget_settings()
     if db.obj is not None and not db.is_closed():
         db.close()

@@ -18,6 +18,11 @@ DEFAULT_CHECK_INTERVAL_SECONDS = 300
 
 
 class Account(BaseModel):
+    class Meta:
+        # save() writes the fields that were set, not all forty: a check (hundreds per sweep)
+        # writes a few, and a stale copy never overwrites what the rep changed meanwhile.
+        only_save_dirty = True
+
     email = pw.CharField(unique=True)
     name = pw.CharField(default="")
     signature = pw.TextField(default="")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 import peewee as pw
 
-from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.base import BaseModel, JSONField, db
 
 DEFAULTS: dict[str, Any] = {
     "check_interval_seconds": 300,
@@ -32,14 +34,35 @@ class Setting(BaseModel):
     value = JSONField(null=True)
 
 
+# Settings read within the last second, per database: a sweep records hundreds of checks and
+# each reads the same few settings. set_setting() forgets them at once; another process's
+# change is seen within SETTINGS_TTL.
+SETTINGS_TTL = 1.0
+_recent: dict[tuple[int, str], tuple[float, Any]] = {}
+
+
+def forget_settings() -> None:
+    """Another database is bound (open_db): nothing read from the last one is kept."""
+    _recent.clear()
+
+
 def get_setting(key: str) -> Any:
+    database = db.obj
+    memo_key = (id(database), key)
+    now = time.monotonic()
+    hit = _recent.get(memo_key)
+    if hit is not None and now - hit[0] < SETTINGS_TTL:
+        return copy.deepcopy(hit[1])
     row = Setting.get_or_none(Setting.key == key)
-    return DEFAULTS.get(key) if row is None else row.value
+    value = DEFAULTS.get(key) if row is None else row.value
+    _recent[memo_key] = (now, value)
+    return copy.deepcopy(value)
 
 
 def set_setting(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise KeyError(f"unknown setting {key!r}")
+    _recent.clear()
     # An upsert both SQLite (3.24+) and PostgreSQL understand.
     Setting.insert(key=key, value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}).execute()

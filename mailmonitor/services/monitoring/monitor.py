@@ -31,6 +31,11 @@ from mailmonitor.services.monitoring.status_rules import Outcome, combine
 log = logging.getLogger(__name__)
 
 KEYRING_ALERT = "local:keyring"
+# What a check's recording depends on, read again right before it is written.
+STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.detached_at,
+                Account.consecutive_failures, Account.transient_since, Account.status_since,
+                Account.disconnected_since, Account.check_interval_seconds,
+                Account.cert_expires_at, Account.monitoring_enabled)
 
 CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
 
@@ -104,9 +109,14 @@ class Monitor:
             # window's event loop.
             async with self._write_lock:
                 await asyncio.sleep(0)
-                account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
-                if account.status == Status.STOPPED.value or account.removed_at is not None:
+                # The rep may have changed it meanwhile: its state is read again (a light
+                # query; saving `account` writes only the fields the check sets).
+                fresh = (Account.select(*STATE_FIELDS).where(Account.id == account_id)
+                         .dicts().first())
+                if fresh is None or fresh["status"] == Status.STOPPED.value \
+                        or fresh["removed_at"] is not None:
                     return None
+                account.__data__.update(fresh)  # as read, not as changed (nothing dirty)
                 if self._keyring_alerted:
                     self._keyring_alerted = False
                     alerts.resolve_alert(KEYRING_ALERT, self.clock.now())
