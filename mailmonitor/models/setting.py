@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # Checks at once. On 2 cores, 20 threads of TLS handshakes starved the event loop (200 ms
     # stalls, benchmarks/bench_sweep.py) for no gain in sweep time; 6 keeps them under 30 ms
     # inside the qasync loop. Real providers answer slower than loopback: raise it for hundreds.
+    # Re-measured 2026-12-02 (benchmarks/bench_check_cli.py, 4/6/8/16 at once on a loaded
+    # machine): no candidate was steadily better in sweep time or stalls, so 6 stays. The
+    # command line's `check` has no window to keep smooth and checks 16 at once.
     "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
