@@ -436,6 +436,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append(row)
     if args.json:
         print_json(rows)
+    elif not rows:
+        print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
         for row in rows:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"

@@ -337,6 +337,7 @@ def test_empty_lists_say_so(cli) -> None:
     assert out == "No mailboxes yet: add one with `mailmonitor accounts add --email E`\n"
     code, out, _ = cli("campaigns", "list")
     assert code == EXIT_OK and out.startswith("No campaigns yet: create one with")
+    assert cli("check")[1].startswith("No mailboxes to check")
     assert cli("accounts", "list", "--json")[1].strip() == "[]"  # JSON stays JSON
     assert cli("campaigns", "list", "--json")[1].strip() == "[]"
 
@@ -385,3 +386,15 @@ def test_100k_invalid_lead_rows_name_the_first_few_then_the_count(cli, tmp_path:
     assert code == EXIT_USAGE and one_line(err) and len(err) < 1000
     assert "100,000 malformed row(s), nothing imported" in err and "and 99,995 more" in err
     assert json.loads(cli("leads", "list", "C", "--json")[1]) == []
+
+
+def test_an_import_confirms_plaintext_per_row(cli, tmp_path: Path) -> None:
+    csv = tmp_path / "a.csv"
+    header = "email,imap_host,imap_port,imap_security,smtp_host,smtp_port,smtp_security"
+    csv.write_text(f"{header}\none@x.test,mail.example.com,143,plain,mail.example.com,465,ssl\n")
+    code, _, err = cli("accounts", "import", str(csv))
+    assert code == EXIT_USAGE and "line 2: IMAP security 'plain' would send the password" in err
+    csv.write_text(f"{header},allow_plaintext\n"
+                   "one@x.test,mail.example.com,143,plain,mail.example.com,465,ssl,yes\n")
+    assert cli("accounts", "import", str(csv))[0] == EXIT_OK
+    assert accounts(cli)[0]["imap"]["security"] == "plain"
