@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mailmonitor import __version__
+from mailmonitor.services.accounts.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
+from mailmonitor.services.monitoring.concurrency import CLI_CONCURRENCY, MAX_CONCURRENCY
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL, EXIT_USAGE = 0, 1, 2, 3
 
@@ -37,82 +39,119 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     common = Parser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help="where the database and logs live (env MAILMONITOR_DATA_DIR)")
+    securities = ["ssl", "starttls", "plain"]
 
     parser = Parser(prog="mailmonitor", parents=[common],
                     description="Keeps outreach mailboxes connected and campaigns running.")
-    parser.add_argument("--version", action="version", version=f"mailmonitor {__version__}")
+    parser.add_argument("--version", action="version", version=f"mailmonitor {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--self-test", action="store_true",
                         help="check the database, keyring and Qt platform, then exit")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     sub.add_parser("demo", parents=[common], help="the app with demo servers and data")
 
-    check = sub.add_parser("check", parents=[common], help="one check sweep now")
-    check.add_argument("--json", action="store_true")
-    check.add_argument("emails", nargs="*", metavar="EMAIL")
+    check = sub.add_parser("check", parents=[common], help="one check sweep now (exit 0 all "
+                           "connected, 1 any retrying, 2 any disconnected)")
+    check.add_argument("--json", action="store_true", help="print a JSON array, one per account")
+    check.add_argument("--concurrency", type=int, metavar="N",
+                       help=f"mailboxes checked at once (1-{MAX_CONCURRENCY}; default "
+                            f"{CLI_CONCURRENCY})")
+    check.add_argument("emails", nargs="*", metavar="EMAIL", help="only these accounts")
 
     run = sub.add_parser("run", parents=[common], help="monitoring and sending without a window")
-    run.add_argument("--headless", action="store_true", required=True)
+    run.add_argument("--headless", action="store_true", required=True,
+                     help="required: run without a window until SIGTERM")
 
     accounts = sub.add_parser("accounts", parents=[common], help="mailboxes")
-    acc = accounts.add_subparsers(dest="action", required=True, parser_class=Parser)
-    add = acc.add_parser("add", parents=[common])
-    add.add_argument("--email", required=True)
-    add.add_argument("--name", default="")
-    add.add_argument("--kind", default="imap", choices=["imap", "gmail", "microsoft"])
+    acc = accounts.add_subparsers(dest="action", required=True, parser_class=Parser,
+                                  metavar="ACTION")
+    add = acc.add_parser("add", parents=[common], help="add a mailbox (stored untested "
+                         "unless --test)")
+    add.add_argument("--email", required=True, metavar="E", help="the mailbox's address")
+    add.add_argument("--name", default="", metavar="N", help="sender name shown to leads")
+    add.add_argument("--kind", default="imap", choices=["imap", "gmail", "microsoft"],
+                     metavar="imap|gmail|microsoft",
+                     help="gmail/microsoft without a password sign in with the browser")
     for proto in ("imap", "smtp"):
-        add.add_argument(f"--{proto}-host", default="")
-        add.add_argument(f"--{proto}-port", type=int, default=0)
-        add.add_argument(f"--{proto}-security", default="",
-                         choices=["", "ssl", "starttls", "plain"])
-    add.add_argument("--username", default="")
-    add.add_argument("--password-stdin", action="store_true")
-    add.add_argument("--ca-file")
-    add.add_argument("--daily-limit", type=int)
-    add.add_argument("--min-gap", type=int, metavar="SECONDS")
-    add.add_argument("--warmup", metavar="START:STEP")
+        upper = proto.upper()
+        add.add_argument(f"--{proto}-host", default="", metavar="H",
+                         help=f"{upper} server (optional for known providers, e.g. Gmail, "
+                              "Fastmail)")
+        add.add_argument(f"--{proto}-port", type=int, default=0, metavar="P",
+                         help=f"{upper} port (the provider's when known)")
+        add.add_argument(f"--{proto}-security", default="", choices=securities,
+                         metavar="ssl|starttls|plain", help=f"{upper} connection security "
+                         "(default ssl; plain sends the password unencrypted)")
+    add.add_argument("--username", default="", metavar="U",
+                     help="login name, when it is not the address")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password (or app password) from standard input")
+    add.add_argument("--ca-file", metavar="PEM", help="also trust this CA certificate")
+    add.add_argument("--daily-limit", type=int, metavar="N",
+                     help=f"emails a day at most (0-{MAX_DAILY_LIMIT:,})")
+    add.add_argument("--min-gap", type=int, metavar="SECONDS",
+                     help=f"seconds between two sends (0-{MAX_MIN_GAP_SECONDS:,})")
+    add.add_argument("--warmup", metavar="START:STEP",
+                     help="warm-up ramp: START emails the first day, STEP more each day")
+    add.add_argument("--allow-plaintext", action="store_true",
+                     help="confirm 'plain' security to a host outside this computer/network")
     add.add_argument("--test", action="store_true", help="test first; store only if it connects")
-    add.add_argument("--timeout", type=float, default=300.0, help="OAuth sign-in wait (seconds)")
-    imp = acc.add_parser("import", parents=[common])
-    imp.add_argument("file", metavar="FILE.csv")
-    rec = acc.add_parser("reconnect", parents=[common])
-    rec.add_argument("email")
-    rec.add_argument("--password-stdin", action="store_true")
-    rec.add_argument("--timeout", type=float, default=300.0)
-    for name in ("disconnect", "remove"):
-        acc.add_parser(name, parents=[common]).add_argument("email")
-    lst = acc.add_parser("list", parents=[common])
-    lst.add_argument("--json", action="store_true")
+    add.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                     help="OAuth sign-in wait in seconds (default 300)")
+    imp = acc.add_parser("import", parents=[common], help="add many mailboxes from a CSV "
+                         "(all rows or none)")
+    imp.add_argument("file", metavar="FILE.csv", help="columns named like add's options")
+    rec = acc.add_parser("reconnect", parents=[common], help="sign in again; campaigns resume")
+    rec.add_argument("email", metavar="EMAIL", help="the account")
+    rec.add_argument("--password-stdin", action="store_true",
+                     help="read the new password from standard input")
+    rec.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                     help="OAuth sign-in wait in seconds (default 300)")
+    for name, text in (("disconnect", "two-step disconnect: starts the grace period"),
+                       ("remove", "remove the mailbox (its history is kept)")):
+        acc.add_parser(name, parents=[common], help=text).add_argument(
+            "email", metavar="EMAIL", help="the account")
+    lst = acc.add_parser("list", parents=[common], help="every mailbox and its status")
+    lst.add_argument("--json", action="store_true", help="print JSON")
 
     campaigns = sub.add_parser("campaigns", parents=[common], help="campaigns")
-    camp = campaigns.add_subparsers(dest="action", required=True, parser_class=Parser)
-    create = camp.add_parser("create", parents=[common])
-    create.add_argument("name")
-    create.add_argument("--mailbox", action="append", required=True, metavar="EMAIL")
-    create.add_argument("--steps", required=True, metavar="STEPS.json")
-    create.add_argument("--window", default="always")
-    clist = camp.add_parser("list", parents=[common])
-    clist.add_argument("--json", action="store_true")
-    for name in ("pause", "resume"):
-        camp.add_parser(name, parents=[common]).add_argument("name")
-    realloc = camp.add_parser("reallocate", parents=[common])
-    realloc.add_argument("name")
-    realloc.add_argument("--include-contacted", action="store_true")
+    camp = campaigns.add_subparsers(dest="action", required=True, parser_class=Parser,
+                                    metavar="ACTION")
+    create = camp.add_parser("create", parents=[common], help="a new (active) campaign")
+    create.add_argument("name", metavar="NAME", help="the campaign's name")
+    create.add_argument("--mailbox", action="append", required=True, metavar="EMAIL",
+                        help="a mailbox to send from (repeat for inbox rotation)")
+    create.add_argument("--steps", required=True, metavar="STEPS.json",
+                        help='[{"subject": …, "body": …, "delay_days": 0}, …]')
+    create.add_argument("--window", default="always", metavar="W",
+                        help='always, or e.g. "mon-fri 09:00-17:00 Europe/Berlin"')
+    clist = camp.add_parser("list", parents=[common], help="status and lead counts")
+    clist.add_argument("--json", action="store_true", help="print JSON")
+    for name, text in (("pause", "hold a campaign"), ("resume", "resume a paused campaign")):
+        camp.add_parser(name, parents=[common], help=text).add_argument(
+            "name", metavar="NAME", help="the campaign")
+    realloc = camp.add_parser("reallocate", parents=[common],
+                              help="move leads of broken mailboxes to connected ones")
+    realloc.add_argument("name", metavar="NAME", help="the campaign")
+    realloc.add_argument("--include-contacted", action="store_true",
+                         help="move leads that already got an email too")
 
     from mailmonitor.cli_edit import add_parsers as add_edit_parsers
 
     add_edit_parsers(acc, camp, common)  # accounts edit, campaigns edit
 
     leads = sub.add_parser("leads", parents=[common], help="leads of a campaign")
-    ld = leads.add_subparsers(dest="action", required=True, parser_class=Parser)
-    limp = ld.add_parser("import", parents=[common])
-    limp.add_argument("name")
-    limp.add_argument("file", metavar="FILE.csv")
-    llist = ld.add_parser("list", parents=[common])
-    llist.add_argument("name")
-    llist.add_argument("--json", action="store_true")
+    ld = leads.add_subparsers(dest="action", required=True, parser_class=Parser,
+                              metavar="ACTION")
+    limp = ld.add_parser("import", parents=[common], help="add leads from a CSV")
+    limp.add_argument("name", metavar="NAME", help="the campaign")
+    limp.add_argument("file", metavar="FILE.csv", help="a header row with an email column")
+    llist = ld.add_parser("list", parents=[common], help="each lead's mailbox, step and state")
+    llist.add_argument("name", metavar="NAME", help="the campaign")
+    llist.add_argument("--json", action="store_true", help="print JSON")
 
     from mailmonitor.cli_notify import add_parser as add_notify_parser
 
@@ -139,7 +178,7 @@ def iso(value: Any) -> str | None:
 # --- commands -------------------------------------------------------------------------------
 
 def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
-    from mailmonitor.models import Account, active_accounts
+    from mailmonitor.models import Account, account_by_email, active_accounts
     from mailmonitor.services.accounts import adding as svc
     from mailmonitor.services.accounts.validation import normalize_email, parse_warmup
     from mailmonitor.services.campaigns import lifecycle
@@ -157,7 +196,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
             daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
             warmup=parse_warmup(args.warmup) if args.warmup else None,
+            allow_plaintext=args.allow_plaintext,
         ).validated()
+        for warning in spec.plaintext_warnings():
+            print(f"mailmonitor: warning: {warning}", file=sys.stderr)
         password = read_password_stdin() if args.password_stdin else None
         if args.kind in ("gmail", "microsoft") and password is None:
             from mailmonitor.services.auth.oauth_cli import add_oauth_account
@@ -184,15 +226,18 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         rows = [account_json(a, label_for) | shares[a.id] for a in accounts]
         if args.json:
             print_json(rows)
+        elif not rows:
+            print("No mailboxes yet: add one with `mailmonitor accounts add --email E`")
         else:
             for row in rows:
                 print(f"{row['email']:40} {row['status']:12} {row['label']}")
         return EXIT_OK
 
     email = normalize_email(args.email)
-    account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
-    if account is None:
+    found = account_by_email(email)
+    if found is None:
         raise Failure(f"no account {email}")
+    account = found
     if args.action == "reconnect":
         return reconnect_account(account, args, now)
     if args.action == "disconnect":
@@ -306,6 +351,9 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
         rows = [setup.campaign_summary(c, counts.get(c.id)) for c in campaigns]
         if args.json:
             print_json(rows)
+        elif not rows:
+            print("No campaigns yet: create one with `mailmonitor campaigns create NAME "
+                  "--mailbox E --steps STEPS.json`")
         else:
             for row in rows:
                 status = row["status"] + (f" ({row['pause_reason']})" if row["pause_reason"]
@@ -373,30 +421,39 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mailmonitor.models import Account, active_accounts
-    from mailmonitor.services.accounts.validation import normalize_email
+    from mailmonitor.models import Account, account_by_email, active_accounts, emails_match
+    from mailmonitor.services.accounts.validation import normalize_email, validate_non_negative
+    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
     from mailmonitor.services.monitoring.monitor import Monitor
     from mailmonitor.services.monitoring.reasons import label_for
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
-        if Account.get_or_none(Account.email == email, Account.removed_at.is_null()) is None:
+        if account_by_email(email) is None:
             raise UsageError(f"no account {email}")
+    concurrency = CLI_CONCURRENCY if args.concurrency is None else validate_non_negative(
+        args.concurrency, "--concurrency", MAX_CONCURRENCY)
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    query = active_accounts().order_by(Account.email)
+    if emails:
+        query = query.where(emails_match(emails))
+    usable, problem = keyring_status()
+    if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
+        raise SecretStoreError(f"nothing was checked: {problem}")
 
-    async def sweep() -> None:
-        monitor = Monitor()
+    async def sweep() -> list[Any]:
+        monitor = Monitor(max_concurrency=concurrency)
         try:
-            await monitor.sweep(emails or None, trigger="cli")
+            return await monitor.sweep(emails or None, trigger="cli")
         finally:
             await monitor.stop()
 
-    asyncio.run(sweep())
-    query = active_accounts().order_by(Account.email)
-    if emails:
-        query = query.where(Account.email.in_(emails))
+    latest = {check.account_id: check for check in asyncio.run(sweep())}
     rows = []
     for account in query:
-        last = account.checks.order_by(-account.checks.model.id).first()
+        last = latest.get(account.id) or account.checks.order_by(
+            -account.checks.model.id).first()
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
             "label": label_for(account.status, account.reason), "detail": account.detail,
@@ -407,6 +464,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append(row)
     if args.json:
         print_json(rows)
+    elif not rows:
+        print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
         for row in rows:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
@@ -512,8 +571,11 @@ def _main(argv: list[str]) -> int:
         print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)
         return EXIT_FAILED
     except peewee.DatabaseError as exc:  # a full disk, a locked or damaged file
-        log.exception("database error")
-        print(f"mailmonitor: the database in {data_dir} could not be written ({exc}) — nothing "
+        from mailmonitor.logsetup import original_error
+
+        cause = original_error(exc)
+        log.error("database error: %s", cause, exc_info=exc)
+        print(f"mailmonitor: the database in {data_dir} could not be written ({cause}) — nothing "
               "was changed", file=sys.stderr)
         return EXIT_FAILED
     finally:

@@ -54,6 +54,8 @@ def run_headless() -> int:
             log.info("headless runner started (pid %d)", os.getpid())
             code = await work.run()
             log.info("headless runner stopped")
+            if work.fatal_error:
+                print(f"mailmonitor: {work.fatal_error}", file=sys.stderr)
             return code
 
         return asyncio.run(main())

@@ -47,6 +47,28 @@ def redact(text: str) -> str:
     return text
 
 
+def original_error(exc: BaseException) -> str:
+    """The error that started it: SQLite rolls a transaction back by itself when the disk is
+    full, so the rollback that follows fails with "cannot rollback" and hides the real cause."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "cannot rollback" not in str(seen) and str(seen):
+            return str(seen)
+        seen = seen.__context__
+    return str(exc)
+
+
+class QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """A log that cannot be written (disk full) must not print Python's "--- Logging error ---"
+    traceback over the rep's terminal: the command says what failed in its own one line, and
+    logging goes on trying (it works again once there is space)."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failed = True
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -67,8 +89,7 @@ def setup_logging(data_dir: Path, level: int = logging.INFO, stderr: bool = Fals
         if getattr(handler, "_mailmonitor", False):
             root.removeHandler(handler)
             handler.close()
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5,
-                                                   encoding="utf-8")
+    handler = QuietFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     handler._mailmonitor = True  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from mailmonitor.models.account import Account, active_accounts
+from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
 from mailmonitor.models.alert import Alert
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
@@ -15,7 +15,13 @@ from mailmonitor.models.check import Check
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
 from mailmonitor.models.notify import NotifyChannel, OutboxMessage
-from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
+from mailmonitor.models.setting import (
+    Setting,
+    all_settings,
+    forget_settings,
+    get_setting,
+    set_setting,
+)
 from mailmonitor.models.sync import MailboxSync
 
 log = logging.getLogger(__name__)
@@ -26,10 +32,29 @@ ALL_MODELS: list[type[BaseModel]] = [
 ]
 
 __all__ = [
-    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
-    "Lead", "MailboxSync", "NotifyChannel", "OutboxMessage", "SendRecord", "Setting", "Step",
-    "active_accounts", "all_settings",
-    "close_db", "db", "get_setting", "open_db", "set_setting",
+    "ALL_MODELS",
+    "CURRENT_VERSION",
+    "Account",
+    "Alert",
+    "Campaign",
+    "CampaignMailbox",
+    "Check",
+    "Lead",
+    "MailboxSync",
+    "NotifyChannel",
+    "OutboxMessage",
+    "SendRecord",
+    "Setting",
+    "Step",
+    "account_by_email",
+    "active_accounts",
+    "all_settings",
+    "close_db",
+    "db",
+    "emails_match",
+    "get_setting",
+    "open_db",
+    "set_setting",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"
@@ -49,6 +74,7 @@ def open_db(path: Path | str) -> pw.Database:
         },
         check_same_thread=False,
     )
+    forget_settings()
     db.initialize(database)
     database.connect(reuse_if_open=True)
     is_new = not SchemaVersion.table_exists()
@@ -62,5 +88,6 @@ def open_db(path: Path | str) -> pw.Database:
 
 
 def close_db() -> None:
+    forget_settings()
     if db.obj is not None and not db.is_closed():
         db.close()

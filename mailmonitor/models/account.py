@@ -18,6 +18,11 @@ DEFAULT_CHECK_INTERVAL_SECONDS = 300
 
 
 class Account(BaseModel):
+    class Meta:
+        # save() writes the fields that were set, not all forty: a check (hundreds per sweep)
+        # writes a few, and a stale copy never overwrites what the rep changed meanwhile.
+        only_save_dirty = True
+
     email = pw.CharField(unique=True)
     name = pw.CharField(default="")
     signature = pw.TextField(default="")
@@ -100,3 +105,17 @@ class Account(BaseModel):
 
 def active_accounts() -> pw.ModelSelect:
     return Account.select().where(Account.removed_at.is_null())
+
+
+def account_by_email(email: str, *, include_removed: bool = False) -> Account | None:
+    """The account with this address, whatever its case (`Sales@x.test` is `sales@x.test`).
+    With `include_removed`, a removed one is found too (an active one first)."""
+    query = Account.select().where(pw.fn.LOWER(Account.email) == (email or "").strip().lower())
+    if not include_removed:
+        query = query.where(Account.removed_at.is_null())
+    return query.order_by(Account.removed_at.is_null(False), Account.id.desc()).first()
+
+
+def emails_match(emails: list[str]) -> pw.Expression:
+    """A WHERE clause: the account's address is one of these, whatever the case."""
+    return pw.fn.LOWER(Account.email).in_([e.strip().lower() for e in emails])

@@ -11,6 +11,10 @@ from mailmonitor.models.base import BaseModel, JSONField
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 PAUSE_USER = "user"
 PAUSE_NO_MAILBOX = "no_active_mailbox"
+PAUSE_ERROR = "error"  # an unexpected error while sending it: the others keep sending
+# How each pause reads after "Paused" (window, wizard).
+PAUSE_WORDS = {PAUSE_USER: " by you", PAUSE_NO_MAILBOX: ": no mailbox can send",
+               PAUSE_ERROR: " after an error (see Alerts)"}
 
 
 class Campaign(BaseModel):

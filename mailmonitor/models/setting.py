@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 import peewee as pw
 
-from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.base import BaseModel, JSONField, db
 
 DEFAULTS: dict[str, Any] = {
     "check_interval_seconds": 300,
@@ -21,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # Checks at once. On 2 cores, 20 threads of TLS handshakes starved the event loop (200 ms
     # stalls, benchmarks/bench_sweep.py) for no gain in sweep time; 6 keeps them under 30 ms
     # inside the qasync loop. Real providers answer slower than loopback: raise it for hundreds.
+    # Re-measured 2026-12-02 (benchmarks/bench_check_cli.py, 4/6/8/16 at once on a loaded
+    # machine): no candidate was steadily better in sweep time or stalls, so 6 stays. The
+    # command line's `check` has no window to keep smooth and checks 16 at once.
     "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
@@ -42,14 +47,35 @@ class Setting(BaseModel):
     value = JSONField(null=True)
 
 
+# Settings read within the last second, per database: a sweep records hundreds of checks and
+# each reads the same few settings. set_setting() forgets them at once; another process's
+# change is seen within SETTINGS_TTL.
+SETTINGS_TTL = 1.0
+_recent: dict[tuple[int, str], tuple[float, Any]] = {}
+
+
+def forget_settings() -> None:
+    """Another database is bound (open_db): nothing read from the last one is kept."""
+    _recent.clear()
+
+
 def get_setting(key: str) -> Any:
+    database = db.obj
+    memo_key = (id(database), key)
+    now = time.monotonic()
+    hit = _recent.get(memo_key)
+    if hit is not None and now - hit[0] < SETTINGS_TTL:
+        return copy.deepcopy(hit[1])
     row = Setting.get_or_none(Setting.key == key)
-    return DEFAULTS.get(key) if row is None else row.value
+    value = DEFAULTS.get(key) if row is None else row.value
+    _recent[memo_key] = (now, value)
+    return copy.deepcopy(value)
 
 
 def set_setting(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise KeyError(f"unknown setting {key!r}")
+    _recent.clear()
     # An upsert both SQLite (3.24+) and PostgreSQL understand.
     Setting.insert(key=key, value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}).execute()

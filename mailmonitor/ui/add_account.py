@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
 from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.accounts.validation import InvalidInput, is_local_host
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.reconnect.flow import (
@@ -121,6 +121,11 @@ class AddAccountDialog(QDialog):
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
+        self.plaintext_warning = QLabel()
+        self.plaintext_warning.setObjectName("plaintextWarning")
+        self.plaintext_warning.setWordWrap(True)
+        self.plaintext_warning.hide()
+        servers.addRow("", self.plaintext_warning)
 
         self.error = Banner("error")
         self.error.setObjectName("addError")
@@ -162,6 +167,9 @@ class AddAccountDialog(QDialog):
         self.email.textChanged.connect(self._email_changed)
         self.imap.host.textEdited.connect(self._edited)
         self.smtp.host.textEdited.connect(self._edited)
+        for editor in (self.imap, self.smtp):
+            editor.security.currentIndexChanged.connect(self._security_changed)
+            editor.host.textChanged.connect(self._security_changed)
         self.kind_buttons.buttonClicked.connect(lambda _b: self._kind_changed())
         self.kind_buttons.buttons()[2].setChecked(True)
         self._kind_changed()
@@ -180,6 +188,23 @@ class AddAccountDialog(QDialog):
 
     def _edited(self, _text: str) -> None:
         self._hosts_edited = True
+
+    def _security_changed(self, *_args: object) -> None:
+        """'Plain' sends the password unencrypted: say so while it is chosen."""
+        plain = [(name, editor.host.text().strip()) for name, editor in
+                 (("IMAP", self.imap), ("SMTP", self.smtp))
+                 if editor.security.currentData() == "plain"]
+        remote = [name for name, host in plain if host and not is_local_host(host)]
+        if remote:
+            text = (f"⚠ {' and '.join(remote)}: “plain” would send your password unencrypted "
+                    "over the internet; mailmonitor refuses it. Choose SSL or STARTTLS.")
+        elif plain:
+            text = (f"⚠ {' and '.join(n for n, _ in plain)}: “plain” sends your password "
+                    "unencrypted; use it only for a server on this computer or your network.")
+        else:
+            text = ""
+        self.plaintext_warning.setText(text)
+        self.plaintext_warning.setVisible(bool(text))
 
     def _email_changed(self, text: str) -> None:
         preset = preset_for_email(text.strip())

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
+from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
@@ -352,8 +352,7 @@ class CampaignView(QWidget):
         look = CAMPAIGN_LOOKS.get(campaign.status, CAMPAIGN_LOOKS["draft"])
         text = look.label
         if campaign.status == "paused":
-            text += (": no mailbox can send" if campaign.pause_reason == PAUSE_NO_MAILBOX
-                     else " by you")
+            text += PAUSE_WORDS.get(campaign.pause_reason or PAUSE_USER, " by you")
         self.chip.set_status({"active": "connected", "paused": "warning"}.get(
             campaign.status, "stopped"), text)
         members = campaign_accounts(campaign)

@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
+from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
@@ -409,8 +409,7 @@ class CampaignRow:
     def status_text(self) -> str:
         label = CAMPAIGN_LOOKS.get(self.status, CAMPAIGN_LOOKS["draft"]).label
         if self.status == "paused":
-            return f"{label}: no mailbox can send" if self.pause_reason == PAUSE_NO_MAILBOX \
-                else f"{label} by you"
+            return label + PAUSE_WORDS.get(self.pause_reason or PAUSE_USER, " by you")
         return label
 
 

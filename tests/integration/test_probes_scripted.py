@@ -623,3 +623,25 @@ def test_to_json_is_plain_json() -> None:
     assert data["status"] == "disconnected" and isinstance(data["latency_ms"], int)
     assert all(isinstance(ms, float) for ms in data["phases"].values())
 
+
+
+@pytest.mark.parametrize("protocol, step, line", [
+    ("smtp", "ehlo", "250-scripted.test says hello again"),
+    ("smtp", "greeting", "220-still greeting you"),
+    ("imap", "login", "* OK still here " + "." * 200),
+    ("imap", "select", "* FLAGS (" + "\\\\Seen " * 40 + ")"),
+])
+def test_a_reply_that_never_ends_is_cut_off_after_a_few_megabytes(
+        protocol: str, step: str, line: str) -> None:
+    from mailmonitor.services.monitoring.probes import MAX_BYTES_PER_CHECK
+
+    # a generous time bound, so the byte bound is what ends it
+    result, server, elapsed = run(protocol, Script(protocol, endless={step: line}),  # type: ignore[arg-type]
+                                  timeout=20)
+    assert_failed(result, "request_invalid")
+    assert "The server sent more than 4 MB" in result.detail
+    assert "stopped reading" in result.detail
+    assert len(result.detail) <= 2000
+    assert elapsed < 20  # bounded by bytes, before the time bound
+    # what the server managed to push: the bound plus what sat in the sockets' buffers
+    assert server.endless_bytes_sent < MAX_BYTES_PER_CHECK + 16_000_000

@@ -41,6 +41,7 @@ class Script:
     rcpt_answers: dict[str, str] = field(default_factory=dict)
     data_answers: dict[str, str] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
+    silent_after_data: set[str] = field(default_factory=set)  # takes it, never answers
 
 
 class ScriptedHandler:
@@ -63,6 +64,10 @@ class ScriptedHandler:
             server.transport.abort()
             await asyncio.sleep(0.1)
             return "250 never seen"
+        if rcpt in self.script.silent_after_data:
+            self.script.received.append(envelope)
+            await asyncio.sleep(30)  # far past the client's timeout; ended by the client
+            return "250 too late"
         answer = self.script.data_answers.get(rcpt)
         if answer:
             return answer
@@ -244,3 +249,30 @@ def test_a_daily_sending_limit_is_its_own_status_until_it_resumes(
     assert (reload(account).status, reload(account).send_limit_until) == ("connected", None)
     assert Alert.get(Alert.kind == "sending_limit").resolved_at is not None
     assert engine.run_until_idle() == 3
+
+
+def test_a_server_silent_after_the_whole_message_is_worded_as_what_happened(
+        db: Path, smtp_server: tuple[Controller, Script]) -> None:
+    controller, script = smtp_server
+    account = setup_campaign(controller)
+    script.silent_after_data.add("ada@x.example")
+    clock = FakeClock(NOW)
+    sending = SendingEngine(clock, credentials=lambda a, p, t: Credentials(password=PASSWORD),
+                            timeout=0.5, save_copy=lambda a: False, rng=random.Random(1),
+                            lookup=lambda account, ids: set())  # the server keeps no copy
+    sending.run_once()
+    record = SendRecord.select().join(Lead).where(Lead.email == "ada@x.example").get()
+    assert record.state == "sending" and record.handed_over_at is not None
+    assert record.error == ("The server received the whole message but did not confirm it "
+                            "within 0.5 s")
+    clock.advance(minutes=2)
+    sending.run_until_idle()
+    assert SendRecord.get_by_id(record.id).state == "unknown"
+    from mailmonitor.models import Alert
+
+    alert = Alert.get(Alert.kind == "send_unknown")
+    assert alert.title == f"1 email may or may not have been sent from {account.email}"
+    assert alert.message.startswith("The server received the whole message but did not confirm "
+                                    "it within 0.5 s, and this server keeps no copy to check")
+    assert "mailmonitor was stopped" not in alert.message
+    assert [e.rcpt_tos[0] for e in script.received].count("ada@x.example") == 1

@@ -268,6 +268,9 @@ class Script:
     trickle: dict[str, float] = field(default_factory=dict)  # step → seconds between bytes
     tls: Literal["none", "implicit", "starttls"] = "none"
     cert: CertPair | None = None  # required for tls != "none"
+    # step → a line sent again and again instead of the answer, until the client hangs up
+    # (a reply that never ends: SMTP "250-…" or IMAP "* OK …" for ever)
+    endless: dict[str, str] = field(default_factory=dict)
 
 
 class _Conn:
@@ -300,6 +303,7 @@ class ScriptedServer:
             raise ValueError("a TLS script needs a certificate (make_cert)")
         self.script = script
         self.received: list[str] = []
+        self.endless_bytes_sent = 0  # what an `endless` answer pushed before the client hung up
         self.auth: list[tuple[str, str]] = []  # (mechanism, decoded payload)
         self.connections = 0
         self._stop = threading.Event()
@@ -390,6 +394,15 @@ class ScriptedServer:
         self._send_raw(conn, step, data)
 
     def _send_raw(self, conn: _Conn, step: str, data: bytes) -> None:
+        endless = self.script.endless.get(step)
+        if endless is not None:
+            chunk = (endless + "\r\n").encode("utf-8") * 2000
+            with contextlib.suppress(OSError):
+                while not self._stop.is_set():
+                    conn.sock.sendall(chunk)
+                    with self._lock:
+                        self.endless_bytes_sent += len(chunk)
+            return
         delay = self.script.delays.get(step, 0.0)
         if delay and self._stop.wait(delay):
             return

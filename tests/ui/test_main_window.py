@@ -165,6 +165,29 @@ def test_add_account_refuses_bad_input(db: Path, make_window: Callable[..., Main
     assert "is not a valid email address" in dialog.error.text.text()
 
 
+def test_add_account_warns_about_plain_and_refuses_it_to_a_remote_server(
+        db: Path, make_window: Callable[..., MainWindow], qtbot: Any) -> None:
+    dialog = make_window().open_add_account()
+    qtbot.keyClicks(dialog.email, "rep@example.com")
+    dialog.imap.set("127.0.0.1", 143, "ssl")
+    dialog.smtp.set("127.0.0.1", 587, "starttls")
+    assert dialog.plaintext_warning.isHidden()
+    dialog.imap.set("127.0.0.1", 143, "plain")
+    assert not dialog.plaintext_warning.isHidden()
+    assert dialog.plaintext_warning.text() == (
+        "⚠ IMAP: “plain” sends your password unencrypted; use it only for a server on this "
+        "computer or your network.")
+    dialog.imap.set("mail.example.com", 143, "plain")
+    assert "over the internet; mailmonitor refuses it" in dialog.plaintext_warning.text()
+    qtbot.keyClicks(dialog.password, "pw-123456")
+    dialog.add_button.click()
+    assert "IMAP security 'plain' would send the password unencrypted to mail.example.com" in \
+        dialog.error.text.text()
+    assert Account.select().count() == 0
+    dialog.imap.set("mail.example.com", 993, "ssl")
+    assert dialog.plaintext_warning.isHidden()
+
+
 def test_account_detail_history_and_test_connection(
         accounts: list[Account], make_window: Callable[..., MainWindow],
         qloop: qasync.QEventLoop, clock: FakeClock, settle: Callable[[], None]) -> None:

@@ -44,12 +44,38 @@ def test_log_folder_is_0700(tmp_path: Path, umask: int) -> None:
             handler.close()
 
 
-def test_an_existing_folder_is_used_as_it_is(tmp_path: Path) -> None:
+@pytest.mark.parametrize("existing_mode", [0o777, 0o750, 0o705])
+def test_an_existing_folder_open_to_others_is_tightened_like_a_new_one(
+        tmp_path: Path, existing_mode: int) -> None:
     existing = tmp_path / "chosen"
-    existing.mkdir(mode=0o750)
-    os.chmod(existing, 0o750)
+    existing.mkdir()
+    os.chmod(existing, existing_mode)
+    (existing / "keep.txt").write_text("the rep's file")
     assert prepare_data_dir(existing) == existing
-    assert mode(existing) == 0o750  # a folder the rep chose is not re-permissioned
+    assert mode(existing) == 0o700
+    assert (existing / "keep.txt").read_text() == "the rep's file"
+
+
+def test_a_private_existing_folder_is_left_as_it_is(tmp_path: Path) -> None:
+    existing = tmp_path / "chosen"
+    existing.mkdir()
+    os.chmod(existing, 0o500 | 0o200)
+    assert prepare_data_dir(existing) == existing and mode(existing) == 0o700
+
+
+def test_a_shared_folder_like_tmp_is_refused_and_not_changed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(DataDirError, match=r"shared with other users \(mode 1777\)"):
+        prepare_data_dir(shared)
+    assert mode(shared) == 0o1777
+
+
+def test_cli_tightens_an_existing_0777_data_folder(cli, data_dir: Path) -> None:
+    os.chmod(data_dir, 0o777)
+    assert cli("accounts", "list")[0] == 0
+    assert mode(data_dir) == 0o700
 
 
 def test_default_is_the_platforms_user_data_folder(tmp_path: Path,

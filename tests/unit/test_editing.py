@@ -291,10 +291,10 @@ def test_the_command_line_connects_a_disconnected_address_again(cli: Cli, one_ac
 
 
 @pytest.mark.parametrize(("steps", "message"), [
-    ('[{"subject": "Hi", "body": "B", "delay_days": 1e300}]', "from 0 to 3,650"),
-    ('[{"subject": "Hi", "body": "B", "delay_days": NaN}]', "from 0 to 3,650"),
-    ('[{"subject": "Hi", "body": "B", "delay_days": -1}]', "from 0 to 3,650"),
-    ("[" + ",".join(['{"subject": "Hi", "body": "B"}'] * 101) + "]", "at most 100 steps"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": 1e300}]', "is too long (at most 3,650 days)"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": NaN}]', "must be a number of days ≥ 0"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": -1}]', "must be a number of days ≥ 0"),
+    ("[" + ",".join(['{"subject": "Hi", "body": "B"}'] * 101) + "]", "is too many (at most 100)"),
 ])
 def test_steps_no_calendar_can_hold_are_refused(cli: Cli, one_account: str, data_dir: Path,
                                                 steps: str, message: str) -> None:

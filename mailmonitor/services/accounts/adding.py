@@ -9,15 +9,20 @@ from datetime import datetime
 from pathlib import Path
 
 from mailmonitor.logsetup import register_secret
-from mailmonitor.models import Account, db
-from mailmonitor.services.accounts.providers import PRESETS
+from mailmonitor.models import Account, account_by_email, db
+from mailmonitor.services.accounts.providers import PRESETS, preset_for_email
 from mailmonitor.services.accounts.validation import (
     InvalidInput,
+    is_local_host,
+    is_loopback_host,
     normalize_email,
     parse_warmup,
+    shown,
+    summarize_errors,
+    validate_daily_limit,
     validate_host,
     validate_kind,
-    validate_non_negative,
+    validate_min_gap,
     validate_port,
     validate_security,
 )
@@ -42,20 +47,26 @@ class AccountSpec:
     min_gap_seconds: int | None = None
     warmup: tuple[int, int] | None = None
     signature: str = ""
+    allow_plaintext: bool = False  # the rep confirmed plain (unencrypted) sign-in to a remote host
     extra: dict[str, str] = field(default_factory=dict)
 
     def validated(self) -> AccountSpec:
         """Fill provider defaults and check every field; raises InvalidInput."""
         self.email = normalize_email(self.email)
         self.kind = validate_kind(self.kind or "imap")
-        preset = PRESETS.get(self.kind) if self.kind != "imap" else None
+        # The window's presets for known providers (rep@fastmail.com needs no host options).
+        # A known provider (the window's presets) fills what was left out: a side whose host
+        # was given keeps the rep's settings for it.
+        preset = PRESETS.get(self.kind) if self.kind != "imap" else preset_for_email(self.email)
         if preset is not None:
-            self.imap_host = self.imap_host or preset.imap_host
-            self.imap_port = self.imap_port or preset.imap_port
-            self.imap_security = self.imap_security or preset.imap_security
-            self.smtp_host = self.smtp_host or preset.smtp_host
-            self.smtp_port = self.smtp_port or preset.smtp_port
-            self.smtp_security = self.smtp_security or preset.smtp_security
+            if self.kind != "imap" or not self.imap_host:
+                self.imap_host = self.imap_host or preset.imap_host
+                self.imap_port = self.imap_port or preset.imap_port
+                self.imap_security = self.imap_security or preset.imap_security
+            if self.kind != "imap" or not self.smtp_host:
+                self.smtp_host = self.smtp_host or preset.smtp_host
+                self.smtp_port = self.smtp_port or preset.smtp_port
+                self.smtp_security = self.smtp_security or preset.smtp_security
         if not self.imap_host:
             raise InvalidInput("the IMAP host is missing (--imap-host)")
         if not self.smtp_host:
@@ -70,19 +81,35 @@ class AccountSpec:
         self.smtp_port = validate_port(self.smtp_port, "SMTP port")
         self.imap_security = validate_security(self.imap_security or "ssl", "IMAP security")
         self.smtp_security = validate_security(self.smtp_security or "ssl", "SMTP security")
+        for proto, host, security in (("IMAP", self.imap_host, self.imap_security),
+                                      ("SMTP", self.smtp_host, self.smtp_security)):
+            if security == "plain" and not is_local_host(host) and not self.allow_plaintext:
+                raise InvalidInput(
+                    f"{proto} security 'plain' would send the password unencrypted to {host}; "
+                    "use ssl or starttls, or confirm with --allow-plaintext")
         if self.ca_file:
             path = Path(self.ca_file).expanduser()
             if not path.is_file():
-                raise InvalidInput(f"CA file {self.ca_file} does not exist")
+                raise InvalidInput(f"CA file {shown(self.ca_file)} does not exist")
+            if path.stat().st_size > 5_000_000:
+                raise InvalidInput(f"CA file {shown(self.ca_file)} is too large for a certificate")
             text = path.read_text(errors="replace")
             if "BEGIN CERTIFICATE" not in text:
                 raise InvalidInput(f"CA file {self.ca_file} is not a PEM certificate")
             self.ca_file = str(path.resolve())
         if self.daily_limit is not None:
-            self.daily_limit = validate_non_negative(self.daily_limit, "daily limit")
+            self.daily_limit = validate_daily_limit(self.daily_limit)
         if self.min_gap_seconds is not None:
-            self.min_gap_seconds = validate_non_negative(self.min_gap_seconds, "minimum gap")
+            self.min_gap_seconds = validate_min_gap(self.min_gap_seconds)
         return self
+
+    def plaintext_warnings(self) -> list[str]:
+        """One line per protocol whose password would travel unencrypted over a network
+        (validated spec); to this computer itself (loopback) nothing leaves it."""
+        return [f"{proto} uses security 'plain': the password travels unencrypted to {host}"
+                for proto, host, security in (("IMAP", self.imap_host, self.imap_security),
+                                              ("SMTP", self.smtp_host, self.smtp_security))
+                if security == "plain" and not is_loopback_host(host)]
 
 
 def auth_method_for(spec: AccountSpec, has_password: bool) -> str:
@@ -101,11 +128,12 @@ def clean_password(spec: AccountSpec, password: str) -> str:
 def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Account:
     """Store a validated account; the password (if any) goes to the keyring first, so a keyring
     failure stores nothing."""
-    existing = Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null())
+    existing = account_by_email(spec.email)
     if existing is not None:
         if existing.detached_at is None:
-            raise InvalidInput(f"{spec.email} is already added (change its settings with "
-                               "`mailmonitor accounts edit`)")
+            raise InvalidInput(f"{spec.email} is already added"
+                               + (f" (as {existing.email})" if existing.email != spec.email else "")
+                               + " (change its settings with `mailmonitor accounts edit`)")
         return connect_again(existing, spec, password, now)
     if password is not None:
         password = clean_password(spec, password)
@@ -113,7 +141,7 @@ def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Ac
         secrets.set_secret(spec.email, "password", password)
     try:
         with db.atomic():
-            account = Account.get_or_none(Account.email == spec.email)
+            account = account_by_email(spec.email, include_removed=True)
             values = account_values(spec, password is not None, now)
             if account is None:
                 account = Account.create(**values)
@@ -184,13 +212,16 @@ def account_values(spec: AccountSpec, has_password: bool, now: datetime) -> dict
 ACCOUNT_CSV_COLUMNS = {
     "email", "name", "kind", "imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
     "smtp_security", "username", "password", "ca_file", "daily_limit", "min_gap", "warmup",
-    "signature",
+    "signature", "allow_plaintext",
 }
+MAX_CSV_BYTES = 50_000_000  # a CSV of leads or accounts; larger is not a list a rep made
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Header and (line number, row) pairs. Raises InvalidInput for unreadable or malformed CSV."""
     try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise InvalidInput(f"{path} is larger than {MAX_CSV_BYTES // 1_000_000} MB: split it")
         raw = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -233,14 +264,15 @@ def spec_from_row(row: dict[str, str]) -> tuple[AccountSpec, str | None]:
         smtp_port=int(row["smtp_port"]) if row.get("smtp_port", "").isdigit() else 0,
         smtp_security=row.get("smtp_security", ""), username=row.get("username", ""),
         ca_file=row.get("ca_file") or None, signature=row.get("signature", ""),
+        allow_plaintext=row.get("allow_plaintext", "").strip().lower() in ("1", "yes", "true"),
     )
     for column in ("imap_port", "smtp_port"):
         if row.get(column) and not row[column].isdigit():
-            raise InvalidInput(f"{column} {row[column]!r} is not a port number")
+            raise InvalidInput(f"{column} {shown(row[column])} is not a port number")
     if row.get("daily_limit"):
-        spec.daily_limit = validate_non_negative(row["daily_limit"], "daily limit")
+        spec.daily_limit = validate_daily_limit(row["daily_limit"])
     if row.get("min_gap"):
-        spec.min_gap_seconds = validate_non_negative(row["min_gap"], "minimum gap")
+        spec.min_gap_seconds = validate_min_gap(row["min_gap"])
     if row.get("warmup"):
         spec.warmup = parse_warmup(row["warmup"])
     return spec.validated(), (row.get("password") or None)
@@ -253,10 +285,13 @@ def import_accounts(path: Path, now: datetime) -> list[Account]:
         raise InvalidInput(f"{path}: the header has no 'email' column")
     unknown = sorted(set(header) - ACCOUNT_CSV_COLUMNS)
     if unknown:
-        raise InvalidInput(f"{path}: unknown column(s) {', '.join(unknown)}")
+        raise InvalidInput(f"{path}: unknown column(s) "
+                           f"{shown(', '.join(unknown[:10]))}")
     errors: list[str] = []
     parsed: list[tuple[AccountSpec, str | None]] = []
     seen: set[str] = set()
+    taken = {e.lower() for (e,) in Account.select(Account.email)
+             .where(Account.removed_at.is_null()).tuples()}
     for line, row in rows:
         if "__error__" in row:
             errors.append(f"line {line}: {row['__error__']}")
@@ -266,16 +301,17 @@ def import_accounts(path: Path, now: datetime) -> list[Account]:
         except InvalidInput as exc:
             errors.append(f"line {line}: {exc}")
             continue
-        if spec.email in seen:
+        if spec.email.lower() in seen:
             errors.append(f"line {line}: {spec.email} appears twice")
             continue
-        if Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null()):
+        if spec.email.lower() in taken:
             errors.append(f"line {line}: {spec.email} is already added")
             continue
-        seen.add(spec.email)
+        seen.add(spec.email.lower())
         parsed.append((spec, password))
     if errors:
-        raise InvalidInput(f"{path}: nothing imported; " + "; ".join(errors))
+        raise InvalidInput(f"{path}: nothing imported, {len(errors):,} bad row(s): "
+                           + summarize_errors(errors))
     if not parsed:
         raise InvalidInput(f"{path}: no accounts in the file")
     if any(password for _, password in parsed):  # fail before anything is stored

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
+from collections.abc import Sequence
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +16,28 @@ class InvalidInput(ValueError):
     """Bad input, with a message meant for the rep."""
 
 
+# Numbers are bounded at input (spec §7): a limit, a gap or a delay that no calendar can hold is
+# bad input, not something for the sending loop to overflow on later.
+MAX_DAILY_LIMIT = 100_000  # emails a day from one mailbox (Gmail Workspace: 2,000; a relay more)
+MAX_MIN_GAP_SECONDS = 86_400  # one email a day is the slowest sensible pace
+MAX_DELAY_DAYS = 3650  # ten years between two steps
+MAX_SHOWN_ERRORS = 5  # a long list of bad rows: the first few, then the count
+MAX_SHOWN_VALUE = 60  # characters of a bad value quoted back to the rep
+
+
+def shown(value: object) -> str:
+    """A value quoted back in a message, shortened: a 1 MB cell must not become a 1 MB line."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE - 5] + "…" + text[-4:]
+
+
+def summarize_errors(errors: Sequence[str], shown_count: int = MAX_SHOWN_ERRORS) -> str:
+    """`line 2: …; line 3: …; and 99,995 more` — one readable line however many rows are bad."""
+    head = "; ".join(errors[:shown_count])
+    rest = len(errors) - shown_count
+    return head + (f"; and {rest:,} more" if rest > 0 else "")
+
+
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
@@ -20,24 +45,73 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 def normalize_email(value: str) -> str:
     """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased."""
     text = (value or "").strip()
-    if text.count("@") != 1:
-        raise InvalidInput(f"{value!r} is not a valid email address")
+    if not text:
+        raise InvalidInput("the email address is missing")
+    if text.count("@") != 1 or len(text) > 320:
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
     local, domain = text.split("@")
     domain = domain.rstrip(".").lower()
     if (not local or len(local) > 64 or not _LOCAL.match(local) or local.startswith(".")
             or local.endswith(".") or ".." in local):
-        raise InvalidInput(f"{value!r} is not a valid email address")
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
     labels = domain.split(".")
     if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidInput(f"{value!r} is not a valid email address")
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
     return f"{local}@{domain}"
 
 
+def same_address(a: str, b: str) -> bool:
+    """Addresses are one identity case-insensitively (spec §7)."""
+    return a.strip().lower() == b.strip().lower()
+
+
 def validate_host(value: str, what: str) -> str:
+    """A host name (mail.example.com) or an IP address; nothing else: `127.0.0.1:993` (the port
+    has its own option) and `http://evil/` are refused."""
     host = (value or "").strip()
-    if not host or " " in host or len(host) > 253:
-        raise InvalidInput(f"{what} {value!r} is not a valid host name")
-    return host
+    bad = InvalidInput(f"{what} {shown(value)} is not a host name or IP address"
+                       + (" (give the port with its own option)" if re.fullmatch(
+                           r"[^:/\s]+:\d+", host) else ""))
+    if not host or len(host) > 253:
+        raise bad
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise bad from None
+    labels = ascii_host.rstrip(".").split(".")
+    if not all(_LABEL.match(label) for label in labels) or ascii_host.rstrip(".").replace(
+            ".", "").isdigit():
+        raise bad
+    return host.rstrip(".")
+
+
+def is_loopback_host(host: str) -> bool:
+    """This computer itself."""
+    name = (host or "").strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_host(host: str) -> bool:
+    """This computer or the local network: where a plain (unencrypted) connection is the
+    rep's own business. Names other than `localhost` count as remote."""
+    name = (host or "").strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def validate_port(value: str | int, what: str) -> int:
@@ -65,22 +139,54 @@ def validate_kind(value: str) -> str:
     return validate_choice(value, KINDS, "kind")
 
 
-def validate_non_negative(value: str | int, what: str) -> int:
+def validate_non_negative(value: str | int | float, what: str, maximum: int | None = None,
+                          unit: str = "") -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidInput(f"{what} {shown(value)} is not a whole number")
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{what} {value!r} is not a whole number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{what} {shown(value)} is not a whole number") from None
     if number < 0:
         raise InvalidInput(f"{what} must not be negative")
+    if maximum is not None and number > maximum:
+        raise InvalidInput(f"{what} {shown(number)} is too large (at most {maximum:,}{unit})")
     return number
+
+
+def validate_daily_limit(value: str | int) -> int:
+    return validate_non_negative(value, "daily limit", MAX_DAILY_LIMIT, " emails a day")
+
+
+def validate_min_gap(value: str | int) -> int:
+    return validate_non_negative(value, "minimum gap", MAX_MIN_GAP_SECONDS, " seconds, a day")
+
+
+def validate_delay_days(value: object, what: str = "delay_days") -> float:
+    """A step's delay in days: a finite number from 0 to ten years (fractions allowed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number of days ≥ 0, not {shown(value)}")
+    try:
+        days = float(value)
+    except OverflowError:
+        days = math.inf
+    if math.isnan(days) or days < 0:
+        raise InvalidInput(f"{what} must be a number of days ≥ 0, not {shown(value)}")
+    if days > MAX_DELAY_DAYS:
+        raise InvalidInput(f"{what} {shown(value)} is too long (at most {MAX_DELAY_DAYS:,} days)")
+    return days
 
 
 def parse_warmup(value: str) -> tuple[int, int]:
     """`START:STEP`, e.g. 5:5 — START emails on the first day, STEP more each day."""
-    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value or "")
+    match = re.fullmatch(r"\s*(\d{1,9})\s*:\s*(\d{1,9})\s*", value or "")
     if not match or int(match.group(1)) < 1:
-        raise InvalidInput(f"warm-up {value!r} must look like START:STEP, e.g. 5:5")
-    return int(match.group(1)), int(match.group(2))
+        raise InvalidInput(f"warm-up {shown(value)} must look like START:STEP, e.g. 5:5")
+    start, step = int(match.group(1)), int(match.group(2))
+    if start > MAX_DAILY_LIMIT or step > MAX_DAILY_LIMIT:
+        raise InvalidInput(f"warm-up {shown(value)} is too large (at most {MAX_DAILY_LIMIT:,} "
+                           "emails a day)")
+    return start, step
 
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -116,12 +222,13 @@ def parse_window(value: str | None) -> dict[str, object] | None:
     match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", parts[1])
     if not match:
         raise InvalidInput(f"sending hours {parts[1]!r} must look like 09:00-17:00")
+    until_midnight = (match.group(3), match.group(4)) == ("24", "00")  # 24:00 = midnight
     try:
         start = time(int(match.group(1)), int(match.group(2)))
-        end = time(int(match.group(3)) % 24, int(match.group(4))) if match.group(3) != "24" \
-            else time(0, 0)
+        end = time(0, 0) if until_midnight else time(int(match.group(3)), int(match.group(4)))
     except ValueError:
-        raise InvalidInput(f"sending hours {parts[1]!r} are not valid times") from None
+        raise InvalidInput(f"sending hours {shown(parts[1])} are not valid times "
+                           "(00:00 to 23:59, or 24:00 for midnight)") from None
     if start == end:
         raise InvalidInput("the sending window's start and end must differ")
     tz = parts[2] if len(parts) == 3 else "UTC"

@@ -44,7 +44,7 @@ from google.auth import jwt
 from google_auth_oauthlib.flow import InstalledAppFlow
 
 from mailmonitor.logsetup import redact, register_secret
-from mailmonitor.models import Account
+from mailmonitor.models import Account, account_by_email
 from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
@@ -505,7 +505,7 @@ def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
     (`accounts add --test`): a real check must pass too, or nothing is kept."""
     spec = spec.validated()
     _provider(spec.kind)
-    if Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null()) is not None:
+    if account_by_email(spec.email) is not None:
         raise InvalidInput(f"{spec.email} is already added")
     ok, message = secrets.keyring_status()
     if not ok:

@@ -7,6 +7,7 @@ app calls these from worker threads (see `services.runner`).
 from __future__ import annotations
 
 import logging
+import os
 
 import keyring
 import keyring.backend
@@ -27,7 +28,13 @@ NO_KEYRING_HELP = (
 
 
 def _backend() -> keyring.backend.KeyringBackend:
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a module that is not there
+        configured = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+        where = f"PYTHON_KEYRING_BACKEND={configured[:80]!r}" if configured else "the keyring"
+        raise SecretStoreError(f"{where} could not be loaded ({type(exc).__name__}). "
+                               + NO_KEYRING_HELP) from None
     name = type(backend).__module__ + "." + type(backend).__name__
     if "fail" in name.lower() or "null" in name.lower():
         raise SecretStoreError(NO_KEYRING_HELP)

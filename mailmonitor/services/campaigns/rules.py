@@ -10,7 +10,7 @@ from datetime import datetime
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
+from mailmonitor.models.campaign import PAUSE_ERROR, PAUSE_NO_MAILBOX, PAUSE_USER
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.reasons import Status, label_for
@@ -89,6 +89,8 @@ def set_campaign_status(campaign: Campaign, status: str, now: datetime,
     campaign.save()
     if pause_reason != PAUSE_NO_MAILBOX:
         alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
+    if pause_reason != PAUSE_ERROR:
+        alerts.resolve_alert(alerts.campaign_key(campaign, "error"), now)
     bus.emit(CAMPAIGN_CHANGED, campaign.id)
 
 
@@ -99,6 +101,25 @@ def pause_campaign(campaign: Campaign, now: datetime, reason: str = PAUSE_USER) 
     if campaign.status == "paused" and campaign.pause_reason == PAUSE_USER:
         return
     set_campaign_status(campaign, "paused", now, reason)
+
+
+def pause_after_error(campaign_id: int, error: str, now: datetime) -> bool:
+    """An unexpected error while sending one campaign pauses that campaign, with an alert, so
+    the sending loop and every other campaign go on. Its leads keep their place; the rep
+    resumes it. Returns False when it was not active (nothing to pause)."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    if campaign is None or campaign.status != "active":
+        return False
+    set_campaign_status(campaign, "paused", now, PAUSE_ERROR)
+    alerts.raise_alert(
+        alerts.campaign_key(campaign, "error"), "campaign_error",
+        f"Campaign “{campaign.name}” paused after an unexpected error",
+        f"Sending it failed in a way mailmonitor did not expect ({error[:300]}), so it was "
+        "paused and the other campaigns keep sending. Its leads keep their place. Resume it "
+        "to try again; if it happens again, send the log (Help → Open log folder) to support.",
+        now, severity="error", campaign=campaign,
+    )
+    return True
 
 
 def resume_campaign(campaign: Campaign, now: datetime) -> bool:

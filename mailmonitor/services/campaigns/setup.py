@@ -12,34 +12,41 @@ from typing import Any
 import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, db
+from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, account_by_email, db
 from mailmonitor.models.lead import LEAD_STATES
 from mailmonitor.services.accounts.adding import read_csv_rows
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
+from mailmonitor.services.accounts.validation import (
+    InvalidInput,
+    normalize_email,
+    shown,
+    summarize_errors,
+    validate_delay_days,
+)
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.sending.rep_day import rep_today
 
+MAX_STEPS = 100  # a sequence longer than this is not one a rep wrote
+MAX_STEPS_FILE_BYTES = 10_000_000
+MAX_TEXT_CHARS = 1_000_000  # one subject or body
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
-
-MAX_STEPS_FILE = 1_000_000  # bytes: a sequence of emails, not a data dump
-MAX_STEPS = 100
-MAX_DELAY_DAYS = 3650  # ten years: longer is a typo, and no calendar holds 1e300 days
 
 
 def parse_steps(path: Path) -> list[dict[str, Any]]:
     try:
-        if path.stat().st_size > MAX_STEPS_FILE:
-            raise InvalidInput(f"{path} is larger than {MAX_STEPS_FILE // 1000} kB: not a "
-                               "steps file")
+        if path.stat().st_size > MAX_STEPS_FILE_BYTES:
+            raise InvalidInput(f"{path} is larger than {MAX_STEPS_FILE_BYTES // 1_000_000} MB: "
+                               "not a steps file")
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+        raise InvalidInput(f"{path} is not valid JSON: {shown(str(exc))[1:-1]}") from None
+    except RecursionError:  # "[[[[…" nested beyond any steps file
+        raise InvalidInput(f"{path} is nested too deeply to be a steps file") from None
     if not isinstance(data, list) or not data:
         raise InvalidInput(f"{path} must be a non-empty JSON list of steps")
     return check_steps(data, f"{path}: ")
@@ -52,7 +59,7 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
     if not data:
         raise InvalidInput(f"{where}the campaign needs at least one step")
     if len(data) > MAX_STEPS:
-        raise InvalidInput(f"{where}a campaign has at most {MAX_STEPS} steps")
+        raise InvalidInput(f"{where}{len(data):,} steps is too many (at most {MAX_STEPS})")
     steps = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
@@ -62,12 +69,10 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
             raise InvalidInput(f"{where}step {number} needs a text 'subject' and 'body'")
         if number == 1 and not subject.strip():
             raise InvalidInput(f"{where}step 1 needs a subject")
-        delay = item.get("delay_days", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int | float) \
-                or not 0 <= delay <= MAX_DELAY_DAYS:  # (NaN fails this too)
-            raise InvalidInput(f"{where}step {number} delay_days must be a number of days "
-                               f"from 0 to {MAX_DELAY_DAYS:,}")
-        steps.append({"subject": subject, "body": body, "delay_days": float(delay)})
+        if len(subject) > 1000 or len(body) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"{where}step {number}'s subject or body is too long")
+        delay = validate_delay_days(item.get("delay_days", 0), f"step {number} delay_days")
+        steps.append({"subject": subject, "body": body, "delay_days": delay})
     return steps
 
 
@@ -84,7 +89,7 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
     accounts = []
     for raw in mailbox_emails:
         email = normalize_email(raw)
-        account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
+        account = account_by_email(email)
         if account is None:
             raise InvalidInput(f"no account {email}: add it first (mailmonitor accounts add)")
         if account in accounts:
@@ -158,9 +163,8 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
         else:
             new.append((email, fields))
     if errors:
-        shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20
-                                           else "")
-        raise InvalidInput(f"{path}: {len(errors)} malformed row(s), nothing imported; {shown}")
+        raise InvalidInput(f"{path}: {len(errors):,} malformed row(s), nothing imported; "
+                           + summarize_errors(errors))
     with db.atomic():
         assign_and_insert(campaign, new, now)
         update_fields(campaign, updates, now)

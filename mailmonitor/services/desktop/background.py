@@ -48,6 +48,34 @@ class AlreadyRunning(Exception):
     pass
 
 
+_FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "readonly",
+                   "read-only", "unable to open", "no such table")
+
+
+def is_fatal_database_error(exc: BaseException) -> bool:
+    """A database that cannot be read or written (damaged file, full disk), as opposed to a
+    moment of contention ("database is locked"), which the next round simply retries."""
+    import sqlite3
+
+    import peewee
+
+    if not isinstance(exc, peewee.DatabaseError | sqlite3.DatabaseError):
+        return False
+    return any(word in str(exc).lower() for word in _FATAL_DATABASE)
+
+
+def database_problem(exc: BaseException) -> str:
+    """One line for the rep."""
+    text = str(exc).lower()
+    if "disk is full" in text:
+        return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
+                "sending; free some space and start it again")
+    if "readonly" in text or "read-only" in text:
+        return "the database cannot be written (read-only): sending stopped"
+    return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
+            "twice; restore a backup of the data folder or ask support")
+
+
 def env_seconds(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -105,8 +133,10 @@ class BackgroundWork:
             tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0))
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
                                            thread_name_prefix="send")
+        self.monitor.on_fatal = self.fatal
         self.stopping = asyncio.Event()
         self.stopping_flag = threading.Event()  # the same, for worker threads
+        self.fatal_error: str | None = None  # why the work had to stop (run() returns 1)
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -118,7 +148,7 @@ class BackgroundWork:
     async def send_round(self) -> int:
         engine = self.engine
         if engine.needs_reconcile():
-            await self._in_thread(engine.reconcile)
+            engine.apply_reconcile(await self._in_thread(engine.reconcile))
         plan = engine.hold_unread(engine.plan())
         if not plan or self.stopping.is_set():
             return 0
@@ -135,10 +165,14 @@ class BackgroundWork:
         outcomes = await asyncio.shield(asyncio.gather(
             *(one(a, b) for a, b in plan.items()), return_exceptions=True))
         results = []
-        for outcome in outcomes:
+        for account_id, outcome in zip(plan, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                # Its records stay consistent (an unfinished one is reconciled next round).
-                log.error("a sending batch failed", exc_info=outcome)
+                if is_fatal_database_error(outcome):
+                    raise outcome
+                # Its records stay consistent (an unfinished one is reconciled next round);
+                # that mailbox waits, with an alert, and the others go on.
+                log.error("the batch of mailbox %s failed", account_id, exc_info=outcome)
+                engine.batch_crashed(account_id, outcome)
             else:
                 results.append(outcome)
         engine.apply(results)
@@ -166,7 +200,10 @@ class BackgroundWork:
             sent = 0
             try:
                 sent = await self.send_round()
-            except Exception:
+            except Exception as exc:
+                if is_fatal_database_error(exc):
+                    self.fatal(exc)
+                    break
                 log.exception("sending round failed")
             if not sent:  # with a backlog and no gap, go on at once
                 await self._pause(self.send_tick)
@@ -176,7 +213,10 @@ class BackgroundWork:
         while not self.stopping.is_set():
             try:
                 await self._in_thread(self.replies.poll_all)
-            except Exception:
+            except Exception as exc:
+                if is_fatal_database_error(exc):
+                    self.fatal(exc)
+                    break
                 log.exception("reply poll failed")
             await self._pause(self.reply_poll)
 
@@ -196,6 +236,14 @@ class BackgroundWork:
                 log.exception("alert round failed")
             await self._pause(self.notify_tick)
 
+    def fatal(self, exc: BaseException) -> None:
+        """The database cannot be used (damaged, or the disk is full): nothing can be recorded,
+        so nothing may be sent. Stop, with one line for the rep (run() returns 1)."""
+        if self.fatal_error is None:
+            self.fatal_error = database_problem(exc)
+            log.error("stopping: %s", self.fatal_error, exc_info=exc)
+        self.request_stop()
+
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested: finishing the email in flight")
@@ -207,9 +255,17 @@ class BackgroundWork:
         """Until `request_stop()`; then everything is stopped gracefully."""
         log.info("background work started (pid %d, sending %s)", os.getpid(),
                  "on" if self.sending else "off")
-        if self.sending and self.engine.needs_reconcile():
-            report = await self._in_thread(self.engine.reconcile)
-            log.info("at start: %s", report)
+        try:
+            if self.sending and self.engine.needs_reconcile():
+                report = await self._in_thread(self.engine.reconcile)
+                self.engine.apply_reconcile(report)
+                log.info("at start: %s", report)
+        except Exception as exc:  # a restart never ends in a traceback
+            if is_fatal_database_error(exc):
+                self.fatal(exc)
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                return 1
+            log.exception("settling interrupted sends at start failed; retried later")
         monitor_task = asyncio.create_task(self.monitor.run())
         tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
                  asyncio.create_task(self.alerts_loop())] if self.sending else []
@@ -222,6 +278,6 @@ class BackgroundWork:
         # is bounded by its timeouts and needs no waiting for.
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
-        return 0
+        return 1 if self.fatal_error else 0
 
 

@@ -71,12 +71,13 @@ def credentials_for(account: Account, password: str | None, timeout: float) -> C
 
 def run_check(account: Account, password: str | None = None, timeout: float = 20.0
               ) -> tuple[ProbeResult, ProbeResult]:
-    """IMAP then SMTP. Secrets problems become results, not exceptions."""
+    """IMAP then SMTP. A missing or refused secret becomes results; an unusable keyring raises
+    SecretStoreError: it is this computer's fault, never the mailbox's (its status must not
+    change)."""
     try:
         creds = credentials_for(account, password, timeout)
-    except secrets.SecretStoreError as exc:
-        return (failed("imap", "invalid_credentials", str(exc)),
-                failed("smtp", "invalid_credentials", str(exc)))
+    except secrets.SecretStoreError:
+        raise
     except CredentialsMissing as exc:
         return (failed("imap", "invalid_credentials", str(exc)),
                 failed("smtp", "invalid_credentials", str(exc)))

@@ -18,8 +18,11 @@ from typing import Any
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
-from mailmonitor.models import Account, Check, active_accounts, get_setting
+from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
+from mailmonitor.services.desktop.background import is_fatal_database_error
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import run_check
 from mailmonitor.services.monitoring.network import is_local_account
@@ -27,6 +30,13 @@ from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 log = logging.getLogger(__name__)
+
+KEYRING_ALERT = "local:keyring"
+# What a check's recording depends on, read again right before it is written.
+STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.detached_at,
+                Account.consecutive_failures, Account.transient_since, Account.status_since,
+                Account.disconnected_since, Account.check_interval_seconds,
+                Account.cert_expires_at, Account.monitoring_enabled)
 
 CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
 
@@ -58,6 +68,9 @@ class Monitor:
         self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
+        self._keyring_alerted = True  # resolve a keyring alert of an earlier run once
+        # Called when the database cannot be used any more (damaged, disk full): the owner stops.
+        self.on_fatal: Callable[[BaseException], None] | None = None
 
     @property
     def timeout(self) -> float:
@@ -66,10 +79,11 @@ class Monitor:
     async def _probe(self, account: Account, password: str | None
                      ) -> tuple[ProbeLike, ProbeLike]:
         loop = asyncio.get_running_loop()
+        timeout = self.timeout
         # Each probe bounds its own steps; this outer bound catches a library that ignores them.
         return await asyncio.wait_for(
-            loop.run_in_executor(self.executor, self.check_fn, account, password, self.timeout),
-            timeout=self.timeout * 6 + 5,
+            loop.run_in_executor(self.executor, self.check_fn, account, password, timeout),
+            timeout=timeout * 6 + 5,
         )
 
     async def check_account(self, account_id: int, trigger: str = "manual",
@@ -96,16 +110,40 @@ class Monitor:
             # window's event loop.
             async with self._write_lock:
                 await asyncio.sleep(0)
-                account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
-                if account.status == Status.STOPPED.value or account.removed_at is not None:
+                # The rep may have changed it meanwhile: its state is read again (a light
+                # query; saving `account` writes only the fields the check sets).
+                fresh = (Account.select(*STATE_FIELDS).where(Account.id == account_id)
+                         .dicts().first())
+                if fresh is None or fresh["status"] == Status.STOPPED.value \
+                        or fresh["removed_at"] is not None:
                     return None
+                account.__data__.update(fresh)  # as read, not as changed (nothing dirty)
+                if self._keyring_alerted:
+                    self._keyring_alerted = False
+                    alerts.resolve_alert(KEYRING_ALERT, self.clock.now())
                 return record_check(account, imap, smtp, self.clock.now(), trigger)
         except TimeoutError:
             log.warning("check of account %s overran its bound", account_id)
             return None
+        except SecretStoreError as exc:
+            # This computer's keyring, not the mailbox: its status stays; tried again later.
+            self.keyring_problem(account_id, str(exc))
+            return None
         finally:
             self.in_flight.discard(account_id)
             bus.emit(CHECK_FINISHED, account_id)
+
+    def keyring_problem(self, account_id: int, message: str) -> None:
+        now = self.clock.now()
+        log.warning("check of account %s skipped: %s", account_id, message)
+        account = Account.get_by_id(account_id)
+        Account.update(next_check_at=now + timedelta(seconds=account.check_interval_seconds)
+                       ).where(Account.id == account_id).execute()
+        self._keyring_alerted = True
+        alerts.raise_alert(KEYRING_ALERT, "keyring_unavailable",
+                           "The system keyring is unavailable: mailboxes cannot be checked",
+                           f"{message} The mailboxes keep their last status until it works "
+                           "again.", now, severity="critical")
 
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(
@@ -121,7 +159,7 @@ class Monitor:
         """Check every (or the named) account now, concurrently within the limit."""
         query = active_accounts().where(Account.status != Status.STOPPED.value)
         if emails:
-            query = query.where(Account.email.in_(emails))
+            query = query.where(emails_match(emails))
         ids = [a.id for a in query.order_by(Account.id)]
         results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
         return [c for c in results if c is not None]
@@ -169,7 +207,10 @@ class Monitor:
         while not self._stopping.is_set():
             try:
                 await self.tick()
-            except Exception:
+            except Exception as exc:
+                if self.on_fatal is not None and is_fatal_database_error(exc):
+                    self.on_fatal(exc)
+                    return
                 log.exception("monitor tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)

@@ -59,6 +59,9 @@ MAX_ERROR_CHARS = 200
 _MAX_LINE = 1_000_000  # as imaplib/smtplib: a longer "line" is an error
 _MAX_KEPT_LINES = 100  # server lines kept per command for the detail
 _RECV_SIZE = 16384
+# Bytes one probe reads at most. A sign-in exchange is a few kilobytes; a server that streams
+# reply lines for ever ("250-" or "* OK" without end) is cut off here, not at a gigabyte.
+MAX_BYTES_PER_CHECK = 4_000_000
 
 
 @dataclass
@@ -177,6 +180,16 @@ class _Session:
         self.sockets: list[socket.socket] = []
         self.cert_expires_at: datetime | None = None
         self.wire: _Wire | None = None  # the connection's record of what the server said
+        self.bytes_read = 0
+
+    def count_bytes(self, count: int) -> None:
+        """Bound what one probe reads (MAX_BYTES_PER_CHECK), as well as the time."""
+        self.bytes_read += count
+        if self.bytes_read > MAX_BYTES_PER_CHECK:
+            raise _Fail("request_invalid",
+                        f"The server sent more than {MAX_BYTES_PER_CHECK // 1_000_000} MB "
+                        f"during {self.phase or 'the connection'} without finishing its answer; "
+                        "mailmonitor stopped reading (a mail server never answers like this)")
 
     def enter(self, name: str) -> None:
         """End the current phase and start ``name`` with a fresh deadline."""
@@ -264,6 +277,7 @@ class _Wire:
         if not chunk:
             self.eof = True
             return False
+        self._session.count_bytes(len(chunk))
         self._buf += chunk
         return True
 

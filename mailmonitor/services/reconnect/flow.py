@@ -24,7 +24,7 @@ from mailmonitor import __version__
 from mailmonitor.logsetup import redact, register_secret
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Check, Lead
 from mailmonitor.models.account import DEFAULT_DAILY_LIMIT, DEFAULT_MIN_GAP_SECONDS
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
+from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email, preset_for_host
 from mailmonitor.services.auth import secrets
@@ -126,8 +126,7 @@ class CampaignChoice:
     def status_text(self) -> str:
         if self.status != "paused":
             return self.status.capitalize()
-        return ("Paused: no mailbox can send" if self.pause_reason == PAUSE_NO_MAILBOX
-                else "Paused by you")
+        return "Paused" + PAUSE_WORDS.get(self.pause_reason or PAUSE_USER, " by you")
 
 
 @dataclass(frozen=True)

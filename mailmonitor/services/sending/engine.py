@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import peewee as pw
+
 from mailmonitor.clock import Clock
+from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.campaigns import rules
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.sending_limits import apply_sending_limit
@@ -109,8 +113,43 @@ class SendingEngine:
         self._next_reconcile = now + retry if report.waiting else None
         return report
 
+    def apply_reconcile(self, report: ReconcileReport) -> None:
+        """On the loop's thread: campaigns whose interrupted sends could not be settled because
+        of an unexpected error are paused (their records wait; the others go on)."""
+        self.pause_broken_campaigns(report.campaign_errors)
+
     def plan(self) -> dict[int, list[Dispatch]]:
-        return self.scheduler.plan(self.clock.now(), self.backoff)
+        batches = self.scheduler.plan(self.clock.now(), self.backoff)
+        self.pause_broken_campaigns(self.scheduler.campaign_errors)
+        return batches
+
+    def pause_broken_campaigns(self, errors: dict[int, str]) -> None:
+        """Campaigns that failed unexpectedly are paused with an alert; the others go on."""
+        now = self.clock.now()
+        for campaign_id, error in list(errors.items()):
+            errors.pop(campaign_id, None)
+            try:
+                rules.pause_after_error(campaign_id, error, now)
+            except Exception:
+                log.exception("could not pause campaign %s after: %s", campaign_id, error)
+
+    def batch_crashed(self, account_id: int, exc: BaseException) -> None:
+        """A whole batch failed unexpectedly: that mailbox waits an hour, with an alert; its
+        status is not touched (nothing says the mailbox is at fault) and the others go on."""
+        now = self.clock.now()
+        if isinstance(exc, pw.DatabaseError):  # busy ("database is locked"): soon again
+            self.backoff[account_id] = now + RECONCILE_RETRY
+            return
+        self.backoff[account_id] = now + SENDER_REFUSED_BACKOFF
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None:
+            return
+        alerts.raise_alert(
+            alerts.account_key(account, "send_error"), "send_error",
+            f"Sending from {account.email} stopped after an unexpected error",
+            f"{redact(f'{type(exc).__name__}: {exc}')[:300]}. mailmonitor tries again in an "
+            "hour; the leads keep their place and the other mailboxes keep sending.",
+            now, severity="error", account=account)
 
     def inboxes_to_read_first(self, plan: dict[int, list[Dispatch]]) -> list[int]:
         """Mailboxes whose INBOX must be read before their batch: no follow-up goes to a lead
@@ -177,6 +216,7 @@ class SendingEngine:
         account at once (its leads halt); temporary trouble makes the mailbox wait a while."""
         now = self.clock.now()
         for result in results:
+            self.pause_broken_campaigns(result.campaign_errors)
             if result.account_problem is not None:
                 status, reason, detail = result.account_problem
                 account = Account.get_by_id(result.account_id)
@@ -206,6 +246,7 @@ class SendingEngine:
                 self.failures.pop(result.account_id, None)
                 self.backoff.pop(result.account_id, None)
                 alerts.resolve_alert(alerts.account_key(result.account_id, "send_refused"), now)
+                alerts.resolve_alert(alerts.account_key(result.account_id, "send_error"), now)
 
     # --- one round, synchronously --------------------------------------------------------------
 
@@ -213,10 +254,17 @@ class SendingEngine:
         report = RoundReport()
         if self.needs_reconcile():
             report.reconciled = self.reconcile()
+            self.apply_reconcile(report.reconciled)
         for account_id, batch in self.plan_after_reading_replies().items():
             if self.stop.is_set():
                 break
-            report.batches.append(self.send(account_id, batch))
+            try:
+                report.batches.append(self.send(account_id, batch))
+            except pw.DatabaseError:
+                raise
+            except Exception as exc:
+                log.exception("the batch of mailbox %s failed", account_id)
+                self.batch_crashed(account_id, exc)
         self.apply(report.batches)
         return report
 

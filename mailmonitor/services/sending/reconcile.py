@@ -28,8 +28,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import peewee as pw
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
@@ -40,6 +42,7 @@ from mailmonitor.services.sending import mailbox, sendlog
 log = logging.getLogger(__name__)
 
 DEFAULT_SETTLE = timedelta(minutes=10)
+STOPPED_WHILE_ACCEPTING = "interrupted while the server was accepting it"
 
 # (account, Message-IDs) → the ones the server has, or None when it cannot be asked now.
 Lookup = Callable[[Account, list[str]], set[str] | None]
@@ -51,6 +54,8 @@ class ReconcileReport:
     retried: int = 0  # proven not sent: the lead gets the step again
     unknown: int = 0  # cannot be known: counted as sent, the rep is told
     waiting: int = 0  # the server could not be asked yet
+    # campaign id -> an unexpected error settling its sends (the engine pauses it)
+    campaign_errors: dict[int, str] = field(default_factory=dict)
 
     @property
     def settled(self) -> int:
@@ -105,33 +110,46 @@ def reconcile_pending(now: datetime, lookup: Lookup, settle: timedelta = DEFAULT
         else:
             handed[record.account_id].append(record)
     for account_id, records in handed.items():
-        account = Account.get_by_id(account_id)
-        found = lookup(account, [r.message_id for r in records])
-        if found is None:
+        try:
+            _settle_handed_over(account_id, records, now, lookup, settle, report)
+        except pw.DatabaseError:
+            raise
+        except Exception as exc:  # one mailbox's records must not stop the others'
+            log.exception("reconciling the sends of mailbox %s failed", account_id)
             report.waiting += len(records)
-            continue
-        unknown: list[SendRecord] = []
-        for record in records:
-            if record.message_id in found:
-                sendlog.mark_sent(record, now)
-                report.sent += 1
-            elif mailbox.server_keeps_sent_copy(account):
-                if now - record.handed_over_at < settle:
-                    report.waiting += 1
-                    continue
-                sendlog.mark_failed(record, f"{sendlog.INTERRUPTED}: the server has no copy in "
-                                    "Sent, so it did not accept it; it is sent again", now)
-                report.retried += 1
-            else:
-                if sendlog.mark_sent(record, now, state="unknown",
-                                     error="interrupted while the server was accepting it"):
-                    unknown.append(record)
-                    report.unknown += 1
-        if unknown:
-            alert_unknown(account, now)
+            for record in records:
+                report.campaign_errors[record.campaign_id] = f"{type(exc).__name__}: {exc}"
     if report.settled or report.waiting:
         log.info("reconciled interrupted sends: %s", report)
     return report
+
+
+def _settle_handed_over(account_id: int, records: list[SendRecord], now: datetime,
+                        lookup: Lookup, settle: timedelta, report: ReconcileReport) -> None:
+    account = Account.get_by_id(account_id)
+    found = lookup(account, [r.message_id for r in records])
+    if found is None:
+        report.waiting += len(records)
+        return
+    unknown: list[SendRecord] = []
+    for record in records:
+        if record.message_id in found:
+            sendlog.mark_sent(record, now)
+            report.sent += 1
+        elif mailbox.server_keeps_sent_copy(account):
+            if now - record.handed_over_at < settle:
+                report.waiting += 1
+                continue
+            sendlog.mark_failed(record, f"{sendlog.INTERRUPTED}: the server has no copy in "
+                                "Sent, so it did not accept it; it is sent again", now)
+            report.retried += 1
+        else:
+            if sendlog.mark_sent(record, now, state="unknown",
+                                 error=record.error or STOPPED_WHILE_ACCEPTING):
+                unknown.append(record)
+                report.unknown += 1
+    if unknown:
+        alert_unknown(account, now)
 
 
 def alert_unknown(account: Account, now: datetime) -> None:
@@ -143,11 +161,17 @@ def alert_unknown(account: Account, now: datetime) -> None:
     names = "; ".join(f"{r.lead.email} (step {r.step + 1})" for r in records[:10])
     more = f"; and {count - 10} more" if count > 10 else ""
     verb = "email may or may not have" if count == 1 else "emails may or may not have"
+    # What happened, as the sender saw it: a server that went silent after the whole message
+    # is not "mailmonitor was stopped".
+    causes = [r.error for r in records if r.error and r.error != STOPPED_WHILE_ACCEPTING]
+    them = "it" if count == 1 else "them"
+    what = (f"{causes[0].rstrip('.')}" + (f" (and {len(causes) - 1} more like it)"
+                                          if len(causes) > 1 else "")
+            if causes else f"mailmonitor was stopped while the server was accepting {them}")
     alerts.raise_alert(
         alerts.account_key(account, "send_unknown"), "send_unknown",
         f"{count} {verb} been sent from {account.email}",
-        f"mailmonitor was stopped while the server was accepting {'it' if count == 1 else 'them'}"
-        f", and this server keeps no copy to check. {'It is' if count == 1 else 'They are'} "
+        f"{what}, and this server keeps no copy to check. {'It is' if count == 1 else 'They are'} "
         f"counted as sent and will not be sent again by itself: {names}{more}. Look in the "
         "Sent folder, then choose “They went out” or “Send again” in Alerts.",
         now, severity="warning", account=account,

@@ -25,6 +25,7 @@ import peewee as pw
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, SendRecord, Step
 from mailmonitor.models.lead import SENDABLE_STATES
+from mailmonitor.services.accounts.validation import MAX_DELAY_DAYS, MAX_MIN_GAP_SECONDS
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending.capacity import COUNTED_SEND_STATES, remaining_capacity
 
@@ -106,11 +107,14 @@ class Scheduler:
         self.jitter = jitter
         self.max_batch = max_batch
         self._jitter_for: dict[int, tuple[datetime, float]] = {}
+        # campaign id -> what went wrong planning it (the engine pauses it; the others go on)
+        self.campaign_errors: dict[int, str] = {}
 
     def ready_at(self, account: Account, last_sent: datetime | None) -> datetime | None:
         """The earliest time the mailbox may send again; None = now."""
         last = max((t for t in (last_sent, account.last_sent_at) if t is not None), default=None)
-        gap = max(0, int(account.min_gap_seconds or 0))
+        # Bounded here too: a value stored before input was bounded must not overflow a date.
+        gap = min(max(0, int(account.min_gap_seconds or 0)), MAX_MIN_GAP_SECONDS)
         if last is None or gap == 0:
             return None
         memo = self._jitter_for.get(account.id)
@@ -148,8 +152,13 @@ class Scheduler:
     def plan(self, now: datetime, backoff: dict[int, datetime] | None = None
              ) -> dict[int, list[Dispatch]]:
         """The next round: for each mailbox that may send, its due leads (oldest due first)."""
-        campaigns = [c.id for c in Campaign.select().where(Campaign.status == "active")
-                     if window_open(c.window, now)]
+        campaigns = []
+        for campaign in Campaign.select().where(Campaign.status == "active"):
+            try:
+                if window_open(campaign.window, now):
+                    campaigns.append(campaign.id)
+            except Exception as exc:  # a damaged window must not stop the other campaigns
+                self.campaign_errors[campaign.id] = f"sending window: {type(exc).__name__}"
         if not campaigns:
             return {}
         quota = self.sending_mailboxes(now, backoff)
@@ -186,9 +195,21 @@ class Scheduler:
 
 # --- after a send ---------------------------------------------------------------------------
 
+def bounded_delay(days: object) -> float:
+    """A step's delay as a date can hold it: 0 to MAX_DELAY_DAYS (a value stored before input
+    was bounded, e.g. Infinity, becomes the longest delay rather than an OverflowError)."""
+    try:
+        value = float(days)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return float(MAX_DELAY_DAYS)
+    if value != value or value > MAX_DELAY_DAYS:  # NaN or too long
+        return float(MAX_DELAY_DAYS)
+    return max(0.0, value)
+
+
 def step_delays(campaign_id: int) -> list[float]:
-    return [float(d) for (d,) in Step.select(Step.delay_days).where(Step.campaign == campaign_id)
-            .order_by(Step.position).tuples()]
+    return [bounded_delay(d) for (d,) in Step.select(Step.delay_days)
+            .where(Step.campaign == campaign_id).order_by(Step.position).tuples()]
 
 
 def advance_lead(lead_id: int, step_position: int, message_id: str, subject: str,
@@ -202,7 +223,8 @@ def advance_lead(lead_id: int, step_position: int, message_id: str, subject: str
         Lead.cursor: after,
         Lead.messages_sent: Lead.messages_sent + 1,
         Lead.last_message_id: message_id,
-        Lead.next_due_at: None if finished else now + timedelta(days=delays[after]),
+        Lead.next_due_at: None if finished else now + timedelta(days=bounded_delay(
+            delays[after])),
         Lead.updated_at: now,
         # A reply or bounce noticed meanwhile wins over the sequence's own states; a halted lead
         # stays halted (its place is kept) unless nothing is left to send.

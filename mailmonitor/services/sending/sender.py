@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import peewee as pw
 from imapclient import IMAPClient
 
 from mailmonitor.clock import Clock
@@ -256,6 +257,12 @@ class SmtpTransport:
         except Exception as exc:
             self.close()
             text = self._clean(f"{type(exc).__name__}: {exc}")
+            # smtplib words a read timeout as "Connection unexpectedly closed: timed out"
+            timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__,
+                                                                    TimeoutError)
+            if handed_over and timed_out:
+                raise SendError(LOST, phase, "The server received the whole message but did "
+                                f"not confirm it within {self.timeout:g} s") from None
             if handed_over:
                 raise SendError(LOST, phase, "The connection ended before the server confirmed "
                                 f"the message: {text}") from None
@@ -319,6 +326,8 @@ class BatchResult:
     back_off: str | None = None  # TRANSIENT or SENDER: the mailbox should wait
     error: str | None = None
     sent_message_ids: list[str] = field(default_factory=list)
+    # campaign id -> an unexpected error sending it: the engine pauses that campaign only
+    campaign_errors: dict[int, str] = field(default_factory=dict)
 
 
 class BatchSender:
@@ -360,8 +369,22 @@ class BatchSender:
             for dispatch in batch:
                 if self.stop.is_set():
                     break
-                if not self._send_one(transport, account, dispatch, result, copies, campaigns):
-                    break
+                campaign_id = dispatch.step.campaign_id
+                if campaign_id in result.campaign_errors:
+                    result.skipped += 1
+                    continue
+                try:
+                    if not self._send_one(transport, account, dispatch, result, copies,
+                                          campaigns):
+                        break
+                except pw.DatabaseError:
+                    raise  # the database itself (full, damaged): not one campaign's fault
+                except Exception as exc:
+                    # A bug or a value nothing expected: this campaign stops, the batch and
+                    # every other campaign go on. A record it left `sending` is reconciled.
+                    log.exception("sending lead %s of campaign %s failed unexpectedly",
+                                  dispatch.lead.id, campaign_id)
+                    result.campaign_errors[campaign_id] = redact(f"{type(exc).__name__}: {exc}")
         finally:
             transport.close()
             if copies is not None:
@@ -410,6 +433,8 @@ class BatchSender:
                  error.phase, error.text)
         if error.kind == LOST:
             # Left `sending` with its hand-over mark: reconcile asks the server what it kept.
+            # What happened is kept for the rep (the alert says it, not "was stopped").
+            sendlog.note_lost(record.id, error.text)
             result.ambiguous += 1
             result.back_off = TRANSIENT
             return False

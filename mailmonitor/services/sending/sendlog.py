@@ -39,6 +39,13 @@ def mark_handed_over(record_id: int, now: datetime) -> None:
         SendRecord.update(handed_over_at=now).where(SendRecord.id == record_id).execute()
 
 
+def note_lost(record_id: int, what_happened: str) -> None:
+    """The answer to a handed-over send was lost: say how, for reconcile's alert (the record
+    stays `sending`)."""
+    SendRecord.update(error=what_happened[:500]).where(
+        (SendRecord.id == record_id) & (SendRecord.state == "sending")).execute()
+
+
 def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
               error: str | None = None, delays: list[float] | None = None,
               touch_account: bool = True) -> bool:

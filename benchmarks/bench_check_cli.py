@@ -1,0 +1,130 @@
+"""`mailmonitor check --json` against a real Dovecot on loopback versus a bare client (issue 12
+part 5), and the window's loop stalls for candidate `max_concurrent_checks` values.
+
+1. For N accounts (IMAP + submission STARTTLS, test CA): a bare imapclient/smtplib pool of 16
+   threads doing the same logins, then the real command line (`python -m mailmonitor check
+   --json`, a fresh process: start-up, database, keyring, every check recorded) — run back to
+   back, ROUNDS times alternating, on a shared machine; the median of the ratios is printed.
+2. The window's own sweep (qasync on Qt offscreen, bench_sweep.app_sweep) for each candidate
+   concurrency: sweep time and the largest stall of a 10 ms timer.
+
+The subprocess reads passwords from tests/file_keyring.py (a JSON file; the window's loop part
+uses the in-memory keyring).
+
+Usage: python benchmarks/bench_check_cli.py [N] [ROUNDS] [CANDIDATES]
+       (default: 500 3 4,6,8,12,16)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keyring
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_sweep  # noqa: E402
+from bench_sweep import app_sweep, reference, run_in_app_loop  # noqa: E402
+
+from mailmonitor.memory_keyring import MemoryKeyring  # noqa: E402
+from mailmonitor.models import Account, Check, close_db, open_db, set_setting  # noqa: E402
+from mailmonitor.services.auth import secrets  # noqa: E402
+from mailmonitor.services.monitoring.concurrency import CLI_CONCURRENCY  # noqa: E402
+from tests.servers.certs import shared_test_pki  # noqa: E402
+from tests.servers.dovecot import Dovecot  # noqa: E402
+
+BARE_THREADS = 16
+
+
+def make_data_dir(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> tuple[Path, Path]:
+    folder = Path(tempfile.mkdtemp(prefix="mm-bench-cli-"))
+    keyring_file = folder / "keyring.json"
+    open_db(folder / "mailmonitor.sqlite3")
+    for email, _password in users:
+        Account.create(email=email, imap_host="127.0.0.1", imap_port=dovecot.imap_port,
+                       imap_security="starttls", smtp_host="127.0.0.1",
+                       smtp_port=dovecot.submission_port, smtp_security="starttls", ca_file=ca)
+    close_db()
+    keyring_file.write_text(json.dumps({f"mailmonitor\x00{e.lower()}:password": p
+                                        for e, p in users}))
+    return folder, keyring_file
+
+
+def cli_check(folder: Path, keyring_file: Path) -> tuple[float, int, int]:
+    env = {**os.environ, "MAILMONITOR_DATA_DIR": str(folder), "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
+           "MAILMONITOR_TEST_KEYRING_FILE": str(keyring_file)}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "mailmonitor", "check", "--json"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1, 2) or not done.stdout.startswith("["):
+        raise SystemExit(f"check failed ({done.returncode}): {done.stderr[-2000:]}")
+    rows = json.loads(done.stdout)
+    return elapsed, len(rows), sum(1 for r in rows if r["status"] == "connected")
+
+
+def window_sweeps(dovecot: Dovecot, users: list[tuple[str, str]], ca: str,
+                  candidates: list[int]) -> None:
+    keyring.set_keyring(MemoryKeyring())
+    for concurrency in candidates:
+        folder = Path(tempfile.mkdtemp(prefix="mm-bench-win-"))
+        open_db(folder / "bench.sqlite3")
+        set_setting("max_concurrent_checks", concurrency)
+        for email, password in users:
+            Account.create(email=email, imap_host="127.0.0.1", imap_port=dovecot.imap_port,
+                           imap_security="starttls", smtp_host="127.0.0.1",
+                           smtp_port=dovecot.submission_port, smtp_security="starttls",
+                           ca_file=ca)
+            secrets.set_secret(email, "password", password)
+        bench_sweep.CONCURRENCY = concurrency
+        elapsed, stall_ms, count = run_in_app_loop(app_sweep)
+        connected = Account.select().where(Account.status == "connected").count()
+        close_db()
+        print(f"window sweep, concurrency {concurrency:2}: {elapsed:.2f} s for {count} "
+              f"accounts ({connected} connected), largest loop stall {stall_ms:.1f} ms",
+              flush=True)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    candidates = [int(c) for c in (sys.argv[3] if len(sys.argv) > 3 else "4,6,8,12,16")
+                  .split(",") if c]
+    pki = shared_test_pki()
+    ca = str(pki.ca_cert)
+    with Dovecot(pki) as dovecot:
+        users = [(f"cli{i}@example.test", f"pw-{i}-secret") for i in range(n)]
+        for email, password in users:
+            dovecot.add_user(email, password)
+        folder, keyring_file = make_data_dir(dovecot, users, ca)
+        bench_sweep.CONCURRENCY = BARE_THREADS
+        reference(dovecot, users[:50], ca)  # warm Dovecot's processes up for both
+        ratios = []
+        for number in range(1, rounds + 1):
+            bare = reference(dovecot, users, ca)
+            app, count, connected = cli_check(folder, keyring_file)
+            ratios.append(app / bare)
+            print(f"round {number}: bare pool of {BARE_THREADS} threads {bare:.2f} s; "
+                  f"`mailmonitor check --json` (concurrency {CLI_CONCURRENCY}, incl. start-up) "
+                  f"{app:.2f} s, {connected}/{count} connected; ratio {app / bare:.2f}x",
+                  flush=True)
+        open_db(folder / "mailmonitor.sqlite3")
+        recorded = Check.select().count()
+        close_db()
+        print(f"check --json, {n} mailboxes: median ratio {statistics.median(ratios):.2f}x "
+              f"over {rounds} rounds ({recorded} checks recorded)", flush=True)
+        window_sweeps(dovecot, users, ca, candidates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""A damaged database and a full disk, for real (issue 12 part 2): the real `mailmonitor`
+process stops or fails with one clear line, never a traceback, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import make_account, make_campaign, make_leads
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mailmonitor(data_dir: Path, *args: str, timeout: float = 60, **kwargs: object
+                ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MAILMONITOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "MAILMONITOR_SEND_TICK": "0.1", "MAILMONITOR_MONITOR_TICK": "0.1"}
+    return subprocess.run([sys.executable, "-m", "mailmonitor", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+
+
+def test_a_database_damaged_mid_file_stops_run_headless_with_one_line(data_dir: Path) -> None:
+    from mailmonitor.models import close_db, db, open_db
+
+    path = data_dir / "mailmonitor.sqlite3"
+    open_db(path)
+    account = make_account("rep@x.test", min_gap_seconds=0, imap_host="127.0.0.1", imap_port=9,
+                           smtp_host="127.0.0.1", smtp_port=9)
+    make_leads(make_campaign("C", [account]), account, 3000)
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    close_db()
+    size = path.stat().st_size
+    with path.open("r+b") as handle:  # the schema (first pages) intact, the data not
+        handle.seek(size // 2)
+        handle.write(b"\xa5" * (size // 4))
+
+    run = mailmonitor(data_dir, "run", "--headless")  # it must stop by itself
+    assert run.returncode == 1
+    assert run.stderr.startswith("mailmonitor: the database is damaged (database disk image is "
+                                 "malformed): sending stopped")
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_a_full_disk_is_one_clear_line_without_logging_tracebacks(data_dir: Path) -> None:
+    assert mailmonitor(data_dir, "accounts", "list").returncode == 0
+    csv = data_dir / "accounts.csv"
+    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port,signature\n"
+                   + "".join(f"u{i}@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,{'s' * 500}\n"
+                             for i in range(600)))
+    limit = (data_dir / "mailmonitor.sqlite3").stat().st_size + 60_000
+    log = data_dir / "logs" / "mailmonitor.log"
+    log.write_text("x" * (limit - 10))  # the log cannot grow either
+
+    def no_room() -> None:  # the kernel refuses to grow any file past `limit` (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = mailmonitor(data_dir, "accounts", "import", str(csv), preexec_fn=no_room)
+    assert full.returncode == 1
+    assert full.stderr.count("\n") == 1, full.stderr
+    assert full.stderr.startswith(f"mailmonitor: the database in {data_dir} could not be written")
+    assert full.stderr.endswith("— nothing was changed\n")
+    for noise in ("Logging error", "Traceback", "cannot rollback"):
+        assert noise not in full.stderr
+    log.write_text("")
+    listed = mailmonitor(data_dir, "accounts", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
