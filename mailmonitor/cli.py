@@ -207,8 +207,8 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
             test_before_storing(spec, password)
-        again = Account.get_or_none(Account.email == spec.email, Account.removed_at.is_null(),
-                                    Account.detached_at.is_null(False)) is not None
+        existing = account_by_email(spec.email)
+        again = existing is not None and existing.detached_at is not None
         account = svc.create_account(spec, password, now)
         print(("Connected again: " if again else "Added ") + account.email
               + (" (connection tested)" if args.test else

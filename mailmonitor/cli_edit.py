@@ -16,33 +16,42 @@ from mailmonitor.cli import EXIT_OK, Failure, Parser, UsageError, read_password_
 def add_parsers(acc: Any, camp: Any, common: Parser) -> None:
     """The two sub-commands' options (called by cli.build_parser)."""
     edit = acc.add_parser("edit", parents=[common], help="change a mailbox's settings")
-    edit.add_argument("email")
-    edit.add_argument("--name")
+    edit.add_argument("email", metavar="EMAIL", help="the mailbox (its address stays)")
+    edit.add_argument("--name", metavar="N", help="sender name")
     for proto in ("imap", "smtp"):
-        edit.add_argument(f"--{proto}-host")
-        edit.add_argument(f"--{proto}-port", type=int)
-        edit.add_argument(f"--{proto}-security", choices=["ssl", "starttls", "plain"])
-    edit.add_argument("--username")
-    edit.add_argument("--password-stdin", action="store_true")
-    edit.add_argument("--ca-file", metavar="PEM", help="'' removes the trusted CA file")
-    edit.add_argument("--daily-limit", type=int)
-    edit.add_argument("--min-gap", type=int, metavar="SECONDS")
-    edit.add_argument("--warmup", metavar="START:STEP|off")
+        upper = proto.upper()
+        edit.add_argument(f"--{proto}-host", metavar="H", help=f"{upper} server")
+        edit.add_argument(f"--{proto}-port", type=int, metavar="P", help=f"{upper} port")
+        edit.add_argument(f"--{proto}-security", choices=["ssl", "starttls", "plain"],
+                          metavar="ssl|starttls|plain", help=f"{upper} connection security")
+    edit.add_argument("--username", metavar="U", help="login name, when it is not the address")
+    edit.add_argument("--password-stdin", action="store_true",
+                      help="read the new password (or app password) from standard input")
+    edit.add_argument("--ca-file", metavar="PEM", help="also trust this CA certificate "
+                      "('' removes it)")
+    edit.add_argument("--daily-limit", type=int, metavar="N", help="emails a day at most")
+    edit.add_argument("--min-gap", type=int, metavar="SECONDS", help="seconds between two sends")
+    edit.add_argument("--warmup", metavar="START:STEP|off",
+                      help="warm-up ramp (START emails the first day, STEP more each day), or off")
     edit.add_argument("--test", action="store_true",
                       help="test the new settings first; store nothing unless they connect")
 
     cedit = camp.add_parser("edit", parents=[common], help="change a campaign")
-    cedit.add_argument("name")
-    cedit.add_argument("--add-mailbox", action="append", default=[], metavar="EMAIL")
-    cedit.add_argument("--remove-mailbox", action="append", default=[], metavar="EMAIL")
-    cedit.add_argument("--rename", metavar="NEW")
-    cedit.add_argument("--steps", metavar="STEPS.json")
-    cedit.add_argument("--window", metavar="W")
-    cedit.add_argument("--auto-reallocate", metavar="MINUTES|off")
-
+    cedit.add_argument("name", metavar="NAME", help="the campaign")
+    cedit.add_argument("--add-mailbox", action="append", default=[], metavar="EMAIL",
+                       help="send from this mailbox too (repeatable)")
+    cedit.add_argument("--remove-mailbox", action="append", default=[], metavar="EMAIL",
+                       help="stop sending from this mailbox; its new leads move (repeatable)")
+    cedit.add_argument("--rename", metavar="NEW", help="a new name")
+    cedit.add_argument("--steps", metavar="STEPS.json",
+                       help="new steps; sent steps keep their place, new text applies from now")
+    cedit.add_argument("--window", metavar="W",
+                       help='sending window: always, or "mon-fri 09:00-17:00 Europe/Berlin"')
+    cedit.add_argument("--auto-reallocate", metavar="MINUTES|off",
+                       help="move a broken mailbox's leads after this wait, or off")
 
 def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
-    from mailmonitor.models import Account
+    from mailmonitor.models import Account, account_by_email
     from mailmonitor.services.accounts import editing
     from mailmonitor.services.accounts.validation import (
         InvalidInput,
@@ -55,7 +64,7 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
     email = normalize_email(args.email)
-    account = Account.get_or_none(Account.email == email, Account.removed_at.is_null())
+    account = account_by_email(email)
     if account is None:
         raise InvalidInput(f"no account {email}")
     warmup_off = (args.warmup or "").strip().lower() == "off"

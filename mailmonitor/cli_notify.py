@@ -25,9 +25,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
     notify = sub.add_parser("notify", parents=[common], help="alert channels: email, Slack, "
                             "webhooks")
-    nt = notify.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    add = nt.add_parser("add", parents=[common])
-    add.add_argument("name")
+    nt = notify.add_subparsers(dest="action", required=True, parser_class=parser_class,
+                               metavar="ACTION")
+    add = nt.add_parser("add", parents=[common], help="add an alert channel")
+    add.add_argument("name", metavar="NAME", help="a name for the channel")
     where = add.add_mutually_exclusive_group(required=True)
     where.add_argument("--email", metavar="ADDRESS", help="email alerts to this address")
     where.add_argument("--slack", metavar="URL", help="a Slack-compatible incoming webhook")
@@ -37,16 +38,18 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     add.add_argument("--from", dest="from_email", metavar="MAILBOX",
                      help="email: the mailbox to send from (default: any connected one)")
     add.add_argument("--relay", metavar="HOST[:PORT]", help="email: send through this SMTP relay")
-    add.add_argument("--relay-security", choices=["ssl", "starttls", "plain"])
-    add.add_argument("--relay-user", default="")
-    add.add_argument("--relay-from", metavar="ADDRESS")
+    add.add_argument("--relay-security", choices=["ssl", "starttls", "plain"],
+                     metavar="ssl|starttls|plain", help="email: the relay's connection security")
+    add.add_argument("--relay-user", default="", metavar="U", help="email: the relay's login")
+    add.add_argument("--relay-from", metavar="ADDRESS", help="email: the sender on the relay")
     add.add_argument("--password-stdin", action="store_true", help="the relay's password")
     add.add_argument("--secret-stdin", action="store_true",
                      help="webhook: sign requests with this secret (HMAC-SHA256)")
-    lst = nt.add_parser("list", parents=[common])
-    lst.add_argument("--json", action="store_true")
-    for name in ("test", "remove"):
-        nt.add_parser(name, parents=[common]).add_argument("name")
+    lst = nt.add_parser("list", parents=[common], help="the channels and how delivery goes")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    for name, text in (("test", "send a test message now"), ("remove", "remove a channel")):
+        nt.add_parser(name, parents=[common], help=text).add_argument(
+            "name", metavar="NAME", help="the channel")
 
 
 def _stdin_line(flag: str) -> str:

@@ -60,7 +60,7 @@ def one_account(cli: Cli) -> str:
     (["rep@example.com", "--min-gap", "99999999"], "minimum gap"),
     (["rep@example.com", "--warmup", "fast"], "START:STEP"),
     (["rep@example.com", "--ca-file", "/nonexistent.pem"], "does not exist"),
-    (["rep@example.com", "--imap-host", "bad host"], "not a valid host name"),
+    (["rep@example.com", "--imap-host", "bad host"], "is not a host name or IP address"),
     (["rep@example.com"], "nothing to change"),
 ])
 def test_bad_account_edits_are_one_line_exit_3_and_change_nothing(

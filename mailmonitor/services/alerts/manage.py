@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailmonitor.models import Account, NotifyChannel, OutboxMessage, db
+from mailmonitor.models import Account, NotifyChannel, OutboxMessage, account_by_email, db
 from mailmonitor.models.notify import CHANNEL_KINDS
 from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.alerts import registry as alerts
@@ -102,7 +102,7 @@ def add_channel(spec: ChannelSpec, now: datetime) -> NotifyChannel:
     sender = None
     if spec.from_email:
         email = normalize_email(spec.from_email)
-        sender = Account.get_or_none((Account.email == email) & Account.removed_at.is_null())
+        sender = account_by_email(email)
         if sender is None:
             raise InvalidInput(f"no mailbox {email} to send alerts from")
     webhook = spec.kind != "email"

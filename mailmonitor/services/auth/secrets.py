@@ -80,9 +80,9 @@ def _note_new_secret(email: str) -> None:
     """When the mailbox's password or sign-in was last replaced (never the secret itself)."""
     try:
         from mailmonitor.clock import utcnow
-        from mailmonitor.models import Account
+        from mailmonitor.models import Account, emails_match
 
-        Account.update(secret_set_at=utcnow()).where(Account.email == email.lower()).execute()
+        Account.update(secret_set_at=utcnow()).where(emails_match([email])).execute()
     except Exception:  # no database bound (self-test), or it is busy: the age is a nicety
         log.debug("could not note the age of a new secret", exc_info=True)
 

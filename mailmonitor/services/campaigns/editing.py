@@ -17,7 +17,16 @@ from typing import Any
 import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, SendRecord, Step, db
+from mailmonitor.models import (
+    Account,
+    Campaign,
+    CampaignMailbox,
+    Lead,
+    SendRecord,
+    Step,
+    account_by_email,
+    db,
+)
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.campaigns.reallocation import apply_reallocation, plan_reallocation
@@ -101,7 +110,7 @@ def validate_name(campaign: Campaign, name: str) -> str:
 
 def _account(email: str) -> Account:
     address = normalize_email(email)
-    account = Account.get_or_none(Account.email == address, Account.removed_at.is_null())
+    account = account_by_email(address)
     if account is None:
         raise InvalidInput(f"no account {address}: add it first (mailmonitor accounts add)")
     return account
