@@ -151,7 +151,11 @@ def test_alerts_through_1_3_7_8_days_and_the_stop_arrive_once_each_across_kill_9
         subjects = [str(BytesParser(policy=default).parsebytes(m.raw)["Subject"]).strip()
                     for m in emails]
         assert subjects == [c.json()["title"] for c in calls]
-        assert runner.outbox_states() == {"sent": 12}
+        # Each arrived exactly once (above). A kill between the last byte and the receiver's
+        # answer leaves a message `unknown` (never re-sent, named to the rep), so a random kill
+        # may legitimately end one that way; nothing may be pending or failed.
+        states = runner.outbox_states()
+        assert set(states) <= {"sent", "unknown"} and sum(states.values()) == 12, states
         listing = json.loads(runner.cli("leads", "list", CAMPAIGN, "--json").stdout)
         assert {lead["state"] for lead in listing} == {"campaign_stopped"}
         assert runner.kills >= 12
