@@ -12,6 +12,13 @@ from mailmonitor.models.alert import Alert
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
+from mailmonitor.models.deliverability import (
+    Bounce,
+    DomainAuth,
+    SendingHold,
+    Suppression,
+    UnsubscribeToken,
+)
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
 from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
@@ -22,10 +29,12 @@ log = logging.getLogger(__name__)
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync,
+    Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth,
 ]
 
 __all__ = [
-    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox", "Check",
+    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Bounce", "Campaign", "CampaignMailbox",
+    "Check", "DomainAuth", "SendingHold", "Suppression", "UnsubscribeToken",
     "Lead", "MailboxSync", "SendRecord", "Setting", "Step", "active_accounts", "all_settings",
     "close_db", "db", "get_setting", "open_db", "set_setting",
 ]

@@ -58,6 +58,7 @@ LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("Bounced", ("bounced",)),
     ("Completed", ("completed",)),
     ("Campaign Stopped", ("campaign_stopped",)),
+    ("Unsubscribed", ("unsubscribed",)),
 ]
 
 

@@ -13,7 +13,7 @@ import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, db
-from mailmonitor.models.lead import LEAD_STATES
+from mailmonitor.models.lead import FINAL_STATES, LEAD_STATES
 from mailmonitor.services.accounts.adding import read_csv_rows
 from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.alerts import registry as alerts
@@ -212,7 +212,7 @@ def campaign_summary(campaign: Campaign, counts: Counter[str] | None = None) -> 
         counts = lead_counts([campaign.id]).get(campaign.id, Counter())
     members = campaign_accounts(campaign)
     total = sum(counts.values())
-    done = sum(counts[s] for s in ("replied", "bounced", "completed", "campaign_stopped"))
+    done = sum(counts[s] for s in FINAL_STATES)
     return {
         "name": campaign.name,
         "status": campaign.status,

@@ -142,6 +142,7 @@ class BackgroundWork:
                 await self._pause(self.send_tick)
 
     async def reply_loop(self) -> None:
+        from mailmonitor.services.deliverability import bounce_guard
         from mailmonitor.services.sending.replies import poll_replies
 
         while not self.stopping.is_set():
@@ -151,6 +152,8 @@ class BackgroundWork:
             try:
                 await self._in_thread(poll_replies, self.clock.now(), self.engine.credentials,
                                       self.engine.timeout)
+                # Status writes stay on this thread (like the monitor's and the engine's).
+                bounce_guard.evaluate_all(self.clock.now())
             except Exception:
                 log.exception("reply poll failed")
 

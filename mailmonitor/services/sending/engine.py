@@ -20,6 +20,7 @@ from typing import Any
 from mailmonitor.clock import Clock
 from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.deliverability import bounce_guard, send_outcomes
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
@@ -113,6 +114,11 @@ class SendingEngine:
         account at once (its leads halt); temporary trouble makes the mailbox wait a while."""
         now = self.clock.now()
         for result in results:
+            if result.blocked is not None:
+                account = Account.get_by_id(result.account_id)
+                send_outcomes.hold_for_refusals(account, *result.blocked, now)
+            if result.bounced:
+                bounce_guard.evaluate(Account.get_by_id(result.account_id), now)
             if result.account_problem is not None:
                 status, reason, detail = result.account_problem
                 account = Account.get_by_id(result.account_id)

@@ -34,6 +34,7 @@ from peewee import fn
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
+from mailmonitor.services.deliverability import bounce_guard
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending import mailbox, sendlog
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BOUNCE, AUTO_REPLY, REPLY = "bounce", "auto_reply", "reply"
 MAX_FULL_FETCH = 5_000_000  # bytes: a bounce is small; never download a huge message for it
-NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped")
+NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped", "unsubscribed")
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
@@ -216,9 +217,13 @@ def apply_message(account: Account, message: Message, raw: bytes | None, now: da
     if kind == AUTO_REPLY:
         return AUTO_REPLY
     if kind == BOUNCE:
-        if raw is None or not delivery_failed(message):
+        if raw is None:
             return None
         records = _our_records(bounced_message_ids(message, raw), account)
+        failed = delivery_failed(message)
+        bounce_guard.record_dsn(account, records, message, now, failed)  # hard and soft
+        if not failed:
+            return None
         bounced: set[int] = set()
         with db.atomic():
             for record in records:

@@ -41,6 +41,8 @@ from mailmonitor.models import Account, Lead, Step
 from mailmonitor.models.lead import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
+from mailmonitor.services.deliverability import bounce_guard
+from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.checker import CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
@@ -60,6 +62,7 @@ SENDER = "sender"  # the server refuses mail from this mailbox for now (quota, p
 RECIPIENT = "recipient"  # this address does not exist: the lead bounced
 MESSAGE = "message"  # this message was refused for good: the rep must look
 LOST = "lost"  # the connection died after the hand-over: the server may have accepted it
+BLOCKED = "blocked"  # mail from this mailbox is refused as spam or blocked: it must stop
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SENDER_LIMIT = re.compile(r"quota|limit|too many|rate|daily", re.IGNORECASE)
@@ -290,6 +293,8 @@ class SmtpTransport:
 def permanent_kind(phase: str, code: int, text: str) -> str:
     """What a 5xx answer to a transaction step is about: the mailbox, the address or the
     message. Enhanced status codes (RFC 3463) decide when present."""
+    if refused_as_sender(code, text):
+        return BLOCKED  # e.g. 554 5.7.1 rejected as spam (issue 14: a status, not a flag)
     enhanced = _ENHANCED.search(text)
     subject, detail = (int(enhanced.group(2)), int(enhanced.group(3))) if enhanced else (0, 0)
     if phase == "mail" or (subject == 4 and detail == 5) or \
@@ -317,6 +322,7 @@ class BatchResult:
     # Written by the caller on its own thread: (status, reason, detail) for the account.
     account_problem: tuple[str, str, str] | None = None
     back_off: str | None = None  # TRANSIENT or SENDER: the mailbox should wait
+    blocked: tuple[str, str] | None = None  # (recipient, answer): the mailbox must stop
     error: str | None = None
     sent_message_ids: list[str] = field(default_factory=list)
 
@@ -415,8 +421,16 @@ class BatchSender:
             return False
         if error.kind == RECIPIENT:
             sendlog.mark_bounced(record, error.text, now)
+            bounce_guard.record_refusal(record, record.lead.email, error.text, now)
             result.bounced += 1
             return error.alive
+        if error.kind == BLOCKED:
+            # Not the lead's fault: it keeps its cursor and goes out once the rep resumes.
+            sendlog.mark_failed(record, error.text, now)
+            result.failed += 1
+            result.blocked = (record.lead.email, error.text)
+            result.error = error.text
+            return False
         if error.kind == MESSAGE:
             sendlog.mark_failed(record, error.text, now)
             sendlog.flag_lead(record.lead_id, f"Step {record.step + 1} was refused by the "
