@@ -9,7 +9,8 @@ the send itself (550 5.1.1 at RCPT TO). Each is stored as a `Bounce` of one send
 - soft: 4.x.x (mailbox full, greylisting, "still trying"): it may work later.
 
 The rate is the share of hard bounces over the mailbox's last N sends (setting
-`bounce_window_sends`, 50) that are no older than D days (`bounce_window_days`, 7). Over the
+`bounce_window_sends`, 50) that are no older than D days (`bounce_window_days`, 7) nor older
+than the rep's last Resume sending. Over the
 threshold (`bounce_threshold_percent`, 5 %) and with at least `bounce_min_hard` (3) hard
 bounces — one bounce of two sends is chance, not a rate — the mailbox is held ("Paused: high
 bounce rate", holds.py) with an alert that lists the bounced addresses. The rep resumes it.
@@ -25,7 +26,9 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import parseaddr
 
-from mailmonitor.models import Account, Bounce, SendRecord, db, get_setting
+import peewee as pw
+
+from mailmonitor.models import Account, Bounce, SendingHold, SendRecord, db, get_setting
 from mailmonitor.models.deliverability import HARD, SOFT
 from mailmonitor.services.deliverability import holds
 
@@ -163,11 +166,20 @@ class BounceRate:
                 + (f"; {self.soft} more were delayed or refused for now" if self.soft else ""))
 
 
-def recent_sends(account: Account | int, now: datetime) -> list[int]:
-    """Ids of the mailbox's last N sends of the last D days (sent, possibly sent, or refused
-    for their recipient)."""
-    limit = int(get_setting("bounce_window_sends"))
+def window_start(account: Account | int, now: datetime) -> datetime:
+    """D days back, or the rep's last Resume sending after a bounce pause if later: the bounces
+    before it were dealt with (otherwise the old ones would pause it again at once)."""
     since = now - timedelta(days=float(get_setting("bounce_window_days")))
+    resumed = SendingHold.select(pw.fn.MAX(SendingHold.lifted_at)).where(
+        (SendingHold.account == account) & (SendingHold.reason == "high_bounce_rate")).scalar()
+    return max(since, resumed) if resumed is not None else since
+
+
+def recent_sends(account: Account | int, now: datetime) -> list[int]:
+    """Ids of the mailbox's last N sends of the window (sent, possibly sent, or refused for
+    their recipient)."""
+    limit = int(get_setting("bounce_window_sends"))
+    since = window_start(account, now)
     refused = Bounce.select(Bounce.send).where(Bounce.send.is_null(False))
     query = (SendRecord.select(SendRecord.id)
              .where((SendRecord.account == account) & (SendRecord.created_at >= since)
