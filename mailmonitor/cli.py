@@ -81,7 +81,7 @@ def build_parser() -> Parser:
     rec.add_argument("email")
     rec.add_argument("--password-stdin", action="store_true")
     rec.add_argument("--timeout", type=float, default=300.0)
-    for name in ("disconnect", "remove"):
+    for name in ("disconnect", "remove", "resume-sending"):
         acc.add_parser(name, parents=[common]).add_argument("email")
     lst = acc.add_parser("list", parents=[common])
     lst.add_argument("--json", action="store_true")
@@ -109,6 +109,9 @@ def build_parser() -> Parser:
     llist = ld.add_parser("list", parents=[common])
     llist.add_argument("name")
     llist.add_argument("--json", action="store_true")
+    from mailmonitor.cli_deliverability import add_parsers
+
+    add_parsers(sub, common, Parser)
     return parser
 
 
@@ -176,6 +179,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         raise Failure(f"no account {email}")
     if args.action == "reconnect":
         return reconnect_account(account, args, now)
+    if args.action == "resume-sending":
+        from mailmonitor.cli_deliverability import resume_sending
+
+        return resume_sending(account, now)
     if args.action == "disconnect":
         if account.detached_at is not None:
             print(f"{email} is already disconnected")
@@ -322,10 +329,13 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
     campaign = setup.find_campaign(args.name)
     if args.action == "import":
-        added, updated = setup.import_leads(campaign, Path(args.file), now)
+        from mailmonitor.cli_deliverability import refused_note
+
+        refused: list[str] = []
+        added, updated = setup.import_leads(campaign, Path(args.file), now, refused)
         print(f"Imported {added} leads into {campaign.name!r}"
               + (f"; {updated} already there kept their place (fields updated)" if updated
-                 else ""))
+                 else "") + refused_note(refused))
         return EXIT_OK
     emails = dict(Account.select(Account.id, Account.email).tuples())
     rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))
@@ -469,6 +479,10 @@ def _main(argv: list[str]) -> int:
             return cmd_campaigns(args, now)
         if args.command == "leads":
             return cmd_leads(args, now)
+        if args.command == "suppress":
+            from mailmonitor.cli_deliverability import cmd_suppress
+
+            return cmd_suppress(args, now)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None

@@ -33,10 +33,30 @@ ALL_MODELS: list[type[BaseModel]] = [
 ]
 
 __all__ = [
-    "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Bounce", "Campaign", "CampaignMailbox",
-    "Check", "DomainAuth", "SendingHold", "Suppression", "UnsubscribeToken",
-    "Lead", "MailboxSync", "SendRecord", "Setting", "Step", "active_accounts", "all_settings",
-    "close_db", "db", "get_setting", "open_db", "set_setting",
+    "ALL_MODELS",
+    "CURRENT_VERSION",
+    "Account",
+    "Alert",
+    "Bounce",
+    "Campaign",
+    "CampaignMailbox",
+    "Check",
+    "DomainAuth",
+    "Lead",
+    "MailboxSync",
+    "SendRecord",
+    "SendingHold",
+    "Setting",
+    "Step",
+    "Suppression",
+    "UnsubscribeToken",
+    "active_accounts",
+    "all_settings",
+    "close_db",
+    "db",
+    "get_setting",
+    "open_db",
+    "set_setting",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

@@ -19,6 +19,7 @@ from mailmonitor.services.accounts.validation import InvalidInput, normalize_ema
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
+from mailmonitor.services.deliverability import suppression
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
@@ -112,12 +113,14 @@ def find_campaign(name: str) -> Campaign:
     return campaign
 
 
-def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, int]:
+def import_leads(campaign: Campaign, path: Path, now: datetime,
+                 refused: list[str] | None = None) -> tuple[int, int]:
     """All rows or nothing. Returns (imported, updated). New leads are spread over the
     campaign's mailboxes by remaining capacity (inbox rotation). A lead already in the campaign
     keeps its place, mailbox and history; the file's non-empty values update its fields and a
     flag it had (e.g. a missing template field) is cleared, so fixing the CSV and importing it
-    again is how a rep repairs flagged leads."""
+    again is how a rep repairs flagged leads. Addresses on the suppression list (they
+    unsubscribed) are refused: listed in `refused` when given, never added."""
     header, rows = read_csv_rows(path)
     if "email" not in header:
         raise InvalidInput(f"{path}: the header has no 'email' column")
@@ -148,6 +151,11 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
         shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20
                                            else "")
         raise InvalidInput(f"{path}: {len(errors)} malformed row(s), nothing imported; {shown}")
+    blocked = suppression.suppressed_among(e for e, _ in new)
+    if blocked:
+        new = [(e, f) for e, f in new if e.lower() not in blocked]
+        if refused is not None:
+            refused.extend(sorted(blocked))
     with db.atomic():
         assign_and_insert(campaign, new, now)
         update_fields(campaign, updates, now)
@@ -170,6 +178,8 @@ def update_fields(campaign: Campaign, updates: dict[int, dict[str, str]], now: d
 
 def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]], now: datetime
                       ) -> None:
+    blocked = suppression.suppressed_among(e for e, _ in new)
+    new = [(e, f) for e, f in new if e.lower() not in blocked]  # never re-imported
     members = campaign_accounts(campaign)
     usable = [a for a in members if is_usable(a)]
     targets = usable or members

@@ -34,15 +34,16 @@ from peewee import fn
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
-from mailmonitor.services.deliverability import bounce_guard
+from mailmonitor.services.deliverability import bounce_guard, unsubscribe
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)
 
-BOUNCE, AUTO_REPLY, REPLY = "bounce", "auto_reply", "reply"
+BOUNCE, AUTO_REPLY, REPLY, UNSUBSCRIBE = "bounce", "auto_reply", "reply", "unsubscribe"
 MAX_FULL_FETCH = 5_000_000  # bytes: a bounce is small; never download a huge message for it
+MAX_REPLY_FETCH = 1_000_000  # a reply's text is read (for "unsubscribe") only up to this size
 NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped", "unsubscribed")
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
@@ -175,9 +176,10 @@ class PollReport:
     auto_replies: int = 0
     unmatched: int = 0
     seen: int = 0
+    unsubscribed: int = 0
 
     def add(self, other: PollReport) -> None:
-        for name in ("replied", "bounced", "auto_replies", "unmatched", "seen"):
+        for name in ("replied", "bounced", "auto_replies", "unmatched", "seen", "unsubscribed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -214,6 +216,12 @@ def apply_message(account: Account, message: Message, raw: bytes | None, now: da
     if sender_address(message) == account.email.lower():
         return None
     kind = classify_message(message)
+    if kind != BOUNCE:
+        # The List-Unsubscribe mailto carries the lead's token, whatever the client adds.
+        by_token = unsubscribe.leads_of_tokens(unsubscribe.tokens_in(
+            str(message.get("Subject", "")) + "\n" + unsubscribe.own_text(message)))
+        if by_token:
+            return _unsubscribe(by_token, account, now)
     if kind == AUTO_REPLY:
         return AUTO_REPLY
     if kind == BOUNCE:
@@ -237,11 +245,23 @@ def apply_message(account: Account, message: Message, raw: bytes | None, now: da
         lead_ids = leads_from(sender_address(message), account)
     if not lead_ids:
         return None
+    if unsubscribe.asks_to_unsubscribe(message):
+        return _unsubscribe(lead_ids, account, now)
     with db.atomic():
         campaigns = mark_replied(lead_ids, now)
     for campaign_id in campaigns:
         bus.emit(LEADS_CHANGED, campaign_id)
     return REPLY
+
+
+def _unsubscribe(lead_ids: list[int], account: Account, now: datetime) -> str:
+    campaigns = [c for (c,) in Lead.select(Lead.campaign).where(Lead.id.in_(lead_ids))
+                 .distinct().tuples()]
+    with db.atomic():
+        unsubscribe.unsubscribe_leads(lead_ids, now, f"asked by email to {account.email}")
+    for campaign_id in campaigns:
+        bus.emit(LEADS_CHANGED, campaign_id)
+    return UNSUBSCRIBE
 
 
 # --- IMAP -----------------------------------------------------------------------------------
@@ -285,8 +305,11 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
                 header = data.get(b"BODY[HEADER]") or b""
                 message = parse(header, headers_only=True)
                 raw: bytes | None = None
-                if classify_message(message) == BOUNCE and \
-                        int(data.get(b"RFC822.SIZE", 0) or 0) <= MAX_FULL_FETCH:
+                size = int(data.get(b"RFC822.SIZE", 0) or 0)
+                kind = classify_message(message)
+                if (kind == BOUNCE and size <= MAX_FULL_FETCH) or \
+                        (kind == REPLY and size <= MAX_REPLY_FETCH):
+                    # A reply's own words may ask to unsubscribe: its text is needed too.
                     full = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid) or {}
                     raw = full.get(b"BODY[]") or b""
                     message = parse(raw)
@@ -298,6 +321,8 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
                     report.bounced += 1
                 elif outcome == AUTO_REPLY:
                     report.auto_replies += 1
+                elif outcome == UNSUBSCRIBE:
+                    report.unsubscribed += 1
                 else:
                     report.unmatched += 1
                 sync.last_uid = max(sync.last_uid, uid)
