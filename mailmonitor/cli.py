@@ -52,6 +52,9 @@ def build_parser() -> Parser:
     check = sub.add_parser("check", parents=[common], help="one check sweep now")
     check.add_argument("--json", action="store_true")
     check.add_argument("emails", nargs="*", metavar="EMAIL")
+    from mailmonitor.cli_deliverability import add_check_options
+
+    add_check_options(check)
 
     run = sub.add_parser("run", parents=[common], help="monitoring and sending without a window")
     run.add_argument("--headless", action="store_true", required=True)
@@ -364,6 +367,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     for email in emails:
         if Account.get_or_none(Account.email == email, Account.removed_at.is_null()) is None:
             raise UsageError(f"no account {email}")
+    from mailmonitor.cli_deliverability import round_trip_wait
+
+    round_trip_wait(args)  # bad input: refused before anything runs
 
     async def sweep() -> None:
         monitor = Monitor()
@@ -376,9 +382,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(Account.email.in_(emails))
+    trips: dict[int, dict[str, Any]] = {}
+    if args.round_trip:
+        from mailmonitor.cli_deliverability import round_trips
+
+        trips = round_trips(list(query), args.round_trip_timeout)
     rows = []
     for account in query:
-        last = account.checks.order_by(-account.checks.model.id).first()
+        last = account.checks.where(account.checks.model.trigger != "round_trip") \
+            .order_by(-account.checks.model.id).first()
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
             "label": label_for(account.status, account.reason), "detail": account.detail,
@@ -386,14 +398,22 @@ def cmd_check(args: argparse.Namespace) -> int:
             "imap": protocol_json(last.imap if last else None),
             "smtp": protocol_json(last.smtp if last else None),
         }
+        if args.round_trip:
+            row["round_trip"] = trips.get(account.id)
         rows.append(row)
     if args.json:
         print_json(rows)
     else:
+        from mailmonitor.cli_deliverability import round_trip_line
+
         for row in rows:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
                   + (f" — {row['detail']}" if row["reason"] else ""))
+            if row.get("round_trip"):
+                print(round_trip_line(row["round_trip"]))
     statuses = {r["status"] for r in rows}
+    if any(r.get("round_trip") and r["round_trip"]["outcome"] != "inbox" for r in rows):
+        statuses.add("warning")  # mail that does not reach the Inbox: exit 1 at least
     if statuses & {"disconnected"}:
         return EXIT_CRITICAL
     if statuses & {"warning", "offline", "checking"}:

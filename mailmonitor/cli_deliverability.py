@@ -50,3 +50,72 @@ def refused_note(refused: list[str]) -> str:
     shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5
                                       else "")
     return f"; {len(refused)} refused: they unsubscribed ({shown})"
+
+
+# --- check --round-trip ----------------------------------------------------------------------
+
+def add_check_options(check: argparse.ArgumentParser) -> None:
+    check.add_argument("--round-trip", action="store_true",
+                       help="also send a test email to itself and find it (Inbox / Spam / "
+                            "not arrived)")
+    check.add_argument("--round-trip-timeout", type=float, default=None, metavar="SECONDS",
+                       help="how long to wait for the test email (default 120)")
+
+
+def round_trip_wait(args: argparse.Namespace) -> float:
+    from mailmonitor.models import get_setting
+    from mailmonitor.services.accounts.validation import InvalidInput
+
+    timeout = getattr(args, "round_trip_timeout", None)
+    if timeout is not None and not args.round_trip:
+        raise InvalidInput("--round-trip-timeout needs --round-trip")
+    wait = float(timeout if timeout is not None else get_setting("round_trip_timeout_seconds"))
+    if not 1 <= wait <= 3600:  # also refuses nan
+        raise InvalidInput("--round-trip-timeout must be between 1 and 3600 seconds")
+    return wait
+
+
+def round_trips(accounts: list[Any], timeout: float | None) -> dict[int, dict[str, Any]]:
+    """One round trip per mailbox, a few at once; each result is stored as a check. A
+    mailbox that cannot sign in gets `not_sent` with the reason; stopped ones are skipped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailmonitor.clock import utcnow
+    from mailmonitor.models import get_setting
+    from mailmonitor.services.deliverability import round_trip
+
+    wait = round_trip_wait(argparse.Namespace(round_trip=True, round_trip_timeout=timeout))
+    io_timeout = float(get_setting("connection_timeout_seconds"))
+    todo = [a for a in accounts if a.status != "stopped"]
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="round-trip") as pool:
+        futures = {a.id: pool.submit(_one_round_trip, a, wait, io_timeout) for a in todo}
+        results = {account_id: f.result() for account_id, f in futures.items()}
+    out: dict[int, dict[str, Any]] = {}
+    for account in todo:
+        result = results[account.id]
+        round_trip.record_round_trip(account, result, utcnow())
+        out[account.id] = result.to_json()
+    return out
+
+
+def _one_round_trip(account: Any, wait: float, io_timeout: float) -> Any:
+    from mailmonitor.clock import utcnow
+    from mailmonitor.services.deliverability import round_trip
+    from mailmonitor.services.monitoring.checker import credentials_for
+
+    try:
+        creds = credentials_for(account, None, io_timeout)
+    except Exception as exc:
+        return round_trip.RoundTripResult(outcome=round_trip.NOT_SENT, recipient=account.email,
+                                          tag="", error=f"cannot sign in: {exc}")
+    return round_trip.run_round_trip(account, creds, utcnow(), timeout=wait,
+                                     io_timeout=io_timeout)
+
+
+def round_trip_line(data: dict[str, Any]) -> str:
+    timing = ""
+    if data.get("arrival_ms") is not None:
+        timing = f" after {data['arrival_ms'] / 1000:.1f} s"
+    where = f" ({data['folder']})" if data.get("outcome") == "spam" and data.get("folder") else ""
+    error = f" — {data['error']}" if data.get("error") and data.get("outcome") != "inbox" else ""
+    return f"{'':40} round trip: {data['label']}{where}{timing}{error}"
