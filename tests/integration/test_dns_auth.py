@@ -136,3 +136,10 @@ def test_the_resolver_address_comes_from_the_setting(db: Path, dns: DnsServer) -
     assert ("good.example.", "TXT") in dns.queries
     assert DomainAuth.get(DomainAuth.domain == "good.example").checked_at == NOW
     assert account.email.endswith("good.example")
+
+
+def test_reserved_test_domains_never_go_to_the_system_resolver(db: Path) -> None:
+    make_account("demo@sales.example.test")
+    make_account("other@acme.localhost")
+    assert dns_auth.is_reserved("sales.example.test") and not dns_auth.is_reserved("acme.com")
+    assert dns_auth.check_due(NOW) == []  # no resolver named: nothing is asked

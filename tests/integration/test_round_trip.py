@@ -154,3 +154,34 @@ def test_check_round_trip_on_the_command_line(
     code, _, err = cli("check", "--round-trip-timeout", "5")
     assert code == 3 and "needs --round-trip" in err
     close_db()
+
+
+def test_the_background_runs_the_daily_round_trip_and_dns_check(db: Path, mail: tuple) -> None:
+    import asyncio
+
+    from mailmonitor.clock import FakeClock
+    from mailmonitor.models import DomainAuth, set_setting
+    from mailmonitor.services.deliverability import daily
+    from mailmonitor.services.desktop.background import BackgroundWork
+    from tests.servers.dns_server import DnsServer
+
+    server, _sink, user = mail
+    account = dovecot_account(server, user)
+    clock = FakeClock(NOW)
+    assert daily.round_trips_due(clock.now()) == []  # off by default
+    set_setting("round_trip_daily", True)
+    set_setting("round_trip_timeout_seconds", 10)
+    assert [a.id for a in daily.round_trips_due(clock.now())] == [account.id]
+    with DnsServer({"example.test": [("TXT", "v=spf1 a:127.0.0.1 -all")]}) as dns:
+        set_setting("dns_resolver", dns.address)
+        work = BackgroundWork(clock)
+        try:
+            asyncio.run(work.deliverability_round())
+        finally:
+            work.executor.shutdown(wait=True)
+    trip = round_trip.last_round_trip(account)
+    assert trip is not None and trip.round_trip["outcome"] == "inbox"
+    assert DomainAuth.get(DomainAuth.domain == "example.test").checked_at == NOW
+    assert daily.round_trips_due(clock.now()) == []  # done for today
+    clock.advance(hours=25)
+    assert [a.id for a in daily.round_trips_due(clock.now())] == [account.id]

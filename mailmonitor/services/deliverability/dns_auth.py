@@ -316,9 +316,19 @@ def stored_selector(account: Account) -> str | None:
     return row.dkim_selector if row is not None else None
 
 
+# Names that never exist in the public DNS (RFC 2606, RFC 6761): not asked about unless a DNS
+# server was named explicitly (tests, a company's own resolver).
+RESERVED_SUFFIXES = (".test", ".example", ".invalid", ".localhost", ".local")
+
+
+def is_reserved(domain: str) -> bool:
+    return ("." + domain.lower().rstrip(".")).endswith(RESERVED_SUFFIXES)
+
+
 def check_due(now: datetime, resolver: dns.resolver.Resolver | None = None) -> list[str]:
     """Re-check every sending domain not checked for `dns_recheck_hours` (daily). One domain's
     failure never stops the others. Returns the domains checked."""
+    explicit = resolver is not None or bool(get_setting("dns_resolver"))
     stale = now - timedelta(hours=float(get_setting("dns_recheck_hours")))
     fresh = {d for (d,) in DomainAuth.select(DomainAuth.domain).where(
         DomainAuth.checked_at.is_null(False) & (DomainAuth.checked_at > stale)).tuples()}
@@ -326,7 +336,7 @@ def check_due(now: datetime, resolver: dns.resolver.Resolver | None = None) -> l
     resolver = resolver or make_resolver()
     for account in active_accounts().where(Account.status != "stopped").order_by(Account.id):
         domain = domain_of(account)
-        if domain in fresh or domain in done:
+        if domain in fresh or domain in done or (is_reserved(domain) and not explicit):
             continue
         try:
             check_account_domain(account, now, resolver)

@@ -14,6 +14,7 @@ Intervals can be set by environment variables (seconds; mainly for tests and dem
   MAILMONITOR_MONITOR_TICK      monitor scheduling period                     (default 5)
   MAILMONITOR_REPLY_POLL        reply/bounce poll period                      (default 120)
   MAILMONITOR_RECONCILE_SETTLE  wait before "no copy in Sent" counts as proof (default 600)
+  MAILMONITOR_DELIVERABILITY_TICK  how often daily DNS / round-trip work is looked for (600)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ ENV_SEND_TICK = "MAILMONITOR_SEND_TICK"
 ENV_MONITOR_TICK = "MAILMONITOR_MONITOR_TICK"
 ENV_REPLY_POLL = "MAILMONITOR_REPLY_POLL"
 ENV_RECONCILE_SETTLE = "MAILMONITOR_RECONCILE_SETTLE"
+ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
 
@@ -89,6 +91,7 @@ class BackgroundWork:
         self.sending = sending
         self.send_tick = env_seconds(ENV_SEND_TICK, 15.0)
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
+        self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle)
         self.monitor = monitor or Monitor(
@@ -157,6 +160,28 @@ class BackgroundWork:
             except Exception:
                 log.exception("reply poll failed")
 
+    async def deliverability_round(self) -> None:
+        """DNS records of every sending domain once a day; the daily round trips when on."""
+        from mailmonitor.services.deliverability import daily, dns_auth, round_trip
+
+        await self._in_thread(dns_auth.check_due, self.clock.now())
+        for account in daily.round_trips_due(self.clock.now()):
+            if self.stopping.is_set():
+                return
+            result = await self._in_thread(daily.run_round_trip_of, account, self.clock.now())
+            round_trip.record_round_trip(account, result, self.clock.now(), trigger="round_trip")
+
+    async def deliverability_loop(self) -> None:
+        while not self.stopping.is_set():
+            # A tick after start: start-up stays quick, and the work is daily anyway.
+            await self._pause(self.deliverability_tick)
+            if self.stopping.is_set():
+                break
+            try:
+                await self.deliverability_round()
+            except Exception:
+                log.exception("deliverability round failed")
+
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested: finishing the email in flight")
@@ -171,8 +196,8 @@ class BackgroundWork:
             report = await self._in_thread(self.engine.reconcile)
             log.info("at start: %s", report)
         monitor_task = asyncio.create_task(self.monitor.run())
-        tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop())
-                 ] if self.sending else []
+        tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
+                 asyncio.create_task(self.deliverability_loop())] if self.sending else []
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()
