@@ -211,6 +211,11 @@ def bounce_rate(account: Account | int, now: datetime) -> BounceRate:
     return rate
 
 
+def threshold_text() -> str:
+    return (f"{float(get_setting('bounce_threshold_percent')):g} % with at least "
+            f"{int(get_setting('bounce_min_hard'))} hard bounces")
+
+
 def over_threshold(rate: BounceRate) -> bool:
     return rate.hard >= int(get_setting("bounce_min_hard")) and \
         rate.percent > float(get_setting("bounce_threshold_percent"))

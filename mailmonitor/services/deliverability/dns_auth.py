@@ -142,7 +142,9 @@ def check_spf(resolver: dns.resolver.Resolver, domain: str, provider: str, smtp_
     spf = [r for r in txt_records(resolver, domain) if r.lower().startswith("v=spf1")]
     wanted = {"gmail": GOOGLE_SPF, "microsoft": MICROSOFT_SPF}.get(provider)
     who = wanted or smtp_host or "your mail server"
-    add = f"include:{wanted}" if wanted else f"a mechanism for {smtp_host or 'your SMTP server'}"
+    add = f"include:{wanted}" if wanted else \
+        (f"a:{smtp_host} (or your mail provider's include:)" if smtp_host
+         else "your mail provider's include:")
     if not spf:
         return Finding("SPF", MISSING, None, f"{domain} has no SPF record.",
                        f'Add a TXT record at {domain}: "v=spf1 '

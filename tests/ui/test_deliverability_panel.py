@@ -1,0 +1,98 @@
+"""The account detail's Deliverability tab in the window (offscreen) against real servers: the
+"Test sending and receiving" button runs the round trip through Dovecot in a worker thread and
+shows where the email landed; a mailbox paused for bounces shows why and resumes with one
+click; "Check DNS now" asks the loopback DNS server and lists what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+
+from mailmonitor.models import Account, Alert, Check, set_setting
+from mailmonitor.services.deliverability import holds
+from mailmonitor.ui.account_detail import AccountDetailDialog
+from mailmonitor.ui.main_window import MainWindow
+from tests.integration.mailboxes import dovecot_account
+from tests.integration.test_round_trip import delivering
+from tests.servers.dns_server import DnsServer
+from tests.ui.helpers import run
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+__all__ = ["delivering"]  # the Dovecot + delivering sink fixture
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def open_tab(make_window: Callable[..., MainWindow], account: Account
+             ) -> tuple[MainWindow, AccountDetailDialog]:
+    window = make_window(use_tray=False)
+    dialog = AccountDetailDialog(window.ctx, account.id, window)
+    dialog.tabs.setCurrentWidget(dialog.deliverability)
+    dialog.show()
+    return window, dialog
+
+
+def test_test_sending_and_receiving_shows_where_the_email_landed(
+        db: Path, make_window: Callable[..., MainWindow], qloop: qasync.QEventLoop,
+        delivering: Any, settle: Callable[[], None]) -> None:
+    server, sink = delivering
+    sink.spam_words(b"automatic test from mailmonitor")
+    account = dovecot_account(server, server.new_user())
+    window, dialog = open_tab(make_window, account)
+    panel = dialog.deliverability
+    assert "Not tested yet" in panel.round_trip_result.text()
+    panel.round_trip_button.click()
+    assert not panel.round_trip_button.isEnabled()
+    run(qloop, window)
+    settle()
+    assert panel.round_trip_button.isEnabled()
+    assert "arrived in the spam folder (Junk)" in panel.round_trip_result.text()
+    assert Check.get(Check.trigger == "round_trip").round_trip["outcome"] == "spam"
+    assert Alert.get(Alert.kind == "round_trip_failed").resolved_at is None
+    sink.deliver_all()
+    panel.round_trip_button.click()
+    run(qloop, window)
+    settle()
+    assert "arrived in the Inbox" in panel.round_trip_result.text()
+    dialog.close()
+
+
+def test_a_paused_mailbox_says_why_and_resumes_and_dns_lists_what_to_fix(
+        db: Path, make_window: Callable[..., MainWindow], qloop: qasync.QEventLoop,
+        delivering: Any, settle: Callable[[], None]) -> None:
+    server, _sink = delivering
+    account = dovecot_account(server, server.new_user())
+    holds.place_hold(account, "high_bounce_rate", "4 of the last 20 emails bounced (20.0 %). "
+                     "Bounced: a@x.example, b@x.example", datetime(2026, 11, 23, 9))
+    with DnsServer({"example.test": [("TXT", "v=spf1 include:mailgun.org ~all")]}) as dns:
+        set_setting("dns_resolver", dns.address)
+        window, dialog = open_tab(make_window, account)
+        panel = dialog.deliverability
+        assert panel.resume_button.isVisibleTo(panel)
+        assert "Paused: high bounce rate" in panel.hold_text.text()
+        assert "a@x.example" in panel.hold_text.text()
+        panel.selector.setText("mm1")
+        panel.dns_button.click()
+        run(qloop, window)
+        settle()
+        spf = panel.findChild(type(panel.hold_text), "dnsSPF")
+        assert spf is not None and "does not authorise" in spf.text()
+        dmarc = panel.findChild(type(panel.hold_text), "dnsDMARC")
+        assert dmarc is not None and "_dmarc.example.test" in dmarc.text()
+        assert panel.findChild(type(panel.hold_text), "dnsDKIMStatus").text() == "DKIM: Missing"
+        assert ("mm1._domainkey.example.test.", "TXT") in dns.queries
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        dialog.resize(760, 720)
+        settle()
+        dialog.grab().save(str(SHOTS / "23-account-deliverability.png"))
+
+        panel.resume_button.click()
+        settle()
+        assert Account.get_by_id(account.id).status == "connected"
+        assert not panel.resume_button.isVisibleTo(panel)
+        dialog.close()
