@@ -3,6 +3,8 @@ alerts disappear by themselves: the list follows `alertsChanged`."""
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -17,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Alert
 from mailmonitor.services.alerts import registry as alert_service
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
@@ -130,9 +132,15 @@ class AlertsDialog(QDialog):
         broken = {a.id for a in Account.select(Account.id).where(
             Account.status.in_((Status.DISCONNECTED.value, Status.STOPPED.value))
             & Account.removed_at.is_null())}
+        held = {a for (a,) in Account.select(Account.id).where(
+            Account.reason.in_(SENDING_REASONS)).tuples()}
         for position, alert in enumerate(open_alerts[:MAX_CARDS]):
             card = AlertCard(alert, fmt.relative_time(alert.updated_at, now))
-            if alert.kind in RECONNECT_KINDS and alert.account_id in broken:
+            if alert.kind == "account_disconnected" and alert.account_id in held:
+                # Paused for its sending (bounces, spam): signing in again would not help.
+                button = card.add_button("Resume sending", "resume_sending", primary=True)
+                button.clicked.connect(lambda _c=False, a=alert.account_id: self.resume(a))
+            elif alert.kind in RECONNECT_KINDS and alert.account_id in broken:
                 button = card.add_button("Reconnect", "reconnect", primary=True)
                 button.clicked.connect(
                     lambda _c=False, a=alert.account_id: self.reconnectRequested.emit(a))
@@ -156,6 +164,14 @@ class AlertsDialog(QDialog):
         self.more.setText(f"…and {total - MAX_CARDS} more" if total > MAX_CARDS else "")
         self.more.setVisible(total > MAX_CARDS)
         self.list_layout.insertWidget(len(self.cards), self.more)
+
+    def resume(self, account_id: int) -> None:
+        from mailmonitor.services.deliverability import overview
+        from mailmonitor.services.deliverability.holds import NotHeld
+
+        with contextlib.suppress(NotHeld):  # resumed elsewhere meanwhile: just refresh
+            overview.resume_sending(account_id, self.ctx.clock.now())
+        self.refresh()
 
     def settle_unknown(self, account_id: int, delivered: bool) -> None:
         from mailmonitor.services.sending.reconcile import resolve_unknown_sends

@@ -88,6 +88,12 @@ def test_hard_bounces_over_the_threshold_pause_the_mailbox_soft_ones_do_not(
     assert engine.run_until_idle() == 0 and smtp_sink.messages() == []
     assert Lead.select().where(Lead.state == "halted").count() == 40 - 3
 
+    # Its INBOX is still read while it is paused (a late bounce still bounces its lead).
+    dovecot.deliver(box.email, samples.delivery_status(
+        raws["b7@leads.example"], "b7@leads.example", box.email, status="5.1.1"))
+    assert poll_replies(clock.now(), credentials_from(dovecot), timeout=10).bounced == 1
+    assert Lead.get(Lead.email == "b7@leads.example").state == "bounced"
+
     # A connection check that passes does not lift the pause.
     imap, smtp = run_check(held, dovecot.password(held.email), timeout=10)
     assert imap.ok and smtp.ok
@@ -98,7 +104,7 @@ def test_hard_bounces_over_the_threshold_pause_the_mailbox_soft_ones_do_not(
     holds.resume_sending(reload(box), clock.now())
     assert reload(box).status == "connected"
     assert Alert.get_by_id(alert.id).resolved_at is not None
-    assert engine.run_until_idle() == 37
+    assert engine.run_until_idle() == 36
     assert Lead.get(Lead.email == "b6@leads.example").state == "bounced"
     # The bounces before the resume were dealt with: they do not pause it again.
     assert bounce_guard.evaluate_all(clock.now()) == []

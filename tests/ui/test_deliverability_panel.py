@@ -96,3 +96,25 @@ def test_a_paused_mailbox_says_why_and_resumes_and_dns_lists_what_to_fix(
         assert Account.get_by_id(account.id).status == "connected"
         assert not panel.resume_button.isVisibleTo(panel)
         dialog.close()
+
+
+def test_the_alert_of_a_paused_mailbox_offers_resume_sending_not_reconnect(
+        db: Path, make_window: Callable[..., MainWindow], settle: Callable[[], None]) -> None:
+    from tests.factories import make_account, make_campaign, make_leads
+
+    account = make_account("ava@northwind.example")
+    campaign = make_campaign("Q4 outreach", [account])
+    make_leads(campaign, account, 3)
+    holds.place_hold(account, "sending_blocked", "The server refused an email: 554 5.7.1 spam",
+                     datetime(2026, 11, 23, 9))
+    window = make_window(use_tray=False)
+    dialog = window.open_alerts()
+    card = next(c for c in dialog.cards
+                if Alert.get_by_id(c.alert_id).kind == "account_disconnected")
+    assert Alert.get_by_id(card.alert_id).title == \
+        "ava@northwind.example stopped sending: Sending Blocked"
+    assert list(card.action_buttons) == ["resume_sending", "dismiss"]
+    card.action_buttons["resume_sending"].click()
+    settle()
+    assert Account.get_by_id(account.id).status == "connected"
+    assert all(Alert.get_by_id(c.alert_id).kind != "account_disconnected" for c in dialog.cards)

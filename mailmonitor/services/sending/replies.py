@@ -36,7 +36,7 @@ from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
 from mailmonitor.services.deliverability import bounce_guard, unsubscribe
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)
@@ -336,11 +336,12 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
 
 
 def accounts_to_poll() -> list[Account]:
-    """Connected mailboxes that have sent something."""
+    """Connected mailboxes that have sent something, and those paused for their sending (their
+    logins work: replies, bounces and unsubscribes keep being read while the rep decides)."""
     senders = SendRecord.select(SendRecord.account).distinct()
     return list(Account.select().where(
-        (Account.status == Status.CONNECTED.value) & Account.removed_at.is_null()
-        & Account.id.in_(senders)).order_by(Account.id))
+        ((Account.status == Status.CONNECTED.value) | Account.reason.in_(SENDING_REASONS))
+        & Account.removed_at.is_null() & Account.id.in_(senders)).order_by(Account.id))
 
 
 def poll_replies(now: datetime, credentials: Callable[[Account, str | None, float], Credentials],
