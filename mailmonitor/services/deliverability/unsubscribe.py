@@ -28,7 +28,8 @@ from mailmonitor.services.deliverability import suppression
 TOKEN_BYTES = 12
 _TOKEN = re.compile(r"\bunsub-([A-Za-z0-9_-]{16})")
 _ASK = re.compile(
-    r"^\W*(please\s+)?(unsubscribe|unsuscribe|remove\s+me|opt[\s-]?out|take\s+me\s+off|"
+    r"^\W*((please|pls|bitte|por favor)\s+)?"
+    r"(unsubscribe|unsuscribe|remove\s+me|opt[\s-]?out|take\s+me\s+off|"
     r"stop\s+(emailing|sending|contacting)|no\s+more\s+emails?|do\s+not\s+(email|contact)|"
     r"don'?t\s+(email|contact)|abmelden|d[ée]sinscri|darse\s+de\s+baja)\b",
     re.IGNORECASE)
