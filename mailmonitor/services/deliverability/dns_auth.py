@@ -24,13 +24,13 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-import dns.exception
-import dns.resolver
+from typing import TYPE_CHECKING, Any
 
 from mailmonitor.models import Account, DomainAuth, active_accounts, get_setting
 from mailmonitor.services.alerts import registry as alerts
+
+if TYPE_CHECKING:  # dnspython is imported on first use: the window starts without it
+    import dns.resolver
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class DomainReport:
 
 def make_resolver(address: str | None = None, lifetime: float = LIFETIME) -> dns.resolver.Resolver:
     """The system's resolver, or the server at "host[:port]" ("[v6]:port" for IPv6)."""
+    import dns.resolver
+
     address = address if address is not None else get_setting("dns_resolver")
     if not address:
         resolver = dns.resolver.Resolver()
@@ -104,6 +106,9 @@ class LookupFailed(Exception):
 
 def txt_records(resolver: dns.resolver.Resolver, name: str) -> list[str]:
     """The TXT strings at `name` (each record's parts joined); [] when there are none."""
+    import dns.exception
+    import dns.resolver
+
     try:
         answer = resolver.resolve(name, "TXT", raise_on_no_answer=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
