@@ -88,3 +88,12 @@ def test_sends_older_than_the_window_do_not_count(db: Path) -> None:
     account, _ = seed(10, hard=5, when=NOW - timedelta(days=8))
     assert bounce_guard.bounce_rate(account, NOW).sends == 0
     assert bounce_guard.evaluate(account, NOW) is False  # type: ignore[arg-type]
+
+
+def test_after_a_poll_only_mailboxes_with_new_bounces_are_looked_at(db: Path) -> None:
+    account, _ = seed(50, hard=4, when=NOW - timedelta(hours=1))
+    assert bounce_guard.pauses_needed(NOW, received_since=NOW) == []  # nothing new
+    [(account_id, words)] = bounce_guard.pauses_needed(NOW)
+    assert account_id == account.id and "4 of the last 50 emails bounced" in words  # type: ignore[attr-defined]
+    assert bounce_guard.apply_pauses([(account_id, words)], NOW) == ["rep@sales.example"]
+    assert bounce_guard.pauses_needed(NOW) == []  # held already

@@ -180,7 +180,8 @@ def recent_sends(account: Account | int, now: datetime) -> list[int]:
     their recipient)."""
     limit = int(get_setting("bounce_window_sends"))
     since = window_start(account, now)
-    refused = Bounce.select(Bounce.send).where(Bounce.send.is_null(False))
+    refused = Bounce.select(Bounce.send).where((Bounce.account == account)
+                                               & Bounce.send.is_null(False))
     query = (SendRecord.select(SendRecord.id)
              .where((SendRecord.account == account) & (SendRecord.created_at >= since)
                     & (SendRecord.state.in_(("sent", "unknown")) | SendRecord.id.in_(refused)))
@@ -229,28 +230,51 @@ def pause_detail(rate: BounceRate) -> str:
             + ". Remove these addresses from your lists, then choose Resume sending.")
 
 
+def pause_needed(account: Account, now: datetime) -> str | None:
+    """The pause's words when the mailbox's bounce rate is over the threshold (read only)."""
+    if account.removed_at is not None or holds.active_hold(account) is not None:
+        return None
+    rate = bounce_rate(account, now)
+    return pause_detail(rate) if over_threshold(rate) else None
+
+
 def evaluate(account: Account, now: datetime) -> bool:
     """Hold the mailbox when its bounce rate is over the threshold. True when it was held now.
     Call on the thread that writes statuses (the event loop's)."""
-    if account.removed_at is not None or holds.active_hold(account) is not None:
-        return False
-    rate = bounce_rate(account, now)
-    if not over_threshold(rate):
-        return False
-    return holds.place_hold(account, "high_bounce_rate", pause_detail(rate), now)
+    detail = pause_needed(account, now)
+    return detail is not None and holds.place_hold(account, "high_bounce_rate", detail, now)
 
 
-def evaluate_all(now: datetime) -> list[str]:
-    """Every mailbox with a bounce in the window; returns the addresses of those held now. One
+def pauses_needed(now: datetime, received_since: datetime | None = None
+                  ) -> list[tuple[int, str]]:
+    """(account id, words) of every mailbox to pause: those with a bounce received since
+    `received_since` (default: in the window). Read only: a worker thread may run it. One
     mailbox's trouble never stops the others."""
-    since = now - timedelta(days=float(get_setting("bounce_window_days")))
+    since = received_since or now - timedelta(days=float(get_setting("bounce_window_days")))
     with_bounces = Bounce.select(Bounce.account).where(Bounce.received_at >= since).distinct()
-    held: list[str] = []
+    found: list[tuple[int, str]] = []
     for account in Account.select().where(Account.id.in_(with_bounces)
                                            & Account.removed_at.is_null()):
         try:
-            if evaluate(account, now):
-                held.append(account.email)
+            detail = pause_needed(account, now)
         except Exception:
             log.exception("bounce guard failed for %s", account.email)
+            continue
+        if detail is not None:
+            found.append((account.id, detail))
+    return found
+
+
+def apply_pauses(found: list[tuple[int, str]], now: datetime) -> list[str]:
+    """Hold the mailboxes `pauses_needed` found (on the thread that writes statuses)."""
+    held: list[str] = []
+    for account_id, detail in found:
+        account = Account.get_or_none(Account.id == account_id)
+        if account is not None and holds.place_hold(account, "high_bounce_rate", detail, now):
+            held.append(account.email)
     return held
+
+
+def evaluate_all(now: datetime, received_since: datetime | None = None) -> list[str]:
+    """Find and hold in one go; returns the addresses of the mailboxes held now."""
+    return apply_pauses(pauses_needed(now, received_since), now)

@@ -40,16 +40,16 @@ def suppressed_among(emails: Iterable[str]) -> set[str]:
     return found
 
 
-def stop_leads_of(emails: Iterable[str], now: datetime) -> int:
-    """Every lead with one of these addresses, in every campaign, gets no further step."""
-    wanted = list({e.strip().lower() for e in emails})
-    campaigns: set[int] = set()
-    changed = 0
-    for i in range(0, len(wanted), CHUNK):
-        where = fn.LOWER(Lead.email).in_(wanted[i:i + CHUNK]) & Lead.state.not_in(FINAL_STATES)
-        campaigns.update(c for (c,) in Lead.select(Lead.campaign).where(where).tuples())
-        changed += Lead.update(state="unsubscribed", next_due_at=None, updated_at=now) \
-            .where(where).execute()
+def stop_suppressed_leads(now: datetime) -> int:
+    """Every lead whose address is on the list, in every campaign, gets no further step (one
+    pass over the leads, whatever the size of the list)."""
+    where = fn.LOWER(Lead.email).in_(Suppression.select(Suppression.email)) \
+        & Lead.state.not_in(FINAL_STATES)
+    campaigns = [c for (c,) in Lead.select(Lead.campaign).where(where).distinct().tuples()]
+    if not campaigns:
+        return 0
+    changed = int(Lead.update(state="unsubscribed", next_due_at=None, updated_at=now)
+                  .where(where).execute())
     for campaign_id in campaigns:
         bus.emit(LEADS_CHANGED, campaign_id)
     return changed
@@ -59,15 +59,21 @@ def suppress(emails: Iterable[str], now: datetime, reason: str = "unsubscribed",
              source: str = "") -> int:
     """Put addresses on the list (and stop their leads). Returns how many were new."""
     wanted = sorted({e.strip().lower() for e in emails if e.strip()})
+    table = Suppression._meta.table_name
+    param = db.param  # "?" for SQLite, "%s" for PostgreSQL
+    # executemany with one prepared INSERT: peewee renders each row at about 50 µs otherwise.
+    sql = (f'INSERT INTO "{table}" (email, reason, source, created_at) VALUES '
+           f"({param}, {param}, {param}, {param}) ON CONFLICT (email) DO NOTHING")
+    when = Suppression.created_at.db_value(now)
     with db.atomic():
-        known = suppressed_among(wanted)
-        new = [e for e in wanted if e not in known]
-        for i in range(0, len(new), CHUNK):
-            Suppression.insert_many(
-                [{"email": e, "reason": reason, "source": source[:500], "created_at": now}
-                 for e in new[i:i + CHUNK]]).on_conflict_ignore().execute()
-        stop_leads_of(wanted, now)
-    return len(new)
+        before = Suppression.select().count()
+        cursor = db.cursor()
+        for i in range(0, len(wanted), CHUNK * 20):
+            cursor.executemany(sql, [(e, reason, source[:500], when)
+                                     for e in wanted[i:i + CHUNK * 20]])
+        added = Suppression.select().count() - before
+        stop_suppressed_leads(now)
+    return int(added)
 
 
 def import_csv(path: Path, now: datetime) -> tuple[int, int]:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import Message
 from email.policy import Policy
 from urllib.parse import quote
 
-from mailmonitor.models import Account, Lead, UnsubscribeToken, get_setting
+from mailmonitor.clock import utcnow
+from mailmonitor.models import Account, Lead, Setting, UnsubscribeToken, db
 from mailmonitor.services.deliverability import suppression
 
 TOKEN_BYTES = 12
@@ -55,19 +57,41 @@ def header_registry() -> HeaderRegistry:
     return registry
 
 
+@dataclass(frozen=True)
+class Config:
+    """The rep's unsubscribe settings, read once per batch of sends."""
+
+    url: str = ""
+    footer: str = ""
+
+
+def config() -> Config:
+    values = {row.key: row.value for row in Setting.select().where(
+        Setting.key.in_(("unsubscribe_url", "unsubscribe_footer")))}
+    return Config(url=str(values.get("unsubscribe_url") or "").strip(),
+                  footer=" ".join(str(values.get("unsubscribe_footer") or "").split())[:300])
+
+
 def token_for(lead: Lead) -> str:
-    existing = UnsubscribeToken.get_or_none(UnsubscribeToken.lead == lead.id)
-    if existing is not None:
-        return str(existing.token)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    UnsubscribeToken.insert(token=token, lead=lead.id).on_conflict_ignore().execute()
-    return str(UnsubscribeToken.get(UnsubscribeToken.lead == lead.id).token)
+    """The lead's token, made on its first email. Plain SQL: this runs for every send, and
+    peewee's query building would cost more than the query."""
+    table, param = UnsubscribeToken._meta.table_name, db.param
+    select = f'SELECT token FROM "{table}" WHERE lead_id = {param}'
+    row = db.execute_sql(select, (lead.id,)).fetchone()
+    if row is None:
+        db.execute_sql(f'INSERT INTO "{table}" (token, lead_id, created_at) VALUES '
+                       f"({param}, {param}, {param}) ON CONFLICT DO NOTHING",
+                       (secrets.token_urlsafe(TOKEN_BYTES), lead.id,
+                        UnsubscribeToken.created_at.db_value(utcnow())))
+        row = db.execute_sql(select, (lead.id,)).fetchone()
+    return str(row[0])
 
 
-def headers_for(lead: Lead, account: Account) -> dict[str, str]:
+def headers_for(lead: Lead, account: Account, settings: Config | None = None
+                ) -> dict[str, str]:
     token = token_for(lead)
     mailto = f"<mailto:{account.email}?subject={quote(f'unsubscribe unsub-{token}')}>"
-    url = (get_setting("unsubscribe_url") or "").strip()
+    url = (settings or config()).url
     if url:
         one_click = url.replace("{token}", quote(token, safe=""))
         return {"List-Unsubscribe": f"<{one_click}>, {mailto}",
@@ -75,8 +99,8 @@ def headers_for(lead: Lead, account: Account) -> dict[str, str]:
     return {"List-Unsubscribe": mailto}
 
 
-def footer() -> str:
-    return " ".join(str(get_setting("unsubscribe_footer") or "").split())[:300]
+def footer(settings: Config | None = None) -> str:
+    return (settings or config()).footer
 
 
 # --- recognising a request --------------------------------------------------------------------

@@ -153,10 +153,14 @@ class BackgroundWork:
             if self.stopping.is_set():
                 break
             try:
-                await self._in_thread(poll_replies, self.clock.now(), self.engine.credentials,
+                polled_at = self.clock.now()
+                await self._in_thread(poll_replies, polled_at, self.engine.credentials,
                                       self.engine.timeout)
-                # Status writes stay on this thread (like the monitor's and the engine's).
-                bounce_guard.evaluate_all(self.clock.now())
+                # The bounces this poll read: rates in the worker, holds (status writes) on
+                # this thread, like the monitor's and the engine's.
+                pauses = await self._in_thread(bounce_guard.pauses_needed, self.clock.now(),
+                                               polled_at)
+                bounce_guard.apply_pauses(pauses, self.clock.now())
             except Exception:
                 log.exception("reply poll failed")
 

@@ -130,7 +130,8 @@ def _cte(text: str) -> str:
 
 def compose(lead: Lead, step: Step, account: Account, now: datetime,
             thread: list[str] | None = None, first_step_subject: str | None = None,
-            with_html: bool = False) -> Composed:
+            with_html: bool = False, unsubscribe_config: unsubscribe.Config | None = None
+            ) -> Composed:
     """The email of `step` for `lead` from `account`, with its Message-ID fixed now.
 
     `thread`: Message-IDs this mailbox sent to the lead before (default: read from the send
@@ -140,7 +141,8 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     subject = subject_for(step, values, lead.first_subject, bool(previous), first_step_subject)
     body = render(step.body or "", values, f"Step {step.position + 1}'s text")
     text = body_text(body, account.signature or "")
-    foot = unsubscribe.footer()
+    settings = unsubscribe_config or unsubscribe.config()
+    foot = unsubscribe.footer(settings)
     if foot:
         text += "\n" + foot + "\n"
 
@@ -154,7 +156,7 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     if previous:
         message["In-Reply-To"] = previous[-1]
         message["References"] = " ".join(previous)
-    for name, value in unsubscribe.headers_for(lead, account).items():
+    for name, value in unsubscribe.headers_for(lead, account, settings).items():
         message[name] = value  # RFC 2369 / RFC 8058: the lead can always opt out
     message.set_content(text, cte=_cte(text))
     if with_html:

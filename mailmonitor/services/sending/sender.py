@@ -43,6 +43,7 @@ from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.deliverability import bounce_guard
 from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
+from mailmonitor.services.deliverability.unsubscribe import config as unsubscribe_settings
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.checker import CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
@@ -390,7 +391,8 @@ class BatchSender:
         try:
             composed = compose(lead, step, account, now,
                                thread=None if lead.cursor else [],  # nothing sent before
-                               first_step_subject=campaigns.first_subject(step.campaign_id))
+                               first_step_subject=campaigns.first_subject(step.campaign_id),
+                               unsubscribe_config=campaigns.unsubscribe)
         except MissingField as missing:
             sendlog.flag_lead(lead.id, str(missing), now)
             result.flagged += 1
@@ -469,6 +471,7 @@ class _CampaignSteps:
     def __init__(self) -> None:
         self._delays: dict[int, list[float]] = {}
         self._first: dict[int, str | None] = {}
+        self.unsubscribe = unsubscribe_settings()
 
     def delays(self, campaign_id: int) -> list[float]:
         if campaign_id not in self._delays:
