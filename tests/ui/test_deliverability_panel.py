@@ -118,3 +118,28 @@ def test_the_alert_of_a_paused_mailbox_offers_resume_sending_not_reconnect(
     settle()
     assert Account.get_by_id(account.id).status == "connected"
     assert all(Alert.get_by_id(c.alert_id).kind != "account_disconnected" for c in dialog.cards)
+
+
+def test_import_in_the_campaign_view_says_which_unsubscribed_addresses_it_refused(
+        db: Path, make_window: Callable[..., MainWindow], qloop: qasync.QEventLoop,
+        settle: Callable[[], None], tmp_path: Path) -> None:
+    from mailmonitor.models import Lead
+    from mailmonitor.services.deliverability import suppression
+    from tests.factories import make_account, make_campaign
+
+    ava = make_account("ava@northwind.example")
+    campaign = make_campaign("Q4 outreach", [ava])
+    suppression.suppress(["gone@acme.example"], datetime(2026, 11, 23, 9))
+    window = make_window()
+    window.show()
+    window.tabs.setCurrentIndex(1)
+    window.select_campaign(campaign.id)
+    view = window.campaign_view
+    csv = tmp_path / "leads.csv"
+    csv.write_text("email,first_name\nGone@acme.example,G\nnew@acme.example,N\n")
+    view.import_file(csv)
+    run(qloop, window)
+    settle()
+    assert view.import_banner.text.text() == (
+        "Imported 1 lead; 1 refused: they unsubscribed (gone@acme.example).")
+    assert [lead.email for lead in Lead.select()] == ["new@acme.example"]
