@@ -386,7 +386,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.round_trip:
         from mailmonitor.cli_deliverability import round_trips
 
-        trips = round_trips(list(query), args.round_trip_timeout)
+        trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
     rows = []
     for account in query:
         last = account.checks.where(account.checks.model.trigger != "round_trip") \

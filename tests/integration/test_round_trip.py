@@ -153,6 +153,17 @@ def test_check_round_trip_on_the_command_line(
     assert code == 0 and "round trip: Arrived in the Inbox after" in out
     code, _, err = cli("check", "--round-trip-timeout", "5")
     assert code == 3 and "needs --round-trip" in err
+    code, _, err = cli("check", "--round-trip", "--round-trip-to", "nobody@else.example")
+    assert code == 3 and "no account nobody@else.example" in err
+
+    # To another of the rep's mailboxes: found over that mailbox's IMAP.
+    sink.clear()
+    code, out, err = cli("check", "--json", user.email, "--round-trip",
+                         "--round-trip-to", other.email.upper())
+    rows = {row["email"]: row for row in json.loads(out)}
+    assert rows[user.email]["round_trip"]["recipient"] == other.email
+    assert rows[user.email]["round_trip"]["outcome"] == "spam"  # other's provider files it so
+    assert sink.messages()[0].rcpt_tos == (other.email,)
     close_db()
 
 
