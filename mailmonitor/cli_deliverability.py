@@ -24,12 +24,16 @@ def cmd_suppress(args: argparse.Namespace, now: datetime) -> int:
     path = Path(args.file)
     if args.action == "import":
         added, known = suppression.import_csv(path, now)
-        print(f"Suppressed {added} addresses" + (f"; {known} were on the list already"
-                                                  if known else ""))
+        print(f"Suppressed {_addresses(added)}" + (f"; {known} were on the list already"
+                                                     if known else ""))
     else:
         count = suppression.export_csv(path)
-        print(f"Exported {count} suppressed addresses to {path}")
+        print(f"Exported {_addresses(count)} to {path}")
     return 0
+
+
+def _addresses(count: int) -> str:
+    return f"{count:,} address" + ("" if count == 1 else "es")
 
 
 def resume_sending(account: Any, now: datetime) -> int:

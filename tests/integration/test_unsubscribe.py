@@ -135,7 +135,7 @@ def test_suppress_import_and_export_on_the_command_line(
     assert code == 3 and "nothing imported" in err and len(err.strip().splitlines()) == 1
     target = data_dir / "out.csv"
     code, out, _ = cli("suppress", "export", str(target))
-    assert code == 0 and "Exported 2" in out
+    assert code == 0 and "Exported 2 addresses" in out
     with target.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["email"], r["reason"]) for r in rows] == [("a@x.example", "imported"),
