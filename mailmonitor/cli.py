@@ -60,6 +60,9 @@ def build_parser() -> Parser:
                        help=f"mailboxes checked at once (1-{MAX_CONCURRENCY}; default "
                             f"{CLI_CONCURRENCY})")
     check.add_argument("emails", nargs="*", metavar="EMAIL", help="only these accounts")
+    from mailmonitor.cli_deliverability import add_check_options
+
+    add_check_options(check)
 
     run = sub.add_parser("run", parents=[common], help="monitoring and sending without a window")
     run.add_argument("--headless", action="store_true", required=True,
@@ -111,7 +114,9 @@ def build_parser() -> Parser:
     rec.add_argument("--timeout", type=float, default=300.0, metavar="S",
                      help="OAuth sign-in wait in seconds (default 300)")
     for name, text in (("disconnect", "two-step disconnect: starts the grace period"),
-                       ("remove", "remove the mailbox (its history is kept)")):
+                       ("remove", "remove the mailbox (its history is kept)"),
+                       ("resume-sending", "lift a pause for a high bounce rate or refused "
+                        "sending")):
         acc.add_parser(name, parents=[common], help=text).add_argument(
             "email", metavar="EMAIL", help="the account")
     lst = acc.add_parser("list", parents=[common], help="every mailbox and its status")
@@ -156,6 +161,10 @@ def build_parser() -> Parser:
     from mailmonitor.cli_notify import add_parser as add_notify_parser
 
     add_notify_parser(sub, common, Parser)
+
+    from mailmonitor.cli_deliverability import add_parsers
+
+    add_parsers(sub, common, Parser)
     return parser
 
 
@@ -240,6 +249,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     account = found
     if args.action == "reconnect":
         return reconnect_account(account, args, now)
+    if args.action == "resume-sending":
+        from mailmonitor.cli_deliverability import resume_sending
+
+        return resume_sending(account, now)
     if args.action == "disconnect":
         if account.detached_at is not None:
             print(f"{email} is already disconnected")
@@ -398,10 +411,13 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
     campaign = setup.find_campaign(args.name)
     if args.action == "import":
-        added, updated = setup.import_leads(campaign, Path(args.file), now)
+        from mailmonitor.cli_deliverability import refused_note
+
+        refused: list[str] = []
+        added, updated = setup.import_leads(campaign, Path(args.file), now, refused)
         print(f"Imported {added} leads into {campaign.name!r}"
               + (f"; {updated} already there kept their place (fields updated)" if updated
-                 else ""))
+                 else "") + refused_note(refused))
         return EXIT_OK
     emails = dict(Account.select(Account.id, Account.email).tuples())
     rows = [setup.lead_summary(lead, emails.get(lead.mailbox_id))
@@ -441,6 +457,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     usable, problem = keyring_status()
     if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
         raise SecretStoreError(f"nothing was checked: {problem}")
+    from mailmonitor.cli_deliverability import round_trip_wait
+
+    round_trip_wait(args)  # bad input: refused before anything runs
 
     async def sweep() -> list[Any]:
         monitor = Monitor(max_concurrency=concurrency)
@@ -450,9 +469,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             await monitor.stop()
 
     latest = {check.account_id: check for check in asyncio.run(sweep())}
+    trips: dict[int, dict[str, Any]] = {}
+    if args.round_trip:
+        from mailmonitor.cli_deliverability import round_trips
+
+        trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
     rows = []
     for account in query:
-        last = latest.get(account.id) or account.checks.order_by(
+        last = latest.get(account.id) or account.checks.where(
+            account.checks.model.trigger != "round_trip").order_by(
             -account.checks.model.id).first()
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
@@ -461,16 +486,24 @@ def cmd_check(args: argparse.Namespace) -> int:
             "imap": protocol_json(last.imap if last else None),
             "smtp": protocol_json(last.smtp if last else None),
         }
+        if args.round_trip:
+            row["round_trip"] = trips.get(account.id)
         rows.append(row)
     if args.json:
         print_json(rows)
     elif not rows:
         print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
+        from mailmonitor.cli_deliverability import round_trip_line
+
         for row in rows:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
                   + (f" — {row['detail']}" if row["reason"] else ""))
+            if row.get("round_trip"):
+                print(round_trip_line(row["round_trip"]))
     statuses = {r["status"] for r in rows}
+    if any(r.get("round_trip") and r["round_trip"]["outcome"] != "inbox" for r in rows):
+        statuses.add("warning")  # mail that does not reach the Inbox: exit 1 at least
     if statuses & {"disconnected"}:
         return EXIT_CRITICAL
     if statuses & {"warning", "offline", "checking"}:
@@ -560,6 +593,10 @@ def _main(argv: list[str]) -> int:
             from mailmonitor.cli_notify import cmd_notify
 
             return cmd_notify(args, now, print_json)
+        if args.command == "suppress":
+            from mailmonitor.cli_deliverability import cmd_suppress
+
+            return cmd_suppress(args, now)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None

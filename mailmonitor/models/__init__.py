@@ -12,6 +12,13 @@ from mailmonitor.models.alert import Alert
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
+from mailmonitor.models.deliverability import (
+    Bounce,
+    DomainAuth,
+    SendingHold,
+    Suppression,
+    UnsubscribeToken,
+)
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
 from mailmonitor.models.notify import NotifyChannel, OutboxMessage
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
+    Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth,
 ]
 
 __all__ = [
@@ -36,16 +44,21 @@ __all__ = [
     "CURRENT_VERSION",
     "Account",
     "Alert",
+    "Bounce",
     "Campaign",
     "CampaignMailbox",
     "Check",
+    "DomainAuth",
     "Lead",
     "MailboxSync",
     "NotifyChannel",
     "OutboxMessage",
     "SendRecord",
+    "SendingHold",
     "Setting",
     "Step",
+    "Suppression",
+    "UnsubscribeToken",
     "account_by_email",
     "active_accounts",
     "all_settings",

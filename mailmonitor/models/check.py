@@ -19,3 +19,6 @@ class Check(BaseModel):
     imap = JSONField(null=True)  # per-protocol result: ok, latency_ms, error, phases
     smtp = JSONField(null=True)
     trigger = pw.CharField(default="schedule")  # schedule | manual | reconnect | confirm | send
+    # | round_trip
+    # A round-trip test (send to itself, find it over IMAP): outcome, folder, timings.
+    round_trip = JSONField(null=True)

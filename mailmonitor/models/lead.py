@@ -11,11 +11,11 @@ from mailmonitor.models.campaign import Campaign
 
 LEAD_STATES = (
     "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
-    "campaign_stopped",
+    "campaign_stopped", "unsubscribed",
 )
 # Leads in these states may still get email; the others are finished or waiting.
 SENDABLE_STATES = ("pending", "active")
-FINAL_STATES = ("replied", "bounced", "completed", "campaign_stopped")
+FINAL_STATES = ("replied", "bounced", "completed", "campaign_stopped", "unsubscribed")
 
 
 class Lead(BaseModel):

@@ -71,12 +71,30 @@ def _v4_rejoined_accounts() -> None:
             "account", "rejoined_at", pw.DateTimeField(null=True)))
 
 
+def _v6_deliverability() -> None:
+    """Deliverability (issue 14): bounces, sending holds, the suppression list, unsubscribe
+    tokens, domain authentication results, and the round-trip result of a check. Idempotent."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.deliverability import DELIVERABILITY_MODELS
+
+    columns = {c.name for c in db.get_columns("check")}
+    if "round_trip" not in columns:
+        from mailmonitor.models.base import JSONField
+
+        apply(SchemaMigrator.from_database(db.obj).add_column(
+            "check", "round_trip", JSONField(null=True)))
+    db.create_tables(DELIVERABILITY_MODELS, safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
+    6: _v6_deliverability,
 }
-CURRENT_VERSION = 4
+CURRENT_VERSION = 6
 
 
 def current_version() -> int:

@@ -39,6 +39,17 @@ DEFAULTS: dict[str, Any] = {
     # Google client is still in "Testing" (its sign-ins end after 7 days)
     "password_rotation_days": None,
     "google_app_testing": False,
+    # Deliverability (services/deliverability)
+    "bounce_window_sends": 50,  # the bounce rate is over a mailbox's last N sends ...
+    "bounce_window_days": 7,  # ... of the last days
+    "bounce_threshold_percent": 5.0,  # over this, the mailbox stops sending
+    "bounce_min_hard": 3,  # and only with at least this many hard bounces (1 of 2 is no rate)
+    "unsubscribe_url": None,  # one-click URL (RFC 8058); "{token}" is replaced per lead
+    "unsubscribe_footer": "",  # optional last line of every campaign email
+    "round_trip_timeout_seconds": 120,
+    "round_trip_daily": False,  # a round-trip test of every connected mailbox once a day
+    "dns_recheck_hours": 24,
+    "dns_resolver": None,  # "host[:port]" of the DNS server to ask; None: the system's
 }
 
 

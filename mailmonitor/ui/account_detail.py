@@ -32,6 +32,7 @@ from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect.flow import SendingSettings
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.deliverability_panel import DeliverabilityPanel
 from mailmonitor.ui.edit_account import EditAccountDialog, open_edit_account
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
@@ -174,6 +175,8 @@ class AccountDetailDialog(QDialog):
         self.tabs.addTab(overview, "Settings")
         self.tabs.addTab(history, "Check history")
         self.tabs.addTab(self.answer, "Last server answer")
+        self.deliverability = DeliverabilityPanel(ctx, account_id, self)
+        self.tabs.addTab(self.deliverability, "Deliverability")
 
         self.test_button = QPushButton("Test Connection")
         self.reconnect_button = QPushButton("Reconnect")

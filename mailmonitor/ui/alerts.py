@@ -3,6 +3,8 @@ alerts disappear by themselves: the list follows `alertsChanged`."""
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -128,15 +130,17 @@ class AlertsDialog(QDialog):
         self.header.setText("Nothing needs you right now." if not total
                             else f"{fmt.count(total, 'open alert')}")
         now = self.ctx.clock.now()
-        signals = {"reconnect": self.reconnectRequested, "reallocate": self.reallocateRequested,
-                   "add_mailbox": self.addMailboxRequested}
+        signals = {"reconnect": self.reconnectRequested.emit,
+                   "reallocate": self.reallocateRequested.emit,
+                   "add_mailbox": self.addMailboxRequested.emit,
+                   "resume_sending": self.resume}
         for position, alert in enumerate(open_alerts[:MAX_CARDS]):
             card = AlertCard(alert, fmt.relative_time(alert.updated_at, now))
             # Only what can succeed now (services/alerts/actions.py).
             for action in actions_for(alert) if alert.kind in KINDS_WITH_ACTIONS else []:
                 button = card.add_button(action.label, action.name, primary=action.primary)
                 button.clicked.connect(lambda _c=False, s=signals[action.name],
-                                       t=action.target_id: s.emit(t))
+                                       t=action.target_id: s(t))
             if alert.kind == "send_unknown" and alert.account_id is not None:
                 went = card.add_button("They went out", "went_out")
                 went.setToolTip("You found them in the Sent folder: they stay counted")
@@ -153,6 +157,14 @@ class AlertsDialog(QDialog):
         self.more.setText(f"…and {total - MAX_CARDS} more" if total > MAX_CARDS else "")
         self.more.setVisible(total > MAX_CARDS)
         self.list_layout.insertWidget(len(self.cards), self.more)
+
+    def resume(self, account_id: int) -> None:
+        from mailmonitor.services.deliverability import overview
+        from mailmonitor.services.deliverability.holds import NotHeld
+
+        with contextlib.suppress(NotHeld):  # resumed elsewhere meanwhile: just refresh
+            overview.resume_sending(account_id, self.ctx.clock.now())
+        self.refresh()
 
     def settle_unknown(self, account_id: int, delivered: bool) -> None:
         from mailmonitor.services.sending.reconcile import resolve_unknown_sends

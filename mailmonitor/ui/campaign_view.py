@@ -60,6 +60,7 @@ LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("Bounced", ("bounced",)),
     ("Completed", ("completed",)),
     ("Campaign Stopped", ("campaign_stopped",)),
+    ("Unsubscribed", ("unsubscribed",)),
 ]
 
 
@@ -511,9 +512,10 @@ class CampaignView(QWidget):
         self.ctx.spawn(self._import(campaign, path), "import leads")
 
     async def _import(self, campaign: Campaign, path: Path) -> None:
+        refused: list[str] = []  # unsubscribed addresses (the suppression list)
         try:
             imported, updated = await self.ctx.blocking(import_leads, campaign, path,
-                                                        self.ctx.clock.now())
+                                                        self.ctx.clock.now(), refused)
         except InvalidInput as exc:
             self._show_import("error", "<b>No lead was imported.</b> "
                               + fmt.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}") + "<br>Fix "
@@ -524,6 +526,9 @@ class CampaignView(QWidget):
         text = f"Imported {fmt.count(imported, 'lead')}"
         if updated:
             text += (f"; {updated:,} already there kept their place (fields updated)")
+        if refused:
+            shown = ", ".join(refused[:3]) + ("…" if len(refused) > 3 else "")
+            text += f"; {len(refused):,} refused: they unsubscribed ({fmt.esc(shown)})"
         self._show_import("ok", text + ".")
         self._leads_dirty = True
         self._refresh_timer.start()

@@ -53,6 +53,7 @@ LEAD_STATE_LABELS = {
     "bounced": "Bounced",
     "completed": "Completed",
     "campaign_stopped": "Campaign Stopped",
+    "unsubscribed": "Unsubscribed",
 }
 
 LEAD_STATE_COLORS = {  # (light, dark); states without an entry use the normal text colour

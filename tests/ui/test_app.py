@@ -23,6 +23,18 @@ def main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
+def once_shown(action: Any, after_ms: int = 200) -> None:
+    """Run `action` once run_app's window is on screen. On a busy machine start-up takes
+    longer than any fixed delay; a callback that ran too early would raise inside the event
+    loop (the app's excepthook shows it) and the app would never be told to quit."""
+    def attempt() -> None:
+        if any(w.isVisible() for w in main_windows()):
+            action()
+        else:
+            QTimer.singleShot(50, attempt)
+    QTimer.singleShot(after_ms, attempt)
+
+
 def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         qapp: QApplication, capsys: pytest.CaptureFixture[str]) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="mm-app-"))
@@ -42,7 +54,7 @@ def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         window.quitRequested.emit()
         window.quitRequested.emit()  # a second quit request is harmless
 
-    QTimer.singleShot(200, second_start)
+    once_shown(second_start)
     assert run_app(data_dir) == 0
     assert seen == {"title": "mailmonitor", "second": 0, "raised": True,
                     "monitor_running": True}
@@ -64,7 +76,7 @@ def test_quitting_from_outside_still_shuts_down_cleanly(qapp: QApplication) -> N
         seen["monitor"] = window.ctx.monitor
         qapp.quit()
 
-    QTimer.singleShot(200, session_ends)
+    once_shown(session_ends)
     assert run_app(data_dir) == 0
     assert seen["monitor"]._stopping.is_set()
     assert seen["monitor"]._tasks == set()

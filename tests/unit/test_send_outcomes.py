@@ -15,6 +15,7 @@ from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.reconcile import reconcile_pending
 from mailmonitor.services.sending.sender import (
     ACCOUNT,
+    BLOCKED,
     MESSAGE,
     RECIPIENT,
     SENDER,
@@ -133,11 +134,11 @@ def test_a_recipient_refused_for_good_bounces_that_lead_only(setup: tuple) -> No
 def test_a_message_refused_for_good_is_flagged_for_the_rep(setup: tuple) -> None:
     _clock, server, _account, engine = setup
     server.script["cy@x.example"] = [SendError(MESSAGE, "end_of_data",
-                                               "554 5.7.1 Message rejected as spam", 554,
+                                               "554 5.6.0 Message content rejected", 554,
                                                alive=True)]
     assert engine.run_until_idle() == 2
     cy = lead("cy@x.example")
-    assert cy.state == "pending" and cy.flag is not None and "spam" in cy.flag
+    assert cy.state == "pending" and cy.flag is not None and "content rejected" in cy.flag
 
 
 def test_a_step_that_keeps_failing_is_flagged_instead_of_retried_for_ever(setup: tuple) -> None:
@@ -159,6 +160,10 @@ def test_a_step_that_keeps_failing_is_flagged_instead_of_retried_for_ever(setup:
     ("mail", 550, "550 5.7.1 Sender address rejected", SENDER),
     ("end_of_data", 550, "550 5.4.5 Daily user sending quota exceeded", SENDER),
     ("end_of_data", 554, "554 5.6.0 Message content rejected", MESSAGE),
+    ("end_of_data", 554, "554 5.7.1 Message rejected as spam", BLOCKED),
+    ("rcpt", 550, "550 5.7.1 Service unavailable; client host blocked using Spamhaus", BLOCKED),
+    ("end_of_data", 550, "550 5.7.26 Unauthenticated email is not accepted", BLOCKED),
+    ("mail", 550, "550 5.7.606 Access denied, banned sending IP", BLOCKED),
 ])
 def test_permanent_answers_are_about_the_mailbox_the_address_or_the_message(
         phase: str, code: int, text: str, kind: str) -> None:

@@ -13,7 +13,7 @@ from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, 
 from mailmonitor.models.campaign import PAUSE_ERROR, PAUSE_NO_MAILBOX, PAUSE_USER
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status, label_for
 
 # A mailbox whose status is one of these cannot take part in sending until the rep acts.
 BROKEN_STATUSES = (Status.DISCONNECTED.value, Status.STOPPED.value)
@@ -222,9 +222,10 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
                 auto_pause_if_no_mailbox(campaign, now)
                 refresh_halted_alert(campaign, account, now)
         if new_status == Status.DISCONNECTED.value:
+            what = "stopped sending" if account.reason in SENDING_REASONS else "is disconnected"
             alerts.raise_alert(
                 alerts.account_key(account, "disconnected"), "account_disconnected",
-                f"{account.email} is disconnected: {label_for(account.status, account.reason)}",
+                f"{account.email} {what}: {label_for(account.status, account.reason)}",
                 account.detail or "", now, severity="error", account=account,
             )
         if halted:

@@ -13,7 +13,7 @@ import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, account_by_email, db
-from mailmonitor.models.lead import LEAD_STATES
+from mailmonitor.models.lead import FINAL_STATES, LEAD_STATES
 from mailmonitor.services.accounts.adding import read_csv_rows
 from mailmonitor.services.accounts.validation import (
     InvalidInput,
@@ -25,6 +25,7 @@ from mailmonitor.services.accounts.validation import (
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
+from mailmonitor.services.deliverability import suppression
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.sending.rep_day import rep_today
 
@@ -130,12 +131,14 @@ def find_campaign(name: str) -> Campaign:
     return campaign
 
 
-def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, int]:
+def import_leads(campaign: Campaign, path: Path, now: datetime,
+                 refused: list[str] | None = None) -> tuple[int, int]:
     """All rows or nothing. Returns (imported, updated). New leads are spread over the
     campaign's mailboxes by remaining capacity (inbox rotation). A lead already in the campaign
     keeps its place, mailbox and history; the file's non-empty values update its fields and a
     flag it had (e.g. a missing template field) is cleared, so fixing the CSV and importing it
-    again is how a rep repairs flagged leads."""
+    again is how a rep repairs flagged leads. Addresses on the suppression list (they
+    unsubscribed) are refused: listed in `refused` when given, never added."""
     header, rows = read_csv_rows(path)
     if "email" not in header:
         raise InvalidInput(f"{path}: the header has no 'email' column")
@@ -165,6 +168,11 @@ def import_leads(campaign: Campaign, path: Path, now: datetime) -> tuple[int, in
     if errors:
         raise InvalidInput(f"{path}: {len(errors):,} malformed row(s), nothing imported; "
                            + summarize_errors(errors))
+    blocked = suppression.suppressed_among(e for e, _ in new)
+    if blocked:
+        new = [(e, f) for e, f in new if e.lower() not in blocked]
+        if refused is not None:
+            refused.extend(sorted(blocked))
     with db.atomic():
         assign_and_insert(campaign, new, now)
         update_fields(campaign, updates, now)
@@ -187,6 +195,8 @@ def update_fields(campaign: Campaign, updates: dict[int, dict[str, str]], now: d
 
 def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]], now: datetime
                       ) -> None:
+    blocked = suppression.suppressed_among(e for e, _ in new)
+    new = [(e, f) for e, f in new if e.lower() not in blocked]  # never re-imported
     members = campaign_accounts(campaign)
     usable = [a for a in members if is_usable(a)]
     targets = usable or members
@@ -229,7 +239,7 @@ def campaign_summary(campaign: Campaign, counts: Counter[str] | None = None) -> 
         counts = lead_counts([campaign.id]).get(campaign.id, Counter())
     members = campaign_accounts(campaign)
     total = sum(counts.values())
-    done = sum(counts[s] for s in ("replied", "bounced", "completed", "campaign_stopped"))
+    done = sum(counts[s] for s in FINAL_STATES)
     return {
         "name": campaign.name,
         "status": campaign.status,

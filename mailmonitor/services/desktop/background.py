@@ -16,6 +16,7 @@ Intervals can be set by environment variables (seconds; mainly for tests and dem
   MAILMONITOR_REPLY_POLL        reply/bounce poll period                      (default 120)
   MAILMONITOR_RECONCILE_SETTLE  wait before "no copy in Sent" counts as proof (default 600)
   MAILMONITOR_NOTIFY_TICK       alert digest round and outbox delivery period  (default 30)
+  MAILMONITOR_DELIVERABILITY_TICK  how often daily DNS / round-trip work is looked for (600)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ENV_MONITOR_TICK = "MAILMONITOR_MONITOR_TICK"
 ENV_REPLY_POLL = "MAILMONITOR_REPLY_POLL"
 ENV_RECONCILE_SETTLE = "MAILMONITOR_RECONCILE_SETTLE"
 ENV_NOTIFY_TICK = "MAILMONITOR_NOTIFY_TICK"
+ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
 
@@ -122,6 +124,7 @@ class BackgroundWork:
         self.send_tick = env_seconds(ENV_SEND_TICK, 15.0)
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
         self.notify_tick = env_seconds(ENV_NOTIFY_TICK, 30.0)
+        self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle)
         from mailmonitor.services.sending.replies import ReplyReader
@@ -210,9 +213,17 @@ class BackgroundWork:
 
     async def reply_loop(self) -> None:
         """Every sending mailbox's INBOX at start, then every few minutes."""
+        from mailmonitor.services.deliverability import bounce_guard
+
         while not self.stopping.is_set():
             try:
+                polled_at = self.clock.now()
                 await self._in_thread(self.replies.poll_all)
+                # The bounces this poll read: rates in the worker, holds (status writes) on
+                # this thread, like the monitor's and the engine's.
+                pauses = await self._in_thread(bounce_guard.pauses_needed, self.clock.now(),
+                                               polled_at)
+                bounce_guard.apply_pauses(pauses, self.clock.now())
             except Exception as exc:
                 if is_fatal_database_error(exc):
                     self.fatal(exc)
@@ -244,6 +255,28 @@ class BackgroundWork:
             log.error("stopping: %s", self.fatal_error, exc_info=exc)
         self.request_stop()
 
+    async def deliverability_round(self) -> None:
+        """DNS records of every sending domain once a day; the daily round trips when on."""
+        from mailmonitor.services.deliverability import daily, dns_auth, round_trip
+
+        await self._in_thread(dns_auth.check_due, self.clock.now())
+        for account in daily.round_trips_due(self.clock.now()):
+            if self.stopping.is_set():
+                return
+            result = await self._in_thread(daily.run_round_trip_of, account, self.clock.now())
+            round_trip.record_round_trip(account, result, self.clock.now(), trigger="round_trip")
+
+    async def deliverability_loop(self) -> None:
+        while not self.stopping.is_set():
+            # A tick after start: start-up stays quick, and the work is daily anyway.
+            await self._pause(self.deliverability_tick)
+            if self.stopping.is_set():
+                break
+            try:
+                await self.deliverability_round()
+            except Exception:
+                log.exception("deliverability round failed")
+
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("stop requested: finishing the email in flight")
@@ -268,7 +301,8 @@ class BackgroundWork:
             log.exception("settling interrupted sends at start failed; retried later")
         monitor_task = asyncio.create_task(self.monitor.run())
         tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
-                 asyncio.create_task(self.alerts_loop())] if self.sending else []
+                 asyncio.create_task(self.alerts_loop()),
+                 asyncio.create_task(self.deliverability_loop())] if self.sending else []
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()

@@ -9,6 +9,7 @@ from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check, db, get_setting
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.rules import apply_account_status
+from mailmonitor.services.deliverability.holds import held_status
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
 
@@ -26,7 +27,9 @@ class ProbeLike(Protocol):
 
 def update_status(account: Account, status: str, reason: str | None, detail: str,
                   now: datetime) -> bool:
-    """Write a status (and run the campaign rules when it changed). Returns True on a change."""
+    """Write a status (and run the campaign rules when it changed). Returns True on a change.
+    A mailbox held for its sending (bounces, spam refusals) stays held while its login passes."""
+    status, reason, detail = held_status(account, status, reason, detail)
     old_status, old_reason = account.status, account.reason
     account.detail = detail
     if (old_status, old_reason) == (status, reason):

@@ -97,6 +97,16 @@ REASONS: dict[str, Reason] = {
         Reason("mailbox_full", "Mailbox Full", _D,
                "The mailbox is over its storage quota.",
                "Free up space in the mailbox, then reconnect."),
+        # What real sends showed while logins pass (services/deliverability): the rep decides
+        # when sending starts again.
+        Reason("high_bounce_rate", "Paused: high bounce rate", _D,
+               "Too many emails from this mailbox bounced recently; providers block mailboxes "
+               "that keep sending to bad addresses.",
+               "Remove the bounced addresses from your lists, then choose Resume sending."),
+        Reason("sending_blocked", "Sending Blocked", _D,
+               "The provider refused this mailbox's emails as spam or blocked its sending.",
+               "Check the mailbox's reputation and SPF/DKIM/DMARC (Deliverability), then "
+               "choose Resume sending."),
         Reason("no_service_connection", "No Service Connection", _D,
                "The server has been unreachable for too long.",
                "Check the server settings or the provider's status page."),
@@ -123,6 +133,11 @@ CREDENTIAL_REASONS = frozenset(
     {"invalid_credentials", "app_password_required", "web_login_required", "token_expired",
      "account_disabled", "auth_method_disabled"}
 )
+
+
+# Reasons set from what real sends showed, never by a connection check (a check that passes
+# keeps them: only the rep's Resume sending lifts them).
+SENDING_REASONS = frozenset({"high_bounce_rate", "sending_blocked"})
 
 
 def reason(code: str) -> Reason:

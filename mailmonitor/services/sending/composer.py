@@ -24,11 +24,14 @@ from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
 from mailmonitor.models import Account, Lead, SendRecord, Step
+from mailmonitor.services.deliverability import unsubscribe
 
 # {{ name }} or {{ name | fallback }}; the fallback may be empty ({{title|}}).
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\- ]*?)\s*(?:\|([^{}]*))?\}\}")
 THREAD_STATES = ("sent", "unknown")  # messages that (may) exist at the recipient
-POLICY = SMTP  # CRLF line endings, folded headers: the bytes that go on the wire
+# CRLF line endings, folded headers: the bytes that go on the wire (List-Unsubscribe folded
+# only between its links).
+POLICY = SMTP.clone(header_factory=unsubscribe.header_registry())
 
 
 class MissingField(Exception):
@@ -127,7 +130,8 @@ def _cte(text: str) -> str:
 
 def compose(lead: Lead, step: Step, account: Account, now: datetime,
             thread: list[str] | None = None, first_step_subject: str | None = None,
-            with_html: bool = False) -> Composed:
+            with_html: bool = False, unsubscribe_config: unsubscribe.Config | None = None
+            ) -> Composed:
     """The email of `step` for `lead` from `account`, with its Message-ID fixed now.
 
     `thread`: Message-IDs this mailbox sent to the lead before (default: read from the send
@@ -137,6 +141,10 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     subject = subject_for(step, values, lead.first_subject, bool(previous), first_step_subject)
     body = render(step.body or "", values, f"Step {step.position + 1}'s text")
     text = body_text(body, account.signature or "")
+    settings = unsubscribe_config or unsubscribe.config()
+    foot = unsubscribe.footer(settings)
+    if foot:
+        text += "\n" + foot + "\n"
 
     message = EmailMessage(policy=POLICY)
     message["From"] = formataddr((one_line(account.name or ""), account.email))
@@ -148,6 +156,8 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     if previous:
         message["In-Reply-To"] = previous[-1]
         message["References"] = " ".join(previous)
+    for name, value in unsubscribe.headers_for(lead, account, settings).items():
+        message[name] = value  # RFC 2369 / RFC 8058: the lead can always opt out
     message.set_content(text, cte=_cte(text))
     if with_html:
         markup = text_to_html(text)

@@ -24,6 +24,7 @@ from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns import rules
+from mailmonitor.services.deliverability import bounce_guard, send_outcomes
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.sending_limits import apply_sending_limit
@@ -217,6 +218,11 @@ class SendingEngine:
         now = self.clock.now()
         for result in results:
             self.pause_broken_campaigns(result.campaign_errors)
+            if result.blocked is not None:
+                account = Account.get_by_id(result.account_id)
+                send_outcomes.hold_for_refusals(account, *result.blocked, now)
+            if result.bounced:
+                bounce_guard.evaluate(Account.get_by_id(result.account_id), now)
             if result.account_problem is not None:
                 status, reason, detail = result.account_problem
                 account = Account.get_by_id(result.account_id)

@@ -35,15 +35,17 @@ from peewee import fn
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
+from mailmonitor.services.deliverability import bounce_guard, unsubscribe
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)
 
-BOUNCE, AUTO_REPLY, REPLY = "bounce", "auto_reply", "reply"
+BOUNCE, AUTO_REPLY, REPLY, UNSUBSCRIBE = "bounce", "auto_reply", "reply", "unsubscribe"
 MAX_FULL_FETCH = 5_000_000  # bytes: a bounce is small; never download a huge message for it
-NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped")
+MAX_REPLY_FETCH = 1_000_000  # a reply's text is read (for "unsubscribe") only up to this size
+NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped", "unsubscribed")
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
@@ -175,9 +177,10 @@ class PollReport:
     auto_replies: int = 0
     unmatched: int = 0
     seen: int = 0
+    unsubscribed: int = 0
 
     def add(self, other: PollReport) -> None:
-        for name in ("replied", "bounced", "auto_replies", "unmatched", "seen"):
+        for name in ("replied", "bounced", "auto_replies", "unmatched", "seen", "unsubscribed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -214,12 +217,22 @@ def apply_message(account: Account, message: Message, raw: bytes | None, now: da
     if sender_address(message) == account.email.lower():
         return None
     kind = classify_message(message)
+    if kind != BOUNCE:
+        # The List-Unsubscribe mailto carries the lead's token, whatever the client adds.
+        by_token = unsubscribe.leads_of_tokens(unsubscribe.tokens_in(
+            str(message.get("Subject", "")) + "\n" + unsubscribe.own_text(message)))
+        if by_token:
+            return _unsubscribe(by_token, account, now)
     if kind == AUTO_REPLY:
         return AUTO_REPLY
     if kind == BOUNCE:
-        if raw is None or not delivery_failed(message):
+        if raw is None:
             return None
         records = _our_records(bounced_message_ids(message, raw), account)
+        failed = delivery_failed(message)
+        bounce_guard.record_dsn(account, records, message, now, failed)  # hard and soft
+        if not failed:
+            return None
         bounced: set[int] = set()
         with db.atomic():
             for record in records:
@@ -233,11 +246,23 @@ def apply_message(account: Account, message: Message, raw: bytes | None, now: da
         lead_ids = leads_from(sender_address(message), account)
     if not lead_ids:
         return None
+    if unsubscribe.asks_to_unsubscribe(message):
+        return _unsubscribe(lead_ids, account, now)
     with db.atomic():
         campaigns = mark_replied(lead_ids, now)
     for campaign_id in campaigns:
         bus.emit(LEADS_CHANGED, campaign_id)
     return REPLY
+
+
+def _unsubscribe(lead_ids: list[int], account: Account, now: datetime) -> str:
+    campaigns = [c for (c,) in Lead.select(Lead.campaign).where(Lead.id.in_(lead_ids))
+                 .distinct().tuples()]
+    with db.atomic():
+        unsubscribe.unsubscribe_leads(lead_ids, now, f"asked by email to {account.email}")
+    for campaign_id in campaigns:
+        bus.emit(LEADS_CHANGED, campaign_id)
+    return UNSUBSCRIBE
 
 
 # --- IMAP -----------------------------------------------------------------------------------
@@ -281,8 +306,11 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
                 header = data.get(b"BODY[HEADER]") or b""
                 message = parse(header, headers_only=True)
                 raw: bytes | None = None
-                if classify_message(message) == BOUNCE and \
-                        int(data.get(b"RFC822.SIZE", 0) or 0) <= MAX_FULL_FETCH:
+                size = int(data.get(b"RFC822.SIZE", 0) or 0)
+                kind = classify_message(message)
+                if (kind == BOUNCE and size <= MAX_FULL_FETCH) or \
+                        (kind == REPLY and size <= MAX_REPLY_FETCH):
+                    # A reply's own words may ask to unsubscribe: its text is needed too.
                     full = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid) or {}
                     raw = full.get(b"BODY[]") or b""
                     message = parse(raw)
@@ -294,6 +322,8 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
                     report.bounced += 1
                 elif outcome == AUTO_REPLY:
                     report.auto_replies += 1
+                elif outcome == UNSUBSCRIBE:
+                    report.unsubscribed += 1
                 else:
                     report.unmatched += 1
                 sync.last_uid = max(sync.last_uid, uid)
@@ -307,11 +337,12 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
 
 
 def accounts_to_poll() -> list[Account]:
-    """Connected mailboxes that have sent something."""
+    """Connected mailboxes that have sent something, and those paused for their sending (their
+    logins work: replies, bounces and unsubscribes keep being read while the rep decides)."""
     senders = SendRecord.select(SendRecord.account).distinct()
     return list(Account.select().where(
-        (Account.status == Status.CONNECTED.value) & Account.removed_at.is_null()
-        & Account.id.in_(senders)).order_by(Account.id))
+        ((Account.status == Status.CONNECTED.value) | Account.reason.in_(SENDING_REASONS))
+        & Account.removed_at.is_null() & Account.id.in_(senders)).order_by(Account.id))
 
 
 def poll_replies(now: datetime, credentials: Callable[[Account, str | None, float], Credentials],

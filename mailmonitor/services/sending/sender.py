@@ -42,6 +42,9 @@ from mailmonitor.models import Account, Lead, Step
 from mailmonitor.models.lead import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
+from mailmonitor.services.deliverability import bounce_guard
+from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
+from mailmonitor.services.deliverability.unsubscribe import config as unsubscribe_settings
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.checker import CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
@@ -61,6 +64,7 @@ SENDER = "sender"  # the server refuses mail from this mailbox for now (quota, p
 RECIPIENT = "recipient"  # this address does not exist: the lead bounced
 MESSAGE = "message"  # this message was refused for good: the rep must look
 LOST = "lost"  # the connection died after the hand-over: the server may have accepted it
+BLOCKED = "blocked"  # mail from this mailbox is refused as spam or blocked: it must stop
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SENDER_LIMIT = re.compile(r"quota|limit|too many|rate|daily", re.IGNORECASE)
@@ -297,6 +301,8 @@ class SmtpTransport:
 def permanent_kind(phase: str, code: int, text: str) -> str:
     """What a 5xx answer to a transaction step is about: the mailbox, the address or the
     message. Enhanced status codes (RFC 3463) decide when present."""
+    if refused_as_sender(code, text):
+        return BLOCKED  # e.g. 554 5.7.1 rejected as spam (issue 14: a status, not a flag)
     enhanced = _ENHANCED.search(text)
     subject, detail = (int(enhanced.group(2)), int(enhanced.group(3))) if enhanced else (0, 0)
     if phase == "mail" or (subject == 4 and detail == 5) or \
@@ -324,6 +330,7 @@ class BatchResult:
     # Written by the caller on its own thread: (status, reason, detail) for the account.
     account_problem: tuple[str, str, str] | None = None
     back_off: str | None = None  # TRANSIENT or SENDER: the mailbox should wait
+    blocked: tuple[str, str] | None = None  # (recipient, answer): the mailbox must stop
     error: str | None = None
     sent_message_ids: list[str] = field(default_factory=list)
     # campaign id -> an unexpected error sending it: the engine pauses that campaign only
@@ -407,7 +414,8 @@ class BatchSender:
         try:
             composed = compose(lead, step, account, now,
                                thread=None if lead.cursor else [],  # nothing sent before
-                               first_step_subject=campaigns.first_subject(step.campaign_id))
+                               first_step_subject=campaigns.first_subject(step.campaign_id),
+                               unsubscribe_config=campaigns.unsubscribe)
         except MissingField as missing:
             sendlog.flag_lead(lead.id, str(missing), now)
             result.flagged += 1
@@ -440,8 +448,16 @@ class BatchSender:
             return False
         if error.kind == RECIPIENT:
             sendlog.mark_bounced(record, error.text, now)
+            bounce_guard.record_refusal(record, record.lead.email, error.text, now)
             result.bounced += 1
             return error.alive
+        if error.kind == BLOCKED:
+            # Not the lead's fault: it keeps its cursor and goes out once the rep resumes.
+            sendlog.mark_failed(record, error.text, now)
+            result.failed += 1
+            result.blocked = (record.lead.email, error.text)
+            result.error = error.text
+            return False
         if error.kind == MESSAGE:
             sendlog.mark_failed(record, error.text, now)
             sendlog.flag_lead(record.lead_id, f"Step {record.step + 1} was refused by the "
@@ -480,6 +496,7 @@ class _CampaignSteps:
     def __init__(self) -> None:
         self._delays: dict[int, list[float]] = {}
         self._first: dict[int, str | None] = {}
+        self.unsubscribe = unsubscribe_settings()
 
     def delays(self, campaign_id: int) -> list[float]:
         if campaign_id not in self._delays:

@@ -102,7 +102,8 @@ def mark_bounced(record: SendRecord, error: str, now: datetime) -> None:
 
 def bounce_lead(lead_id: int, now: datetime) -> bool:
     changed = Lead.update(state="bounced", next_due_at=None, updated_at=now).where(
-        (Lead.id == lead_id) & Lead.state.not_in(("bounced", "replied", "campaign_stopped"))
+        (Lead.id == lead_id) & Lead.state.not_in(("bounced", "replied", "campaign_stopped",
+                                                       "unsubscribed"))
     ).execute()
     return bool(changed)
 
