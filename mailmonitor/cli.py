@@ -345,7 +345,7 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mailmonitor.models import Account, active_accounts
+    from mailmonitor.models import Account, Status, active_accounts
     from mailmonitor.services.accounts.validation import normalize_email
     from mailmonitor.services.monitoring.monitor import Monitor
     from mailmonitor.services.monitoring.reasons import label_for
@@ -384,9 +384,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
                   + (f" — {row['detail']}" if row["reason"] else ""))
     statuses = {r["status"] for r in rows}
-    if statuses & {"disconnected"}:
+    if Status.DISCONNECTED in statuses:
         return EXIT_CRITICAL
-    if statuses & {"warning", "offline", "checking"}:
+    if statuses & {Status.WARNING, Status.OFFLINE, Status.CHECKING}:
         return EXIT_FAILED
     return EXIT_OK
 

@@ -6,7 +6,7 @@ import peewee as pw
 
 from mailmonitor.clock import utcnow
 from mailmonitor.models.base import BaseModel
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.models.states import Status
 
 KINDS = ("imap", "gmail", "microsoft")
 SECURITIES = ("ssl", "starttls", "plain")
@@ -45,7 +45,7 @@ class Account(BaseModel):
     monitoring_enabled = pw.BooleanField(default=True)
 
     # Connection state (spec §2). A new account is `checking` until its first check.
-    status = pw.CharField(default=Status.CHECKING.value, index=True)
+    status = pw.CharField(default=Status.CHECKING, index=True)
     reason = pw.CharField(null=True)
     detail = pw.TextField(default="")
     checked_at = pw.DateTimeField(null=True)
@@ -83,7 +83,7 @@ class Account(BaseModel):
         return f"{self.name} <{self.email}>" if self.name else self.email
 
     def can_send(self) -> bool:
-        return self.status == Status.CONNECTED.value and self.removed_at is None
+        return self.status == Status.CONNECTED and self.removed_at is None
 
 
 def active_accounts() -> pw.ModelSelect:

@@ -7,15 +7,15 @@ import peewee as pw
 from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.states import CampaignStatus, PauseReason
 
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
-PAUSE_USER = "user"
-PAUSE_NO_MAILBOX = "no_active_mailbox"
+PAUSE_USER = PauseReason.USER
+PAUSE_NO_MAILBOX = PauseReason.NO_MAILBOX
 
 
 class Campaign(BaseModel):
     name = pw.CharField(unique=True)
-    status = pw.CharField(default="draft", index=True)
+    status = pw.CharField(default=CampaignStatus.DRAFT, index=True)
     pause_reason = pw.CharField(null=True)
     paused_at = pw.DateTimeField(null=True)
     # Sending window: None = always; else

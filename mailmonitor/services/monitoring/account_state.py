@@ -33,16 +33,16 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.save()
         return False
     account.status, account.reason, account.status_since = status, reason, now
-    if status == Status.DISCONNECTED.value and old_status != Status.DISCONNECTED.value:
+    if status == Status.DISCONNECTED and old_status != Status.DISCONNECTED:
         account.disconnected_since = now
         account.reminders_sent = 0
         account.long_wait_applied = False
-    elif status == Status.CONNECTED.value:
+    elif status == Status.CONNECTED:
         account.disconnected_since = None
         account.reminders_sent = 0
     with db.atomic():
         account.save()
-        if status != Status.DISCONNECTED.value:
+        if status != Status.DISCONNECTED:
             alerts.resolve_alert(alerts.account_key(account, "disconnected"), now)
         apply_account_status(account, old_status, now)
     bus.emit(ACCOUNT_CHANGED, account.id, old_status, status)
@@ -74,7 +74,7 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
         expiry = _earliest(imap.cert_expires_at, smtp.cert_expires_at)
         if expiry is not None:
             account.cert_expires_at = expiry
-        if decision.status == Status.OFFLINE.value:
+        if decision.status == Status.OFFLINE:
             # Offline says nothing about the account: keep its last real status.
             account.save()
         else:

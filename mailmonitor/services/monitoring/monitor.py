@@ -96,7 +96,7 @@ class Monitor:
             async with self._write_lock:
                 await asyncio.sleep(0)
                 account = Account.get_by_id(account_id)  # the rep may have changed it meanwhile
-                if account.status == Status.STOPPED.value or account.removed_at is not None:
+                if account.status == Status.STOPPED or account.removed_at is not None:
                     return None
                 return record_check(account, imap, smtp, self.clock.now(), trigger)
         except TimeoutError:
@@ -109,7 +109,7 @@ class Monitor:
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(
             Account.monitoring_enabled
-            & (Account.status != Status.STOPPED.value)
+            & (Account.status != Status.STOPPED)
             & Account.next_check_at.is_null(False)
             & (Account.next_check_at <= now)
         )
@@ -118,7 +118,7 @@ class Monitor:
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
         """Check every (or the named) account now, concurrently within the limit."""
-        query = active_accounts().where(Account.status != Status.STOPPED.value)
+        query = active_accounts().where(Account.status != Status.STOPPED)
         if emails:
             query = query.where(Account.email.in_(emails))
         ids = [a.id for a in query.order_by(Account.id)]
@@ -195,7 +195,7 @@ def mark_offline(now: datetime) -> None:
     failure is counted and nothing about campaigns changes. Disconnected accounts still need
     the rep, so they keep saying so."""
     for account in active_accounts().where(Account.status.in_(
-            (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
-        update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
-    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value).execute()
+            (Status.CONNECTED, Status.WARNING, Status.CHECKING))):
+        update_status(account, Status.OFFLINE, None, "This computer is offline", now)
+    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE).execute()
 

@@ -769,7 +769,7 @@ def _success(protocol: str, session: _Session, detail: str) -> ProbeResult:
     return ProbeResult(
         protocol=protocol,
         ok=True,
-        status=Status.CONNECTED.value,
+        status=Status.CONNECTED,
         reason=None,
         detail=detail,
         latency_ms=session.latency_ms(),

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
+from mailmonitor.models.states import LeadState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import mailbox, sendlog
@@ -176,11 +177,12 @@ def resolve_unknown_sends(account: Account, delivered: bool, now: datetime) -> i
                         .order_by(SendRecord.id.desc()).scalar())
             SendRecord.update(state="failed", error="not delivered (checked by the rep)").where(
                 SendRecord.id == record.id).execute()
-            waiting = lead.state in ("active", "completed", "pending")
+            waiting = lead.state in (LeadState.ACTIVE, LeadState.COMPLETED, LeadState.PENDING)
             Lead.update(
                 cursor=record.step, messages_sent=Lead.messages_sent - 1,
                 last_message_id=previous, next_due_at=now, updated_at=now,
-                state=("active" if record.step else "pending") if waiting else lead.state,
+                state=(LeadState.ACTIVE if record.step else LeadState.PENDING) if waiting
+                else lead.state,
             ).where(Lead.id == lead.id).execute()
             again += 1
         alerts.resolve_alert(alerts.account_key(account, "send_unknown"), now)

@@ -34,15 +34,14 @@ from peewee import fn
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
+from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, Status
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)
 
 BOUNCE, AUTO_REPLY, REPLY = "bounce", "auto_reply", "reply"
 MAX_FULL_FETCH = 5_000_000  # bytes: a bounce is small; never download a huge message for it
-NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped")
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
@@ -201,9 +200,9 @@ def mark_replied(lead_ids: list[int], now: datetime) -> list[int]:
     if not lead_ids:
         return []
     campaigns = [c for (c,) in Lead.select(Lead.campaign).where(
-        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE)).distinct().tuples()]
-    Lead.update(state="replied", next_due_at=None, updated_at=now).where(
-        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE)).execute()
+        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE_STATES)).distinct().tuples()]
+    Lead.update(state=LeadState.REPLIED, next_due_at=None, updated_at=now).where(
+        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE_STATES)).execute()
     return campaigns
 
 
@@ -309,7 +308,7 @@ def accounts_to_poll() -> list[Account]:
     """Connected mailboxes that have sent something."""
     senders = SendRecord.select(SendRecord.account).distinct()
     return list(Account.select().where(
-        (Account.status == Status.CONNECTED.value) & Account.removed_at.is_null()
+        (Account.status == Status.CONNECTED) & Account.removed_at.is_null()
         & Account.id.in_(senders)).order_by(Account.id))
 
 

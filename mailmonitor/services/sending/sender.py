@@ -38,7 +38,7 @@ from imapclient import IMAPClient
 from mailmonitor.clock import Clock
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, Lead, Step
-from mailmonitor.models.lead import SENDABLE_STATES
+from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.monitoring import classify
@@ -432,19 +432,19 @@ class BatchSender:
     def _connection_problem(self, error: SendError, result: BatchResult) -> None:
         result.error = error.text
         if error.kind == ACCOUNT and error.reason:
-            result.account_problem = (Status.DISCONNECTED.value, error.reason, error.text)
+            result.account_problem = (Status.DISCONNECTED, error.reason, error.text)
         else:
             result.back_off = TRANSIENT
 
     def _credentials_problem(self, exc: BaseException, result: BatchResult) -> None:
         if isinstance(exc, CredentialsMissing):
-            result.account_problem = (Status.DISCONNECTED.value, "invalid_credentials", str(exc))
+            result.account_problem = (Status.DISCONNECTED, "invalid_credentials", str(exc))
         elif isinstance(exc, SecretStoreError):
             result.back_off, result.error = TRANSIENT, str(exc)  # the keyring, not the account
         else:
             reason, detail = classify_token_error(exc)
             if REASONS[reason].status == Status.DISCONNECTED:
-                result.account_problem = (Status.DISCONNECTED.value, reason, detail)
+                result.account_problem = (Status.DISCONNECTED, reason, detail)
             else:
                 result.back_off, result.error = TRANSIENT, detail
 

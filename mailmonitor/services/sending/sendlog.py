@@ -16,8 +16,12 @@ from datetime import datetime, timedelta
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
+from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.sending.scheduler import advance_lead, step_delays
+
+# Flagged leads counted in the "leads need you" alert: those a fix would still send to.
+FLAGGABLE_STATES = (LeadState.PENDING, LeadState.ACTIVE, LeadState.HALTED)
 
 RETRY_DELAY = timedelta(minutes=15)  # a lead whose send failed for a temporary reason
 MAX_ATTEMPTS = 5  # failed attempts of one step before the rep is asked to look
@@ -94,8 +98,8 @@ def mark_bounced(record: SendRecord, error: str, now: datetime) -> None:
 
 
 def bounce_lead(lead_id: int, now: datetime) -> bool:
-    changed = Lead.update(state="bounced", next_due_at=None, updated_at=now).where(
-        (Lead.id == lead_id) & Lead.state.not_in(("bounced", "replied", "campaign_stopped"))
+    changed = Lead.update(state=LeadState.BOUNCED, next_due_at=None, updated_at=now).where(
+        (Lead.id == lead_id) & Lead.state.not_in(NOT_REPLIABLE_STATES)
     ).execute()
     return bool(changed)
 
@@ -108,7 +112,7 @@ def flag_lead(lead_id: int, text: str, now: datetime) -> None:
         lead = Lead.get_by_id(lead_id)
         campaign = lead.campaign
         count = Lead.select().where((Lead.campaign == campaign) & Lead.flag.is_null(False)
-                                    & Lead.state.in_(("pending", "active", "halted"))).count()
+                                    & Lead.state.in_(FLAGGABLE_STATES)).count()
         who = "1 lead needs" if count == 1 else f"{count} leads need"
         alerts.raise_alert(
             alerts.campaign_key(campaign, "flagged"), "leads_flagged",

@@ -1,0 +1,71 @@
+"""The states rows can be in: enums whose values are the stored strings, grouped by the sets the
+rules use; `models/` stands on its own (imports nothing from `services/`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mailmonitor.clock import utcnow
+from mailmonitor.models import Account, Campaign, Lead, db
+from mailmonitor.models.states import (
+    BROKEN_STATUSES,
+    FINAL_STATES,
+    OPEN_STATES,
+    SENDABLE_STATES,
+    CampaignStatus,
+    LeadState,
+    PauseReason,
+    Status,
+)
+from mailmonitor.services.campaigns import rules
+from mailmonitor.services.monitoring import reasons
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_models_import_nothing_from_services() -> None:
+    code = ("import sys, mailmonitor.models; "
+            "print(sorted(m for m in sys.modules if m.startswith('mailmonitor.services')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_enum_is_the_one_services_and_ui_import() -> None:
+    assert reasons.Status is Status
+    assert rules.BROKEN_STATUSES is BROKEN_STATUSES
+    assert {"disconnected", "stopped"} == BROKEN_STATUSES
+
+
+def test_values_are_the_strings_in_the_database_and_the_json(db: Path) -> None:
+    now = utcnow()
+    account = Account.create(email="a@x.test", imap_host="h", smtp_host="h")
+    campaign = Campaign.create(name="C", status=CampaignStatus.PAUSED,
+                               pause_reason=PauseReason.NO_MAILBOX)
+    Lead.create(campaign=campaign, email="l@x.test", mailbox=account, state=LeadState.HALTED,
+                updated_at=now)
+    raw = db_rows("select status from account") + db_rows(
+        "select status, pause_reason from campaign") + db_rows("select state from lead")
+    assert raw == [("checking",), ("paused", "no_active_mailbox"), ("halted",)]
+    lead = Lead.get()
+    assert type(lead.state) is str and lead.state == LeadState.HALTED
+    assert lead.state in OPEN_STATES - SENDABLE_STATES
+    assert json.dumps({"state": LeadState.HALTED, "status": Status.CHECKING}) \
+        == '{"state": "halted", "status": "checking"}'
+
+
+def db_rows(sql: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in db.execute_sql(sql).fetchall()]
+
+
+def test_the_sets_partition_the_lead_states() -> None:
+    assert SENDABLE_STATES | {LeadState.HALTED, LeadState.UNASSIGNED} == OPEN_STATES
+    assert not OPEN_STATES & FINAL_STATES
+    assert set(LeadState) == OPEN_STATES | FINAL_STATES
+    # The order reports list them in is the enum's (campaigns list --json).
+    assert [s.value for s in LeadState] == [
+        "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
+        "campaign_stopped"]
