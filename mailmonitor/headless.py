@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from mailmonitor.models import db
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
     BackgroundWork,
@@ -42,7 +43,7 @@ def run_headless() -> int:
         return 1
     try:
         async def main() -> int:
-            work = BackgroundWork()
+            work = BackgroundWork(token_provider=oauth_token_provider())
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows

@@ -7,6 +7,7 @@ webbrowser.BaseBrowser that signs in like a person would."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -27,6 +28,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.auth import oauth
 from mailmonitor.services.auth.loopback import LoopbackRedirect, RedirectTimeout
 from mailmonitor.services.auth.token_errors import TokenError
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import (
     STEPS,
@@ -268,7 +270,7 @@ def test_microsoft_sign_in_again_codes_are_token_expired(
     assert aadsts in caught.value.detail and "sign in again" in caught.value.detail
     # And through the check: no login is tried, the account is token_expired on both sides.
     idp.script_refresh_error(account.email, "invalid_grant", aadsts)
-    imap, smtp = checker.run_check(account, None, 10)
+    imap, smtp = checker.run_check(account, None, 10, oauth_token_provider())
     assert (imap.reason, smtp.reason) == ("token_expired", "token_expired")
 
 
@@ -331,7 +333,8 @@ def test_a_thousand_silent_refreshes_with_rotation_never_prompt(
     print(f"\n{kind}: {CYCLES} silent refreshes with rotation in {elapsed:.1f} s, "
           f"{browser.opens - prompts} prompts")
     # And a real check still logs in with the newest token.
-    imap, smtp = checker.run_check(Account.get_by_id(account.id), None, 10)
+    imap, smtp = checker.run_check(Account.get_by_id(account.id), None, 10,
+                                   oauth_token_provider())
     assert imap.ok and smtp.ok, (imap.detail, smtp.detail)
 
 
@@ -417,3 +420,45 @@ def test_an_unreachable_provider_is_a_network_problem(
             oauth.get_access_token(account, 5)
         assert caught.value.reason in ("network", "server_unavailable"), caught.value.detail
         assert stored_refresh_token(account.email, account.kind)  # nothing was thrown away
+
+
+# --- the token provider is handed in, never installed by an import ---------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_monitor_and_engine_sign_in_with_the_token_provider_they_are_given(
+        kind: str, db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot,
+        browser: TestBrowser, smtp_sink: SmtpSink) -> None:
+    from mailmonitor.clock import FakeClock
+    from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+    from mailmonitor.services.monitoring.monitor import Monitor
+    from mailmonitor.services.sending.engine import SendingEngine
+
+    clock = FakeClock(datetime(2025, 1, 6, 9))
+    account = oauth.add_account(oauth_spec(kind, dovecot_oauth.new_user().email, dovecot_oauth),
+                                15, clock.now())
+    campaign = create_campaign("Tokens", [account.email], STEPS[:1], None, clock.now())
+    assign_and_insert(campaign, [("lead@x.test", {"first_name": "Lee"})], clock.now())
+
+    async def check(monitor: Monitor) -> None:
+        try:
+            await monitor.check_account(account.id)
+        finally:
+            await monitor.stop()
+
+    # The OAuth module is imported (above), yet a monitor given no provider cannot sign in:
+    # nothing was installed behind its back.
+    asyncio.run(check(Monitor(clock=clock, jitter=0)))
+    stored = Account.get_by_id(account.id)
+    assert (stored.status, stored.reason) == ("disconnected", "invalid_credentials")
+    assert "sign-in is not set up" in stored.detail
+    introspections = idp.stats.introspections
+    asyncio.run(check(Monitor(clock=clock, jitter=0, token_provider=oauth_token_provider())))
+    stored = Account.get_by_id(account.id)
+    assert (stored.status, stored.reason) == ("connected", None)
+    assert idp.stats.introspections >= introspections + 2  # real XOAUTH2 logins, both sides
+
+    engine = SendingEngine(clock, timeout=10, token_provider=oauth_token_provider())
+    assert engine.run_until_idle() == 1
+    (message,) = smtp_sink.messages()
+    assert (message.mail_from, list(message.rcpt_tos)) == (account.email, ["lead@x.test"])

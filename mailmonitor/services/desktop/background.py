@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.services.auth.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,10 @@ class BackgroundWork:
     (another process holds the data folder's sending lock)."""
 
     def __init__(self, clock: Clock | None = None, *, monitor: Any = None,
-                 is_online: Callable[[], bool] | None = None, sending: bool = True) -> None:
+                 is_online: Callable[[], bool] | None = None, sending: bool = True,
+                 token_provider: TokenProvider | None = None) -> None:
+        """`token_provider` signs the sending engine and the reply poll (and a monitor made
+        here) in to OAuth mailboxes; a `monitor` passed in brings its own."""
         from mailmonitor.services.monitoring.monitor import Monitor
         from mailmonitor.services.sending.engine import SendingEngine
 
@@ -90,10 +94,10 @@ class BackgroundWork:
         self.send_tick = env_seconds(ENV_SEND_TICK, 15.0)
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
-        self.engine = SendingEngine(self.clock, settle=settle)
+        self.engine = SendingEngine(self.clock, settle=settle, token_provider=token_provider)
         self.monitor = monitor or Monitor(
             self.clock, is_online=is_online or (lambda: True),
-            tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0))
+            tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0), token_provider=token_provider)
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
                                            thread_name_prefix="send")
         self.stopping = asyncio.Event()

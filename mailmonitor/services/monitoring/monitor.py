@@ -21,29 +21,30 @@ from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
 from mailmonitor.models import Account, Check, active_accounts, get_setting
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
-from mailmonitor.services.monitoring.checker import run_check
+from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, check_with
 from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 log = logging.getLogger(__name__)
 
-CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
-
-
 class Monitor:
-    """Signals (through `services.events.bus`): check_started, account_changed."""
+    """Signals (through `mailmonitor.events.bus`): check_started, account_changed.
+
+    `check_fn` defaults to the real probes, logging in to OAuth accounts with `token_provider`
+    (None: this process cannot sign in to Google/Microsoft, and says so for those accounts)."""
 
     def __init__(
         self,
         clock: Clock | None = None,
-        check_fn: CheckFn = run_check,
+        check_fn: CheckFn | None = None,
         max_concurrency: int | None = None,
         is_online: Callable[[], bool] = lambda: True,
         tick_seconds: float = 5.0,
         jitter: float = 0.1,
+        token_provider: TokenProvider | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.check_fn = check_fn
+        self.check_fn = check_fn or check_with(token_provider)
         self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
         self.semaphore = asyncio.Semaphore(self.max_concurrency)
         self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,

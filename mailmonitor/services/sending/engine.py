@@ -21,7 +21,11 @@ from mailmonitor.clock import Clock
 from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.checker import credentials_for
+from mailmonitor.services.monitoring.checker import (
+    CredentialsFn,
+    TokenProvider,
+    credentials_with,
+)
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
 from mailmonitor.services.sending.reconcile import (
     DEFAULT_SETTLE,
@@ -35,7 +39,6 @@ from mailmonitor.services.sending.sender import (
     SENDER,
     BatchResult,
     BatchSender,
-    CredentialsFn,
     SmtpTransport,
 )
 
@@ -61,7 +64,8 @@ class SendingEngine:
         self,
         clock: Clock,
         *,
-        credentials: CredentialsFn = credentials_for,
+        credentials: CredentialsFn | None = None,
+        token_provider: TokenProvider | None = None,
         timeout: float | None = None,
         rng: random.Random | None = None,
         jitter: float = 0.1,
@@ -74,6 +78,8 @@ class SendingEngine:
         self.clock = clock
         self.timeout = float(timeout if timeout is not None
                              else get_setting("connection_timeout_seconds"))
+        # OAuth mailboxes log in with tokens from `token_provider` (see services.auth.tokens).
+        credentials = credentials or credentials_with(token_provider)
         self.credentials = credentials
         self.scheduler = Scheduler(rng=rng, jitter=jitter, max_batch=max_batch)
         self.stop = threading.Event()  # set: finish the send in flight, start no other

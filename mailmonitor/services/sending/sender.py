@@ -42,7 +42,7 @@ from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.monitoring import classify
-from mailmonitor.services.monitoring.checker import CredentialsMissing
+from mailmonitor.services.monitoring.checker import CredentialsFn, CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.monitoring.reasons import REASONS, Status
 from mailmonitor.services.sending import mailbox, sendlog
@@ -51,7 +51,6 @@ from mailmonitor.services.sending.scheduler import Dispatch, step_delays
 
 log = logging.getLogger(__name__)
 
-CredentialsFn = Callable[[Account, str | None, float], Credentials]
 
 # What a failed step means for the batch (see SendError).
 ACCOUNT = "account"  # the mailbox cannot send until the rep acts (status disconnected)
