@@ -237,7 +237,8 @@ def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     signal_timer = install_quit_signals(desktop)  # noqa: F841 - kept alive while the loop runs
     try:
         try:
-            return loop.run_until_complete(desktop.main())
+            code: int = loop.run_until_complete(desktop.main())
+            return code
         except RuntimeError as exc:  # Qt's loop was ended from outside (session end)
             log.info("event loop ended: %s; finishing the shutdown", exc)
             loop.run_until_complete(desktop.shutdown())

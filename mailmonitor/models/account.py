@@ -72,11 +72,11 @@ class Account(BaseModel):
 
     @property
     def is_oauth(self) -> bool:
-        return self.auth_method == "oauth2"
+        return bool(self.auth_method == "oauth2")
 
     @property
     def login(self) -> str:
-        return self.username or self.email
+        return str(self.username or self.email)
 
     @property
     def display(self) -> str:

@@ -37,7 +37,7 @@ class Lead(BaseModel):
 
     @property
     def contacted(self) -> bool:
-        return self.messages_sent > 0
+        return bool(self.messages_sent > 0)
 
 
 class SendRecord(BaseModel):

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +37,6 @@ from tests.integration.oauth_support import (
     stored_refresh_token,
     stored_secret,
 )
-from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot
 from tests.servers.idp import (
     IdentityProvider,
@@ -47,38 +46,10 @@ from tests.servers.idp import (
 )
 from tests.servers.smtp_sink import SmtpSink
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("oauth_env")]
 
 Cli = Callable[..., tuple[int, str, str]]
 KINDS = ["gmail", "microsoft"]
-
-
-@pytest.fixture(scope="module")
-def idp(test_pki: TestPKI) -> Iterator[IdentityProvider]:
-    with IdentityProvider(test_pki) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def dovecot_oauth(idp: IdentityProvider, test_pki: TestPKI, smtp_sink_server: SmtpSink
-                  ) -> Iterator[Dovecot]:
-    with Dovecot(test_pki, relay_port=smtp_sink_server.port,
-                 oauth2_introspection_url=idp.introspection_url) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def oauth_env(idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in idp.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("BROWSER", raising=False)
-
-
-@pytest.fixture
-def browser(idp: IdentityProvider) -> Iterator[TestBrowser]:
-    with registered_browser(TestBrowser(idp)) as registered:
-        yield registered
-    assert registered.errors == []
 
 
 def one_line(err: str) -> str:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from mailmonitor.logsetup import scrub_secrets
 from mailmonitor.services.monitoring.probes import (
     Credentials,
     Endpoint,
     ProbeResult,
     probe_imap,
     probe_smtp,
-    redact,
 )
 from mailmonitor.services.monitoring.reasons import REASONS
 from tests.servers.scripted import CertPair, Script, ScriptedServer, free_port, make_cert
@@ -604,11 +604,11 @@ def test_redact_covers_quoted_escaped_and_base64_forms() -> None:
     quoted = PASSWORD.replace("\\", "\\\\").replace('"', '\\"')
     text = (f'LOGIN u "{quoted}" {base64.b64encode(PASSWORD.encode()).decode()} '
             f"{PASSWORD.encode()!r} {TOKEN}")
-    cleaned = redact(text, [PASSWORD, TOKEN, None, ""])
+    cleaned = scrub_secrets(text, [PASSWORD, TOKEN, None, ""])
     for secret in SECRET_FORMS[:4]:
         assert secret not in cleaned
     assert cleaned.startswith("LOGIN u ")
-    assert redact("nothing to hide", [None, ""]) == "nothing to hide"
+    assert scrub_secrets("nothing to hide", [None, ""]) == "nothing to hide"
 
 
 # --- shape ----------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Ac
         secrets.set_secret(spec.email, "password", password)
     try:
         with db.atomic():
-            account = Account.get_or_none(Account.email == spec.email)
+            account: Account | None = Account.get_or_none(Account.email == spec.email)
             values = account_values(spec, password is not None, now)
             if account is None:
                 account = Account.create(**values)

@@ -284,8 +284,8 @@ class _TimedGoogleRequest(google.auth.transport.requests.Request):
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: Any = None, **kwargs: Any) -> Any:
-        return super().__call__(url, method=method, body=body, headers=headers,
-                                timeout=self._timeout, **kwargs)
+        return super().__call__(  # type: ignore[no-untyped-call]  # google-auth is untyped
+            url, method=method, body=body, headers=headers, timeout=self._timeout, **kwargs)
 
 
 def _google_access_token(email: str, timeout: float) -> str:

@@ -286,7 +286,8 @@ def _broken_since(account: Account) -> datetime | None:
     disconnect's grace period: the same address may still come back for its leads."""
     if account.detached_at is not None and not account.grace_expired:
         return None
-    return account.disconnected_since or account.status_since
+    since: datetime | None = account.disconnected_since or account.status_since
+    return since
 
 
 def remove_account(account: Account, now: datetime) -> None:

@@ -86,7 +86,8 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
             raise InvalidInput(f"mailbox {email} is named twice")
         accounts.append(account)
     with db.atomic():
-        campaign = Campaign.create(name=name, status=status, window=window, created_at=now)
+        campaign: Campaign = Campaign.create(name=name, status=status, window=window,
+                                             created_at=now)
         for position, step in enumerate(steps):
             Step.create(campaign=campaign, position=position, **step)
         for account in accounts:
@@ -115,7 +116,7 @@ def create_campaign_with_leads(name: str, mailbox_emails: list[str],
 
 
 def find_campaign(name: str) -> Campaign:
-    campaign = Campaign.get_or_none(Campaign.name == name.strip())
+    campaign: Campaign | None = Campaign.get_or_none(Campaign.name == name.strip())
     if campaign is None:
         raise InvalidInput(f"no campaign named {name!r}")
     return campaign

@@ -106,8 +106,9 @@ class BackgroundWork:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        with contextlib.suppress(TimeoutError):  # see Monitor.run: no inner task
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
 
     async def send_round(self) -> int:
         engine = self.engine

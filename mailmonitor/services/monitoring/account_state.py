@@ -61,7 +61,7 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
     )
     latency = max(imap.latency_ms, smtp.latency_ms)
     with db.atomic():
-        check = Check.create(
+        check: Check = Check.create(
             account=account, checked_at=now, status=decision.status, reason=decision.reason,
             detail=merged.detail, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
             trigger=trigger,

@@ -167,8 +167,11 @@ class Monitor:
                 await self.tick()
             except Exception:
                 log.exception("monitor tick failed")
+            # Awaited in this task (no inner task that a loop ended from outside would leave
+            # never started, warning "coroutine was never awaited").
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
+                async with asyncio.timeout(self.tick_seconds):
+                    await self._stopping.wait()
             current = loop.time()
             self.note_gap(current - last)
             last = current

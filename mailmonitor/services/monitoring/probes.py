@@ -31,7 +31,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from imaplib import IMAP4
@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, cast
 
 from imapclient import IMAPClient
 
+from mailmonitor.logsetup import scrub_secrets
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.reasons import Status
 
@@ -49,11 +50,9 @@ __all__ = [
     "ProbeResult",
     "probe_imap",
     "probe_smtp",
-    "redact",
 ]
 
 SECURITY_MODES = ("ssl", "starttls", "plain")
-REDACTED = "***"
 MAX_DETAIL_CHARS = 2000
 MAX_ERROR_CHARS = 200
 _MAX_LINE = 1_000_000  # as imaplib/smtplib: a longer "line" is an error
@@ -110,32 +109,12 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _variants(secret: str) -> set[str]:
-    """The ways a secret can show up in text: as is, quoted for IMAP, escaped, base64."""
-    out = {secret, _b64(secret)}
-    out.add(secret.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
-    out.add(repr(secret.encode("utf-8"))[2:-1])  # inside a bytes repr
-    out.add(secret.encode("unicode_escape").decode("ascii"))
-    return {v for v in out if v}
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret (and its quoted, escaped and base64 forms) replaced by ``***``."""
-    variants: set[str] = set()
-    for secret in secrets:
-        if secret:
-            variants |= _variants(secret)
-    for variant in sorted(variants, key=len, reverse=True):
-        text = text.replace(variant, REDACTED)
-    return text
-
-
 def _xoauth2_payload(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
 def _secrets_of(ep: Endpoint, creds: Credentials) -> list[str]:
-    """Secrets plus the exact strings a probe puts on the wire (their base64 is added by redact)."""
+    """Secrets plus the exact strings a probe puts on the wire (scrub_secrets adds the rest)."""
     found: list[str] = []
     if creds.password:
         found += [creds.password, f"\x00{ep.username}\x00{creds.password}"]  # LOGIN, AUTH PLAIN
@@ -469,7 +448,7 @@ class _ProbeIMAP4(IMAP4):
         super().send(data)
 
 
-class _ProbeIMAPClient(IMAPClient):
+class _ProbeIMAPClient(IMAPClient):  # type: ignore[misc]  # imapclient has no type information
     """IMAPClient over :class:`_ProbeIMAP4`."""
 
     def __init__(
@@ -804,9 +783,9 @@ def _failure(
         if mech is not None and mech.challenge:
             detail += f"\nXOAUTH2 error from the server: {mech.challenge}"
         secrets = _secrets_of(ep, creds)
-        detail = redact(detail, secrets)[:MAX_DETAIL_CHARS]
+        detail = scrub_secrets(detail, secrets)[:MAX_DETAIL_CHARS]
         first = next((ln.strip() for ln in detail.splitlines() if ln.strip()), reason)
-        error = redact(f"{phase}: {first}", secrets)[:MAX_ERROR_CHARS]
+        error = scrub_secrets(f"{phase}: {first}", secrets)[:MAX_ERROR_CHARS]
     except Exception as inner:  # never raise out of a probe, even on a bug here
         reason, phase = "request_invalid", session.phase or "connect"
         detail = error = f"{phase}: {type(inner).__name__} while reporting a failure"

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from mailmonitor.services.monitoring.reasons import REASONS, Status, worse
 
+# Transient trouble is retried after 1 → 5 → 15 → 60 minutes: checks (here) and sends (engine).
 BACKOFF_MINUTES = (1, 5, 15, 60)
 HARD_FAILURE_RECHECK = timedelta(minutes=60)
 

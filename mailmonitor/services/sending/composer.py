@@ -84,7 +84,7 @@ def one_line(text: str) -> str:
 
 
 def sender_domain(account: Account) -> str:
-    return account.email.rsplit("@", 1)[-1]
+    return str(account.email).rsplit("@", 1)[-1]
 
 
 def thread_of(lead: Lead, account: Account) -> list[str]:

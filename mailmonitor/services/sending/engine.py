@@ -26,6 +26,7 @@ from mailmonitor.services.monitoring.checker import (
     TokenProvider,
     credentials_with,
 )
+from mailmonitor.services.monitoring.status_rules import backoff_delay
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
 from mailmonitor.services.sending.reconcile import (
     DEFAULT_SETTLE,
@@ -44,7 +45,6 @@ from mailmonitor.services.sending.sender import (
 
 log = logging.getLogger(__name__)
 
-BACKOFF_MINUTES = (1, 5, 15, 60)  # a mailbox whose sends fail for a temporary reason
 SENDER_REFUSED_BACKOFF = timedelta(minutes=60)  # the server refuses this mailbox's mail for now
 RECONCILE_RETRY = timedelta(minutes=1)  # asking the server again about a send still unsettled
 
@@ -129,8 +129,9 @@ class SendingEngine:
             elif result.back_off is not None:
                 count = self.failures.get(result.account_id, 0) + 1
                 self.failures[result.account_id] = count
+                # Sends failing for a temporary reason wait on the monitor's ladder.
                 wait = SENDER_REFUSED_BACKOFF if result.back_off == SENDER else \
-                    timedelta(minutes=BACKOFF_MINUTES[min(count, len(BACKOFF_MINUTES)) - 1])
+                    backoff_delay(count)
                 self.backoff[result.account_id] = now + wait
                 log.info("mailbox %s waits %s after: %s", result.account_id, wait, result.error)
                 if result.back_off == SENDER:

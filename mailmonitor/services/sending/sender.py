@@ -36,7 +36,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from mailmonitor.clock import Clock
-from mailmonitor.logsetup import redact
+from mailmonitor.logsetup import redact, scrub_secrets
 from mailmonitor.models import Account, Lead, Step
 from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
@@ -133,9 +133,7 @@ class SmtpTransport:
         return [s for s in (self.creds.password, self.creds.access_token) if s]
 
     def _clean(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return redact(text)
+        return redact(scrub_secrets(text, self._secrets()))
 
     def open(self) -> None:
         """Connect, TLS, EHLO, AUTH. Raises SendError(ACCOUNT or TRANSIENT)."""

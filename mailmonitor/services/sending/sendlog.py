@@ -32,9 +32,10 @@ def start_attempt(lead: Lead, step_position: int, account: Account, message_id: 
                   subject: str, now: datetime) -> SendRecord:
     """Committed before the SMTP transaction starts, with the Message-ID fixed."""
     with db.atomic():
-        return SendRecord.create(lead=lead.id, campaign=lead.campaign_id, account=account.id,
-                                 step=step_position, message_id=message_id, subject=subject,
-                                 state="sending", created_at=now)
+        record: SendRecord = SendRecord.create(
+            lead=lead.id, campaign=lead.campaign_id, account=account.id, step=step_position,
+            message_id=message_id, subject=subject, state="sending", created_at=now)
+    return record
 
 
 def mark_handed_over(record_id: int, now: datetime) -> None:
