@@ -154,6 +154,8 @@ class _Session:
         self._phase_started = self.started
         self.deadline = self.started + timeout
         self.sockets: list[socket.socket] = []
+        # imaplib's socket.makefile() readers: a socket is only really closed with them.
+        self.files: list[Any] = []
         self.cert_expires_at: datetime | None = None
         self.wire: _Wire | None = None  # the connection's record of what the server said
 
@@ -194,6 +196,9 @@ class _Session:
             self.cert_expires_at = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
     def close_sockets(self) -> None:
+        for file in self.files:
+            with contextlib.suppress(OSError):
+                file.close()
         for sock in reversed(self.sockets):
             with contextlib.suppress(OSError):
                 sock.close()
@@ -433,6 +438,10 @@ class _ProbeIMAP4(IMAP4):
         self._session.enter("greeting")  # imaplib reads the greeting and CAPABILITY next
         return sock
 
+    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
+        super().open(host, port, timeout)
+        self._session.files.append(self.file)  # unused (reads go through the wire): closed
+
     def readline(self) -> bytes:
         line = self.wire.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
@@ -514,6 +523,9 @@ def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
                     + " ".join(conn.capabilities) + ")",
                 )
             client.starttls(context)
+            # imapclient wrapped the socket itself: close the TLS socket and its reader too.
+            session.sockets.append(conn.sock)
+            session.files.append(conn.file)
             session.note_cert(cast(ssl.SSLSocket, conn.sock))
             tls = True
 
