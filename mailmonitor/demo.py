@@ -17,6 +17,7 @@ from mailmonitor.clock import utcnow
 from mailmonitor.demo_servers import DemoServers, free_port
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import DB_FILENAME, Account, Lead, LeadState, SendRecord, db, open_db
+from mailmonitor.models.states import SendState
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
@@ -83,7 +84,7 @@ def _history(campaign_name: str, now: datetime, pattern: dict[LeadState, int]) -
                 SendRecord.create(
                     lead=lead, campaign=campaign, account=lead.mailbox_id, step=step,
                     message_id=f"<demo-{lead.id}-{step}@mailmonitor.demo>",
-                    subject=STEPS[0]["subject"], state="sent",
+                    subject=STEPS[0]["subject"], state=SendState.SENT,
                     created_at=now - timedelta(days=3 - step),
                     sent_at=now - timedelta(days=3 - step),
                 )

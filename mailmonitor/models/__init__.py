@@ -17,7 +17,7 @@ from mailmonitor.models.check import Check
 from mailmonitor.models.lead import Lead, SendRecord
 from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
 from mailmonitor.models.setting import Setting, all_settings, get_setting, set_setting
-from mailmonitor.models.states import CampaignStatus, LeadState, PauseReason, Status
+from mailmonitor.models.states import CampaignStatus, LeadState, PauseReason, SendState, Status
 from mailmonitor.models.sync import MailboxSync
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ ALL_MODELS: list[type[BaseModel]] = [
 __all__ = [
     "ALL_MODELS", "CURRENT_VERSION", "Account", "Alert", "Campaign", "CampaignMailbox",
     "CampaignStatus", "Check", "Lead", "LeadState", "MailboxSync", "PauseReason", "SendRecord",
-    "Setting", "Status", "Step", "active_accounts", "all_settings", "close_db", "db",
+    "SendState", "Setting", "Status", "Step", "active_accounts", "all_settings", "close_db", "db",
     "get_setting", "open_db", "set_setting",
 ]
 

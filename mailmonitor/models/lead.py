@@ -8,9 +8,10 @@ from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
 from mailmonitor.models.campaign import Campaign
-from mailmonitor.models.states import FINAL_STATES, SENDABLE_STATES, LeadState
+from mailmonitor.models.states import FINAL_STATES, SENDABLE_STATES, LeadState, SendState
 
-__all__ = ["FINAL_STATES", "LEAD_STATES", "SENDABLE_STATES", "Lead", "LeadState", "SendRecord"]
+__all__ = ["FINAL_STATES", "LEAD_STATES", "SENDABLE_STATES", "Lead", "LeadState", "SendRecord",
+           "SendState"]
 
 LEAD_STATES = tuple(LeadState)  # in the order reports list them
 
@@ -54,7 +55,7 @@ class SendRecord(BaseModel):
     step = pw.IntegerField()
     message_id = pw.CharField(unique=True)
     subject = pw.TextField(default="")
-    state = pw.CharField(default="sending", index=True)  # sending | sent | failed | unknown
+    state = pw.CharField(default=SendState.SENDING, index=True)  # sending | sent | failed | unknown
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     handed_over_at = pw.DateTimeField(null=True)

@@ -68,3 +68,19 @@ OPEN_STATES: frozenset[LeadState] = frozenset(LeadState) - FINAL_STATES
 # A reply or a bounce no longer changes these.
 NOT_REPLIABLE_STATES: frozenset[LeadState] = frozenset(
     {LeadState.REPLIED, LeadState.BOUNCED, LeadState.CAMPAIGN_STOPPED})
+
+
+class SendState(StrEnum):
+    """One email of one step to one lead (services/sending/sendlog.py)."""
+
+    SENDING = "sending"  # written before SMTP; settled by reconcile if the process died
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the server may have accepted it: the rep is asked
+
+
+# Sends that count against a mailbox's daily limit and mean the lead was (maybe) emailed.
+ATTEMPTED_SEND_STATES: frozenset[SendState] = frozenset(
+    {SendState.SENDING, SendState.SENT, SendState.UNKNOWN})
+# Messages that (may) exist at the recipient: follow-ups thread on them.
+DELIVERED_SEND_STATES: frozenset[SendState] = frozenset({SendState.SENT, SendState.UNKNOWN})

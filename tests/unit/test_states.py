@@ -57,3 +57,16 @@ def test_the_sets_partition_the_lead_states() -> None:
     assert [s.value for s in LeadState] == [
         "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
         "campaign_stopped"]
+
+
+def test_send_states_and_what_counts_as_emailed() -> None:
+    from mailmonitor.models.states import (
+        ATTEMPTED_SEND_STATES,
+        DELIVERED_SEND_STATES,
+        SendState,
+    )
+
+    assert [s.value for s in SendState] == ["sending", "sent", "failed", "unknown"]
+    # A failed send neither counts against the daily limit nor starts a thread.
+    assert SendState.FAILED not in ATTEMPTED_SEND_STATES | DELIVERED_SEND_STATES
+    assert DELIVERED_SEND_STATES < ATTEMPTED_SEND_STATES

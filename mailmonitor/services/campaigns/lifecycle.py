@@ -26,6 +26,7 @@ from mailmonitor.models.account import (
     DEFAULT_MIN_GAP_SECONDS,
 )
 from mailmonitor.models.states import (
+    ATTEMPTED_SEND_STATES,
     FINAL_STATES,
     RUNNING_CAMPAIGN_STATUSES,
     CampaignStatus,
@@ -49,7 +50,7 @@ from mailmonitor.wording import duration_words
 def contacted_by(account: Account) -> pw.ModelSelect:
     """Leads that received at least one email from this account."""
     return SendRecord.select(SendRecord.lead).where(
-        (SendRecord.account == account) & SendRecord.state.in_(("sent", "sending", "unknown"))
+        (SendRecord.account == account) & SendRecord.state.in_(ATTEMPTED_SEND_STATES)
     )
 
 

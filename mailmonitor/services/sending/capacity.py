@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 import peewee as pw
 
 from mailmonitor.models import Account, SendRecord
+from mailmonitor.models.states import ATTEMPTED_SEND_STATES
 
-COUNTED_SEND_STATES = ("sending", "sent", "unknown")
+COUNTED_SEND_STATES = ATTEMPTED_SEND_STATES
 
 
 def daily_cap(account: Account, day: date) -> int:

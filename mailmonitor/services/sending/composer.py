@@ -24,10 +24,11 @@ from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
 from mailmonitor.models import Account, Lead, SendRecord, Step
+from mailmonitor.models.states import DELIVERED_SEND_STATES
 
 # {{ name }} or {{ name | fallback }}; the fallback may be empty ({{title|}}).
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\- ]*?)\s*(?:\|([^{}]*))?\}\}")
-THREAD_STATES = ("sent", "unknown")  # messages that (may) exist at the recipient
+THREAD_STATES = DELIVERED_SEND_STATES  # messages that (may) exist at the recipient
 POLICY = SMTP  # CRLF line endings, folded headers: the bytes that go on the wire
 
 

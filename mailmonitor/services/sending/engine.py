@@ -19,6 +19,7 @@ from typing import Any
 
 from mailmonitor.clock import Clock
 from mailmonitor.models import Account, SendRecord, get_setting
+from mailmonitor.models.states import SendState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.checker import (
@@ -98,7 +99,7 @@ class SendingEngine:
         settling), the server is asked again at most every minute (or every settle delay)."""
         if self._next_reconcile is not None and self.clock.now() < self._next_reconcile:
             return False
-        return bool(SendRecord.select().where(SendRecord.state == "sending").exists())
+        return bool(SendRecord.select().where(SendRecord.state == SendState.SENDING).exists())
 
     def reconcile(self) -> ReconcileReport:
         """Settle sends left `sending` (call only while no batch of this engine is running)."""

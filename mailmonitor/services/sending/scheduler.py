@@ -29,6 +29,7 @@ from mailmonitor.models.states import (
     SENDABLE_STATES,
     CampaignStatus,
     LeadState,
+    SendState,
     Status,
 )
 from mailmonitor.services.sending.capacity import COUNTED_SEND_STATES, remaining_capacity
@@ -160,7 +161,7 @@ class Scheduler:
         if not quota:
             return {}
         accounts = {a.id: a for a in Account.select().where(Account.id.in_(list(quota)))}
-        unresolved = SendRecord.select(SendRecord.lead).where(SendRecord.state == "sending")
+        unresolved = SendRecord.select(SendRecord.lead).where(SendRecord.state == SendState.SENDING)
         batches: dict[int, list[Dispatch]] = {}
         for account_id, limit in quota.items():
             query = (

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
-from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState
+from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, SendState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.sending.scheduler import advance_lead, step_delays
 
@@ -34,7 +34,7 @@ def start_attempt(lead: Lead, step_position: int, account: Account, message_id: 
     with db.atomic():
         record: SendRecord = SendRecord.create(
             lead=lead.id, campaign=lead.campaign_id, account=account.id, step=step_position,
-            message_id=message_id, subject=subject, state="sending", created_at=now)
+            message_id=message_id, subject=subject, state=SendState.SENDING, created_at=now)
     return record
 
 
@@ -44,7 +44,7 @@ def mark_handed_over(record_id: int, now: datetime) -> None:
         SendRecord.update(handed_over_at=now).where(SendRecord.id == record_id).execute()
 
 
-def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
+def mark_sent(record: SendRecord, now: datetime, state: SendState = SendState.SENT,
               error: str | None = None, delays: list[float] | None = None,
               touch_account: bool = True) -> bool:
     """The server accepted it (or, for `unknown`, may have): record it and move the lead's
@@ -52,7 +52,7 @@ def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
     `delays`: the campaign's step delays when the caller has them."""
     with db.atomic():
         changed = SendRecord.update(state=state, sent_at=now, error=error).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         if not changed:
             return False
         advance_lead(record.lead_id, record.step, record.message_id, record.subject, now,
@@ -75,14 +75,14 @@ def mark_failed(record: SendRecord, error: str, now: datetime,
     """Not delivered. The lead keeps its cursor; with `retry_at` it is due again then. A step
     that keeps failing is flagged for the rep instead of being retried for ever."""
     with db.atomic():
-        SendRecord.update(state="failed", error=error[:2000]).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        SendRecord.update(state=SendState.FAILED, error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         if retry_at is not None:
             Lead.update(next_due_at=retry_at, updated_at=now).where(
                 (Lead.id == record.lead_id) & (Lead.cursor == record.step)).execute()
         attempts = SendRecord.select().where(
             (SendRecord.lead == record.lead_id) & (SendRecord.step == record.step)
-            & (SendRecord.state == "failed") & ~SendRecord.error.startswith(INTERRUPTED)
+            & (SendRecord.state == SendState.FAILED) & ~SendRecord.error.startswith(INTERRUPTED)
         ).count()
     if attempts >= MAX_ATTEMPTS:
         flag_lead(record.lead_id, f"Step {record.step + 1} could not be sent after {attempts} "
@@ -92,8 +92,8 @@ def mark_failed(record: SendRecord, error: str, now: datetime,
 def mark_bounced(record: SendRecord, error: str, now: datetime) -> None:
     """The server refused the recipient for good (e.g. 550 5.1.1): this lead only is bounced."""
     with db.atomic():
-        SendRecord.update(state="failed", error=error[:2000]).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        SendRecord.update(state=SendState.FAILED, error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         bounce_lead(record.lead_id, now)
     bus.emit(LEADS_CHANGED, record.campaign_id)
 
