@@ -24,9 +24,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.logsetup import setup_logging
 from mailmonitor.models import DB_FILENAME, close_db, get_setting, open_db
+from mailmonitor.services.auth.tokens import TokenProvider, oauth_token_provider
+from mailmonitor.services.monitoring.checker import check_with
 from mailmonitor.services.monitoring.network import NetworkWatch
 from mailmonitor.ui.bridge import DEFAULT_COALESCE_MS, EventBridge
-from mailmonitor.ui.context import CheckFn, MonitorLike, UiContext, real_check
+from mailmonitor.ui.context import CheckFn, MonitorLike, UiContext
 from mailmonitor.ui.errors import ErrorReporter
 from mailmonitor.ui.icons import app_icon, resource_path
 from mailmonitor.ui.main_window import MainWindow
@@ -47,14 +49,17 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
                       clock: Clock | None = None, monitor: MonitorLike | None = None,
                       check_fn: CheckFn | None = None, use_tray: bool | None = None,
                       hints: dict[str, str] | None = None, title_suffix: str = "",
-                      coalesce_ms: int = DEFAULT_COALESCE_MS) -> MainWindow:
+                      coalesce_ms: int = DEFAULT_COALESCE_MS,
+                      token_provider: TokenProvider | None = None) -> MainWindow:
     """The window and everything it needs, without starting an event loop (tests use this,
     with `coalesce_ms=0` so changes show on the next event-loop turn). The database must be
-    open."""
+    open. Without `check_fn`, the window's connection tests are the real probes, signing in to
+    OAuth accounts with `token_provider`."""
     bridge = EventBridge(coalesce_ms=coalesce_ms)
     ctx = UiContext(
         bridge=bridge, loop=loop or asyncio.get_event_loop(), clock=clock or SystemClock(),
-        monitor=monitor, check_fn=check_fn or real_check, hints=dict(hints or {}),
+        monitor=monitor, check_fn=check_fn or check_with(token_provider),
+        hints=dict(hints or {}),
         timeout=float(get_setting("connection_timeout_seconds")), coalesce_ms=coalesce_ms,
     )
     window = MainWindow(ctx, use_tray=use_tray, title_suffix=title_suffix)
@@ -91,8 +96,10 @@ class DesktopApp:
         from mailmonitor.services.monitoring.monitor import Monitor
 
         network = NetworkWatch()
+        # One token provider for every check and send of OAuth mailboxes in this process.
+        tokens = oauth_token_provider()
         # Created inside the running loop: its semaphore and events belong to this loop.
-        self.monitor = Monitor(is_online=network.is_online)
+        self.monitor = Monitor(is_online=network.is_online, token_provider=tokens)
         try:
             self.sending_lock = acquire_instance_lock(self.data_dir)
         except AlreadyRunning:
@@ -101,9 +108,10 @@ class DesktopApp:
             log.info("another mailmonitor sends from %s: this window does not send", self.data_dir)
             self.sending_lock = None
         self.background = BackgroundWork(monitor=self.monitor,
-                                         sending=self.sending_lock is not None)
+                                         sending=self.sending_lock is not None,
+                                         token_provider=tokens)
         window = build_main_window(
-            loop=self.loop, monitor=self.monitor,
+            loop=self.loop, monitor=self.monitor, token_provider=tokens,
             hints=self.demo.hints if self.demo else None,
             title_suffix=" — demo" if self.demo else "")
         self.window = window
@@ -208,7 +216,8 @@ def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     signal_timer = install_quit_signals(desktop)  # noqa: F841 - kept alive while the loop runs
     try:
         try:
-            return loop.run_until_complete(desktop.main())
+            code: int = loop.run_until_complete(desktop.main())
+            return code
         except RuntimeError as exc:  # Qt's loop was ended from outside (session end)
             log.info("event loop ended: %s; finishing the shutdown", exc)
             loop.run_until_complete(desktop.shutdown())

@@ -299,29 +299,19 @@ def test_before_storing(spec: Any, password: str | None) -> None:
     from mailmonitor.clock import utcnow
     from mailmonitor.models import Account
     from mailmonitor.services.accounts.adding import account_values
-    from mailmonitor.services.monitoring.account_state import ProbeLike
-    from mailmonitor.services.monitoring.checker import run_check
-    from mailmonitor.services.monitoring.reasons import label_for
-    from mailmonitor.services.monitoring.status_rules import Outcome, combine
+    from mailmonitor.services.monitoring.checker import failure_of, run_check
 
     values = account_values(spec, password is not None, utcnow())
-    probe_account = Account(**values)
-    imap, smtp = run_check(probe_account, password)
-    merged = combine(Outcome(imap.status, imap.reason, imap.detail),
-                     Outcome(smtp.status, smtp.reason, smtp.detail))
-    if not (imap.ok and smtp.ok):
-        failing: ProbeLike = imap if not imap.ok else smtp
-        raise Failure(f"{spec.email} did not connect ({failing.protocol.upper()}: "  # type: ignore[attr-defined]
-                      f"{label_for(merged.status, merged.reason)}): {merged.detail}; "
-                      "nothing was stored")
+    failed = failure_of(*run_check(Account(**values), password))  # not saved
+    if failed is not None:
+        raise Failure(f"{spec.email} did not connect ({failed.protocol}: {failed.label}): "
+                      f"{failed.detail}; nothing was stored")
 
 
 def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.auth import secrets
     from mailmonitor.services.campaigns import lifecycle
-    from mailmonitor.services.monitoring.checker import run_check
-    from mailmonitor.services.monitoring.reasons import label_for
-    from mailmonitor.services.monitoring.status_rules import Outcome, combine
+    from mailmonitor.services.monitoring.checker import failure_of, run_check
 
     if account.is_oauth:
         from mailmonitor.services.auth.oauth_cli import reconnect_oauth_account
@@ -333,12 +323,10 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
 
         password = clean_password(AccountSpec(email=account.email, kind=account.kind,
                                               imap_host=account.imap_host), password)
-    imap, smtp = run_check(account, password)
-    if not (imap.ok and smtp.ok):
-        merged = combine(Outcome(imap.status, imap.reason, imap.detail),
-                         Outcome(smtp.status, smtp.reason, smtp.detail))
-        raise Failure(f"reconnect failed: {label_for(merged.status, merged.reason)}: "
-                      f"{merged.detail}; nothing was changed")
+    imap, smtp = run_check(account, password)  # a password account: no token needed
+    failed = failure_of(imap, smtp)
+    if failed is not None:
+        raise Failure(f"reconnect failed: {failed.label}: {failed.detail}; nothing was changed")
     if password is not None:
         secrets.set_secret(account.email, "password", password)
     lifecycle.reconnected(account, now, detail=imap.detail)
@@ -437,9 +425,10 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mailmonitor.models import Account, account_by_email, active_accounts, emails_match
+    from mailmonitor.models import Account, Status, account_by_email, active_accounts, emails_match
     from mailmonitor.services.accounts.validation import normalize_email, validate_non_negative
     from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
+    from mailmonitor.services.auth.tokens import oauth_token_provider
     from mailmonitor.services.monitoring.monitor import Monitor
     from mailmonitor.services.monitoring.reasons import label_for
 
@@ -462,7 +451,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     round_trip_wait(args)  # bad input: refused before anything runs
 
     async def sweep() -> list[Any]:
-        monitor = Monitor(max_concurrency=concurrency)
+        monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
         try:
             return await monitor.sweep(emails or None, trigger="cli")
         finally:
@@ -504,9 +493,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     statuses = {r["status"] for r in rows}
     if any(r.get("round_trip") and r["round_trip"]["outcome"] != "inbox" for r in rows):
         statuses.add("warning")  # mail that does not reach the Inbox: exit 1 at least
-    if statuses & {"disconnected"}:
+    if Status.DISCONNECTED in statuses:
         return EXIT_CRITICAL
-    if statuses & {"warning", "offline", "checking"}:
+    if statuses & {Status.WARNING, Status.OFFLINE, Status.CHECKING}:
         return EXIT_FAILED
     return EXIT_OK
 

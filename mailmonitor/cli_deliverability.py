@@ -133,13 +133,16 @@ def round_trips(accounts: list[Any], timeout: float | None, to: str | None = Non
 
 def _one_round_trip(account: Any, wait: float, io_timeout: float, target: Any = None) -> Any:
     from mailmonitor.clock import utcnow
+    from mailmonitor.services.auth.tokens import oauth_token_provider
     from mailmonitor.services.deliverability import round_trip
     from mailmonitor.services.monitoring.checker import credentials_for
 
     receiver = target if target is not None and target.id != account.id else None
     try:
-        creds = credentials_for(account, None, io_timeout)
-        receiver_creds = credentials_for(receiver, None, io_timeout) if receiver else None
+        creds = credentials_for(account, None, io_timeout, oauth_token_provider())
+        tokens = oauth_token_provider()
+        receiver_creds = (credentials_for(receiver, None, io_timeout, tokens) if receiver
+                          else None)
     except Exception as exc:
         return round_trip.RoundTripResult(
             outcome=round_trip.NOT_SENT, recipient=(receiver or account).email, tag="",

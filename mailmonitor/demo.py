@@ -16,7 +16,8 @@ import keyring
 from mailmonitor.clock import utcnow
 from mailmonitor.demo_servers import DemoServers, free_port
 from mailmonitor.memory_keyring import MemoryKeyring
-from mailmonitor.models import DB_FILENAME, Account, Lead, SendRecord, db, open_db
+from mailmonitor.models import DB_FILENAME, Account, Lead, LeadState, SendRecord, db, open_db
+from mailmonitor.models.states import SendState
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
@@ -67,7 +68,7 @@ def _leads_csv(folder: Path, name: str, count: int, offset: int = 0) -> Path:
     return path
 
 
-def _history(campaign_name: str, now: datetime, pattern: dict[str, int]) -> None:
+def _history(campaign_name: str, now: datetime, pattern: dict[LeadState, int]) -> None:
     """Give some leads a past: emails already sent (real send records), replies, bounces."""
     from mailmonitor.models import Campaign
 
@@ -77,12 +78,13 @@ def _history(campaign_name: str, now: datetime, pattern: dict[str, int]) -> None
     index = 0
     for state, count in pattern.items():
         for lead in leads[index:index + count]:
-            sent = {"active": 1, "replied": 1, "bounced": 1, "completed": 3, "halted": 1}[state]
+            sent = {LeadState.ACTIVE: 1, LeadState.REPLIED: 1, LeadState.BOUNCED: 1,
+                    LeadState.COMPLETED: 3, LeadState.HALTED: 1}[state]
             for step in range(sent):
                 SendRecord.create(
                     lead=lead, campaign=campaign, account=lead.mailbox_id, step=step,
                     message_id=f"<demo-{lead.id}-{step}@mailmonitor.demo>",
-                    subject=STEPS[0]["subject"], state="sent",
+                    subject=STEPS[0]["subject"], state=SendState.SENT,
                     created_at=now - timedelta(days=3 - step),
                     sent_at=now - timedelta(days=3 - step),
                 )
@@ -136,9 +138,10 @@ def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
         gmail = create_campaign("Founders list", ["dan@gmail-demo.example",
                                                   "finn@northwind.example"], STEPS, None, now)
         import_leads(gmail, _leads_csv(folder, "founders", 16, 300), now)
-        _history("Q4 outreach", now, {"active": 18, "replied": 4, "bounced": 2, "completed": 5})
-        _history("Enterprise follow-up", now, {"active": 5})
-        _history("Founders list", now, {"active": 6, "completed": 2})
+        _history("Q4 outreach", now, {LeadState.ACTIVE: 18, LeadState.REPLIED: 4,
+                                      LeadState.BOUNCED: 2, LeadState.COMPLETED: 5})
+        _history("Enterprise follow-up", now, {LeadState.ACTIVE: 5})
+        _history("Founders list", now, {LeadState.ACTIVE: 6, LeadState.COMPLETED: 2})
 
     async def sweep() -> None:
         monitor = Monitor(max_concurrency=8)

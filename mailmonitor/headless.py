@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mailmonitor.clock import clock_from_env
 from mailmonitor.models import db
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
     BackgroundWork,
@@ -46,7 +47,8 @@ def run_headless() -> int:
             from mailmonitor.services.monitoring.network import NetworkWatch
 
             network = NetworkWatch()  # the OS's network state, without a window
-            work = BackgroundWork(clock_from_env(), is_online=network.is_online)
+            work = BackgroundWork(clock_from_env(), is_online=network.is_online,
+                                  token_provider=oauth_token_provider())
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows

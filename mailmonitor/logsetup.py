@@ -1,4 +1,8 @@
-"""Logging to a rotating file in the data folder, with secrets redacted from every record."""
+"""Logging to a rotating file in the data folder, with secrets redacted from every record.
+
+The one place secrets are taken out of text: `scrub_secrets` (given secrets, in every form they
+take on the wire or in a repr) and `redact` (every secret seen so far, plus anything that looks
+like a credential in a protocol trace) for logs, reports, exception text and server answers."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import logging.handlers
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 _known_secrets: set[str] = set()
@@ -22,28 +27,55 @@ _PATTERNS = [
 ]
 
 
+REDACTED = "[redacted]"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as is, quoted for IMAP, escaped, base64."""
+    out = {secret, base64.b64encode(secret.encode("utf-8")).decode("ascii")}
+    out.add(secret.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
+    out.add(repr(secret.encode("utf-8"))[2:-1])  # inside a bytes repr
+    out.add(secret.encode("unicode_escape").decode("ascii"))
+    return {v for v in out if v}
+
+
 def register_secret(value: str | None) -> None:
-    """Make sure this exact value (and its base64 forms) never reaches a log or report."""
+    """Make sure this exact value (in each of its forms) never reaches a log or report."""
     if not value or len(value) < 4:
         return
     with _lock:
-        _known_secrets.add(value)
-        _known_secrets.add(base64.b64encode(value.encode()).decode())
+        _known_secrets.update(secret_forms(value))
+
+
+def scrub_secrets(text: str, secrets: Iterable[str | None], marker: str = "***") -> str:
+    """``text`` with every given secret, in each of its forms, replaced by ``marker``."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= secret_forms(secret)
+    return _scrub_forms(text, forms, marker)
 
 
 def redact(text: str) -> str:
+    """``text`` without any secret registered so far, nor credential-like fields of a trace."""
     if not text:
         return text
     with _lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
+        known = list(_known_secrets)
+    if known:
+        text = _scrub_forms(text, known, REDACTED)
     for pattern in _PATTERNS:
         if pattern.groups == 3:
-            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         else:
-            text = pattern.sub(lambda m: f"{m.group(1)}[redacted]", text)
+            text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return text
+
+
+def _scrub_forms(text: str, forms: Iterable[str], marker: str) -> str:
+    for form in sorted(forms, key=len, reverse=True):  # longest first: none half-replaced
+        if form in text:
+            text = text.replace(form, marker)
     return text
 
 

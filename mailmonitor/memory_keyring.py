@@ -11,7 +11,7 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     priority = 0.1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring is untyped
         self.store: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

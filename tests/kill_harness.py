@@ -136,10 +136,12 @@ class KillRunner:
 
     def start(self) -> subprocess.Popen[bytes]:
         self.restarts += 1
-        return subprocess.Popen(
-            [sys.executable, "-m", "mailmonitor", "--data-dir", str(self.data_dir), "run",
-             "--headless"], env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=(self.folder / "stderr.log").open("ab"))
+        # The child keeps its own copy of the descriptor: ours is closed right away.
+        with (self.folder / "stderr.log").open("ab") as stderr:
+            return subprocess.Popen(
+                [sys.executable, "-m", "mailmonitor", "--data-dir", str(self.data_dir), "run",
+                 "--headless"], env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr)
 
     def completed(self) -> bool:
         with sqlite3.connect(f"file:{self.data_dir / 'mailmonitor.sqlite3'}?mode=ro",

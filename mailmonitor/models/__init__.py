@@ -1,4 +1,6 @@
-"""peewee models and the database binding. Import models from here."""
+"""peewee models and the database binding. Import models from here.
+
+Imports nothing from ``mailmonitor.services``: the states rows can be in are in ``states``."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from mailmonitor.models.setting import (
     get_setting,
     set_setting,
 )
+from mailmonitor.models.states import CampaignStatus, LeadState, PauseReason, SendState, Status
 from mailmonitor.models.sync import MailboxSync
 
 log = logging.getLogger(__name__)
@@ -47,15 +50,20 @@ __all__ = [
     "Bounce",
     "Campaign",
     "CampaignMailbox",
+    "CampaignStatus",
     "Check",
     "DomainAuth",
     "Lead",
+    "LeadState",
     "MailboxSync",
     "NotifyChannel",
     "OutboxMessage",
+    "PauseReason",
     "SendRecord",
+    "SendState",
     "SendingHold",
     "Setting",
+    "Status",
     "Step",
     "Suppression",
     "UnsubscribeToken",

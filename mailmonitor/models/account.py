@@ -6,7 +6,7 @@ import peewee as pw
 
 from mailmonitor.clock import utcnow
 from mailmonitor.models.base import BaseModel
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.models.states import Status
 
 KINDS = ("imap", "gmail", "microsoft")
 SECURITIES = ("ssl", "starttls", "plain")
@@ -50,7 +50,7 @@ class Account(BaseModel):
     monitoring_enabled = pw.BooleanField(default=True)
 
     # Connection state (spec §2). A new account is `checking` until its first check.
-    status = pw.CharField(default=Status.CHECKING.value, index=True)
+    status = pw.CharField(default=Status.CHECKING, index=True)
     reason = pw.CharField(null=True)
     detail = pw.TextField(default="")
     checked_at = pw.DateTimeField(null=True)
@@ -89,18 +89,18 @@ class Account(BaseModel):
 
     @property
     def is_oauth(self) -> bool:
-        return self.auth_method == "oauth2"
+        return bool(self.auth_method == "oauth2")
 
     @property
     def login(self) -> str:
-        return self.username or self.email
+        return str(self.username or self.email)
 
     @property
     def display(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
 
     def can_send(self) -> bool:
-        return self.status == Status.CONNECTED.value and self.removed_at is None
+        return self.status == Status.CONNECTED and self.removed_at is None
 
 
 def active_accounts() -> pw.ModelSelect:
@@ -113,7 +113,9 @@ def account_by_email(email: str, *, include_removed: bool = False) -> Account | 
     query = Account.select().where(pw.fn.LOWER(Account.email) == (email or "").strip().lower())
     if not include_removed:
         query = query.where(Account.removed_at.is_null())
-    return query.order_by(Account.removed_at.is_null(False), Account.id.desc()).first()
+    found: Account | None = query.order_by(Account.removed_at.is_null(False),
+                                           Account.id.desc()).first()
+    return found
 
 
 def emails_match(emails: list[str]) -> pw.Expression:

@@ -10,7 +10,7 @@ import peewee as pw
 db = pw.DatabaseProxy()
 
 
-class BaseModel(pw.Model):
+class BaseModel(pw.Model):  # type: ignore[misc]  # peewee is untyped here (pyproject.toml)
     id = pw.AutoField()
 
     class Meta:
@@ -18,7 +18,7 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
-class JSONField(pw.TextField):
+class JSONField(pw.TextField):  # type: ignore[misc]  # as above
     """A dict/list stored as JSON text (portable: no SQLite-only JSON type)."""
 
     def db_value(self, value: Any) -> str | None:

@@ -7,19 +7,19 @@ import peewee as pw
 from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.states import CampaignStatus, PauseReason
 
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
-PAUSE_USER = "user"
-PAUSE_NO_MAILBOX = "no_active_mailbox"
-PAUSE_ERROR = "error"  # an unexpected error while sending it: the others keep sending
+PAUSE_USER = PauseReason.USER
+PAUSE_NO_MAILBOX = PauseReason.NO_MAILBOX
+PAUSE_ERROR = PauseReason.ERROR  # an unexpected error while sending it: the others keep sending
 # How each pause reads after "Paused" (window, wizard).
-PAUSE_WORDS = {PAUSE_USER: " by you", PAUSE_NO_MAILBOX: ": no mailbox can send",
+PAUSE_WORDS: dict[str, str] = {PAUSE_USER: " by you", PAUSE_NO_MAILBOX: ": no mailbox can send",
                PAUSE_ERROR: " after an error (see Alerts)"}
 
 
 class Campaign(BaseModel):
     name = pw.CharField(unique=True)
-    status = pw.CharField(default="draft", index=True)
+    status = pw.CharField(default=CampaignStatus.DRAFT, index=True)
     pause_reason = pw.CharField(null=True)
     paused_at = pw.DateTimeField(null=True)
     # Sending window: None = always; else

@@ -8,14 +8,12 @@ from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
 from mailmonitor.models.campaign import Campaign
+from mailmonitor.models.states import FINAL_STATES, SENDABLE_STATES, LeadState, SendState
 
-LEAD_STATES = (
-    "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
-    "campaign_stopped", "unsubscribed",
-)
-# Leads in these states may still get email; the others are finished or waiting.
-SENDABLE_STATES = ("pending", "active")
-FINAL_STATES = ("replied", "bounced", "completed", "campaign_stopped", "unsubscribed")
+__all__ = ["FINAL_STATES", "LEAD_STATES", "SENDABLE_STATES", "Lead", "LeadState", "SendRecord",
+           "SendState"]
+
+LEAD_STATES = tuple(LeadState)  # in the order reports list them
 
 
 class Lead(BaseModel):
@@ -25,7 +23,7 @@ class Lead(BaseModel):
     mailbox = pw.ForeignKeyField(Account, null=True, backref="leads", on_delete="SET NULL")
     cursor = pw.IntegerField(default=0)  # index of the next step to send
     next_due_at = pw.DateTimeField(null=True)
-    state = pw.CharField(default="pending", index=True)
+    state = pw.CharField(default=LeadState.PENDING, index=True)
     messages_sent = pw.IntegerField(default=0)
     last_message_id = pw.CharField(null=True)
     first_subject = pw.TextField(null=True)  # subject of step 1, for "Re:" threading
@@ -40,7 +38,7 @@ class Lead(BaseModel):
 
     @property
     def contacted(self) -> bool:
-        return self.messages_sent > 0
+        return bool(self.messages_sent > 0)
 
 
 class SendRecord(BaseModel):
@@ -57,7 +55,7 @@ class SendRecord(BaseModel):
     step = pw.IntegerField()
     message_id = pw.CharField(unique=True)
     subject = pw.TextField(default="")
-    state = pw.CharField(default="sending", index=True)  # sending | sent | failed | unknown
+    state = pw.CharField(default=SendState.SENDING, index=True)  # sending | sent | failed | unknown
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     handed_over_at = pw.DateTimeField(null=True)

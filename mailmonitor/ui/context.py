@@ -32,9 +32,10 @@ class MonitorLike(Protocol):
 def real_check(account: Account, password: str | None, timeout: float
                ) -> tuple[ProbeLike, ProbeLike]:
     """The real IMAP + SMTP probe (imported on first use: keeps start-up light)."""
+    from mailmonitor.services.auth.tokens import oauth_token_provider
     from mailmonitor.services.monitoring.checker import run_check
 
-    return run_check(account, password, timeout)
+    return run_check(account, password, timeout, oauth_token_provider())
 
 
 @dataclass

@@ -7,6 +7,7 @@ webbrowser.BaseBrowser that signs in like a person would."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -14,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.auth import oauth
 from mailmonitor.services.auth.loopback import LoopbackRedirect, RedirectTimeout
 from mailmonitor.services.auth.token_errors import TokenError
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import (
     STEPS,
@@ -35,7 +37,6 @@ from tests.integration.oauth_support import (
     stored_refresh_token,
     stored_secret,
 )
-from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot
 from tests.servers.idp import (
     IdentityProvider,
@@ -45,38 +46,10 @@ from tests.servers.idp import (
 )
 from tests.servers.smtp_sink import SmtpSink
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("oauth_env")]
 
 Cli = Callable[..., tuple[int, str, str]]
 KINDS = ["gmail", "microsoft"]
-
-
-@pytest.fixture(scope="module")
-def idp(test_pki: TestPKI) -> Iterator[IdentityProvider]:
-    with IdentityProvider(test_pki) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def dovecot_oauth(idp: IdentityProvider, test_pki: TestPKI, smtp_sink_server: SmtpSink
-                  ) -> Iterator[Dovecot]:
-    with Dovecot(test_pki, relay_port=smtp_sink_server.port,
-                 oauth2_introspection_url=idp.introspection_url) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def oauth_env(idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in idp.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("BROWSER", raising=False)
-
-
-@pytest.fixture
-def browser(idp: IdentityProvider) -> Iterator[TestBrowser]:
-    with registered_browser(TestBrowser(idp)) as registered:
-        yield registered
-    assert registered.errors == []
 
 
 def one_line(err: str) -> str:
@@ -268,7 +241,7 @@ def test_microsoft_sign_in_again_codes_are_token_expired(
     assert aadsts in caught.value.detail and "sign in again" in caught.value.detail
     # And through the check: no login is tried, the account is token_expired on both sides.
     idp.script_refresh_error(account.email, "invalid_grant", aadsts)
-    imap, smtp = checker.run_check(account, None, 10)
+    imap, smtp = checker.run_check(account, None, 10, oauth_token_provider())
     assert (imap.reason, smtp.reason) == ("token_expired", "token_expired")
 
 
@@ -331,7 +304,8 @@ def test_a_thousand_silent_refreshes_with_rotation_never_prompt(
     print(f"\n{kind}: {CYCLES} silent refreshes with rotation in {elapsed:.1f} s, "
           f"{browser.opens - prompts} prompts")
     # And a real check still logs in with the newest token.
-    imap, smtp = checker.run_check(Account.get_by_id(account.id), None, 10)
+    imap, smtp = checker.run_check(Account.get_by_id(account.id), None, 10,
+                                   oauth_token_provider())
     assert imap.ok and smtp.ok, (imap.detail, smtp.detail)
 
 
@@ -417,3 +391,45 @@ def test_an_unreachable_provider_is_a_network_problem(
             oauth.get_access_token(account, 5)
         assert caught.value.reason in ("network", "server_unavailable"), caught.value.detail
         assert stored_refresh_token(account.email, account.kind)  # nothing was thrown away
+
+
+# --- the token provider is handed in, never installed by an import ---------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_monitor_and_engine_sign_in_with_the_token_provider_they_are_given(
+        kind: str, db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot,
+        browser: TestBrowser, smtp_sink: SmtpSink) -> None:
+    from mailmonitor.clock import FakeClock
+    from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+    from mailmonitor.services.monitoring.monitor import Monitor
+    from mailmonitor.services.sending.engine import SendingEngine
+
+    clock = FakeClock(datetime(2025, 1, 6, 9))
+    account = oauth.add_account(oauth_spec(kind, dovecot_oauth.new_user().email, dovecot_oauth),
+                                15, clock.now())
+    campaign = create_campaign("Tokens", [account.email], STEPS[:1], None, clock.now())
+    assign_and_insert(campaign, [("lead@x.test", {"first_name": "Lee"})], clock.now())
+
+    async def check(monitor: Monitor) -> None:
+        try:
+            await monitor.check_account(account.id)
+        finally:
+            await monitor.stop()
+
+    # The OAuth module is imported (above), yet a monitor given no provider cannot sign in:
+    # nothing was installed behind its back.
+    asyncio.run(check(Monitor(clock=clock, jitter=0)))
+    stored = Account.get_by_id(account.id)
+    assert (stored.status, stored.reason) == ("disconnected", "invalid_credentials")
+    assert "sign-in is not set up" in stored.detail
+    introspections = idp.stats.introspections
+    asyncio.run(check(Monitor(clock=clock, jitter=0, token_provider=oauth_token_provider())))
+    stored = Account.get_by_id(account.id)
+    assert (stored.status, stored.reason) == ("connected", None)
+    assert idp.stats.introspections >= introspections + 2  # real XOAUTH2 logins, both sides
+
+    engine = SendingEngine(clock, timeout=10, token_provider=oauth_token_provider())
+    assert engine.run_until_idle() == 1
+    (message,) = smtp_sink.messages()
+    assert (message.mail_from, list(message.rcpt_tos)) == (account.email, ["lead@x.test"])

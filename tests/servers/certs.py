@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TestPKI", "make_test_pki", "shared_test_pki"]
+__all__ = ["TestPKI", "issue_server_cert", "make_test_pki", "shared_test_pki"]
 
 _CA_EXTENSIONS = """\
 [ca_ext]
@@ -34,7 +34,7 @@ _SERVER_EXTENSIONS = """\
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = {san}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 """
@@ -152,61 +152,63 @@ def _asn1_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
 
 
+def _prepare_ca_folder(d: Path, san: str) -> Path:
+    """The files `openssl ca` keeps its state in, and the config; returns the config's path."""
+    (d / "issued").mkdir(exist_ok=True)
+    (d / "index.txt").write_text("")
+    (d / "serial").write_text(f"{int.from_bytes(os.urandom(8), 'big'):016X}\n")
+    config = d / "openssl.cnf"
+    config.write_text(_CA_CONFIG.format(dir=d, ca_ext=_CA_EXTENSIONS,
+                                        server_ext=_SERVER_EXTENSIONS.format(san=san)))
+    return config
+
+
+def _server_csr(key: Path, csr: Path, cn: str, config: Path, cwd: Path) -> None:
+    _ec_key(key, cwd)
+    _openssl("req", "-config", config, "-new", "-key", key, "-out", csr, "-subj", f"/CN={cn}",
+             cwd=cwd)
+
+
+def _sign(csr: Path, out: Path, not_before: dt.datetime, not_after: dt.datetime, config: Path,
+          cwd: Path) -> None:
+    _openssl("ca", "-batch", "-config", config, "-in", csr, "-out", out, "-notext",
+             "-extensions", "server_ext", "-startdate", _asn1_time(not_before),
+             "-enddate", _asn1_time(not_after), cwd=cwd)
+
+
+def issue_server_cert(directory: Path, hostnames: tuple[str, ...], ips: tuple[str, ...],
+                      not_before: dt.datetime, not_after: dt.datetime
+                      ) -> tuple[Path, Path, Path]:
+    """A throwaway CA and one server certificate for ``hostnames``/``ips`` in ``directory``:
+    (certificate, key, CA certificate), PEM files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    san = ", ".join([f"DNS:{h}" for h in hostnames] + [f"IP:{ip}" for ip in ips])
+    config = _prepare_ca_folder(directory, san)
+    _self_signed_ca(directory / "ca.key", directory / "ca.pem", "scripted test CA", config,
+                    directory)
+    _server_csr(directory / "server.key", directory / "server.csr", (hostnames or ips)[0],
+                config, directory)
+    _sign(directory / "server.csr", directory / "server.pem", not_before, not_after, config,
+          directory)
+    return directory / "server.pem", directory / "server.key", directory / "ca.pem"
+
+
 def make_test_pki(directory: Path) -> TestPKI:
     """Create the test PKI in ``directory`` (created if missing, made world-readable so that
     unprivileged server processes can read the files)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     d = directory
-    (d / "issued").mkdir(exist_ok=True)
-    (d / "index.txt").write_text("")
-    (d / "serial").write_text(f"{int.from_bytes(os.urandom(8), 'big'):016X}\n")
-    config = d / "openssl.cnf"
-    config.write_text(
-        _CA_CONFIG.format(dir=d, ca_ext=_CA_EXTENSIONS, server_ext=_SERVER_EXTENSIONS)
-    )
-
+    config = _prepare_ca_folder(d, "IP:127.0.0.1, DNS:localhost")
     _self_signed_ca(d / "ca.key", d / "ca.pem", "mailmonitor test CA", config, d)
     _self_signed_ca(d / "wrong-ca.key", d / "wrong-ca.pem", "mailmonitor wrong CA", config, d)
 
-    server_key = d / "server.key"
-    _ec_key(server_key, d)
-    csr = d / "server.csr"
-    _openssl(
-        "req",
-        "-config",
-        config,
-        "-new",
-        "-key",
-        server_key,
-        "-out",
-        csr,
-        "-subj",
-        "/CN=localhost",
-        cwd=d,
-    )
-
+    server_key, csr = d / "server.key", d / "server.csr"
+    _server_csr(server_key, csr, "localhost", config, d)
     now = dt.datetime.now(dt.UTC)
 
     def sign(out: Path, not_before: dt.datetime, not_after: dt.datetime) -> None:
-        _openssl(
-            "ca",
-            "-batch",
-            "-config",
-            config,
-            "-in",
-            csr,
-            "-out",
-            out,
-            "-notext",
-            "-extensions",
-            "server_ext",
-            "-startdate",
-            _asn1_time(not_before),
-            "-enddate",
-            _asn1_time(not_after),
-            cwd=d,
-        )
+        _sign(csr, out, not_before, not_after, config, d)
 
     hour = dt.timedelta(hours=1)
     day = dt.timedelta(days=1)

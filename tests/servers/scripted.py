@@ -3,8 +3,7 @@
 It plays just enough of either protocol for a sign-in probe, and answers what a :class:`Script`
 tells it: a provider's greeting, a provider's rejection of LOGIN/AUTH or SELECT, a BYE or 421 at
 greeting, silence, a dropped connection, garbage bytes, slow or byte-by-byte answers, TLS from the
-first byte or after STARTTLS with a certificate made here (``cryptography`` when installed, else the
-``openssl`` command line).
+first byte or after STARTTLS with a certificate made by ``tests.servers.certs`` (``openssl``).
 
     script = Script("imap", login="NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)")
     with ScriptedServer(script) as srv:
@@ -20,10 +19,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import shutil
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -31,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
+
+from tests.servers.certs import issue_server_cert
 
 __all__ = ["CertPair", "Script", "ScriptedServer", "free_port", "make_cert", "temp_cert"]
 
@@ -57,187 +56,25 @@ def make_cert(
     ips: tuple[str, ...] = (HOST,),
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
-    use_openssl: bool = False,
 ) -> CertPair:
-    """A CA and a server certificate for ``hostnames``/``ips`` in ``directory``.
+    """A CA and a server certificate for ``hostnames``/``ips`` in ``directory`` (made like the
+    Dovecot PKI, by ``tests.servers.certs`` with the ``openssl`` command line).
 
     Valid from a day ago for 30 days unless ``not_before``/``not_after`` (aware or naive UTC) say
-    otherwise, e.g. a ``not_after`` in the past for an expired certificate. Uses ``cryptography``
-    when it is installed (or ``openssl`` when ``use_openssl``).
+    otherwise, e.g. a ``not_after`` in the past for an expired certificate.
     """
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     start = _utc(not_before) if not_before else now - dt.timedelta(days=1)
     end = _utc(not_after) if not_after else now + dt.timedelta(days=30)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not use_openssl:
-        try:
-            return _make_cert_cryptography(directory, hostnames, ips, start, end)
-        except ImportError:
-            pass
-    return _make_cert_openssl(directory, hostnames, ips, start, end)
+    cert, key, ca = issue_server_cert(Path(directory), hostnames, ips, start, end)
+    return CertPair(cert_file=str(cert), key_file=str(key), ca_file=str(ca),
+                    not_after=end.replace(tzinfo=None, microsecond=0))
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
-
-
-def _make_cert_cryptography(
-    directory: Path,
-    hostnames: tuple[str, ...],
-    ips: tuple[str, ...],
-    start: dt.datetime,
-    end: dt.datetime,
-) -> CertPair:
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scripted test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
-        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (hostnames or ips)[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
-    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
-    (directory / "server.key").write_bytes(
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return CertPair(
-        cert_file=str(directory / "server.pem"),
-        key_file=str(directory / "server.key"),
-        ca_file=str(directory / "ca.pem"),
-        not_after=end.replace(tzinfo=None),
-    )
-
-
-_OPENSSL_CONFIG = """\
-[ca]
-default_ca = scripted_ca
-[scripted_ca]
-dir = {dir}
-database = $dir/index.txt
-new_certs_dir = $dir
-serial = $dir/serial
-certificate = $dir/ca.pem
-private_key = $dir/ca.key
-default_md = sha256
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-[policy_any]
-commonName = supplied
-[req]
-distinguished_name = req_dn
-prompt = no
-[req_dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = {san}
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-"""
-
-
-def _openssl(directory: Path, *args: str) -> None:
-    binary = shutil.which("openssl")
-    if binary is None:
-        raise RuntimeError("neither the cryptography package nor the openssl command is available")
-    subprocess.run([binary, *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-
-def _make_cert_openssl(
-    directory: Path,
-    hostnames: tuple[str, ...],
-    ips: tuple[str, ...],
-    start: dt.datetime,
-    end: dt.datetime,
-) -> CertPair:
-    san = ", ".join([f"DNS:{h}" for h in hostnames] + [f"IP:{ip}" for ip in ips])
-    config = directory / "openssl.cnf"
-    config.write_text(_OPENSSL_CONFIG.format(dir=directory, san=san))
-    (directory / "index.txt").write_text("")
-    (directory / "serial").write_text("1000\n")
-    ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    _openssl(directory, "genpkey", *ec, "-out", "ca.key")
-    _openssl(directory, "req", "-config", str(config), "-new", "-x509", "-key", "ca.key",
-             "-out", "ca.pem", "-subj", "/CN=scripted test CA", "-days", "3650",
-             "-extensions", "ca_ext")
-    _openssl(directory, "genpkey", *ec, "-out", "server.key")
-    cn = (hostnames or ips)[0]
-    _openssl(directory, "req", "-config", str(config), "-new", "-key", "server.key",
-             "-out", "server.csr", "-subj", f"/CN={cn}")
-    stamp = "%Y%m%d%H%M%SZ"
-    _openssl(directory, "ca", "-batch", "-config", str(config), "-in", "server.csr",
-             "-out", "server.pem", "-extensions", "server_ext", "-notext",
-             "-startdate", start.strftime(stamp), "-enddate", end.strftime(stamp))
-    return CertPair(
-        cert_file=str(directory / "server.pem"),
-        key_file=str(directory / "server.key"),
-        ca_file=str(directory / "ca.pem"),
-        not_after=end.replace(tzinfo=None, microsecond=0),
-    )
 
 
 # --- scripts -------------------------------------------------------------------------------------

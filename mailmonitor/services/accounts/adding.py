@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailmonitor.logsetup import register_secret
-from mailmonitor.models import Account, account_by_email, db
+from mailmonitor.models import Account, Status, account_by_email, db
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email
 from mailmonitor.services.accounts.validation import (
     InvalidInput,
@@ -197,7 +197,7 @@ def account_values(spec: AccountSpec, has_password: bool, now: datetime) -> dict
         "imap_security": spec.imap_security, "smtp_host": spec.smtp_host,
         "smtp_port": spec.smtp_port, "smtp_security": spec.smtp_security,
         "ca_file": spec.ca_file, "signature": spec.signature, "created_at": now,
-        "status": "checking", "reason": None, "detail": "", "next_check_at": now,
+        "status": Status.CHECKING, "reason": None, "detail": "", "next_check_at": now,
     }
     if spec.daily_limit is not None:
         values["daily_limit"] = spec.daily_limit

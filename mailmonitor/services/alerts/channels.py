@@ -28,15 +28,16 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 
 from mailmonitor import __version__
 from mailmonitor.logsetup import redact
-from mailmonitor.models import Account, NotifyChannel
+from mailmonitor.models import Account, NotifyChannel, Status
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import sender as smtp
@@ -241,10 +242,11 @@ def pick_sender(channel: NotifyChannel) -> Account | None:
     if channel.from_account_id is not None:
         chosen = Account.get_or_none(Account.id == channel.from_account_id)
         if chosen is not None and chosen.can_send():
-            return chosen
-    return Account.select().where(
-        (Account.status == "connected") & Account.removed_at.is_null()).order_by(
+            return cast(Account, chosen)
+    connected: Account | None = Account.select().where(
+        (Account.status == Status.CONNECTED) & Account.removed_at.is_null()).order_by(
         Account.id).first()
+    return connected
 
 
 def relay_account(relay: dict[str, Any]) -> Account:
@@ -284,7 +286,7 @@ def send_email(channel: NotifyChannel, message: Outgoing, on_handover: Callable[
                                 "is disconnected): add an SMTP relay to this channel")
         account = found
         try:
-            creds = credentials_for(account, None, timeout)
+            creds = credentials_for(account, None, timeout, oauth_token_provider())
         except Exception as exc:
             raise DeliveryError(f"{account.email}: {redact(str(exc))}") from None
         transport = smtp.SmtpTransport(account, creds, timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from mailmonitor.models import Account, NotifyChannel, OutboxMessage, account_by_email, db
 from mailmonitor.models.notify import CHANNEL_KINDS
@@ -92,7 +92,7 @@ def find_channel(name: str) -> NotifyChannel:
     channel = NotifyChannel.get_or_none(NotifyChannel.name == " ".join(name.split()))
     if channel is None:
         raise InvalidInput(f"no alert channel named {name!r} (see `mailmonitor notify list`)")
-    return channel
+    return cast(NotifyChannel, channel)
 
 
 def add_channel(spec: ChannelSpec, now: datetime) -> NotifyChannel:
@@ -117,7 +117,7 @@ def add_channel(spec: ChannelSpec, now: datetime) -> NotifyChannel:
             secrets.set_secret(secret_name(channel.id), "url", spec.target)
         if spec.secret:
             secrets.set_secret(secret_name(channel.id), "secret", spec.secret)
-    return channel
+    return cast(NotifyChannel, channel)
 
 
 def set_events(channel: NotifyChannel, events: list[str]) -> None:

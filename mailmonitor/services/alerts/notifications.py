@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailmonitor.clock import Clock
-from mailmonitor.models import Alert, get_setting
+from mailmonitor.models import Alert, Status, get_setting
 
 # Alerts the rep must act on (or must know before it is too late). Informational ones
 # ("connected again") only appear in the alerts list.
@@ -162,10 +162,11 @@ def still_open(alert_ids: Iterable[int]) -> list[int]:
         Alert.id.in_(ids) & Alert.resolved_at.is_null()).tuples()]
 
 
-SEVERITY_STATUS = {"error": "disconnected", "warning": "warning", "info": "connected"}
+SEVERITY_STATUS = {"error": Status.DISCONNECTED, "warning": Status.WARNING,
+                   "info": Status.CONNECTED}
 
 
-def status_of_notification(alert_ids: Iterable[int]) -> str:
+def status_of_notification(alert_ids: Iterable[int]) -> Status:
     """The status whose icon a notification carries: its most severe alert's (a disconnection
     shows the red shape even before the window's summary has caught up)."""
     severities = {a.severity for a in Alert.select(Alert.severity).where(
@@ -173,7 +174,7 @@ def status_of_notification(alert_ids: Iterable[int]) -> str:
     for severity in ("error", "warning", "info"):
         if severity in severities:
             return SEVERITY_STATUS[severity]
-    return "connected"
+    return Status.CONNECTED
 
 
 def mark_notified(alert_ids: Iterable[int]) -> None:

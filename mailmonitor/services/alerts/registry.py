@@ -30,7 +30,7 @@ def raise_alert(
     campaign: Campaign | None = None,
 ) -> Alert:
     """Open an alert, or refresh the open one with the same key (no duplicates)."""
-    existing = Alert.get_or_none((Alert.key == key) & Alert.resolved_at.is_null())
+    existing: Alert | None = Alert.get_or_none((Alert.key == key) & Alert.resolved_at.is_null())
     if existing is not None:
         if (existing.title, existing.message, existing.severity) != (title, message, severity):
             existing.title, existing.message, existing.severity = title, message, severity
@@ -38,7 +38,7 @@ def raise_alert(
             existing.save()
             bus.emit(ALERTS_CHANGED)
         return existing
-    alert = Alert.create(
+    alert: Alert = Alert.create(
         key=key, kind=kind, title=title, message=message, severity=severity, account=account,
         campaign=campaign, created_at=now, updated_at=now,
     )

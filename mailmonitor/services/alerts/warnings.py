@@ -127,7 +127,7 @@ def stop_allowed(account: Account, now: datetime) -> bool:
         return True
     if account.stop_notice_at is None:
         return False
-    return now >= account.stop_notice_at + warning_period(start, deadline)
+    return bool(now >= account.stop_notice_at + warning_period(start, deadline))
 
 
 def effective_stop_at(account: Account, now: datetime) -> datetime | None:
@@ -234,4 +234,4 @@ def _password_warning(account: Account, now: datetime) -> int:
 
 
 def channels_exist() -> bool:
-    return NotifyChannel.select().where(NotifyChannel.enabled).exists()
+    return bool(NotifyChannel.select().where(NotifyChannel.enabled).exists())

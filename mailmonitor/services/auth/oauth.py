@@ -4,11 +4,13 @@ No Qt: every function blocks, and the window runs them in worker threads.
 
 - ``sign_in(account, timeout, on_url=, cancel=)`` re-authenticates an existing account (one-click
   reconnect): the system browser, a loopback redirect on 127.0.0.1, new tokens in the keyring.
-- ``add_account(spec, timeout, now, on_url=, cancel=)`` signs in, then creates the account.
-- ``get_access_token(account, timeout)`` refreshes silently; it is installed as
-  ``checker.token_provider`` when this module is imported, so every check of an OAuth account
-  starts with a real refresh (a dead refresh token is ``token_expired``, no IMAP/SMTP login is
-  tried with it), and a refresh token the provider rotates is stored every time.
+- ``add_account(spec, timeout, now, on_url=, cancel=, connection_test=)`` signs in, then
+  creates the account (after a real check passed, when a ``connection_test`` is given).
+- ``get_access_token(account, timeout)`` refreshes silently. It is the token provider
+  (``services.auth.tokens``) the monitor, the sending engine and the checks are handed at
+  start-up, so every check of an OAuth account starts with a real refresh (a dead refresh token
+  is ``token_expired``, no IMAP/SMTP login is tried with it), and a refresh token the provider
+  rotates is stored every time. Importing this module installs nothing.
 
 Google goes through google-auth-oauthlib's ``InstalledAppFlow`` (PKCE, client secret with HTTP
 Basic auth) and google-auth's ``Credentials.refresh``; Microsoft through msal's
@@ -61,7 +63,7 @@ from mailmonitor.services.auth.loopback import (
     RedirectTimeout,
 )
 from mailmonitor.services.auth.token_errors import TokenError, classify_token_text
-from mailmonitor.services.monitoring import checker
+from mailmonitor.services.auth.tokens import CredentialsMissing
 
 __all__ = [
     "GOOGLE_SCOPES",
@@ -101,6 +103,9 @@ MS_EXPIRED_HELP = (
 )
 
 UrlCallback = Callable[[str], None]
+# A real check of a signed-in account not stored yet: None when it connects, else
+# (what failed, e.g. "IMAP: Token Expired", the server's answer).
+ConnectionTest = Callable[[Account], tuple[str, str] | None]
 NETWORK_TIMEOUT = 30.0  # each request to the provider; the wait for the rep is `timeout`
 # OAuth error codes (RFC 6749 §4.1.2.1) that say "try again later", not "sign in again".
 TRANSIENT_OAUTH_ERRORS = ("temporarily_unavailable", "server_error")
@@ -123,7 +128,7 @@ class WrongAccount(SignInError):
 
 
 class ConnectionTestFailed(SignInError):
-    """Signed in, but the account did not connect (``add_account(test_first=True)``)."""
+    """Signed in, but the account did not connect (``add_account(connection_test=…)``)."""
 
 
 @dataclass(frozen=True)
@@ -279,8 +284,8 @@ class _TimedGoogleRequest(google.auth.transport.requests.Request):
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: Any = None, **kwargs: Any) -> Any:
-        return super().__call__(url, method=method, body=body, headers=headers,
-                                timeout=self._timeout, **kwargs)
+        return super().__call__(  # type: ignore[no-untyped-call]  # google-auth is untyped
+            url, method=method, body=body, headers=headers, timeout=self._timeout, **kwargs)
 
 
 def _google_access_token(email: str, timeout: float) -> str:
@@ -499,10 +504,11 @@ def sign_in(account: Account, timeout: float, *, on_url: UrlCallback | None = No
 
 def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
                 on_url: UrlCallback | None = None, cancel: threading.Event | None = None,
-                test_first: bool = False) -> Account:
+                connection_test: ConnectionTest | None = None) -> Account:
     """Sign in with the browser, then create the account (auth method oauth2). The tokens are
-    stored before the account, so a keyring failure creates nothing. ``test_first``
-    (`accounts add --test`): a real check must pass too, or nothing is kept."""
+    stored before the account, so a keyring failure creates nothing. With ``connection_test``
+    (`accounts add --test`) a real check of the new account must pass too, or nothing is
+    kept."""
     spec = spec.validated()
     _provider(spec.kind)
     if account_by_email(spec.email) is not None:
@@ -518,8 +524,8 @@ def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
     _store(spec.email, signed)
     try:
         done = now + timedelta(seconds=time.monotonic() - started)
-        if test_first:
-            _test_before_storing(spec, done)
+        if connection_test is not None:
+            _test_before_storing(spec, done, connection_test)
         account = create_account(spec, None, done)
     except Exception:
         secrets.delete_secret(spec.email, signed.secret_kind)
@@ -528,37 +534,28 @@ def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
     return account
 
 
-def _test_before_storing(spec: AccountSpec, now: datetime) -> None:
-    from mailmonitor.services.monitoring.reasons import label_for
-    from mailmonitor.services.monitoring.status_rules import Outcome, combine
-
-    probe_account = Account(**account_values(spec, False, now))  # not saved
-    imap, smtp = checker.run_check(probe_account)
-    if not (imap.ok and smtp.ok):
-        merged = combine(Outcome(imap.status, imap.reason, imap.detail),
-                         Outcome(smtp.status, smtp.reason, smtp.detail))
-        side = "IMAP" if not imap.ok else "SMTP"
-        raise ConnectionTestFailed(f"signed in, but the account did not connect ({side}: "
-                                   f"{label_for(merged.status, merged.reason)}): "
-                                   f"{_first_line(merged.detail)}; nothing was stored")
+def _test_before_storing(spec: AccountSpec, now: datetime, test: ConnectionTest) -> None:
+    failed = test(Account(**account_values(spec, False, now)))  # not saved
+    if failed is not None:
+        what, detail = failed
+        raise ConnectionTestFailed(f"signed in, but the account did not connect ({what}): "
+                                   f"{_first_line(detail)}; nothing was stored")
 
 
 def get_access_token(account: Account, timeout: float) -> str:
     """A fresh access token for an OAuth account (a real refresh every time). Raises TokenError
-    (a §2 reason: token_expired, network, …) or checker.CredentialsMissing when sign-in is not
+    (a §2 reason: token_expired, network, …) or CredentialsMissing when sign-in is not
     configured on this computer."""
     email = account.email
     try:
         provider = _provider(account.kind)
     except SignInError as exc:
-        raise checker.CredentialsMissing(str(exc)) from None
+        raise CredentialsMissing(str(exc)) from None
     try:
         with _account_lock(email):
             if provider == "google":
                 return _google_access_token(email, timeout)
             return _ms_access_token(email, timeout)
     except OAuthNotConfigured as exc:
-        raise checker.CredentialsMissing(str(exc)) from None
+        raise CredentialsMissing(str(exc)) from None
 
-
-checker.token_provider = get_access_token

@@ -2,7 +2,10 @@
 print the sign-in link, open the browser, wait for the loopback redirect.
 
 Exit 0 only when the account is signed in (reconnect: and a real check passed); otherwise one line
-on stderr and a non-zero exit (1). Nothing is stored when the sign-in fails."""
+on stderr and a non-zero exit (1). Nothing is stored when the sign-in fails.
+
+The command line's glue: besides the sign-in it runs the real checks (``monitoring.checker``,
+with the token provider built here) and the reconnect rule (``campaigns.lifecycle``)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,15 @@ def _fail(message: str) -> int:
     return EXIT_FAILED
 
 
+def _connection_test(account: Account) -> tuple[str, str] | None:
+    """`accounts add --test`: the real check of the signed-in account, before it is stored."""
+    from mailmonitor.services.auth.tokens import oauth_token_provider
+    from mailmonitor.services.monitoring.checker import failure_of, run_check
+
+    failed = failure_of(*run_check(account, token_provider=oauth_token_provider()))
+    return None if failed is None else (f"{failed.protocol}: {failed.label}", failed.detail)
+
+
 def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False
                       ) -> int:
     """`accounts add --kind gmail|microsoft` without a password; `test` is `--test`."""
@@ -45,7 +57,7 @@ def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bo
 
     try:
         account = oauth.add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
-                                    test_first=test)
+                                    connection_test=_connection_test if test else None)
     except oauth.SignInError as exc:
         return _fail(f"{spec.email} was not added: {exc}")
     except SecretStoreError as exc:
@@ -58,10 +70,9 @@ def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bo
 def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> int:
     """`accounts reconnect` of an OAuth account: sign in again, then a real check must pass."""
     from mailmonitor.services.auth import oauth
+    from mailmonitor.services.auth.tokens import oauth_token_provider
     from mailmonitor.services.campaigns import lifecycle
-    from mailmonitor.services.monitoring.checker import run_check
-    from mailmonitor.services.monitoring.reasons import label_for
-    from mailmonitor.services.monitoring.status_rules import Outcome, combine
+    from mailmonitor.services.monitoring.checker import failure_of, run_check
 
     started = time.monotonic()
     try:
@@ -70,12 +81,11 @@ def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> 
         return _fail(f"reconnect failed: {exc}")
     except SecretStoreError as exc:
         return _fail(str(exc))
-    imap, smtp = run_check(account)
-    if not (imap.ok and smtp.ok):
-        merged = combine(Outcome(imap.status, imap.reason, imap.detail),
-                         Outcome(smtp.status, smtp.reason, smtp.detail))
+    imap, smtp = run_check(account, token_provider=oauth_token_provider())
+    failed = failure_of(imap, smtp)
+    if failed is not None:
         return _fail(f"reconnect failed: signed in, but the connection test did not pass: "
-                     f"{label_for(merged.status, merged.reason)}: {merged.detail}")
+                     f"{failed.label}: {failed.detail}")
     done = now + timedelta(seconds=time.monotonic() - started)
     lifecycle.reconnected(account, done, detail=imap.detail)
     print(f"Reconnected {account.email}: campaigns continue where they left off")

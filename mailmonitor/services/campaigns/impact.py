@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from mailmonitor.models import Account, Campaign, Lead, get_setting
-from mailmonitor.models.lead import FINAL_STATES
-from mailmonitor.services.campaigns.lifecycle import _duration, contacted_by
-from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, campaigns_of
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.models.states import BROKEN_STATUSES, FINAL_STATES, LeadState, Status
+from mailmonitor.services.campaigns.lifecycle import contacted_by
+from mailmonitor.services.campaigns.rules import campaign_accounts, campaigns_of
+from mailmonitor.wording import duration_words
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _campaign_list(names: list[str]) -> str:
 
 
 def describe_disconnect(impact: Impact) -> str:
-    grace = _duration(timedelta(minutes=impact.grace_minutes))
+    grace = duration_words(timedelta(minutes=impact.grace_minutes))
     return (
         f"{impact.email} stops sending and leaves {_campaign_list(impact.campaigns)}. "
         f"Its {impact.open_leads} open leads wait.\n\n"
@@ -91,7 +91,8 @@ def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
     still wait for them; each with its number of waiting leads."""
     waiting = dict(
         Lead.select(Lead.mailbox, pw.fn.COUNT(Lead.id))
-        .where((Lead.campaign == campaign) & (Lead.state == "halted") & Lead.mailbox.is_null(False))
+        .where((Lead.campaign == campaign) & (Lead.state == LeadState.HALTED)
+               & Lead.mailbox.is_null(False))
         .group_by(Lead.mailbox).tuples()
     )
     members = campaign_accounts(campaign)
@@ -100,7 +101,7 @@ def affected_mailboxes(campaign: Campaign) -> list[AffectedMailbox]:
     ids = {a.id for a in broken}
     others = [a for a in Account.select().where(Account.id.in_(list(waiting)))
               if a.id not in ids and a.removed_at is None
-              and (a.status != Status.CONNECTED.value or a.id not in member_ids)]
+              and (a.status != Status.CONNECTED or a.id not in member_ids)]
     result = [
         AffectedMailbox(a.id, a.email, a.status, a.reason, int(waiting.get(a.id, 0)),
                         a.detached_at is not None, a.grace_until,

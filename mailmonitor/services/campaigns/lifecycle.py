@@ -25,7 +25,15 @@ from mailmonitor.models.account import (
     DEFAULT_DAILY_LIMIT,
     DEFAULT_MIN_GAP_SECONDS,
 )
-from mailmonitor.models.lead import FINAL_STATES
+from mailmonitor.models.states import (
+    ATTEMPTED_SEND_STATES,
+    FINAL_STATES,
+    RUNNING_CAMPAIGN_STATUSES,
+    CampaignStatus,
+    LeadState,
+    PauseReason,
+    Status,
+)
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.alerts import warnings
 from mailmonitor.services.campaigns.reallocation import apply_reallocation, plan_reallocation
@@ -36,14 +44,15 @@ from mailmonitor.services.campaigns.rules import (
     refresh_halted_alerts,
 )
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.services.monitoring.sending_limits import release_sending_limits
+from mailmonitor.wording import duration_words
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
     """Leads that received at least one email from this account."""
     return SendRecord.select(SendRecord.lead).where(
-        (SendRecord.account == account) & SendRecord.state.in_(("sent", "sending", "unknown"))
+        (SendRecord.account == account) & SendRecord.state.in_(ATTEMPTED_SEND_STATES)
     )
 
 
@@ -58,7 +67,7 @@ def reconnected(account: Account, now: datetime, detail: str = "") -> None:
     account.transient_since = None
     account.next_check_at = now + timedelta(seconds=account.check_interval_seconds)
     account.checked_at = now
-    update_status(account, Status.CONNECTED.value, None, detail, now)
+    update_status(account, Status.CONNECTED, None, detail, now)
 
 
 def disconnect(account: Account, now: datetime) -> int:
@@ -77,7 +86,7 @@ def disconnect(account: Account, now: datetime) -> int:
         account.save()
         # Halts its leads (by mailbox); the campaigns it just left are paused below, since
         # apply_account_status only sees the ones it is still a member of.
-        update_status(account, Status.STOPPED.value, None, "Disconnected by you", now)
+        update_status(account, Status.STOPPED, None, "Disconnected by you", now)
         for campaign in campaigns:
             auto_pause_if_no_mailbox(campaign, now)
         leads = Lead.select().where(
@@ -85,7 +94,7 @@ def disconnect(account: Account, now: datetime) -> int:
         alerts.raise_alert(
             alerts.account_key(account, "grace"), "grace_ending",
             f"{account.email} was disconnected: connect it again within "
-            f"{_duration(grace)} to keep its {leads} leads",
+            f"{duration_words(grace)} to keep its {leads} leads",
             f"Until {now + grace:%H:%M} UTC the same address gets its leads back. After that, "
             "leads it already emailed are stopped for good and the others move to the "
             "campaigns' other mailboxes.",
@@ -123,21 +132,12 @@ def reattach(account: Account, now: datetime) -> None:
         alerts.resolve_alert(alerts.account_key(account, "grace"), now)
 
 
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % (60 * 24) == 0:
-        return "1 day" if minutes == 60 * 24 else f"{minutes // (60 * 24)} days"
-    if minutes % 60 == 0:
-        return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[int, int]:
     """Leads that received an email from this account become Campaign Stopped (irreversible);
     its other leads move to their campaign's connected mailboxes, or wait unassigned.
     Returns (stopped, released)."""
     with db.atomic():
-        stopped = Lead.update(state="campaign_stopped", updated_at=now).where(
+        stopped = Lead.update(state=LeadState.CAMPAIGN_STOPPED, updated_at=now).where(
             (Lead.mailbox == account)
             & Lead.state.not_in(FINAL_STATES)
             & Lead.id.in_(contacted_by(account))
@@ -153,7 +153,7 @@ def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[
                 moved += apply_reallocation(
                     plan_reallocation(campaign, now, sources=[account.id]), now)
         # What no connected mailbox could take waits unassigned; the campaign view says so.
-        waiting = Lead.update(mailbox=None, state="unassigned", updated_at=now).where(
+        waiting = Lead.update(mailbox=None, state=LeadState.UNASSIGNED, updated_at=now).where(
             (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES)
         ).execute()
         for campaign in campaigns:
@@ -206,7 +206,7 @@ def send_reminders(now: datetime) -> int:
     long_wait = float(get_setting("long_wait_days"))
     sent = 0
     broken = Account.select().where(
-        (Account.status == Status.DISCONNECTED.value) & Account.disconnected_since.is_null(False)
+        (Account.status == Status.DISCONNECTED) & Account.disconnected_since.is_null(False)
         & Account.removed_at.is_null()
     )
     for account in broken:
@@ -226,7 +226,8 @@ def send_reminders(now: datetime) -> int:
                 alerts.resolve_alert(alerts.account_key(account, f"reminder:{earlier}"), now)
             alerts.raise_alert(
                 alerts.account_key(account, f"reminder:{due - 1}"), "account_reminder",
-                f"{account.email} has been disconnected for {_duration(timedelta(days=days))} "
+                f"{account.email} has been disconnected for "
+                f"{duration_words(timedelta(days=days))} "
                 f"({label_for(account.status, account.reason)})",
                 f"On {stop_at:%Y-%m-%d} its {at_risk} contacted leads will be set to Campaign "
                 "Stopped for good. Reconnect it to keep them.",
@@ -244,7 +245,7 @@ def apply_long_wait(now: datetime) -> int:
     and its other leads are re-allocated or wait unassigned."""
     long_wait = timedelta(days=float(get_setting("long_wait_days")))
     accounts = Account.select().where(
-        (Account.status == Status.DISCONNECTED.value) & ~Account.long_wait_applied
+        (Account.status == Status.DISCONNECTED) & ~Account.long_wait_applied
         & Account.disconnected_since.is_null(False)
         & (Account.disconnected_since <= now - long_wait)
     )
@@ -258,7 +259,7 @@ def apply_long_wait(now: datetime) -> int:
         alerts.resolve_alert(alerts.account_key(account, warnings.STOP_WARNING_CAUSE), now)
         alerts.raise_alert(
             alerts.account_key(account, "long_wait"), "leads_stopped",
-            f"{account.email} stayed disconnected for {_duration(long_wait)}",
+            f"{account.email} stayed disconnected for {duration_words(long_wait)}",
             f"{stopped} leads it had emailed were set to Campaign Stopped; {released} others "
             "were re-allocated or wait for a mailbox.",
             now, severity="error", account=account,
@@ -271,14 +272,15 @@ def auto_reallocate(now: datetime) -> int:
     """Optional per campaign: move leads of a mailbox broken for longer than the wait."""
     moved = 0
     default_wait = get_setting("auto_reallocate_minutes")
-    for campaign in Campaign.select().where(Campaign.status.in_(("active", "paused"))):
-        if campaign.status == "paused" and campaign.pause_reason == "user":
+    for campaign in Campaign.select().where(Campaign.status.in_(RUNNING_CAMPAIGN_STATUSES)):
+        if (campaign.status == CampaignStatus.PAUSED
+                and campaign.pause_reason == PauseReason.USER):
             continue
         wait = campaign.auto_reallocate_minutes or default_wait
         if not wait:
             continue
         halted = Lead.select(Lead.mailbox).distinct().where(
-            (Lead.campaign == campaign) & (Lead.state == "halted"))
+            (Lead.campaign == campaign) & (Lead.state == LeadState.HALTED))
         ready = []
         for account in Account.select().where(Account.id.in_(halted)):
             since = _broken_since(account)
@@ -300,7 +302,8 @@ def _broken_since(account: Account) -> datetime | None:
     disconnect's grace period: the same address may still come back for its leads."""
     if account.detached_at is not None and not account.grace_expired:
         return None
-    return account.disconnected_since or account.status_since
+    since: datetime | None = account.disconnected_since or account.status_since
+    return since
 
 
 def remove_account(account: Account, now: datetime) -> None:

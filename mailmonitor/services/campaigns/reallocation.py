@@ -11,18 +11,16 @@ import peewee as pw
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Campaign, Lead, db
+from mailmonitor.models.states import BROKEN_STATUSES, OPEN_STATES, LeadState, Status
 from mailmonitor.services.campaigns.rules import (
-    BROKEN_STATUSES,
     CampaignError,
     auto_resume_if_possible,
     campaign_accounts,
     refresh_halted_alerts,
 )
-from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.sending.rep_day import rep_today
 
-MOVABLE_STATES = ("pending", "active", "halted", "unassigned")
 CHUNK = 5000  # ids per UPDATE: under the bound-parameter limit of SQLite (32766) and others
 
 
@@ -59,7 +57,7 @@ def split_by_capacity(count: int, capacities: dict[int, int], weights_if_full: d
 
 def connected_targets(campaign: Campaign) -> list[Account]:
     return [a for a in campaign_accounts(campaign)
-            if a.status == Status.CONNECTED.value and a.removed_at is None]
+            if a.status == Status.CONNECTED and a.removed_at is None]
 
 
 def leads_to_move(campaign: Campaign, include_contacted: bool,
@@ -94,7 +92,7 @@ def _movable_where(campaign: Campaign, sources: Collection[int] | None) -> Any:
                if a.status not in BROKEN_STATUSES and a.removed_at is None]
     where = (
         (Lead.campaign == campaign)
-        & Lead.state.in_(MOVABLE_STATES)
+        & Lead.state.in_(OPEN_STATES)
         & (Lead.mailbox.is_null() | Lead.mailbox.not_in(staying))
     )
     if sources is not None:
@@ -141,7 +139,7 @@ def plan_reallocation(campaign: Campaign, now: datetime, include_contacted: bool
 def apply_reallocation(plan: ReallocationPlan, now: datetime) -> int:
     """Move the leads. Contacted leads keep their cursor and history; they continue from the new
     mailbox (a new thread, since the old address cannot send)."""
-    state = pw.Case(None, [(Lead.cursor > 0, "active")], "pending")
+    state = pw.Case(None, [(Lead.cursor > 0, LeadState.ACTIVE)], LeadState.PENDING)
     with db.atomic():
         for account_id, ids in plan.moves.items():
             for i in range(0, len(ids), CHUNK):

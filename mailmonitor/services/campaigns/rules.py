@@ -10,13 +10,18 @@ from datetime import datetime
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
-from mailmonitor.models.campaign import PAUSE_ERROR, PAUSE_NO_MAILBOX, PAUSE_USER
-from mailmonitor.models.lead import FINAL_STATES
+from mailmonitor.models.states import BROKEN_STATUSES as BROKEN_STATUSES  # re-exported
+from mailmonitor.models.states import (
+    FINAL_STATES,
+    RUNNING_CAMPAIGN_STATUSES,
+    SENDABLE_STATES,
+    CampaignStatus,
+    LeadState,
+    PauseReason,
+    Status,
+)
 from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status, label_for
-
-# A mailbox whose status is one of these cannot take part in sending until the rep acts.
-BROKEN_STATUSES = (Status.DISCONNECTED.value, Status.STOPPED.value)
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS, label_for
 
 
 class CampaignError(Exception):
@@ -56,8 +61,8 @@ def halt_leads_of(account: Account, now: datetime) -> int:
     """§4.1: leads of a mailbox that cannot send get no email. Nothing is skipped: the cursor
     and due time stay exactly as they are."""
     count = (
-        Lead.update(state="halted", updated_at=now)
-        .where((Lead.mailbox == account) & Lead.state.in_(("pending", "active")))
+        Lead.update(state=LeadState.HALTED, updated_at=now)
+        .where((Lead.mailbox == account) & Lead.state.in_(SENDABLE_STATES))
         .execute()
     )
     return int(count)
@@ -68,39 +73,42 @@ def resume_leads_of(account: Account, now: datetime) -> int:
     engine's job (minimum gap per mailbox), so nothing here makes them all due at once."""
     with db.atomic():
         to_active = (
-            Lead.update(state="active", updated_at=now)
-            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor > 0))
+            Lead.update(state=LeadState.ACTIVE, updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == LeadState.HALTED)
+                   & (Lead.cursor > 0))
             .execute()
         )
         to_pending = (
-            Lead.update(state="pending", updated_at=now)
-            .where((Lead.mailbox == account) & (Lead.state == "halted") & (Lead.cursor == 0))
+            Lead.update(state=LeadState.PENDING, updated_at=now)
+            .where((Lead.mailbox == account) & (Lead.state == LeadState.HALTED)
+                   & (Lead.cursor == 0))
             .execute()
         )
     return int(to_active) + int(to_pending)
 
 
-def set_campaign_status(campaign: Campaign, status: str, now: datetime,
-                        pause_reason: str | None = None) -> None:
+def set_campaign_status(campaign: Campaign, status: CampaignStatus, now: datetime,
+                        pause_reason: PauseReason | None = None) -> None:
     """Write a campaign's status. Leaving mailmonitor's pause (for any status but that pause)
     resolves its "campaign paused" alert; listeners hear of the change."""
     campaign.status, campaign.pause_reason = status, pause_reason
-    campaign.paused_at = now if status == "paused" else None
+    campaign.paused_at = now if status == CampaignStatus.PAUSED else None
     campaign.save()
-    if pause_reason != PAUSE_NO_MAILBOX:
+    if pause_reason != PauseReason.NO_MAILBOX:
         alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-    if pause_reason != PAUSE_ERROR:
+    if pause_reason != PauseReason.ERROR:
         alerts.resolve_alert(alerts.campaign_key(campaign, "error"), now)
     bus.emit(CAMPAIGN_CHANGED, campaign.id)
 
 
-def pause_campaign(campaign: Campaign, now: datetime, reason: str = PAUSE_USER) -> None:
-    if campaign.status not in ("active", "paused"):
+def pause_campaign(campaign: Campaign, now: datetime,
+                   reason: PauseReason = PauseReason.USER) -> None:
+    if campaign.status not in RUNNING_CAMPAIGN_STATUSES:
         raise CampaignError(f"Campaign {campaign.name!r} is {campaign.status}; only an active "
                             "campaign can be paused.")
-    if campaign.status == "paused" and campaign.pause_reason == PAUSE_USER:
+    if campaign.status == CampaignStatus.PAUSED and campaign.pause_reason == PauseReason.USER:
         return
-    set_campaign_status(campaign, "paused", now, reason)
+    set_campaign_status(campaign, CampaignStatus.PAUSED, now, reason)
 
 
 def pause_after_error(campaign_id: int, error: str, now: datetime) -> bool:
@@ -110,7 +118,7 @@ def pause_after_error(campaign_id: int, error: str, now: datetime) -> bool:
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None or campaign.status != "active":
         return False
-    set_campaign_status(campaign, "paused", now, PAUSE_ERROR)
+    set_campaign_status(campaign, CampaignStatus.PAUSED, now, PauseReason.ERROR)
     alerts.raise_alert(
         alerts.campaign_key(campaign, "error"), "campaign_error",
         f"Campaign “{campaign.name}” paused after an unexpected error",
@@ -125,19 +133,19 @@ def pause_after_error(campaign_id: int, error: str, now: datetime) -> bool:
 def resume_campaign(campaign: Campaign, now: datetime) -> bool:
     """The rep resumes (or starts) a campaign. Returns False when it had to stay paused because
     none of its mailboxes can send (it is then paused with reason no_active_mailbox)."""
-    if campaign.status == "completed":
+    if campaign.status == CampaignStatus.COMPLETED:
         raise CampaignError(f"Campaign {campaign.name!r} is completed.")
     if not campaign_accounts(campaign):
         raise CampaignError(f"Campaign {campaign.name!r} has no mailbox: add one first.")
-    set_campaign_status(campaign, "active", now)
+    set_campaign_status(campaign, CampaignStatus.ACTIVE, now)
     return not auto_pause_if_no_mailbox(campaign, now)
 
 
 def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
     """§4.2: an active campaign with no usable mailbox left is paused (no_active_mailbox)."""
-    if campaign.status != "active" or usable_mailboxes(campaign):
+    if campaign.status != CampaignStatus.ACTIVE or usable_mailboxes(campaign):
         return False
-    set_campaign_status(campaign, "paused", now, PAUSE_NO_MAILBOX)
+    set_campaign_status(campaign, CampaignStatus.PAUSED, now, PauseReason.NO_MAILBOX)
     broken = ", ".join(a.email for a in campaign_accounts(campaign)) or "none"
     alerts.raise_alert(
         alerts.campaign_key(campaign, "paused"), "campaign_paused",
@@ -152,13 +160,14 @@ def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
 def auto_resume_if_possible(campaign: Campaign, now: datetime) -> bool:
     """§4.4: campaigns mailmonitor paused come back when a mailbox can send again (setting
     "resume automatically after reconnect"). A campaign the rep paused is never resumed here."""
-    if campaign.status != "paused" or campaign.pause_reason != PAUSE_NO_MAILBOX:
+    if (campaign.status != CampaignStatus.PAUSED
+            or campaign.pause_reason != PauseReason.NO_MAILBOX):
         return False
     if not (get_setting("auto_resume") and campaign.auto_resume):
         return False
     if not usable_mailboxes(campaign):
         return False
-    set_campaign_status(campaign, "active", now)
+    set_campaign_status(campaign, CampaignStatus.ACTIVE, now)
     return True
 
 
@@ -168,17 +177,18 @@ def complete_finished_campaigns(now: datetime) -> list[int]:
     open_leads = Lead.select(Lead.campaign).where(Lead.state.not_in(FINAL_STATES))
     with_leads = Lead.select(Lead.campaign)
     done = list(Campaign.select().where(
-        Campaign.status.in_(("active", "paused")) & Campaign.id.in_(with_leads)
+        Campaign.status.in_(RUNNING_CAMPAIGN_STATUSES) & Campaign.id.in_(with_leads)
         & Campaign.id.not_in(open_leads)))
     for campaign in done:
-        set_campaign_status(campaign, "completed", now)
+        set_campaign_status(campaign, CampaignStatus.COMPLETED, now)
     return [c.id for c in done]
 
 
 def waiting_leads_count(campaign: Campaign, account: Account) -> int:
     return int(
         Lead.select()
-        .where((Lead.campaign == campaign) & (Lead.mailbox == account) & (Lead.state == "halted"))
+        .where((Lead.campaign == campaign) & (Lead.mailbox == account)
+               & (Lead.state == LeadState.HALTED))
         .count()
     )
 
@@ -221,7 +231,7 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
             for campaign in campaigns:
                 auto_pause_if_no_mailbox(campaign, now)
                 refresh_halted_alert(campaign, account, now)
-        if new_status == Status.DISCONNECTED.value:
+        if new_status == Status.DISCONNECTED:
             what = "stopped sending" if account.reason in SENDING_REASONS else "is disconnected"
             alerts.raise_alert(
                 alerts.account_key(account, "disconnected"), "account_disconnected",
@@ -231,7 +241,7 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
         if halted:
             for campaign in campaigns:
                 bus.emit(LEADS_CHANGED, campaign.id)
-    elif new_status == Status.CONNECTED.value:
+    elif new_status == Status.CONNECTED:
         with db.atomic():
             resumed = resume_leads_of(account, now)
             for campaign in campaigns:

@@ -13,7 +13,14 @@ import peewee as pw
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, account_by_email, db
-from mailmonitor.models.lead import FINAL_STATES, LEAD_STATES
+from mailmonitor.models.lead import LEAD_STATES
+from mailmonitor.models.states import (
+    BROKEN_STATUSES,
+    FINAL_STATES,
+    CampaignStatus,
+    LeadState,
+    Status,
+)
 from mailmonitor.services.accounts.adding import read_csv_rows
 from mailmonitor.services.accounts.validation import (
     InvalidInput,
@@ -24,7 +31,7 @@ from mailmonitor.services.accounts.validation import (
 )
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
-from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts, is_usable
+from mailmonitor.services.campaigns.rules import campaign_accounts, is_usable
 from mailmonitor.services.deliverability import suppression
 from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.sending.rep_day import rep_today
@@ -78,7 +85,8 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
 
 
 def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, Any]],
-                    window: dict[str, object] | None, now: datetime, status: str = "active"
+                    window: dict[str, object] | None, now: datetime,
+                    status: CampaignStatus = CampaignStatus.ACTIVE
                     ) -> Campaign:
     name = name.strip()
     if not name:
@@ -97,7 +105,8 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
             raise InvalidInput(f"mailbox {email} is named twice")
         accounts.append(account)
     with db.atomic():
-        campaign = Campaign.create(name=name, status=status, window=window, created_at=now)
+        campaign: Campaign = Campaign.create(name=name, status=status, window=window,
+                                             created_at=now)
         for position, step in enumerate(steps):
             Step.create(campaign=campaign, position=position, **step)
         for account in accounts:
@@ -108,7 +117,8 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
 
 def create_campaign_with_leads(name: str, mailbox_emails: list[str],
                                steps: list[dict[str, Any]], window: dict[str, object] | None,
-                               leads_csv: Path | None, now: datetime, status: str = "active"
+                               leads_csv: Path | None, now: datetime,
+                               status: CampaignStatus = CampaignStatus.ACTIVE
                                ) -> tuple[Campaign, int, int]:
     """`create_campaign` and then `import_leads` in one transaction: a malformed CSV leaves no
     half-made campaign behind. Returns (campaign, imported, updated)."""
@@ -125,7 +135,7 @@ def create_campaign_with_leads(name: str, mailbox_emails: list[str],
 
 
 def find_campaign(name: str) -> Campaign:
-    campaign = Campaign.get_or_none(Campaign.name == name.strip())
+    campaign: Campaign | None = Campaign.get_or_none(Campaign.name == name.strip())
     if campaign is None:
         raise InvalidInput(f"no campaign named {name!r}")
     return campaign
@@ -210,11 +220,11 @@ def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]],
     for index, (email, fields) in enumerate(new):
         account = order[index] if targets else None
         if account is None:
-            state = "unassigned"
+            state = LeadState.UNASSIGNED
         elif account.status in BROKEN_STATUSES:
-            state = "halted"
+            state = LeadState.HALTED
         else:
-            state = "pending"
+            state = LeadState.PENDING
         rows.append({"campaign": campaign.id, "email": email, "fields": fields,
                      "mailbox": account.id if account else None, "state": state,
                      "updated_at": now, "next_due_at": now})
@@ -245,7 +255,7 @@ def campaign_summary(campaign: Campaign, counts: Counter[str] | None = None) -> 
         "status": campaign.status,
         "pause_reason": campaign.pause_reason,
         "mailboxes": [a.email for a in members],
-        "mailboxes_connected": sum(1 for a in members if a.status == "connected"),
+        "mailboxes_connected": sum(1 for a in members if a.status == Status.CONNECTED),
         "mailboxes_total": len(members),
         "leads": {state: counts.get(state, 0) for state in LEAD_STATES},
         "leads_total": total,

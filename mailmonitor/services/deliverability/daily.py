@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mailmonitor.models import Account, Check, active_accounts, get_setting
+from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.deliverability import round_trip
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.reasons import Status
@@ -30,7 +31,7 @@ def run_round_trip_of(account: Account, now: datetime) -> round_trip.RoundTripRe
     """One round trip with the account's stored secret (blocking). Never raises."""
     io_timeout = float(get_setting("connection_timeout_seconds"))
     try:
-        creds = credentials_for(account, None, io_timeout)
+        creds = credentials_for(account, None, io_timeout, oauth_token_provider())
     except Exception as exc:
         return round_trip.RoundTripResult(outcome=round_trip.NOT_SENT, recipient=account.email,
                                           tag="", error=f"cannot sign in: {exc}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -255,9 +256,11 @@ def check_domain(domain: str, provider: str, smtp_host: str, selector: str | Non
                  resolver: dns.resolver.Resolver, now: datetime) -> DomainReport:
     """All three checks; a DNS server that does not answer gives `unknown`, never `missing`."""
     report = DomainReport(domain=domain, provider=provider, checked_at=now)
-    for name, run in (("SPF", lambda: check_spf(resolver, domain, provider, smtp_host)),
-                      ("DMARC", lambda: check_dmarc(resolver, domain)),
-                      ("DKIM", lambda: check_dkim(resolver, domain, provider, selector))):
+    checks: tuple[tuple[str, Callable[[], Finding]], ...] = (
+        ("SPF", lambda: check_spf(resolver, domain, provider, smtp_host)),
+        ("DMARC", lambda: check_dmarc(resolver, domain)),
+        ("DKIM", lambda: check_dkim(resolver, domain, provider, selector)))
+    for name, run in checks:
         try:
             report.findings.append(run())
         except LookupFailed as exc:
@@ -269,7 +272,7 @@ def check_domain(domain: str, provider: str, smtp_host: str, selector: str | Non
 # --- per account, stored, alerted -----------------------------------------------------------
 
 def domain_of(account: Account) -> str:
-    return account.email.rsplit("@", 1)[-1].lower()
+    return str(account.email).rsplit("@", 1)[-1].lower()
 
 
 def set_selector(domain: str, selector: str | None) -> None:

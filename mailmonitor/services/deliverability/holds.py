@@ -24,9 +24,11 @@ class NotHeld(Exception):
 
 def active_hold(account: Account | int) -> SendingHold | None:
     account_id = account if isinstance(account, int) else account.id
-    return (SendingHold.select()
-            .where((SendingHold.account == account_id) & SendingHold.lifted_at.is_null())
-            .order_by(SendingHold.id).first())
+    found: SendingHold | None = (
+        SendingHold.select()
+        .where((SendingHold.account == account_id) & SendingHold.lifted_at.is_null())
+        .order_by(SendingHold.id).first())
+    return found
 
 
 def held_status(account: Account, status: str, reason: str | None, detail: str

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Any
+from typing import Any, cast
 
 from imapclient import IMAPClient
 from imapclient.imapclient import JUNK
@@ -250,9 +250,11 @@ def record_round_trip(account: Account, result: RoundTripResult, now: datetime,
                 severity="warning", account=account)
     if result.blocked and result.error:
         send_outcomes.hold_for_refusals(account, result.recipient, result.error, now)
-    return check
+    return cast(Check, check)
 
 
 def last_round_trip(account: Account | int) -> Check | None:
-    return (Check.select().where((Check.account == account) & (Check.trigger == "round_trip"))
-            .order_by(Check.id.desc()).first())
+    found: Check | None = (Check.select().where((Check.account == account)
+                                                & (Check.trigger == "round_trip"))
+                           .order_by(Check.id.desc()).first())
+    return found

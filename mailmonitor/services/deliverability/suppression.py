@@ -27,7 +27,7 @@ CHUNK = 500  # addresses per IN (...) query: under SQLite's variable limit
 
 
 def is_suppressed(email: str) -> bool:
-    return Suppression.select().where(Suppression.email == email.strip().lower()).exists()
+    return bool(Suppression.select().where(Suppression.email == email.strip().lower()).exists())
 
 
 def suppressed_among(emails: Iterable[str]) -> set[str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.services.auth.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,10 @@ class BackgroundWork:
     (another process holds the data folder's sending lock)."""
 
     def __init__(self, clock: Clock | None = None, *, monitor: Any = None,
-                 is_online: Callable[[], bool] | None = None, sending: bool = True) -> None:
+                 is_online: Callable[[], bool] | None = None, sending: bool = True,
+                 token_provider: TokenProvider | None = None) -> None:
+        """`token_provider` signs the sending engine and the reply poll (and a monitor made
+        here) in to OAuth mailboxes; a `monitor` passed in brings its own."""
         from mailmonitor.services.monitoring.monitor import Monitor
         from mailmonitor.services.sending.engine import SendingEngine
 
@@ -126,14 +130,14 @@ class BackgroundWork:
         self.notify_tick = env_seconds(ENV_NOTIFY_TICK, 30.0)
         self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
-        self.engine = SendingEngine(self.clock, settle=settle)
+        self.engine = SendingEngine(self.clock, settle=settle, token_provider=token_provider)
         from mailmonitor.services.sending.replies import ReplyReader
 
         self.replies = ReplyReader(self.engine.credentials, self.engine.timeout, self.clock.now)
         self.engine.read_replies = self.replies.poll
         self.monitor = monitor or Monitor(
             self.clock, is_online=is_online or (lambda: True),
-            tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0))
+            tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0), token_provider=token_provider)
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
                                            thread_name_prefix="send")
         self.monitor.on_fatal = self.fatal
@@ -145,8 +149,9 @@ class BackgroundWork:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        with contextlib.suppress(TimeoutError):  # see Monitor.run: no inner task
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
 
     async def send_round(self) -> int:
         engine = self.engine

@@ -36,19 +36,19 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.save()
         return False
     account.status, account.reason, account.status_since = status, reason, now
-    if status == Status.DISCONNECTED.value and old_status != Status.DISCONNECTED.value:
+    if status == Status.DISCONNECTED and old_status != Status.DISCONNECTED:
         account.disconnected_since = now
         account.reminders_sent = 0
         account.long_wait_applied = False
         account.stop_warned_at = account.stop_notice_at = None  # a new threat, a new warning
-    elif status == Status.CONNECTED.value:
+    elif status == Status.CONNECTED:
         account.disconnected_since = None
         account.reminders_sent = 0
         account.stop_warned_at = account.stop_notice_at = None
         account.send_limit_until = None
     with db.atomic():
         account.save()
-        if status != Status.DISCONNECTED.value:
+        if status != Status.DISCONNECTED:
             alerts.resolve_alert(alerts.account_key(account, "disconnected"), now)
         apply_account_status(account, old_status, now)
     bus.emit(ACCOUNT_CHANGED, account.id, old_status, status)
@@ -67,7 +67,7 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
     )
     latency = max(imap.latency_ms, smtp.latency_ms)
     with db.atomic():
-        check = Check.create(
+        check: Check = Check.create(
             account=account, checked_at=now, status=decision.status, reason=decision.reason,
             detail=merged.detail, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
             trigger=trigger,
@@ -80,7 +80,7 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
         expiry = _earliest(imap.cert_expires_at, smtp.cert_expires_at)
         if expiry is not None:
             account.cert_expires_at = expiry
-        if decision.status == Status.OFFLINE.value:
+        if decision.status == Status.OFFLINE:
             # Offline says nothing about the account: keep its last real status.
             account.save()
         elif decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \

@@ -1,16 +1,23 @@
 """One connection check of one account: both probes, with the account's endpoints and secret.
 
-Blocking; the monitor runs it in a worker thread. Never raises for a server's answer."""
+Blocking; the monitor runs it in a worker thread. Never raises for a server's answer.
+
+OAuth accounts log in with a token from the `TokenProvider` the caller passes (see
+``services.auth.tokens``); without one they fail as "sign-in is not set up"."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mailmonitor.logsetup import register_secret
 from mailmonitor.models import Account
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.auth.token_errors import classify_token_error
+from mailmonitor.services.auth.tokens import CredentialsMissing as CredentialsMissing
+from mailmonitor.services.auth.tokens import TokenProvider as TokenProvider
+from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.probes import (
     Credentials,
     Endpoint,
@@ -18,24 +25,12 @@ from mailmonitor.services.monitoring.probes import (
     probe_imap,
     probe_smtp,
 )
-from mailmonitor.services.monitoring.reasons import REASONS
+from mailmonitor.services.monitoring.reasons import REASONS, label_for
+from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
-# Obtains a fresh access token for an OAuth account (set by the OAuth service when it loads);
-# raises TokenError (classified token_expired) when the refresh is refused.
-TokenProvider = Callable[[Account, float], str]
-token_provider: TokenProvider | None = None
-
-
-class CredentialsMissing(Exception):
-    pass
-
-
-def load_oauth_service() -> TokenProvider | None:
-    """Importing the OAuth service installs its `get_access_token` as `token_provider`; the CLI's
-    `check`, the monitor and the window all reach OAuth accounts through here."""
-    with contextlib.suppress(ImportError):
-        importlib.import_module("mailmonitor.services.auth.oauth")
-    return token_provider
+# (account, password typed now or None, timeout) -> the probes' results / the secret to log in
+CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
+CredentialsFn = Callable[[Account, str | None, float], Credentials]
 
 
 def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]:
@@ -52,13 +47,13 @@ def failed(protocol: str, reason: str, detail: str) -> ProbeResult:
                        cert_expires_at=None, error=detail)
 
 
-def credentials_for(account: Account, password: str | None, timeout: float) -> Credentials:
+def credentials_for(account: Account, password: str | None, timeout: float,
+                    token_provider: TokenProvider | None = None) -> Credentials:
     """The secret to log in with: a password given now, the stored one, or a fresh token."""
     if account.is_oauth:
-        provider = token_provider or load_oauth_service()
-        if provider is None:
+        if token_provider is None:
             raise CredentialsMissing("Google/Microsoft sign-in is not set up on this computer")
-        token = provider(account, timeout)
+        token = token_provider(account, timeout)
         register_secret(token)
         return Credentials(access_token=token)
     if password is None:
@@ -69,24 +64,51 @@ def credentials_for(account: Account, password: str | None, timeout: float) -> C
     return Credentials(password=password)
 
 
-def run_check(account: Account, password: str | None = None, timeout: float = 20.0
-              ) -> tuple[ProbeResult, ProbeResult]:
+def run_check(account: Account, password: str | None = None, timeout: float = 20.0,
+              token_provider: TokenProvider | None = None) -> tuple[ProbeResult, ProbeResult]:
     """IMAP then SMTP. A missing or refused secret becomes results; an unusable keyring raises
     SecretStoreError: it is this computer's fault, never the mailbox's (its status must not
     change)."""
     try:
-        creds = credentials_for(account, password, timeout)
+        creds = credentials_for(account, password, timeout, token_provider)
     except secrets.SecretStoreError:
         raise
     except CredentialsMissing as exc:
         return (failed("imap", "invalid_credentials", str(exc)),
                 failed("smtp", "invalid_credentials", str(exc)))
     except Exception as exc:  # token refresh refused or failed
-        from mailmonitor.services.auth.token_errors import classify_token_error
-
         reason, detail = classify_token_error(exc)
         return failed("imap", reason, detail), failed("smtp", reason, detail)
     imap_ep, smtp_ep = endpoints_for(account, timeout)
     # One after the other in this worker thread: the monitor already runs many accounts side by
     # side, and twice the threads only meant more contention for the interpreter lock.
     return probe_imap(imap_ep, creds), probe_smtp(smtp_ep, creds)
+
+
+def check_with(token_provider: TokenProvider | None) -> CheckFn:
+    """`run_check` for the monitor and the window, with this process's token provider."""
+    return functools.partial(run_check, token_provider=token_provider)
+
+
+def credentials_with(token_provider: TokenProvider | None) -> CredentialsFn:
+    """`credentials_for` for the sending engine and the reply poll."""
+    return functools.partial(credentials_for, token_provider=token_provider)
+
+
+@dataclass(frozen=True)
+class CheckFailed:
+    """Why a check did not pass, as the command line and the sign-in say it."""
+
+    protocol: str  # "IMAP" or "SMTP": the first side that failed
+    label: str  # the words of the worse of both results ("Invalid Credentials")
+    detail: str  # the server's answer (redacted)
+
+
+def failure_of(imap: ProbeResult, smtp: ProbeResult) -> CheckFailed | None:
+    """None when both sides connected; else the worse result's words and the failing side."""
+    if imap.ok and smtp.ok:
+        return None
+    merged = combine(Outcome(imap.status, imap.reason, imap.detail),
+                     Outcome(smtp.status, smtp.reason, smtp.detail))
+    return CheckFailed("IMAP" if not imap.ok else "SMTP",
+                       label_for(merged.status, merged.reason), merged.detail)

@@ -24,7 +24,7 @@ from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.desktop.background import is_fatal_database_error
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
-from mailmonitor.services.monitoring.checker import run_check
+from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, check_with
 from mailmonitor.services.monitoring.network import is_local_account
 from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
@@ -38,23 +38,25 @@ STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.deta
                 Account.disconnected_since, Account.check_interval_seconds,
                 Account.cert_expires_at, Account.monitoring_enabled)
 
-CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
-
 
 class Monitor:
-    """Signals (through `services.events.bus`): check_started, account_changed."""
+    """Signals (through `mailmonitor.events.bus`): check_started, account_changed.
+
+    `check_fn` defaults to the real probes, logging in to OAuth accounts with `token_provider`
+    (None: this process cannot sign in to Google/Microsoft, and says so for those accounts)."""
 
     def __init__(
         self,
         clock: Clock | None = None,
-        check_fn: CheckFn = run_check,
+        check_fn: CheckFn | None = None,
         max_concurrency: int | None = None,
         is_online: Callable[[], bool] = lambda: True,
         tick_seconds: float = 5.0,
         jitter: float = 0.1,
+        token_provider: TokenProvider | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.check_fn = check_fn
+        self.check_fn = check_fn or check_with(token_provider)
         self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
         self.semaphore = asyncio.Semaphore(self.max_concurrency)
         self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
@@ -114,7 +116,7 @@ class Monitor:
                 # query; saving `account` writes only the fields the check sets).
                 fresh = (Account.select(*STATE_FIELDS).where(Account.id == account_id)
                          .dicts().first())
-                if fresh is None or fresh["status"] == Status.STOPPED.value \
+                if fresh is None or fresh["status"] == Status.STOPPED \
                         or fresh["removed_at"] is not None:
                     return None
                 account.__data__.update(fresh)  # as read, not as changed (nothing dirty)
@@ -148,7 +150,7 @@ class Monitor:
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(
             Account.monitoring_enabled
-            & (Account.status != Status.STOPPED.value)
+            & (Account.status != Status.STOPPED)
             & Account.next_check_at.is_null(False)
             & (Account.next_check_at <= now)
         )
@@ -157,7 +159,7 @@ class Monitor:
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
         """Check every (or the named) account now, concurrently within the limit."""
-        query = active_accounts().where(Account.status != Status.STOPPED.value)
+        query = active_accounts().where(Account.status != Status.STOPPED)
         if emails:
             query = query.where(emails_match(emails))
         ids = [a.id for a in query.order_by(Account.id)]
@@ -212,8 +214,11 @@ class Monitor:
                     self.on_fatal(exc)
                     return
                 log.exception("monitor tick failed")
+            # Awaited in this task (no inner task that a loop ended from outside would leave
+            # never started, warning "coroutine was never awaited").
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.tick_seconds)
+                async with asyncio.timeout(self.tick_seconds):
+                    await self._stopping.wait()
             current = loop.time()
             self.note_gap(current - last)
             last = current
@@ -241,8 +246,8 @@ def mark_offline(now: datetime) -> None:
     failure is counted and nothing about campaigns changes. Disconnected accounts still need
     the rep, so they keep saying so."""
     for account in active_accounts().where(Account.status.in_(
-            (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
+            (Status.CONNECTED, Status.WARNING, Status.CHECKING))):
         if not is_local_account(account):  # local servers stay reachable: still checked
-            update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
-    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value).execute()
+            update_status(account, Status.OFFLINE, None, "This computer is offline", now)
+    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE).execute()
 

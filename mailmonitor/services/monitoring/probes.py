@@ -31,7 +31,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from imaplib import IMAP4
@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, cast
 
 from imapclient import IMAPClient
 
+from mailmonitor.logsetup import scrub_secrets
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.reasons import Status
 
@@ -49,11 +50,9 @@ __all__ = [
     "ProbeResult",
     "probe_imap",
     "probe_smtp",
-    "redact",
 ]
 
 SECURITY_MODES = ("ssl", "starttls", "plain")
-REDACTED = "***"
 MAX_DETAIL_CHARS = 2000
 MAX_ERROR_CHARS = 200
 _MAX_LINE = 1_000_000  # as imaplib/smtplib: a longer "line" is an error
@@ -113,32 +112,12 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _variants(secret: str) -> set[str]:
-    """The ways a secret can show up in text: as is, quoted for IMAP, escaped, base64."""
-    out = {secret, _b64(secret)}
-    out.add(secret.replace("\\", "\\\\").replace('"', '\\"'))  # IMAP quoted string
-    out.add(repr(secret.encode("utf-8"))[2:-1])  # inside a bytes repr
-    out.add(secret.encode("unicode_escape").decode("ascii"))
-    return {v for v in out if v}
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret (and its quoted, escaped and base64 forms) replaced by ``***``."""
-    variants: set[str] = set()
-    for secret in secrets:
-        if secret:
-            variants |= _variants(secret)
-    for variant in sorted(variants, key=len, reverse=True):
-        text = text.replace(variant, REDACTED)
-    return text
-
-
 def _xoauth2_payload(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
 def _secrets_of(ep: Endpoint, creds: Credentials) -> list[str]:
-    """Secrets plus the exact strings a probe puts on the wire (their base64 is added by redact)."""
+    """Secrets plus the exact strings a probe puts on the wire (scrub_secrets adds the rest)."""
     found: list[str] = []
     if creds.password:
         found += [creds.password, f"\x00{ep.username}\x00{creds.password}"]  # LOGIN, AUTH PLAIN
@@ -178,6 +157,8 @@ class _Session:
         self._phase_started = self.started
         self.deadline = self.started + timeout
         self.sockets: list[socket.socket] = []
+        # imaplib's socket.makefile() readers: a socket is only really closed with them.
+        self.files: list[Any] = []
         self.cert_expires_at: datetime | None = None
         self.wire: _Wire | None = None  # the connection's record of what the server said
         self.bytes_read = 0
@@ -228,6 +209,9 @@ class _Session:
             self.cert_expires_at = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
     def close_sockets(self) -> None:
+        for file in self.files:
+            with contextlib.suppress(OSError):
+                file.close()
         for sock in reversed(self.sockets):
             with contextlib.suppress(OSError):
                 sock.close()
@@ -468,6 +452,10 @@ class _ProbeIMAP4(IMAP4):
         self._session.enter("greeting")  # imaplib reads the greeting and CAPABILITY next
         return sock
 
+    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
+        super().open(host, port, timeout)
+        self._session.files.append(self.file)  # unused (reads go through the wire): closed
+
     def readline(self) -> bytes:
         line = self.wire.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
@@ -483,7 +471,7 @@ class _ProbeIMAP4(IMAP4):
         super().send(data)
 
 
-class _ProbeIMAPClient(IMAPClient):
+class _ProbeIMAPClient(IMAPClient):  # type: ignore[misc]  # imapclient has no type information
     """IMAPClient over :class:`_ProbeIMAP4`."""
 
     def __init__(
@@ -549,6 +537,9 @@ def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
                     + " ".join(conn.capabilities) + ")",
                 )
             client.starttls(context)
+            # imapclient wrapped the socket itself: close the TLS socket and its reader too.
+            session.sockets.append(conn.sock)
+            session.files.append(conn.file)
             session.note_cert(cast(ssl.SSLSocket, conn.sock))
             tls = True
 
@@ -783,7 +774,7 @@ def _success(protocol: str, session: _Session, detail: str) -> ProbeResult:
     return ProbeResult(
         protocol=protocol,
         ok=True,
-        status=Status.CONNECTED.value,
+        status=Status.CONNECTED,
         reason=None,
         detail=detail,
         latency_ms=session.latency_ms(),
@@ -818,9 +809,9 @@ def _failure(
         if mech is not None and mech.challenge:
             detail += f"\nXOAUTH2 error from the server: {mech.challenge}"
         secrets = _secrets_of(ep, creds)
-        detail = redact(detail, secrets)[:MAX_DETAIL_CHARS]
+        detail = scrub_secrets(detail, secrets)[:MAX_DETAIL_CHARS]
         first = next((ln.strip() for ln in detail.splitlines() if ln.strip()), reason)
-        error = redact(f"{phase}: {first}", secrets)[:MAX_ERROR_CHARS]
+        error = scrub_secrets(f"{phase}: {first}", secrets)[:MAX_ERROR_CHARS]
     except Exception as inner:  # never raise out of a probe, even on a bug here
         reason, phase = "request_invalid", session.phase or "connect"
         detail = error = f"{phase}: {type(inner).__name__} while reporting a failure"

@@ -6,17 +6,13 @@ This table is the single source for labels, severities and whether a reason is t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+# The statuses are stored on accounts, so the enum lives with the models; it is re-exported here
+# next to the words for them.
+from mailmonitor.models.states import BROKEN_STATUSES, Status
 
-class Status(StrEnum):
-    CONNECTED = "connected"
-    CHECKING = "checking"
-    WARNING = "warning"
-    DISCONNECTED = "disconnected"
-    OFFLINE = "offline"
-    STOPPED = "stopped"
-
+__all__ = ["BROKEN_STATUSES", "CREDENTIAL_REASONS", "REASONS", "SEVERITY", "STATUS_LABELS",
+           "Reason", "Status", "label_for", "reason", "worse"]
 
 # How bad a status is when two results are combined (IMAP and SMTP): higher wins.
 SEVERITY = {

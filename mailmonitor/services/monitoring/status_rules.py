@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from mailmonitor.services.monitoring.reasons import REASONS, Status, worse
 
+# Transient trouble is retried after 1 → 5 → 15 → 60 minutes: checks (here) and sends (engine).
 BACKOFF_MINUTES = (1, 5, 15, 60)
 HARD_FAILURE_RECHECK = timedelta(minutes=60)
 
@@ -61,12 +62,12 @@ def decide(
     interval: timedelta,
     transient_window: timedelta,
 ) -> Decision:
-    if outcome.status == Status.OFFLINE.value:
+    if outcome.status == Status.OFFLINE:
         # The computer has no network: keep the counters as they are and look again soon.
-        return Decision(Status.OFFLINE.value, None, consecutive_failures, transient_since,
+        return Decision(Status.OFFLINE, None, consecutive_failures, transient_since,
                         now + timedelta(minutes=1))
-    if outcome.status == Status.CONNECTED.value:
-        return Decision(Status.CONNECTED.value, None, 0, None, now + interval)
+    if outcome.status == Status.CONNECTED:
+        return Decision(Status.CONNECTED, None, 0, None, now + interval)
 
     failures = consecutive_failures + 1
     info = REASONS.get(outcome.reason or "")
@@ -75,11 +76,11 @@ def decide(
     if info.transient:
         since = transient_since or now
         if now - since >= transient_window:
-            return Decision(Status.DISCONNECTED.value, "no_service_connection", failures, since,
+            return Decision(Status.DISCONNECTED, "no_service_connection", failures, since,
                             now + HARD_FAILURE_RECHECK)
-        return Decision(Status.WARNING.value, info.code, failures, since,
+        return Decision(Status.WARNING, info.code, failures, since,
                         now + backoff_delay(failures))
     if info.credential_problem:
-        return Decision(Status.DISCONNECTED.value, info.code, failures, None, None)
-    return Decision(Status.DISCONNECTED.value, info.code, failures, None,
+        return Decision(Status.DISCONNECTED, info.code, failures, None, None)
+    return Decision(Status.DISCONNECTED, info.code, failures, None,
                     now + HARD_FAILURE_RECHECK)

@@ -8,9 +8,10 @@ from datetime import date, datetime
 import peewee as pw
 
 from mailmonitor.models import Account, SendRecord
+from mailmonitor.models.states import ATTEMPTED_SEND_STATES
 from mailmonitor.services.sending.rep_day import rep_day_bounds, rep_today
 
-COUNTED_SEND_STATES = ("sending", "sent", "unknown")
+COUNTED_SEND_STATES = ATTEMPTED_SEND_STATES
 
 
 def daily_cap(account: Account, day: date) -> int:

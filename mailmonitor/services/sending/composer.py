@@ -24,11 +24,12 @@ from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
 from mailmonitor.models import Account, Lead, SendRecord, Step
+from mailmonitor.models.states import DELIVERED_SEND_STATES
 from mailmonitor.services.deliverability import unsubscribe
 
 # {{ name }} or {{ name | fallback }}; the fallback may be empty ({{title|}}).
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\- ]*?)\s*(?:\|([^{}]*))?\}\}")
-THREAD_STATES = ("sent", "unknown")  # messages that (may) exist at the recipient
+THREAD_STATES = DELIVERED_SEND_STATES  # messages that (may) exist at the recipient
 # CRLF line endings, folded headers: the bytes that go on the wire (List-Unsubscribe folded
 # only between its links).
 POLICY = SMTP.clone(header_factory=unsubscribe.header_registry())
@@ -87,7 +88,7 @@ def one_line(text: str) -> str:
 
 
 def sender_domain(account: Account) -> str:
-    return account.email.rsplit("@", 1)[-1]
+    return str(account.email).rsplit("@", 1)[-1]
 
 
 def thread_of(lead: Lead, account: Account) -> list[str]:

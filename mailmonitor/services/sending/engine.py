@@ -22,12 +22,18 @@ import peewee as pw
 from mailmonitor.clock import Clock
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, SendRecord, get_setting
+from mailmonitor.models.states import SendState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns import rules
 from mailmonitor.services.deliverability import bounce_guard, send_outcomes
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.checker import credentials_for
+from mailmonitor.services.monitoring.checker import (
+    CredentialsFn,
+    TokenProvider,
+    credentials_with,
+)
 from mailmonitor.services.monitoring.sending_limits import apply_sending_limit
+from mailmonitor.services.monitoring.status_rules import backoff_delay
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
 from mailmonitor.services.sending.reconcile import (
     DEFAULT_SETTLE,
@@ -42,13 +48,11 @@ from mailmonitor.services.sending.sender import (
     SENDER,
     BatchResult,
     BatchSender,
-    CredentialsFn,
     SmtpTransport,
 )
 
 log = logging.getLogger(__name__)
 
-BACKOFF_MINUTES = (1, 5, 15, 60)  # a mailbox whose sends fail for a temporary reason
 SENDER_REFUSED_BACKOFF = timedelta(minutes=60)  # the server refuses this mailbox's mail for now
 RECONCILE_RETRY = timedelta(minutes=1)  # asking the server again about a send still unsettled
 
@@ -68,7 +72,8 @@ class SendingEngine:
         self,
         clock: Clock,
         *,
-        credentials: CredentialsFn = credentials_for,
+        credentials: CredentialsFn | None = None,
+        token_provider: TokenProvider | None = None,
         timeout: float | None = None,
         rng: random.Random | None = None,
         jitter: float = 0.1,
@@ -82,6 +87,8 @@ class SendingEngine:
         self.clock = clock
         self.timeout = float(timeout if timeout is not None
                              else get_setting("connection_timeout_seconds"))
+        # OAuth mailboxes log in with tokens from `token_provider` (see services.auth.tokens).
+        credentials = credentials or credentials_with(token_provider)
         self.credentials = credentials
         self.scheduler = Scheduler(rng=rng, jitter=jitter, max_batch=max_batch)
         self.stop = threading.Event()  # set: finish the send in flight, start no other
@@ -104,7 +111,7 @@ class SendingEngine:
         settling), the server is asked again at most every minute (or every settle delay)."""
         if self._next_reconcile is not None and self.clock.now() < self._next_reconcile:
             return False
-        return bool(SendRecord.select().where(SendRecord.state == "sending").exists())
+        return bool(SendRecord.select().where(SendRecord.state == SendState.SENDING).exists())
 
     def reconcile(self) -> ReconcileReport:
         """Settle sends left `sending` (call only while no batch of this engine is running)."""
@@ -233,8 +240,9 @@ class SendingEngine:
             elif result.back_off is not None:
                 count = self.failures.get(result.account_id, 0) + 1
                 self.failures[result.account_id] = count
+                # Sends failing for a temporary reason wait on the monitor's ladder.
                 wait = SENDER_REFUSED_BACKOFF if result.back_off == SENDER else \
-                    timedelta(minutes=BACKOFF_MINUTES[min(count, len(BACKOFF_MINUTES)) - 1])
+                    backoff_delay(count)
                 self.backoff[result.account_id] = now + wait
                 log.info("mailbox %s waits %s after: %s", result.account_id, wait, result.error)
                 if result.back_off == SENDER:

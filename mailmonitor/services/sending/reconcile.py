@@ -35,6 +35,7 @@ import peewee as pw
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
+from mailmonitor.models.states import DELIVERED_SEND_STATES, LeadState, SendState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import mailbox, sendlog
@@ -91,7 +92,7 @@ def server_lookup(credentials: Callable[[Account, str | None, float], Credential
 
 
 def unsettled(exclude: Iterable[int] = ()) -> list[SendRecord]:
-    query = SendRecord.select().where(SendRecord.state == "sending").order_by(SendRecord.id)
+    query = SendRecord.select().where(SendRecord.state == SendState.SENDING).order_by(SendRecord.id)
     skip = set(exclude)
     return [r for r in query if r.id not in skip]
 
@@ -144,7 +145,7 @@ def _settle_handed_over(account_id: int, records: list[SendRecord], now: datetim
                                 "Sent, so it did not accept it; it is sent again", now)
             report.retried += 1
         else:
-            if sendlog.mark_sent(record, now, state="unknown",
+            if sendlog.mark_sent(record, now, state=SendState.UNKNOWN,
                                  error=record.error or STOPPED_WHILE_ACCEPTING):
                 unknown.append(record)
                 report.unknown += 1
@@ -155,7 +156,7 @@ def _settle_handed_over(account_id: int, records: list[SendRecord], now: datetim
 def alert_unknown(account: Account, now: datetime) -> None:
     """One alert per mailbox naming every email that may or may not have gone out."""
     records = list(SendRecord.select(SendRecord, Lead).join(Lead).where(
-        (SendRecord.account == account) & (SendRecord.state == "unknown")
+        (SendRecord.account == account) & (SendRecord.state == SendState.UNKNOWN)
     ).order_by(SendRecord.id))
     count = len(records)
     names = "; ".join(f"{r.lead.email} (step {r.step + 1})" for r in records[:10])
@@ -185,26 +186,27 @@ def resolve_unknown_sends(account: Account, delivered: bool, now: datetime) -> i
     it is still the lead's latest email (a later step already sent keeps the sequence as it is).
     Returns how many will be sent again."""
     records = list(SendRecord.select().where(
-        (SendRecord.account == account) & (SendRecord.state == "unknown")))
+        (SendRecord.account == account) & (SendRecord.state == SendState.UNKNOWN)))
     again = 0
     with db.atomic():
         for record in records:
             lead = Lead.get_by_id(record.lead_id)
             latest = lead.last_message_id == record.message_id and lead.cursor == record.step + 1
             if delivered or not latest:
-                SendRecord.update(state="sent").where(SendRecord.id == record.id).execute()
+                SendRecord.update(state=SendState.SENT).where(SendRecord.id == record.id).execute()
                 continue
             previous = (SendRecord.select(SendRecord.message_id)
                         .where((SendRecord.lead == lead) & (SendRecord.id != record.id)
-                               & SendRecord.state.in_(("sent", "unknown")))
+                               & SendRecord.state.in_(DELIVERED_SEND_STATES))
                         .order_by(SendRecord.id.desc()).scalar())
-            SendRecord.update(state="failed", error="not delivered (checked by the rep)").where(
-                SendRecord.id == record.id).execute()
-            waiting = lead.state in ("active", "completed", "pending")
+            SendRecord.update(state=SendState.FAILED, error="not delivered (checked by the rep)"
+                              ).where(SendRecord.id == record.id).execute()
+            waiting = lead.state in (LeadState.ACTIVE, LeadState.COMPLETED, LeadState.PENDING)
             Lead.update(
                 cursor=record.step, messages_sent=Lead.messages_sent - 1,
                 last_message_id=previous, next_due_at=now, updated_at=now,
-                state=("active" if record.step else "pending") if waiting else lead.state,
+                state=(LeadState.ACTIVE if record.step else LeadState.PENDING) if waiting
+                else lead.state,
             ).where(Lead.id == lead.id).execute()
             again += 1
         alerts.resolve_alert(alerts.account_key(account, "send_unknown"), now)

@@ -35,9 +35,10 @@ from peewee import fn
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
+from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, Status
 from mailmonitor.services.deliverability import bounce_guard, unsubscribe
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
+from mailmonitor.services.monitoring.reasons import SENDING_REASONS
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 BOUNCE, AUTO_REPLY, REPLY, UNSUBSCRIBE = "bounce", "auto_reply", "reply", "unsubscribe"
 MAX_FULL_FETCH = 5_000_000  # bytes: a bounce is small; never download a huge message for it
 MAX_REPLY_FETCH = 1_000_000  # a reply's text is read (for "unsubscribe") only up to this size
-NOT_REPLIABLE = ("replied", "bounced", "campaign_stopped", "unsubscribed")
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
@@ -205,9 +205,9 @@ def mark_replied(lead_ids: list[int], now: datetime) -> list[int]:
     if not lead_ids:
         return []
     campaigns = [c for (c,) in Lead.select(Lead.campaign).where(
-        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE)).distinct().tuples()]
-    Lead.update(state="replied", next_due_at=None, updated_at=now).where(
-        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE)).execute()
+        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE_STATES)).distinct().tuples()]
+    Lead.update(state=LeadState.REPLIED, next_due_at=None, updated_at=now).where(
+        Lead.id.in_(lead_ids) & Lead.state.not_in(NOT_REPLIABLE_STATES)).execute()
     return campaigns
 
 
@@ -341,7 +341,7 @@ def accounts_to_poll() -> list[Account]:
     logins work: replies, bounces and unsubscribes keep being read while the rep decides)."""
     senders = SendRecord.select(SendRecord.account).distinct()
     return list(Account.select().where(
-        ((Account.status == Status.CONNECTED.value) | Account.reason.in_(SENDING_REASONS))
+        ((Account.status == Status.CONNECTED) | Account.reason.in_(SENDING_REASONS))
         & Account.removed_at.is_null() & Account.id.in_(senders)).order_by(Account.id))
 
 

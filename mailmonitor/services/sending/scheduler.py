@@ -24,12 +24,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee as pw
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, SendRecord, Step
-from mailmonitor.models.lead import SENDABLE_STATES
+from mailmonitor.models.states import (
+    OPEN_STATES,
+    SENDABLE_STATES,
+    CampaignStatus,
+    LeadState,
+    SendState,
+    Status,
+)
 from mailmonitor.services.accounts.validation import MAX_DELAY_DAYS, MAX_MIN_GAP_SECONDS
-from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.sending.capacity import COUNTED_SEND_STATES, remaining_capacity
 
-WAITING_STATES = (*SENDABLE_STATES, "halted", "unassigned")
 DEFAULT_MAX_BATCH = 50  # emails per mailbox per round when it has no minimum gap
 DEFAULT_JITTER = 0.1  # up to +10 % of the minimum gap
 
@@ -128,7 +133,7 @@ class Scheduler:
         """Mailboxes that may send now, with how many emails each may send in this round."""
         accounts = list(
             Account.select().where(
-                (Account.status == Status.CONNECTED.value) & Account.removed_at.is_null()
+                (Account.status == Status.CONNECTED) & Account.removed_at.is_null()
                 & Account.id.in_(CampaignMailbox.select(CampaignMailbox.account)
                                  .where(CampaignMailbox.active))
             )
@@ -153,7 +158,7 @@ class Scheduler:
              ) -> dict[int, list[Dispatch]]:
         """The next round: for each mailbox that may send, its due leads (oldest due first)."""
         campaigns = []
-        for campaign in Campaign.select().where(Campaign.status == "active"):
+        for campaign in Campaign.select().where(Campaign.status == CampaignStatus.ACTIVE):
             try:
                 if window_open(campaign.window, now):
                     campaigns.append(campaign.id)
@@ -165,7 +170,7 @@ class Scheduler:
         if not quota:
             return {}
         accounts = {a.id: a for a in Account.select().where(Account.id.in_(list(quota)))}
-        unresolved = SendRecord.select(SendRecord.lead).where(SendRecord.state == "sending")
+        unresolved = SendRecord.select(SendRecord.lead).where(SendRecord.state == SendState.SENDING)
         batches: dict[int, list[Dispatch]] = {}
         for account_id, limit in quota.items():
             query = (
@@ -228,9 +233,10 @@ def advance_lead(lead_id: int, step_position: int, message_id: str, subject: str
         Lead.updated_at: now,
         # A reply or bounce noticed meanwhile wins over the sequence's own states; a halted lead
         # stays halted (its place is kept) unless nothing is left to send.
-        Lead.state: pw.Case(None, [(Lead.state.in_(WAITING_STATES if finished
+        Lead.state: pw.Case(None, [(Lead.state.in_(OPEN_STATES if finished
                                                    else SENDABLE_STATES),
-                                    "completed" if finished else "active")], Lead.state),
+                                    LeadState.COMPLETED if finished else LeadState.ACTIVE)],
+                            Lead.state),
     }
     if step_position == 0:
         values[Lead.first_subject] = subject

@@ -37,16 +37,16 @@ import peewee as pw
 from imapclient import IMAPClient
 
 from mailmonitor.clock import Clock
-from mailmonitor.logsetup import redact
+from mailmonitor.logsetup import redact, scrub_secrets
 from mailmonitor.models import Account, Lead, Step
-from mailmonitor.models.lead import SENDABLE_STATES
+from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.deliverability import bounce_guard
 from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
 from mailmonitor.services.deliverability.unsubscribe import config as unsubscribe_settings
 from mailmonitor.services.monitoring import classify
-from mailmonitor.services.monitoring.checker import CredentialsMissing
+from mailmonitor.services.monitoring.checker import CredentialsFn, CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.monitoring.reasons import REASONS, Status
 from mailmonitor.services.sending import mailbox, sendlog
@@ -55,7 +55,6 @@ from mailmonitor.services.sending.scheduler import Dispatch, step_delays
 
 log = logging.getLogger(__name__)
 
-CredentialsFn = Callable[[Account, str | None, float], Credentials]
 
 # What a failed step means for the batch (see SendError).
 ACCOUNT = "account"  # the mailbox cannot send until the rep acts (status disconnected)
@@ -139,9 +138,7 @@ class SmtpTransport:
         return [s for s in (self.creds.password, self.creds.access_token) if s]
 
     def _clean(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return redact(text)
+        return redact(scrub_secrets(text, self._secrets()))
 
     def open(self) -> None:
         """Connect, TLS, EHLO, AUTH. Raises SendError(ACCOUNT or TRANSIENT)."""
@@ -473,19 +470,19 @@ class BatchSender:
     def _connection_problem(self, error: SendError, result: BatchResult) -> None:
         result.error = error.text
         if error.kind == ACCOUNT and error.reason:
-            result.account_problem = (Status.DISCONNECTED.value, error.reason, error.text)
+            result.account_problem = (Status.DISCONNECTED, error.reason, error.text)
         else:
             result.back_off = TRANSIENT
 
     def _credentials_problem(self, exc: BaseException, result: BatchResult) -> None:
         if isinstance(exc, CredentialsMissing):
-            result.account_problem = (Status.DISCONNECTED.value, "invalid_credentials", str(exc))
+            result.account_problem = (Status.DISCONNECTED, "invalid_credentials", str(exc))
         elif isinstance(exc, SecretStoreError):
             result.back_off, result.error = TRANSIENT, str(exc)  # the keyring, not the account
         else:
             reason, detail = classify_token_error(exc)
             if REASONS[reason].status == Status.DISCONNECTED:
-                result.account_problem = (Status.DISCONNECTED.value, reason, detail)
+                result.account_problem = (Status.DISCONNECTED, reason, detail)
             else:
                 result.back_off, result.error = TRANSIENT, detail
 

@@ -16,8 +16,12 @@ from datetime import datetime, timedelta
 
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
+from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, SendState
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.sending.scheduler import advance_lead, step_delays
+
+# Flagged leads counted in the "leads need you" alert: those a fix would still send to.
+FLAGGABLE_STATES = (LeadState.PENDING, LeadState.ACTIVE, LeadState.HALTED)
 
 RETRY_DELAY = timedelta(minutes=15)  # a lead whose send failed for a temporary reason
 MAX_ATTEMPTS = 5  # failed attempts of one step before the rep is asked to look
@@ -28,9 +32,10 @@ def start_attempt(lead: Lead, step_position: int, account: Account, message_id: 
                   subject: str, now: datetime) -> SendRecord:
     """Committed before the SMTP transaction starts, with the Message-ID fixed."""
     with db.atomic():
-        return SendRecord.create(lead=lead.id, campaign=lead.campaign_id, account=account.id,
-                                 step=step_position, message_id=message_id, subject=subject,
-                                 state="sending", created_at=now)
+        record: SendRecord = SendRecord.create(
+            lead=lead.id, campaign=lead.campaign_id, account=account.id, step=step_position,
+            message_id=message_id, subject=subject, state=SendState.SENDING, created_at=now)
+    return record
 
 
 def mark_handed_over(record_id: int, now: datetime) -> None:
@@ -43,10 +48,10 @@ def note_lost(record_id: int, what_happened: str) -> None:
     """The answer to a handed-over send was lost: say how, for reconcile's alert (the record
     stays `sending`)."""
     SendRecord.update(error=what_happened[:500]).where(
-        (SendRecord.id == record_id) & (SendRecord.state == "sending")).execute()
+        (SendRecord.id == record_id) & (SendRecord.state == SendState.SENDING)).execute()
 
 
-def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
+def mark_sent(record: SendRecord, now: datetime, state: SendState = SendState.SENT,
               error: str | None = None, delays: list[float] | None = None,
               touch_account: bool = True) -> bool:
     """The server accepted it (or, for `unknown`, may have): record it and move the lead's
@@ -54,7 +59,7 @@ def mark_sent(record: SendRecord, now: datetime, state: str = "sent",
     `delays`: the campaign's step delays when the caller has them."""
     with db.atomic():
         changed = SendRecord.update(state=state, sent_at=now, error=error).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         if not changed:
             return False
         advance_lead(record.lead_id, record.step, record.message_id, record.subject, now,
@@ -77,14 +82,14 @@ def mark_failed(record: SendRecord, error: str, now: datetime,
     """Not delivered. The lead keeps its cursor; with `retry_at` it is due again then. A step
     that keeps failing is flagged for the rep instead of being retried for ever."""
     with db.atomic():
-        SendRecord.update(state="failed", error=error[:2000]).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        SendRecord.update(state=SendState.FAILED, error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         if retry_at is not None:
             Lead.update(next_due_at=retry_at, updated_at=now).where(
                 (Lead.id == record.lead_id) & (Lead.cursor == record.step)).execute()
         attempts = SendRecord.select().where(
             (SendRecord.lead == record.lead_id) & (SendRecord.step == record.step)
-            & (SendRecord.state == "failed") & ~SendRecord.error.startswith(INTERRUPTED)
+            & (SendRecord.state == SendState.FAILED) & ~SendRecord.error.startswith(INTERRUPTED)
         ).count()
     if attempts >= MAX_ATTEMPTS:
         flag_lead(record.lead_id, f"Step {record.step + 1} could not be sent after {attempts} "
@@ -94,16 +99,15 @@ def mark_failed(record: SendRecord, error: str, now: datetime,
 def mark_bounced(record: SendRecord, error: str, now: datetime) -> None:
     """The server refused the recipient for good (e.g. 550 5.1.1): this lead only is bounced."""
     with db.atomic():
-        SendRecord.update(state="failed", error=error[:2000]).where(
-            (SendRecord.id == record.id) & (SendRecord.state == "sending")).execute()
+        SendRecord.update(state=SendState.FAILED, error=error[:2000]).where(
+            (SendRecord.id == record.id) & (SendRecord.state == SendState.SENDING)).execute()
         bounce_lead(record.lead_id, now)
     bus.emit(LEADS_CHANGED, record.campaign_id)
 
 
 def bounce_lead(lead_id: int, now: datetime) -> bool:
-    changed = Lead.update(state="bounced", next_due_at=None, updated_at=now).where(
-        (Lead.id == lead_id) & Lead.state.not_in(("bounced", "replied", "campaign_stopped",
-                                                       "unsubscribed"))
+    changed = Lead.update(state=LeadState.BOUNCED, next_due_at=None, updated_at=now).where(
+        (Lead.id == lead_id) & Lead.state.not_in(NOT_REPLIABLE_STATES)
     ).execute()
     return bool(changed)
 
@@ -116,7 +120,7 @@ def flag_lead(lead_id: int, text: str, now: datetime) -> None:
         lead = Lead.get_by_id(lead_id)
         campaign = lead.campaign
         count = Lead.select().where((Lead.campaign == campaign) & Lead.flag.is_null(False)
-                                    & Lead.state.in_(("pending", "active", "halted"))).count()
+                                    & Lead.state.in_(FLAGGABLE_STATES)).count()
         who = "1 lead needs" if count == 1 else f"{count} leads need"
         alerts.raise_alert(
             alerts.campaign_key(campaign, "flagged"), "leads_flagged",
