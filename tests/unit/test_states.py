@@ -56,7 +56,7 @@ def test_the_sets_partition_the_lead_states() -> None:
     # The order reports list them in is the enum's (campaigns list --json).
     assert [s.value for s in LeadState] == [
         "pending", "active", "halted", "unassigned", "replied", "bounced", "completed",
-        "campaign_stopped"]
+        "campaign_stopped", "unsubscribed"]
 
 
 def test_send_states_and_what_counts_as_emailed() -> None:
