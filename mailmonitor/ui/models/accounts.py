@@ -207,7 +207,7 @@ class AccountsModel(RowsModel[AccountRow]):
         for i in range(0, len(wanted), 500):
             query = Account.select(*ACCOUNT_FIELDS).where(
                 Account.id.in_(wanted[i:i + 500]) & Account.removed_at.is_null())
-            fresh.update({values[0]: AccountRow(*values) for values in query.tuples()})
+            fresh |= {values[0]: AccountRow(*values) for values in query.tuples()}
         for account_id in wanted:
             row = self._row_of.get(account_id)
             new = fresh.get(account_id)

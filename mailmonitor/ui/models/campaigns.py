@@ -170,6 +170,12 @@ class CampaignsModel(RowsModel[CampaignRow]):
         self._reindex()
         self.endResetModel()
 
+    def restyle(self) -> None:
+        """The theme changed: views ask for colours and icons again."""
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._rows) - 1, self.columnCount() - 1))
+
     def lead_stamps(self) -> dict[int, int]:
         return {r.id: r.leads_stamp for r in self._rows}
 
@@ -245,7 +251,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
             campaigns = self._campaigns_of_account.get(account_id, ())
             known = status_of(account_id)
             if known is None or known[0] == Status.STOPPED.value:
-                membership.update(campaigns)  # removed or disconnected: it left them
+                membership |= set(campaigns)  # removed or disconnected: it left them
                 continue
             for campaign_id in campaigns:
                 for member in self._rows[self._row_of[campaign_id]].members:
