@@ -40,7 +40,7 @@ from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
 from mailmonitor.ui.status_advice import AccountStatusHeader
 from mailmonitor.ui.warmup_dialog import WarmupDialog
-from mailmonitor.ui.widgets import Sparkline, ask, label, muted
+from mailmonitor.ui.widgets import ButtonRow, Sparkline, ask, label, muted
 
 HISTORY = 50
 WHEN_STOPPED = "You disconnected this mailbox. Reconnect to connect it again."
@@ -79,15 +79,11 @@ class SenderDialog(QDialog):
         form.addRow("Signature", self.signature)
         form.addRow("", note)
         form.addRow("", self.error)
-        cancel = QPushButton("Cancel")
-        self.save_button = QPushButton("Save")
-        self.save_button.setObjectName("saveSender")
-        self.save_button.setProperty("primary", True)
-        self.save_button.setDefault(True)
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.save_button)
+        cancel = buttons.button("Cancel")
+        self.save_button = buttons.button("Save", primary=True)
+        self.save_button.setObjectName("saveSender")
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addLayout(form)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -35,7 +34,7 @@ from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.status_advice import failure_html
-from mailmonitor.ui.widgets import Banner, muted
+from mailmonitor.ui.widgets import Banner, ButtonRow, muted
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +116,7 @@ class AddAccountDialog(QDialog):
         self.error = Banner("error")
         self.error.setObjectName("addError")
         self.error.hide()
-        self.progress = QLabel()
-        self.progress.setObjectName("muted")
+        self.progress = muted(wrap=False)
 
         form = QFormLayout()
         form.addRow("Email address", self.email)
@@ -128,15 +126,11 @@ class AddAccountDialog(QDialog):
         form.addRow("Password", self.password)
         form.addRow("", self.password_help)
 
-        cancel = QPushButton("Cancel")
-        self.add_button = QPushButton("Test && Add")
-        self.add_button.setObjectName("testAndAdd")
-        self.add_button.setProperty("primary", True)
-        self.add_button.setDefault(True)
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addWidget(self.progress, 1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.add_button)
+        cancel = buttons.button("Cancel")
+        self.add_button = buttons.button("Test && Add", primary=True)
+        self.add_button.setObjectName("testAndAdd")
 
         layout = QVBoxLayout(self)
         layout.setSpacing(10)

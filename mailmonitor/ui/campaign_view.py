@@ -47,7 +47,7 @@ from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
-from mailmonitor.ui.widgets import Banner, StatusChip, discard
+from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
 
 LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("All leads", None),
@@ -115,14 +115,10 @@ class ReallocateDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.apply_button = QPushButton("Re-allocate")
-        self.apply_button.setProperty("primary", True)
-        self.apply_button.setDefault(True)
-        cancel = QPushButton("Cancel")
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.apply_button)
+        cancel = buttons.button("Cancel")
+        self.apply_button = buttons.button("Re-allocate", primary=True)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addWidget(intro)
@@ -387,7 +383,8 @@ class CampaignView(QWidget):
     def _campaign(self) -> Campaign | None:
         if self.campaign_id is None:
             return None
-        return Campaign.get_or_none(Campaign.id == self.campaign_id)
+        campaign: Campaign | None = Campaign.get_or_none(Campaign.id == self.campaign_id)
+        return campaign
 
     def _say(self, text: str) -> None:
         self.message.setText(text)

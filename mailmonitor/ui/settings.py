@@ -9,9 +9,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -19,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import get_setting
 from mailmonitor.services.desktop.settings import save_settings
+from mailmonitor.ui.widgets import ButtonRow
 
 
 def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
@@ -63,15 +62,11 @@ class SettingsDialog(QDialog):
                       "Retrying mailboxes follow their own backoff (1 → 5 → 15 → 60 min).")
         note.setObjectName("muted")
         note.setWordWrap(True)
-        cancel = QPushButton("Cancel")
-        save = QPushButton("Save")
-        save.setObjectName("save")
-        save.setProperty("primary", True)
-        save.setDefault(True)
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(save)
+        cancel = buttons.button("Cancel")
+        save = buttons.button("Save", primary=True)
+        save.setObjectName("save")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)

@@ -39,8 +39,8 @@ def label(text: str = "", role: str = "muted", wrap: bool = True) -> QLabel:
     return widget
 
 
-def muted(text: str = "") -> QLabel:
-    return label(text, "muted")
+def muted(text: str = "", wrap: bool = True) -> QLabel:
+    return label(text, "muted", wrap)
 
 
 def heading(text: str = "") -> QLabel:

@@ -4,7 +4,7 @@ list, found by their record id."""
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
@@ -20,7 +20,11 @@ class Role(IntEnum):
     PROGRESS = Qt.ItemDataRole.UserRole + 5  # 0.0 – 1.0
 
 
-RowT = TypeVar("RowT")
+class Row(Protocol):
+    id: int
+
+
+RowT = TypeVar("RowT", bound=Row)
 
 
 class RowsModel(QAbstractTableModel, Generic[RowT]):
@@ -45,6 +49,18 @@ class RowsModel(QAbstractTableModel, Generic[RowT]):
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        if role == Role.ID:
+            return r.id
+        return self.cell(r, index.column(), role)
+
+    def cell(self, r: RowT, column: int, role: int) -> Any:
+        """What a row shows in a column for a role (None: nothing)."""
         return None
 
     def row(self, row: int) -> RowT:

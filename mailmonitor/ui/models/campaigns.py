@@ -18,7 +18,7 @@ from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, status_icon
-from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
+from mailmonitor.ui.models.base import ROOT, Role, RowsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, status_color
 
 
@@ -105,13 +105,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
         self._campaigns_of_account: dict[int, set[int]] = {}
         self.load(with_lead_counts)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        column = index.column()
-        if role == Role.ID:
-            return r.id
+    def cell(self, r: CampaignRow, column: int, role: int) -> Any:
         if role == Role.STATUS:
             return r.status
         if role == Role.PROGRESS:

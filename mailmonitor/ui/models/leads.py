@@ -137,13 +137,7 @@ class LeadsModel(RowsModel[LeadRow]):
                 self._emails[account_id] = account.email if account else "?"
         return self._emails[account_id]
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        column = index.column()
-        if role == Role.ID:
-            return r.id
+    def cell(self, r: LeadRow, column: int, role: int) -> Any:
         if role == Role.STATUS:
             return r.state
         if role == Qt.ItemDataRole.DisplayRole:
