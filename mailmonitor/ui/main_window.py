@@ -37,13 +37,14 @@ from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog, open_alert_count
+from mailmonitor.ui.banners import AttentionBanner, NoticeBanner
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.context import UiContext
@@ -55,7 +56,6 @@ from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
 from mailmonitor.ui.tray import TrayController
 from mailmonitor.ui.welcome import WelcomePage, needs_welcome
-from mailmonitor.ui.widgets import Banner
 
 log = logging.getLogger(__name__)
 
@@ -197,12 +197,11 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
 
     def _build_central(self) -> None:
-        self.notice = Banner("info")
-        self.notice.setObjectName("noticeBanner")
-        self.notice.hide()
-        self.attention = Banner("error")
-        self.attention.setObjectName("attentionBanner")
-        self.attention.hide()
+        self.notice = NoticeBanner()
+        self.attention = AttentionBanner()
+        for banner in (self.notice, self.attention):
+            banner.reconnectRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
+            banner.alertsRequested.connect(self.open_alerts)
 
         self.accounts_tab = AccountsTab(self.accounts_model, [
             self.details_action, self.test_action, self.reconnect_action])
@@ -294,28 +293,8 @@ class MainWindow(QMainWindow):
 
     def _update_attention(self) -> None:
         ids = self.accounts_model.ids_with_status(Status.DISCONNECTED.value)
-        self.attention.clear_actions()
-        if not ids:
-            self.attention.hide()
-            return
-        rows = [r for r in (self.accounts_model.row_for(i) for i in ids) if r is not None]
-        rows.sort(key=lambda r: r.email)
-        named = ", ".join(
-            f"<b>{fmt.esc(r.email)}</b> ({fmt.esc(label_for(r.status, r.reason))})"
-            for r in rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
-        head = ("1 mailbox needs you" if len(rows) == 1
-                else f"{len(rows)} mailboxes need you")
-        self.attention.set_message(
-            f"{head}: {named}. Its leads wait and continue where they left off after you "
-            "reconnect." if len(rows) == 1 else
-            f"{head}: {named}. Their leads wait and continue where they left off after you "
-            "reconnect.")
-        first = rows[0].id
-        self.attention.add_action("Reconnect" if len(rows) == 1 else
-                                  f"Reconnect {rows[0].email}",
-                                  lambda: self.open_wizard(first, Page.CONNECTION), primary=True)
-        self.attention.add_action("Show alerts", self.open_alerts)
-        self.attention.show()
+        self.attention.show_accounts(
+            [r for r in (self.accounts_model.row_for(i) for i in ids) if r is not None])
 
     def update_alert_badge(self) -> None:
         count = open_alert_count()
@@ -324,26 +303,7 @@ class MainWindow(QMainWindow):
 
     def show_notification(self, notification: Notification) -> None:
         """The in-window fallback for desktop notifications (no tray)."""
-        self.notice.clear_actions()
-        self.notice.set_severity("warning")
-        self.notice.set_message(f"<b>{fmt.esc(notification.title)}</b><br>"
-                                + fmt.esc(notification.message).replace("\n", "<br>"))
-        if notification.account_id is not None:
-            account_id = notification.account_id
-            self.notice.add_action("Reconnect", lambda: self._notice_reconnect(account_id),
-                                   primary=True)
-        else:
-            self.notice.add_action("Show alerts", self._notice_alerts, primary=True)
-        self.notice.add_action("Dismiss", self.notice.hide)
-        self.notice.show()
-
-    def _notice_reconnect(self, account_id: int) -> None:
-        self.notice.hide()
-        self.open_wizard(account_id, Page.CONNECTION)
-
-    def _notice_alerts(self) -> None:
-        self.notice.hide()
-        self.open_alerts()
+        self.notice.show_notification(notification)
 
     def _sync_pause_action(self) -> None:
         self.pause_all.setText(self.tray.pause_action.text())
