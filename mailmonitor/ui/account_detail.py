@@ -114,7 +114,7 @@ class AccountDetailDialog(QDialog):
         self.account_id = account_id
         self.setObjectName("accountDetail")
         self.resize(720, 560)
-        self.header = AccountStatusHeader()
+        self.header = AccountStatusHeader(spacing=8)
         self.title = self.header.title
         self.checked = muted()
 

@@ -31,14 +31,14 @@ def advice_for(account: Account, when_stopped: str, otherwise: str = "") -> str:
 class AccountStatusHeader(QWidget):
     """Address, status (icon, colour and words) and what is wrong, in the rep's words."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, spacing: int = 4, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = heading()
         self.chip = StatusChip()
         self.explanation = muted()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
+        layout.setSpacing(spacing)
         layout.addWidget(self.title)
         layout.addWidget(self.chip)
         layout.addWidget(self.explanation)
