@@ -30,6 +30,14 @@ from tests.factories import (
 NEW_PASSWORD = "n3w-Secret-pass"
 
 
+def pass_the_test(flow: ReconnectFlow) -> None:
+    """The new password typed, Next pressed, IMAP and SMTP both answer: Save & Resume is next."""
+    flow.set_password(NEW_PASSWORD)
+    flow.start_test()
+    flow.finish_test(probe_ok(), probe_ok())
+    assert flow.page is Page.READY
+
+
 @pytest.fixture
 def broken(db: Path, clock: FakeClock) -> tuple[Account, Campaign, Campaign]:
     """cleo is disconnected (invalid credentials). "Solo" sent only from her and was paused by
@@ -149,9 +157,7 @@ def test_navigation_refuses_steps_the_page_does_not_offer(broken) -> None:
 def test_back_from_ready_forgets_the_passed_test(broken) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     assert flow.back() is Page.CONNECTION
     assert flow.last_test is None
 
@@ -168,9 +174,7 @@ def test_invalid_warmup_settings_are_refused(broken) -> None:
 def test_settings_are_kept_when_not_edited(broken, clock: FakeClock) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.now())
     cleo = reload(cleo)
@@ -183,9 +187,7 @@ def test_a_campaign_the_rep_paused_resumes_only_when_selected(broken, clock: Fak
 
     pause_campaign(shared, clock.now())
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION, campaign_id=shared.id)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     result = flow.apply(clock.now())
     assert result.resumed_campaign == "Shared"
@@ -214,9 +216,7 @@ def test_two_step_disconnected_account_comes_back_with_fresh_settings(
     assert {c.name for c in flow.campaigns} == {"Solo", "Shared"}
     assert flow.settings == SendingSettings()
     flow.skip()
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.advance(minutes=10))
     cleo = reload(cleo)
@@ -260,9 +260,7 @@ def test_contacted_leads_keep_their_history_through_the_wizard(broken, clock: Fa
     record_send(lead, cleo, clock.now())
     flow = ReconnectFlow.start(cleo.id)
     flow.skip()
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.now())
     lead = reload(lead)
@@ -294,9 +292,7 @@ def test_save_is_one_transaction(broken, clock: FakeClock, monkeypatch: pytest.M
     flow.edit_warmup()
     flow.set_settings(SendingSettings(daily_limit=25, min_gap_seconds=60))
     flow.previous()
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     checks_before = Check.select().count()
 
     def broken_record(*_args: object) -> None:  # after the reconnect rules and the settings
