@@ -197,13 +197,13 @@ def main() -> int:
 
     window.tabs.setCurrentIndex(1)
     q4 = Campaign.get(Campaign.name == "Q4 outreach")
-    row = window.campaigns_proxy.mapFromSource(window.campaigns_model.index_of(q4.id)).row()
-    window.campaigns_view.selectRow(row)
+    row = window.campaigns_tab.proxy.mapFromSource(window.campaigns_model.index_of(q4.id)).row()
+    window.campaigns_tab.view.selectRow(row)
     settle(window)
     save(window, out, "02-main-campaigns")
-    save(window.campaign_view, out, "03-campaign-banner")
+    save(window.campaigns_tab.campaign_view, out, "03-campaign-banner")
 
-    dialog = window.campaign_view.open_reallocate()
+    dialog = window.campaigns_tab.campaign_view.open_reallocate()
     assert dialog is not None
     dialog.include_contacted.setChecked(False)
     save(dialog, out, "04-reallocate-dialog")

@@ -23,28 +23,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check
+from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
-from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
-from mailmonitor.services.reconnect.flow import SendingSettings
+from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.sending.settings import (
+    SendingSettings,
+    save_sender,
+    save_sending_settings,
+)
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.deliverability_panel import DeliverabilityPanel
 from mailmonitor.ui.edit_account import EditAccountDialog, open_edit_account
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
-from mailmonitor.ui.reconnect_wizard import WarmupDialog
+from mailmonitor.ui.status_advice import AccountStatusHeader
 from mailmonitor.ui.status_timeline import StatusTimeline
-from mailmonitor.ui.widgets import Sparkline, StatusChip, ask
+from mailmonitor.ui.warmup_dialog import WarmupDialog
+from mailmonitor.ui.widgets import ButtonRow, Sparkline, ask, label, muted
 
 HISTORY = 50
+WHEN_STOPPED = "You disconnected this mailbox. Reconnect to connect it again."
 
 
 class SenderDialog(QDialog):
-    """The sender name and signature of one mailbox. Opened with `open()`; the caller saves.
+    """The sender name and signature of one mailbox. Opened with `open()`; the caller saves,
+    then closes it (`accept`) or shows why not (`show_error`).
 
     Signals:
         saved(str, str): name, signature.
@@ -66,23 +73,20 @@ class SenderDialog(QDialog):
                                           "+1 555 0100")
         self.signature.setTabChangesFocus(True)
         self.signature.setMinimumHeight(110)
-        note = QLabel("Added below every email from this mailbox, after the standard “-- ” "
-                      "line. Leave empty for none.")
-        note.setObjectName("muted")
-        note.setWordWrap(True)
+        note = muted("Added below every email from this mailbox, after the standard “-- ” "
+                     "line. Leave empty for none.")
+        self.error = label(role="error")
+        self.error.hide()
         form = QFormLayout()
         form.addRow("Sender name", self.name)
         form.addRow("Signature", self.signature)
         form.addRow("", note)
-        cancel = QPushButton("Cancel")
-        self.save_button = QPushButton("Save")
-        self.save_button.setObjectName("saveSender")
-        self.save_button.setProperty("primary", True)
-        self.save_button.setDefault(True)
-        buttons = QHBoxLayout()
+        form.addRow("", self.error)
+        buttons = ButtonRow()
         buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.save_button)
+        cancel = buttons.button("Cancel")
+        self.save_button = buttons.button("Save", primary=True)
+        self.save_button.setObjectName("saveSender")
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addLayout(form)
@@ -92,7 +96,10 @@ class SenderDialog(QDialog):
 
     def _save(self) -> None:
         self.saved.emit(self.name.text().strip(), self.signature.toPlainText().rstrip())
-        self.accept()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
 
 
 class AccountDetailDialog(QDialog):
@@ -110,14 +117,9 @@ class AccountDetailDialog(QDialog):
         self.account_id = account_id
         self.setObjectName("accountDetail")
         self.resize(720, 560)
-        self.title = QLabel()
-        self.title.setObjectName("heading")
-        self.chip = StatusChip()
-        self.explanation = QLabel()
-        self.explanation.setWordWrap(True)
-        self.explanation.setObjectName("muted")
-        self.checked = QLabel()
-        self.checked.setObjectName("muted")
+        self.header = AccountStatusHeader(spacing=8)
+        self.title = self.header.title
+        self.checked = muted()
 
         self.settings = QFormLayout()
         self.settings.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -195,9 +197,7 @@ class AccountDetailDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
-        layout.addWidget(self.title)
-        layout.addWidget(self.chip)
-        layout.addWidget(self.explanation)
+        layout.addWidget(self.header)
         layout.addWidget(self.checked)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
@@ -233,14 +233,11 @@ class AccountDetailDialog(QDialog):
         return dialog
 
     def _save_sending_settings(self, dialog: WarmupDialog) -> None:
-        settings = dialog.settings()
-        problems = settings.problems()
-        if problems:
-            dialog.show_error(" ".join(problems))
+        try:
+            save_sending_settings(self.account_id, dialog.settings(), self.ctx.clock.now())
+        except InvalidInput as exc:
+            dialog.show_error(str(exc))
             return
-        account = Account.get_by_id(self.account_id)
-        settings.apply_to(account, self.ctx.clock.now())
-        account.save()
         dialog.accept()
         self.refresh()
 
@@ -255,17 +252,18 @@ class AccountDetailDialog(QDialog):
             return None
         dialog = SenderDialog(account, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.saved.connect(self._save_sender)
+        dialog.saved.connect(lambda name, signature: self._save_sender(dialog, name, signature))
         self.sender_dialog = dialog
         dialog.open()
         return dialog
 
-    def _save_sender(self, name: str, signature: str) -> None:
-        account = Account.get_by_id(self.account_id)
-        account.name = name
-        account.signature = signature
-        account.save()
-        bus.emit(ACCOUNT_CHANGED, account.id, account.status, account.status)
+    def _save_sender(self, dialog: SenderDialog, name: str, signature: str) -> None:
+        try:
+            save_sender(self.account_id, name, signature)
+        except InvalidInput as exc:
+            dialog.show_error(str(exc))
+            return
+        dialog.accept()
         self.refresh()
 
     def _changed(self, account_id: int) -> None:
@@ -274,7 +272,7 @@ class AccountDetailDialog(QDialog):
 
     def _check_started(self, account_id: int) -> None:
         if account_id == self.account_id:
-            self.chip.set_status(Status.CHECKING.value)
+            self.header.show_status(Status.CHECKING.value)
             self.test_button.setEnabled(False)
 
     def refresh(self) -> None:
@@ -283,17 +281,7 @@ class AccountDetailDialog(QDialog):
             self.close()
             return
         self.setWindowTitle(account.email)
-        self.title.setText(account.display)
-        self.chip.set_status(account.status, label_for(account.status, account.reason))
-        info = REASONS.get(account.reason or "")
-        if info is not None:
-            self.explanation.setText(info.advice)
-        elif account.status == Status.STOPPED.value:
-            self.explanation.setText("You disconnected this mailbox. Reconnect to connect it "
-                                     "again.")
-        else:
-            self.explanation.setText("")
-        self.explanation.setVisible(bool(self.explanation.text()))
+        self.header.show_account(account, account.display, WHEN_STOPPED)
         ago = fmt.relative_time(account.checked_at, self.ctx.clock.now())
         self.checked.setText(f"Last checked {ago} ({fmt.local_time(account.checked_at)})"
                              if account.checked_at else "Not checked yet")
@@ -327,10 +315,10 @@ class AccountDetailDialog(QDialog):
             ("Certificate expires", fmt.local_time(a.cert_expires_at)[:10]
              if a.cert_expires_at else "—"),
         ]
-        for label, value in rows:
+        for name, value in rows:
             field = QLabel(value)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.settings.addRow(label, field)
+            self.settings.addRow(name, field)
 
     def _fill_history(self, account: Account) -> None:
         checks = list(Check.select().where(Check.account == account)

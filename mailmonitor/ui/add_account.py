@@ -1,6 +1,7 @@
 """Add a mailbox: Google / Microsoft / Other (IMAP/SMTP). Endpoints come from the provider
 presets found by the address's domain; the connection is tested for real before anything is
-stored, and a failure says what to do."""
+stored, and a failure says what to do. The steps are `services.accounts.add_flow.AddAccountFlow`;
+this dialog renders the form and runs the blocking parts in worker threads."""
 
 from __future__ import annotations
 
@@ -25,21 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.models import Account
-from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
+from mailmonitor.services.accounts.add_flow import AddAccountFlow
+from mailmonitor.services.accounts.adding import AccountSpec
+from mailmonitor.services.accounts.connection_test import OAUTH_NOT_CONFIGURED, oauth_hook
 from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
 from mailmonitor.services.accounts.validation import InvalidInput, is_local_host
 from mailmonitor.services.auth.secrets import SecretStoreError
-from mailmonitor.services.monitoring.account_state import record_check
-from mailmonitor.services.reconnect.flow import (
-    OAUTH_NOT_CONFIGURED,
-    TestOutcome,
-    failure_help,
-    oauth_hook,
-)
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
-from mailmonitor.ui.widgets import Banner
+from mailmonitor.ui.status_advice import failure_html
+from mailmonitor.ui.widgets import Banner, ButtonRow, muted
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +97,11 @@ class AddAccountDialog(QDialog):
         self.password = QLineEdit()
         self.password.setObjectName("password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_help = QLabel()
-        self.password_help.setObjectName("muted")
-        self.password_help.setWordWrap(True)
+        self.password_help = muted()
         self.sign_in = QPushButton()
         self.sign_in.setObjectName("oauthSignIn")
         self.sign_in.setProperty("primary", True)
-        self.sign_in_note = QLabel()
-        self.sign_in_note.setObjectName("muted")
-        self.sign_in_note.setWordWrap(True)
+        self.sign_in_note = muted()
         self.sign_in_note.setOpenExternalLinks(True)
 
         self.imap = EndpointEditor()
@@ -130,8 +122,7 @@ class AddAccountDialog(QDialog):
         self.error = Banner("error")
         self.error.setObjectName("addError")
         self.error.hide()
-        self.progress = QLabel()
-        self.progress.setObjectName("muted")
+        self.progress = muted(wrap=False)
 
         form = QFormLayout()
         form.addRow("Email address", self.email)
@@ -141,15 +132,11 @@ class AddAccountDialog(QDialog):
         form.addRow("Password", self.password)
         form.addRow("", self.password_help)
 
-        cancel = QPushButton("Cancel")
-        self.add_button = QPushButton("Test && Add")
-        self.add_button.setObjectName("testAndAdd")
-        self.add_button.setProperty("primary", True)
-        self.add_button.setDefault(True)
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addWidget(self.progress, 1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.add_button)
+        cancel = buttons.button("Cancel")
+        self.add_button = buttons.button("Test && Add", primary=True)
+        self.add_button.setObjectName("testAndAdd")
 
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
@@ -161,6 +148,7 @@ class AddAccountDialog(QDialog):
 
         self._hosts_edited = False
         self._cancel_sign_in = threading.Event()
+        self.flow = AddAccountFlow()
         cancel.clicked.connect(self.reject)
         self.add_button.clicked.connect(self.test_and_add)
         self.sign_in.clicked.connect(self.sign_in_with_browser)
@@ -270,46 +258,51 @@ class AddAccountDialog(QDialog):
     # --- actions --------------------------------------------------------------------------------
 
     def test_and_add(self) -> None:
+        if self.flow.testing:
+            return
         try:
             spec = self.spec()
         except InvalidInput as exc:
             self.show_error(esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."))
             return
-        password = self.password.text()
-        if not password:
-            if spec.kind in ("gmail", "microsoft"):
+        self.flow.set_spec(spec, self.ctx.clock.now())
+        self.flow.set_password(self.password.text())
+        ok, why = self.flow.can_test()
+        if not ok:
+            if spec.kind in ("gmail", "microsoft") and not self.flow.has_password:
                 self.show_error(f"Press “{self.sign_in.text()}”, or paste an app password.")
             else:
-                self.show_error("Enter the mailbox's password (or app password).")
+                self.show_error(esc(why))
             return
         self.show_error("")
         self.add_button.setEnabled(False)
         self.progress.setText("Testing IMAP and SMTP…")
-        self.ctx.spawn(self._test_and_add(spec, password), "add account")
+        self.ctx.spawn(self._test_and_add(), "add account")
 
-    async def _test_and_add(self, spec: AccountSpec, password: str) -> None:
-        now = self.ctx.clock.now()
+    async def _test_and_add(self) -> None:
+        flow = self.flow
         try:
-            probe_account = Account(**account_values(spec, True, now))
-            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, probe_account, password,
-                                                 self.ctx.timeout)
-            outcome = TestOutcome.of(imap, smtp)
+            password = flow.start_test()
+            try:
+                imap, smtp = await self.ctx.blocking(self.ctx.check_fn, flow.tested_account(),
+                                                     password, self.ctx.timeout)
+            except Exception as exc:  # the probe itself broke: say so, store nothing
+                log.exception("connection test of a new mailbox failed to run")
+                outcome = flow.test_crashed(f"{type(exc).__name__}: {exc}")
+            else:
+                outcome = flow.finish_test(imap, smtp)
             if not outcome.ok:
-                lines = failure_help(probe_account, outcome.reason)
-                self.show_error(
-                    f"<b>Not added: {esc(outcome.label)}</b>"
-                    + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail else "")
-                    + "<ul style='margin-left:-20px'>"
-                    + "".join(f"<li>{esc(line)}</li>" for line in lines[:-1]) + "</ul>")
+                self.show_error(failure_html(f"Not added: {outcome.label}", outcome.detail,
+                                             flow.failure_help()))
                 return
             try:
-                account = await self.ctx.blocking(create_account, spec, password, now)
+                account_id = await self.ctx.blocking(flow.store_account, self.ctx.clock.now())
             except (InvalidInput, SecretStoreError) as exc:
+                flow.back()  # the next press tests again
                 self.show_error(esc(str(exc)))
                 return
-            record_check(Account.get_by_id(account.id), imap, smtp, self.ctx.clock.now(),
-                         "manual")
-            self.added.emit(account.id)
+            await self.ctx.store_test(account_id, lambda: flow.record_test(self.ctx.clock.now()))
+            self.added.emit(account_id)
             self.accept()
         finally:
             self.add_button.setEnabled(True)

@@ -49,7 +49,7 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
-from mailmonitor.ui.widgets import Banner, StatusChip, discard
+from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
 
 LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("All leads", None),
@@ -121,20 +121,15 @@ class ReallocateDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.apply_button = QPushButton("Re-allocate")
-        self.apply_button.setProperty("primary", True)
-        self.apply_button.setDefault(True)
-        cancel = QPushButton("Cancel")
+        buttons = ButtonRow()
+        buttons.addStretch(1)
+        cancel = buttons.button("Cancel")
         # The way out when nothing can take the leads (issue 11: no dead ends).
-        self.add_mailbox_button = QPushButton("Add a mailbox to this campaign…")
+        self.add_mailbox_button = buttons.button("Add a mailbox to this campaign…")
         self.add_mailbox_button.setObjectName("addMailboxToCampaign")
         self.add_mailbox_button.setProperty("primary", True)
         self.add_mailbox_button.clicked.connect(self._add_mailbox)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.add_mailbox_button)
-        buttons.addWidget(self.apply_button)
+        self.apply_button = buttons.button("Re-allocate", primary=True)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addWidget(intro)
@@ -430,7 +425,8 @@ class CampaignView(QWidget):
     def _campaign(self) -> Campaign | None:
         if self.campaign_id is None:
             return None
-        return Campaign.get_or_none(Campaign.id == self.campaign_id)
+        campaign: Campaign | None = Campaign.get_or_none(Campaign.id == self.campaign_id)
+        return campaign
 
     def _say(self, text: str) -> None:
         self.message.setText(text)

@@ -28,6 +28,8 @@ class MonitorLike(Protocol):
 
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual") -> Any: ...
 
+    async def store_test(self, account_id: int, write: Callable[[], T]) -> T: ...
+
 
 def real_check(account: Account, password: str | None, timeout: float
                ) -> tuple[ProbeLike, ProbeLike]:
@@ -68,6 +70,13 @@ class UiContext:
         if exc is not None:
             log.error("%s failed", task.get_name(), exc_info=exc)
             sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    async def store_test(self, account_id: int, write: Callable[[], T]) -> T:
+        """Store a connection test the window ran (wizard, add mailbox) through the monitor,
+        so no older check of the account lands after it (`Monitor.store_test`)."""
+        if self.monitor is None:
+            return write()
+        return await self.monitor.store_test(account_id, write)
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """A blocking call (probe, keyring, browser sign-in) in a worker thread."""

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account
 from mailmonitor.services.accounts import editing
+from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.monitoring.account_state import record_check
-from mailmonitor.services.reconnect.flow import TestOutcome, failure_help
 from mailmonitor.ui.add_account import EndpointEditor
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
@@ -250,7 +250,12 @@ class EditAccountDialog(QDialog):
                 return
             stored = Account.get_by_id(self.account_id)
             if tested is not None and editing.can_be_rechecked(stored):
-                record_check(stored, *tested, self.ctx.clock.now(), "edit")
+                # The test is its re-check, stored through the monitor (after any check of
+                # this mailbox already in flight).
+                imap, smtp = tested
+                now = self.ctx.clock.now()
+                await self.ctx.store_test(self.account_id, lambda: record_check(
+                    Account.get_by_id(self.account_id), imap, smtp, now, "edit"))
             self.saved.emit(self.account_id)
             self.accept()
         finally:

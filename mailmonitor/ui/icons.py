@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS, is_dark, look
@@ -71,3 +71,29 @@ def app_icon() -> QIcon:
     for size in ICON_SIZES:
         icon.addPixmap(render_svg("app", "#2f6fbf", size))
     return icon
+
+
+def badge_icon(base: QIcon, count: int) -> QIcon:
+    """The bell with a red count in its corner (no badge at zero)."""
+    if count <= 0:
+        return base
+    size = 48
+    pixmap = base.pixmap(size, size)
+    pixmap = QPixmap(pixmap)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    ratio = pixmap.devicePixelRatio()
+    width = pixmap.width() / ratio
+    diameter = width * 0.58
+    rect = QRectF(width - diameter, 0, diameter, diameter)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("#d32f2f"))
+    painter.drawEllipse(rect)
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(int(diameter * (0.62 if count < 10 else 0.48)))
+    painter.setFont(font)
+    painter.setPen(QColor("#ffffff"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count) if count < 100 else "99+")
+    painter.end()
+    return QIcon(pixmap)

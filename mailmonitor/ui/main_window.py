@@ -10,10 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QEvent,
-    QModelIndex,
-    QPoint,
     QProcess,
-    QRectF,
     QSize,
     Qt,
     QTimer,
@@ -22,98 +19,48 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QColor,
-    QFont,
-    QIcon,
     QKeySequence,
-    QPainter,
     QPixmap,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QMenu,
-    QPushButton,
-    QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from mailmonitor.models import Campaign, Lead
+from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
+from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog, open_alert_count
-from mailmonitor.ui.campaign_view import CampaignView, ReallocateDialog
+from mailmonitor.ui.banners import AttentionBanner, NoticeBanner
+from mailmonitor.ui.campaign_view import ReallocateDialog
+from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import open_edit_campaign
-from mailmonitor.ui.icons import action_icon, app_icon, status_icon, tinted_icon
-from mailmonitor.ui.models import (
-    AccountsModel,
-    CampaignsModel,
-    Role,
-    StatusFilterProxy,
-)
+from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon, tinted_icon
+from mailmonitor.ui.models import AccountsModel, CampaignsModel
 from mailmonitor.ui.new_campaign import NewCampaignDialog
 from mailmonitor.ui.palette import worst_status
 from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
 from mailmonitor.ui.tray import TrayController
 from mailmonitor.ui.welcome import WelcomePage, needs_welcome
-from mailmonitor.ui.widgets import Banner, ProgressDelegate
 
 log = logging.getLogger(__name__)
 
-STATUS_FILTERS: list[tuple[str, frozenset[str] | None]] = [
-    ("All mailboxes", None),
-    ("Needs attention", frozenset({Status.DISCONNECTED.value})),
-    ("Retrying", frozenset({Status.WARNING.value})),
-    ("Connected", frozenset({Status.CONNECTED.value})),
-    ("Checking", frozenset({Status.CHECKING.value})),
-    ("Offline", frozenset({Status.OFFLINE.value})),
-    ("Stopped", frozenset({Status.STOPPED.value})),
-]
 
-
-
-def badge_icon(base: QIcon, count: int) -> QIcon:
-    """The bell with a red count in its corner (no badge at zero)."""
-    if count <= 0:
-        return base
-    size = 48
-    pixmap = base.pixmap(size, size)
-    pixmap = QPixmap(pixmap)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    ratio = pixmap.devicePixelRatio()
-    width = pixmap.width() / ratio
-    diameter = width * 0.58
-    rect = QRectF(width - diameter, 0, diameter, diameter)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor("#d32f2f"))
-    painter.drawEllipse(rect)
-    font = QFont()
-    font.setBold(True)
-    font.setPixelSize(int(diameter * (0.62 if count < 10 else 0.48)))
-    painter.setFont(font)
-    painter.setPen(QColor("#ffffff"))
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count) if count < 100 else "99+")
-    painter.end()
-    return QIcon(pixmap)
 
 
 class MainWindow(QMainWindow):
@@ -142,11 +89,7 @@ class MainWindow(QMainWindow):
         self._sweeping = False
 
         self.accounts_model = AccountsModel(ctx.clock, self)
-        self.accounts_proxy = StatusFilterProxy(self)
-        self.accounts_proxy.setSourceModel(self.accounts_model)
         self.campaigns_model = CampaignsModel(self, with_lead_counts=False)
-        self.campaigns_proxy = StatusFilterProxy(self)
-        self.campaigns_proxy.setSourceModel(self.campaigns_model)
 
         self._build_actions()
         self._build_toolbar()
@@ -255,91 +198,26 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
 
     def _build_central(self) -> None:
-        self.notice = Banner("info")
-        self.notice.setObjectName("noticeBanner")
-        self.notice.hide()
-        self.attention = Banner("error")
-        self.attention.setObjectName("attentionBanner")
-        self.attention.hide()
+        self.notice = NoticeBanner()
+        self.attention = AttentionBanner()
+        for banner in (self.notice, self.attention):
+            banner.reconnectRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
+            banner.alertsRequested.connect(self.open_alerts)
 
-        # Mailboxes tab
-        self.status_filter = QComboBox()
-        self.status_filter.setObjectName("statusFilter")
-        for label, statuses in STATUS_FILTERS:
-            self.status_filter.addItem(label, statuses)
-        self.search = QLineEdit()
-        self.search.setObjectName("search")
-        self.search.setPlaceholderText("Filter by address or provider (Ctrl+F)")
-        self.search.setClearButtonEnabled(True)
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Show"))
-        filters.addWidget(self.status_filter)
-        filters.addWidget(self.search, 1)
-        self.accounts_view = QTableView()
-        self.accounts_view.setObjectName("accountsTable")
-        self._setup_table(self.accounts_view, self.accounts_proxy)
-        header = self.accounts_view.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.resizeSection(AccountsModel.STATUS, 140)
-        header.setSectionResizeMode(AccountsModel.ADDRESS, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(AccountsModel.PROVIDER, 200)
-        header.resizeSection(AccountsModel.REASON, 220)
-        header.resizeSection(AccountsModel.CHECKED, 120)
-        header.resizeSection(AccountsModel.LATENCY, 90)
-        self.accounts_view.doubleClicked.connect(lambda _i: self.open_selected())
-        self.accounts_view.activated.connect(lambda _i: self.open_selected())
-        self.accounts_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.accounts_view.customContextMenuRequested.connect(self._account_menu)
-        accounts_tab = QWidget()
-        accounts_layout = QVBoxLayout(accounts_tab)
-        accounts_layout.setContentsMargins(8, 8, 8, 8)
-        accounts_layout.addLayout(filters)
-        accounts_layout.addWidget(self.accounts_view, 1)
-        self.status_filter.currentIndexChanged.connect(
-            lambda _i: self.accounts_proxy.set_statuses(self.status_filter.currentData()))
-        self.search.textChanged.connect(self.accounts_proxy.setFilterFixedString)
-
-        # Campaigns tab
-        self.campaigns_view = QTableView()
-        self.campaigns_view.setObjectName("campaignsTable")
-        self._setup_table(self.campaigns_view, self.campaigns_proxy)
-        self.campaigns_view.setItemDelegateForColumn(CampaignsModel.PROGRESS,
-                                                     ProgressDelegate(self.campaigns_view))
-        header = self.campaigns_view.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(CampaignsModel.NAME, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(CampaignsModel.STATUS, 230)
-        header.resizeSection(CampaignsModel.MAILBOXES, 150)
-        header.resizeSection(CampaignsModel.LEADS, 380)
-        header.resizeSection(CampaignsModel.PROGRESS, 150)
-        self.campaign_view = CampaignView(
-            self.ctx, None, mailbox_email=self._mailbox_email)
-        self.campaign_view.reconnectRequested.connect(
-            lambda a: self.open_wizard(a, Page.SELECT_CAMPAIGN,
-                                       self.campaign_view.campaign_id))
-        self.campaigns_view.selectionModel().currentRowChanged.connect(self._campaign_selected)
-        self.campaign_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.campaign_splitter.addWidget(self.campaigns_view)
-        self.campaign_splitter.addWidget(self.campaign_view)
-        self.campaign_splitter.setSizes([220, 420])
-        campaigns_tab = QWidget()
-        campaigns_layout = QVBoxLayout(campaigns_tab)
-        campaigns_layout.setContentsMargins(8, 8, 8, 8)
-        self.new_campaign_button = QPushButton(action_icon("campaign"), "New campaign…")
-        self.new_campaign_button.setObjectName("newCampaignButton")
-        self.new_campaign_button.setToolTip(self.new_campaign_action.toolTip())
-        self.new_campaign_button.clicked.connect(lambda _c=False: self.open_new_campaign())
-        campaigns_bar = QHBoxLayout()
-        campaigns_bar.addStretch(1)
-        campaigns_bar.addWidget(self.new_campaign_button)
-        campaigns_layout.addLayout(campaigns_bar)
-        campaigns_layout.addWidget(self.campaign_splitter, 1)
+        self.accounts_tab = AccountsTab(self.accounts_model, [
+            self.details_action, self.test_action, self.reconnect_action])
+        self.accounts_tab.openRequested.connect(self.open_account)
+        self.campaigns_tab = CampaignsTab(self.ctx, self.campaigns_model, self._mailbox_email,
+                                          self.new_campaign_action.toolTip())
+        self.campaigns_tab.newCampaignRequested.connect(self.open_new_campaign)
+        self.campaigns_tab.reconnectRequested.connect(
+            lambda a, c: self.open_wizard(a, Page.SELECT_CAMPAIGN, c))
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(accounts_tab, "Mailboxes")
-        self.tabs.addTab(campaigns_tab, "Campaigns")
+        self.tabs.addTab(self.accounts_tab, "Mailboxes")
+        self.tabs.addTab(self.campaigns_tab, "Campaigns")
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -364,29 +242,6 @@ class MainWindow(QMainWindow):
             self.ctx.spawn(self._check_keyring(), "keyring check")
         else:
             self.stack.setCurrentWidget(content)
-        if self.campaigns_proxy.rowCount():
-            self.campaigns_view.selectRow(0)
-
-    def _setup_table(self, view: QTableView, model: Any) -> None:
-        view.setModel(model)
-        # The models load rows in a sensible order (what needs the rep first; campaigns by
-        # name), so the proxy starts unsorted and rows stay where they are as statuses change
-        # (no jumping rows, no full relayout per change). Clicking a header sorts.
-        view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        view.setSortingEnabled(True)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setAlternatingRowColors(True)
-        view.setShowGrid(False)
-        view.setWordWrap(False)
-        view.setIconSize(QSize(16, 16))
-        view.verticalHeader().hide()
-        view.verticalHeader().setDefaultSectionSize(26)
-        header = view.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
     def _build_status_bar(self) -> None:
         self.summary_icon = QLabel()
@@ -419,20 +274,13 @@ class MainWindow(QMainWindow):
         row = self.accounts_model.row_for(account_id)
         if row is not None:
             return row.email
-        from mailmonitor.models import Account
-
         account = Account.get_or_none(Account.id == account_id)
-        return account.email if account else "?"
+        return str(account.email) if account else "?"
 
     async def _load_lead_counts(self) -> None:
         stamps = self.campaigns_model.lead_stamps()
         counts = await self.ctx.blocking(lead_counts)
         self.campaigns_model.set_lead_counts(counts, stamps)
-
-    def _campaign_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        campaign_id = current.data(Role.ID) if current.isValid() else None
-        if campaign_id != self.campaign_view.campaign_id:
-            self.campaign_view.set_campaign(campaign_id)
 
     # --- summary, banner, badge -----------------------------------------------------------------
 
@@ -446,28 +294,8 @@ class MainWindow(QMainWindow):
 
     def _update_attention(self) -> None:
         ids = self.accounts_model.ids_with_status(Status.DISCONNECTED.value)
-        self.attention.clear_actions()
-        if not ids:
-            self.attention.hide()
-            return
-        rows = [r for r in (self.accounts_model.row_for(i) for i in ids) if r is not None]
-        rows.sort(key=lambda r: r.email)
-        named = ", ".join(
-            f"<b>{fmt.esc(r.email)}</b> ({fmt.esc(label_for(r.status, r.reason))})"
-            for r in rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
-        head = ("1 mailbox needs you" if len(rows) == 1
-                else f"{len(rows)} mailboxes need you")
-        self.attention.set_message(
-            f"{head}: {named}. Its leads wait and continue where they left off after you "
-            "reconnect." if len(rows) == 1 else
-            f"{head}: {named}. Their leads wait and continue where they left off after you "
-            "reconnect.")
-        first = rows[0].id
-        self.attention.add_action("Reconnect" if len(rows) == 1 else
-                                  f"Reconnect {rows[0].email}",
-                                  lambda: self.open_wizard(first, Page.CONNECTION), primary=True)
-        self.attention.add_action("Show alerts", self.open_alerts)
-        self.attention.show()
+        self.attention.show_accounts(
+            [r for r in (self.accounts_model.row_for(i) for i in ids) if r is not None])
 
     def update_alert_badge(self) -> None:
         count = open_alert_count()
@@ -476,26 +304,7 @@ class MainWindow(QMainWindow):
 
     def show_notification(self, notification: Notification) -> None:
         """The in-window fallback for desktop notifications (no tray)."""
-        self.notice.clear_actions()
-        self.notice.set_severity("warning")
-        self.notice.set_message(f"<b>{fmt.esc(notification.title)}</b><br>"
-                                + fmt.esc(notification.message).replace("\n", "<br>"))
-        if notification.account_id is not None:
-            account_id = notification.account_id
-            self.notice.add_action("Reconnect", lambda: self._notice_reconnect(account_id),
-                                   primary=True)
-        else:
-            self.notice.add_action("Show alerts", self._notice_alerts, primary=True)
-        self.notice.add_action("Dismiss", self.notice.hide)
-        self.notice.show()
-
-    def _notice_reconnect(self, account_id: int) -> None:
-        self.notice.hide()
-        self.open_wizard(account_id, Page.CONNECTION)
-
-    def _notice_alerts(self) -> None:
-        self.notice.hide()
-        self.open_alerts()
+        self.notice.show_notification(notification)
 
     def _sync_pause_action(self) -> None:
         self.pause_all.setText(self.tray.pause_action.text())
@@ -503,35 +312,17 @@ class MainWindow(QMainWindow):
     # --- selection helpers ------------------------------------------------------------------------
 
     def selected_account_id(self) -> int | None:
-        index = self.accounts_view.currentIndex()
-        return int(index.data(Role.ID)) if index.isValid() else None
+        return self.accounts_tab.selected_id()
 
     def select_account(self, account_id: int) -> None:
-        source = self.accounts_model.index_of(account_id)
-        index = self.accounts_proxy.mapFromSource(source)
-        if index.isValid():
-            self.accounts_view.setCurrentIndex(index)
+        self.accounts_tab.select(account_id)
 
     def select_campaign(self, campaign_id: int) -> None:
-        source = self.campaigns_model.index_of(campaign_id)
-        index = self.campaigns_proxy.mapFromSource(source)
-        if index.isValid():
-            self.campaigns_view.setCurrentIndex(index)
-            self.campaigns_view.scrollTo(index)
+        self.campaigns_tab.select(campaign_id)
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentIndex(0)
-        self.search.setFocus()
-        self.search.selectAll()
-
-    def _account_menu(self, pos: QPoint) -> None:
-        if self.selected_account_id() is None:
-            return
-        menu = QMenu(self)
-        menu.addAction(self.details_action)
-        menu.addAction(self.test_action)
-        menu.addAction(self.reconnect_action)
-        menu.popup(self.accounts_view.viewport().mapToGlobal(pos))
+        self.accounts_tab.focus_search()
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -697,11 +488,9 @@ class MainWindow(QMainWindow):
                              (self.settings_action, "settings"),
                              (self.new_campaign_action, "campaign")):
             action.setIcon(action_icon(name))
-        self.new_campaign_button.setIcon(action_icon("campaign"))
         self.update_alert_badge()
         self.accounts_model.clear_caches()
-        self.campaigns_view.viewport().update()
-        self.campaign_view.refresh()
+        self.campaigns_tab.restyle()
         self.update_summary()
 
     def closeEvent(self, event: QCloseEvent) -> None:

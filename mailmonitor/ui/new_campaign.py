@@ -40,7 +40,7 @@ from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.icons import status_icon
-from mailmonitor.ui.widgets import Banner
+from mailmonitor.ui.widgets import Banner, ButtonRow, muted
 
 TEMPLATE_HINT = ("Personalise with <b>{{first_name|there}}</b>: a column of the leads' CSV, "
                  "and after <b>|</b> what to write when a lead has no value.")
@@ -398,18 +398,13 @@ class NewCampaignDialog(QDialog):
         self.error = Banner("error")
         self.error.setObjectName("newCampaignError")
         self.error.hide()
-        self.progress = QLabel()
-        self.progress.setObjectName("muted")
-        cancel = QPushButton("Cancel")
-        self.create_button = QPushButton("Create campaign")
-        self.create_button.setObjectName("createCampaign")
-        self.create_button.setProperty("primary", True)
-        self.create_button.setDefault(True)
-        buttons = QHBoxLayout()
+        self.progress = muted(wrap=False)
+        buttons = ButtonRow()
         buttons.addWidget(self.start_now)
         buttons.addWidget(self.progress, 1, Qt.AlignmentFlag.AlignRight)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.create_button)
+        cancel = buttons.button("Cancel")
+        self.create_button = buttons.button("Create campaign", primary=True)
+        self.create_button.setObjectName("createCampaign")
 
         layout = QVBoxLayout(self)
         layout.setSpacing(10)

@@ -1,5 +1,5 @@
 """The reconnect wizard's pages (spec §5). Navigation and effects live in
-`services.reconnect_flow.ReconnectFlow`; this module only renders `flow.page` and forwards the
+`services.reconnect.flow.ReconnectFlow`; this module only renders `flow.page` and forwards the
 rep's clicks. Blocking work (the real connection test, the keyring, the browser sign-in) runs in
 worker threads through the UI context."""
 
@@ -15,7 +15,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -23,95 +22,39 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
-from mailmonitor.services.reconnect.flow import (
+from mailmonitor.services.accounts.connection_test import (
     OAUTH_NOT_CONFIGURED,
     FlowError,
-    Page,
-    ReconnectFlow,
-    SendingSettings,
     oauth_hook,
 )
+from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import campaign_icon
-from mailmonitor.ui.widgets import Banner, StatusChip
+from mailmonitor.ui.status_advice import AccountStatusHeader, failure_html
+from mailmonitor.ui.warmup_dialog import WarmupDialog
+from mailmonitor.ui.widgets import Banner, ButtonRow, heading, label, muted
 
 log = logging.getLogger(__name__)
 
 SIGN_IN_TIMEOUT = 300.0  # seconds the browser sign-in may take
-
-
-
-def heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("heading")
-    label.setWordWrap(True)
-    return label
-
-
-def muted(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("muted")
-    label.setWordWrap(True)
-    return label
-
-
-class ButtonRow(QHBoxLayout):
-    def __init__(self) -> None:
-        super().__init__()
-        self.setSpacing(8)
-
-    def button(self, text: str, primary: bool = False) -> QPushButton:
-        button = QPushButton(text)
-        button.setProperty("primary", primary)
-        if primary:
-            button.setDefault(True)
-        self.addWidget(button)
-        return button
-
-
-class AccountHeader(QWidget):
-    """Address, status and what is wrong, in the rep's words."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.title = heading("")
-        self.chip = StatusChip()
-        self.explanation = muted("")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.chip)
-        layout.addWidget(self.explanation)
-
-    def show_account(self, account: Account, title: str) -> None:
-        self.title.setText(title)
-        self.chip.set_status(account.status, label_for(account.status, account.reason))
-        info = REASONS.get(account.reason or "")
-        if info is not None:
-            self.explanation.setText(info.advice)
-        elif account.status == Status.STOPPED.value:
-            self.explanation.setText("You disconnected this mailbox. Sign in again to connect "
-                                     "it; within the grace period it gets its leads back.")
-        else:
-            self.explanation.setText("Sign in again to make sure sending keeps working.")
+WHEN_STOPPED = ("You disconnected this mailbox. Sign in again to connect it; within the grace "
+                "period it gets its leads back.")
+OTHERWISE = "Sign in again to make sure sending keeps working."
 
 
 class SelectCampaignPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.header = AccountHeader()
-        self.question = QLabel("Which campaign should continue after reconnecting?")
-        self.question.setObjectName("subheading")
+        self.header = AccountStatusHeader()
+        self.question = label("Which campaign should continue after reconnecting?",
+                              "subheading", wrap=False)
         self.campaigns = QListWidget()
         self.campaigns.setObjectName("campaignChoices")
         self.empty = muted("This mailbox does not send for any campaign.")
@@ -131,78 +74,10 @@ class SelectCampaignPage(QWidget):
         layout.addLayout(buttons)
 
 
-class WarmupDialog(QDialog):
-    """The Edit Warm-up pop-up: sending speed, daily limit, warm-up ramp. Its Previous button
-    returns to the connection page (the order reps know from other tools)."""
-
-    def __init__(self, settings: SendingSettings, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("warmupDialog")
-        self.setWindowTitle("Edit Warm-up")
-        self.daily_limit = QSpinBox()
-        self.daily_limit.setRange(1, 5000)
-        self.daily_limit.setSuffix(" emails a day")
-        self.gap = QSpinBox()
-        self.gap.setRange(0, 24 * 60)
-        self.gap.setSuffix(" min between emails")
-        self.warmup = QCheckBox("Ramp up slowly (recommended after a long break)")
-        self.start = QSpinBox()
-        self.start.setRange(1, 500)
-        self.start.setSuffix(" emails on day 1")
-        self.step = QSpinBox()
-        self.step.setRange(0, 500)
-        self.step.setPrefix("+")
-        self.step.setSuffix(" more each day")
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        form.addRow("Daily limit", self.daily_limit)
-        form.addRow("Sending speed", self.gap)
-        form.addRow("", self.warmup)
-        form.addRow("Warm-up start", self.start)
-        form.addRow("Warm-up step", self.step)
-        buttons = ButtonRow()
-        buttons.addStretch(1)
-        self.previous = buttons.button("Previous", primary=True)
-        self.previous.setToolTip("Back to the connection page; these settings are saved with "
-                                 "Save & Resume")
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading("Warm-up and sending settings"))
-        layout.addWidget(muted("Kept exactly as they are unless you change them here."))
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addLayout(buttons)
-        self.warmup.toggled.connect(self._ramp_enabled)
-        self.show_settings(settings)
-
-    def _ramp_enabled(self, on: bool) -> None:
-        self.start.setEnabled(on)
-        self.step.setEnabled(on)
-
-    def show_settings(self, s: SendingSettings) -> None:
-        self.daily_limit.setValue(s.daily_limit)
-        self.gap.setValue(s.min_gap_seconds // 60)
-        self.warmup.setChecked(s.warmup_enabled)
-        self.start.setValue(s.warmup_start)
-        self.step.setValue(s.warmup_step)
-        self._ramp_enabled(s.warmup_enabled)
-
-    def settings(self) -> SendingSettings:
-        return SendingSettings(self.daily_limit.value(), self.gap.value() * 60,
-                               self.warmup.isChecked(), self.start.value(), self.step.value())
-
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-
-
 class ConnectionPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.header = AccountHeader()
+        self.header = AccountStatusHeader()
         self.servers = muted("")
         self.password_label = QLabel("Password or app password")
         self.password = QLineEdit()
@@ -275,9 +150,7 @@ class ReadyPage(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = label(role="error")
         self.error.hide()
         buttons = ButtonRow()
         buttons.addStretch(1)
@@ -351,7 +224,7 @@ class ReconnectWizard(QDialog):
         try:
             step()
         except FlowError as exc:
-            self._show_failure(str(exc), [])
+            self._show_failure(failure_html(str(exc), emphasis=False))
         self.show_page()
 
     def _campaign_chosen(self, item: QListWidgetItem | None, _previous: Any = None) -> None:
@@ -397,7 +270,7 @@ class ReconnectWizard(QDialog):
 
     def _render_select(self, account: Account) -> None:
         p = self.select_page
-        p.header.show_account(account, f"Reconnect {account.email}")
+        p.header.show_account(account, f"Reconnect {account.email}", WHEN_STOPPED, OTHERWISE)
         if p.campaigns.count() != len(self.flow.campaigns):
             p.campaigns.clear()
             for choice in self.flow.campaigns:
@@ -417,7 +290,8 @@ class ReconnectWizard(QDialog):
 
     def _render_connection(self, account: Account) -> None:
         p = self.connection_page
-        p.header.show_account(account, f"Sign in to {account.email} again")
+        p.header.show_account(account, f"Sign in to {account.email} again", WHEN_STOPPED,
+                              OTHERWISE)
         p.servers.setText(
             f"IMAP {account.imap_host}:{account.imap_port} ({account.imap_security}) · "
             f"SMTP {account.smtp_host}:{account.smtp_port} ({account.smtp_security}) · "
@@ -438,20 +312,16 @@ class ReconnectWizard(QDialog):
         p.back.setVisible(bool(self.flow.campaigns))
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:
-            self._show_failure(f"<b>The connection failed: {fmt.esc(test.label)}</b>"
-                               + (f"<br><tt>{fmt.esc(test.detail[:240])}</tt>"
-                                  if test.detail else ""),
-                               self.flow.failure_help())
+            self._show_failure(failure_html(f"The connection failed: {test.label}",
+                                            test.detail, self.flow.failure_help()))
         elif testing or test is None:
             p.failure.hide()
         self._update_next()
 
-    def _show_failure(self, title_html: str, lines: list[str]) -> None:
+    def _show_failure(self, html: str) -> None:
         p = self.connection_page
-        items = "".join(f"<li>{fmt.esc(line)}</li>" for line in lines)
         p.failure.set_severity("error")
-        p.failure.set_message(title_html + (f"<ul style='margin-left:-20px'>{items}</ul>"
-                                            if items else ""))
+        p.failure.set_message(html)
         p.failure.show()
 
     def _render_ready(self, account: Account) -> None:
@@ -485,7 +355,7 @@ class ReconnectWizard(QDialog):
         try:
             self.flow.edit_warmup()
         except FlowError as exc:
-            self._show_failure(fmt.esc(str(exc)), [])
+            self._show_failure(failure_html(str(exc), emphasis=False))
             return
         self.show_page()
 
@@ -584,7 +454,8 @@ class ReconnectWizard(QDialog):
     async def _save(self) -> None:
         try:
             await self.ctx.blocking(self.flow.store_secret)
-            result = self.flow.apply(self.ctx.clock.now())
+            result = await self.ctx.store_test(
+                self.flow.account_id, lambda: self.flow.apply(self.ctx.clock.now()))
         except Exception as exc:
             self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
             self.ready_page.error.show()

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import get_setting
 from mailmonitor.services.desktop.settings import save_settings
+from mailmonitor.ui.widgets import ButtonRow
 
 
 def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
@@ -84,16 +84,12 @@ class SettingsDialog(QDialog):
         notifications.setObjectName("openNotifications")
         notifications.setAutoDefault(False)
         notifications.clicked.connect(self.open_notifications)
-        cancel = QPushButton("Cancel")
-        save = QPushButton("Save")
-        save.setObjectName("save")
-        save.setProperty("primary", True)
-        save.setDefault(True)
-        buttons = QHBoxLayout()
+        buttons = ButtonRow()
         buttons.addWidget(notifications)
         buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(save)
+        cancel = buttons.button("Cancel")
+        save = buttons.button("Save", primary=True)
+        save.setObjectName("save")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)

@@ -1,5 +1,5 @@
-"""Small reusable widgets: banners, a status chip, a latency sparkline, a progress delegate and
-a non-blocking confirmation."""
+"""Small reusable widgets: labels in the stylesheet's roles, a row of dialog buttons, banners, a
+status chip, a latency sparkline, a progress delegate and a non-blocking confirmation."""
 
 from __future__ import annotations
 
@@ -29,6 +29,38 @@ from mailmonitor.ui.palette import look, status_color
 
 SEVERITY_STATUS = {"error": Status.DISCONNECTED.value, "warning": Status.WARNING.value,
                    "info": Status.CHECKING.value, "ok": Status.CONNECTED.value}
+
+
+def label(text: str = "", role: str = "muted", wrap: bool = True) -> QLabel:
+    """A label in one of the stylesheet's roles (muted, heading, subheading, error)."""
+    widget = QLabel(text)
+    widget.setObjectName(role)
+    widget.setWordWrap(wrap)
+    return widget
+
+
+def muted(text: str = "", wrap: bool = True) -> QLabel:
+    return label(text, "muted", wrap)
+
+
+def heading(text: str = "") -> QLabel:
+    return label(text, "heading")
+
+
+class ButtonRow(QHBoxLayout):
+    """A dialog's row of buttons; the primary one is the default (Enter presses it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSpacing(8)
+
+    def button(self, text: str, primary: bool = False) -> QPushButton:
+        button = QPushButton(text)
+        button.setProperty("primary", primary)
+        if primary:
+            button.setDefault(True)
+        self.addWidget(button)
+        return button
 
 
 def discard(widget: QWidget) -> None:

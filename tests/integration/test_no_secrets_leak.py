@@ -18,7 +18,7 @@ from mailmonitor import logsetup
 from mailmonitor.cli import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.clock import utcnow
 from mailmonitor.models import DB_FILENAME, Account, close_db, open_db
-from mailmonitor.services.reconnect.flow import diagnostics_report
+from mailmonitor.services.accounts.diagnostics import diagnostics_report
 from tests.integration.oauth_support import oauth_add_args
 from tests.servers.dovecot import Dovecot
 from tests.servers.idp import IdentityProvider, TestBrowser

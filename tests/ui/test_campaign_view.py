@@ -33,8 +33,8 @@ def q4(db: Path) -> tuple[Campaign, Account, Account]:
 
 def show_campaign(window: MainWindow, campaign: Campaign) -> CampaignView:
     window.tabs.setCurrentIndex(1)
-    window.campaign_view.set_campaign(campaign.id)
-    return window.campaign_view
+    window.campaigns_tab.campaign_view.set_campaign(campaign.id)
+    return window.campaigns_tab.campaign_view
 
 
 def test_banner_appears_on_disconnection_and_goes_on_reconnect(

@@ -48,7 +48,7 @@ def test_summary_and_shortcuts(accounts: list[Account],
     assert shortcuts["Add mailbox"] == "Ctrl+N"
     assert shortcuts["Alerts"] == "Ctrl+Shift+A"
     assert shortcuts["Reconnect"] == "Ctrl+Shift+R"
-    assert window.accounts_proxy.index(0, 0).data() == "Disconnected"  # worst first
+    assert window.accounts_tab.proxy.index(0, 0).data() == "Disconnected"  # worst first
 
 
 def test_check_all_now_runs_every_probe_without_blocking(
@@ -74,12 +74,12 @@ def test_check_all_now_runs_every_probe_without_blocking(
 
 def test_status_filter(accounts: list[Account], make_window: Callable[..., MainWindow]) -> None:
     window = make_window()
-    window.status_filter.setCurrentIndex(1)  # Needs attention
-    assert window.accounts_proxy.rowCount() == 1
-    assert window.accounts_proxy.index(0, 1).data() == "cleo@northwind.example"
-    window.status_filter.setCurrentIndex(0)
-    window.search.setText("ben@")
-    assert window.accounts_proxy.rowCount() == 1
+    window.accounts_tab.status_filter.setCurrentIndex(1)  # Needs attention
+    assert window.accounts_tab.proxy.rowCount() == 1
+    assert window.accounts_tab.proxy.index(0, 1).data() == "cleo@northwind.example"
+    window.accounts_tab.status_filter.setCurrentIndex(0)
+    window.accounts_tab.search.setText("ben@")
+    assert window.accounts_tab.proxy.rowCount() == 1
 
 
 def test_add_account_tests_first_and_explains_failures(
@@ -281,8 +281,8 @@ def test_keyboard_enter_opens_details(accounts: list[Account],
     window = make_window()
     window.show()
     window.select_account(accounts[2].id)
-    window.accounts_view.setFocus()
-    qtbot.keyClick(window.accounts_view, Qt.Key.Key_Return)
+    window.accounts_tab.view.setFocus()
+    qtbot.keyClick(window.accounts_tab.view, Qt.Key.Key_Return)
     assert accounts[2].id in window.account_dialogs
 
 

@@ -146,10 +146,10 @@ def test_create_campaign_with_steps_window_and_leads(
 
     # The window shows it: Campaigns tab, the new row selected, its leads listed.
     assert window.tabs.currentIndex() == 1
-    assert window.campaign_view.campaign_id == campaign.id
-    current = window.campaigns_view.currentIndex()
+    assert window.campaigns_tab.campaign_view.campaign_id == campaign.id
+    current = window.campaigns_tab.view.currentIndex()
     assert current.isValid() and current.siblingAtColumn(0).data() == "Q1 logistics"
-    qtbot.waitUntil(lambda: window.campaign_view.leads.total() == 5, timeout=2000)
+    qtbot.waitUntil(lambda: window.campaigns_tab.campaign_view.leads.total() == 5, timeout=2000)
     assert "5 leads" in window.statusBar().currentMessage()
 
 
@@ -239,13 +239,13 @@ def test_draft_without_leads(mailboxes: list[Account], make_window: Callable[...
     campaign = Campaign.get(Campaign.name == "Later")
     assert campaign.status == "draft"
     assert Lead.select().count() == 0
-    assert window.campaign_view.resume_button.text() == "Start"
+    assert window.campaigns_tab.campaign_view.resume_button.text() == "Start"
 
 
 def test_campaign_button_in_campaigns_tab(mailboxes: list[Account],
                                           make_window: Callable[..., MainWindow]) -> None:
     window = make_window()
-    window.new_campaign_button.click()
+    window.campaigns_tab.new_campaign_button.click()
     assert window.new_campaign_dialog is not None
     assert window.new_campaign_dialog.isVisible()
     window.new_campaign_dialog.reject()
@@ -262,7 +262,7 @@ def test_import_leads_from_campaign_view(
     window.show()
     window.tabs.setCurrentIndex(1)
     window.select_campaign(campaign.id)
-    view = window.campaign_view
+    view = window.campaigns_tab.campaign_view
     assert view.campaign_id == campaign.id and view.import_button.isEnabled()
 
     picker = view.browse_leads()

@@ -14,9 +14,10 @@ from PySide6.QtGui import QGuiApplication
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Campaign
+from mailmonitor.services.accounts.connection_test import OAUTH_NOT_CONFIGURED
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.reconnect.flow import OAUTH_NOT_CONFIGURED, Page
+from mailmonitor.services.reconnect.flow import Page
 from mailmonitor.ui.main_window import MainWindow
 from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from tests.factories import lead_states, make_account, make_campaign, make_leads, reload

@@ -4,6 +4,7 @@ scheduler; the real probes are proven against Dovecot in tests/integration)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -161,3 +162,42 @@ def test_a_wake_from_sleep_checks_everything_at_once(db, clock: FakeClock) -> No
     assert asyncio.run(go()) == (False, True)
     assert sorted(checks.calls) == ["r0@ex.test", "r1@ex.test", "r2@ex.test"]
     assert {c.trigger for c in Check.select()} == {"wake"}
+
+
+def test_a_test_stored_by_the_wizard_lands_after_the_check_in_flight(db, clock: FakeClock
+                                                                     ) -> None:
+    """The wizard's passing test goes through the monitor: a scheduled check that was already
+    running (with the old password) is recorded first, and none starts while the test is
+    stored, so the old answer can never overwrite the new one."""
+    account = make_account("rep@ex.test")
+    release = threading.Event()
+    order: list[str] = []
+
+    def slow_check(_account: Account, _password: str | None, _timeout: float) -> Any:
+        release.wait(10)
+        order.append("check")
+        return probe_fail("server_unavailable", "* BYE [UNAVAILABLE]"), probe_ok()
+
+    monitor = Monitor(clock=clock, check_fn=slow_check, jitter=0)
+
+    async def go() -> None:
+        running = asyncio.ensure_future(monitor.check_account(account.id, "schedule"))
+        await asyncio.sleep(0)  # the check starts and waits for its probe
+        assert account.id in monitor.in_flight
+
+        def write() -> str:
+            order.append("write")
+            assert account.id in monitor.in_flight  # no check of it can start meanwhile
+            return "stored"
+
+        storing = asyncio.ensure_future(monitor.store_test(account.id, write))
+        await asyncio.sleep(0)
+        assert order == []  # the test waits for the check in flight
+        release.set()
+        assert await storing == "stored"
+        assert await running is not None
+        assert await monitor.check_account(account.id, "manual") is not None  # free again
+        await monitor.stop()
+
+    asyncio.run(go())
+    assert order == ["check", "write", "check"]

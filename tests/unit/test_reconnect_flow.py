@@ -8,19 +8,14 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.memory_keyring import MemoryKeyring
-from mailmonitor.models import Account, Campaign, Lead
+from mailmonitor.models import Account, Campaign, Check, Lead
+from mailmonitor.services.accounts.connection_test import FlowError, failure_help
+from mailmonitor.services.accounts.diagnostics import diagnostics_report
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.reconnect.flow import (
-    TRANSITIONS,
-    FlowError,
-    Page,
-    ReconnectFlow,
-    SendingSettings,
-    diagnostics_report,
-    failure_help,
-)
+from mailmonitor.services.reconnect.flow import TRANSITIONS, Page, ReconnectFlow
+from mailmonitor.services.sending.settings import SendingSettings
 from tests.factories import (
     lead_states,
     make_account,
@@ -33,6 +28,14 @@ from tests.factories import (
 )
 
 NEW_PASSWORD = "n3w-Secret-pass"
+
+
+def pass_the_test(flow: ReconnectFlow) -> None:
+    """The new password typed, Next pressed, IMAP and SMTP both answer: Save & Resume is next."""
+    flow.set_password(NEW_PASSWORD)
+    flow.start_test()
+    flow.finish_test(probe_ok(), probe_ok())
+    assert flow.page is Page.READY
 
 
 @pytest.fixture
@@ -154,9 +157,7 @@ def test_navigation_refuses_steps_the_page_does_not_offer(broken) -> None:
 def test_back_from_ready_forgets_the_passed_test(broken) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     assert flow.back() is Page.CONNECTION
     assert flow.last_test is None
 
@@ -173,9 +174,7 @@ def test_invalid_warmup_settings_are_refused(broken) -> None:
 def test_settings_are_kept_when_not_edited(broken, clock: FakeClock) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.now())
     cleo = reload(cleo)
@@ -188,9 +187,7 @@ def test_a_campaign_the_rep_paused_resumes_only_when_selected(broken, clock: Fak
 
     pause_campaign(shared, clock.now())
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION, campaign_id=shared.id)
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     result = flow.apply(clock.now())
     assert result.resumed_campaign == "Shared"
@@ -219,9 +216,7 @@ def test_two_step_disconnected_account_comes_back_with_fresh_settings(
     assert {c.name for c in flow.campaigns} == {"Solo", "Shared"}
     assert flow.settings == SendingSettings()
     flow.skip()
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.advance(minutes=10))
     cleo = reload(cleo)
@@ -265,12 +260,56 @@ def test_contacted_leads_keep_their_history_through_the_wizard(broken, clock: Fa
     record_send(lead, cleo, clock.now())
     flow = ReconnectFlow.start(cleo.id)
     flow.skip()
-    flow.set_password(NEW_PASSWORD)
-    flow.start_test()
-    flow.finish_test(probe_ok(), probe_ok())
+    pass_the_test(flow)
     flow.store_secret()
     flow.apply(clock.now())
     lead = reload(lead)
     assert (lead.mailbox_id, lead.cursor, lead.state) == (cleo.id, 1, "active")
     assert reload(solo).pause_reason is None
     assert reload(solo).status == "active"
+
+
+def test_save_stores_the_passing_test_as_a_check_of_the_account(broken, clock: FakeClock) -> None:
+    cleo, _solo, _shared = broken
+    flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
+    flow.set_password(NEW_PASSWORD)
+    flow.start_test()
+    flow.finish_test(probe_ok(latency_ms=21), probe_ok(latency_ms=34))
+    flow.store_secret()
+    flow.apply(clock.now())
+    check = Check.select().where(Check.account == cleo).order_by(Check.id.desc()).get()
+    assert (check.status, check.reason, check.trigger, check.latency_ms) == (
+        "connected", None, "reconnect", 34)
+    assert reload(cleo).last_latency_ms == 34
+
+
+def test_save_is_one_transaction(broken, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+                                 ) -> None:
+    """A failure half-way through Save & Resume leaves the account, its settings, its leads and
+    its campaigns exactly as they were; the rep can press Save & Resume again."""
+    cleo, solo, _shared = broken
+    flow = ReconnectFlow.start(cleo.id)
+    flow.edit_warmup()
+    flow.set_settings(SendingSettings(daily_limit=25, min_gap_seconds=60))
+    flow.previous()
+    pass_the_test(flow)
+    checks_before = Check.select().count()
+
+    def broken_record(*_args: object) -> None:  # after the reconnect rules and the settings
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("mailmonitor.services.reconnect.flow.record_check", broken_record)
+    with pytest.raises(RuntimeError):
+        flow.apply(clock.now())
+    cleo_after = reload(cleo)
+    assert (cleo_after.status, cleo_after.reason) == ("disconnected", "invalid_credentials")
+    assert cleo_after.daily_limit == 40
+    assert Check.select().count() == checks_before
+    assert reload(solo).status == "paused"
+    assert lead_states(solo) == {"halted": 10}
+    assert flow.page is Page.READY
+
+    monkeypatch.undo()
+    result = flow.apply(clock.now())
+    assert result.resumed_campaign == "Solo"
+    assert reload(cleo).daily_limit == 25

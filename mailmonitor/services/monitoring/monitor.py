@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
@@ -37,6 +37,7 @@ STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.deta
                 Account.consecutive_failures, Account.transient_since, Account.status_since,
                 Account.disconnected_since, Account.check_interval_seconds,
                 Account.cert_expires_at, Account.monitoring_enabled)
+T = TypeVar("T")
 
 
 class Monitor:
@@ -65,6 +66,7 @@ class Monitor:
         self.tick_seconds = tick_seconds
         self.jitter = jitter
         self.in_flight: set[int] = set()
+        self._settled: dict[int, asyncio.Event] = {}  # set when that account's check ends
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -133,6 +135,9 @@ class Monitor:
             return None
         finally:
             self.in_flight.discard(account_id)
+            settled = self._settled.pop(account_id, None)
+            if settled is not None:
+                settled.set()
             bus.emit(CHECK_FINISHED, account_id)
 
     def keyring_problem(self, account_id: int, message: str) -> None:
@@ -146,6 +151,26 @@ class Monitor:
                            "The system keyring is unavailable: mailboxes cannot be checked",
                            f"{message} The mailboxes keep their last status until it works "
                            "again.", now, severity="critical")
+
+    async def store_test(self, account_id: int, write: Callable[[], T]) -> T:
+        """Store a connection test that ran outside the monitor (the reconnect wizard, adding
+        a mailbox) with `write`, on the loop's thread: after any check of the account already
+        in flight (its older answer must not land after the new one), and with no check of it
+        starting meanwhile."""
+        bound = self.timeout * 12 + 10  # two probes, each bounded in `_probe`
+        while account_id in self.in_flight:
+            settled = self._settled.setdefault(account_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(settled.wait(), timeout=bound)
+            except TimeoutError:
+                log.warning("check of account %s still running: storing the test", account_id)
+                break
+        self.in_flight.add(account_id)
+        try:
+            async with self._write_lock:
+                return write()
+        finally:
+            self.in_flight.discard(account_id)
 
     def due_accounts(self, now: datetime) -> list[Account]:
         query = active_accounts().where(

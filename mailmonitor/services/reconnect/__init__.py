@@ -1,6 +1,8 @@
 """The reconnect wizard (spec §5) without Qt: its pages and transitions (Edit Warm-up → Previous →
-re- authenticate → Next → Save & Resume) and what Save & Resume applies. The Qt pages in
-``mailmonitor.ui.reconnect_wizard`` only render it.
+re-authenticate → Next → Save & Resume) and what Save & Resume applies, in one transaction. The
+connection test it shares with adding a mailbox lives in ``accounts.connection_test``, the sending
+settings it edits in ``sending.settings``. The Qt pages in ``mailmonitor.ui.reconnect_wizard``
+only render it.
 
 May import every other service package; nothing imports it but the UI.
 """

@@ -1,0 +1,267 @@
+"""The mailboxes table: one row per mailbox (removed ones are hidden), refreshed one row at a
+time as statuses change, so a burst of changes keeps selections, sorting and scroll positions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.models import Account
+from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.ui import format as fmt
+from mailmonitor.ui.icons import status_icon
+from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
+from mailmonitor.ui.palette import look, status_color
+
+
+def _status_tooltip(status: str, reason: str | None, detail: str) -> str:
+    info = REASONS.get(reason or "")
+    if info is not None:
+        text = f"<b>{info.label}</b><br>{info.explanation}<br><i>{info.action}</i>"
+    elif status == Status.CONNECTED.value:
+        text = "<b>Connected</b><br>The last check passed (IMAP and SMTP)."
+    elif status == Status.CHECKING.value:
+        text = "<b>Checking…</b><br>A connection test is running."
+    elif status == Status.OFFLINE.value:
+        text = ("<b>Offline</b><br>This computer has no network. Checks resume when it is "
+                "back; nothing is counted against the mailbox.")
+    elif status == Status.STOPPED.value:
+        text = "<b>Stopped</b><br>You disconnected this mailbox: nothing is checked or sent."
+    else:
+        text = f"<b>{status}</b>"
+    if detail and info is not None:
+        text += f"<br><br>Server: <tt>{fmt.esc(detail[:300])}</tt>"
+    return text
+
+
+@dataclass
+class AccountRow:
+    id: int
+    email: str
+    name: str
+    kind: str
+    imap_host: str
+    status: str
+    reason: str | None
+    detail: str
+    checked_at: datetime | None
+    latency_ms: int | None
+    checking: bool = False
+    # What the view asked for already (the view asks ~10 roles per cell on every paint).
+    cache: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, a: Account) -> AccountRow:
+        return cls(a.id, a.email, a.name, a.kind, a.imap_host, a.status, a.reason,
+                   a.detail or "", a.checked_at, a.last_latency_ms)
+
+    @property
+    def shown_status(self) -> str:
+        return Status.CHECKING.value if self.checking else self.status
+
+
+ACCOUNT_FIELDS = (Account.id, Account.email, Account.name, Account.kind, Account.imap_host,
+                  Account.status, Account.reason, Account.detail, Account.checked_at,
+                  Account.last_latency_ms)
+
+
+# Sorting by status puts what needs the rep first.
+SORT_RANK = {Status.DISCONNECTED.value: 0, Status.WARNING.value: 1, Status.OFFLINE.value: 2,
+             Status.CHECKING.value: 3, Status.STOPPED.value: 4, Status.CONNECTED.value: 5}
+
+
+class AccountsModel(RowsModel[AccountRow]):
+    """One row per mailbox (removed ones are hidden).
+
+    Signals:
+        countsChanged(): the number of mailboxes per shown status changed.
+    """
+
+    STATUS, ADDRESS, PROVIDER, REASON, CHECKED, LATENCY = range(6)
+    HEADERS = ("Status", "Mailbox", "Provider", "Reason", "Last checked", "Latency")
+
+    countsChanged = Signal()
+
+    def __init__(self, clock: Clock | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.clock = clock or SystemClock()
+        self.counts: Counter[str] = Counter()
+        self.load()
+
+    # reading
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and section == self.LATENCY
+                and role == Qt.ItemDataRole.TextAlignmentRole):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return super().headerData(section, orientation, role)
+
+    def clear_caches(self) -> None:
+        """The theme changed: colours and icons are looked up again."""
+        for r in self._rows:
+            r.cache.clear()
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._rows) - 1, self.columnCount() - 1))
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        key = (index.column(), role)
+        try:
+            return r.cache[key]
+        except KeyError:
+            pass
+        value = self._data(r, index.column(), role)
+        if key != (self.CHECKED, Qt.ItemDataRole.DisplayRole):  # relative time moves on
+            r.cache[key] = value
+        return value
+
+    def _data(self, r: AccountRow, column: int, role: int) -> Any:
+        status = r.shown_status
+        if role == Role.ID:
+            return r.id
+        if role == Role.STATUS:
+            return status
+        if role == Role.REASON:
+            return r.reason
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (self.STATUS, self.REASON):
+                return _status_tooltip(status, r.reason, r.detail)
+            if column == self.CHECKED:
+                return f"Last checked {fmt.local_time(r.checked_at)}"
+            if column == self.ADDRESS and r.name:
+                return f"{r.name} <{r.email}>"
+            if column == self.PROVIDER:
+                return r.imap_host
+            return None
+        if column == self.STATUS:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return look(status).label
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(status)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return status_color(status)
+            if role == Role.SORT:  # a plain string: Qt compares it without calling Python
+                return f"{SORT_RANK.get(status, 9)}|{r.email}"
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return f"{look(status).label}: {label_for(r.status, r.reason)}"
+        elif column == self.ADDRESS:
+            if role in (Qt.ItemDataRole.DisplayRole, Role.SORT):
+                return r.email
+        elif column == self.PROVIDER:
+            if role in (Qt.ItemDataRole.DisplayRole, Role.SORT):
+                return fmt.provider_name(r.kind, r.imap_host)
+        elif column == self.REASON:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return REASONS[r.reason].label if r.reason in REASONS else "—"
+            if role == Role.SORT:
+                return REASONS[r.reason].label if r.reason in REASONS else ""
+            if role == Qt.ItemDataRole.ForegroundRole and r.reason:
+                return status_color(r.status)
+        elif column == self.CHECKED:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return fmt.relative_time(r.checked_at, self.clock.now())
+            if role == Role.SORT:
+                return r.checked_at.timestamp() if r.checked_at else 0.0
+        elif column == self.LATENCY:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{r.latency_ms} ms" if r.latency_ms is not None else "—"
+            if role == Role.SORT:
+                return r.latency_ms if r.latency_ms is not None else -1
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # loading and refreshing
+    def load(self) -> None:
+        """Everything, once (start-up). Later changes go through `refresh_account`."""
+        self.beginResetModel()
+        query = Account.select(*ACCOUNT_FIELDS).where(Account.removed_at.is_null())
+        rows = [AccountRow(*values) for values in query.tuples()]
+        # What needs the rep first, then by address (the views start in this order).
+        self._rows = sorted(rows, key=lambda r: (SORT_RANK.get(r.status, 9), r.email))
+        self._row_of = {r.id: i for i, r in enumerate(self._rows)}
+        self.counts = Counter(r.shown_status for r in self._rows)
+        self.endResetModel()
+        self.countsChanged.emit()
+
+    def refresh_account(self, account_id: int) -> None:
+        self.refresh_accounts([account_id])
+
+    def refresh_accounts(self, account_ids: Iterable[int]) -> None:
+        """Re-read these accounts in one query: their rows change (or appear, or go away when
+        removed); every other row is left alone."""
+        wanted = sorted(set(account_ids))
+        if not wanted:
+            return
+        fresh: dict[int, AccountRow] = {}
+        for i in range(0, len(wanted), 500):
+            query = Account.select(*ACCOUNT_FIELDS).where(
+                Account.id.in_(wanted[i:i + 500]) & Account.removed_at.is_null())
+            fresh |= {values[0]: AccountRow(*values) for values in query.tuples()}
+        for account_id in wanted:
+            row = self._row_of.get(account_id)
+            new = fresh.get(account_id)
+            if new is None:
+                if row is not None:
+                    self._remove(row)
+            elif row is None:
+                self._insert(new)
+            else:
+                new.checking = self._rows[row].checking
+                self._replace(row, new)
+
+    def _remove(self, row: int) -> None:
+        self.beginRemoveRows(ROOT, row, row)
+        old = self._rows.pop(row)
+        self._row_of = {r.id: i for i, r in enumerate(self._rows)}
+        self.endRemoveRows()
+        self._count(old.shown_status, -1)
+
+    def _insert(self, new: AccountRow) -> None:
+        position = len(self._rows)
+        self.beginInsertRows(ROOT, position, position)
+        self._rows.append(new)
+        self._row_of[new.id] = position
+        self.endInsertRows()
+        self._count(new.shown_status, +1)
+
+    def set_checking(self, account_id: int, checking: bool) -> None:
+        row = self._row_of.get(account_id)
+        if row is None or self._rows[row].checking == checking:
+            return
+        self._replace(row, replace(self._rows[row], checking=checking, cache={}))
+
+    def _replace(self, row: int, fresh: AccountRow) -> None:
+        old = self._rows[row]
+        self._rows[row] = fresh
+        self._row_changed(row)
+        if old.shown_status != fresh.shown_status:
+            self._count(old.shown_status, -1, emit=False)
+            self._count(fresh.shown_status, +1)
+
+    def _count(self, status: str, delta: int, emit: bool = True) -> None:
+        self.counts[status] += delta
+        if self.counts[status] <= 0:
+            del self.counts[status]
+        if emit:
+            self.countsChanged.emit()
+
+    def tick(self) -> None:
+        """Relative times move on: one range update of the 'Last checked' column."""
+        if self._rows:
+            self.dataChanged.emit(self.index(0, self.CHECKED),
+                                  self.index(len(self._rows) - 1, self.CHECKED),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    def ids_with_status(self, *statuses: str) -> list[int]:
+        return [r.id for r in self._rows if r.status in statuses]

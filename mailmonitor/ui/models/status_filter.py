@@ -1,0 +1,37 @@
+"""Sorting and filtering of a table: by each column's natural value, by status and by text."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
+
+from mailmonitor.ui.models.base import Index, Role
+
+
+class StatusFilterProxy(QSortFilterProxyModel):
+    """Sorting by each column's natural value (Role.SORT: plain numbers and strings that Qt
+    compares itself, so a re-sort after a status change calls no Python), a filter by status
+    and a text filter."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(Role.SORT)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self._statuses: frozenset[str] | None = None
+
+    def set_statuses(self, statuses: frozenset[str] | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt ≥ 6.9; invalidateFilter is deprecated
+            self.beginFilterChange()
+            self._statuses = statuses
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._statuses = statuses
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if self._statuses is not None:
+            status = model.index(source_row, 0, source_parent).data(Role.STATUS)
+            if status not in self._statuses:
+                return False
+        return super().filterAcceptsRow(source_row, source_parent)

@@ -1,0 +1,84 @@
+"""The Edit Warm-up pop-up: sending speed, daily limit and the warm-up ramp of one mailbox. The
+wizard opens it from its campaign and connection pages (its Previous button returns to the
+connection page, the order reps know from other tools); the account detail opens it to edit and
+save at once."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailmonitor.services.sending.settings import SendingSettings
+from mailmonitor.ui.widgets import ButtonRow, heading, label, muted
+
+
+class WarmupDialog(QDialog):
+    """Opened with `open()`; the caller connects `previous.clicked` (and `rejected`)."""
+
+    def __init__(self, settings: SendingSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("warmupDialog")
+        self.setWindowTitle("Edit Warm-up")
+        self.daily_limit = QSpinBox()
+        self.daily_limit.setRange(1, 5000)
+        self.daily_limit.setSuffix(" emails a day")
+        self.gap = QSpinBox()
+        self.gap.setRange(0, 24 * 60)
+        self.gap.setSuffix(" min between emails")
+        self.warmup = QCheckBox("Ramp up slowly (recommended after a long break)")
+        self.start = QSpinBox()
+        self.start.setRange(1, 500)
+        self.start.setSuffix(" emails on day 1")
+        self.step = QSpinBox()
+        self.step.setRange(0, 500)
+        self.step.setPrefix("+")
+        self.step.setSuffix(" more each day")
+        self.error: QLabel = label(role="error")
+        self.error.hide()
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("Daily limit", self.daily_limit)
+        form.addRow("Sending speed", self.gap)
+        form.addRow("", self.warmup)
+        form.addRow("Warm-up start", self.start)
+        form.addRow("Warm-up step", self.step)
+        buttons = ButtonRow()
+        buttons.addStretch(1)
+        self.previous = buttons.button("Previous", primary=True)
+        self.previous.setToolTip("Back to the connection page; these settings are saved with "
+                                 "Save & Resume")
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Warm-up and sending settings"))
+        layout.addWidget(muted("Kept exactly as they are unless you change them here."))
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        self.warmup.toggled.connect(self._ramp_enabled)
+        self.show_settings(settings)
+
+    def _ramp_enabled(self, on: bool) -> None:
+        self.start.setEnabled(on)
+        self.step.setEnabled(on)
+
+    def show_settings(self, s: SendingSettings) -> None:
+        self.daily_limit.setValue(s.daily_limit)
+        self.gap.setValue(s.min_gap_seconds // 60)
+        self.warmup.setChecked(s.warmup_enabled)
+        self.start.setValue(s.warmup_start)
+        self.step.setValue(s.warmup_step)
+        self._ramp_enabled(s.warmup_enabled)
+
+    def settings(self) -> SendingSettings:
+        return SendingSettings(self.daily_limit.value(), self.gap.value() * 60,
+                               self.warmup.isChecked(), self.start.value(), self.step.value())
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
