@@ -283,7 +283,9 @@ class NotificationsDialog(QDialog):
         item = self.channels.currentItem()
         if item is None:
             return None
-        return NotifyChannel.get_or_none(NotifyChannel.id == item.data(Qt.ItemDataRole.UserRole))
+        found: NotifyChannel | None = NotifyChannel.get_or_none(
+            NotifyChannel.id == item.data(Qt.ItemDataRole.UserRole))
+        return found
 
     def refresh(self, select: int | None = None) -> None:
         current = self.selected()

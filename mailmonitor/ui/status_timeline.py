@@ -66,7 +66,7 @@ class StatusTimeline(QWidget):
 
     def _x(self, when: datetime, bar: QRectF) -> float:
         start = self.until - SPAN
-        return bar.left() + bar.width() * (when - start) / SPAN
+        return float(bar.left() + bar.width() * ((when - start) / SPAN))
 
     def paintEvent(self, _event: Any) -> None:
         painter = QPainter(self)
