@@ -138,7 +138,7 @@ def test_import_in_the_campaign_view_says_which_unsubscribed_addresses_it_refuse
     window.show()
     window.tabs.setCurrentIndex(1)
     window.select_campaign(campaign.id)
-    view = window.campaign_view
+    view = window.campaigns_tab.campaign_view
     csv = tmp_path / "leads.csv"
     csv.write_text("email,first_name\nGone@acme.example,G\nnew@acme.example,N\n")
     view.import_file(csv)

@@ -48,8 +48,8 @@ def card_title(card: QWidget) -> str:
 
 def show_campaign(window: MainWindow, campaign: Campaign) -> CampaignView:
     window.tabs.setCurrentIndex(1)
-    window.campaign_view.set_campaign(campaign.id)
-    return window.campaign_view
+    window.campaigns_tab.campaign_view.set_campaign(campaign.id)
+    return window.campaigns_tab.campaign_view
 
 
 # --- Edit servers… --------------------------------------------------------------------------
