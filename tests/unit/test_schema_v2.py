@@ -22,7 +22,7 @@ def test_a_version_1_database_is_brought_to_version_2(data_dir: Path) -> None:
 
     open_db(path)
     try:
-        assert current_version() == CURRENT_VERSION == 2
+        assert current_version() == CURRENT_VERSION >= 2
         assert "handed_over_at" in {c.name for c in db.get_columns("send_record")}
         assert MailboxSync.table_exists()
         assert SendRecord.select().count() == 0
