@@ -7,13 +7,16 @@ both the window (qasync) and `mailmonitor run --headless` (plain asyncio).
 `stop()` is graceful: the email in flight is finished and recorded, no new one is started.
 
 Only one process may send from a data folder (two would settle each other's sends in flight):
-whoever runs this holds `acquire_instance_lock` first.
+whoever runs this holds `acquire_instance_lock` first. On a team database (PostgreSQL) several
+copies run at once on different folders and machines: each serves only the mailboxes it holds a
+lease for (services/team/leases.py), renewed every third of the lease length.
 
 Intervals can be set by environment variables (seconds; mainly for tests and demos):
   MAILMONITOR_SEND_TICK         sending loop period                           (default 15)
   MAILMONITOR_MONITOR_TICK      monitor scheduling period                     (default 5)
   MAILMONITOR_REPLY_POLL        reply/bounce poll period                      (default 120)
   MAILMONITOR_RECONCILE_SETTLE  wait before "no copy in Sent" counts as proof (default 600)
+  MAILMONITOR_LEASE_SECONDS     team database: a mailbox's lease length        (default 30)
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ class BackgroundWork:
     (another process holds the data folder's sending lock)."""
 
     def __init__(self, clock: Clock | None = None, *, monitor: Any = None,
-                 is_online: Callable[[], bool] | None = None, sending: bool = True) -> None:
+                 is_online: Callable[[], bool] | None = None, sending: bool = True,
+                 kind: str = "headless") -> None:
         from mailmonitor.services.monitoring.monitor import Monitor
         from mailmonitor.services.sending.engine import SendingEngine
 
@@ -97,6 +101,21 @@ class BackgroundWork:
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
                                            thread_name_prefix="send")
         self.stopping = asyncio.Event()
+        self.leases: Any = None
+        from mailmonitor.services.team.leases import (
+            LeaseKeeper,
+            lease_seconds_from_env,
+            team_mode,
+        )
+
+        if team_mode() and not sending:  # the local sender serves; this copy only shows
+            self.engine.serves = self.monitor.serves = lambda: set()
+        elif team_mode():
+            keeper = LeaseKeeper(self.clock, kind=kind, lease_seconds=lease_seconds_from_env())
+            self.leases = keeper
+            self.engine.serves = lambda: keeper.held
+            self.engine.sender.fence = keeper.held_condition
+            self.monitor.serves = lambda: keeper.held
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -141,6 +160,18 @@ class BackgroundWork:
             if not sent:  # with a backlog and no gap, go on at once
                 await self._pause(self.send_tick)
 
+    async def lease_loop(self) -> None:
+        """Team database: renew and take leases every third of their length."""
+        keeper = self.leases
+        while not self.stopping.is_set():
+            await self._pause(keeper.ttl.total_seconds() / 3)
+            if self.stopping.is_set():
+                break
+            try:
+                await self._in_thread(keeper.renew)
+            except Exception:  # the server is unreachable: the leases lapse, others take over
+                log.exception("renewing the mailbox leases failed")
+
     async def reply_loop(self) -> None:
         from mailmonitor.services.sending.replies import poll_replies
 
@@ -150,7 +181,7 @@ class BackgroundWork:
                 break
             try:
                 await self._in_thread(poll_replies, self.clock.now(), self.engine.credentials,
-                                      self.engine.timeout)
+                                      self.engine.timeout, self.engine.serves())
             except Exception:
                 log.exception("reply poll failed")
 
@@ -164,17 +195,29 @@ class BackgroundWork:
         """Until `request_stop()`; then everything is stopped gracefully."""
         log.info("background work started (pid %d, sending %s)", os.getpid(),
                  "on" if self.sending else "off")
+        if self.leases is not None:
+            try:
+                await self._in_thread(self.leases.renew)
+            except Exception:
+                log.exception("taking the mailbox leases failed")
         if self.sending and self.engine.needs_reconcile():
             report = await self._in_thread(self.engine.reconcile)
             log.info("at start: %s", report)
         monitor_task = asyncio.create_task(self.monitor.run())
         tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop())
                  ] if self.sending else []
+        if self.leases is not None:
+            tasks.append(asyncio.create_task(self.lease_loop()))
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()
         monitor_task.cancel()
         await asyncio.gather(monitor_task, return_exceptions=True)
+        if self.leases is not None:  # hand the mailboxes over now, not after the expiry
+            try:
+                await self._in_thread(self.leases.release_all)
+            except Exception:
+                log.exception("releasing the mailbox leases failed")
         # The sending batches are done (gathered above); a reply poll still in a worker thread
         # is bounded by its timeouts and needs no waiting for.
         self.executor.shutdown(wait=False, cancel_futures=True)

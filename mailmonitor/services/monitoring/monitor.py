@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +57,9 @@ class Monitor:
         self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
+        # Team database: the mailboxes this copy serves (None: all). A copy never checks a
+        # mailbox another copy serves (without its secret it would report it disconnected).
+        self.serves: Callable[[], Collection[int] | None] = lambda: None
 
     @property
     def timeout(self) -> float:
@@ -113,7 +116,9 @@ class Monitor:
             & Account.next_check_at.is_null(False)
             & (Account.next_check_at <= now)
         )
-        return [a for a in query if a.id not in self.in_flight]
+        served = self.serves()
+        return [a for a in query if a.id not in self.in_flight
+                and (served is None or a.id in served)]
 
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
@@ -121,7 +126,8 @@ class Monitor:
         query = active_accounts().where(Account.status != Status.STOPPED.value)
         if emails:
             query = query.where(Account.email.in_(emails))
-        ids = [a.id for a in query.order_by(Account.id)]
+        served = self.serves()
+        ids = [a.id for a in query.order_by(Account.id) if served is None or a.id in served]
         results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
         return [c for c in results if c is not None]
 
@@ -137,7 +143,7 @@ class Monitor:
         if not online:
             if self._was_online:
                 log.info("this computer is offline: checks suspended")
-                mark_offline(now)
+                mark_offline(now, self.serves())
             self._was_online = False
             return
         if not self._was_online:
@@ -190,12 +196,18 @@ class Monitor:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def mark_offline(now: datetime) -> None:
+def mark_offline(now: datetime, only: Collection[int] | None = None) -> None:
     """The computer has no network: accounts that were fine or retrying show `offline`; no
     failure is counted and nothing about campaigns changes. Disconnected accounts still need
     the rep, so they keep saying so."""
-    for account in active_accounts().where(Account.status.in_(
-            (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value))):
+    query = active_accounts().where(Account.status.in_(
+        (Status.CONNECTED.value, Status.WARNING.value, Status.CHECKING.value)))
+    if only is not None:  # a team database: only what this computer serves
+        query = query.where(Account.id.in_(list(only)))
+    for account in query:
         update_status(account, Status.OFFLINE.value, None, "This computer is offline", now)
-    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value).execute()
+    offline = Account.update(next_check_at=now).where(Account.status == Status.OFFLINE.value)
+    if only is not None:
+        offline = offline.where(Account.id.in_(list(only)))
+    offline.execute()
 

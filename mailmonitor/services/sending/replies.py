@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -305,20 +305,23 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
     return report
 
 
-def accounts_to_poll() -> list[Account]:
-    """Connected mailboxes that have sent something."""
+def accounts_to_poll(only: Collection[int] | None = None) -> list[Account]:
+    """Connected mailboxes that have sent something (of `only`: those this copy serves)."""
     senders = SendRecord.select(SendRecord.account).distinct()
-    return list(Account.select().where(
+    query = Account.select().where(
         (Account.status == Status.CONNECTED.value) & Account.removed_at.is_null()
-        & Account.id.in_(senders)).order_by(Account.id))
+        & Account.id.in_(senders)).order_by(Account.id)
+    if only is not None:
+        query = query.where(Account.id.in_(list(only)))
+    return list(query)
 
 
 def poll_replies(now: datetime, credentials: Callable[[Account, str | None, float], Credentials],
-                 timeout: float = 20.0) -> PollReport:
+                 timeout: float = 20.0, only: Collection[int] | None = None) -> PollReport:
     """One poll of every sending mailbox; a mailbox that cannot be read is skipped (the monitor
     reports on its connection)."""
     total = PollReport()
-    for account in accounts_to_poll():
+    for account in accounts_to_poll(only):
         try:
             creds = credentials(account, None, timeout)
             total.add(poll_account(account, creds, now, timeout))
