@@ -475,6 +475,9 @@ def _main(argv: list[str]) -> int:
     except Exception as exc:
         where = f"in {data_dir}" if target.kind == "sqlite" else target.describe()
         raise UsageError(f"cannot open the database {where}: {first_line(exc)}") from None
+    from mailmonitor.services.team.live import announce_changes
+
+    announce_changes()  # a team database: the other copies' windows hear of what this changes
     try:
         now = utcnow()
         if args.command == "check":

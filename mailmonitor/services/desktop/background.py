@@ -102,9 +102,11 @@ class BackgroundWork:
                                            thread_name_prefix="send")
         self.stopping = asyncio.Event()
         self.leases: Any = None
+        self.live: Any = None
         from mailmonitor.services.team.leases import (
             LeaseKeeper,
             lease_seconds_from_env,
+            new_holder_id,
             team_mode,
         )
 
@@ -116,6 +118,10 @@ class BackgroundWork:
             self.engine.serves = lambda: keeper.held
             self.engine.sender.fence = keeper.held_condition
             self.monitor.serves = lambda: keeper.held
+        if team_mode():
+            from mailmonitor.services.team.live import LiveEvents
+
+            self.live = LiveEvents(self.leases.holder if self.leases else new_holder_id())
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -195,6 +201,8 @@ class BackgroundWork:
         """Until `request_stop()`; then everything is stopped gracefully."""
         log.info("background work started (pid %d, sending %s)", os.getpid(),
                  "on" if self.sending else "off")
+        if self.live is not None:
+            self.live.start()
         if self.leases is not None:
             try:
                 await self._in_thread(self.leases.renew)
@@ -220,6 +228,8 @@ class BackgroundWork:
                 log.exception("releasing the mailbox leases failed")
         # The sending batches are done (gathered above); a reply poll still in a worker thread
         # is bounded by its timeouts and needs no waiting for.
+        if self.live is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.live.stop)
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
         return 0

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from mailmonitor.clock import Clock
+from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, MailboxLease, Runner, db, is_postgres
 from mailmonitor.services.auth import secrets
 
@@ -142,6 +143,8 @@ class LeaseKeeper:
         if report.lost:
             log.warning("no longer serving mailboxes %s (their lease expired)", report.lost)
         self.held = report.held
+        for account_id in [*report.taken, *report.lost]:  # the windows show who serves it
+            bus.emit(ACCOUNT_CHANGED, account_id, None, None)
         return report
 
     def _heartbeat(self, now: datetime, expires: datetime, eligible: set[int]) -> None:
@@ -197,18 +200,29 @@ class Serving:
         return f"served by {self.machine}"
 
 
-def serving_by_account(now: datetime) -> dict[int, Serving]:
-    """Every live lease (on SQLite: empty; this copy serves everything)."""
+def serving_by_account(now: datetime, account_ids: list[int] | None = None
+                       ) -> dict[int, Serving]:
+    """Every live lease, or those of a few mailboxes (on SQLite: empty; this copy serves
+    everything)."""
     if not team_mode():
         return {}
-    rows = MailboxLease.select(MailboxLease.account, MailboxLease.machine,
-                               MailboxLease.holder).where(
-        MailboxLease.holder.is_null(False) & (MailboxLease.expires_at > now)).tuples()
-    return {a: Serving(m, h) for a, m, h in rows}
+    query = MailboxLease.select(MailboxLease.account, MailboxLease.machine,
+                                MailboxLease.holder).where(
+        MailboxLease.holder.is_null(False) & (MailboxLease.expires_at > now))
+    if account_ids is not None and len(account_ids) <= 500:
+        query = query.where(MailboxLease.account.in_(account_ids))
+    return {a: Serving(m, h) for a, m, h in query.tuples()}
 
 
 def serving_text(account_id: int, now: datetime) -> str | None:
     """What the window says about who serves the mailbox; None on SQLite (nothing to say)."""
-    if not team_mode():
-        return None
-    return serving_by_account(now).get(account_id, Serving(None, None)).text
+    return serving_texts([account_id], now).get(account_id)
+
+
+def serving_texts(account_ids: list[int], now: datetime) -> dict[int, str]:
+    """`serving_text` of many mailboxes in one query; empty on SQLite."""
+    if not team_mode() or not account_ids:
+        return {}
+    serving = serving_by_account(now, account_ids)
+    nobody = Serving(None, None)
+    return {a: serving.get(a, nobody).text for a in account_ids}
