@@ -135,3 +135,21 @@ def test_serving_lists_live_leases_only(db: Path, clock: FakeClock) -> None:
     clock.advance(timedelta(minutes=5))
     assert serving_by_account(clock.now()) == {}
     assert Account.select().count() == 2
+
+
+def test_two_copies_share_the_mailboxes_they_can_both_serve(db: Path, clock: FakeClock) -> None:
+    emails = {f"s{i}@team.example" for i in range(10)}
+    only_first = make_account("only@team.example")
+    for email in sorted(emails):
+        make_account(email)
+    first = keeper(clock, "one", emails | {"only@team.example"})
+    second = keeper(clock, "two", emails)
+    assert len(first.renew().held) == 11  # alone: it serves everything
+    second.renew()  # registers; nothing is free yet
+    clock.advance(timedelta(seconds=5))
+    first.renew()  # sees the second copy: hands its surplus back
+    second.renew()
+    assert len(first.held) == 6 and only_first.id in first.held
+    assert len(second.held) == 5 and not first.held & second.held
+    clock.advance(timedelta(seconds=5))
+    assert first.renew().held == first.held and second.renew().held == second.held  # stable

@@ -6,6 +6,9 @@ Every few seconds a copy's `LeaseKeeper.renew()` (blocking: run it in a worker t
 3. takes free or expired leases of mailboxes whose secret its keyring holds, with
    `SELECT … FOR UPDATE SKIP LOCKED` so that two copies never take the same one and never wait
    on each other.
+Copies share the work: each takes up to its fair share (its mailboxes divided by the live copies
+that could serve some of them) and hands surplus mailboxes that another live copy can serve back;
+a mailbox only it can serve it always takes.
 A holder that dies (kill -9, a laptop lid) stops renewing: after `expires_at` another eligible
 copy takes the mailbox. A holder that was only suspended notices it lost the lease at its next
 renewal, and before that the send fence (`held_condition`) refuses to hand over an email of a
@@ -125,11 +128,26 @@ class LeaseKeeper:
                 MailboxLease.update(heartbeat_at=now, expires_at=expires).where(
                     (MailboxLease.holder == self.holder)
                     & MailboxLease.account.in_(list(kept))).execute()
+        others = self._other_copies(now, eligible)
+        share = -(-len(eligible) // (len(others) + 1))  # ceil
+        surplus = [a for a in sorted(kept, reverse=True) if others_can_serve(others, a)]
+        surplus = surplus[:max(0, len(kept) - share)]
+        if surplus:  # another copy takes them at its next renewal
+            with db.atomic():
+                MailboxLease.update(holder=None, expires_at=now).where(
+                    (MailboxLease.holder == self.holder)
+                    & MailboxLease.account.in_(surplus)).execute()
+            kept -= set(surplus)
         with db.atomic():
-            free = list(MailboxLease.select(MailboxLease.id, MailboxLease.account).where(
-                MailboxLease.account.in_(list(eligible - kept))
-                & (MailboxLease.holder.is_null() | (MailboxLease.expires_at <= now))
-            ).order_by(MailboxLease.id).for_update("FOR UPDATE SKIP LOCKED"))
+            # Only the rows it takes are locked (SKIP LOCKED passes over rows another copy is
+            # taking at this moment): the ones only it can serve, then up to its share.
+            candidates = eligible - kept - set(surplus)
+            only_mine = [a for a in candidates if not others_can_serve(others, a)]
+            shared = [a for a in candidates if others_can_serve(others, a)]
+            free = self._lock_free(now, only_mine, None)
+            room = share - len(kept) - len(free)
+            if room > 0 and shared:
+                free += self._lock_free(now, shared, room)
             if free:
                 MailboxLease.update(
                     holder=self.holder, machine=self.machine, taken_at=now, heartbeat_at=now,
@@ -146,6 +164,28 @@ class LeaseKeeper:
         for account_id in [*report.taken, *report.lost]:  # the windows show who serves it
             bus.emit(ACCOUNT_CHANGED, account_id, None, None)
         return report
+
+    def _lock_free(self, now: datetime, accounts: list[int], limit: int | None
+                   ) -> list[MailboxLease]:
+        if not accounts:
+            return []
+        query = MailboxLease.select(MailboxLease.id, MailboxLease.account).where(
+            MailboxLease.account.in_(accounts)
+            & (MailboxLease.holder.is_null() | (MailboxLease.expires_at <= now))
+        ).order_by(MailboxLease.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(query.for_update("FOR UPDATE SKIP LOCKED"))
+
+    def _other_copies(self, now: datetime, eligible: set[int]) -> list[set[int]]:
+        """What the other live copies can serve, for those that share a mailbox with us."""
+        out = []
+        for (can_serve,) in Runner.select(Runner.can_serve).where(
+                (Runner.holder != self.holder) & (Runner.expires_at > now)).tuples():
+            theirs = set(can_serve or ()) & eligible
+            if theirs:
+                out.append(theirs)
+        return out
 
     def _heartbeat(self, now: datetime, expires: datetime, eligible: set[int]) -> None:
         values = {"machine": self.machine, "pid": os.getpid(), "kind": self.kind,
@@ -175,6 +215,10 @@ class LeaseKeeper:
         return bool(db.execute(MailboxLease.select(pw.SQL("1")).where(
             (MailboxLease.account == account_id) & (MailboxLease.holder == self.holder)
             & (MailboxLease.expires_at > self.clock.now()))).fetchone())
+
+
+def others_can_serve(others: list[set[int]], account_id: int) -> bool:
+    return any(account_id in theirs for theirs in others)
 
 
 def lease_seconds_from_env() -> float:
