@@ -363,7 +363,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"no account {email}")
 
     async def sweep() -> None:
+        from mailmonitor.services.team.leases import checkable_here
+
         monitor = Monitor()
+        monitor.serves = checkable_here  # a team database: what this keyring can check
         try:
             await monitor.sweep(emails or None, trigger="cli")
         finally:

@@ -253,3 +253,16 @@ def test_copy_back_from_the_team_database_into_a_new_sqlite_file(
     assert code == 0, err
     open_db(target)
     assert [a.email for a in Account.select()] == ["back@copy.example"]
+
+
+def test_check_on_a_team_database_leaves_mailboxes_this_keyring_cannot_serve_alone(
+        cli: CLI, team_url: str) -> None:
+    """Another computer's mailbox (its secret is not in this keyring) is not reported
+    disconnected by a `check` here: the copy that serves it checks it."""
+    open_db(team_url)
+    make_account("theirs@team.example", status="connected")
+    close_db()
+    code, out, _ = cli("--database", team_url, "check", "--json")
+    assert code == 0
+    assert [(r["email"], r["status"]) for r in json.loads(out)] == [
+        ("theirs@team.example", "connected")]

@@ -217,6 +217,16 @@ class LeaseKeeper:
             & (MailboxLease.expires_at > self.clock.now()))).fetchone())
 
 
+def checkable_here() -> set[int] | None:
+    """For `mailmonitor check` on a team database: the mailboxes whose secret this computer's
+    keyring holds (the others are checked by the copies that serve them: without the secret a
+    check here would wrongly report them disconnected). None on SQLite: all of them."""
+    if not team_mode():
+        return None
+    return {a.id for a in Account.select().where(Account.removed_at.is_null())
+            if keyring_holds_secret(a)}
+
+
 def others_can_serve(others: list[set[int]], account_id: int) -> bool:
     return any(account_id in theirs for theirs in others)
 
