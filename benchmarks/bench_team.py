@@ -10,12 +10,17 @@
    (seeded like bench_ui_startup.py into SQLite, then moved with `mailmonitor db copy --to`, which
    is timed too): a fresh process until the window has painted (goal < 1.5 s), best of 3.
 
-    python benchmarks/bench_team.py [--emails 10000] [--mailboxes 20] [--skip-startup]
+    python benchmarks/bench_team.py [--emails 10000] [--mailboxes 20] [--sink-latency-ms 0]
+                                    [--skip-startup] [--skip-sending]
+
+With --sink-latency-ms (e.g. 100) the sink answers like a real provider does, and the figure
+shows what a second copy adds when the senders wait on the network rather than on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -39,7 +44,8 @@ from tests.servers.postgres import PostgresServer  # noqa: E402
 
 
 class CountingSink:
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds before each "250": a provider's answer time
         self.lock = threading.Lock()
         self.ids: Counter[str] = Counter()
         self.rcpts: Counter[str] = Counter()
@@ -47,6 +53,8 @@ class CountingSink:
         self.last: float | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)  # other sessions go on meanwhile
         now = time.perf_counter()
         message_id = ""
         for line in envelope.content.split(b"\r\n"):
@@ -101,11 +109,11 @@ def seed_sending(url: str, keyrings: list[Path], emails: int, mailboxes: int, po
 
 
 def run_senders(pg: PostgresServer, copies: int, emails: int, mailboxes: int,
-                folder: Path) -> dict[str, Any]:
-    name = f"bench_send_{copies}"
+                folder: Path, latency: float = 0.0) -> dict[str, Any]:
+    name = f"bench_send_{copies}_{int(latency * 1000)}"
     pg.create_database(name)
     url = pg.url(name)
-    sink = CountingSink()
+    sink = CountingSink(latency)
     (port,) = _free_ports(1)
     controller = Controller(sink, hostname="127.0.0.1", port=port, auth_require_tls=False,
                             authenticator=lambda *a: AuthResult(success=True),
@@ -225,16 +233,19 @@ def main() -> int:
     parser.add_argument("--mailboxes", type=int, default=20)
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-sending", action="store_true")
+    parser.add_argument("--sink-latency-ms", type=float, default=0.0,
+                        help="the sink waits this long before each 250, as a provider would")
     args = parser.parse_args()
     results: dict[str, Any] = {"cpus": os.cpu_count(),
                                "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
     with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="mm-bench-team-") as tmp:
         if not args.skip_sending:
-            one = run_senders(pg, 1, args.emails, args.mailboxes, Path(tmp))
+            latency = args.sink_latency_ms / 1000
+            one = run_senders(pg, 1, args.emails, args.mailboxes, Path(tmp), latency)
             print(f"one sender:  {json.dumps(one)}", flush=True)
-            two = run_senders(pg, 2, args.emails, args.mailboxes, Path(tmp))
+            two = run_senders(pg, 2, args.emails, args.mailboxes, Path(tmp), latency)
             print(f"two senders: {json.dumps(two)}", flush=True)
-            results.update(one=one, two=two,
+            results.update(one=one, two=two, sink_latency_ms=args.sink_latency_ms,
                            speedup=round(two["steady_per_s"] / one["steady_per_s"], 2))
             print(f"two senders vs one: {results['speedup']}x (goal >= 1.8), duplicates "
                   f"{one['duplicates'] + two['duplicates']} (goal 0)", flush=True)

@@ -71,7 +71,7 @@ class PostgresServer:
         if result.returncode != 0:
             raise PostgresError(f"{Path(args[0]).name} failed ({result.returncode}): "
                                 f"{result.stderr.strip()[-2000:]}")
-        return result  # type: ignore[no-any-return]
+        return result
 
     def start(self) -> PostgresServer:
         directory = Path(tempfile.mkdtemp(prefix="mailmonitor-pg-"))

@@ -23,6 +23,18 @@ def main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
+def once_a_window_is_shown(callback: Any) -> None:
+    """Run `callback` once the app's window is up (on a busy machine start-up can take longer
+    than any fixed delay; a callback that found no window would leave the app running)."""
+    def attempt() -> None:
+        if any(w.isVisible() for w in main_windows()):
+            callback()
+        else:
+            QTimer.singleShot(50, attempt)
+
+    QTimer.singleShot(200, attempt)
+
+
 def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         qapp: QApplication, capsys: pytest.CaptureFixture[str]) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="mm-app-"))
@@ -42,7 +54,7 @@ def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         window.quitRequested.emit()
         window.quitRequested.emit()  # a second quit request is harmless
 
-    QTimer.singleShot(200, second_start)
+    once_a_window_is_shown(second_start)
     assert run_app(data_dir) == 0
     assert seen == {"title": "mailmonitor", "second": 0, "raised": True,
                     "monitor_running": True}
@@ -64,7 +76,7 @@ def test_quitting_from_outside_still_shuts_down_cleanly(qapp: QApplication) -> N
         seen["monitor"] = window.ctx.monitor
         qapp.quit()
 
-    QTimer.singleShot(200, session_ends)
+    once_a_window_is_shown(session_ends)
     assert run_app(data_dir) == 0
     assert seen["monitor"]._stopping.is_set()
     assert seen["monitor"]._tasks == set()
