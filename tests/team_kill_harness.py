@@ -55,6 +55,7 @@ class TeamKillRunner:
                  provider: str = "filing", send_tick: float = 0.05) -> None:
         self.dovecot, self.sink, self.folder = dovecot, sink, folder
         self.url = database_url
+        self.lease_seconds = lease_seconds
         self.provider = provider
         self.rng = random.Random(seed)
         self.steps = self.leads = 0
@@ -157,8 +158,8 @@ class TeamKillRunner:
                 raise AssertionError(f"copy {copy} exited with {process.returncode}: {log}")
 
     def kill_one_while_sending(self, max_delay: float, wait: float = 60.0) -> bool:
-        """Both copies run; after the next delivery, a random one is SIGKILLed a random moment
-        later and started again. False when nothing is left to send."""
+        """Both copies run; after the next delivery, one is SIGKILLed a random moment later
+        and started again. False when nothing is left to send."""
         for copy in (1, 2):
             if copy not in self.processes or self.processes[copy].poll() is not None:
                 self.start(copy)
@@ -172,11 +173,15 @@ class TeamKillRunner:
                 raise AssertionError("the copies sent nothing")
             time.sleep(0.01)
         time.sleep(self.rng.uniform(0, max_delay))
-        victim = self.rng.choice((1, 2))
+        # The copies take turns; every other kill keeps its copy down for longer than a lease
+        # (a closed laptop lid), so the other copy takes over what both can serve.
+        victim = 1 + self.kills % 2
+        down = self.lease_seconds * 2 + 0.5 if self.kills % 4 >= 2 else 0.0
         process = self.processes[victim]
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         self.kills += 1
+        time.sleep(down)
         self.start(victim)
         return True
 

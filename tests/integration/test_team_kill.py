@@ -37,11 +37,8 @@ def test_two_copies_killed_at_random_deliver_every_email_exactly_once(
             runner.stop_all()
         result = runner.result(started)
     postgres.drop_database(name)
-    print(f"kills {result.kills}, served {result.served_by}, generations "
-          f"{result.lease_generations}, records {dict(result.record_states)}, "
-          f"{result.seconds:.1f} s")
 
-    assert result.kills >= 4, "too few kills landed while sending"
+    assert result.kills >= 6, "the campaign finished before the kills landed"
     assert result.duplicates == [], "an email was delivered twice"
     assert result.missing == [], "an email was never delivered"
     assert sum(result.delivered.values()) == result.emails_expected == 200
