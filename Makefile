@@ -13,7 +13,7 @@ QT_DEBS := libegl1 libgl1 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
 	libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 \
 	libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
 TEST_DEBS := $(QT_DEBS) xvfb xauth dbus dbus-x11 dovecot-imapd dovecot-submissiond openssl trayer \
-	gnome-keyring desktop-file-utils appstream
+	gnome-keyring desktop-file-utils appstream postgresql
 # The bundle: strip (binutils) for PyInstaller; a real Secret Service for the frozen self-test.
 BUNDLE_DEBS := $(QT_DEBS) binutils dbus dbus-bin gnome-keyring
 

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.logsetup import setup_logging
-from mailmonitor.models import DB_FILENAME, close_db, get_setting, open_db
+from mailmonitor.models import DB_FILENAME, DatabaseTarget, close_db, get_setting, open_db
+from mailmonitor.models.database import first_line
 from mailmonitor.services.auth.tokens import TokenProvider, oauth_token_provider
 from mailmonitor.services.monitoring.checker import check_with
 from mailmonitor.services.monitoring.network import NetworkWatch
@@ -108,7 +109,7 @@ class DesktopApp:
             log.info("another mailmonitor sends from %s: this window does not send", self.data_dir)
             self.sending_lock = None
         self.background = BackgroundWork(monitor=self.monitor,
-                                         sending=self.sending_lock is not None,
+                                         sending=self.sending_lock is not None, kind="window",
                                          token_provider=tokens)
         window = build_main_window(
             loop=self.loop, monitor=self.monitor, token_provider=tokens,
@@ -182,8 +183,10 @@ def install_quit_signals(desktop: DesktopApp) -> QTimer:
     return timer
 
 
-def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
-    """The desktop app on `data_dir`; returns the exit code."""
+def run_app(data_dir: Path, demo: DemoContext | None = None,
+            database: DatabaseTarget | None = None) -> int:
+    """The desktop app on `data_dir` (and `database`: default, the data folder's SQLite file);
+    returns the exit code."""
     import qasync  # after PySide6
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -202,11 +205,12 @@ def run_app(data_dir: Path, demo: DemoContext | None = None) -> int:
     reporter.install()
     apply_style(app)
     try:
-        open_db(data_dir / DB_FILENAME)
+        open_db(database or data_dir / DB_FILENAME)
     except Exception as exc:
         log.exception("cannot open the database")
-        QMessageBox.critical(None, "mailmonitor", f"Cannot open the database in {data_dir}: "
-                             f"{exc}")
+        where = database.describe() if database else f"in {data_dir}"
+        QMessageBox.critical(None, "mailmonitor", f"Cannot open the database {where}: "
+                             f"{first_line(exc)}")
         instance.close()
         return 1
     app.setQuitOnLastWindowClosed(False)  # quitting goes through DesktopApp.shutdown

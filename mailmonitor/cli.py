@@ -41,6 +41,9 @@ def build_parser() -> Parser:
     common = Parser(add_help=False)
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help="where the database and logs live (env MAILMONITOR_DATA_DIR)")
+    common.add_argument("--database", default=argparse.SUPPRESS, metavar="URL",
+                        help="postgresql://user@host/db?sslmode=… or a SQLite file "
+                             "(env MAILMONITOR_DATABASE_URL; default: the data folder's)")
     securities = ["ssl", "starttls", "plain"]
 
     parser = Parser(prog="mailmonitor", parents=[common],
@@ -165,6 +168,10 @@ def build_parser() -> Parser:
     from mailmonitor.cli_deliverability import add_parsers
 
     add_parsers(sub, common, Parser)
+
+    from mailmonitor.cli_db import add_db_parser
+
+    add_db_parser(sub, common, Parser)
     return parser
 
 
@@ -452,6 +459,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     async def sweep() -> list[Any]:
         monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
+        from mailmonitor.services.team.leases import checkable_here
+
+        monitor.serves = checkable_here  # a team database: what this keyring can check
         try:
             return await monitor.sweep(emails or None, trigger="cli")
         finally:
@@ -508,10 +518,10 @@ def protocol_json(data: dict[str, Any] | None) -> dict[str, Any]:
             "phases": data.get("phases", {}), "cert_expires_at": data.get("cert_expires_at")}
 
 
-def cmd_run_headless() -> int:
+def cmd_run_headless(data_dir: Path) -> int:
     from mailmonitor.headless import run_headless
 
-    return run_headless()
+    return run_headless(data_dir)
 
 
 # --- entry ----------------------------------------------------------------------------------
@@ -547,28 +557,45 @@ def _main(argv: list[str]) -> int:
         from mailmonitor.selftest import run_self_test
 
         return run_self_test(data_dir)
+    from mailmonitor.models import DB_FILENAME, SchemaTooNew, close_db, open_db
+    from mailmonitor.models.database import DatabaseURLError, first_line, resolve_database
+
+    try:
+        target = resolve_database(getattr(args, "database", None), data_dir, DB_FILENAME)
+    except DatabaseURLError as exc:
+        raise UsageError(f"--database: {exc}") from None
     if args.command is None:
         from mailmonitor.app import run_app
 
-        return run_app(data_dir)
+        return run_app(data_dir, database=target)
 
     import peewee
 
     from mailmonitor.clock import utcnow
     from mailmonitor.logsetup import setup_logging
-    from mailmonitor.models import DB_FILENAME, close_db, open_db
 
     setup_logging(data_dir)
+    if args.command == "db":
+        from mailmonitor.cli_db import cmd_db
+
+        return cmd_db(args, target)
     try:
-        open_db(data_dir / DB_FILENAME)
+        open_db(target)
+    except SchemaTooNew as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
-        raise UsageError(f"cannot open the database in {data_dir}: {exc}") from None
+        where = f"in {data_dir}" if target.kind == "sqlite" else target.describe()
+        raise UsageError(f"cannot open the database {where}: {first_line(exc)}") from None
+    from mailmonitor.services.team.live import announce_changes
+
+    announce_changes()  # a team database: the other copies' windows hear of what this changes
     try:
         now = utcnow()
         if args.command == "check":
             return cmd_check(args)
         if args.command == "run":
-            return cmd_run_headless()
+            return cmd_run_headless(data_dir)
         from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 
         run_housekeeping(now)
@@ -601,7 +628,8 @@ def _main(argv: list[str]) -> int:
 
         cause = original_error(exc)
         log.error("database error: %s", cause, exc_info=exc)
-        print(f"mailmonitor: the database in {data_dir} could not be written ({cause}) — nothing "
+        where = f"in {data_dir}" if target.kind == "sqlite" else target.describe()
+        print(f"mailmonitor: the database {where} could not be written ({cause}) — nothing "
               "was changed", file=sys.stderr)
         return EXIT_FAILED
     finally:

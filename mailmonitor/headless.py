@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from mailmonitor.clock import clock_from_env
-from mailmonitor.models import db
 from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
@@ -30,15 +29,11 @@ from mailmonitor.services.desktop.background import (
 log = logging.getLogger(__name__)
 
 
-def data_dir() -> Path:
-    """The folder of the open database (the CLI opened it before calling us)."""
-    return Path(str(db.obj.database)).resolve().parent
-
-
-def run_headless() -> int:
-    """Entry point for `mailmonitor run --headless` (the database is open)."""
+def run_headless(data_dir: Path) -> int:
+    """Entry point for `mailmonitor run --headless` (the database is open; `data_dir` holds the
+    logs and the lock, whichever database is used)."""
     try:
-        lock = acquire_instance_lock(data_dir())
+        lock = acquire_instance_lock(data_dir)
     except AlreadyRunning as exc:
         print(f"mailmonitor: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from mailmonitor.models import (
     SendRecord,
     Step,
     db,
+    is_postgres,
 )
 from mailmonitor.services.monitoring.reasons import REASONS
 
@@ -90,7 +91,13 @@ def make_leads(campaign: Campaign, mailbox: Account | None, count: int, *, prefi
     sql, _ = Lead.insert_many(rows[:1], fields=LEAD_COLUMNS).sql()
     params = [tuple(f.db_value(v) for f, v in zip(LEAD_COLUMNS, row, strict=True)) for row in rows]
     with db.atomic():
-        db.cursor().executemany(sql, params)
+        if is_postgres(db.obj):  # psycopg2's executemany is one round trip per row
+            from psycopg2.extras import execute_values
+
+            head, _, _ = sql.partition(" VALUES ")
+            execute_values(db.cursor(), head + " VALUES %s", params, page_size=2000)
+        else:
+            db.cursor().executemany(sql, params)
     by_email = dict(db.execute(Lead.select(Lead.email, Lead.id).where(Lead.campaign == campaign)))
     return [by_email[e] for e in emails]
 

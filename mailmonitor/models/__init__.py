@@ -14,6 +14,12 @@ from mailmonitor.models.alert import Alert
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
+from mailmonitor.models.database import (
+    DatabaseTarget,
+    connect_database,
+    is_postgres,
+    parse_database_url,
+)
 from mailmonitor.models.deliverability import (
     Bounce,
     DomainAuth,
@@ -22,7 +28,14 @@ from mailmonitor.models.deliverability import (
     UnsubscribeToken,
 )
 from mailmonitor.models.lead import Lead, SendRecord
-from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, migrate
+from mailmonitor.models.lease import MailboxLease, Runner
+from mailmonitor.models.migrations import (
+    CURRENT_VERSION,
+    SCHEMA_LOCK_KEY,
+    SchemaTooNew,
+    SchemaVersion,
+    migrate,
+)
 from mailmonitor.models.notify import NotifyChannel, OutboxMessage
 from mailmonitor.models.setting import (
     Setting,
@@ -39,7 +52,7 @@ log = logging.getLogger(__name__)
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
-    Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth,
+    Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
 ]
 
 __all__ = [
@@ -52,13 +65,17 @@ __all__ = [
     "CampaignMailbox",
     "CampaignStatus",
     "Check",
+    "DatabaseTarget",
     "DomainAuth",
     "Lead",
     "LeadState",
+    "MailboxLease",
     "MailboxSync",
     "NotifyChannel",
     "OutboxMessage",
     "PauseReason",
+    "Runner",
+    "SchemaTooNew",
     "SendRecord",
     "SendState",
     "SendingHold",
@@ -71,41 +88,61 @@ __all__ = [
     "active_accounts",
     "all_settings",
     "close_db",
+    "connect_database",
     "db",
     "emails_match",
     "get_setting",
+    "is_postgres",
     "open_db",
+    "parse_database_url",
+    "prepare_schema",
     "set_setting",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"
 
 
-def open_db(path: Path | str) -> pw.Database:
-    """Open (creating if needed) the SQLite database and bring its schema up to date."""
-    path = Path(path)
-    database = pw.SqliteDatabase(
-        str(path),
-        pragmas={
-            "journal_mode": "wal",
-            "foreign_keys": 1,
-            "synchronous": "normal",
-            "busy_timeout": 10000,
-            "cache_size": -16000,
-        },
-        check_same_thread=False,
-    )
+def open_db(location: Path | str | DatabaseTarget, *, upgrade: bool = True) -> pw.Database:
+    """Open the database (a SQLite file path, a URL or a target), bind it to the models and,
+    with `upgrade`, create or migrate its schema. A schema newer than this app is refused
+    (SchemaTooNew) before anything is written."""
+    if isinstance(location, DatabaseTarget):
+        target = location
+    elif isinstance(location, Path):
+        target = DatabaseTarget("sqlite", path=location)
+    else:
+        target = parse_database_url(location)
+    database = connect_database(target)
     forget_settings()
     db.initialize(database)
     database.connect(reuse_if_open=True)
-    is_new = not SchemaVersion.table_exists()
-    if is_new:
+    if upgrade:
+        try:
+            prepare_schema(database, target.path if target.kind == "sqlite" else None)
+        except BaseException:
+            database.close()
+            raise
+    return database
+
+
+def prepare_schema(database: pw.Database, path: Path | None) -> int:
+    """Create the tables of a new database, or migrate an older one; returns the version.
+    On PostgreSQL all of it is one transaction under an advisory lock, so processes starting
+    together take turns and a failed step leaves the schema as it was."""
+    if is_postgres(database):
+        with database.atomic():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            return _create_or_migrate(database, None)
+    return _create_or_migrate(database, path)
+
+
+def _create_or_migrate(database: pw.Database, path: Path | None) -> int:
+    if not SchemaVersion.table_exists():
         with database.atomic():
             database.create_tables(ALL_MODELS)
             SchemaVersion.create(version=CURRENT_VERSION)
-    else:
-        migrate(path)
-    return database
+        return CURRENT_VERSION
+    return migrate(path)
 
 
 def close_db() -> None:

@@ -1,4 +1,6 @@
-"""Schema versions. Each migration runs inside a transaction, after a copy of the file is taken."""
+"""Schema versions. Each migration runs inside a transaction; a SQLite file is copied first
+(a server database is backed up by its administrator: PostgreSQL runs every step of a migration in
+one transaction). A database whose schema is newer than this app is never touched."""
 
 from __future__ import annotations
 
@@ -13,6 +15,20 @@ from mailmonitor.clock import utcnow
 from mailmonitor.models.base import BaseModel, db
 
 log = logging.getLogger(__name__)
+
+
+# pg_advisory_xact_lock key held while a PostgreSQL schema is created or migrated.
+SCHEMA_LOCK_KEY = 0x6D6D0001
+
+
+class SchemaTooNew(Exception):
+    """The database was set up by a newer mailmonitor; this one would misread it."""
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"the database's schema is version {found}, newer than this mailmonitor understands "
+            f"(version {supported}): update mailmonitor on this computer; nothing was changed")
+        self.found, self.supported = found, supported
 
 
 class SchemaVersion(BaseModel):
@@ -88,13 +104,22 @@ def _v6_deliverability() -> None:
     db.create_tables(DELIVERABILITY_MODELS, safe=True)
 
 
+def _v8_team_leases() -> None:
+    """Several processes on one database: a lease per mailbox and the running copies. New
+    tables only (idempotent), so it composes with the other versions in any order."""
+    from mailmonitor.models.lease import MailboxLease, Runner
+
+    MailboxLease.create_table(safe=True)
+    Runner.create_table(safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
-    6: _v6_deliverability,
+    6: _v6_deliverability, 8: _v8_team_leases,
 }
-CURRENT_VERSION = 6
+CURRENT_VERSION = 8
 
 
 def current_version() -> int:
@@ -119,6 +144,8 @@ def migrate(path: Path | None, migrations: dict[int, Callable[[], None]] | None 
     steps = MIGRATIONS if migrations is None else migrations
     goal = CURRENT_VERSION if target is None else target
     version = current_version()
+    if version > goal:
+        raise SchemaTooNew(version, goal)
     if version >= goal:
         return version
     if path is not None and path.exists() and version > 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Alert, Check, set_setting
@@ -18,6 +20,8 @@ from tests.factories import (
     probe_ok,
     reload,
 )
+
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
 
 
 def open_alerts(kind: str | None = None) -> list[Alert]:

@@ -29,6 +29,8 @@ from tests.factories import (
     reload,
 )
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 
 def break_account(account: Account, now: datetime, reason: str = "invalid_credentials") -> None:
     update_status(account, "disconnected", reason, "535 5.7.8 rejected", now)

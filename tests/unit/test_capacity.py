@@ -17,6 +17,8 @@ from mailmonitor.services.sending.capacity import (
 )
 from tests.factories import make_account, make_campaign, make_lead, record_send
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 START = date(2026, 11, 1)
 
 

@@ -42,6 +42,8 @@ from tests.factories import (
     reload,
 )
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 
 @dataclass
 class World:

@@ -29,6 +29,8 @@ from tests.factories import (
     reload,
 )
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 
 def counts_by_mailbox(campaign: Campaign, states: tuple[str, ...] | None = None
                       ) -> dict[int | None, int]:

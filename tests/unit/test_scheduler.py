@@ -19,6 +19,8 @@ from mailmonitor.services.sending.scheduler import Scheduler, advance_lead, step
 from tests.factories import make_account, make_campaign, make_lead, make_leads, record_send, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 MONDAY = datetime(2026, 11, 23, 9, 0)  # a Monday, 10:00 in Berlin (CET, UTC+1)
 BERLIN_OFFICE = parse_window("mon-fri 09:00-17:00 Europe/Berlin")
 

@@ -28,6 +28,8 @@ from mailmonitor.services.sending.sendlog import MAX_ATTEMPTS
 from tests.factories import make_account, make_campaign, make_lead, reload
 from tests.fake_smtp import Crash, FakeServer, fake_credentials
 
+pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
+
 NOW = datetime(2026, 11, 23, 9, 0)
 
 

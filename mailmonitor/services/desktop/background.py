@@ -8,7 +8,9 @@ both the window (qasync) and `mailmonitor run --headless` (plain asyncio).
 `stop()` is graceful: the email in flight is finished and recorded, no new one is started.
 
 Only one process may send from a data folder (two would settle each other's sends in flight):
-whoever runs this holds `acquire_instance_lock` first.
+whoever runs this holds `acquire_instance_lock` first. On a team database (PostgreSQL) several
+copies run at once on different folders and machines: each serves only the mailboxes it holds a
+lease for (services/team/leases.py), renewed every third of the lease length.
 
 Intervals can be set by environment variables (seconds; mainly for tests and demos):
   MAILMONITOR_SEND_TICK         sending loop period                           (default 15)
@@ -17,6 +19,7 @@ Intervals can be set by environment variables (seconds; mainly for tests and dem
   MAILMONITOR_RECONCILE_SETTLE  wait before "no copy in Sent" counts as proof (default 600)
   MAILMONITOR_NOTIFY_TICK       alert digest round and outbox delivery period  (default 30)
   MAILMONITOR_DELIVERABILITY_TICK  how often daily DNS / round-trip work is looked for (600)
+  MAILMONITOR_LEASE_SECONDS     team database: a mailbox's lease length        (default 30)
 """
 
 from __future__ import annotations
@@ -117,9 +120,10 @@ class BackgroundWork:
 
     def __init__(self, clock: Clock | None = None, *, monitor: Any = None,
                  is_online: Callable[[], bool] | None = None, sending: bool = True,
-                 token_provider: TokenProvider | None = None) -> None:
+                 token_provider: TokenProvider | None = None, kind: str = "headless") -> None:
         """`token_provider` signs the sending engine and the reply poll (and a monitor made
-        here) in to OAuth mailboxes; a `monitor` passed in brings its own."""
+        here) in to OAuth mailboxes; a `monitor` passed in brings its own. `kind` names this
+        copy in a team database's lease table ("headless" or "window")."""
         from mailmonitor.services.monitoring.monitor import Monitor
         from mailmonitor.services.sending.engine import SendingEngine
 
@@ -144,6 +148,27 @@ class BackgroundWork:
         self.stopping = asyncio.Event()
         self.stopping_flag = threading.Event()  # the same, for worker threads
         self.fatal_error: str | None = None  # why the work had to stop (run() returns 1)
+        self.leases: Any = None
+        self.live: Any = None
+        from mailmonitor.services.team.leases import (
+            LeaseKeeper,
+            lease_seconds_from_env,
+            new_holder_id,
+            team_mode,
+        )
+
+        if team_mode() and not sending:  # the local sender serves; this copy only shows
+            self.engine.serves = self.monitor.serves = lambda: set()
+        elif team_mode():
+            keeper = LeaseKeeper(self.clock, kind=kind, lease_seconds=lease_seconds_from_env())
+            self.leases = keeper
+            self.engine.serves = lambda: keeper.held
+            self.engine.sender.fence = keeper.held_condition
+            self.monitor.serves = lambda: keeper.held
+        if team_mode():
+            from mailmonitor.services.team.live import LiveEvents
+
+            self.live = LiveEvents(self.leases.holder if self.leases else new_holder_id())
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -216,6 +241,18 @@ class BackgroundWork:
             if not sent:  # with a backlog and no gap, go on at once
                 await self._pause(self.send_tick)
 
+    async def lease_loop(self) -> None:
+        """Team database: renew and take leases every third of their length."""
+        keeper = self.leases
+        while not self.stopping.is_set():
+            await self._pause(keeper.ttl.total_seconds() / 3)
+            if self.stopping.is_set():
+                break
+            try:
+                await self._in_thread(keeper.renew)
+            except Exception:  # the server is unreachable: the leases lapse, others take over
+                log.exception("renewing the mailbox leases failed")
+
     async def reply_loop(self) -> None:
         """Every sending mailbox's INBOX at start, then every few minutes."""
         from mailmonitor.services.deliverability import bounce_guard
@@ -223,7 +260,7 @@ class BackgroundWork:
         while not self.stopping.is_set():
             try:
                 polled_at = self.clock.now()
-                await self._in_thread(self.replies.poll_all)
+                await self._in_thread(self.replies.poll_all, self.engine.serves())
                 # The bounces this poll read: rates in the worker, holds (status writes) on
                 # this thread, like the monitor's and the engine's.
                 pauses = await self._in_thread(bounce_guard.pauses_needed, self.clock.now(),
@@ -293,6 +330,13 @@ class BackgroundWork:
         """Until `request_stop()`; then everything is stopped gracefully."""
         log.info("background work started (pid %d, sending %s)", os.getpid(),
                  "on" if self.sending else "off")
+        if self.live is not None:
+            self.live.start()
+        if self.leases is not None:
+            try:
+                await self._in_thread(self.leases.renew)
+            except Exception:
+                log.exception("taking the mailbox leases failed")
         try:
             if self.sending and self.engine.needs_reconcile():
                 report = await self._in_thread(self.engine.reconcile)
@@ -308,13 +352,22 @@ class BackgroundWork:
         tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
                  asyncio.create_task(self.alerts_loop()),
                  asyncio.create_task(self.deliverability_loop())] if self.sending else []
+        if self.leases is not None:
+            tasks.append(asyncio.create_task(self.lease_loop()))
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()
         monitor_task.cancel()
         await asyncio.gather(monitor_task, return_exceptions=True)
+        if self.leases is not None:  # hand the mailboxes over now, not after the expiry
+            try:
+                await self._in_thread(self.leases.release_all)
+            except Exception:
+                log.exception("releasing the mailbox leases failed")
         # The sending batches are done (gathered above); a reply poll still in a worker thread
         # is bounded by its timeouts and needs no waiting for.
+        if self.live is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.live.stop)
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
         return 1 if self.fatal_error else 0

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -75,6 +75,9 @@ class Monitor:
         self._keyring_alerted = True  # resolve a keyring alert of an earlier run once
         # Called when the database cannot be used any more (damaged, disk full): the owner stops.
         self.on_fatal: Callable[[BaseException], None] | None = None
+        # Team database: the mailboxes this copy serves (None: all). A copy never checks a
+        # mailbox another copy serves (without its secret it would report it disconnected).
+        self.serves: Callable[[], Collection[int] | None] = lambda: None
 
     @property
     def timeout(self) -> float:
@@ -179,7 +182,9 @@ class Monitor:
             & Account.next_check_at.is_null(False)
             & (Account.next_check_at <= now)
         )
-        return [a for a in query if a.id not in self.in_flight]
+        served = self.serves()
+        return [a for a in query if a.id not in self.in_flight
+                and (served is None or a.id in served)]
 
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
@@ -187,7 +192,8 @@ class Monitor:
         query = active_accounts().where(Account.status != Status.STOPPED)
         if emails:
             query = query.where(emails_match(emails))
-        ids = [a.id for a in query.order_by(Account.id)]
+        served = self.serves()
+        ids = [a.id for a in query.order_by(Account.id) if served is None or a.id in served]
         results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
         return [c for c in results if c is not None]
 
@@ -203,7 +209,7 @@ class Monitor:
         if not online:
             if self._was_online:
                 log.info("this computer is offline: checks suspended (local servers go on)")
-                mark_offline(now)
+                mark_offline(now, self.serves())
             self._was_online = False
             # Mailboxes on this computer or the local network are still checked (spec §2).
             for account in self.due_accounts(now):
@@ -266,13 +272,19 @@ class Monitor:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def mark_offline(now: datetime) -> None:
+def mark_offline(now: datetime, only: Collection[int] | None = None) -> None:
     """The computer has no network: accounts that were fine or retrying show `offline`; no
     failure is counted and nothing about campaigns changes. Disconnected accounts still need
     the rep, so they keep saying so."""
-    for account in active_accounts().where(Account.status.in_(
-            (Status.CONNECTED, Status.WARNING, Status.CHECKING))):
+    query = active_accounts().where(Account.status.in_(
+        (Status.CONNECTED, Status.WARNING, Status.CHECKING)))
+    if only is not None:  # a team database: only what this computer serves
+        query = query.where(Account.id.in_(list(only)))
+    for account in query:
         if not is_local_account(account):  # local servers stay reachable: still checked
             update_status(account, Status.OFFLINE, None, "This computer is offline", now)
-    Account.update(next_check_at=now).where(Account.status == Status.OFFLINE).execute()
+    offline = Account.update(next_check_at=now).where(Account.status == Status.OFFLINE)
+    if only is not None:
+        offline = offline.where(Account.id.in_(list(only)))
+    offline.execute()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,6 +97,9 @@ class SendingEngine:
         self.lookup = lookup or server_lookup(credentials, self.timeout)
         self.settle = settle
         self.backoff: dict[int, datetime] = {}  # account id -> no sends before
+        # Several copies on one database (services/team): the mailboxes this copy serves
+        # (None: all) and the send fence. Set by BackgroundWork in team mode.
+        self.serves: Callable[[], Collection[int] | None] = lambda: None
         self._next_reconcile: datetime | None = None
         self.failures: dict[int, int] = {}
         # Reads one mailbox's INBOX for replies now (replies.ReplyReader.poll); None: the
@@ -111,12 +114,16 @@ class SendingEngine:
         settling), the server is asked again at most every minute (or every settle delay)."""
         if self._next_reconcile is not None and self.clock.now() < self._next_reconcile:
             return False
-        return bool(SendRecord.select().where(SendRecord.state == SendState.SENDING).exists())
+        query = SendRecord.select().where(SendRecord.state == SendState.SENDING)
+        served = self.serves()
+        if served is not None:
+            query = query.where(SendRecord.account.in_(list(served)))
+        return bool(query.exists())
 
     def reconcile(self) -> ReconcileReport:
         """Settle sends left `sending` (call only while no batch of this engine is running)."""
         now = self.clock.now()
-        report = reconcile_pending(now, self.lookup, self.settle)
+        report = reconcile_pending(now, self.lookup, self.settle, accounts=self.serves())
         retry = min(self.settle, RECONCILE_RETRY)
         self._next_reconcile = now + retry if report.waiting else None
         return report
@@ -127,7 +134,7 @@ class SendingEngine:
         self.pause_broken_campaigns(report.campaign_errors)
 
     def plan(self) -> dict[int, list[Dispatch]]:
-        batches = self.scheduler.plan(self.clock.now(), self.backoff)
+        batches = self.scheduler.plan(self.clock.now(), self.backoff, only=self.serves())
         self.pause_broken_campaigns(self.scheduler.campaign_errors)
         return batches
 

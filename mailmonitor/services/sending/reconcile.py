@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -91,18 +91,25 @@ def server_lookup(credentials: Callable[[Account, str | None, float], Credential
     return lookup
 
 
-def unsettled(exclude: Iterable[int] = ()) -> list[SendRecord]:
+def unsettled(exclude: Iterable[int] = (), accounts: Collection[int] | None = None
+              ) -> list[SendRecord]:
+    """Records left `sending`; with `accounts`, only those of these mailboxes (the ones this
+    copy serves: another copy's sends in flight are its own business)."""
     query = SendRecord.select().where(SendRecord.state == SendState.SENDING).order_by(SendRecord.id)
+    if accounts is not None:
+        query = query.where(SendRecord.account.in_(list(accounts)))
     skip = set(exclude)
     return [r for r in query if r.id not in skip]
 
 
 def reconcile_pending(now: datetime, lookup: Lookup, settle: timedelta = DEFAULT_SETTLE,
-                      exclude: Iterable[int] = ()) -> ReconcileReport:
-    """Settle every interrupted send (records in `exclude` are in flight: left alone)."""
+                      exclude: Iterable[int] = (), accounts: Collection[int] | None = None
+                      ) -> ReconcileReport:
+    """Settle every interrupted send (records in `exclude` are in flight: left alone; with
+    `accounts`, only sends from these mailboxes)."""
     report = ReconcileReport()
     handed: dict[int, list[SendRecord]] = defaultdict(list)
-    for record in unsettled(exclude):
+    for record in unsettled(exclude, accounts):
         if record.handed_over_at is None:
             sendlog.mark_failed(record, f"{sendlog.INTERRUPTED}: stopped before the end of the "
                                 "message was sent, so the server discarded it; it is sent again",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -336,21 +336,25 @@ def poll_account(account: Account, creds: Credentials, now: datetime, timeout: f
     return report
 
 
-def accounts_to_poll() -> list[Account]:
+def accounts_to_poll(only: Collection[int] | None = None) -> list[Account]:
     """Connected mailboxes that have sent something, and those paused for their sending (their
-    logins work: replies, bounces and unsubscribes keep being read while the rep decides)."""
+    logins work: replies, bounces and unsubscribes keep being read while the rep decides); of
+    `only`: those this copy serves on a team database."""
     senders = SendRecord.select(SendRecord.account).distinct()
-    return list(Account.select().where(
+    query = Account.select().where(
         ((Account.status == Status.CONNECTED) | Account.reason.in_(SENDING_REASONS))
-        & Account.removed_at.is_null() & Account.id.in_(senders)).order_by(Account.id))
+        & Account.removed_at.is_null() & Account.id.in_(senders)).order_by(Account.id)
+    if only is not None:
+        query = query.where(Account.id.in_(list(only)))
+    return list(query)
 
 
 def poll_replies(now: datetime, credentials: Callable[[Account, str | None, float], Credentials],
-                 timeout: float = 20.0) -> PollReport:
+                 timeout: float = 20.0, only: Collection[int] | None = None) -> PollReport:
     """One poll of every sending mailbox; a mailbox that cannot be read is skipped (the monitor
     reports on its connection)."""
     total = PollReport()
-    for account in accounts_to_poll():
+    for account in accounts_to_poll(only):
         try:
             creds = credentials(account, None, timeout)
             total.add(poll_account(account, creds, now, timeout))
@@ -401,6 +405,7 @@ class ReplyReader:
                 log.info("replies of %s: %s", account.email, report)
             return True
 
-    def poll_all(self) -> int:
-        """One poll of every sending mailbox; returns how many could be read."""
-        return sum(1 for account in accounts_to_poll() if self.poll(account.id))
+    def poll_all(self, only: Collection[int] | None = None) -> int:
+        """One poll of every sending mailbox (of `only`: those this copy serves on a team
+        database); returns how many could be read."""
+        return sum(1 for account in accounts_to_poll(only) if self.poll(account.id))

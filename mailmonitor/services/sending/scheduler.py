@@ -16,7 +16,7 @@ own pace: with a minimum gap it sends one email per gap, never a burst.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,16 +128,19 @@ class Scheduler:
             self._jitter_for[account.id] = memo
         return last + timedelta(seconds=gap + memo[1])
 
-    def sending_mailboxes(self, now: datetime,
-                          backoff: dict[int, datetime] | None = None) -> dict[int, int]:
-        """Mailboxes that may send now, with how many emails each may send in this round."""
-        accounts = list(
-            Account.select().where(
-                (Account.status == Status.CONNECTED) & Account.removed_at.is_null()
-                & Account.id.in_(CampaignMailbox.select(CampaignMailbox.account)
-                                 .where(CampaignMailbox.active))
-            )
-        )
+    def sending_mailboxes(self, now: datetime, backoff: dict[int, datetime] | None = None,
+                          only: Collection[int] | None = None) -> dict[int, int]:
+        """Mailboxes that may send now, with how many emails each may send in this round.
+        `only`: the mailboxes this copy serves (None: all of them)."""
+        query = Account.select().where(
+            (Account.status == Status.CONNECTED) & Account.removed_at.is_null()
+            & Account.id.in_(CampaignMailbox.select(CampaignMailbox.account)
+                             .where(CampaignMailbox.active)))
+        if only is not None:
+            if not only:
+                return {}
+            query = query.where(Account.id.in_(list(only)))
+        accounts = list(query)
         accounts = [a for a in accounts if a.can_send()
                     and (backoff is None or backoff.get(a.id, now) <= now)]
         if not accounts:
@@ -154,8 +157,8 @@ class Scheduler:
             quota[account.id] = min(left, per_round)
         return quota
 
-    def plan(self, now: datetime, backoff: dict[int, datetime] | None = None
-             ) -> dict[int, list[Dispatch]]:
+    def plan(self, now: datetime, backoff: dict[int, datetime] | None = None,
+             only: Collection[int] | None = None) -> dict[int, list[Dispatch]]:
         """The next round: for each mailbox that may send, its due leads (oldest due first)."""
         campaigns = []
         for campaign in Campaign.select().where(Campaign.status == CampaignStatus.ACTIVE):
@@ -166,7 +169,7 @@ class Scheduler:
                 self.campaign_errors[campaign.id] = f"sending window: {type(exc).__name__}"
         if not campaigns:
             return {}
-        quota = self.sending_mailboxes(now, backoff)
+        quota = self.sending_mailboxes(now, backoff, only)
         if not quota:
             return {}
         accounts = {a.id: a for a in Account.select().where(Account.id.in_(list(quota)))}

@@ -341,8 +341,10 @@ class BatchSender:
                  transport_factory: Callable[[Account, Credentials, float], Any] = SmtpTransport,
                  save_copy: Callable[[Account], bool] = mailbox.app_saves_sent_copy,
                  stop: threading.Event | None = None,
-                 retry_delay: timedelta = sendlog.RETRY_DELAY) -> None:
+                 retry_delay: timedelta = sendlog.RETRY_DELAY,
+                 fence: Callable[[int], Any] | None = None) -> None:
         self.clock = clock
+        self.fence = fence  # account id -> SQL true while this copy serves it (team database)
         self.credentials = credentials
         self.timeout = timeout
         self.transport_factory = transport_factory
@@ -421,7 +423,9 @@ class BatchSender:
                                        composed.subject, now)
         try:
             transport.send(account.email, lead.email, composed.data,
-                           lambda: sendlog.mark_handed_over(record.id, self.clock.now()))
+                           lambda: sendlog.mark_handed_over(
+                               record.id, self.clock.now(),
+                               self.fence(account.id) if self.fence else None))
         except SendError as error:
             return self._send_failed(error, record, result)
         sendlog.mark_sent(record, self.clock.now(), delays=campaigns.delays(step.campaign_id),

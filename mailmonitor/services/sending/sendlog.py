@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import peewee as pw
+
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
 from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, SendState
@@ -38,10 +40,22 @@ def start_attempt(lead: Lead, step_position: int, account: Account, message_id: 
     return record
 
 
-def mark_handed_over(record_id: int, now: datetime) -> None:
-    """Committed before the end-of-data mark is written: from here on the server may accept."""
+class LeaseLost(Exception):
+    """This copy no longer serves the mailbox: the email must not be handed over."""
+
+
+def mark_handed_over(record_id: int, now: datetime, fence: pw.Node | None = None) -> None:
+    """Committed before the end-of-data mark is written: from here on the server may accept.
+    `fence` (several copies on one database): SQL that is true only while this copy still
+    serves the mailbox; when false nothing is marked and LeaseLost is raised, so the final "."
+    is never sent and the server discards the message."""
     with db.atomic():
-        SendRecord.update(handed_over_at=now).where(SendRecord.id == record_id).execute()
+        condition = SendRecord.id == record_id
+        if fence is not None:
+            condition = condition & fence
+        if not SendRecord.update(handed_over_at=now).where(condition).execute():
+            raise LeaseLost("this copy no longer serves the mailbox; the email was not handed "
+                            "over (another copy sends it)")
 
 
 def note_lost(record_id: int, what_happened: str) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.team.leases import serving_texts
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
@@ -53,6 +54,7 @@ class AccountRow:
     checked_at: datetime | None
     latency_ms: int | None
     checking: bool = False
+    served: str | None = None  # team database: "served by MACHINE" or that no copy can send
     # What the view asked for already (the view asks ~10 roles per cell on every paint).
     cache: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -69,6 +71,13 @@ class AccountRow:
 ACCOUNT_FIELDS = (Account.id, Account.email, Account.name, Account.kind, Account.imap_host,
                   Account.status, Account.reason, Account.detail, Account.checked_at,
                   Account.last_latency_ms)
+
+
+def note_serving(rows: list[AccountRow], now: datetime) -> None:
+    """Team database: which running copy serves each mailbox (services/team/leases.py)."""
+    texts = serving_texts([r.id for r in rows], now)
+    for r in rows:
+        r.served = texts.get(r.id)
 
 
 # Sorting by status puts what needs the rep first.
@@ -135,7 +144,8 @@ class AccountsModel(RowsModel[AccountRow]):
             return r.reason
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (self.STATUS, self.REASON):
-                return _status_tooltip(status, r.reason, r.detail)
+                tip = _status_tooltip(status, r.reason, r.detail)
+                return tip + (f"<br><br>{fmt.esc(r.served.capitalize())}" if r.served else "")
             if column == self.CHECKED:
                 return f"Last checked {fmt.local_time(r.checked_at)}"
             if column == self.ADDRESS and r.name:
@@ -162,6 +172,8 @@ class AccountsModel(RowsModel[AccountRow]):
                 return fmt.provider_name(r.kind, r.imap_host)
         elif column == self.REASON:
             if role == Qt.ItemDataRole.DisplayRole:
+                if r.reason not in REASONS and r.served and not r.served.startswith("served"):
+                    return r.served.capitalize()  # no running copy can send for it
                 return REASONS[r.reason].label if r.reason in REASONS else "—"
             if role == Role.SORT:
                 return REASONS[r.reason].label if r.reason in REASONS else ""
@@ -187,6 +199,7 @@ class AccountsModel(RowsModel[AccountRow]):
         self.beginResetModel()
         query = Account.select(*ACCOUNT_FIELDS).where(Account.removed_at.is_null())
         rows = [AccountRow(*values) for values in query.tuples()]
+        note_serving(rows, self.clock.now())
         # What needs the rep first, then by address (the views start in this order).
         self._rows = sorted(rows, key=lambda r: (SORT_RANK.get(r.status, 9), r.email))
         self._row_of = {r.id: i for i, r in enumerate(self._rows)}
@@ -208,6 +221,7 @@ class AccountsModel(RowsModel[AccountRow]):
             query = Account.select(*ACCOUNT_FIELDS).where(
                 Account.id.in_(wanted[i:i + 500]) & Account.removed_at.is_null())
             fresh |= {values[0]: AccountRow(*values) for values in query.tuples()}
+        note_serving(list(fresh.values()), self.clock.now())
         for account_id in wanted:
             row = self._row_of.get(account_id)
             new = fresh.get(account_id)

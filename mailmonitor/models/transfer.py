@@ -1,0 +1,120 @@
+"""Copy every row of one mailmonitor database into another, empty one (`mailmonitor db copy`):
+a personal SQLite file into the team's PostgreSQL, or back.
+
+The source is read in one consistent snapshot, the target is written in one transaction, and
+the row counts of every table are compared before it commits: a copy is whole or nothing. Ids are
+kept (send records, alerts and leads refer to each other by id); PostgreSQL's id sequences are
+moved past the copied ids. The database holds no secrets, so none move: passwords and tokens stay
+in this computer's keyring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from mailmonitor.models.base import BaseModel, db
+from mailmonitor.models.database import DatabaseTarget, connect_database, is_postgres
+from mailmonitor.models.migrations import SchemaVersion
+
+BATCH_ROWS = 1000
+
+
+class CopyRefused(Exception):
+    """The copy cannot be made; nothing was written. One line for the rep."""
+
+
+@dataclass
+class CopyReport:
+    counts: dict[str, int] = field(default_factory=dict)  # table -> rows copied
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def copied_models() -> list[type[BaseModel]]:
+    from mailmonitor.models import ALL_MODELS
+
+    # The target keeps its own schema history; every other table moves.
+    return [m for m in ALL_MODELS if m is not SchemaVersion]
+
+
+@contextmanager
+def bound_to(database: pw.Database) -> Iterator[None]:
+    """Bind the models to another database for a moment (single-threaded commands only)."""
+    previous = db.obj
+    db.initialize(database)
+    try:
+        yield
+    finally:
+        db.initialize(previous)
+
+
+def count_rows(database: pw.Database, model: type[BaseModel]) -> int:
+    cursor = database.execute(model.select(pw.fn.COUNT(pw.SQL("*"))))
+    return int(cursor.fetchone()[0])
+
+
+def copy_database(target: DatabaseTarget) -> CopyReport:
+    """Copy the bound database (its schema up to date) into `target`, which must be empty."""
+    from mailmonitor.models import prepare_schema
+
+    source = db.obj
+    destination = connect_database(target)
+    destination.connect()
+    try:
+        with bound_to(destination):
+            prepare_schema(destination, None)
+            occupied = {m._meta.table_name: n for m in copied_models()
+                        if (n := count_rows(destination, m))}
+        if occupied:
+            listing = ", ".join(f"{n} {table}" for table, n in sorted(occupied.items()))
+            raise CopyRefused(f"{target.describe()} already holds data ({listing}); copy only "
+                              "into an empty database; nothing was changed")
+        return _copy_rows(source, destination)
+    finally:
+        destination.close()
+
+
+def _copy_rows(source: pw.Database, destination: pw.Database) -> CopyReport:
+    report = CopyReport()
+    with source.atomic(), destination.atomic():
+        if is_postgres(source):  # one snapshot for all tables, while others keep writing
+            source.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        expected: dict[str, int] = {}
+        for model in copied_models():
+            table = model._meta.table_name
+            expected[table] = count_rows(source, model)
+            fields = list(model._meta.sorted_fields)
+            query = model.select(*fields).order_by(model._meta.primary_key).tuples()
+            batch: list[tuple[object, ...]] = []
+            copied = 0
+            for row in query.iterator():
+                batch.append(row)
+                if len(batch) >= BATCH_ROWS:
+                    copied += _insert(destination, model, fields, batch)
+                    batch = []
+            copied += _insert(destination, model, fields, batch)
+            stored = count_rows(destination, model)
+            if not (copied == stored == expected[table]):
+                raise CopyRefused(f"{table}: {expected[table]} rows in the source, {stored} "
+                                  "arrived; nothing was changed")
+            report.counts[table] = stored
+            if is_postgres(destination) and isinstance(model._meta.primary_key, pw.AutoField):
+                destination.execute_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)")
+    return report
+
+
+def _insert(destination: pw.Database, model: type[BaseModel], fields: list[pw.Field],
+            rows: list[tuple[object, ...]]) -> int:
+    if not rows:
+        return 0
+    query = model.insert_many(rows, fields=fields).returning()  # no RETURNING needed
+    destination.execute(query)
+    return len(rows)

@@ -1,0 +1,141 @@
+"""Live updates between copies: PostgreSQL LISTEN/NOTIFY carries the event bus.
+
+`LiveEvents.start()` (team database only)
+- publishes what this copy's services announce (account, campaign, lead and alert changes) with
+  `pg_notify` on the connection that made the change: inside a transaction it is delivered at
+  commit, and not at all on a rollback — another copy never hears of a change it cannot read;
+- listens on its own connection in a thread blocked in `select()` (no polling) and re-emits
+  what other copies announced on this copy's bus, where the window's bridge picks it up like a
+  local event. A lost listening connection is opened again every few seconds.
+A payload carries the event's name and ids only; every copy reads the rows themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import select
+import threading
+from typing import Any
+
+import peewee as pw
+
+from mailmonitor import events
+from mailmonitor.models import db
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "mailmonitor_events"
+CARRIED = (events.ACCOUNT_CHANGED, events.CAMPAIGN_CHANGED, events.LEADS_CHANGED,
+           events.ALERTS_CHANGED)
+RECONNECT_SECONDS = 5.0
+MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
+
+
+class LiveEvents:
+    def __init__(self, origin: str, database: pw.Database | None = None,
+                 bus: events.EventBus | None = None) -> None:
+        self.origin = origin  # this copy's holder id: its own notifications are not re-emitted
+        self._database = database  # None: whatever the models are bound to
+        self.bus = bus or events.bus
+        self._relaying = threading.local()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._handlers = {name: self._publisher(name) for name in CARRIED}
+        self.received = 0
+        self.listening = threading.Event()  # set while the LISTEN connection is up
+
+    @property
+    def database(self) -> pw.Database:
+        return self._database or db.obj
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def _publisher(self, name: str) -> events.Handler:
+        def publish(*args: Any) -> None:
+            if getattr(self._relaying, "active", False):
+                return  # an event that came from another copy: not sent back
+            payload = json.dumps({"o": self.origin, "e": name, "a": list(args)})
+            if len(payload) > MAX_PAYLOAD:
+                return
+            try:
+                self.database.execute_sql("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            except Exception as exc:  # the change itself is stored; others see it on refresh
+                log.warning("could not announce %s to the other copies: %s", name, exc)
+        return publish
+
+    # --- listening -----------------------------------------------------------------------------
+
+    def start(self, listen: bool = True) -> LiveEvents:
+        """Publish this copy's events; with `listen`, also receive the others' (a one-shot
+        command only publishes)."""
+        for name, handler in self._handlers.items():
+            self.bus.subscribe(name, handler)
+        if not listen:
+            return self
+        self._thread = threading.Thread(target=self._listen_forever, name="listen", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        for name, handler in self._handlers.items():
+            self.bus.unsubscribe(name, handler)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _connect(self) -> Any:
+        import psycopg2
+
+        params = dict(self.database.connect_params)
+        conn = psycopg2.connect(dbname=self.database.database, **params)
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+        return conn
+
+    def _listen_forever(self) -> None:
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = self._connect()
+                self.listening.set()
+                while not self._stop.is_set():
+                    ready, _, _ = select.select([conn], [], [], 1.0)  # wakes up to notice stop
+                    if not ready:
+                        continue
+                    conn.poll()
+                    while conn.notifies:
+                        self._deliver(conn.notifies.pop(0).payload)
+            except Exception as exc:
+                log.warning("live updates from the other copies paused: %s", exc)
+            finally:
+                self.listening.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self._stop.wait(RECONNECT_SECONDS)
+
+    def _deliver(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            origin, name, args = message["o"], message["e"], list(message["a"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed live update")
+            return
+        if origin == self.origin or name not in CARRIED:
+            return
+        self.received += 1
+        self._relaying.active = True
+        try:
+            self.bus.emit(name, *args)
+        finally:
+            self._relaying.active = False
+
+
+def announce_changes() -> LiveEvents | None:
+    """For a one-shot command on a team database: publish its changes (no listening)."""
+    from mailmonitor.services.team.leases import new_holder_id, team_mode
+
+    return LiveEvents(new_holder_id()).start(listen=False) if team_mode() else None
