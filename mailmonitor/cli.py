@@ -545,6 +545,10 @@ def _main(argv: list[str]) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from mailmonitor.headless import catch_stop_signals_early
+
+        catch_stop_signals_early()  # a SIGTERM while starting up still stops gracefully
     if args.command == "demo":
         from mailmonitor.demo import run_demo
 

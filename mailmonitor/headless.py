@@ -28,6 +28,18 @@ from mailmonitor.services.desktop.background import (
 
 log = logging.getLogger(__name__)
 
+# A stop signal that arrived before the background work could take it (while the database
+# opens and Qt's network backend loads): the work stops as soon as it starts.
+_stop_requested_early: list[int] = []
+
+
+def catch_stop_signals_early() -> None:
+    """Called first thing by `run --headless`: SIGTERM/SIGINT during start-up are remembered,
+    never fatal (the default action would end the process without settling anything)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread / Windows
+            signal.signal(sig, lambda number, _frame: _stop_requested_early.append(number))
+
 
 def run_headless(data_dir: Path) -> int:
     """Entry point for `mailmonitor run --headless` (the database is open; `data_dir` holds the
@@ -41,13 +53,27 @@ def run_headless(data_dir: Path) -> int:
         async def main() -> int:
             from mailmonitor.services.monitoring.network import NetworkWatch
 
-            network = NetworkWatch()  # the OS's network state, without a window
-            work = BackgroundWork(clock_from_env(), is_online=network.is_online,
-                                  token_provider=oauth_token_provider())
+            # The signals are handled from the first moment: a SIGTERM while Qt's network
+            # backend loads (it can take a while) still stops gracefully, never by default.
+            started: list[BackgroundWork] = []
+            stop_early: list[bool] = []
+
+            def on_signal() -> None:
+                if started:
+                    started[0].request_stop()
+                else:
+                    stop_early.append(True)
+
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):  # Windows
-                    loop.add_signal_handler(sig, work.request_stop)
+                    loop.add_signal_handler(sig, on_signal)
+            network = NetworkWatch()  # the OS's network state, without a window
+            work = BackgroundWork(clock_from_env(), is_online=network.is_online,
+                                  token_provider=oauth_token_provider())
+            started.append(work)
+            if stop_early or _stop_requested_early:
+                work.request_stop()
             log.info("headless runner started (pid %d)", os.getpid())
             code = await work.run()
             log.info("headless runner stopped")

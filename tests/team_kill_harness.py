@@ -139,11 +139,12 @@ class TeamKillRunner:
     # --- running and killing -------------------------------------------------------------------
 
     def start(self, copy: int) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailmonitor", "--data-dir", str(self.data_dir(copy)), "run",
-             "--headless"], env=self.env[copy], cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / f"copy{copy}" / "stderr.log").open("ab"))
+        # The child keeps its own copy of the descriptor: ours is closed right away.
+        with (self.folder / f"copy{copy}" / "stderr.log").open("ab") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mailmonitor", "--data-dir", str(self.data_dir(copy)),
+                 "run", "--headless"], env=self.env[copy], cwd=ROOT, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr)
         self.processes[copy] = process
         return process
 

@@ -17,12 +17,19 @@ from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
     Alert,
+    Bounce,
     Check,
+    DomainAuth,
     Lead,
     MailboxLease,
     MailboxSync,
+    NotifyChannel,
+    OutboxMessage,
     Runner,
+    SendingHold,
     SendRecord,
+    Suppression,
+    UnsubscribeToken,
     close_db,
     db,
     open_db,
@@ -196,6 +203,18 @@ def fill_every_table() -> dict[str, int]:
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)
     Runner.create(holder="laptop:1:ab", machine="laptop", pid=1, started_at=now,
                   heartbeat_at=now, expires_at=now, can_serve=[a.id])
+    # Alert channels (issue 13) and deliverability (issue 14): their tables move too.
+    channel = NotifyChannel.create(name="Me", kind="email", target="rep@copy.example",
+                                   events=["disconnected"], from_account=a)
+    OutboxMessage.create(channel=channel, delivery_id="d1", round_at=now, title="T", text="X",
+                         items=[{"event": "disconnected"}], state="sent", sent_at=now)
+    record = SendRecord.get()
+    Bounce.create(account=a, send=record, lead=lead, email=lead.email, kind="hard",
+                  status="5.1.1")
+    SendingHold.create(account=b, reason="high_bounce_rate", detail="3 of 50")
+    Suppression.create(email="gone@copy.example", source="a reply")
+    UnsubscribeToken.create(token="tok-1", lead=lead)
+    DomainAuth.create(domain="copy.example", checked_at=now, result={"spf": "ok"})
     return {m._meta.table_name: m.select().count() for m in ALL_MODELS if m is not SchemaVersion}
 
 
