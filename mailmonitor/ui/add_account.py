@@ -5,7 +5,6 @@ stored, and a failure says what to do."""
 from __future__ import annotations
 
 import logging
-import threading
 from functools import partial
 from typing import Any
 
@@ -31,14 +30,17 @@ from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.monitoring.account_state import record_check
+from mailmonitor.services.monitoring.progress import ProbeWatch
+from mailmonitor.services.reconnect.failure_words import failure_text
 from mailmonitor.services.reconnect.flow import (
     OAUTH_NOT_CONFIGURED,
     TestOutcome,
-    failure_help,
     oauth_hook,
 )
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
+from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.widgets import Banner
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,13 @@ class AddAccountDialog(QDialog):
         self.error.hide()
         self.progress = QLabel()
         self.progress.setObjectName("muted")
+        self.test_progress = ProbeProgress()
+        self.stop_test = QPushButton("Stop test")
+        self.stop_test.setObjectName("stopTest")
+        self.stop_test.hide()
+        self.details = DetailsBox()
+        self.work = DialogWork(ctx)
+        self._watch: ProbeWatch | None = None
 
         form = QFormLayout()
         form.addRow("Email address", self.email)
@@ -143,6 +152,7 @@ class AddAccountDialog(QDialog):
         self.add_button.setDefault(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.stop_test)
         buttons.addWidget(cancel)
         buttons.addWidget(self.add_button)
 
@@ -152,11 +162,14 @@ class AddAccountDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.servers)
         layout.addWidget(self.error)
+        layout.addWidget(self.details)
+        layout.addWidget(self.test_progress)
         layout.addLayout(buttons)
 
         self._hosts_edited = False
-        self._cancel_sign_in = threading.Event()
+        self._cancel_sign_in = self.work.cancel_event()
         cancel.clicked.connect(self.reject)
+        self.stop_test.clicked.connect(self._stop_test)
         self.add_button.clicked.connect(self.test_and_add)
         self.sign_in.clicked.connect(self.sign_in_with_browser)
         self.email.textChanged.connect(self._email_changed)
@@ -238,9 +251,10 @@ class AddAccountDialog(QDialog):
             username=self.username.text().strip(),
         ).validated()
 
-    def show_error(self, html: str) -> None:
+    def show_error(self, html: str, details: str = "") -> None:
         self.error.set_message(html)
         self.error.setVisible(bool(html))
+        self.details.set_text(details)
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -259,36 +273,53 @@ class AddAccountDialog(QDialog):
             return
         self.show_error("")
         self.add_button.setEnabled(False)
-        self.progress.setText("Testing IMAP and SMTP…")
-        self.ctx.spawn(self._test_and_add(spec, password), "add account")
+        self.progress.setText("Testing IMAP and SMTP at the same time…")
+        watch = self.work.watch(self.ctx.timeout)
+        self._watch = watch
+        self.test_progress.start(watch)
+        self.stop_test.show()
+        self.work.spawn(self._test_and_add(spec, password, watch), "add account")
 
-    async def _test_and_add(self, spec: AccountSpec, password: str) -> None:
+    def _stop_test(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+    async def _test_and_add(self, spec: AccountSpec, password: str, watch: ProbeWatch) -> None:
         now = self.ctx.clock.now()
         try:
             probe_account = Account(**account_values(spec, True, now))
-            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, probe_account, password,
-                                                 self.ctx.timeout)
+            imap, smtp = await self.ctx.connection_test(probe_account, password, watch)
+            if not self.work.alive:
+                return  # the dialog closed meanwhile: its widgets may be gone
+            if watch.cancelled.is_set():
+                self.show_error("Test stopped. Nothing was stored.")
+                return
             outcome = TestOutcome.of(imap, smtp)
             if not outcome.ok:
-                lines = failure_help(probe_account, outcome.reason)
+                text = failure_text(probe_account, outcome, "adding", self.ctx.timeout)
                 self.show_error(
-                    f"<b>Not added: {esc(outcome.label)}</b>"
-                    + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail else "")
-                    + "<ul style='margin-left:-20px'>"
-                    + "".join(f"<li>{esc(line)}</li>" for line in lines[:-1]) + "</ul>")
+                    f"<b>{esc(text.title)}</b><ul style='margin-left:-20px'>"
+                    + "".join(f"<li>{esc(line)}</li>" for line in text.advice) + "</ul>",
+                    text.details)
                 return
             try:
                 account = await self.ctx.blocking(create_account, spec, password, now)
             except (InvalidInput, SecretStoreError) as exc:
-                self.show_error(esc(str(exc)))
+                if self.work.alive:
+                    self.show_error(esc(str(exc)))
                 return
             record_check(Account.get_by_id(account.id), imap, smtp, self.ctx.clock.now(),
                          "manual")
+            if not self.work.alive:
+                return
             self.added.emit(account.id)
             self.accept()
         finally:
-            self.add_button.setEnabled(True)
-            self.progress.setText("")
+            if self.work.alive:
+                self.add_button.setEnabled(True)
+                self.progress.setText("")
+                self.test_progress.stop()
+                self.stop_test.hide()
 
     def sign_in_with_browser(self) -> None:
         hook = oauth_hook("add_account")
@@ -304,28 +335,36 @@ class AddAccountDialog(QDialog):
         self._cancel_sign_in.clear()
         self.sign_in.setEnabled(False)
         self.sign_in_note.setText("Waiting for the sign-in in your browser…")
-        self.ctx.spawn(self._sign_in(hook, spec), "browser sign-in")
+        self.work.spawn(self._sign_in(hook, spec), "browser sign-in")
 
     async def _sign_in(self, hook: Any, spec: AccountSpec) -> None:
+        def show_url(url: str) -> None:
+            if self.work.alive:
+                self.sign_in_note.setText(
+                    "Waiting for the sign-in in your browser… If no browser opened, "
+                    f"<a href=\"{esc(url)}\">open the sign-in page</a>.")
+
         def on_url(url: str) -> None:  # called from the worker thread
-            self.ctx.loop.call_soon_threadsafe(
-                self.sign_in_note.setText,
-                "Waiting for the sign-in in your browser… If no browser opened, "
-                f"<a href=\"{esc(url)}\">open the sign-in page</a>.")
+            self.ctx.loop.call_soon_threadsafe(show_url, url)
 
         try:
             account = await self.ctx.blocking(partial(
                 hook, spec, SIGN_IN_TIMEOUT, self.ctx.clock.now(), on_url=on_url,
                 cancel=self._cancel_sign_in))
         except Exception as exc:
-            self.sign_in_note.setText("")
-            self.show_error(f"The sign-in did not finish: {esc(str(exc))}")
+            if self.work.alive:
+                self.sign_in_note.setText("")
+                self.show_error("The sign-in did not finish.", str(exc))
             return
         finally:
-            self.sign_in.setEnabled(True)
+            if self.work.alive:
+                self.sign_in.setEnabled(True)
+        if not self.work.alive:
+            return
         self.added.emit(int(account.id))
         self.accept()
 
     def done(self, result: int) -> None:
-        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        self.work.stop()  # a test or browser sign-in still running gives up now
+        self.test_progress.stop()
         super().done(result)

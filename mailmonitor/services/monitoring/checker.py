@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Callable
 
 from mailmonitor.logsetup import register_secret
@@ -18,6 +19,7 @@ from mailmonitor.services.monitoring.probes import (
     probe_imap,
     probe_smtp,
 )
+from mailmonitor.services.monitoring.progress import ProbeWatch
 from mailmonitor.services.monitoring.reasons import REASONS
 
 # Obtains a fresh access token for an OAuth account (set by the OAuth service when it loads);
@@ -38,11 +40,12 @@ def load_oauth_service() -> TokenProvider | None:
     return token_provider
 
 
-def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]:
+def endpoints_for(account: Account, timeout: float, watch: ProbeWatch | None = None
+                  ) -> tuple[Endpoint, Endpoint]:
     imap = Endpoint(account.imap_host, account.imap_port, account.imap_security, account.login,
-                    account.ca_file, timeout)
+                    account.ca_file, timeout, watch)
     smtp = Endpoint(account.smtp_host, account.smtp_port, account.smtp_security, account.login,
-                    account.ca_file, timeout)
+                    account.ca_file, timeout, watch)
     return imap, smtp
 
 
@@ -69,9 +72,15 @@ def credentials_for(account: Account, password: str | None, timeout: float) -> C
     return Credentials(password=password)
 
 
-def run_check(account: Account, password: str | None = None, timeout: float = 20.0
-              ) -> tuple[ProbeResult, ProbeResult]:
-    """IMAP then SMTP. Secrets problems become results, not exceptions."""
+def run_check(account: Account, password: str | None = None, timeout: float = 20.0,
+              watch: ProbeWatch | None = None) -> tuple[ProbeResult, ProbeResult]:
+    """IMAP then SMTP. Secrets problems become results, not exceptions.
+
+    With a ``watch`` (a test the rep waits for in a dialog) IMAP and SMTP run side by side, each
+    step is reported to it, and ``watch.cancel()`` ends both at once."""
+    if watch is not None and account.is_oauth:
+        watch.step("imap", "token")
+        watch.step("smtp", "token")
     try:
         creds = credentials_for(account, password, timeout)
     except secrets.SecretStoreError as exc:
@@ -85,7 +94,27 @@ def run_check(account: Account, password: str | None = None, timeout: float = 20
 
         reason, detail = classify_token_error(exc)
         return failed("imap", reason, detail), failed("smtp", reason, detail)
-    imap_ep, smtp_ep = endpoints_for(account, timeout)
+    imap_ep, smtp_ep = endpoints_for(account, timeout, watch)
+    if watch is not None:
+        return _side_by_side(imap_ep, smtp_ep, creds, watch)
     # One after the other in this worker thread: the monitor already runs many accounts side by
     # side, and twice the threads only meant more contention for the interpreter lock.
     return probe_imap(imap_ep, creds), probe_smtp(smtp_ep, creds)
+
+
+def _side_by_side(imap_ep: Endpoint, smtp_ep: Endpoint, creds: Credentials, watch: ProbeWatch
+                  ) -> tuple[ProbeResult, ProbeResult]:
+    """SMTP in a second thread while IMAP runs in this one: the rep waits for the slower of the
+    two, not for their sum."""
+    box: dict[str, ProbeResult] = {}
+
+    def smtp() -> None:
+        box["smtp"] = probe_smtp(smtp_ep, creds)
+        watch.finished("smtp", box["smtp"].ok)
+
+    thread = threading.Thread(target=smtp, name="probe-smtp", daemon=True)
+    thread.start()
+    imap = probe_imap(imap_ep, creds)
+    watch.finished("imap", imap.ok)
+    thread.join()
+    return imap, box["smtp"]
