@@ -597,10 +597,17 @@ class MainWindow(QMainWindow):
         return wizard
 
     def _reconnected(self, account_id: int) -> None:
-        row = self.accounts_model.row_for(account_id)
-        name = row.email if row else "The mailbox"
-        self.statusBar().showMessage(f"{name} is connected again: its campaigns continue "
-                                     "where they left off.", 10000)
+        wizard = self.wizards.get(account_id)
+        text = wizard.confirmation if wizard is not None else ""
+        if not text:
+            row = self.accounts_model.row_for(account_id)
+            text = f"{row.email if row else 'The mailbox'} reconnected."
+        self.statusBar().showMessage(text, 15000)
+        self.notice.clear_actions()
+        self.notice.set_severity("ok")
+        self.notice.set_message(f"<b>{fmt.esc(text)}</b> Leads continue where they left off.")
+        self.notice.add_action("Dismiss", self.notice.hide)
+        self.notice.show()
 
     def open_alerts(self) -> AlertsDialog:
         if self.alerts_dialog is None:

@@ -6,7 +6,6 @@ worker threads through the UI context."""
 from __future__ import annotations
 
 import logging
-import threading
 from functools import partial
 from typing import Any
 
@@ -31,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.reconnect.confirmation import choices_now, reconnect_confirmation
+from mailmonitor.services.reconnect.failure_words import failure_text
 from mailmonitor.services.reconnect.flow import (
     OAUTH_NOT_CONFIGURED,
     FlowError,
@@ -41,7 +42,9 @@ from mailmonitor.services.reconnect.flow import (
 )
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.icons import campaign_icon
+from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.widgets import Banner, StatusChip
 
 log = logging.getLogger(__name__)
@@ -221,9 +224,11 @@ class ConnectionPage(QWidget):
         self.signed_in.setOpenExternalLinks(True)
         self.progress = muted("")
         self.progress.setObjectName("progress")
+        self.test_progress = ProbeProgress()
         self.failure = Banner("error")
         self.failure.setObjectName("failureHelp")
         self.failure.hide()
+        self.details = DetailsBox()
         buttons = ButtonRow()
         self.diagnostics = buttons.button("Copy diagnostics")
         self.diagnostics.setToolTip("Copies a report without passwords, for a support request")
@@ -261,7 +266,9 @@ class ConnectionPage(QWidget):
         layout.addWidget(self.password_box)
         layout.addWidget(self.oauth_box)
         layout.addWidget(self.progress)
+        layout.addWidget(self.test_progress)
         layout.addWidget(self.failure)
+        layout.addWidget(self.details)
         layout.addStretch(1)
         layout.addLayout(buttons)
         self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
@@ -325,7 +332,9 @@ class ReconnectWizard(QDialog):
         layout.addWidget(line)
         layout.addWidget(self.stack, 1)
         self.warmup_dialog: WarmupDialog | None = None
-        self._cancel_sign_in = threading.Event()
+        self.work = DialogWork(ctx)
+        self.confirmation = ""  # said by the window after Save & Resume
+        self._cancel_sign_in = self.work.cancel_event()
         self._wire()
         self.show_page()
 
@@ -438,16 +447,18 @@ class ReconnectWizard(QDialog):
         p.back.setVisible(bool(self.flow.campaigns))
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:
-            self._show_failure(f"<b>The connection failed: {fmt.esc(test.label)}</b>"
-                               + (f"<br><tt>{fmt.esc(test.detail[:240])}</tt>"
-                                  if test.detail else ""),
-                               self.flow.failure_help())
+            text = failure_text(account, test, "reconnecting", self.ctx.timeout)
+            self._show_failure(f"<b>{fmt.esc(text.title)}</b>",
+                               [*text.advice, "Still stuck? “Copy diagnostics” copies a report "
+                                "without passwords for a support request."], text.details)
         elif testing or test is None:
             p.failure.hide()
+            p.details.set_text("")
         self._update_next()
 
-    def _show_failure(self, title_html: str, lines: list[str]) -> None:
+    def _show_failure(self, title_html: str, lines: list[str], details: str = "") -> None:
         p = self.connection_page
+        p.details.set_text(details)
         items = "".join(f"<li>{fmt.esc(line)}</li>" for line in lines)
         p.failure.set_severity("error")
         p.failure.set_message(title_html + (f"<ul style='margin-left:-20px'>{items}</ul>"
@@ -521,21 +532,26 @@ class ReconnectWizard(QDialog):
     def test_connection(self) -> None:
         if self.flow.page is not Page.CONNECTION or not self.flow.can_test()[0]:
             return
-        self.ctx.spawn(self._test(), "reconnect test")
+        self.work.spawn(self._test(), "reconnect test")
 
     async def _test(self) -> None:
         password = self.flow.start_test()
         self.show_page()
         account = self.flow.account
+        watch = self.work.watch(self.ctx.timeout)
+        self.connection_page.test_progress.start(watch)
         try:
-            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, account, password,
-                                                 self.ctx.timeout)
+            imap, smtp = await self.ctx.connection_test(account, password, watch)
         except Exception as exc:  # the probe itself broke: say so, stay on the page
             log.exception("reconnect test failed to run")
             self.flow.test_crashed(f"{type(exc).__name__}: {exc}")
         else:
             self.flow.finish_test(imap, smtp)
-        self.show_page()
+        finally:
+            if self.work.alive:
+                self.connection_page.test_progress.stop()
+        if self.work.alive:
+            self.show_page()
 
     def sign_in_with_browser(self) -> None:
         sign_in = oauth_hook("sign_in")
@@ -543,7 +559,7 @@ class ReconnectWizard(QDialog):
             self.connection_page.signed_in.setText(OAUTH_NOT_CONFIGURED)
             return
         self._cancel_sign_in.clear()
-        self.ctx.spawn(self._sign_in(sign_in), "browser sign-in")
+        self.work.spawn(self._sign_in(sign_in), "browser sign-in")
 
     async def _sign_in(self, sign_in: Any) -> None:
         p = self.connection_page
@@ -557,43 +573,54 @@ class ReconnectWizard(QDialog):
             await self.ctx.blocking(partial(sign_in, self.flow.account, SIGN_IN_TIMEOUT,
                                             on_url=on_url, cancel=self._cancel_sign_in))
         except Exception as exc:
-            p.signed_in.setText(f"The sign-in did not finish: {fmt.esc(str(exc))}")
+            if self.work.alive:
+                p.signed_in.setText("The sign-in did not finish.")
+                p.details.set_text(str(exc))
         else:
             self.flow.mark_signed_in()
-            p.signed_in.setText("Signed in. Press Next to test the connection.")
+            if self.work.alive:
+                p.signed_in.setText("Signed in. Press Next to test the connection.")
         finally:
-            p.browser.setEnabled(True)
-            self._update_next()
+            if self.work.alive:
+                p.browser.setEnabled(True)
+                self._update_next()
 
     def _show_sign_in_url(self, url: str) -> None:
-        if self.flow.signed_in:
+        if self.flow.signed_in or not self.work.alive:
             return
         self.connection_page.signed_in.setText(
             "Waiting for the sign-in in your browser… If no browser opened, "
             f"<a href=\"{fmt.esc(url)}\">open the sign-in page</a>.")
 
     def done(self, result: int) -> None:
-        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        self.work.stop()  # a test or browser sign-in still running gives up now
+        self.connection_page.test_progress.stop()
         super().done(result)
 
     def save_and_resume(self) -> None:
         if self.flow.page is Page.READY:
             self.ready_page.save.setEnabled(False)
+            # Not cancelled with the window: once started, saving finishes.
             self.ctx.spawn(self._save(), "save and resume")
 
     async def _save(self) -> None:
         try:
             await self.ctx.blocking(self.flow.store_secret)
+            before = choices_now(self.flow.account)
             result = self.flow.apply(self.ctx.clock.now())
+            self.confirmation = reconnect_confirmation(
+                self.flow.account.email, before, choices_now(self.flow.account))
         except Exception as exc:
-            self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
-            self.ready_page.error.show()
-            self.ready_page.save.setEnabled(True)
+            if self.work.alive:
+                self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
+                self.ready_page.error.show()
+                self.ready_page.save.setEnabled(True)
             return
         if result.campaign_note:
             log.info("after reconnect: %s", result.campaign_note)
-        self.reconnected.emit(self.flow.account_id)
-        self.show_page()
+        if self.work.alive:
+            self.reconnected.emit(self.flow.account_id)
+            self.show_page()
 
     def copy_diagnostics(self) -> None:
         report = self.flow.diagnostics(self.ctx.clock.now())
