@@ -31,6 +31,7 @@ from mailmonitor.services.campaigns.impact import describe_disconnect, describe_
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect.flow import SendingSettings
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
@@ -86,6 +87,7 @@ class SenderDialog(QDialog):
         layout.addLayout(buttons)
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self._save)
+        keyboard.install(self)
 
     def _save(self) -> None:
         self.saved.emit(self.name.text().strip(), self.signature.toPlainText().rstrip())
@@ -174,7 +176,9 @@ class AccountDetailDialog(QDialog):
         self.disconnect_button = QPushButton("Disconnect…")
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setProperty("destructive", True)
+        self.disconnect_button.setProperty("risky", True)  # never where focus starts
         close = QPushButton("Close")
+        self.close_button = close
         buttons = QHBoxLayout()
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.reconnect_button)
@@ -207,6 +211,7 @@ class AccountDetailDialog(QDialog):
         ctx.bridge.accountChanged.connect(self._changed)
         ctx.bridge.checkStarted.connect(self._check_started)
         self.refresh()
+        keyboard.install(self)
 
     def edit_sending_settings(self) -> WarmupDialog | None:
         """The same pop-up as the wizard's Edit Warm-up, saving at once."""
@@ -289,6 +294,11 @@ class AccountDetailDialog(QDialog):
         self.test_button.setEnabled(self.ctx.monitor is not None
                                     and account.status != Status.STOPPED.value)
         self.disconnect_button.setEnabled(account.detached_at is None)
+        # Enter: Reconnect when the mailbox needs it, else Close. Never a destructive button.
+        (self.reconnect_button if broken else self.close_button).setDefault(True)
+        if not broken:
+            self.reconnect_button.setDefault(False)
+        keyboard.keep_focus_safe(self)
 
     def _fill_settings(self, a: Account) -> None:
         while self.settings.rowCount():
@@ -388,6 +398,7 @@ class AccountDetailDialog(QDialog):
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
         self.refresh()
+        self.reconnect_button.setFocus()  # not the next button along (Remove…)
 
     def remove_account(self) -> None:
         account = Account.get_by_id(self.account_id)

@@ -37,6 +37,7 @@ from mailmonitor.services.reconnect.flow import (
     TestOutcome,
     oauth_hook,
 )
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
@@ -178,6 +179,7 @@ class AddAccountDialog(QDialog):
         self.kind_buttons.buttonClicked.connect(lambda _b: self._kind_changed())
         self.kind_buttons.buttons()[2].setChecked(True)
         self._kind_changed()
+        keyboard.install(self)
 
     # --- form behaviour -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from mailmonitor.models import Account, Alert
 from mailmonitor.services.alerts import registry as alert_service
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.widgets import SEVERITY_STATUS, discard
@@ -117,6 +118,7 @@ class AlertsDialog(QDialog):
         ctx.bridge.alertsChanged.connect(self._refresh_timer.start)
         ctx.bridge.accountsBatch.connect(lambda _ids: self._refresh_timer.start())
         self.refresh()
+        keyboard.install(self)
 
     def refresh(self) -> None:
         for card in self.cards:

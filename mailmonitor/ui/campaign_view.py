@@ -44,6 +44,7 @@ from mailmonitor.services.campaigns.rules import (
 from mailmonitor.services.campaigns.setup import import_leads
 from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
@@ -135,6 +136,7 @@ class ReallocateDialog(QDialog):
         self.apply_button.clicked.connect(self.apply)
         self.include_contacted.toggled.connect(lambda _on: self.refresh_preview())
         self.refresh_preview()
+        keyboard.install(self)
 
     def refresh_preview(self) -> None:
         campaign = Campaign.get_by_id(self.campaign_id)
@@ -230,6 +232,7 @@ class CampaignView(QWidget):
         self.count.setObjectName("muted")
         self.leads = LeadsModel(None, ctx.clock, mailbox_email)
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab moves on, arrows move between cells
         self.table.setObjectName("leadsTable")
         self.table.setModel(self.leads)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -61,6 +61,7 @@ from mailmonitor.ui.alerts import AlertsDialog, open_alert_count
 from mailmonitor.ui.campaign_view import CampaignView, ReallocateDialog
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import action_icon, app_icon, status_icon, tinted_icon
+from mailmonitor.ui.menu_bar import build_menu_bar
 from mailmonitor.ui.models import (
     AccountsModel,
     CampaignsModel,
@@ -148,6 +149,8 @@ class MainWindow(QMainWindow):
         self.campaigns_proxy.setSourceModel(self.campaigns_model)
 
         self._build_actions()
+        self.help_actions: dict[str, QAction] = {}
+        build_menu_bar(self)
         self._build_toolbar()
         self._build_central()
         self._build_status_bar()
@@ -376,6 +379,7 @@ class MainWindow(QMainWindow):
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         view.setAlternatingRowColors(True)
+        view.setTabKeyNavigation(False)  # Tab moves on to the next control, not the next cell
         view.setShowGrid(False)
         view.setWordWrap(False)
         view.setIconSize(QSize(16, 16))

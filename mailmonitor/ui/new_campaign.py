@@ -37,6 +37,7 @@ from mailmonitor.models import Account, active_accounts
 from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
 from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.icons import status_icon
@@ -420,6 +421,7 @@ class NewCampaignDialog(QDialog):
         cancel.clicked.connect(self.reject)
         self.create_button.clicked.connect(self.create_campaign)
         self.browse.clicked.connect(self.browse_csv)
+        keyboard.install(self)
 
     # --- form -----------------------------------------------------------------------------------
 

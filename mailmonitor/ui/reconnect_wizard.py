@@ -41,6 +41,7 @@ from mailmonitor.services.reconnect.flow import (
     oauth_hook,
 )
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.icons import campaign_icon
@@ -180,6 +181,7 @@ class WarmupDialog(QDialog):
         layout.addLayout(buttons)
         self.warmup.toggled.connect(self._ramp_enabled)
         self.show_settings(settings)
+        keyboard.install(self)
 
     def _ramp_enabled(self, on: bool) -> None:
         self.start.setEnabled(on)
@@ -336,6 +338,7 @@ class ReconnectWizard(QDialog):
         self.confirmation = ""  # said by the window after Save & Resume
         self._cancel_sign_in = self.work.cancel_event()
         self._wire()
+        keyboard.install(self)
         self.show_page()
 
     # --- wiring -------------------------------------------------------------------------------
@@ -350,7 +353,6 @@ class ReconnectWizard(QDialog):
         c.edit_warmup.clicked.connect(self._edit_warmup)
         c.next.clicked.connect(self.test_connection)
         c.password.textChanged.connect(self._password_typed)
-        c.password.returnPressed.connect(self.test_connection)
         c.browser.clicked.connect(self.sign_in_with_browser)
         c.diagnostics.clicked.connect(self.copy_diagnostics)
         r.back.clicked.connect(lambda: self._navigate(self.flow.back))
@@ -386,6 +388,7 @@ class ReconnectWizard(QDialog):
     def show_page(self) -> None:
         page = self.flow.page
         account = self.flow.account
+        shown_before = self.stack.currentWidget()
         current = {Page.TESTING: Page.CONNECTION, Page.DONE: Page.READY}.get(page, page)
         self.steps.setText("  ›  ".join(
             f"<b>{name}</b>" if step is current else f"<span style='color:gray'>{name}</span>"
@@ -403,6 +406,11 @@ class ReconnectWizard(QDialog):
             self.stack.setCurrentWidget(self.ready_page)
         elif page is Page.DONE:
             self.accept()
+            return
+        if self.stack.currentWidget() is not shown_before or self.focusWidget() is None:
+            keyboard.start_focus(self)  # a new page: its first field, else its primary button
+        else:
+            keyboard.keep_focus_safe(self)
 
     def _render_select(self, account: Account) -> None:
         p = self.select_page

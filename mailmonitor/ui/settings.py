@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import get_setting
 from mailmonitor.services.desktop.settings import save_settings
+from mailmonitor.ui import keyboard
 
 
 def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
@@ -79,6 +80,7 @@ class SettingsDialog(QDialog):
         cancel.clicked.connect(self.reject)
         save.clicked.connect(self.save)
         self.load()
+        keyboard.install(self)
 
     def load(self) -> None:
         self.check_interval.setValue(int(get_setting("check_interval_seconds")) // 60)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.services.auth.secrets import keyring_status
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.icons import resource_path
 from mailmonitor.ui.widgets import Banner
 
@@ -213,3 +214,4 @@ class WelcomeDialog(QDialog):
         self.page.addMailboxRequested.connect(self.accept)
         self.page.demoRequested.connect(self.accept)
         self.resize(640, 480)
+        keyboard.install(self)
