@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mailmonitor import __version__
+from mailmonitor.cli_oauth import add_oauth_parser, cmd_oauth
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL, EXIT_USAGE = 0, 1, 2, 3
 
@@ -109,6 +110,7 @@ def build_parser() -> Parser:
     llist = ld.add_parser("list", parents=[common])
     llist.add_argument("name")
     llist.add_argument("--json", action="store_true")
+    add_oauth_parser(sub, common)
     return parser
 
 
@@ -469,6 +471,8 @@ def _main(argv: list[str]) -> int:
             return cmd_campaigns(args, now)
         if args.command == "leads":
             return cmd_leads(args, now)
+        if args.command == "oauth":
+            return cmd_oauth(args)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None

@@ -24,6 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "max_concurrent_checks": 6,
     "connection_timeout_seconds": 20,
     "cert_warning_days": 14,
+    # The team's Google / Microsoft client registrations (services/auth/registration.py; the
+    # Google client secret lives in the keyring). None: not set up here.
+    "google_client_id": None,
+    "google_auth_uri": None,
+    "google_token_uri": None,
+    "ms_client_id": None,
+    "ms_authority": None,
 }
 
 
