@@ -8,7 +8,8 @@ import logging
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -28,6 +29,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
 from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
 from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.auth.registration import not_set_up_message, registration
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.monitoring.progress import ProbeWatch
@@ -77,9 +79,11 @@ class EndpointEditor(QWidget):
 class AddAccountDialog(QDialog):
     """Signals:
         added(int): the account was tested and stored.
+        signInSettingsRequested(): open Settings → Sign-in (Google/Microsoft not set up).
     """
 
     added = Signal(int)
+    signInSettingsRequested = Signal()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,7 +117,7 @@ class AddAccountDialog(QDialog):
         self.sign_in_note = QLabel()
         self.sign_in_note.setObjectName("muted")
         self.sign_in_note.setWordWrap(True)
-        self.sign_in_note.setOpenExternalLinks(True)
+        self.sign_in_note.linkActivated.connect(self._link)
 
         self.imap = EndpointEditor()
         self.smtp = EndpointEditor()
@@ -236,6 +240,17 @@ class AddAccountDialog(QDialog):
             self.password_help.setText(preset.app_password_help if preset else
                                        "If the mailbox uses two-factor authentication, create "
                                        "an app password at your provider and paste it here.")
+        if oauth_kind:
+            provider = "google" if kind == "gmail" else "microsoft"
+            configured = registration(provider).configured
+            self.sign_in.setEnabled(configured)
+            if not configured:
+                self.sign_in.setToolTip(not_set_up_message(provider))
+                self.sign_in_note.setText(
+                    esc(not_set_up_message(provider))
+                    + " <a href='settings:sign-in'>Open Settings → Sign-in</a>")
+            else:
+                self.sign_in.setToolTip("")
         if oauth_kind and preset is not None and not self._hosts_edited:
             self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
                        preset.smtp_host, preset.smtp_port, preset.smtp_security)
@@ -322,6 +337,12 @@ class AddAccountDialog(QDialog):
                 self.progress.setText("")
                 self.test_progress.stop()
                 self.stop_test.hide()
+
+    def _link(self, href: str) -> None:
+        if href == "settings:sign-in":
+            self.signInSettingsRequested.emit()
+        else:
+            QDesktopServices.openUrl(QUrl(href))
 
     def sign_in_with_browser(self) -> None:
         hook = oauth_hook("add_account")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -77,6 +78,7 @@ from mailmonitor.ui.welcome import WelcomePage, needs_welcome
 from mailmonitor.ui.widgets import Banner, ProgressDelegate
 
 log = logging.getLogger(__name__)
+W = TypeVar("W", bound=QWidget)
 
 STATUS_FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("All mailboxes", None),
@@ -88,6 +90,11 @@ STATUS_FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("Stopped", frozenset({Status.STOPPED.value})),
 ]
 
+
+
+def showing(dialog: W | None) -> TypeGuard[W]:
+    """Open on screen (False once closed, also after Qt deleted it: WA_DeleteOnClose)."""
+    return dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible()
 
 
 def badge_icon(base: QIcon, count: int) -> QIcon:
@@ -587,7 +594,7 @@ class MainWindow(QMainWindow):
     def open_wizard(self, account_id: int, at: Page = Page.CONNECTION,
                     campaign_id: int | None = None) -> ReconnectWizard:
         wizard = self.wizards.get(account_id)
-        if wizard is not None and wizard.isVisible():
+        if showing(wizard):
             wizard.raise_()
             wizard.activateWindow()
             return wizard
@@ -632,16 +639,17 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_add_account(self) -> AddAccountDialog:
-        if self.add_dialog is None or not self.add_dialog.isVisible():
+        if not showing(self.add_dialog):
             dialog = AddAccountDialog(self.ctx, self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.added.connect(self._account_added)
+            dialog.signInSettingsRequested.connect(self.open_sign_in_settings)
             self.add_dialog = dialog
             dialog.open()
         return self.add_dialog
 
     def open_new_campaign(self) -> NewCampaignDialog:
-        if self.new_campaign_dialog is None or not self.new_campaign_dialog.isVisible():
+        if not showing(self.new_campaign_dialog):
             dialog = NewCampaignDialog(self.ctx, self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.created.connect(self._campaign_created)
@@ -679,11 +687,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Mailbox added and connected.", 8000)
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self)
+        dialog = SettingsDialog(self, self.ctx)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(lambda: self.statusBar().showMessage("Settings saved.", 5000))
         self.settings_dialog = dialog
         dialog.open()
+        return dialog
+
+    def open_sign_in_settings(self) -> SettingsDialog:
+        dialog = self.open_settings()
+        dialog.tabs.setCurrentWidget(dialog.sign_in)
         return dialog
 
     def bring_to_front(self) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account
+from mailmonitor.services.auth.registration import not_set_up_message, registration
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect.confirmation import choices_now, reconnect_confirmation
 from mailmonitor.services.reconnect.failure_words import failure_text
@@ -452,6 +453,11 @@ class ReconnectWizard(QDialog):
         p.progress.setVisible(testing)
         for widget in (p.password, p.back, p.edit_warmup, p.browser):
             widget.setEnabled(not testing)
+        if oauth:  # no client registration yet: say what is needed instead of failing
+            provider = "google" if account.kind == "gmail" else "microsoft"
+            if not registration(provider).configured:
+                p.browser.setEnabled(False)
+                p.signed_in.setText(fmt.esc(not_set_up_message(provider)))
         p.back.setVisible(bool(self.flow.campaigns))
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:

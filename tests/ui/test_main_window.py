@@ -123,6 +123,16 @@ def test_add_account_google_offers_browser_sign_in(
     assert dialog.kind == "gmail"
     assert dialog.sign_in.isVisibleTo(dialog) and dialog.sign_in.text() == "Sign in with Google"
     assert "2-Step Verification" in dialog.password_help.text()
+    # Without the team's client registration the button is off and says what is needed.
+    assert not dialog.sign_in.isEnabled()
+    assert "Google sign-in is not set up" in dialog.sign_in_note.text()
+    dialog.sign_in_note.linkActivated.emit("settings:sign-in")
+    assert window.settings_dialog is not None and window.settings_dialog.isVisible()
+    assert window.settings_dialog.tabs.currentWidget() is window.settings_dialog.sign_in
+    window.settings_dialog.reject()
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
+    dialog.set_kind("gmail")
+    assert dialog.sign_in.isEnabled()
     dialog.sign_in.click()
     assert "not configured" in dialog.error.text.text()
     dialog.add_button.click()
@@ -142,6 +152,7 @@ def test_add_account_with_browser_sign_in(
 
     monkeypatch.setattr("mailmonitor.ui.add_account.oauth_hook",
                         lambda name: fake_add_account if name == "add_account" else None)
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
     window = make_window()
     dialog = window.open_add_account()
     added: list[int] = []
