@@ -28,6 +28,7 @@ from mailmonitor.models import Account, Check
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.reconnect.flow import SendingSettings
 from mailmonitor.ui import format as fmt
@@ -346,12 +347,13 @@ class AccountDetailDialog(QDialog):
             detail = QTableWidgetItem(check.detail or "OK")
             detail.setToolTip(check.detail or "")
             for column, item in enumerate((when, result, latency,
-                                           QTableWidgetItem(check.trigger), detail)):
+                                           QTableWidgetItem(trigger_words(check.trigger)), detail)):
                 self.history.setItem(row, column, item)
         last = checks[0] if checks else None
         lines = []
         if last is not None:
-            lines.append(f"Check of {fmt.local_time(last.checked_at)} ({last.trigger}): "
+            lines.append(f"Check of {fmt.local_time(last.checked_at)} "
+                         f"({trigger_words(last.trigger)}): "
                          f"{label_for(last.status, last.reason)}")
             for name, data in (("IMAP", last.imap), ("SMTP", last.smtp)):
                 if data:
@@ -359,9 +361,9 @@ class AccountDetailDialog(QDialog):
                                  f"{data.get('latency_ms')} ms")
                     if data.get("error"):
                         lines.append(f"  {data['error']}")
-                    phases = data.get("phases")
-                    if phases:
-                        lines.append(f"  phases: {phases}")
+                    steps = phases_words(data.get("phases"))
+                    if steps:
+                        lines.append(f"  steps: {steps}")
         else:
             lines.append(account.detail or "No check yet.")
         self.answer.setPlainText("\n".join(lines))

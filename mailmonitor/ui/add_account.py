@@ -276,6 +276,10 @@ class AddAccountDialog(QDialog):
     # --- actions --------------------------------------------------------------------------------
 
     def test_and_add(self) -> None:
+        if not self.email.text().strip():
+            self.show_error("Enter the mailbox's email address.")
+            self.email.setFocus()
+            return
         try:
             spec = self.spec()
         except InvalidInput as exc:

@@ -192,7 +192,8 @@ def test_account_detail_history_and_test_connection(
     run(qloop, window)
     settle()
     assert dialog.history.rowCount() == 4
-    assert dialog.history.item(0, 3).text() == "manual"
+    assert dialog.history.item(0, 3).text() == "Test Connection"  # why it ran, in words
+    assert "{" not in dialog.answer.toPlainText()  # steps in words, never a Python dict
 
 
 def test_disconnect_and_remove_explain_first(
@@ -214,7 +215,8 @@ def test_disconnect_and_remove_explain_first(
     assert "leaves “Q4 outreach”" in info
     assert "Its 6 open leads wait" in info
     assert "within 1 hour" in info
-    assert "the 1 leads it already emailed are set to Campaign Stopped" in info
+    assert "1 lead it already emailed is set to Campaign Stopped" in info
+    assert "5 other leads move" in info
     cancel = box.button(QMessageBox.StandardButton.Cancel)
     cancel.click()
     assert reload(ava).status == "connected"  # cancelled: nothing happened

@@ -20,6 +20,8 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 def normalize_email(value: str) -> str:
     """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased."""
     text = (value or "").strip()
+    if not text:
+        raise InvalidInput("the email address is empty")
     if text.count("@") != 1:
         raise InvalidInput(f"{value!r} is not a valid email address")
     local, domain = text.split("@")

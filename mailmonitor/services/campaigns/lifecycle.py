@@ -36,6 +36,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.words import count
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
@@ -82,7 +83,7 @@ def disconnect(account: Account, now: datetime) -> int:
         alerts.raise_alert(
             alerts.account_key(account, "grace"), "grace_ending",
             f"{account.email} was disconnected: connect it again within "
-            f"{_duration(grace)} to keep its {leads} leads",
+            f"{_duration(grace)} to keep its {count(leads, 'lead')}",
             f"Until {now + grace:%H:%M} UTC the same address gets its leads back. After that, "
             "leads it already emailed are stopped for good and the others move to the "
             "campaigns' other mailboxes.",
