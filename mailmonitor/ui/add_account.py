@@ -27,7 +27,13 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
-from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
+from mailmonitor.services.accounts.providers import (
+    DEFAULT_SECURITY,
+    PRESETS,
+    Preset,
+    preset_for_email,
+    standard_port,
+)
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth.registration import not_set_up_message, registration
 from mailmonitor.services.auth.secrets import SecretStoreError
@@ -56,14 +62,25 @@ SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", "None (not e
 
 
 class EndpointEditor(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """Host, port and security of one protocol. Starts at the protocol's usual port (never 1),
+    and follows the security choice while the port is still a usual one."""
+
+    def __init__(self, protocol: str = "imap", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.protocol = protocol
         self.host = QLineEdit()
+        self.host.setObjectName(f"{protocol}Host")
         self.port = QSpinBox()
+        self.port.setObjectName(f"{protocol}Port")
         self.port.setRange(1, 65535)
         self.security = QComboBox()
         for value, label in SECURITY:
             self.security.addItem(label, value)
+        security = DEFAULT_SECURITY[protocol]
+        self.security.setCurrentIndex(max(0, self.security.findData(security)))
+        self.port.setValue(standard_port(protocol, security))
+        self._security = security
+        self.security.currentIndexChanged.connect(self._security_changed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.host, 1)
@@ -72,8 +89,15 @@ class EndpointEditor(QWidget):
 
     def set(self, host: str, port: int, security: str) -> None:
         self.host.setText(host)
-        self.port.setValue(port)
         self.security.setCurrentIndex(max(0, self.security.findData(security)))
+        self.port.setValue(port)
+        self._security = security
+
+    def _security_changed(self, _index: int) -> None:
+        new = str(self.security.currentData())
+        if self.port.value() == standard_port(self.protocol, self._security):
+            self.port.setValue(standard_port(self.protocol, new))
+        self._security = new
 
 
 class AddAccountDialog(QDialog):
@@ -119,8 +143,8 @@ class AddAccountDialog(QDialog):
         self.sign_in_note.setWordWrap(True)
         self.sign_in_note.linkActivated.connect(self._link)
 
-        self.imap = EndpointEditor()
-        self.smtp = EndpointEditor()
+        self.imap = EndpointEditor("imap")
+        self.smtp = EndpointEditor("smtp")
         self.username = QLineEdit()
         self.username.setPlaceholderText("Same as the address")
         self.servers = QGroupBox("Servers")

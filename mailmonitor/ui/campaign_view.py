@@ -46,6 +46,7 @@ from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
 from mailmonitor.ui.widgets import Banner, StatusChip, discard
@@ -327,6 +328,9 @@ class CampaignView(QWidget):
                      else " by you")
         self.chip.set_status({"active": "connected", "paused": "warning"}.get(
             campaign.status, "stopped"), text)
+        if campaign.status == "paused" and campaign.pause_reason != PAUSE_NO_MAILBOX:
+            # Paused by the rep is a choice, not a warning: the calm pause sign.
+            self.chip.icon.setPixmap(campaign_icon("paused", pause_reason="user").pixmap(18, 18))
         members = campaign_accounts(campaign)
         self._members = {a.id for a in members}
         connected = sum(1 for a in members if a.status == "connected")

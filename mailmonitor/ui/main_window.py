@@ -163,7 +163,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         self.tray = TrayController(ctx, lambda: dict(self.accounts_model.counts), self,
-                                   use_tray=use_tray, parent=self)
+                                   use_tray=use_tray, parent=self,
+                                   needing=self._mailboxes_needing_you)
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.checkAllRequested.connect(self.check_all)
         self.tray.wizardRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
@@ -368,11 +369,13 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(content)
         self.setCentralWidget(self.stack)
+        self.welcome.keyringStatusChanged.connect(self._keyring_known)
         if needs_welcome():
             self.stack.setCurrentWidget(self.welcome)
-            self.ctx.spawn(self._check_keyring(), "keyring check")
         else:
             self.stack.setCurrentWidget(content)
+        # Always: without a keyring no mailbox can be added (its password has nowhere to go).
+        self.ctx.spawn(self._check_keyring(), "keyring check")
         if self.campaigns_proxy.rowCount():
             self.campaigns_view.selectRow(0)
 
@@ -416,6 +419,13 @@ class MainWindow(QMainWindow):
     def _accounts_changed(self, account_ids: list[int]) -> None:
         self.accounts_model.refresh_accounts(account_ids)
         self.campaigns_model.accounts_changed(account_ids, self._status_of)
+
+    def _mailboxes_needing_you(self) -> list[tuple[int, str, str]]:
+        rows = [r for r in (self.accounts_model.row_for(i) for i in
+                            self.accounts_model.ids_with_status(Status.DISCONNECTED.value))
+                if r is not None]
+        return [(r.id, r.email, label_for(r.status, r.reason))
+                for r in sorted(rows, key=lambda r: r.email)]
 
     def _status_of(self, account_id: int) -> tuple[str, str | None] | None:
         row = self.accounts_model.row_for(account_id)
@@ -671,6 +681,14 @@ class MainWindow(QMainWindow):
     async def _check_keyring(self) -> None:
         ok, detail = await self.ctx.blocking(keyring_status)
         self.welcome.set_keyring_status(ok, detail)
+        self._keyring_known(ok, detail)
+
+    def _keyring_known(self, ok: bool, detail: str) -> None:
+        self.add_account.setEnabled(ok)
+        self.add_account.setToolTip(
+            "Add a mailbox (Ctrl+N)" if ok else
+            f"No system keyring, so no password can be stored: {detail}. Install GNOME "
+            "Keyring or KWallet, then use “Check again” on the welcome page.")
 
     def open_demo(self) -> None:
         """The demo runs as its own app, on a throwaway folder: the rep's data is never mixed

@@ -9,7 +9,7 @@ import logging
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -337,6 +337,11 @@ class ReconnectWizard(QDialog):
         self.warmup_dialog: WarmupDialog | None = None
         self.work = DialogWork(ctx)
         self.confirmation = ""  # said by the window after Save & Resume
+        self.copied_timer = QTimer(self)
+        self.copied_timer.setSingleShot(True)
+        self.copied_timer.setInterval(2500)
+        self.copied_timer.timeout.connect(
+            lambda: self.connection_page.diagnostics.setText("Copy diagnostics"))
         self._cancel_sign_in = self.work.cancel_event()
         self._wire()
         keyboard.install(self)
@@ -421,7 +426,8 @@ class ReconnectWizard(QDialog):
             for choice in self.flow.campaigns:
                 waiting = (f" · {fmt.count(choice.waiting_leads, 'lead')} waiting"
                            if choice.waiting_leads else "")
-                item = QListWidgetItem(campaign_icon(choice.status),
+                item = QListWidgetItem(campaign_icon(choice.status,
+                                                     pause_reason=choice.pause_reason),
                                        f"{choice.name} — {choice.status_text}{waiting}")
                 item.setData(Qt.ItemDataRole.UserRole, choice.id)
                 p.campaigns.addItem(item)
@@ -640,3 +646,4 @@ class ReconnectWizard(QDialog):
         report = self.flow.diagnostics(self.ctx.clock.now())
         QGuiApplication.clipboard().setText(report)
         self.connection_page.diagnostics.setText("Copied ✓")
+        self.copied_timer.start()  # back to "Copy diagnostics" after a moment

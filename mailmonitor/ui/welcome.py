@@ -97,6 +97,7 @@ def redetect_keyring() -> tuple[bool, str]:
 class WelcomePage(QWidget):
     addMailboxRequested = Signal()
     demoRequested = Signal()
+    keyringStatusChanged = Signal(bool, str)  # (usable, detail) after every check
 
     def __init__(self, parent: QWidget | None = None, *,
                  keyring_check: KeyringCheck = keyring_status,
@@ -196,6 +197,7 @@ class WelcomePage(QWidget):
 
     def recheck_keyring(self) -> bool:
         self.set_keyring_status(*self._recheck())
+        self.keyringStatusChanged.emit(bool(self.keyring_ok), str(self.keyring_detail))
         return bool(self.keyring_ok)
 
 
