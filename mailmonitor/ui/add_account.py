@@ -50,7 +50,7 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
-from mailmonitor.ui.widgets import Banner
+from mailmonitor.ui.widgets import Banner, fit_height
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,9 @@ class AddAccountDialog(QDialog):
         self.password_help = QLabel()
         self.password_help.setObjectName("muted")
         self.password_help.setWordWrap(True)
+        # Two lines of help always fit (a form row does not grow with wrapped text by itself).
+        self.password_help.setMinimumHeight(self.password_help.fontMetrics().lineSpacing() * 2
+                                            + 4)
         self.sign_in = QPushButton()
         self.sign_in.setObjectName("oauthSignIn")
         self.sign_in.setProperty("primary", True)
@@ -279,6 +282,7 @@ class AddAccountDialog(QDialog):
             self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
                        preset.smtp_host, preset.smtp_port, preset.smtp_security)
         self.password.setPlaceholderText("App password" if kind == "gmail" else "")
+        fit_height(self)
 
     def spec(self) -> AccountSpec:
         """What the form says, validated (raises InvalidInput with a message for the rep)."""
@@ -296,6 +300,7 @@ class AddAccountDialog(QDialog):
         self.error.set_message(html)
         self.error.setVisible(bool(html))
         self.details.set_text(details)
+        fit_height(self)
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -323,6 +328,7 @@ class AddAccountDialog(QDialog):
         self._watch = watch
         self.test_progress.start(watch)
         self.stop_test.show()
+        fit_height(self)
         self.work.spawn(self._test_and_add(spec, password, watch), "add account")
 
     def _stop_test(self) -> None:

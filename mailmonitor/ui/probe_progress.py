@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from mailmonitor.services.monitoring.progress import ProbeWatch
+from mailmonitor.ui.widgets import fit_height
 
 
 class ProbeProgress(QWidget):
@@ -79,6 +80,8 @@ class DetailsBox(QWidget):
     def _toggled(self, on: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
         self.body.setVisible(on)
+        if on:
+            fit_height(self.window())
 
     def set_text(self, text: str) -> None:
         self.body.setText(text[:2000])

@@ -47,7 +47,7 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
-from mailmonitor.ui.widgets import Banner, StatusChip
+from mailmonitor.ui.widgets import Banner, StatusChip, fit_height
 
 log = logging.getLogger(__name__)
 
@@ -484,6 +484,7 @@ class ReconnectWizard(QDialog):
         p.failure.set_message(title_html + (f"<ul style='margin-left:-20px'>{items}</ul>"
                                             if items else ""))
         p.failure.show()
+        fit_height(self)  # the whole help, never clipped
 
     def _render_ready(self, account: Account) -> None:
         p = self.ready_page
