@@ -30,7 +30,11 @@ MAX_CARDS = 200  # more than this is a wall nobody reads; the count says how man
 
 
 def open_alert_count() -> int:
-    return int(Alert.select().where(Alert.resolved_at.is_null()).count())
+    """What the badge counts: the cards of the alerts list (one per broken mailbox), not the
+    alerts behind them."""
+    if not Alert.select().where(Alert.resolved_at.is_null()).exists():
+        return 0
+    return len(group_alerts(alert_service.open_alerts()))
 
 
 
