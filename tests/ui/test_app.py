@@ -23,13 +23,31 @@ def main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
+def when_window_is_up(action: Any) -> QTimer:
+    """Call `action(window)` once run_app's window is on screen. (A fixed delay failed on a
+    loaded machine: the window was not there yet, nothing quit the app, and the next tests ran
+    beside a live app.)"""
+    before = {id(w) for w in main_windows()}
+    timer = QTimer()
+    timer.setInterval(20)
+
+    def poll() -> None:
+        windows = [w for w in main_windows() if id(w) not in before and w.isVisible()]
+        if windows:
+            timer.stop()
+            action(windows[-1])
+
+    timer.timeout.connect(poll)
+    timer.start()
+    return timer
+
+
 def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         qapp: QApplication, capsys: pytest.CaptureFixture[str]) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="mm-app-"))
     seen: dict[str, Any] = {}
 
-    def second_start() -> None:
-        window = main_windows()[-1]
+    def second_start(window: MainWindow) -> None:
         seen["title"] = window.windowTitle()
         window.hide()
         seen["second"] = run_app(data_dir)  # tells the first instance to raise, exits 0
@@ -42,8 +60,9 @@ def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         window.quitRequested.emit()
         window.quitRequested.emit()  # a second quit request is harmless
 
-    QTimer.singleShot(200, second_start)
+    waiting = when_window_is_up(second_start)
     assert run_app(data_dir) == 0
+    waiting.stop()
     assert seen == {"title": "mailmonitor", "second": 0, "raised": True,
                     "monitor_running": True}
     assert "already running" in capsys.readouterr().out
@@ -59,13 +78,13 @@ def test_quitting_from_outside_still_shuts_down_cleanly(qapp: QApplication) -> N
     data_dir = Path(tempfile.mkdtemp(prefix="mm-app-"))
     seen: dict[str, Any] = {}
 
-    def session_ends() -> None:
-        window = main_windows()[-1]
+    def session_ends(window: MainWindow) -> None:
         seen["monitor"] = window.ctx.monitor
         qapp.quit()
 
-    QTimer.singleShot(200, session_ends)
+    waiting = when_window_is_up(session_ends)
     assert run_app(data_dir) == 0
+    waiting.stop()
     assert seen["monitor"]._stopping.is_set()
     assert seen["monitor"]._tasks == set()
     for window in main_windows():
