@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mailmonitor import __version__
+from mailmonitor.cli_oauth import add_oauth_parser, cmd_oauth
 from mailmonitor.services.accounts.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
 from mailmonitor.services.monitoring.concurrency import CLI_CONCURRENCY, MAX_CONCURRENCY
 
@@ -172,6 +173,8 @@ def build_parser() -> Parser:
     from mailmonitor.cli_db import add_db_parser
 
     add_db_parser(sub, common, Parser)
+
+    add_oauth_parser(sub, common)
     return parser
 
 
@@ -617,6 +620,8 @@ def _main(argv: list[str]) -> int:
             from mailmonitor.cli_deliverability import cmd_suppress
 
             return cmd_suppress(args, now)
+        if args.command == "oauth":
+            return cmd_oauth(args)
         raise UsageError(f"unknown command {args.command}")
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None

@@ -133,3 +133,11 @@ def setup_logging(data_dir: Path, level: int = logging.INFO, stderr: bool = Fals
         root.addHandler(console)
     root.setLevel(level)
     return path
+
+
+def log_folder() -> Path | None:
+    """The folder mailmonitor logs to now (None before `setup_logging`)."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_mailmonitor", False) and isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename).parent
+    return None

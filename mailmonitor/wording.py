@@ -23,3 +23,8 @@ def duration_words(duration: timedelta | float) -> str:
         if seconds >= size and seconds % size == 0:
             return count(seconds // size, name)
     return count(seconds, "second")
+
+
+def verb(n: int, singular: str, plural: str) -> str:
+    """The verb that agrees with ``n``: verb(1, "waits", "wait") → "waits"."""
+    return singular if n == 1 else plural

@@ -259,6 +259,56 @@ def main() -> int:
     settings = window.open_settings()
     save(settings, out, "17-settings")
     settings.reject()
+    sign_in = window.open_sign_in_settings()
+    sign_in.resize(720, 640)
+    save(sign_in, out, "28-settings-sign-in")
+    sign_in.reject()
+
+    # A test in progress: IMAP and SMTP side by side, each step with its time and timeout.
+    from mailmonitor.services.accounts.connection_test import TestOutcome
+    from mailmonitor.services.monitoring.progress import ProbeWatch
+    from mailmonitor.services.reconnect.failure_words import failure_text
+    from mailmonitor.ui.format import esc
+
+    add = window.open_add_account()
+    add.email.setText("rep@smallhost.example")
+    add.imap.host.setText("mail.smallhost.example")
+    add.smtp.host.setText("mail.smallhost.example")
+    add.password.setText("app-password")
+    clock_now = [100.0]
+    watch = ProbeWatch(20.0, now=lambda: clock_now[0])
+    watch.step("imap", "greeting")
+    watch.step("smtp", "auth")
+    clock_now[0] += 7.0
+    add.progress.setText("Testing IMAP and SMTP at the same time…")
+    add.add_button.setEnabled(False)
+    add.stop_test.show()
+    add.test_progress.start(watch)
+    save(add, out, "29-add-account-testing")
+    add.test_progress.stop()
+    add.stop_test.hide()
+    add.add_button.setEnabled(True)
+    add.progress.setText("")
+    probe_account = Account(email="rep@smallhost.example", kind="imap",
+                            imap_host="mail.smallhost.example", imap_port=993,
+                            imap_security="ssl", smtp_host="mail.smallhost.example",
+                            smtp_port=587, smtp_security="starttls")
+    outcome = TestOutcome.of(
+        probe_fail("timeout", "No answer from mail.smallhost.example:993 within 20 s during "
+                   "greeting (TimeoutError: timed out)."), probe_ok())
+    text = failure_text(probe_account, outcome, "adding", 20.0)
+    add.show_error(f"<b>{esc(text.title)}</b><ul style='margin-left:-20px'>"
+                   + "".join(f"<li>{esc(line)}</li>" for line in text.advice) + "</ul>",
+                   text.details)
+    add.details.toggle.setChecked(True)
+    save(add, out, "30-add-account-timeout")
+    add.reject()
+
+    from mailmonitor.ui.menu_bar import show_shortcuts
+
+    shortcuts = show_shortcuts(window)
+    save(shortcuts, out, "31-keyboard-shortcuts")
+    shortcuts.close()
 
     new_campaign = window.open_new_campaign()
     new_campaign.name.setText("Q1 logistics")

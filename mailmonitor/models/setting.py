@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "round_trip_daily": False,  # a round-trip test of every connected mailbox once a day
     "dns_recheck_hours": 24,
     "dns_resolver": None,  # "host[:port]" of the DNS server to ask; None: the system's
+    # The team's Google / Microsoft client registrations (services/auth/registration.py; the
+    # Google client secret lives in the keyring). None: not set up here.
+    "google_client_id": None,
+    "google_auth_uri": None,
+    "google_token_uri": None,
+    "ms_client_id": None,
+    "ms_authority": None,
 }
 
 

@@ -28,6 +28,7 @@ from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
 from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.services.sending.settings import (
     SendingSettings,
@@ -35,6 +36,7 @@ from mailmonitor.services.sending.settings import (
     save_sending_settings,
 )
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.deliverability_panel import DeliverabilityPanel
 from mailmonitor.ui.edit_account import EditAccountDialog, open_edit_account
@@ -93,6 +95,7 @@ class SenderDialog(QDialog):
         layout.addLayout(buttons)
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self._save)
+        keyboard.install(self)
 
     def _save(self) -> None:
         self.saved.emit(self.name.text().strip(), self.signature.toPlainText().rstrip())
@@ -186,7 +189,9 @@ class AccountDetailDialog(QDialog):
         self.disconnect_button = QPushButton("Disconnect…")
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setProperty("destructive", True)
+        self.disconnect_button.setProperty("risky", True)  # never where focus starts
         close = QPushButton("Close")
+        self.close_button = close
         buttons = QHBoxLayout()
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.reconnect_button)
@@ -217,6 +222,7 @@ class AccountDetailDialog(QDialog):
         ctx.bridge.accountChanged.connect(self._changed)
         ctx.bridge.checkStarted.connect(self._check_started)
         self.refresh()
+        keyboard.install(self)
 
     def edit_sending_settings(self) -> WarmupDialog | None:
         """The same pop-up as the wizard's Edit Warm-up, saving at once."""
@@ -292,6 +298,11 @@ class AccountDetailDialog(QDialog):
         self.test_button.setEnabled(self.ctx.monitor is not None
                                     and account.status != Status.STOPPED.value)
         self.disconnect_button.setEnabled(account.detached_at is None)
+        # Enter: Reconnect when the mailbox needs it, else Close. Never a destructive button.
+        (self.reconnect_button if broken else self.close_button).setDefault(True)
+        if not broken:
+            self.reconnect_button.setDefault(False)
+        keyboard.keep_focus_safe(self)
 
     def _fill_settings(self, a: Account) -> None:
         while self.settings.rowCount():
@@ -339,12 +350,13 @@ class AccountDetailDialog(QDialog):
             detail = QTableWidgetItem(check.detail or "OK")
             detail.setToolTip(check.detail or "")
             for column, item in enumerate((when, result, latency,
-                                           QTableWidgetItem(check.trigger), detail)):
+                                           QTableWidgetItem(trigger_words(check.trigger)), detail)):
                 self.history.setItem(row, column, item)
         last = checks[0] if checks else None
         lines = []
         if last is not None:
-            lines.append(f"Check of {fmt.local_time(last.checked_at)} ({last.trigger}): "
+            lines.append(f"Check of {fmt.local_time(last.checked_at)} "
+                         f"({trigger_words(last.trigger)}): "
                          f"{label_for(last.status, last.reason)}")
             for name, data in (("IMAP", last.imap), ("SMTP", last.smtp)):
                 if data:
@@ -352,9 +364,9 @@ class AccountDetailDialog(QDialog):
                                  f"{data.get('latency_ms')} ms")
                     if data.get("error"):
                         lines.append(f"  {data['error']}")
-                    phases = data.get("phases")
-                    if phases:
-                        lines.append(f"  phases: {phases}")
+                    steps = phases_words(data.get("phases"))
+                    if steps:
+                        lines.append(f"  steps: {steps}")
         else:
             lines.append(account.detail or "No check yet.")
         self.answer.setPlainText("\n".join(lines))
@@ -391,6 +403,7 @@ class AccountDetailDialog(QDialog):
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
         self.refresh()
+        self.reconnect_button.setFocus()  # not the next button along (Remove…)
 
     def remove_account(self) -> None:
         account = Account.get_by_id(self.account_id)

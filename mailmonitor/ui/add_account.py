@@ -6,11 +6,11 @@ this dialog renders the form and runs the blocking parts in worker threads."""
 from __future__ import annotations
 
 import logging
-import threading
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -29,13 +29,26 @@ from PySide6.QtWidgets import (
 from mailmonitor.services.accounts.add_flow import AddAccountFlow
 from mailmonitor.services.accounts.adding import AccountSpec
 from mailmonitor.services.accounts.connection_test import OAUTH_NOT_CONFIGURED, oauth_hook
-from mailmonitor.services.accounts.providers import PRESETS, Preset, preset_for_email
+from mailmonitor.services.accounts.providers import (
+    DEFAULT_SECURITY,
+    PRESETS,
+    Preset,
+    preset_for_email,
+    standard_port,
+)
 from mailmonitor.services.accounts.validation import InvalidInput, is_local_host
+from mailmonitor.services.auth.registration import not_set_up_message, registration
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.monitoring.account_state import ProbeLike
+from mailmonitor.services.monitoring.progress import ProbeWatch
+from mailmonitor.services.reconnect.failure_words import failure_text
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
+from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import failure_html
-from mailmonitor.ui.widgets import Banner, ButtonRow, muted
+from mailmonitor.ui.widgets import Banner, ButtonRow, fit_height, muted
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +60,25 @@ SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", "None (not e
 
 
 class EndpointEditor(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """Host, port and security of one protocol. Starts at the protocol's usual port (never 1),
+    and follows the security choice while the port is still a usual one."""
+
+    def __init__(self, protocol: str = "imap", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.protocol = protocol
         self.host = QLineEdit()
+        self.host.setObjectName(f"{protocol}Host")
         self.port = QSpinBox()
+        self.port.setObjectName(f"{protocol}Port")
         self.port.setRange(1, 65535)
         self.security = QComboBox()
         for value, label in SECURITY:
             self.security.addItem(label, value)
+        security = DEFAULT_SECURITY[protocol]
+        self.security.setCurrentIndex(max(0, self.security.findData(security)))
+        self.port.setValue(standard_port(protocol, security))
+        self._security = security
+        self.security.currentIndexChanged.connect(self._security_changed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.host, 1)
@@ -63,16 +87,25 @@ class EndpointEditor(QWidget):
 
     def set(self, host: str, port: int, security: str) -> None:
         self.host.setText(host)
-        self.port.setValue(port)
         self.security.setCurrentIndex(max(0, self.security.findData(security)))
+        self.port.setValue(port)
+        self._security = security
+
+    def _security_changed(self, _index: int) -> None:
+        new = str(self.security.currentData())
+        if self.port.value() == standard_port(self.protocol, self._security):
+            self.port.setValue(standard_port(self.protocol, new))
+        self._security = new
 
 
 class AddAccountDialog(QDialog):
     """Signals:
         added(int): the account was tested and stored.
+        signInSettingsRequested(): open Settings → Sign-in (Google/Microsoft not set up).
     """
 
     added = Signal(int)
+    signInSettingsRequested = Signal()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,14 +131,17 @@ class AddAccountDialog(QDialog):
         self.password.setObjectName("password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_help = muted()
+        # Two lines of help always fit (a form row does not grow with wrapped text by itself).
+        self.password_help.setMinimumHeight(self.password_help.fontMetrics().lineSpacing() * 2
+                                            + 4)
         self.sign_in = QPushButton()
         self.sign_in.setObjectName("oauthSignIn")
         self.sign_in.setProperty("primary", True)
         self.sign_in_note = muted()
-        self.sign_in_note.setOpenExternalLinks(True)
+        self.sign_in_note.linkActivated.connect(self._link)
 
-        self.imap = EndpointEditor()
-        self.smtp = EndpointEditor()
+        self.imap = EndpointEditor("imap")
+        self.smtp = EndpointEditor("smtp")
         self.username = QLineEdit()
         self.username.setPlaceholderText("Same as the address")
         self.servers = QGroupBox("Servers")
@@ -123,6 +159,13 @@ class AddAccountDialog(QDialog):
         self.error.setObjectName("addError")
         self.error.hide()
         self.progress = muted(wrap=False)
+        self.test_progress = ProbeProgress()
+        self.stop_test = QPushButton("Stop test")
+        self.stop_test.setObjectName("stopTest")
+        self.stop_test.hide()
+        self.details = DetailsBox()
+        self.work = DialogWork(ctx)
+        self._watch: ProbeWatch | None = None
 
         form = QFormLayout()
         form.addRow("Email address", self.email)
@@ -134,6 +177,7 @@ class AddAccountDialog(QDialog):
 
         buttons = ButtonRow()
         buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.stop_test)
         cancel = buttons.button("Cancel")
         self.add_button = buttons.button("Test && Add", primary=True)
         self.add_button.setObjectName("testAndAdd")
@@ -144,12 +188,15 @@ class AddAccountDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.servers)
         layout.addWidget(self.error)
+        layout.addWidget(self.details)
+        layout.addWidget(self.test_progress)
         layout.addLayout(buttons)
 
         self._hosts_edited = False
-        self._cancel_sign_in = threading.Event()
+        self._cancel_sign_in = self.work.cancel_event()
         self.flow = AddAccountFlow()
         cancel.clicked.connect(self.reject)
+        self.stop_test.clicked.connect(self._stop_test)
         self.add_button.clicked.connect(self.test_and_add)
         self.sign_in.clicked.connect(self.sign_in_with_browser)
         self.email.textChanged.connect(self._email_changed)
@@ -161,6 +208,7 @@ class AddAccountDialog(QDialog):
         self.kind_buttons.buttonClicked.connect(lambda _b: self._kind_changed())
         self.kind_buttons.buttons()[2].setChecked(True)
         self._kind_changed()
+        keyboard.install(self)
 
     # --- form behaviour -----------------------------------------------------------------------
 
@@ -234,10 +282,22 @@ class AddAccountDialog(QDialog):
             self.password_help.setText(preset.app_password_help if preset else
                                        "If the mailbox uses two-factor authentication, create "
                                        "an app password at your provider and paste it here.")
+        if oauth_kind:
+            provider = "google" if kind == "gmail" else "microsoft"
+            configured = registration(provider).configured
+            self.sign_in.setEnabled(configured)
+            if not configured:
+                self.sign_in.setToolTip(not_set_up_message(provider))
+                self.sign_in_note.setText(
+                    esc(not_set_up_message(provider))
+                    + " <a href='settings:sign-in'>Open Settings → Sign-in</a>")
+            else:
+                self.sign_in.setToolTip("")
         if oauth_kind and preset is not None and not self._hosts_edited:
             self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
                        preset.smtp_host, preset.smtp_port, preset.smtp_security)
         self.password.setPlaceholderText("App password" if kind == "gmail" else "")
+        fit_height(self)
 
     def spec(self) -> AccountSpec:
         """What the form says, validated (raises InvalidInput with a message for the rep)."""
@@ -251,14 +311,20 @@ class AddAccountDialog(QDialog):
             username=self.username.text().strip(),
         ).validated()
 
-    def show_error(self, html: str) -> None:
+    def show_error(self, html: str, details: str = "") -> None:
         self.error.set_message(html)
         self.error.setVisible(bool(html))
+        self.details.set_text(details)
+        fit_height(self)
 
     # --- actions --------------------------------------------------------------------------------
 
     def test_and_add(self) -> None:
         if self.flow.testing:
+            return
+        if not self.email.text().strip():
+            self.show_error("Enter the mailbox's email address.")
+            self.email.setFocus()
             return
         try:
             spec = self.spec()
@@ -276,37 +342,65 @@ class AddAccountDialog(QDialog):
             return
         self.show_error("")
         self.add_button.setEnabled(False)
-        self.progress.setText("Testing IMAP and SMTP…")
-        self.ctx.spawn(self._test_and_add(), "add account")
+        self.progress.setText("Testing IMAP and SMTP at the same time…")
+        watch = self.work.watch(self.ctx.timeout)
+        self._watch = watch
+        self.test_progress.start(watch)
+        self.stop_test.show()
+        fit_height(self)
+        self.work.spawn(self._test_and_add(watch), "add account")
 
-    async def _test_and_add(self) -> None:
+    def _stop_test(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+    async def _test_and_add(self, watch: ProbeWatch) -> None:
         flow = self.flow
         try:
             password = flow.start_test()
+            probes: tuple[ProbeLike, ProbeLike] | None = None
+            crash = ""
             try:
-                imap, smtp = await self.ctx.blocking(self.ctx.check_fn, flow.tested_account(),
-                                                     password, self.ctx.timeout)
+                probes = await self.ctx.connection_test(flow.tested_account(), password, watch)
             except Exception as exc:  # the probe itself broke: say so, store nothing
-                log.exception("connection test of a new mailbox failed to run")
-                outcome = flow.test_crashed(f"{type(exc).__name__}: {exc}")
-            else:
-                outcome = flow.finish_test(imap, smtp)
+                if not watch.cancelled.is_set():
+                    log.exception("connection test of a new mailbox failed to run")
+                crash = f"{type(exc).__name__}: {exc}"
+            if not self.work.alive:
+                return  # the dialog closed meanwhile: its widgets may be gone
+            if watch.cancelled.is_set():
+                flow.test_stopped()
+                self.show_error("Test stopped. Nothing was stored.")
+                return
+            outcome = flow.finish_test(*probes) if probes is not None else flow.test_crashed(crash)
             if not outcome.ok:
-                self.show_error(failure_html(f"Not added: {outcome.label}", outcome.detail,
-                                             flow.failure_help()))
+                text = failure_text(flow.tested_account(), outcome, "adding", self.ctx.timeout)
+                self.show_error(failure_html(text.title, "", text.advice), text.details)
                 return
             try:
                 account_id = await self.ctx.blocking(flow.store_account, self.ctx.clock.now())
             except (InvalidInput, SecretStoreError) as exc:
                 flow.back()  # the next press tests again
-                self.show_error(esc(str(exc)))
+                if self.work.alive:
+                    self.show_error(esc(str(exc)))
                 return
             await self.ctx.store_test(account_id, lambda: flow.record_test(self.ctx.clock.now()))
+            if not self.work.alive:
+                return
             self.added.emit(account_id)
             self.accept()
         finally:
-            self.add_button.setEnabled(True)
-            self.progress.setText("")
+            if self.work.alive:
+                self.add_button.setEnabled(True)
+                self.progress.setText("")
+                self.test_progress.stop()
+                self.stop_test.hide()
+
+    def _link(self, href: str) -> None:
+        if href == "settings:sign-in":
+            self.signInSettingsRequested.emit()
+        else:
+            QDesktopServices.openUrl(QUrl(href))
 
     def sign_in_with_browser(self) -> None:
         hook = oauth_hook("add_account")
@@ -322,28 +416,36 @@ class AddAccountDialog(QDialog):
         self._cancel_sign_in.clear()
         self.sign_in.setEnabled(False)
         self.sign_in_note.setText("Waiting for the sign-in in your browser…")
-        self.ctx.spawn(self._sign_in(hook, spec), "browser sign-in")
+        self.work.spawn(self._sign_in(hook, spec), "browser sign-in")
 
     async def _sign_in(self, hook: Any, spec: AccountSpec) -> None:
+        def show_url(url: str) -> None:
+            if self.work.alive:
+                self.sign_in_note.setText(
+                    "Waiting for the sign-in in your browser… If no browser opened, "
+                    f"<a href=\"{esc(url)}\">open the sign-in page</a>.")
+
         def on_url(url: str) -> None:  # called from the worker thread
-            self.ctx.loop.call_soon_threadsafe(
-                self.sign_in_note.setText,
-                "Waiting for the sign-in in your browser… If no browser opened, "
-                f"<a href=\"{esc(url)}\">open the sign-in page</a>.")
+            self.ctx.loop.call_soon_threadsafe(show_url, url)
 
         try:
             account = await self.ctx.blocking(partial(
                 hook, spec, SIGN_IN_TIMEOUT, self.ctx.clock.now(), on_url=on_url,
                 cancel=self._cancel_sign_in))
         except Exception as exc:
-            self.sign_in_note.setText("")
-            self.show_error(f"The sign-in did not finish: {esc(str(exc))}")
+            if self.work.alive:
+                self.sign_in_note.setText("")
+                self.show_error("The sign-in did not finish.", str(exc))
             return
         finally:
-            self.sign_in.setEnabled(True)
+            if self.work.alive:
+                self.sign_in.setEnabled(True)
+        if not self.work.alive:
+            return
         self.added.emit(int(account.id))
         self.accept()
 
     def done(self, result: int) -> None:
-        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        self.work.stop()  # a test or browser sign-in still running gives up now
+        self.test_progress.stop()
         super().done(result)

@@ -1,11 +1,14 @@
-"""All open alerts, each with its action (Reconnect → wizard, Re-allocate, Dismiss). Resolved
-alerts disappear by themselves: the list follows `alertsChanged`."""
+"""The open alerts as cards, one per broken mailbox with its campaigns nested
+(`services.alerts.grouping`), each with only the actions that can succeed now
+(`services.alerts.actions`): Reconnect → wizard or Resume sending on the card, Re-allocate… or
+Add a mailbox to this campaign… per campaign, Dismiss. Resolved alerts disappear by themselves:
+the list follows `alertsChanged`."""
 
 from __future__ import annotations
 
 import contextlib
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -19,59 +22,23 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Alert
 from mailmonitor.services.alerts import registry as alert_service
-from mailmonitor.services.alerts.actions import ACCOUNT_KINDS, CAMPAIGN_KINDS, actions_for
+from mailmonitor.services.alerts.actions import ADD_MAILBOX, REALLOCATE, RECONNECT, RESUME_SENDING
+from mailmonitor.services.alerts.grouping import AlertGroup, group_alerts
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
+from mailmonitor.ui.alert_card import AlertCard
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.icons import status_icon
-from mailmonitor.ui.widgets import SEVERITY_STATUS, discard
+from mailmonitor.ui.widgets import discard
 
 MAX_CARDS = 200  # more than this is a wall nobody reads; the count says how many there are
 
-KINDS_WITH_ACTIONS = (*ACCOUNT_KINDS, *CAMPAIGN_KINDS)
-
 
 def open_alert_count() -> int:
-    return int(Alert.select().where(Alert.resolved_at.is_null()).count())
-
-
-
-class AlertCard(QFrame):
-    def __init__(self, alert: Alert, now_text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.alert_id = alert.id
-        self.setObjectName("alertCard")
-        self.setProperty("severity", alert.severity)
-        icon = QLabel()
-        icon.setPixmap(status_icon(SEVERITY_STATUS.get(alert.severity, "checking"))
-                       .pixmap(20, 20))
-        title = QLabel(f"<b>{fmt.esc(alert.title)}</b>")
-        title.setWordWrap(True)
-        message = QLabel(fmt.esc(alert.message))
-        message.setWordWrap(True)
-        message.setVisible(bool(alert.message))
-        when = QLabel(now_text)
-        when.setObjectName("muted")
-        self.buttons = QHBoxLayout()
-        self.buttons.addStretch(1)
-        self.action_buttons: dict[str, QPushButton] = {}
-        text = QVBoxLayout()
-        text.setSpacing(3)
-        text.addWidget(title)
-        text.addWidget(message)
-        text.addWidget(when)
-        text.addLayout(self.buttons)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 8)
-        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(text, 1)
-
-    def add_button(self, text: str, name: str, primary: bool = False) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setProperty("primary", primary)
-        self.buttons.addWidget(button)
-        self.action_buttons[name] = button
-        return button
+    """What the badge counts: the cards of the alerts list (one per broken mailbox), not the
+    alerts behind them."""
+    if not Alert.select().where(Alert.resolved_at.is_null()).exists():
+        return 0
+    return len(group_alerts(alert_service.open_alerts()))
 
 
 class AlertsDialog(QDialog):
@@ -94,6 +61,7 @@ class AlertsDialog(QDialog):
         self.header = QLabel()
         self.header.setObjectName("heading")
         self.cards: list[AlertCard] = []
+        self.groups: list[AlertGroup] = []
         self.more = QLabel()
         self.more.setObjectName("muted")
         self.list = QWidget()
@@ -101,6 +69,7 @@ class AlertsDialog(QDialog):
         self.list_layout.setSpacing(8)
         self.list_layout.addStretch(1)
         scroll = QScrollArea()
+        self.scroll_area = scroll
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.list)
@@ -120,43 +89,67 @@ class AlertsDialog(QDialog):
         ctx.bridge.alertsChanged.connect(self._refresh_timer.start)
         ctx.bridge.accountsBatch.connect(lambda _ids: self._refresh_timer.start())
         self.refresh()
+        keyboard.install(self)
 
     def refresh(self) -> None:
-        for card in self.cards:
-            discard(card)
-        self.cards = []
+        """One card per broken mailbox (campaigns nested), most severe first. Cards whose words
+        did not change stay as they are, and the scroll position is kept: nothing jumps."""
         open_alerts = alert_service.open_alerts()
-        total = len(open_alerts)
-        self.header.setText("Nothing needs you right now." if not total
-                            else f"{fmt.count(total, 'open alert')}")
+        groups = group_alerts(open_alerts)
+        self.groups = groups
+        total = len(groups)
+        self.header.setText("Nothing needs you right now." if not total else
+                            f"{fmt.count(total, 'thing needs', 'things need')} you"
+                            if any(g.severity != "info" for g in groups) else
+                            fmt.count(total, "note"))
         now = self.ctx.clock.now()
-        signals = {"reconnect": self.reconnectRequested.emit,
-                   "reallocate": self.reallocateRequested.emit,
-                   "add_mailbox": self.addMailboxRequested.emit,
-                   "resume_sending": self.resume}
-        for position, alert in enumerate(open_alerts[:MAX_CARDS]):
-            card = AlertCard(alert, fmt.relative_time(alert.updated_at, now))
-            # Only what can succeed now (services/alerts/actions.py).
-            for action in actions_for(alert) if alert.kind in KINDS_WITH_ACTIONS else []:
-                button = card.add_button(action.label, action.name, primary=action.primary)
-                button.clicked.connect(lambda _c=False, s=signals[action.name],
-                                       t=action.target_id: s(t))
-            if alert.kind == "send_unknown" and alert.account_id is not None:
-                went = card.add_button("They went out", "went_out")
-                went.setToolTip("You found them in the Sent folder: they stay counted")
-                went.clicked.connect(
-                    lambda _c=False, a=alert.account_id: self.settle_unknown(a, True))
-                again = card.add_button("Send again", "send_again")
-                again.setToolTip("Not in the Sent folder: each goes out again from its step")
-                again.clicked.connect(
-                    lambda _c=False, a=alert.account_id: self.settle_unknown(a, False))
-            dismiss = card.add_button("Dismiss", "dismiss")
-            dismiss.clicked.connect(lambda _c=False, key=alert.key: self.dismiss(key))
-            self.list_layout.insertWidget(position, card)
-            self.cards.append(card)
+        bar = self.scroll_area.verticalScrollBar()
+        position = bar.value()
+        old = {card.key: card for card in self.cards}
+        cards: list[AlertCard] = []
+        for group in groups[:MAX_CARDS]:
+            card = old.pop(group.key, None)
+            if card is not None and card.group.signature == group.signature:
+                card.group = group
+                card.when.setText(fmt.relative_time(group.updated_at, now))
+            else:
+                if card is not None:
+                    discard(card)
+                card = self._card(group, fmt.relative_time(group.updated_at, now))
+            cards.append(card)
+        for card in old.values():
+            discard(card)
+        for position_in_list, card in enumerate(cards):
+            self.list_layout.insertWidget(position_in_list, card)  # moves, or adds
+        self.cards = cards
         self.more.setText(f"…and {total - MAX_CARDS} more" if total > MAX_CARDS else "")
         self.more.setVisible(total > MAX_CARDS)
         self.list_layout.insertWidget(len(self.cards), self.more)
+        bar.setValue(position)
+
+    def _card(self, group: AlertGroup, when: str) -> AlertCard:
+        card = AlertCard(group, when)
+        buttons = card.action_buttons
+        # The buttons are those `actions.actions_for` allows (see `grouping`); each goes to
+        # the account or campaign it was decided for.
+        fixes = {RECONNECT: self.reconnectRequested.emit, RESUME_SENDING: self.resume}
+        for name, fix in fixes.items():
+            if name in buttons and name in group.targets:
+                buttons[name].clicked.connect(
+                    lambda _c=False, f=fix, a=group.targets[name]: f(a))
+        if "went_out" in buttons and group.account_id is not None:
+            buttons["went_out"].clicked.connect(
+                lambda _c=False, a=group.account_id: self.settle_unknown(a, True))
+            buttons["send_again"].clicked.connect(
+                lambda _c=False, a=group.account_id: self.settle_unknown(a, False))
+        buttons["dismiss"].clicked.connect(lambda _c=False, k=group.key: self.dismiss(k))
+        per_campaign = {REALLOCATE: self.reallocateRequested.emit,
+                        ADD_MAILBOX: self.addMailboxRequested.emit}
+        for campaign_id, button in card.campaign_buttons.items():
+            request = per_campaign[group.campaign_actions[campaign_id]]
+            button.clicked.connect(lambda _c=False, r=request, c=campaign_id: r(c))
+        keyboard.no_auto_default(card)
+        return card
 
     def resume(self, account_id: int) -> None:
         from mailmonitor.services.deliverability import overview
@@ -174,6 +167,12 @@ class AlertsDialog(QDialog):
             resolve_unknown_sends(account, delivered, self.ctx.clock.now())
         self.refresh()
 
-    def dismiss(self, key: str) -> None:
-        alert_service.resolve_alert(key, self.ctx.clock.now())
+    def dismiss(self, group_key: str) -> None:
+        """Resolve every alert of the card; the other cards stay where they are."""
+        group = next((g for g in self.groups if g.key == group_key), None)
+        if group is None:
+            return
+        now = self.ctx.clock.now()
+        for key in group.alert_keys:
+            alert_service.resolve_alert(key, now)
         self.refresh()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign
-from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
@@ -45,8 +45,10 @@ from mailmonitor.services.campaigns.rules import (
 from mailmonitor.services.campaigns.setup import import_leads
 from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
+from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS
 from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
@@ -142,6 +144,7 @@ class ReallocateDialog(QDialog):
         self.apply_button.clicked.connect(self.apply)
         self.include_contacted.toggled.connect(lambda _on: self.refresh_preview())
         self.refresh_preview()
+        keyboard.install(self)
 
     def refresh_preview(self) -> None:
         campaign = Campaign.get_by_id(self.campaign_id)
@@ -256,6 +259,7 @@ class CampaignView(QWidget):
         self.count.setObjectName("muted")
         self.leads = LeadsModel(None, ctx.clock, mailbox_email)
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab moves on, arrows move between cells
         self.table.setObjectName("leadsTable")
         self.table.setModel(self.leads)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -351,6 +355,9 @@ class CampaignView(QWidget):
             text += PAUSE_WORDS.get(campaign.pause_reason or PAUSE_USER, " by you")
         self.chip.set_status({"active": "connected", "paused": "warning"}.get(
             campaign.status, "stopped"), text)
+        if campaign.status == "paused" and campaign.pause_reason != PAUSE_NO_MAILBOX:
+            # Paused by the rep is a choice, not a warning: the calm pause sign.
+            self.chip.icon.setPixmap(campaign_icon("paused", pause_reason="user").pixmap(18, 18))
         members = campaign_accounts(campaign)
         self._members = {a.id for a in members}
         connected = sum(1 for a in members if a.status == "connected")

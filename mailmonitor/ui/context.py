@@ -4,22 +4,25 @@ blocking calls (probes, keyring, OAuth) and strong references to background task
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.account_state import ProbeLike
+from mailmonitor.services.monitoring.progress import ProbeWatch
 from mailmonitor.ui.bridge import EventBridge
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
+CheckFn = Callable[..., tuple[ProbeLike, ProbeLike]]  # (account, password, timeout[, watch])
 
 
 class MonitorLike(Protocol):
@@ -31,13 +34,13 @@ class MonitorLike(Protocol):
     async def store_test(self, account_id: int, write: Callable[[], T]) -> T: ...
 
 
-def real_check(account: Account, password: str | None, timeout: float
-               ) -> tuple[ProbeLike, ProbeLike]:
+def real_check(account: Account, password: str | None, timeout: float,
+               watch: ProbeWatch | None = None) -> tuple[ProbeLike, ProbeLike]:
     """The real IMAP + SMTP probe (imported on first use: keeps start-up light)."""
     from mailmonitor.services.auth.tokens import oauth_token_provider
     from mailmonitor.services.monitoring.checker import run_check
 
-    return run_check(account, password, timeout, oauth_token_provider())
+    return run_check(account, password, timeout, oauth_token_provider(), watch=watch)
 
 
 @dataclass
@@ -81,6 +84,20 @@ class UiContext:
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """A blocking call (probe, keyring, browser sign-in) in a worker thread."""
         return await self.loop.run_in_executor(self.executor, fn, *args)
+
+    async def connection_test(self, account: Account, password: str | None,
+                              watch: ProbeWatch) -> tuple[ProbeLike, ProbeLike]:
+        """The test a dialog waits for: IMAP and SMTP side by side, each step reported to
+        ``watch`` (which can also cancel it). A check function without a ``watch`` parameter
+        (a scripted one) is simply called."""
+        try:
+            watched = "watch" in inspect.signature(self.check_fn).parameters
+        except (TypeError, ValueError):
+            watched = False
+        if watched:
+            return await self.blocking(partial(self.check_fn, account, password, self.timeout,
+                                               watch=watch))
+        return await self.blocking(self.check_fn, account, password, self.timeout)
 
     async def idle(self) -> None:
         """Until every background task has finished (tests, shutdown)."""

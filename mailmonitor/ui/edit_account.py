@@ -5,6 +5,8 @@ cursors, and is re-checked with the new settings. The rules live in
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,9 +28,11 @@ from mailmonitor.services.accounts import editing
 from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth.secrets import SecretStoreError
-from mailmonitor.services.monitoring.account_state import record_check
+from mailmonitor.services.monitoring.account_state import ProbeLike
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.add_account import EndpointEditor
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.new_campaign import sentence
 from mailmonitor.ui.widgets import Banner
@@ -75,10 +79,10 @@ class EditAccountDialog(QDialog):
         identity.addRow("Sender name", self.name)
         identity.addRow("Signature", self.signature)
 
-        self.imap = EndpointEditor()
+        self.imap = EndpointEditor("imap")
         self.imap.setObjectName("editImap")
         self.imap.set(account.imap_host, int(account.imap_port), account.imap_security)
-        self.smtp = EndpointEditor()
+        self.smtp = EndpointEditor("smtp")
         self.smtp.setObjectName("editSmtp")
         self.smtp.set(account.smtp_host, int(account.smtp_port), account.smtp_security)
         self.username = QLineEdit(account.username or "")
@@ -167,7 +171,9 @@ class EditAccountDialog(QDialog):
         for combo in (self.imap.security, self.smtp.security):
             combo.currentIndexChanged.connect(self._update_button)
         self.smtp.host.textChanged.connect(self._update_button)
+        self.work = DialogWork(ctx)  # a test still running when the dialog closes ends with it
         self.name.setFocus()
+        keyboard.install(self)
 
     # --- form -----------------------------------------------------------------------------------
 
@@ -221,7 +227,7 @@ class EditAccountDialog(QDialog):
         servers = editing.server_settings_change(changes, edit)
         self.progress.setText("Testing IMAP and SMTP with the new settings…" if servers
                               else "Saving…")
-        self.ctx.spawn(self._save(account, changes, edit.password, servers), "edit account")
+        self.work.spawn(self._save(account, changes, edit.password, servers), "edit account")
 
     async def _save(self, account: Account, changes: dict[str, object], password: str | None,
                     servers: bool) -> None:
@@ -229,8 +235,10 @@ class EditAccountDialog(QDialog):
             tested = None
             if servers:
                 proposed = editing.proposed_account(account, changes)
-                imap, smtp = await self.ctx.blocking(self.ctx.check_fn, proposed, password,
-                                                     self.ctx.timeout)
+                watch = self.work.watch(self.ctx.timeout)
+                imap, smtp = await self.ctx.connection_test(proposed, password, watch)
+                if not self.work.alive:
+                    return  # the dialog closed meanwhile: nothing is saved
                 outcome = TestOutcome.of(imap, smtp)
                 if not outcome.ok:
                     lines = failure_help(proposed, outcome.reason)
@@ -242,25 +250,44 @@ class EditAccountDialog(QDialog):
                         + "".join(f"<li>{esc(line)}</li>" for line in lines[:-1]) + "</ul>")
                     return
                 tested = (imap, smtp)
-            try:
-                await self.ctx.blocking(editing.save_edit, account, changes, password,
-                                        self.ctx.clock.now())
-            except (InvalidInput, SecretStoreError) as exc:
-                self.show_error(esc(sentence(exc)))
+            # Not cancelled with the dialog: once started, saving finishes.
+            store = self.ctx.spawn(self._store(account, changes, password, tested),
+                                   "save account edit")
+            error = await asyncio.shield(store)
+            if not self.work.alive:
                 return
-            stored = Account.get_by_id(self.account_id)
-            if tested is not None and editing.can_be_rechecked(stored):
-                # The test is its re-check, stored through the monitor (after any check of
-                # this mailbox already in flight).
-                imap, smtp = tested
-                now = self.ctx.clock.now()
-                await self.ctx.store_test(self.account_id, lambda: record_check(
-                    Account.get_by_id(self.account_id), imap, smtp, now, "edit"))
+            if error:
+                self.show_error(esc(error))
+                return
             self.saved.emit(self.account_id)
             self.accept()
         finally:
-            self.save_button.setEnabled(True)
-            self.progress.setText("")
+            if self.work.alive:
+                self.save_button.setEnabled(True)
+                self.progress.setText("")
+
+    async def _store(self, account: Account, changes: dict[str, object], password: str | None,
+                     tested: tuple[ProbeLike, ProbeLike] | None) -> str | None:
+        """The edit, then the passing test as the mailbox's re-check; touches no widget (the
+        dialog may be gone). Returns what went wrong, for the rep, or None."""
+        account_id = int(account.id)
+        try:
+            await self.ctx.blocking(editing.save_edit, account, changes, password,
+                                    self.ctx.clock.now())
+        except (InvalidInput, SecretStoreError) as exc:
+            return sentence(exc)
+        if tested is not None and editing.can_be_rechecked(Account.get_by_id(account_id)):
+            # The test is its re-check, stored through the monitor (after any check of this
+            # mailbox already in flight).
+            imap, smtp = tested
+            now = self.ctx.clock.now()
+            await self.ctx.store_test(account_id, lambda: editing.record_edit_test(
+                account_id, imap, smtp, now))
+        return None
+
+    def done(self, result: int) -> None:
+        self.work.stop()  # a test still running gives up now
+        super().done(result)
 
 
 def open_edit_account(ctx: UiContext, account_id: int, parent: QWidget) -> EditAccountDialog:

@@ -30,6 +30,7 @@ from mailmonitor.services.campaigns import editing
 from mailmonitor.services.campaigns.rules import CampaignError, campaign_accounts
 from mailmonitor.services.campaigns.setup import check_steps
 from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.icons import status_icon
@@ -214,6 +215,7 @@ class EditCampaignDialog(QDialog):
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self.save)
         self.name.setFocus()
+        keyboard.install(self)
 
     # --- mailboxes ------------------------------------------------------------------------------
 

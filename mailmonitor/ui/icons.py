@@ -52,8 +52,14 @@ def status_icon(status: str, dark: bool | None = None) -> QIcon:
     return tinted_icon(item.icon, item.color(dark).name())
 
 
-def campaign_icon(status: str, dark: bool | None = None) -> QIcon:
-    item = CAMPAIGN_LOOKS.get(status, CAMPAIGN_LOOKS["draft"])
+def campaign_look_key(status: str, pause_reason: str | None = None) -> str:
+    """Paused by the rep looks calm; paused by mailmonitor (no mailbox can send) warns."""
+    return "paused_user" if status == "paused" and pause_reason == "user" else status
+
+
+def campaign_icon(status: str, dark: bool | None = None, pause_reason: str | None = None
+                  ) -> QIcon:
+    item = CAMPAIGN_LOOKS.get(campaign_look_key(status, pause_reason), CAMPAIGN_LOOKS["draft"])
     return tinted_icon(item.icon, item.color(dark).name())
 
 

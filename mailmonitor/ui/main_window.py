@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QEvent,
     QProcess,
@@ -37,7 +38,7 @@ from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
@@ -50,6 +51,7 @@ from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import open_edit_campaign
 from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon, tinted_icon
+from mailmonitor.ui.menu_bar import build_menu_bar
 from mailmonitor.ui.models import AccountsModel, CampaignsModel
 from mailmonitor.ui.new_campaign import NewCampaignDialog
 from mailmonitor.ui.palette import worst_status
@@ -59,8 +61,14 @@ from mailmonitor.ui.tray import TrayController
 from mailmonitor.ui.welcome import WelcomePage, needs_welcome
 
 log = logging.getLogger(__name__)
+W = TypeVar("W", bound=QWidget)
 
 
+
+
+def showing(dialog: W | None) -> TypeGuard[W]:
+    """Open on screen (False once closed, also after Qt deleted it: WA_DeleteOnClose)."""
+    return dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible()
 
 
 class MainWindow(QMainWindow):
@@ -92,12 +100,15 @@ class MainWindow(QMainWindow):
         self.campaigns_model = CampaignsModel(self, with_lead_counts=False)
 
         self._build_actions()
+        self.help_actions: dict[str, QAction] = {}
+        build_menu_bar(self)
         self._build_toolbar()
         self._build_central()
         self._build_status_bar()
 
         self.tray = TrayController(ctx, lambda: dict(self.accounts_model.counts), self,
-                                   use_tray=use_tray, parent=self)
+                                   use_tray=use_tray, parent=self,
+                                   needing=self._mailboxes_needing_you)
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.checkAllRequested.connect(self.check_all)
         self.tray.wizardRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
@@ -237,11 +248,13 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(content)
         self.setCentralWidget(self.stack)
+        self.welcome.keyringStatusChanged.connect(self._keyring_known)
         if needs_welcome():
             self.stack.setCurrentWidget(self.welcome)
-            self.ctx.spawn(self._check_keyring(), "keyring check")
         else:
             self.stack.setCurrentWidget(content)
+        # Always: without a keyring no mailbox can be added (its password has nowhere to go).
+        self.ctx.spawn(self._check_keyring(), "keyring check")
 
     def _build_status_bar(self) -> None:
         self.summary_icon = QLabel()
@@ -261,6 +274,13 @@ class MainWindow(QMainWindow):
     def _accounts_changed(self, account_ids: list[int]) -> None:
         self.accounts_model.refresh_accounts(account_ids)
         self.campaigns_model.accounts_changed(account_ids, self._status_of)
+
+    def _mailboxes_needing_you(self) -> list[tuple[int, str, str]]:
+        rows = [r for r in (self.accounts_model.row_for(i) for i in
+                            self.accounts_model.ids_with_status(Status.DISCONNECTED.value))
+                if r is not None]
+        return [(r.id, r.email, label_for(r.status, r.reason))
+                for r in sorted(rows, key=lambda r: r.email)]
 
     def _status_of(self, account_id: int) -> tuple[str, str | None] | None:
         row = self.accounts_model.row_for(account_id)
@@ -375,7 +395,7 @@ class MainWindow(QMainWindow):
     def open_wizard(self, account_id: int, at: Page = Page.CONNECTION,
                     campaign_id: int | None = None) -> ReconnectWizard:
         wizard = self.wizards.get(account_id)
-        if wizard is not None and wizard.isVisible():
+        if showing(wizard):
             wizard.raise_()
             wizard.activateWindow()
             return wizard
@@ -389,10 +409,17 @@ class MainWindow(QMainWindow):
         return wizard
 
     def _reconnected(self, account_id: int) -> None:
-        row = self.accounts_model.row_for(account_id)
-        name = row.email if row else "The mailbox"
-        self.statusBar().showMessage(f"{name} is connected again: its campaigns continue "
-                                     "where they left off.", 10000)
+        wizard = self.wizards.get(account_id)
+        text = wizard.confirmation if wizard is not None else ""
+        if not text:
+            row = self.accounts_model.row_for(account_id)
+            text = f"{row.email if row else 'The mailbox'} reconnected."
+        self.statusBar().showMessage(text, 15000)
+        self.notice.clear_actions()
+        self.notice.set_severity("ok")
+        self.notice.set_message(f"<b>{fmt.esc(text)}</b> Leads continue where they left off.")
+        self.notice.add_action("Dismiss", self.notice.hide)
+        self.notice.show()
 
     def open_alerts(self) -> AlertsDialog:
         if self.alerts_dialog is None:
@@ -415,16 +442,17 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_add_account(self) -> AddAccountDialog:
-        if self.add_dialog is None or not self.add_dialog.isVisible():
+        if not showing(self.add_dialog):
             dialog = AddAccountDialog(self.ctx, self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.added.connect(self._account_added)
+            dialog.signInSettingsRequested.connect(self.open_sign_in_settings)
             self.add_dialog = dialog
             dialog.open()
         return self.add_dialog
 
     def open_new_campaign(self) -> NewCampaignDialog:
-        if self.new_campaign_dialog is None or not self.new_campaign_dialog.isVisible():
+        if not showing(self.new_campaign_dialog):
             dialog = NewCampaignDialog(self.ctx, self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.created.connect(self._campaign_created)
@@ -446,6 +474,14 @@ class MainWindow(QMainWindow):
     async def _check_keyring(self) -> None:
         ok, detail = await self.ctx.blocking(keyring_status)
         self.welcome.set_keyring_status(ok, detail)
+        self._keyring_known(ok, detail)
+
+    def _keyring_known(self, ok: bool, detail: str) -> None:
+        self.add_account.setEnabled(ok)
+        self.add_account.setToolTip(
+            "Add a mailbox (Ctrl+N)" if ok else
+            f"No system keyring, so no password can be stored: {detail}. Install GNOME "
+            "Keyring or KWallet, then use “Check again” on the welcome page.")
 
     def open_demo(self) -> None:
         """The demo runs as its own app, on a throwaway folder: the rep's data is never mixed
@@ -462,11 +498,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Mailbox added and connected.", 8000)
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self)
+        dialog = SettingsDialog(self, self.ctx)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(lambda: self.statusBar().showMessage("Settings saved.", 5000))
         self.settings_dialog = dialog
         dialog.open()
+        return dialog
+
+    def open_sign_in_settings(self) -> SettingsDialog:
+        dialog = self.open_settings()
+        dialog.tabs.setCurrentWidget(dialog.sign_in)
         return dialog
 
     def bring_to_front(self) -> None:

@@ -37,6 +37,7 @@ from mailmonitor.models import Account, active_accounts
 from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
 from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.icons import status_icon
@@ -397,6 +398,9 @@ class NewCampaignDialog(QDialog):
 
         self.error = Banner("error")
         self.error.setObjectName("newCampaignError")
+        self._error_about = ""
+        self._closed = False
+        self.name.textChanged.connect(lambda _t: self._edited("name"))
         self.error.hide()
         self.progress = muted(wrap=False)
         buttons = ButtonRow()
@@ -415,6 +419,7 @@ class NewCampaignDialog(QDialog):
         cancel.clicked.connect(self.reject)
         self.create_button.clicked.connect(self.create_campaign)
         self.browse.clicked.connect(self.browse_csv)
+        keyboard.install(self)
 
     # --- form -----------------------------------------------------------------------------------
 
@@ -453,9 +458,15 @@ class NewCampaignDialog(QDialog):
         dialog.open()
         return dialog
 
-    def show_error(self, html: str) -> None:
+    def show_error(self, html: str, about: str = "") -> None:
         self.error.set_message(html)
         self.error.setVisible(bool(html))
+        self._error_about = about if html else ""
+
+    def _edited(self, field: str) -> None:
+        """A message about a field goes once the rep fixes that field (no stale errors)."""
+        if self._error_about == field:
+            self.show_error("")
 
     # --- create ---------------------------------------------------------------------------------
 
@@ -463,7 +474,9 @@ class NewCampaignDialog(QDialog):
         try:
             emails = self.selected_mailboxes()
             if not self.name.text().strip():
-                raise InvalidInput("the campaign needs a name")
+                self.show_error(esc("The campaign needs a name."), about="name")
+                self.name.setFocus()
+                return
             if not emails:
                 raise InvalidInput("tick at least one mailbox to send from"
                                    if self.mailboxes.count() else
@@ -489,11 +502,19 @@ class NewCampaignDialog(QDialog):
                 create_campaign_with_leads, name, emails, steps, window, csv,
                 self.ctx.clock.now(), status)
         except InvalidInput as exc:
-            self.show_error(esc(sentence(exc)))
+            if not self._closed:
+                self.show_error(esc(sentence(exc)))
             return
         finally:
-            self.create_button.setEnabled(True)
-            self.progress.setText("")
+            if not self._closed:
+                self.create_button.setEnabled(True)
+                self.progress.setText("")
+        if self._closed:
+            return  # created all the same (one transaction); the window hears it on the bus
         self.imported = imported
         self.created.emit(int(campaign.id))
         self.accept()
+
+    def done(self, result: int) -> None:
+        self._closed = True  # a creation still running must not touch the deleted widgets
+        super().done(result)

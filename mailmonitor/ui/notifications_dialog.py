@@ -37,6 +37,7 @@ from mailmonitor.services.alerts.channels import DeliveryError
 from mailmonitor.services.alerts.digest import EVENTS
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.desktop.settings import save_settings
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc, local_time
 
@@ -141,6 +142,7 @@ class AddChannelDialog(QDialog):
         self.from_box.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
         self.name.setFocus()
+        keyboard.install(self)
 
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()
@@ -276,6 +278,7 @@ class NotificationsDialog(QDialog):
         self.google_testing.setChecked(bool(get_setting("google_app_testing")))
         self.refresh()
         self.add_button.setFocus()
+        keyboard.install(self)
 
     # --- data ------------------------------------------------------------------------------
 

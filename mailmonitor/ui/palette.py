@@ -40,6 +40,8 @@ STATUS_LOOKS: dict[str, Look] = {
 CAMPAIGN_LOOKS: dict[str, Look] = {
     "active": Look("Active", "status-connected", "#1e8a3c", "#5fd283"),
     "paused": Look("Paused", "status-warning", "#b36200", "#f4b73f"),
+    # Paused by the rep: a choice, not a problem — a pause sign, no warning triangle.
+    "paused_user": Look("Paused", "campaign-paused", "#5b6472", "#aab3bf"),
     "draft": Look("Draft", "status-stopped", "#6b7280", "#9aa4b1"),
     "completed": Look("Completed", "status-checking", "#1d63c4", "#74acff"),
 }

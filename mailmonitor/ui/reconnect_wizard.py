@@ -6,11 +6,10 @@ worker threads through the UI context."""
 from __future__ import annotations
 
 import logging
-import threading
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,17 +28,24 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.connection_test import (
+    DIAGNOSTICS_HINT,
     OAUTH_NOT_CONFIGURED,
     FlowError,
     oauth_hook,
 )
-from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
+from mailmonitor.services.auth.registration import not_set_up_message, registration
+from mailmonitor.services.reconnect.confirmation import choices_now, reconnect_confirmation
+from mailmonitor.services.reconnect.failure_words import failure_text
+from mailmonitor.services.reconnect.flow import Page, ReconnectFlow, SaveResult
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.icons import campaign_icon
+from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import AccountStatusHeader, failure_html
 from mailmonitor.ui.warmup_dialog import WarmupDialog
-from mailmonitor.ui.widgets import Banner, ButtonRow, heading, label, muted
+from mailmonitor.ui.widgets import Banner, ButtonRow, fit_height, heading, label, muted
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +102,11 @@ class ConnectionPage(QWidget):
         self.signed_in.setOpenExternalLinks(True)
         self.progress = muted("")
         self.progress.setObjectName("progress")
+        self.test_progress = ProbeProgress()
         self.failure = Banner("error")
         self.failure.setObjectName("failureHelp")
         self.failure.hide()
+        self.details = DetailsBox()
         buttons = ButtonRow()
         self.diagnostics = buttons.button("Copy diagnostics")
         self.diagnostics.setToolTip("Copies a report without passwords, for a support request")
@@ -136,7 +144,9 @@ class ConnectionPage(QWidget):
         layout.addWidget(self.password_box)
         layout.addWidget(self.oauth_box)
         layout.addWidget(self.progress)
+        layout.addWidget(self.test_progress)
         layout.addWidget(self.failure)
+        layout.addWidget(self.details)
         layout.addStretch(1)
         layout.addLayout(buttons)
         self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
@@ -198,8 +208,16 @@ class ReconnectWizard(QDialog):
         layout.addWidget(line)
         layout.addWidget(self.stack, 1)
         self.warmup_dialog: WarmupDialog | None = None
-        self._cancel_sign_in = threading.Event()
+        self.work = DialogWork(ctx)
+        self.confirmation = ""  # said by the window after Save & Resume
+        self.copied_timer = QTimer(self)
+        self.copied_timer.setSingleShot(True)
+        self.copied_timer.setInterval(2500)
+        self.copied_timer.timeout.connect(
+            lambda: self.connection_page.diagnostics.setText("Copy diagnostics"))
+        self._cancel_sign_in = self.work.cancel_event()
         self._wire()
+        keyboard.install(self)
         self.show_page()
 
     # --- wiring -------------------------------------------------------------------------------
@@ -214,7 +232,6 @@ class ReconnectWizard(QDialog):
         c.edit_warmup.clicked.connect(self._edit_warmup)
         c.next.clicked.connect(self.test_connection)
         c.password.textChanged.connect(self._password_typed)
-        c.password.returnPressed.connect(self.test_connection)
         c.browser.clicked.connect(self.sign_in_with_browser)
         c.diagnostics.clicked.connect(self.copy_diagnostics)
         r.back.clicked.connect(lambda: self._navigate(self.flow.back))
@@ -250,6 +267,7 @@ class ReconnectWizard(QDialog):
     def show_page(self) -> None:
         page = self.flow.page
         account = self.flow.account
+        shown_before = self.stack.currentWidget()
         current = {Page.TESTING: Page.CONNECTION, Page.DONE: Page.READY}.get(page, page)
         self.steps.setText("  ›  ".join(
             f"<b>{name}</b>" if step is current else f"<span style='color:gray'>{name}</span>"
@@ -267,6 +285,11 @@ class ReconnectWizard(QDialog):
             self.stack.setCurrentWidget(self.ready_page)
         elif page is Page.DONE:
             self.accept()
+            return
+        if self.stack.currentWidget() is not shown_before or self.focusWidget() is None:
+            keyboard.start_focus(self)  # a new page: its first field, else its primary button
+        else:
+            keyboard.keep_focus_safe(self)
 
     def _render_select(self, account: Account) -> None:
         p = self.select_page
@@ -276,7 +299,8 @@ class ReconnectWizard(QDialog):
             for choice in self.flow.campaigns:
                 waiting = (f" · {fmt.count(choice.waiting_leads, 'lead')} waiting"
                            if choice.waiting_leads else "")
-                item = QListWidgetItem(campaign_icon(choice.status),
+                item = QListWidgetItem(campaign_icon(choice.status,
+                                                     pause_reason=choice.pause_reason),
                                        f"{choice.name} — {choice.status_text}{waiting}")
                 item.setData(Qt.ItemDataRole.UserRole, choice.id)
                 p.campaigns.addItem(item)
@@ -309,20 +333,29 @@ class ReconnectWizard(QDialog):
         p.progress.setVisible(testing)
         for widget in (p.password, p.back, p.edit_warmup, p.browser):
             widget.setEnabled(not testing)
+        if oauth:  # no client registration yet: say what is needed instead of failing
+            provider = "google" if account.kind == "gmail" else "microsoft"
+            if not registration(provider).configured:
+                p.browser.setEnabled(False)
+                p.signed_in.setText(fmt.esc(not_set_up_message(provider)))
         p.back.setVisible(bool(self.flow.campaigns))
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:
-            self._show_failure(failure_html(f"The connection failed: {test.label}",
-                                            test.detail, self.flow.failure_help()))
+            text = failure_text(account, test, "reconnecting", self.ctx.timeout)
+            self._show_failure(failure_html(text.title, "", [*text.advice, DIAGNOSTICS_HINT]),
+                               text.details)
         elif testing or test is None:
             p.failure.hide()
+            p.details.set_text("")
         self._update_next()
 
-    def _show_failure(self, html: str) -> None:
+    def _show_failure(self, html: str, details: str = "") -> None:
         p = self.connection_page
+        p.details.set_text(details)
         p.failure.set_severity("error")
         p.failure.set_message(html)
         p.failure.show()
+        fit_height(self)  # the whole help, never clipped
 
     def _render_ready(self, account: Account) -> None:
         p = self.ready_page
@@ -391,21 +424,26 @@ class ReconnectWizard(QDialog):
     def test_connection(self) -> None:
         if self.flow.page is not Page.CONNECTION or not self.flow.can_test()[0]:
             return
-        self.ctx.spawn(self._test(), "reconnect test")
+        self.work.spawn(self._test(), "reconnect test")
 
     async def _test(self) -> None:
         password = self.flow.start_test()
         self.show_page()
         account = self.flow.account
+        watch = self.work.watch(self.ctx.timeout)
+        self.connection_page.test_progress.start(watch)
         try:
-            imap, smtp = await self.ctx.blocking(self.ctx.check_fn, account, password,
-                                                 self.ctx.timeout)
+            imap, smtp = await self.ctx.connection_test(account, password, watch)
         except Exception as exc:  # the probe itself broke: say so, stay on the page
             log.exception("reconnect test failed to run")
             self.flow.test_crashed(f"{type(exc).__name__}: {exc}")
         else:
             self.flow.finish_test(imap, smtp)
-        self.show_page()
+        finally:
+            if self.work.alive:
+                self.connection_page.test_progress.stop()
+        if self.work.alive:
+            self.show_page()
 
     def sign_in_with_browser(self) -> None:
         sign_in = oauth_hook("sign_in")
@@ -413,7 +451,7 @@ class ReconnectWizard(QDialog):
             self.connection_page.signed_in.setText(OAUTH_NOT_CONFIGURED)
             return
         self._cancel_sign_in.clear()
-        self.ctx.spawn(self._sign_in(sign_in), "browser sign-in")
+        self.work.spawn(self._sign_in(sign_in), "browser sign-in")
 
     async def _sign_in(self, sign_in: Any) -> None:
         p = self.connection_page
@@ -427,46 +465,62 @@ class ReconnectWizard(QDialog):
             await self.ctx.blocking(partial(sign_in, self.flow.account, SIGN_IN_TIMEOUT,
                                             on_url=on_url, cancel=self._cancel_sign_in))
         except Exception as exc:
-            p.signed_in.setText(f"The sign-in did not finish: {fmt.esc(str(exc))}")
+            if self.work.alive:
+                p.signed_in.setText("The sign-in did not finish.")
+                p.details.set_text(str(exc))
         else:
             self.flow.mark_signed_in()
-            p.signed_in.setText("Signed in. Press Next to test the connection.")
+            if self.work.alive:
+                p.signed_in.setText("Signed in. Press Next to test the connection.")
         finally:
-            p.browser.setEnabled(True)
-            self._update_next()
+            if self.work.alive:
+                p.browser.setEnabled(True)
+                self._update_next()
 
     def _show_sign_in_url(self, url: str) -> None:
-        if self.flow.signed_in:
+        if self.flow.signed_in or not self.work.alive:
             return
         self.connection_page.signed_in.setText(
             "Waiting for the sign-in in your browser… If no browser opened, "
             f"<a href=\"{fmt.esc(url)}\">open the sign-in page</a>.")
 
     def done(self, result: int) -> None:
-        self._cancel_sign_in.set()  # a browser sign-in still waiting gives up
+        self.work.stop()  # a test or browser sign-in still running gives up now
+        self.connection_page.test_progress.stop()
         super().done(result)
 
     def save_and_resume(self) -> None:
         if self.flow.page is Page.READY:
             self.ready_page.save.setEnabled(False)
+            # Not cancelled with the window: once started, saving finishes.
             self.ctx.spawn(self._save(), "save and resume")
 
     async def _save(self) -> None:
         try:
             await self.ctx.blocking(self.flow.store_secret)
-            result = await self.ctx.store_test(
-                self.flow.account_id, lambda: self.flow.apply(self.ctx.clock.now()))
+            account = self.flow.account
+
+            def apply() -> tuple[SaveResult, str]:  # on the loop's thread, through the monitor
+                before = choices_now(account)
+                applied = self.flow.apply(self.ctx.clock.now())
+                return applied, reconnect_confirmation(account.email, before,
+                                                       choices_now(account))
+
+            result, self.confirmation = await self.ctx.store_test(self.flow.account_id, apply)
         except Exception as exc:
-            self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
-            self.ready_page.error.show()
-            self.ready_page.save.setEnabled(True)
+            if self.work.alive:
+                self.ready_page.error.setText(f"Nothing was changed: {fmt.esc(str(exc))}")
+                self.ready_page.error.show()
+                self.ready_page.save.setEnabled(True)
             return
         if result.campaign_note:
             log.info("after reconnect: %s", result.campaign_note)
-        self.reconnected.emit(self.flow.account_id)
-        self.show_page()
+        if self.work.alive:
+            self.reconnected.emit(self.flow.account_id)
+            self.show_page()
 
     def copy_diagnostics(self) -> None:
         report = self.flow.diagnostics(self.ctx.clock.now())
         QGuiApplication.clipboard().setText(report)
         self.connection_page.diagnostics.setText("Copied ✓")
+        self.copied_timer.start()  # back to "Copy diagnostics" after a moment

@@ -13,12 +13,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from mailmonitor.models import get_setting
+from mailmonitor.services.auth.registration import RegistrationError
+from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.desktop.settings import save_settings
+from mailmonitor.ui import keyboard
+from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.oauth_settings import OAuthSettingsPage, SignInChanges
 from mailmonitor.ui.widgets import ButtonRow
 
 
@@ -52,8 +58,9 @@ class SettingsDialog(QDialog):
 
     saved = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, ctx: UiContext | None = None) -> None:
         super().__init__(parent)
+        self.ctx = ctx
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
@@ -90,13 +97,24 @@ class SettingsDialog(QDialog):
         cancel = buttons.button("Cancel")
         save = buttons.button("Save", primary=True)
         save.setObjectName("save")
+        self.save_button = save
+        general = QWidget()
+        general_layout = QVBoxLayout(general)
+        general_layout.addLayout(form)
+        general_layout.addWidget(note)
+        general_layout.addStretch(1)
+        self.sign_in = OAuthSettingsPage()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(general, "General")
+        self.tabs.addTab(self.sign_in, "Sign-in (Google, Microsoft)")
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(note)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
         cancel.clicked.connect(self.reject)
         save.clicked.connect(self.save)
         self.load()
+        keyboard.install(self)
 
     def open_notifications(self) -> QDialog | None:
         ctx = getattr(self.parent(), "ctx", None)
@@ -134,6 +152,34 @@ class SettingsDialog(QDialog):
         }
 
     def save(self) -> None:
+        try:
+            changes = self.sign_in.changes()
+        except RegistrationError as exc:
+            self.tabs.setCurrentWidget(self.sign_in)
+            self.sign_in.show_error(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Nothing was saved.")
+            return
+        if changes.any and self.ctx is not None:
+            # The Google secret goes to the keyring: off the GUI thread, before anything else.
+            self.save_button.setEnabled(False)
+            self.ctx.spawn(self._save_with_sign_in(changes), "save sign-in settings")
+            return
+        if changes.any:
+            OAuthSettingsPage.store(changes)
+        self._save_general()
+
+    async def _save_with_sign_in(self, changes: SignInChanges) -> None:
+        assert self.ctx is not None
+        try:
+            await self.ctx.blocking(OAuthSettingsPage.store, changes)
+        except (SecretStoreError, RegistrationError) as exc:
+            if self.isVisible():
+                self.tabs.setCurrentWidget(self.sign_in)
+                self.sign_in.show_error(f"Nothing was saved: {exc}")
+                self.save_button.setEnabled(True)
+            return
+        self._save_general()
+
+    def _save_general(self) -> None:
         save_settings(self.values())
         self.saved.emit()
         self.accept()

@@ -16,6 +16,7 @@ def setup_table(view: QTableView, model: QAbstractItemModel) -> None:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setAlternatingRowColors(True)
+    view.setTabKeyNavigation(False)  # Tab moves on to the next control, not the next cell
     view.setShowGrid(False)
     view.setWordWrap(False)
     view.setIconSize(QSize(16, 16))

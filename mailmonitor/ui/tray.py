@@ -47,10 +47,13 @@ class TrayController(QObject):
 
     def __init__(self, ctx: UiContext, counts: Callable[[], dict[str, int]],
                  fallback: NotificationSink, policy: NotificationPolicy | None = None,
-                 use_tray: bool | None = None, parent: QObject | None = None) -> None:
+                 use_tray: bool | None = None, parent: QObject | None = None,
+                 needing: Callable[[], list[tuple[int, str, str]]] | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.counts = counts
+        # (account id, address, reason label) of the mailboxes that need the rep
+        self.needing = needing or (lambda: [])
         self.fallback = fallback
         self.policy = policy or NotificationPolicy(ctx.clock)
         self.paused_by_us: list[int] = []
@@ -61,6 +64,10 @@ class TrayController(QObject):
         self._timer.timeout.connect(self.poll_notifications)
         self.pause_action = QAction("Pause all sending", self)
         self.pause_action.triggered.connect(self.toggle_sending)
+        self.status_action = QAction("", self)
+        self.status_action.setEnabled(False)  # a line of text, not a command
+        self.reconnect_actions: list[QAction] = []
+        self.menu = self._build_menu()
         if tray_available() if use_tray is None else use_tray:
             self._make_tray()
         # New alerts come in bursts (an outage breaks many mailboxes): look once it settled.
@@ -75,14 +82,41 @@ class TrayController(QObject):
     def available(self) -> bool:
         return self.tray is not None
 
-    def _make_tray(self) -> None:
-        tray = QSystemTrayIcon(app_icon(), self)
+    def _build_menu(self) -> QMenu:
+        """Status line, a Reconnect entry per mailbox that needs the rep, then the commands."""
         menu = QMenu()
+        menu.setObjectName("trayMenu")
+        menu.addAction(self.status_action)
+        self._reconnect_anchor = menu.addSeparator()
         menu.addAction("Open mailmonitor", self.openRequested.emit)
         menu.addAction("Check all now", self.checkAllRequested.emit)
         menu.addAction(self.pause_action)
         menu.addSeparator()
         menu.addAction("Quit", self.quitRequested.emit)
+        return menu
+
+    def _refresh_menu(self, counts: dict[str, int]) -> None:
+        self.status_action.setText(fmt.status_summary(counts) if counts else "No mailboxes yet")
+        for action in self.reconnect_actions:
+            self.menu.removeAction(action)
+            action.deleteLater()
+        self.reconnect_actions = []
+        needing = self.needing()
+        for account_id, email, label in needing[:5]:
+            action = QAction(f"Reconnect {email} ({label})", self)
+            action.triggered.connect(
+                lambda _c=False, a=account_id: self.wizardRequested.emit(a))
+            self.menu.insertAction(self._reconnect_anchor, action)
+            self.reconnect_actions.append(action)
+        if len(needing) > 5:
+            more = QAction(f"…and {len(needing) - 5} more (Alerts)", self)
+            more.triggered.connect(lambda _c=False: self.alertsRequested.emit())
+            self.menu.insertAction(self._reconnect_anchor, more)
+            self.reconnect_actions.append(more)
+
+    def _make_tray(self) -> None:
+        tray = QSystemTrayIcon(app_icon(), self)
+        menu = self.menu
         tray.setContextMenu(menu)
         self._menu = menu
         tray.activated.connect(self._activated)
@@ -101,6 +135,7 @@ class TrayController(QObject):
         worst = worst_status(status for status, n in counts.items() if n)
         self.worst = worst
         self.tooltip = f"mailmonitor — {fmt.status_summary(counts)}"
+        self._refresh_menu(counts)
         if self.tray is not None:
             self.tray.setIcon(status_icon(worst) if counts else app_icon())
             self.tray.setToolTip(self.tooltip)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.services.sending.settings import SendingSettings
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.widgets import ButtonRow, heading, label, muted
 
 
@@ -62,6 +63,7 @@ class WarmupDialog(QDialog):
         layout.addLayout(buttons)
         self.warmup.toggled.connect(self._ramp_enabled)
         self.show_settings(settings)
+        keyboard.install(self)
 
     def _ramp_enabled(self, on: bool) -> None:
         self.start.setEnabled(on)

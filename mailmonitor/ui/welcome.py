@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.services.auth.secrets import keyring_status
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.icons import resource_path
 from mailmonitor.ui.widgets import Banner
 
@@ -96,6 +97,7 @@ def redetect_keyring() -> tuple[bool, str]:
 class WelcomePage(QWidget):
     addMailboxRequested = Signal()
     demoRequested = Signal()
+    keyringStatusChanged = Signal(bool, str)  # (usable, detail) after every check
 
     def __init__(self, parent: QWidget | None = None, *,
                  keyring_check: KeyringCheck = keyring_status,
@@ -195,6 +197,7 @@ class WelcomePage(QWidget):
 
     def recheck_keyring(self) -> bool:
         self.set_keyring_status(*self._recheck())
+        self.keyringStatusChanged.emit(bool(self.keyring_ok), str(self.keyring_detail))
         return bool(self.keyring_ok)
 
 
@@ -213,3 +216,4 @@ class WelcomeDialog(QDialog):
         self.page.addMailboxRequested.connect(self.accept)
         self.page.demoRequested.connect(self.accept)
         self.resize(640, 480)
+        keyboard.install(self)

@@ -258,3 +258,19 @@ def ask(parent: QWidget, title: str, text: str, accept_text: str,
     box.open()
     return box
 
+
+
+def fit_height(window: QWidget) -> None:
+    """Grow a dialog to show all of its wrapped text (a longer failure help, a progress line):
+    Qt does not enlarge a window whose content only got taller through word wrap."""
+    layout = window.layout()
+    if layout is None:
+        return
+    layout.activate()
+    width = window.width()
+    needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+              else layout.totalSizeHint().height())
+    screen = window.screen()
+    limit = screen.availableGeometry().height() - 40 if screen is not None else 2000
+    if needed > window.height():
+        window.resize(width, min(needed, max(limit, window.height())))

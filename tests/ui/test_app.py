@@ -23,16 +23,23 @@ def main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
-def once_shown(action: Any, after_ms: int = 200) -> None:
-    """Run `action` once run_app's window is on screen. On a busy machine start-up takes
-    longer than any fixed delay; a callback that ran too early would raise inside the event
-    loop (the app's excepthook shows it) and the app would never be told to quit."""
-    def attempt() -> None:
-        if any(w.isVisible() for w in main_windows()):
-            action()
-        else:
-            QTimer.singleShot(50, attempt)
-    QTimer.singleShot(after_ms, attempt)
+def when_window_is_up(action: Any) -> QTimer:
+    """Call `action(window)` once run_app's window is on screen. (A fixed delay failed on a
+    loaded machine: the window was not there yet, nothing quit the app, and the next tests ran
+    beside a live app.)"""
+    before = {id(w) for w in main_windows()}
+    timer = QTimer()
+    timer.setInterval(20)
+
+    def poll() -> None:
+        windows = [w for w in main_windows() if id(w) not in before and w.isVisible()]
+        if windows:
+            timer.stop()
+            action(windows[-1])
+
+    timer.timeout.connect(poll)
+    timer.start()
+    return timer
 
 
 def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
@@ -45,11 +52,7 @@ def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         windows = [w for w in main_windows() if w not in earlier]
         return windows[-1] if windows else None
 
-    def second_start() -> None:
-        window = started()
-        if window is None:  # a busy machine: the window is not up yet
-            QTimer.singleShot(50, second_start)
-            return
+    def second_start(window: MainWindow) -> None:
         seen["title"] = window.windowTitle()
         window.hide()
         seen["second"] = run_app(data_dir)  # tells the first instance to raise, exits 0
@@ -63,8 +66,9 @@ def test_run_app_starts_raises_on_second_start_and_quits_cleanly(
         window.quitRequested.emit()
         window.quitRequested.emit()  # a second quit request is harmless
 
-    once_shown(second_start)
+    waiting = when_window_is_up(second_start)
     assert run_app(data_dir) == 0
+    waiting.stop()
     assert seen == {"title": "mailmonitor", "second": 0, "raised": True,
                     "monitor_running": True}
     assert "already running" in capsys.readouterr().out
@@ -79,18 +83,14 @@ def test_quitting_from_outside_still_shuts_down_cleanly(qapp: QApplication) -> N
     """The desktop session ends: Qt quits by itself; the monitor still stops."""
     data_dir = Path(tempfile.mkdtemp(prefix="mm-app-"))
     seen: dict[str, Any] = {}
-    earlier = main_windows()  # of other tests, deleted later
 
-    def session_ends() -> None:
-        windows = [w for w in main_windows() if w not in earlier]
-        if not windows:  # a busy machine: this window is not up yet, the session ends later
-            QTimer.singleShot(50, session_ends)
-            return
-        seen["monitor"] = windows[-1].ctx.monitor
+    def session_ends(window: MainWindow) -> None:
+        seen["monitor"] = window.ctx.monitor
         qapp.quit()
 
-    once_shown(session_ends)
+    waiting = when_window_is_up(session_ends)
     assert run_app(data_dir) == 0
+    waiting.stop()
     assert seen["monitor"]._stopping.is_set()
     assert seen["monitor"]._tasks == set()
     for window in main_windows():

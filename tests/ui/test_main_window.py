@@ -123,6 +123,16 @@ def test_add_account_google_offers_browser_sign_in(
     assert dialog.kind == "gmail"
     assert dialog.sign_in.isVisibleTo(dialog) and dialog.sign_in.text() == "Sign in with Google"
     assert "2-Step Verification" in dialog.password_help.text()
+    # Without the team's client registration the button is off and says what is needed.
+    assert not dialog.sign_in.isEnabled()
+    assert "Google sign-in is not set up" in dialog.sign_in_note.text()
+    dialog.sign_in_note.linkActivated.emit("settings:sign-in")
+    assert window.settings_dialog is not None and window.settings_dialog.isVisible()
+    assert window.settings_dialog.tabs.currentWidget() is window.settings_dialog.sign_in
+    window.settings_dialog.reject()
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
+    dialog.set_kind("gmail")
+    assert dialog.sign_in.isEnabled()
     dialog.sign_in.click()
     assert "not configured" in dialog.error.text.text()
     dialog.add_button.click()
@@ -142,6 +152,7 @@ def test_add_account_with_browser_sign_in(
 
     monkeypatch.setattr("mailmonitor.ui.add_account.oauth_hook",
                         lambda name: fake_add_account if name == "add_account" else None)
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
     window = make_window()
     dialog = window.open_add_account()
     added: list[int] = []
@@ -204,7 +215,8 @@ def test_account_detail_history_and_test_connection(
     run(qloop, window)
     settle()
     assert dialog.history.rowCount() == 4
-    assert dialog.history.item(0, 3).text() == "manual"
+    assert dialog.history.item(0, 3).text() == "Test Connection"  # why it ran, in words
+    assert "{" not in dialog.answer.toPlainText()  # steps in words, never a Python dict
 
 
 def test_disconnect_and_remove_explain_first(
@@ -226,7 +238,8 @@ def test_disconnect_and_remove_explain_first(
     assert "leaves “Q4 outreach”" in info
     assert "Its 6 open leads wait" in info
     assert "within 1 hour" in info
-    assert "the 1 leads it already emailed are set to Campaign Stopped" in info
+    assert "1 lead it already emailed is set to Campaign Stopped" in info
+    assert "5 other leads move" in info
     cancel = box.button(QMessageBox.StandardButton.Cancel)
     cancel.click()
     assert reload(ava).status == "connected"  # cancelled: nothing happened

@@ -166,7 +166,15 @@ def test_oauth_account_without_sign_in_configured_says_so(
     wizard = window.open_wizard(dan.id, Page.CONNECTION)
     page = wizard.connection_page
     assert page.oauth_box.isVisibleTo(wizard) and not page.password_box.isVisibleTo(wizard)
-    page.browser.click()
+    # No client registration: the button says what is needed instead of failing.
+    assert not page.browser.isEnabled()
+    assert "Google sign-in is not set up on this computer yet" in page.signed_in.text()
+    assert "Settings → Sign-in" in page.signed_in.text()
+    assert "MAILMONITOR_" not in page.signed_in.text()
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
+    wizard.show_page()
+    assert page.browser.isEnabled()
+    page.browser.click()  # this build without the OAuth service
     assert page.signed_in.text() == OAUTH_NOT_CONFIGURED
 
 
@@ -182,6 +190,7 @@ def test_oauth_account_signs_in_in_the_browser_then_tests(
 
     monkeypatch.setattr("mailmonitor.ui.reconnect_wizard.oauth_hook",
                         lambda name: fake_sign_in if name == "sign_in" else None)
+    monkeypatch.setenv("MAILMONITOR_GOOGLE_CLIENT_ID", "team.apps.googleusercontent.com")
     dan = make_account("dan@gmail.com", kind="gmail", auth_method="oauth2",
                        imap_host="imap.gmail.com", status="disconnected", reason="token_expired")
     window = make_window()
@@ -215,5 +224,9 @@ def test_a_probe_that_crashes_keeps_the_rep_on_the_page(
     wizard.connection_page.next.click()
     run(qloop, window)
     assert wizard.flow.page is Page.CONNECTION
-    assert "library bug" in wizard.connection_page.failure.text.text()
+    page = wizard.connection_page
+    # What went wrong in words; the exception's own text only under Details.
+    assert "The connection failed" in page.failure.text.text()
+    assert "library bug" not in page.failure.text.text()
+    assert "library bug" in page.details.body.text() and page.details.isVisibleTo(wizard)
     assert reload(cleo).status == "disconnected"

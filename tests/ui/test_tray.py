@@ -99,14 +99,24 @@ def test_tray_icon_menu_and_click(team: dict[str, Any], make_window: Callable[..
     assert window.tray.worst == "connected"
     assert "3 connected" in window.tray.tray.toolTip()
     menu = window.tray.tray.contextMenu()
+    # A status line first (text, not a command), then the commands.
     assert [a.text() for a in menu.actions() if a.text()] == [
-        "Open mailmonitor", "Check all now", "Pause all sending", "Quit"]
+        "3 connected", "Open mailmonitor", "Check all now", "Pause all sending", "Quit"]
+    assert not menu.actions()[0].isEnabled()
 
     update_status(team["ben"], "warning", "timeout", "no answer", clock.now())
     update_status(team["cleo"], "disconnected", "invalid_credentials", "535", clock.now())
     settle()
     qtbot.waitUntil(lambda: window.tray.worst == "disconnected", timeout=1000)
     assert "1 connected · 1 retrying · 1 needs attention" in window.tray.tray.toolTip()
+    # A Reconnect entry for the mailbox that needs the rep; it opens the wizard.
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts[:2] == ["1 connected · 1 retrying · 1 needs attention",
+                         "Reconnect cleo@northwind.example (Invalid Credentials)"]
+    next(a for a in menu.actions() if a.text().startswith("Reconnect")).trigger()
+    reconnect_wizard = window.wizards[team["cleo"].id]
+    assert reconnect_wizard.isVisible()
+    reconnect_wizard.reject()
 
     # Clicking the notification about one mailbox opens its wizard at the connection page.
     assert window.tray.last_notification is not None

@@ -95,6 +95,19 @@ def test_a_crashed_test_stays_on_the_form(flow: AddAccountFlow) -> None:
     assert flow.tested_probes is None
 
 
+def test_a_stopped_test_returns_to_the_form_with_nothing_learned(flow: AddAccountFlow,
+                                                                 clock: FakeClock) -> None:
+    """Stop test: no outcome to show, nothing to store, the next press tests again."""
+    flow.set_password(PASSWORD)
+    flow.start_test()
+    flow.test_stopped()
+    assert flow.page is AddPage.FORM
+    assert flow.last_test is None and flow.tested_probes is None
+    assert flow.can_test() == (True, "")
+    with pytest.raises(FlowError):
+        flow.store_account(clock.now())
+
+
 def test_no_usable_keyring_stores_nothing_and_the_rep_can_test_again(
         flow: AddAccountFlow, clock: FakeClock) -> None:
     flow.set_password(PASSWORD)

@@ -45,7 +45,8 @@ def test_no_client_id_says_how_to_register_one(read: Callable[[dict[str, str]], 
     with pytest.raises(OAuthNotConfigured) as caught:
         read({})
     message = str(caught.value)
-    assert "register a desktop OAuth client" in message and variable in message
+    assert "desktop OAuth client" in message and variable in message
+    assert "Settings → Sign-in" in message and "mailmonitor oauth setup" in message
     assert "README" in message
 
 

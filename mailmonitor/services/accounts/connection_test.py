@@ -178,6 +178,13 @@ class ConnectionTestFlow(Generic[PageT]):
             self._go("failed")
         return self.last_test
 
+    def test_stopped(self) -> None:
+        """The rep stopped the running test (Stop test): back to the test page, nothing learned
+        and nothing to store."""
+        self.forget_test()
+        if self.testing:
+            self._go("failed")
+
     def forget_test(self) -> None:
         """The rep went back from a passed test: they may change the password, so test again."""
         self.last_test = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.logsetup import register_secret
-from mailmonitor.models import Account, db
+from mailmonitor.models import Account, Check, db
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.accounts.validation import (
     InvalidInput,
@@ -26,6 +26,7 @@ from mailmonitor.services.accounts.validation import (
     validate_security,
 )
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.monitoring.account_state import ProbeLike, record_check
 from mailmonitor.services.sending.rep_day import rep_today
 
 SERVER_FIELDS = ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
@@ -198,6 +199,13 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
     bus.emit(ACCOUNT_CHANGED, account.id, account.status, account.status)
     return EditResult(changed=sorted(changes) + (["password"] if password is not None else []),
                       servers_changed=servers)
+
+
+def record_edit_test(account_id: int, imap: ProbeLike, smtp: ProbeLike, now: datetime
+                     ) -> Check:
+    """The passing test of edited server settings becomes the mailbox's re-check. Database
+    only: run it on the loop's thread, through the monitor (`Monitor.store_test`)."""
+    return record_check(Account.get_by_id(account_id), imap, smtp, now, "edit")
 
 
 def can_be_rechecked(account: Account) -> bool:

@@ -61,3 +61,13 @@ def preset_for_host(host: str) -> Preset | None:
         if host.endswith(suffix):
             return preset
     return None
+
+
+# The usual port of each protocol and security mode, for a server typed in by hand.
+STANDARD_PORTS = {("imap", "ssl"): 993, ("imap", "starttls"): 143, ("imap", "plain"): 143,
+                  ("smtp", "ssl"): 465, ("smtp", "starttls"): 587, ("smtp", "plain"): 25}
+DEFAULT_SECURITY = {"imap": "ssl", "smtp": "starttls"}
+
+
+def standard_port(protocol: str, security: str) -> int:
+    return STANDARD_PORTS.get((protocol, security), 993 if protocol == "imap" else 587)

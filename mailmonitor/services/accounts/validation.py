@@ -46,7 +46,7 @@ def normalize_email(value: str) -> str:
     """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased."""
     text = (value or "").strip()
     if not text:
-        raise InvalidInput("the email address is missing")
+        raise InvalidInput("the email address is empty")
     if text.count("@") != 1 or len(text) > 320:
         raise InvalidInput(f"{shown(value)} is not a valid email address")
     local, domain = text.split("@")

@@ -1,6 +1,7 @@
 """Google and Microsoft sign-in settings (spec §7): client registrations and provider endpoints.
 
-Every value comes from the environment, with the real providers' endpoints as defaults:
+Values come from the registrations stored in Settings (``registration``), overridden by the
+environment, with the real providers' endpoints as defaults:
 
 - ``MAILMONITOR_GOOGLE_CLIENT_ID``, ``MAILMONITOR_GOOGLE_CLIENT_SECRET`` (a desktop client's
   "secret" is not secret, Google still requires it), ``MAILMONITOR_GOOGLE_AUTH_URI``,
@@ -34,8 +35,9 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset({
     "login-us.microsoftonline.com", "login.microsoftonline.us", "login.usgovcloudapi.net",
 })
 
-REGISTER_HELP = ("register a desktop OAuth client with {provider} and set {variable} "
-                 "(see README, “Google and Microsoft sign-in”)")
+REGISTER_HELP = ("it needs your team's desktop OAuth client from {provider}. An administrator "
+                 "enters it once in Settings → Sign-in, or runs “mailmonitor oauth setup” (or "
+                 "sets {variable}; see README, “Google and Microsoft sign-in”)")
 
 
 class OAuthNotConfigured(Exception):
@@ -81,7 +83,22 @@ def _https_url(value: str, variable: str) -> str:
 
 
 def google_config(env: Mapping[str, str] | None = None) -> GoogleConfig:
-    env = os.environ if env is None else env
+    """From the process environment and the stored registration; an ``env`` given explicitly is
+    the only source."""
+    from mailmonitor.services.auth.registration import google_values
+
+    values: dict[str, str] = {}
+    if env is None:
+        env = os.environ
+        try:
+            values = google_values(env)
+        except Exception as exc:  # the keyring holding the stored secret could not be read
+            raise OAuthNotConfigured(f"Google sign-in cannot start: {exc}") from None
+    env = {**env, **{name: values[key] for key, name in (
+        ("client_id", "MAILMONITOR_GOOGLE_CLIENT_ID"),
+        ("client_secret", "MAILMONITOR_GOOGLE_CLIENT_SECRET"),
+        ("auth_uri", "MAILMONITOR_GOOGLE_AUTH_URI"),
+        ("token_uri", "MAILMONITOR_GOOGLE_TOKEN_URI")) if values.get(key)}}
     client_id = _env(env, "MAILMONITOR_GOOGLE_CLIENT_ID")
     if not client_id:
         raise OAuthNotConfigured("Google sign-in is not set up: " + REGISTER_HELP.format(
@@ -98,7 +115,17 @@ def google_config(env: Mapping[str, str] | None = None) -> GoogleConfig:
 
 
 def microsoft_config(env: Mapping[str, str] | None = None) -> MicrosoftConfig:
-    env = os.environ if env is None else env
+    """From the process environment and the stored registration; an ``env`` given explicitly is
+    the only source."""
+    from mailmonitor.services.auth.registration import microsoft_values
+
+    values: dict[str, str] = {}
+    if env is None:
+        env = os.environ
+        values = microsoft_values(env)
+    env = {**env, **{name: values[key] for key, name in (
+        ("client_id", "MAILMONITOR_MS_CLIENT_ID"), ("authority", "MAILMONITOR_MS_AUTHORITY"))
+        if values.get(key)}}
     client_id = _env(env, "MAILMONITOR_MS_CLIENT_ID")
     if not client_id:
         raise OAuthNotConfigured("Microsoft sign-in is not set up: " + REGISTER_HELP.format(

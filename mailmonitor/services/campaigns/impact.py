@@ -13,7 +13,7 @@ from mailmonitor.models import Account, Campaign, Lead, get_setting
 from mailmonitor.models.states import BROKEN_STATUSES, FINAL_STATES, LeadState, Status
 from mailmonitor.services.campaigns.lifecycle import contacted_by
 from mailmonitor.services.campaigns.rules import campaign_accounts, campaigns_of
-from mailmonitor.wording import duration_words
+from mailmonitor.wording import count, duration_words, verb
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,13 @@ def describe_disconnect(impact: Impact) -> str:
     grace = duration_words(timedelta(minutes=impact.grace_minutes))
     return (
         f"{impact.email} stops sending and leaves {_campaign_list(impact.campaigns)}. "
-        f"Its {impact.open_leads} open leads wait.\n\n"
+        f"Its {count(impact.open_leads, 'open lead')} "
+        f"{verb(impact.open_leads, 'waits', 'wait')}.\n\n"
         f"If you connect the same address again within {grace}, it gets them back. After that, "
-        f"the {impact.contacted_leads} leads it already emailed are set to Campaign Stopped "
-        f"(for good) and the other {impact.other_leads} move to the campaigns' other mailboxes.\n\n"
+        f"{count(impact.contacted_leads, 'lead')} it already emailed "
+        f"{verb(impact.contacted_leads, 'is', 'are')} set to Campaign Stopped (for good) and "
+        f"{count(impact.other_leads, 'other lead')} "
+        f"{verb(impact.other_leads, 'moves', 'move')} to the campaigns' other mailboxes.\n\n"
         "To fix a password or an expired sign-in, use Reconnect instead: it keeps everything."
     )
 
@@ -65,8 +68,10 @@ def describe_remove(impact: Impact) -> str:
     return (
         f"{impact.email} is removed from mailmonitor and leaves "
         f"{_campaign_list(impact.campaigns)}.\n\n"
-        f"The {impact.contacted_leads} leads it already emailed are set to Campaign Stopped "
-        f"(for good); its other {impact.other_leads} leads move to the campaigns' other "
+        f"{count(impact.contacted_leads, 'lead')} it already emailed "
+        f"{verb(impact.contacted_leads, 'is', 'are')} set to Campaign Stopped (for good); "
+        f"{count(impact.other_leads, 'other lead')} "
+        f"{verb(impact.other_leads, 'moves', 'move')} to the campaigns' other "
         "mailboxes, or wait for one. Its history (sent emails, checks) is kept.\n\n"
         "To fix a password or an expired sign-in, use Reconnect instead: it keeps everything."
     )

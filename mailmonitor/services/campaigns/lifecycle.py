@@ -46,7 +46,7 @@ from mailmonitor.services.campaigns.rules import (
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.services.monitoring.sending_limits import release_sending_limits
-from mailmonitor.wording import duration_words
+from mailmonitor.wording import count, duration_words
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
@@ -94,7 +94,7 @@ def disconnect(account: Account, now: datetime) -> int:
         alerts.raise_alert(
             alerts.account_key(account, "grace"), "grace_ending",
             f"{account.email} was disconnected: connect it again within "
-            f"{duration_words(grace)} to keep its {leads} leads",
+            f"{duration_words(grace)} to keep its {count(leads, 'lead')}",
             f"Until {now + grace:%H:%M} UTC the same address gets its leads back. After that, "
             "leads it already emailed are stopped for good and the others move to the "
             "campaigns' other mailboxes.",

@@ -22,6 +22,7 @@ from mailmonitor.models.states import (
 )
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.reasons import SENDING_REASONS, label_for
+from mailmonitor.wording import count, verb
 
 
 class CampaignError(Exception):
@@ -203,7 +204,8 @@ def refresh_halted_alert(campaign: Campaign, account: Account, now: datetime) ->
         return
     alerts.raise_alert(
         key, "leads_halted",
-        f"{waiting} leads of “{campaign.name}” are waiting for {account.email}",
+        f"{count(waiting, 'lead')} of “{campaign.name}” {verb(waiting, 'is', 'are')} waiting "
+        f"for {account.email}",
         "They keep their place in the sequence. Reconnect the mailbox or "
         "re-allocate them to the campaign's other mailboxes.",
         now, severity="warning", account=account, campaign=campaign,
@@ -256,7 +258,8 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
                 alerts.raise_alert(
                     alerts.account_key(account, "reconnected"), "reconnected",
                     f"{account.email} is connected again",
-                    f"{resumed} waiting leads continue where they left off.",
+                    f"{count(resumed, 'waiting lead')} "
+                    f"{verb(resumed, 'continues', 'continue')} where they left off.",
                     now, severity="info", account=account,
                 )
         if resumed:

@@ -8,6 +8,7 @@ OAuth accounts log in with a token from the `TokenProvider` the caller passes (s
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from mailmonitor.services.monitoring.probes import (
     probe_imap,
     probe_smtp,
 )
+from mailmonitor.services.monitoring.progress import ProbeWatch
 from mailmonitor.services.monitoring.reasons import REASONS, label_for
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
@@ -33,11 +35,12 @@ CheckFn = Callable[[Account, str | None, float], tuple[ProbeLike, ProbeLike]]
 CredentialsFn = Callable[[Account, str | None, float], Credentials]
 
 
-def endpoints_for(account: Account, timeout: float) -> tuple[Endpoint, Endpoint]:
+def endpoints_for(account: Account, timeout: float, watch: ProbeWatch | None = None
+                  ) -> tuple[Endpoint, Endpoint]:
     imap = Endpoint(account.imap_host, account.imap_port, account.imap_security, account.login,
-                    account.ca_file, timeout)
+                    account.ca_file, timeout, watch)
     smtp = Endpoint(account.smtp_host, account.smtp_port, account.smtp_security, account.login,
-                    account.ca_file, timeout)
+                    account.ca_file, timeout, watch)
     return imap, smtp
 
 
@@ -65,10 +68,17 @@ def credentials_for(account: Account, password: str | None, timeout: float,
 
 
 def run_check(account: Account, password: str | None = None, timeout: float = 20.0,
-              token_provider: TokenProvider | None = None) -> tuple[ProbeResult, ProbeResult]:
+              token_provider: TokenProvider | None = None, watch: ProbeWatch | None = None
+              ) -> tuple[ProbeResult, ProbeResult]:
     """IMAP then SMTP. A missing or refused secret becomes results; an unusable keyring raises
     SecretStoreError: it is this computer's fault, never the mailbox's (its status must not
-    change)."""
+    change).
+
+    With a ``watch`` (a test the rep waits for in a dialog) IMAP and SMTP run side by side, each
+    step is reported to it, and ``watch.cancel()`` ends both at once."""
+    if watch is not None and account.is_oauth:
+        watch.step("imap", "token")
+        watch.step("smtp", "token")
     try:
         creds = credentials_for(account, password, timeout, token_provider)
     except secrets.SecretStoreError:
@@ -79,7 +89,9 @@ def run_check(account: Account, password: str | None = None, timeout: float = 20
     except Exception as exc:  # token refresh refused or failed
         reason, detail = classify_token_error(exc)
         return failed("imap", reason, detail), failed("smtp", reason, detail)
-    imap_ep, smtp_ep = endpoints_for(account, timeout)
+    imap_ep, smtp_ep = endpoints_for(account, timeout, watch)
+    if watch is not None:
+        return _side_by_side(imap_ep, smtp_ep, creds, watch)
     # One after the other in this worker thread: the monitor already runs many accounts side by
     # side, and twice the threads only meant more contention for the interpreter lock.
     return probe_imap(imap_ep, creds), probe_smtp(smtp_ep, creds)
@@ -112,3 +124,21 @@ def failure_of(imap: ProbeResult, smtp: ProbeResult) -> CheckFailed | None:
                      Outcome(smtp.status, smtp.reason, smtp.detail))
     return CheckFailed("IMAP" if not imap.ok else "SMTP",
                        label_for(merged.status, merged.reason), merged.detail)
+
+
+def _side_by_side(imap_ep: Endpoint, smtp_ep: Endpoint, creds: Credentials, watch: ProbeWatch
+                  ) -> tuple[ProbeResult, ProbeResult]:
+    """SMTP in a second thread while IMAP runs in this one: the rep waits for the slower of the
+    two, not for their sum."""
+    box: dict[str, ProbeResult] = {}
+
+    def smtp() -> None:
+        box["smtp"] = probe_smtp(smtp_ep, creds)
+        watch.finished("smtp", box["smtp"].ok)
+
+    thread = threading.Thread(target=smtp, name="probe-smtp", daemon=True)
+    thread.start()
+    imap = probe_imap(imap_ep, creds)
+    watch.finished("imap", imap.ok)
+    thread.join()
+    return imap, box["smtp"]

@@ -41,6 +41,7 @@ from imapclient import IMAPClient
 
 from mailmonitor.logsetup import scrub_secrets
 from mailmonitor.services.monitoring import classify
+from mailmonitor.services.monitoring.progress import ProbeWatch
 from mailmonitor.services.monitoring.reasons import Status
 
 __all__ = [
@@ -71,6 +72,8 @@ class Endpoint:
     username: str
     ca_file: str | None = None  # extra trusted CA (PEM); otherwise system CAs
     timeout: float = 20.0  # per connection step, seconds
+    # An interactive test's watcher: told each step, can cancel (progress.ProbeWatch).
+    watch: ProbeWatch | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -149,8 +152,11 @@ class _BadReply(Exception):
 class _Session:
     """Phase timings, the per-step deadline, the sockets to close, what TLS showed."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, watch: ProbeWatch | None = None, protocol: str = ""
+                 ) -> None:
         self.timeout = timeout
+        self.watch = watch
+        self.protocol = protocol
         self.started = time.monotonic()
         self.phases: dict[str, float] = {}
         self.phase: str | None = None
@@ -175,6 +181,8 @@ class _Session:
     def enter(self, name: str) -> None:
         """End the current phase and start ``name`` with a fresh deadline."""
         self.end_phase()
+        if self.watch is not None:
+            self.watch.step(self.protocol, name)
         self.phase = name
         self._phase_started = time.monotonic()
         self.deadline = self._phase_started + self.timeout
@@ -207,6 +215,11 @@ class _Session:
             except ValueError:
                 return
             self.cert_expires_at = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+    def track(self, sock: socket.socket) -> None:
+        self.sockets.append(sock)
+        if self.watch is not None:
+            self.watch.track(sock)
 
     def close_sockets(self) -> None:
         for file in self.files:
@@ -346,7 +359,7 @@ def _connect_tcp(host: str, port: int, session: _Session) -> socket.socket:
     last_error: OSError | None = None
     for family, socktype, proto, _name, address in _resolve(host, port, session):
         sock = socket.socket(family, socktype, proto)
-        session.sockets.append(sock)
+        session.track(sock)
         try:
             sock.settimeout(session.remaining())
             sock.connect(address)
@@ -366,7 +379,7 @@ def _wrap_tls(
     """TLS handshake (certificate and host name verified) under the current step's deadline."""
     sock.settimeout(session.remaining())
     tls = context.wrap_socket(sock, server_hostname=host)
-    session.sockets.append(tls)
+    session.track(tls)
     session.note_cert(tls)
     return tls
 
@@ -515,7 +528,7 @@ def _imap_answer(wire: _Wire | None) -> str:
 
 def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
     """Sign in to the IMAP endpoint and open INBOX read-only. Never raises."""
-    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0)
+    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0, ep.watch, "imap")
     oauth = bool(creds.access_token)
     mech: _XOAuth2 | None = None
     client: _ProbeIMAPClient | None = None
@@ -690,7 +703,7 @@ def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
 
     Never raises; never sends mail.
     """
-    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0)
+    session = _Session(ep.timeout if ep.timeout and ep.timeout > 0 else 20.0, ep.watch, "smtp")
     oauth = bool(creds.access_token)
     mech: _XOAuth2 | None = None
     smtp: _ProbeSMTP | None = None

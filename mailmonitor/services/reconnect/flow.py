@@ -151,7 +151,10 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
         self.settings_edited = True
 
     def previous(self) -> Page:
-        """In the Edit Warm-up pop-up, Previous returns to the connection page."""
+        """In the Edit Warm-up pop-up, Previous returns to the connection page. A failed test
+        from before is no longer shown there: the rep is about to try again."""
+        if self.last_test is not None and not self.last_test.ok:
+            self.last_test = None
         return self._go("previous")
 
     def skip(self) -> Page:

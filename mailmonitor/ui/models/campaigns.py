@@ -17,7 +17,7 @@ from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.ui import format as fmt
-from mailmonitor.ui.icons import campaign_icon, status_icon
+from mailmonitor.ui.icons import campaign_icon, campaign_look_key, status_icon
 from mailmonitor.ui.models.base import ROOT, Role, RowsModel
 from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, status_color
 
@@ -116,9 +116,10 @@ class CampaignsModel(RowsModel[CampaignRow]):
             if role == Qt.ItemDataRole.DisplayRole:
                 return r.status_text
             if role == Qt.ItemDataRole.DecorationRole:
-                return campaign_icon(r.status)
+                return campaign_icon(r.status, pause_reason=r.pause_reason)
             if role == Qt.ItemDataRole.ForegroundRole:
-                return CAMPAIGN_LOOKS.get(r.status, CAMPAIGN_LOOKS["draft"]).color()
+                return CAMPAIGN_LOOKS.get(campaign_look_key(r.status, r.pause_reason),
+                                          CAMPAIGN_LOOKS["draft"]).color()
             if role == Role.SORT:
                 return r.status_text
         elif column == self.MAILBOXES:
