@@ -199,11 +199,23 @@ class TeamKillRunner:
                     raise AssertionError(f"the campaign did not complete ({self.left()} left)")
                 time.sleep(0.05)
         finally:
-            for process in self.processes.values():
+            for copy, process in self.processes.items():
+                self._wait_started(copy, process)  # a SIGTERM while Python starts is fatal
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
             for process in self.processes.values():
                 self.exit_codes.append(process.wait(timeout=30))
+
+    def _wait_started(self, copy: int, process: subprocess.Popen[bytes],
+                      wait: float = 30.0) -> None:
+        """Until the copy says it runs (its log names its pid), or it exited."""
+        log = self.data_dir(copy) / "logs" / "mailmonitor.log"
+        mark = f"headless runner started (pid {process.pid})"
+        deadline = time.monotonic() + wait
+        while process.poll() is None and time.monotonic() < deadline:
+            if log.exists() and mark in log.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
 
     def stop_all(self) -> None:
         for process in self.processes.values():
