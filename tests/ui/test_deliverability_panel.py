@@ -26,7 +26,7 @@ from tests.ui.helpers import run
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 __all__ = ["delivering"]  # the Dovecot + delivering sink fixture
 
-# docs/screenshots/30-account-deliverability.png comes from this test with
+# docs/screenshots/34-account-deliverability.png comes from this test with
 # MAILMONITOR_SCREENSHOTS=docs/screenshots; otherwise the picture goes to a temporary folder.
 SHOTS_ENV = "MAILMONITOR_SCREENSHOTS"
 
@@ -93,7 +93,7 @@ def test_a_paused_mailbox_says_why_and_resumes_and_dns_lists_what_to_fix(
         shots.mkdir(parents=True, exist_ok=True)
         dialog.resize(760, 720)
         settle()
-        assert dialog.grab().save(str(shots / "30-account-deliverability.png"))
+        assert dialog.grab().save(str(shots / "34-account-deliverability.png"))
 
         panel.resume_button.click()
         settle()

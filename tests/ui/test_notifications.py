@@ -72,7 +72,7 @@ def test_adding_a_signed_webhook_and_sending_a_test(
         [call] = receiver.requests()
         assert call.signature_ok("hush")
         assert "Test delivered" in dialog.detail.text()
-        shot(dialog, "28-notifications.png")
+        shot(dialog, "32-notifications.png")
     # Events are chosen per channel and saved at once.
     dialog.events["certificate_expiring"].setChecked(False)
     assert "certificate_expiring" not in NotifyChannel.get().events
@@ -90,7 +90,7 @@ def test_a_failing_channel_says_so_in_the_window(
     assert "The test did not arrive: HTTP 500" in dialog.detail.text()
     assert "Not getting through" in dialog.detail.text()
     assert "failing" in dialog.channels.item(0).text()
-    shot(dialog, "28-notifications-failing.png")
+    shot(dialog, "32-notifications-failing.png")
 
 
 def test_bad_input_is_shown_in_the_add_dialog_and_stores_nothing(
@@ -154,4 +154,4 @@ def test_the_account_detail_draws_its_status_timeline(
     assert chart.toolTip().startswith("Connected: 24 h ")
     assert json.dumps(chart.shares)  # figures, not placeholders
     assert chart.shares["uptime_7d"] is not None
-    shot(detail, "29-account-timeline.png")
+    shot(detail, "33-account-timeline.png")
