@@ -218,3 +218,19 @@ def test_lead_counts_from_a_worker_do_not_overwrite_newer_ones(db: Path, qapp: A
     model.set_lead_counts(counts, stamps)
     assert model.index(0, CampaignsModel.LEADS).data() == "4 leads"
     assert model.index(1, CampaignsModel.LEADS).data() == "2 leads"
+
+
+def test_a_sending_limit_says_when_it_resumes_in_the_reps_zone(db: Path, qapp: Any,
+                                                                 clock: FakeClock) -> None:
+    from datetime import timedelta
+
+    from mailmonitor.models import set_setting
+
+    set_setting("time_zone", "America/Los_Angeles")
+    until = clock.now().replace(hour=20, minute=15, second=0, microsecond=0) + timedelta(days=1)
+    make_account("q@x.example", status="warning", reason="sending_limit", send_limit_until=until)
+    model = AccountsModel(clock)
+    text = model.index(0, AccountsModel.REASON).data()
+    # 20:15 UTC is 12:15 (PST) or 13:15 (PDT) in Los Angeles, never the UTC time.
+    assert text in ("Sending limit reached — resumes at 12:15",
+                    "Sending limit reached — resumes at 13:15")

@@ -42,7 +42,10 @@ def quota_wait(answer: str) -> timedelta | None:
 
 
 def resume_words(until: datetime) -> str:
-    local = until.replace(tzinfo=UTC).astimezone()
+    """"Sending limit reached — resumes at HH:MM" in the rep's time zone (Settings)."""
+    from mailmonitor.services.sending.rep_day import rep_zone
+
+    local = until.replace(tzinfo=UTC).astimezone(rep_zone())
     return f"Sending limit reached — resumes at {local:%H:%M}"
 
 

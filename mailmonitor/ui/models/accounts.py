@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.monitoring.sending_limits import resume_words
 from mailmonitor.services.team.leases import serving_texts
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import status_icon
@@ -53,6 +54,7 @@ class AccountRow:
     detail: str
     checked_at: datetime | None
     latency_ms: int | None
+    send_limit_until: datetime | None = None  # "Sending limit reached — resumes at HH:MM"
     checking: bool = False
     served: str | None = None  # team database: "served by MACHINE" or that no copy can send
     # What the view asked for already (the view asks ~10 roles per cell on every paint).
@@ -61,7 +63,7 @@ class AccountRow:
     @classmethod
     def of(cls, a: Account) -> AccountRow:
         return cls(a.id, a.email, a.name, a.kind, a.imap_host, a.status, a.reason,
-                   a.detail or "", a.checked_at, a.last_latency_ms)
+                   a.detail or "", a.checked_at, a.last_latency_ms, a.send_limit_until)
 
     @property
     def shown_status(self) -> str:
@@ -70,7 +72,7 @@ class AccountRow:
 
 ACCOUNT_FIELDS = (Account.id, Account.email, Account.name, Account.kind, Account.imap_host,
                   Account.status, Account.reason, Account.detail, Account.checked_at,
-                  Account.last_latency_ms)
+                  Account.last_latency_ms, Account.send_limit_until)
 
 
 def note_serving(rows: list[AccountRow], now: datetime) -> None:
@@ -174,6 +176,8 @@ class AccountsModel(RowsModel[AccountRow]):
             if role == Qt.ItemDataRole.DisplayRole:
                 if r.reason not in REASONS and r.served and not r.served.startswith("served"):
                     return r.served.capitalize()  # no running copy can send for it
+                if r.reason == "sending_limit" and r.send_limit_until is not None:
+                    return resume_words(r.send_limit_until)
                 return REASONS[r.reason].label if r.reason in REASONS else "—"
             if role == Role.SORT:
                 return REASONS[r.reason].label if r.reason in REASONS else ""
