@@ -9,18 +9,15 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,11 +26,10 @@ from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, pa
 from mailmonitor.services.campaigns import editing
 from mailmonitor.services.campaigns.rules import CampaignError, campaign_accounts
 from mailmonitor.services.campaigns.setup import check_steps
-from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import keyboard
+from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
-from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.new_campaign import StepsEditor, WindowEditor, days_words, sentence
 from mailmonitor.ui.widgets import Banner, ask
 
@@ -126,10 +122,7 @@ class EditCampaignDialog(QDialog):
 
         self.name = QLineEdit(campaign.name)
         self.name.setObjectName("editCampaignName")
-        self.mailboxes = QListWidget()
-        self.mailboxes.setObjectName("editMailboxList")
-        self.mailboxes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.mailboxes.setMinimumHeight(110)
+        self.mailboxes = MailboxChecklist("editMailboxList", minimum_height=110)
         self.members = {a.email for a in campaign_accounts(campaign)}
         self._fill_mailboxes()
         mailbox_note = QLabel("Ticked mailboxes share the leads. A mailbox you untick stops "
@@ -165,34 +158,10 @@ class EditCampaignDialog(QDialog):
         steps_note.setObjectName("muted")
         steps_note.setWordWrap(True)
 
-        basics = QFormLayout()
-        basics.setContentsMargins(0, 0, 0, 0)
-        basics.addRow("Name", self.name)
-        mailboxes_box = QGroupBox("Send from")
-        mailboxes_layout = QVBoxLayout(mailboxes_box)
-        mailboxes_layout.addWidget(self.mailboxes, 1)
-        mailboxes_layout.addWidget(mailbox_note)
-        window_box = QGroupBox("Sending window")
-        window_layout = QVBoxLayout(window_box)
-        window_layout.addWidget(self.window_editor)
         auto_box = QGroupBox("When a mailbox breaks")
         auto_form = QFormLayout(auto_box)
         auto_form.addRow("Re-allocate automatically after", self.auto_reallocate)
         auto_form.addRow(auto_note)
-        left = QVBoxLayout()
-        left.setSpacing(10)
-        left.addLayout(basics)
-        left.addWidget(mailboxes_box, 1)
-        left.addWidget(window_box)
-        left.addWidget(auto_box)
-        steps_box = QGroupBox("Steps")
-        steps_layout = QVBoxLayout(steps_box)
-        steps_layout.addWidget(steps_note)
-        steps_layout.addWidget(self.steps)
-        columns = QHBoxLayout()
-        columns.setSpacing(12)
-        columns.addLayout(left, 5)
-        columns.addWidget(steps_box, 6)
 
         self.error = Banner("error")
         self.error.setObjectName("editCampaignError")
@@ -206,11 +175,9 @@ class EditCampaignDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addLayout(columns, 1)
-        layout.addWidget(self.error)
-        layout.addLayout(buttons)
+        lay_out_campaign_form(self, name=self.name, mailboxes=[self.mailboxes, mailbox_note],
+                              window_editor=self.window_editor, extra=auto_box,
+                              steps=[steps_note, self.steps], error=self.error, buttons=buttons)
 
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self.save)
@@ -221,40 +188,20 @@ class EditCampaignDialog(QDialog):
 
     def _fill_mailboxes(self) -> None:
         for account in active_accounts().order_by(Account.email):
-            item = QListWidgetItem(status_icon(account.status),
-                                   f"{account.email} — {label_for(account.status, account.reason)}")
-            item.setData(Qt.ItemDataRole.UserRole, account.email)
-            flags = Qt.ItemFlag.ItemIsUserCheckable
-            if account.detached_at is None or account.email in self.members:
-                flags |= Qt.ItemFlag.ItemIsEnabled
-            else:
-                item.setToolTip("Disconnected by you: connect it again first.")
-            item.setFlags(flags)
-            item.setCheckState(Qt.CheckState.Checked if account.email in self.members
-                               else Qt.CheckState.Unchecked)
-            self.mailboxes.addItem(item)
+            usable = account.detached_at is None or account.email in self.members
+            self.mailboxes.add_mailbox(
+                account, ticked=account.email in self.members, usable=usable,
+                tooltip="" if usable else "Disconnected by you: connect it again first.")
 
     def set_mailboxes(self, emails: list[str]) -> None:
-        for row in range(self.mailboxes.count()):
-            item = self.mailboxes.item(row)
-            item.setCheckState(Qt.CheckState.Checked
-                               if item.data(Qt.ItemDataRole.UserRole) in emails
-                               else Qt.CheckState.Unchecked)
+        self.mailboxes.set_mailboxes(emails)
 
     def selected_mailboxes(self) -> list[str]:
-        items = (self.mailboxes.item(row) for row in range(self.mailboxes.count()))
-        return [str(item.data(Qt.ItemDataRole.UserRole)) for item in items
-                if item.checkState() == Qt.CheckState.Checked]
+        return self.mailboxes.selected_mailboxes()
 
     def focus_mailboxes(self) -> None:
         """Opened from "Add a mailbox to this campaign…": the list is where to act."""
-        self.mailboxes.setFocus()
-        for row in range(self.mailboxes.count()):
-            item = self.mailboxes.item(row)
-            if item.checkState() != Qt.CheckState.Checked and \
-                    item.flags() & Qt.ItemFlag.ItemIsEnabled:
-                self.mailboxes.setCurrentRow(row)
-                break
+        self.mailboxes.focus_first_unticked()
 
     # --- save -----------------------------------------------------------------------------------
 

@@ -36,11 +36,10 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, active_accounts
 from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
-from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.ui import keyboard
+from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
-from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.widgets import Banner, ButtonRow, muted
 
 TEMPLATE_HINT = ("Personalise with <b>{{first_name|there}}</b>: a column of the leads' CSV, "
@@ -332,10 +331,7 @@ class NewCampaignDialog(QDialog):
         self.name = QLineEdit()
         self.name.setObjectName("campaignName")
         self.name.setPlaceholderText("e.g. Q1 outreach — logistics")
-        self.mailboxes = QListWidget()
-        self.mailboxes.setObjectName("mailboxList")
-        self.mailboxes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.mailboxes.setMinimumHeight(96)
+        self.mailboxes = MailboxChecklist("mailboxList", minimum_height=96)
         self.no_mailbox = QLabel("No mailbox yet: add one first (Add mailbox).")
         self.no_mailbox.setObjectName("muted")
         self.mailbox_note = QLabel("Leads are shared among the ticked mailboxes by their "
@@ -365,36 +361,12 @@ class NewCampaignDialog(QDialog):
         csv_note.setObjectName("muted")
         csv_note.setWordWrap(True)
 
-        self.steps = StepsEditor()
-
-        basics = QFormLayout()
-        basics.setContentsMargins(0, 0, 0, 0)
-        basics.addRow("Name", self.name)
-        mailboxes_box = QGroupBox("Send from")
-        mailboxes_layout = QVBoxLayout(mailboxes_box)
-        mailboxes_layout.addWidget(self.mailboxes, 1)
-        mailboxes_layout.addWidget(self.no_mailbox)
-        mailboxes_layout.addWidget(self.mailbox_note)
-        window_box = QGroupBox("Sending window")
-        window_layout = QVBoxLayout(window_box)
-        window_layout.addWidget(self.window_editor)
         leads_box = QGroupBox("Leads")
         leads_layout = QVBoxLayout(leads_box)
         leads_layout.addLayout(csv_row)
         leads_layout.addWidget(csv_note)
-        left = QVBoxLayout()
-        left.setSpacing(10)
-        left.addLayout(basics)
-        left.addWidget(mailboxes_box, 1)
-        left.addWidget(window_box)
-        left.addWidget(leads_box)
-        steps_box = QGroupBox("Steps")
-        steps_layout = QVBoxLayout(steps_box)
-        steps_layout.addWidget(self.steps)
-        columns = QHBoxLayout()
-        columns.setSpacing(12)
-        columns.addLayout(left, 5)
-        columns.addWidget(steps_box, 6)
+
+        self.steps = StepsEditor()
 
         self.error = Banner("error")
         self.error.setObjectName("newCampaignError")
@@ -410,11 +382,10 @@ class NewCampaignDialog(QDialog):
         self.create_button = buttons.button("Create campaign", primary=True)
         self.create_button.setObjectName("createCampaign")
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addLayout(columns, 1)
-        layout.addWidget(self.error)
-        layout.addLayout(buttons)
+        lay_out_campaign_form(self, name=self.name,
+                              mailboxes=[self.mailboxes, self.no_mailbox, self.mailbox_note],
+                              window_editor=self.window_editor, extra=leads_box,
+                              steps=[self.steps], error=self.error, buttons=buttons)
 
         cancel.clicked.connect(self.reject)
         self.create_button.clicked.connect(self.create_campaign)
@@ -426,27 +397,15 @@ class NewCampaignDialog(QDialog):
     def _fill_mailboxes(self) -> None:
         accounts = list(active_accounts().order_by(Account.email))
         for account in accounts:
-            item = QListWidgetItem(status_icon(account.status),
-                                   f"{account.email} — {label_for(account.status, account.reason)}")
-            item.setData(Qt.ItemDataRole.UserRole, account.email)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if len(accounts) == 1
-                               else Qt.CheckState.Unchecked)
-            item.setToolTip(account.display)
-            self.mailboxes.addItem(item)
+            self.mailboxes.add_mailbox(account, ticked=len(accounts) == 1,
+                                       tooltip=account.display)
         self.no_mailbox.setVisible(not accounts)
 
     def set_mailboxes(self, emails: list[str]) -> None:
-        for row in range(self.mailboxes.count()):
-            item = self.mailboxes.item(row)
-            item.setCheckState(Qt.CheckState.Checked
-                               if item.data(Qt.ItemDataRole.UserRole) in emails
-                               else Qt.CheckState.Unchecked)
+        self.mailboxes.set_mailboxes(emails)
 
     def selected_mailboxes(self) -> list[str]:
-        items = (self.mailboxes.item(row) for row in range(self.mailboxes.count()))
-        return [str(item.data(Qt.ItemDataRole.UserRole)) for item in items
-                if item.checkState() == Qt.CheckState.Checked]
+        return self.mailboxes.selected_mailboxes()
 
     def browse_csv(self) -> QFileDialog:
         dialog = QFileDialog(self, "Import leads from CSV", str(Path.home()),
