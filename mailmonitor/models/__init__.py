@@ -46,6 +46,7 @@ from mailmonitor.models.setting import (
 )
 from mailmonitor.models.states import CampaignStatus, LeadState, PauseReason, SendState, Status
 from mailmonitor.models.sync import MailboxSync
+from mailmonitor.models.team import TeamMember, set_this_member, this_member
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
+    TeamMember,
 ]
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "Status",
     "Step",
     "Suppression",
+    "TeamMember",
     "UnsubscribeToken",
     "account_by_email",
     "active_accounts",
@@ -97,6 +100,8 @@ __all__ = [
     "parse_database_url",
     "prepare_schema",
     "set_setting",
+    "set_this_member",
+    "this_member",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

@@ -146,11 +146,17 @@ def notifications_enabled() -> bool:
 
 
 def new_notices() -> list[Notice]:
-    """Open alerts of the kinds that notify and that no notification has covered yet."""
+    """Open alerts of the kinds that notify, that no notification has covered yet and that
+    reach this copy's member (services/team/members.py)."""
     query = Alert.select().where(
         Alert.resolved_at.is_null() & ~Alert.notified & Alert.kind.in_(tuple(NOTIFY_KINDS))
     ).order_by(Alert.id)
-    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query]
+    from mailmonitor.services.team.members import admins, reaches
+
+    # On a team database: only the owner's and the admins' trays (everyone sees the list).
+    admin_names = admins()
+    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query
+            if reaches(a, admin_names=admin_names)]
 
 
 def still_open(alert_ids: Iterable[int]) -> list[int]:
