@@ -176,3 +176,14 @@ def reaches(alert: Alert, member: str | None = None, *, admin_names: set[str] | 
         return True
     owners = alert_owners(alert)
     return not owners or name in owners
+
+
+def owned_ids(kind: str, mode: OwnerFilter | str, member: str | None = None
+              ) -> frozenset[int] | None:
+    """The ids of the mailboxes (`kind` "account") or campaigns ("campaign") the filter `mode`
+    shows, or None when it shows every row (Everyone, or a personal database)."""
+    if OwnerFilter(mode) is OwnerFilter.EVERYONE or not filter_available():
+        return None
+    table: type[Account] | type[Campaign] = Account if kind == "account" else Campaign
+    name = member or this_member()
+    return frozenset(i for (i,) in table.select(table.id).where(table.owner == name).tuples())
