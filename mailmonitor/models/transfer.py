@@ -19,6 +19,7 @@ import peewee as pw
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.database import DatabaseTarget, connect_database, is_postgres
 from mailmonitor.models.migrations import SchemaVersion
+from mailmonitor.models.team import TeamMember
 
 BATCH_ROWS = 1000
 
@@ -69,8 +70,10 @@ def copy_database(target: DatabaseTarget) -> CopyReport:
     try:
         with bound_to(destination):
             prepare_schema(destination, None)
+            # Team members are merged, not refused: a team database knows its members
+            # (the admin who set it up) before anyone moves a personal database into it.
             occupied = {m._meta.table_name: n for m in copied_models()
-                        if (n := count_rows(destination, m))}
+                        if m is not TeamMember and (n := count_rows(destination, m))}
         if occupied:
             listing = ", ".join(f"{n} {table}" for table, n in sorted(occupied.items()))
             raise CopyRefused(f"{target.describe()} already holds data ({listing}); copy only "
@@ -88,6 +91,9 @@ def _copy_rows(source: pw.Database, destination: pw.Database) -> CopyReport:
         expected: dict[str, int] = {}
         for model in copied_models():
             table = model._meta.table_name
+            if model is TeamMember:
+                report.counts[table] = _merge_members(source, destination)
+                continue
             expected[table] = count_rows(source, model)
             fields = list(model._meta.sorted_fields)
             query = model.select(*fields).order_by(model._meta.primary_key).tuples()
@@ -109,6 +115,19 @@ def _copy_rows(source: pw.Database, destination: pw.Database) -> CopyReport:
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                     f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)")
     return report
+
+
+def _merge_members(source: pw.Database, destination: pw.Database) -> int:
+    """The source's members the destination lacks (by name; admin flags of known ones stay)."""
+    fields = [TeamMember.name, TeamMember.admin, TeamMember.added_at]
+    rows = list(source.execute(TeamMember.select(*fields).tuples()))
+    known = {r[0] for r in destination.execute(TeamMember.select(TeamMember.name).tuples())}
+    _insert(destination, TeamMember, fields, [r for r in rows if r[0] not in known])
+    names = {r[0] for r in destination.execute(TeamMember.select(TeamMember.name).tuples())}
+    missing = [r[0] for r in rows if r[0] not in names]
+    if missing:
+        raise CopyRefused(f"team_member: {missing[0]} did not arrive; nothing was changed")
+    return len(rows)
 
 
 def _insert(destination: pw.Database, model: type[BaseModel], fields: list[pw.Field],

@@ -17,12 +17,20 @@ from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
     Alert,
+    Bounce,
     Check,
+    DomainAuth,
     Lead,
     MailboxLease,
     MailboxSync,
+    NotifyChannel,
+    OutboxMessage,
     Runner,
+    SendingHold,
     SendRecord,
+    Suppression,
+    TeamMember,
+    UnsubscribeToken,
     close_db,
     db,
     open_db,
@@ -196,6 +204,17 @@ def fill_every_table() -> dict[str, int]:
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)
     Runner.create(holder="laptop:1:ab", machine="laptop", pid=1, started_at=now,
                   heartbeat_at=now, expires_at=now, can_serve=[a.id])
+    channel = NotifyChannel.create(name="ops", kind="webhook", target="https://h.example/x",
+                                   events=["disconnected"], owner="alice")
+    OutboxMessage.create(channel=channel, delivery_id="d1", round_at=now, title="t", text="x")
+    record = SendRecord.get()
+    Bounce.create(account=a, send=record, lead=lead, email=lead.email, kind="hard",
+                  status="5.1.1")
+    SendingHold.create(account=b, reason="high_bounce_rate")
+    Suppression.create(email="gone@copy.example")
+    UnsubscribeToken.create(token="tok-1", lead=lead)
+    DomainAuth.create(domain="copy.example", result={"spf": "pass"})
+    TeamMember.create(name="alice", admin=True)
     return {m._meta.table_name: m.select().count() for m in ALL_MODELS if m is not SchemaVersion}
 
 
