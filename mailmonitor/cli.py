@@ -573,8 +573,9 @@ def _main(argv: list[str]) -> int:
         raise UsageError(f"--database: {exc}") from None
     if args.command is None:
         from mailmonitor.app import run_app
+        from mailmonitor.services.team.connect import restart_if_requested
 
-        return run_app(data_dir, database=target)
+        return restart_if_requested(run_app(data_dir, database=target))
 
     import peewee
 

@@ -44,6 +44,8 @@ def add_db_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type)
     copy = actions.add_parser("copy", parents=[common],
                               help="copy every row into another, empty database")
     copy.add_argument("--to", required=True, metavar="URL")
+    # For Settings → Team (ui/team_settings.py): one "progress TABLE DONE ALL" line per table.
+    copy.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)
 
 
 def fail(message: str) -> int:
@@ -65,7 +67,7 @@ def cmd_db(args: argparse.Namespace, target: DatabaseTarget) -> int:
         if args.action == "migrate":
             return db_migrate(target)
         if args.action == "copy":
-            return db_copy(target, args.to)
+            return db_copy(target, args.to, progress=args.progress)
         return fail(f"unknown action {args.action}")
     except SchemaTooNew as exc:
         return fail(str(exc))
@@ -144,7 +146,11 @@ def db_migrate(target: DatabaseTarget) -> int:
     return EXIT_OK
 
 
-def db_copy(source: DatabaseTarget, to: str) -> int:
+def print_progress(table: str, done: int, total: int) -> None:
+    print(f"progress {table} {done} {total}", flush=True)
+
+
+def db_copy(source: DatabaseTarget, to: str, *, progress: bool = False) -> int:
     from mailmonitor.models.transfer import CopyRefused, copy_database
 
     try:
@@ -157,7 +163,7 @@ def db_copy(source: DatabaseTarget, to: str) -> int:
         return EXIT_USAGE
     prepare_schema(db.obj, source.path)  # the source at this app's schema, like the target
     try:
-        report = copy_database(target)
+        report = copy_database(target, print_progress if progress else None)
     except CopyRefused as exc:
         return fail(str(exc))
     except pw.DatabaseError as exc:

@@ -31,6 +31,24 @@ log = logging.getLogger(__name__)
 FILENAME = "team.json"
 MEMBER_ENV = "MAILMONITOR_MEMBER"
 MAX_BYTES = 16_384
+# Set at start-up (cli._main): this copy's data folder, the database it chose and whether
+# `--database` / MAILMONITOR_DATABASE_URL chose it (then team.json's URL does not apply).
+_started: dict[str, Any] = {}
+
+
+def data_dir() -> Path | None:
+    found: Path | None = _started.get("data_dir")
+    return found
+
+
+def started_on() -> DatabaseTarget | None:
+    found: DatabaseTarget | None = _started.get("target")
+    return found
+
+
+def chosen_outside() -> bool:
+    """The database came from --database or MAILMONITOR_DATABASE_URL (not team.json)."""
+    return bool(_started.get("outside"))
 
 
 def read(data_dir: Path) -> dict[str, Any]:
@@ -70,6 +88,8 @@ def write(data_dir: Path, **changes: str | None) -> None:
 def apply(data_dir: Path) -> None:
     """Set this copy's member name (before any database is opened: the schema step that adds
     owners gives existing rows to this member)."""
+    _started.clear()
+    _started["data_dir"] = data_dir
     raw = os.environ.get(MEMBER_ENV) or read(data_dir).get("member") or ""
     set_this_member(clean_member_name(raw) or None)
 
@@ -78,11 +98,15 @@ def database_for(cli_value: str | None, data_dir: Path, filename: str) -> Databa
     """`--database`, else MAILMONITOR_DATABASE_URL, else team.json's URL, else the personal
     SQLite file. A bad URL in team.json is ignored (logged) so the window always starts."""
     if (cli_value or os.environ.get(DATABASE_URL_ENV) or "").strip():
-        return resolve_database(cli_value, data_dir, filename)
+        target = resolve_database(cli_value, data_dir, filename)
+        _started.update(target=target, outside=True)
+        return target
     url = read(data_dir).get("database_url", "").strip()
+    target = resolve_database(None, data_dir, filename)
     if url:
         try:
-            return parse_database_url(url)
+            target = parse_database_url(url)
         except ValueError as exc:
             log.warning("ignoring the team database URL in %s: %s", FILENAME, exc)
-    return resolve_database(None, data_dir, filename)
+    _started.update(target=target, outside=False)
+    return target
