@@ -24,7 +24,7 @@ from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.team import connect
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
-from mailmonitor.ui.widgets import ButtonRow
+from mailmonitor.ui.widgets import ButtonRow, repolish
 
 PLACEHOLDER = "postgresql://you@db.example.com/sales?sslmode=verify-full"
 
@@ -43,12 +43,11 @@ class TeamDialog(QDialog):
         info = connect.in_use()
         self.in_use = QLabel()
         self.in_use.setObjectName("databaseInUse")
-        self.in_use.setWordWrap(True)
         kind = "a team database" if info.is_team else "your personal database on this computer"
         self.in_use.setText(f"This window uses {kind}:<br><b>{esc(info.description)}</b>")
-        member = QLabel(f"<b>{esc(this_member())}</b> — set MAILMONITOR_MEMBER or "
-                        "<i>member</i> in team.json in the data folder to change it")
-        member.setWordWrap(True)
+        member = QLabel(f"<b>{esc(this_member())}</b> <span style='color: palette(mid)'>"
+                        "(MAILMONITOR_MEMBER or “member” in team.json changes it)</span>")
+        member.setObjectName("memberName")
         self.url = QLineEdit(info.saved_url)
         self.url.setObjectName("teamUrl")
         self.url.setPlaceholderText(PLACEHOLDER)
@@ -223,10 +222,13 @@ class TeamDialog(QDialog):
                              f"({first_line(exc)}): resume them after the restart.", ok=False)
             self.offer_restart()
             return
-        copied = next((line for line in self.output if line.startswith("Copied ")), "Copied.")
-        self.show_result(f"{copied} {resumed} campaigns continue there. Your personal "
-                         "database is kept (its campaigns stay paused, so nothing is sent "
-                         "twice). Restart mailmonitor to use the team database.", ok=True)
+        copied = next((line.split(" (")[0] for line in self.output
+                       if line.startswith("Copied ")), "Copied")
+        self.show_result(f"{copied}; every table's count checked. Campaigns sending there: "
+                         f"{resumed}. Your personal database is kept, its campaigns paused (so "
+                         "nothing is sent twice). Restart mailmonitor to use the team "
+                         "database.", ok=True)
+        self.move_button.setEnabled(False)  # done: a second copy would be refused anyway
         self.offer_restart()
 
     # --- Restart ---
@@ -234,6 +236,10 @@ class TeamDialog(QDialog):
         self.restart_button.show()
         self.test_button.setDefault(False)
         self.restart_button.setDefault(True)
+        self.test_button.setProperty("primary", False)
+        self.restart_button.setProperty("primary", True)
+        repolish(self.test_button)
+        repolish(self.restart_button)
         self.restart_button.setFocus()
 
     def restart(self) -> None:
@@ -250,6 +256,7 @@ class TeamDialog(QDialog):
         mark = "" if ok is None else ("✔ " if ok else "✖ ")
         self.result_label.setText(esc(mark + text))
         self.result_label.setProperty("state", "" if ok is None else ("ok" if ok else "error"))
+        self.adjustSize()
 
     def reject(self) -> None:
         if self.process is not None:  # a copy is running: it finishes or times out first

@@ -96,7 +96,7 @@ def test_move_the_personal_database_into_the_team_one_then_restart(
     qtbot.waitUntil(lambda: dialog.restart_button.isVisible() or "✖" in
                     dialog.result_label.text(), timeout=60_000)
     assert dialog.result_text.startswith("Copied "), dialog.result_text
-    assert "1 campaigns continue there" in dialog.result_text
+    assert "every table's count checked. Campaigns sending there: 1." in dialog.result_text
     assert totals and totals[-1] == dialog.progress.maximum() > 10  # every table reported
     assert json.loads((started / "team.json").read_text())["database_url"] == team_url
     # The personal database keeps its rows, its campaign paused (nothing sent twice).
