@@ -89,10 +89,10 @@ def main() -> int:
         window.show()
         settle(window)
         window.notice.hide()
-        save(window, out, "28-team-mine-filter")
+        save(window, out, "32-team-mine-filter")
         window.accounts_tab.owner_filter.setCurrentIndex(1)
         settle(window)
-        save(window, out, "29-team-everyone")
+        save(window, out, "33-team-everyone")
         window.hide()
         close_db()
 
@@ -111,10 +111,10 @@ def main() -> int:
         dialog.url.setText(empty)
         dialog.test()  # type: ignore[attr-defined]
         wait_for(app, lambda: dialog.result_text.startswith(("Connected", "Cannot")))  # type: ignore[attr-defined]
-        save(dialog, out, "30-team-settings-tested")
+        save(dialog, out, "34-team-settings-tested")
         dialog.move_data()  # type: ignore[attr-defined]
         wait_for(app, lambda: dialog.restart_button.isVisible())  # type: ignore[attr-defined]
-        save(dialog, out, "31-team-settings-moved")
+        save(dialog, out, "35-team-settings-moved")
         close_db()
     return 0
 
