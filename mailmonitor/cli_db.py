@@ -36,16 +36,19 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
 
 def add_db_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
     db_parser = sub.add_parser("db", parents=[common], help="the database (SQLite or PostgreSQL)")
-    actions = db_parser.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    actions = db_parser.add_subparsers(dest="action", required=True, parser_class=parser_class,
+                                       metavar="ACTION")
     actions.add_parser("init", parents=[common], help="create the tables in an empty database")
     status = actions.add_parser("status", parents=[common], help="schema version and contents")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("migrate", parents=[common], help="bring the schema up to date")
     copy = actions.add_parser("copy", parents=[common],
                               help="copy every row into another, empty database")
-    copy.add_argument("--to", required=True, metavar="URL")
-    # For Settings → Team (ui/team_settings.py): one "progress TABLE DONE ALL" line per table.
-    copy.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the empty database to copy into (postgresql://…)")
+    # For Settings → Team (ui/team_settings.py), and scripts that show a progress bar.
+    copy.add_argument("--progress", action="store_true",
+                      help='print a "progress TABLE DONE ALL" line after each table')
 
 
 def fail(message: str) -> int:

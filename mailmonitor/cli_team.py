@@ -24,7 +24,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     adm = actions.add_parser("set-admin", parents=[common],
                              help="make a member admin (on) or not (off)")
     adm.add_argument("name", metavar="NAME", help="the member")
-    adm.add_argument("value", choices=["on", "off"], metavar="on|off")
+    adm.add_argument("value", choices=["on", "off"], metavar="on|off",
+                     help="on: an admin (every alert); off: their own alerts only")
 
 
 def add_owner_options(edit: Any, cedit: Any) -> None:
