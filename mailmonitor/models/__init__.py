@@ -10,7 +10,7 @@ from pathlib import Path
 import peewee as pw
 
 from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
-from mailmonitor.models.alert import Alert
+from mailmonitor.models.alert import Alert, AlertSeen
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
@@ -54,7 +54,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
-    TeamMember,
+    TeamMember, AlertSeen,
 ]
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "CURRENT_VERSION",
     "Account",
     "Alert",
+    "AlertSeen",
     "Bounce",
     "Campaign",
     "CampaignMailbox",

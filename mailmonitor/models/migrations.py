@@ -115,11 +115,12 @@ def _v8_team_leases() -> None:
 
 def _v9_team_owners() -> None:
     """Team view: an owner per mailbox, campaign and alert channel (existing rows belong to
-    this copy's member, who set them up) and the team's members. Idempotent: columns and
-    the table are only added when missing."""
+    this copy's member, who set them up), the team's members, and which alerts each member's
+    tray showed. Idempotent: columns and tables are only added when missing."""
     from playhouse.migrate import SchemaMigrator
     from playhouse.migrate import migrate as apply
 
+    from mailmonitor.models.alert import AlertSeen
     from mailmonitor.models.team import TeamMember, this_member
 
     migrator = SchemaMigrator.from_database(db.obj)
@@ -129,6 +130,7 @@ def _v9_team_owners() -> None:
             if table != "notify_channel":
                 apply(migrator.add_index(table, ["owner"]))
     TeamMember.create_table(safe=True)
+    AlertSeen.create_table(safe=True)
 
 
 # version -> function that brings the schema from version-1 to version. Version 1 is the

@@ -17,6 +17,7 @@ from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
     Alert,
+    AlertSeen,
     Bounce,
     Check,
     DomainAuth,
@@ -197,8 +198,10 @@ def fill_every_table() -> dict[str, int]:
                       handed_over_at=now)
     Check.create(account=a, status="connected", imap={"ok": True, "latency_ms": 12},
                  smtp={"ok": True}, latency_ms=12)
-    Alert.create(key="account:2:disconnected", kind="account_disconnected", severity="error",
-                 account=b, title="b@copy.example is disconnected", message="Invalid")
+    alert = Alert.create(key="account:2:disconnected", kind="account_disconnected",
+                         severity="error", account=b, title="b@copy.example is disconnected",
+                         message="Invalid")
+    AlertSeen.create(member="alice", alert=alert)
     MailboxSync.create(account=a, uidvalidity=7, last_uid=42)
     set_setting("grace_period_minutes", 90)
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)

@@ -11,6 +11,7 @@ import pytest
 from mailmonitor.models import (
     Account,
     Alert,
+    AlertSeen,
     Campaign,
     NotifyChannel,
     TeamMember,
@@ -21,7 +22,7 @@ from mailmonitor.models import db as database
 from mailmonitor.models.migrations import MIGRATIONS
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts.digest import collect_round
-from mailmonitor.services.alerts.notifications import new_notices
+from mailmonitor.services.alerts.notifications import mark_notified, new_notices
 from mailmonitor.services.team import members as svc
 from tests.factories import make_account, make_campaign
 
@@ -123,6 +124,16 @@ def test_alerts_reach_the_owner_and_the_admins(db: object, db_backend: str,
     noticed = {n.alert_id for n in new_notices()}
     assert noticed == ({on_carol.id, on_campaign.id} if team else
                        {on_bob.id, on_carol.id, on_campaign.id})
+    # Carol's tray shows hers; the admin's tray still shows them (and bob's) on a team
+    # database, where each member's tray keeps its own mark.
+    mark_notified(noticed)
+    assert new_notices() == []
+    as_member("alice")
+    assert {n.alert_id for n in new_notices()} == (
+        {on_bob.id, on_carol.id, on_campaign.id} if team else set())
+    mark_notified([on_bob.id])
+    as_member("bob")
+    assert {n.alert_id for n in new_notices()} == ({on_bob.id} if team else set())
 
 
 def test_a_channel_carries_its_members_alerts_and_an_admins_all(db: object, db_backend: str,
@@ -166,9 +177,10 @@ def test_an_older_database_gains_owners_for_this_member(db: object, db_backend: 
     for table in ("account", "campaign", "notify_channel"):
         database.execute_sql(f'DROP INDEX IF EXISTS "{table}_owner"')
         database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN owner')
+    AlertSeen.drop_table()
     TeamMember.drop_table()
     as_member("dana")
     with database.atomic():
         MIGRATIONS[9]()
-    assert TeamMember.table_exists()
+    assert TeamMember.table_exists() and AlertSeen.table_exists()
     assert Account.get().owner == "dana"
