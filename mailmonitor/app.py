@@ -206,6 +206,9 @@ def run_app(data_dir: Path, demo: DemoContext | None = None,
     apply_style(app)
     try:
         open_db(database or data_dir / DB_FILENAME)
+        from mailmonitor.services.team.members import register_this_member
+
+        register_this_member()
     except Exception as exc:
         log.exception("cannot open the database")
         where = database.describe() if database else f"in {data_dir}"

@@ -170,6 +170,10 @@ def build_parser() -> Parser:
 
     add_parsers(sub, common, Parser)
 
+    from mailmonitor.cli_team import add_parser as add_team_parser
+
+    add_team_parser(sub, common, Parser)
+
     from mailmonitor.cli_db import add_db_parser
 
     add_db_parser(sub, common, Parser)
@@ -288,7 +292,8 @@ def account_json(account: Any, label_for: Any) -> dict[str, Any]:
     from mailmonitor.services.monitoring.sending_limits import status_words
 
     return {
-        "email": account.email, "name": account.name, "kind": account.kind,
+        "email": account.email, "name": account.name, "owner": account.owner,
+        "kind": account.kind,
         "auth_method": account.auth_method, "status": account.status, "reason": account.reason,
         "label": status_words(account, label_for(account.status, account.reason)),
         "detail": account.detail, "checked_at": iso(account.checked_at),
@@ -565,16 +570,19 @@ def _main(argv: list[str]) -> int:
 
         return run_self_test(data_dir)
     from mailmonitor.models import DB_FILENAME, SchemaTooNew, close_db, open_db
-    from mailmonitor.models.database import DatabaseURLError, first_line, resolve_database
+    from mailmonitor.models.database import DatabaseURLError, first_line
+    from mailmonitor.services.team import local as team_local
 
+    team_local.apply(data_dir)  # this copy's member name (team.json / MAILMONITOR_MEMBER)
     try:
-        target = resolve_database(getattr(args, "database", None), data_dir, DB_FILENAME)
+        target = team_local.database_for(getattr(args, "database", None), data_dir, DB_FILENAME)
     except DatabaseURLError as exc:
         raise UsageError(f"--database: {exc}") from None
     if args.command is None:
         from mailmonitor.app import run_app
+        from mailmonitor.services.team.connect import restart_if_requested
 
-        return run_app(data_dir, database=target)
+        return restart_if_requested(run_app(data_dir, database=target))
 
     import peewee
 
@@ -597,6 +605,9 @@ def _main(argv: list[str]) -> int:
     from mailmonitor.services.team.live import announce_changes
 
     announce_changes()  # a team database: the other copies' windows hear of what this changes
+    from mailmonitor.services.team.members import register_this_member
+
+    register_this_member()
     try:
         now = utcnow()
         if args.command == "check":
@@ -616,6 +627,10 @@ def _main(argv: list[str]) -> int:
             from mailmonitor.cli_notify import cmd_notify
 
             return cmd_notify(args, now, print_json)
+        if args.command == "team":
+            from mailmonitor.cli_team import cmd_team
+
+            return cmd_team(args)
         if args.command == "suppress":
             from mailmonitor.cli_deliverability import cmd_suppress
 

@@ -45,7 +45,10 @@ def add_db_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type)
     copy = actions.add_parser("copy", parents=[common],
                               help="copy every row into another, empty database")
     copy.add_argument("--to", required=True, metavar="URL",
-                      help="the team database to copy every row into (it must be empty)")
+                      help="the empty database to copy into (postgresql://…)")
+    # For Settings → Team (ui/team_settings.py), and scripts that show a progress bar.
+    copy.add_argument("--progress", action="store_true",
+                      help='print a "progress TABLE DONE ALL" line after each table')
 
 
 def fail(message: str) -> int:
@@ -67,7 +70,7 @@ def cmd_db(args: argparse.Namespace, target: DatabaseTarget) -> int:
         if args.action == "migrate":
             return db_migrate(target)
         if args.action == "copy":
-            return db_copy(target, args.to)
+            return db_copy(target, args.to, progress=args.progress)
         return fail(f"unknown action {args.action}")
     except SchemaTooNew as exc:
         return fail(str(exc))
@@ -146,7 +149,11 @@ def db_migrate(target: DatabaseTarget) -> int:
     return EXIT_OK
 
 
-def db_copy(source: DatabaseTarget, to: str) -> int:
+def print_progress(table: str, done: int, total: int) -> None:
+    print(f"progress {table} {done} {total}", flush=True)
+
+
+def db_copy(source: DatabaseTarget, to: str, *, progress: bool = False) -> int:
     from mailmonitor.models.transfer import CopyRefused, copy_database
 
     try:
@@ -159,7 +166,7 @@ def db_copy(source: DatabaseTarget, to: str) -> int:
         return EXIT_USAGE
     prepare_schema(db.obj, source.path)  # the source at this app's schema, like the target
     try:
-        report = copy_database(target)
+        report = copy_database(target, print_progress if progress else None)
     except CopyRefused as exc:
         return fail(str(exc))
     except pw.DatabaseError as exc:

@@ -49,6 +49,9 @@ def add_parsers(acc: Any, camp: Any, common: Parser) -> None:
                        help='sending window: always, or "mon-fri 09:00-17:00 Europe/Berlin"')
     cedit.add_argument("--auto-reallocate", metavar="MINUTES|off",
                        help="move a broken mailbox's leads after this wait, or off")
+    from mailmonitor.cli_team import add_owner_options
+
+    add_owner_options(edit, cedit)
 
 def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Account, account_by_email
@@ -76,7 +79,10 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
         warmup=parse_warmup(args.warmup) if args.warmup and not warmup_off else None,
         warmup_off=warmup_off,
     )
-    if edit.is_empty() and not args.password_stdin and not args.test:
+    from mailmonitor.services.team.members import owner_name, set_owner
+
+    owner = owner_name(args.owner) if args.owner is not None else None
+    if edit.is_empty() and not args.password_stdin and not args.test and owner is None:
         raise UsageError("nothing to change: give at least one option (see `mailmonitor "
                          "accounts edit --help`)")
     changes = editing.validate_edit(account, edit)
@@ -97,6 +103,11 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
                           f"{label_for(merged.status, merged.reason)}): {merged.detail}; "
                           "nothing was changed")
         tested = (imap, smtp)
+    if owner is not None and owner != account.owner:
+        set_owner(account, owner)
+        if not changes and password is None:
+            print(f"Saved {email}: owner changed to {owner}")
+            return EXIT_OK
     if not changes and password is None:
         print(f"{email}: nothing to change" + (" (the current settings connect)"
                                                  if tested else ""))
@@ -133,12 +144,20 @@ def cmd_campaigns_edit(args: argparse.Namespace, now: Any) -> int:
     if args.auto_reallocate is not None:
         edit.auto_reallocate_minutes = editing.parse_auto_reallocate(args.auto_reallocate)
         edit.set_auto_reallocate = True
-    if edit.is_empty():
+    from mailmonitor.services.team.members import owner_name, set_owner
+
+    owner = owner_name(args.owner) if args.owner is not None else None
+    if edit.is_empty() and owner is None:
         raise UsageError("nothing to change: give at least one option (see `mailmonitor "
                          "campaigns edit --help`)")
-    # The command itself is the rep's confirmation for changing a sent step's text.
-    report = editing.edit_campaign(campaign, edit, now, confirm_sent_steps=True)
-    print(describe(campaign.name, report))
+    name = campaign.name
+    if not edit.is_empty():
+        # The command itself is the rep's confirmation for changing a sent step's text.
+        report = editing.edit_campaign(campaign, edit, now, confirm_sent_steps=True)
+        print(describe(campaign.name, report))
+    if owner is not None:
+        set_owner(campaign, owner)
+        print(f"Updated {name!r}: owner is {owner}")
     return EXIT_OK
 
 

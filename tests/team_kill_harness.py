@@ -139,12 +139,12 @@ class TeamKillRunner:
     # --- running and killing -------------------------------------------------------------------
 
     def start(self, copy: int) -> subprocess.Popen[bytes]:
-        # The child keeps its own copy of the descriptor: ours is closed right away.
-        with (self.folder / f"copy{copy}" / "stderr.log").open("ab") as stderr:
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with (self.folder / f"copy{copy}" / "stderr.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "mailmonitor", "--data-dir", str(self.data_dir(copy)),
                  "run", "--headless"], env=self.env[copy], cwd=ROOT, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=stderr)
+                stdout=subprocess.DEVNULL, stderr=log)
         self.processes[copy] = process
         return process
 
@@ -200,7 +200,7 @@ class TeamKillRunner:
                 time.sleep(0.05)
         finally:
             for copy, process in self.processes.items():
-                self._wait_started(copy, process)  # a SIGTERM while Python starts is fatal
+                self._wait_started(copy, process)
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
             for process in self.processes.values():
@@ -208,14 +208,15 @@ class TeamKillRunner:
 
     def _wait_started(self, copy: int, process: subprocess.Popen[bytes],
                       wait: float = 30.0) -> None:
-        """Until the copy says it runs (its log names its pid), or it exited."""
+        """Until a copy started again just now has its SIGTERM handler (its "started" line):
+        a SIGTERM during its start-up ends it before it could stop gracefully."""
         log = self.data_dir(copy) / "logs" / "mailmonitor.log"
-        mark = f"headless runner started (pid {process.pid})"
+        marker = f"headless runner started (pid {process.pid})"
         deadline = time.monotonic() + wait
         while process.poll() is None and time.monotonic() < deadline:
-            if log.exists() and mark in log.read_text(errors="replace"):
+            if log.exists() and marker in log.read_text(errors="replace"):
                 return
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def stop_all(self) -> None:
         for process in self.processes.values():

@@ -10,7 +10,7 @@ from pathlib import Path
 import peewee as pw
 
 from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
-from mailmonitor.models.alert import Alert
+from mailmonitor.models.alert import Alert, AlertSeen
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
@@ -46,6 +46,7 @@ from mailmonitor.models.setting import (
 )
 from mailmonitor.models.states import CampaignStatus, LeadState, PauseReason, SendState, Status
 from mailmonitor.models.sync import MailboxSync
+from mailmonitor.models.team import TeamMember, set_this_member, this_member
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
+    TeamMember, AlertSeen,
 ]
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "CURRENT_VERSION",
     "Account",
     "Alert",
+    "AlertSeen",
     "Bounce",
     "Campaign",
     "CampaignMailbox",
@@ -83,6 +86,7 @@ __all__ = [
     "Status",
     "Step",
     "Suppression",
+    "TeamMember",
     "UnsubscribeToken",
     "account_by_email",
     "active_accounts",
@@ -97,6 +101,8 @@ __all__ = [
     "parse_database_url",
     "prepare_schema",
     "set_setting",
+    "set_this_member",
+    "this_member",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

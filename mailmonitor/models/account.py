@@ -7,6 +7,7 @@ import peewee as pw
 from mailmonitor.clock import utcnow
 from mailmonitor.models.base import BaseModel
 from mailmonitor.models.states import Status
+from mailmonitor.models.team import this_member
 
 KINDS = ("imap", "gmail", "microsoft")
 SECURITIES = ("ssl", "starttls", "plain")
@@ -83,6 +84,8 @@ class Account(BaseModel):
     # on only leads that never received an email may be assigned to it.
     rejoined_at = pw.DateTimeField(null=True)
 
+    # The team member who added it (models/team.py); editable
+    owner = pw.CharField(default=this_member, index=True)
     removed_at = pw.DateTimeField(null=True)  # removed by the rep; kept for history
     last_sent_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)

@@ -24,3 +24,15 @@ class Alert(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
     resolved_at = pw.DateTimeField(null=True, index=True)
     notified = pw.BooleanField(default=False)  # the tray/notification layer has shown it
+
+
+class AlertSeen(BaseModel):
+    """On a team database: the alerts whose notification a member's tray has shown (each
+    member's tray shows its own; `Alert.notified` says only that some tray did)."""
+
+    member = pw.CharField()
+    alert = pw.ForeignKeyField(Alert, backref="seen_by", on_delete="CASCADE")
+    seen_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("member", "alert"), True),)

@@ -8,6 +8,7 @@ from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
 from mailmonitor.models.states import CampaignStatus, PauseReason
+from mailmonitor.models.team import this_member
 
 PAUSE_USER = PauseReason.USER
 PAUSE_NO_MAILBOX = PauseReason.NO_MAILBOX
@@ -27,6 +28,7 @@ class Campaign(BaseModel):
     window = JSONField(null=True)
     auto_resume = pw.BooleanField(default=True)  # resume after reconnect when mailmonitor paused it
     auto_reallocate_minutes = pw.IntegerField(null=True)  # None = off
+    owner = pw.CharField(default=this_member, index=True)  # the member who created it; editable
     created_at = pw.DateTimeField(default=utcnow)
 
 

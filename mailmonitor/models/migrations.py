@@ -113,13 +113,33 @@ def _v8_team_leases() -> None:
     Runner.create_table(safe=True)
 
 
+def _v9_team_owners() -> None:
+    """Team view: an owner per mailbox, campaign and alert channel (existing rows belong to
+    this copy's member, who set them up), the team's members, and which alerts each member's
+    tray showed. Idempotent: columns and tables are only added when missing."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.alert import AlertSeen
+    from mailmonitor.models.team import TeamMember, this_member
+
+    migrator = SchemaMigrator.from_database(db.obj)
+    for table in ("account", "campaign", "notify_channel"):
+        if "owner" not in {c.name for c in db.get_columns(table)}:
+            apply(migrator.add_column(table, "owner", pw.CharField(default=this_member())))
+            if table != "notify_channel":
+                apply(migrator.add_index(table, ["owner"]))
+    TeamMember.create_table(safe=True)
+    AlertSeen.create_table(safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
-    6: _v6_deliverability, 8: _v8_team_leases,
+    6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners,
 }
-CURRENT_VERSION = 8
+CURRENT_VERSION = 9
 
 
 def current_version() -> int:

@@ -12,6 +12,7 @@ import peewee as pw
 from mailmonitor.clock import utcnow
 from mailmonitor.models.account import Account
 from mailmonitor.models.base import BaseModel, JSONField
+from mailmonitor.models.team import this_member
 
 CHANNEL_KINDS = ("email", "slack", "webhook")
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "unknown")
@@ -28,6 +29,8 @@ class NotifyChannel(BaseModel):
     #                               from; its password in the keyring
     has_secret = pw.BooleanField(default=False)  # a signing secret / relay password is stored
     enabled = pw.BooleanField(default=True)
+    # The team member it belongs to: it carries that member's alerts (all of them for an admin)
+    owner = pw.CharField(default=this_member)
     created_at = pw.DateTimeField(default=utcnow)
     last_ok_at = pw.DateTimeField(null=True)
     last_error = pw.TextField(null=True)

@@ -10,7 +10,7 @@ in this computer's keyring.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,6 +19,7 @@ import peewee as pw
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.database import DatabaseTarget, connect_database, is_postgres
 from mailmonitor.models.migrations import SchemaVersion
+from mailmonitor.models.team import TeamMember
 
 BATCH_ROWS = 1000
 
@@ -59,8 +60,12 @@ def count_rows(database: pw.Database, model: type[BaseModel]) -> int:
     return int(cursor.fetchone()[0])
 
 
-def copy_database(target: DatabaseTarget) -> CopyReport:
-    """Copy the bound database (its schema up to date) into `target`, which must be empty."""
+Progress = Callable[[str, int, int], None]  # table, tables done, tables in all
+
+
+def copy_database(target: DatabaseTarget, progress: Progress | None = None) -> CopyReport:
+    """Copy the bound database (its schema up to date) into `target`, which must be empty.
+    `progress` hears of each table once it is copied (inside the one transaction)."""
     from mailmonitor.models import prepare_schema
 
     source = db.obj
@@ -69,25 +74,34 @@ def copy_database(target: DatabaseTarget) -> CopyReport:
     try:
         with bound_to(destination):
             prepare_schema(destination, None)
+            # Team members are merged, not refused: a team database knows its members
+            # (the admin who set it up) before anyone moves a personal database into it.
             occupied = {m._meta.table_name: n for m in copied_models()
-                        if (n := count_rows(destination, m))}
+                        if m is not TeamMember and (n := count_rows(destination, m))}
         if occupied:
             listing = ", ".join(f"{n} {table}" for table, n in sorted(occupied.items()))
             raise CopyRefused(f"{target.describe()} already holds data ({listing}); copy only "
                               "into an empty database; nothing was changed")
-        return _copy_rows(source, destination)
+        return _copy_rows(source, destination, progress)
     finally:
         destination.close()
 
 
-def _copy_rows(source: pw.Database, destination: pw.Database) -> CopyReport:
+def _copy_rows(source: pw.Database, destination: pw.Database,
+               progress: Progress | None = None) -> CopyReport:
     report = CopyReport()
+    models = copied_models()
     with source.atomic(), destination.atomic():
         if is_postgres(source):  # one snapshot for all tables, while others keep writing
             source.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         expected: dict[str, int] = {}
-        for model in copied_models():
+        for done, model in enumerate(models, 1):
             table = model._meta.table_name
+            if model is TeamMember:
+                report.counts[table] = _merge_members(source, destination)
+                if progress is not None:
+                    progress(table, done, len(models))
+                continue
             expected[table] = count_rows(source, model)
             fields = list(model._meta.sorted_fields)
             query = model.select(*fields).order_by(model._meta.primary_key).tuples()
@@ -104,11 +118,26 @@ def _copy_rows(source: pw.Database, destination: pw.Database) -> CopyReport:
                 raise CopyRefused(f"{table}: {expected[table]} rows in the source, {stored} "
                                   "arrived; nothing was changed")
             report.counts[table] = stored
+            if progress is not None:
+                progress(table, done, len(models))
             if is_postgres(destination) and isinstance(model._meta.primary_key, pw.AutoField):
                 destination.execute_sql(
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                     f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)")
     return report
+
+
+def _merge_members(source: pw.Database, destination: pw.Database) -> int:
+    """The source's members the destination lacks (by name; admin flags of known ones stay)."""
+    fields = [TeamMember.name, TeamMember.admin, TeamMember.added_at]
+    rows = list(source.execute(TeamMember.select(*fields).tuples()))
+    known = {r[0] for r in destination.execute(TeamMember.select(TeamMember.name).tuples())}
+    _insert(destination, TeamMember, fields, [r for r in rows if r[0] not in known])
+    names = {r[0] for r in destination.execute(TeamMember.select(TeamMember.name).tuples())}
+    missing = [r[0] for r in rows if r[0] not in names]
+    if missing:
+        raise CopyRefused(f"team_member: {missing[0]} did not arrive; nothing was changed")
+    return len(rows)
 
 
 def _insert(destination: pw.Database, model: type[BaseModel], fields: list[pw.Field],

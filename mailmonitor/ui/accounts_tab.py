@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.ui.models import AccountsModel, Role, StatusFilterProxy
+from mailmonitor.ui.owner_filter import OwnerFilterBox
 from mailmonitor.ui.tables import setup_table
 
 STATUS_FILTERS: list[tuple[str, frozenset[str] | None]] = [
@@ -59,6 +60,8 @@ class AccountsTab(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Show"))
         filters.addWidget(self.status_filter)
+        self.owner_filter = OwnerFilterBox(self.proxy, "account")
+        filters.addWidget(self.owner_filter)
         filters.addWidget(self.search, 1)
         self.view = QTableView()
         self.view.setObjectName("accountsTable")

@@ -20,6 +20,7 @@ from mailmonitor.ui.campaign_view import CampaignView
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import action_icon
 from mailmonitor.ui.models import CampaignsModel, Role, StatusFilterProxy
+from mailmonitor.ui.owner_filter import OwnerFilterBox
 from mailmonitor.ui.tables import setup_table
 from mailmonitor.ui.widgets import ProgressDelegate
 
@@ -64,6 +65,8 @@ class CampaignsTab(QWidget):
         self.new_campaign_button.setToolTip(new_campaign_tip)
         self.new_campaign_button.clicked.connect(lambda _c=False: self.newCampaignRequested.emit())
         bar = QHBoxLayout()
+        self.owner_filter = OwnerFilterBox(self.proxy, "campaign")
+        bar.addWidget(self.owner_filter)
         bar.addStretch(1)
         bar.addWidget(self.new_campaign_button)
         layout = QVBoxLayout(self)

@@ -91,8 +91,13 @@ class SettingsDialog(QDialog):
         notifications.setObjectName("openNotifications")
         notifications.setAutoDefault(False)
         notifications.clicked.connect(self.open_notifications)
+        team = QPushButton("Team…")  # the team database: its own dialog (ui/team_settings.py)
+        team.setObjectName("openTeam")
+        team.setAutoDefault(False)
+        team.clicked.connect(self.open_team)
         buttons = ButtonRow()
         buttons.addWidget(notifications)
+        buttons.addWidget(team)
         buttons.addStretch(1)
         cancel = buttons.button("Cancel")
         save = buttons.button("Save", primary=True)
@@ -125,6 +130,16 @@ class SettingsDialog(QDialog):
         self.notifications_dialog = NotificationsDialog(ctx, self)
         self.notifications_dialog.open()
         return self.notifications_dialog
+
+    def open_team(self) -> QDialog | None:
+        ctx = getattr(self.parent(), "ctx", None)
+        if ctx is None:
+            return None
+        from mailmonitor.ui.team_settings import TeamDialog
+
+        self.team_dialog = TeamDialog(ctx, self)
+        self.team_dialog.open()
+        return self.team_dialog
 
     def load(self) -> None:
         self.check_interval.setValue(int(get_setting("check_interval_seconds")) // 60)

@@ -17,6 +17,7 @@ from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
     Alert,
+    AlertSeen,
     Bounce,
     Check,
     DomainAuth,
@@ -29,6 +30,7 @@ from mailmonitor.models import (
     SendingHold,
     SendRecord,
     Suppression,
+    TeamMember,
     UnsubscribeToken,
     close_db,
     db,
@@ -196,25 +198,26 @@ def fill_every_table() -> dict[str, int]:
                       handed_over_at=now)
     Check.create(account=a, status="connected", imap={"ok": True, "latency_ms": 12},
                  smtp={"ok": True}, latency_ms=12)
-    Alert.create(key="account:2:disconnected", kind="account_disconnected", severity="error",
-                 account=b, title="b@copy.example is disconnected", message="Invalid")
+    alert = Alert.create(key="account:2:disconnected", kind="account_disconnected",
+                         severity="error", account=b, title="b@copy.example is disconnected",
+                         message="Invalid")
+    AlertSeen.create(member="alice", alert=alert)
     MailboxSync.create(account=a, uidvalidity=7, last_uid=42)
     set_setting("grace_period_minutes", 90)
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)
     Runner.create(holder="laptop:1:ab", machine="laptop", pid=1, started_at=now,
                   heartbeat_at=now, expires_at=now, can_serve=[a.id])
-    # Alert channels (issue 13) and deliverability (issue 14): their tables move too.
-    channel = NotifyChannel.create(name="Me", kind="email", target="rep@copy.example",
-                                   events=["disconnected"], from_account=a)
-    OutboxMessage.create(channel=channel, delivery_id="d1", round_at=now, title="T", text="X",
-                         items=[{"event": "disconnected"}], state="sent", sent_at=now)
+    channel = NotifyChannel.create(name="ops", kind="webhook", target="https://h.example/x",
+                                   events=["disconnected"], owner="alice")
+    OutboxMessage.create(channel=channel, delivery_id="d1", round_at=now, title="t", text="x")
     record = SendRecord.get()
     Bounce.create(account=a, send=record, lead=lead, email=lead.email, kind="hard",
                   status="5.1.1")
-    SendingHold.create(account=b, reason="high_bounce_rate", detail="3 of 50")
-    Suppression.create(email="gone@copy.example", source="a reply")
+    SendingHold.create(account=b, reason="high_bounce_rate")
+    Suppression.create(email="gone@copy.example")
     UnsubscribeToken.create(token="tok-1", lead=lead)
-    DomainAuth.create(domain="copy.example", checked_at=now, result={"spf": "ok"})
+    DomainAuth.create(domain="copy.example", result={"spf": "pass"})
+    TeamMember.create(name="alice", admin=True)
     return {m._meta.table_name: m.select().count() for m in ALL_MODELS if m is not SchemaVersion}
 
 

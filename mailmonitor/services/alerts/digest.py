@@ -161,11 +161,16 @@ def collect_round(now: datetime) -> list[OutboxMessage]:
         current.sort(key=lambda a: (EVENT_NAMES.index(EVENT_OF_KIND[a.kind]), a.id))
         items = {a.id: item_for(a, now) for a in current}
         warned_carried: set[int] = set()
+        from mailmonitor.services.team.members import admins, reaches
+
+        admin_names = admins()
         for channel in NotifyChannel.select().where(NotifyChannel.enabled).order_by(
                 NotifyChannel.id):
-            # A new channel hears of what happens from now on, not of older alerts.
+            # A new channel hears of what happens from now on, not of older alerts; on a
+            # team database only of its member's mailboxes and campaigns (all for an admin).
             chosen = [items[a.id] for a in current if items[a.id]["event"] in (
-                channel.events or []) and a.created_at >= channel.created_at]
+                channel.events or []) and a.created_at >= channel.created_at
+                and reaches(a, channel.owner, admin_names=admin_names)]
             if not chosen:
                 continue
             warned = sorted({a.account_id for a in current if a.kind == STOP_WARNING_KIND

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailmonitor.clock import Clock
-from mailmonitor.models import Alert, Status, get_setting
+from mailmonitor.models import Alert, AlertSeen, Status, get_setting, this_member
 
 # Alerts the rep must act on (or must know before it is too late). Informational ones
 # ("connected again") only appear in the alerts list.
@@ -146,11 +146,23 @@ def notifications_enabled() -> bool:
 
 
 def new_notices() -> list[Notice]:
-    """Open alerts of the kinds that notify and that no notification has covered yet."""
+    """Open alerts of the kinds that notify, that no notification has covered yet and that
+    reach this copy's member (services/team/members.py)."""
+    from mailmonitor.services.team.members import admins, is_team_database, reaches
+
+    if is_team_database():  # each member's tray shows its own notifications
+        shown = AlertSeen.select(AlertSeen.alert).where(AlertSeen.member == this_member())
+        unseen = Alert.id.not_in(shown)
+    else:
+        unseen = ~Alert.notified
     query = Alert.select().where(
-        Alert.resolved_at.is_null() & ~Alert.notified & Alert.kind.in_(tuple(NOTIFY_KINDS))
+        Alert.resolved_at.is_null() & unseen & Alert.kind.in_(tuple(NOTIFY_KINDS))
     ).order_by(Alert.id)
-    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query]
+
+    # On a team database: only the owner's and the admins' trays (everyone sees the list).
+    admin_names = admins()
+    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query
+            if reaches(a, admin_names=admin_names)]
 
 
 def still_open(alert_ids: Iterable[int]) -> list[int]:
@@ -181,3 +193,9 @@ def mark_notified(alert_ids: Iterable[int]) -> None:
     ids = list(alert_ids)
     if ids:
         Alert.update(notified=True).where(Alert.id.in_(ids)).execute()
+        from mailmonitor.services.team.members import is_team_database
+
+        if is_team_database():
+            member = this_member()
+            AlertSeen.insert_many([{"member": member, "alert": i} for i in ids]
+                                  ).on_conflict_ignore().execute()

@@ -252,6 +252,7 @@ def campaign_summary(campaign: Campaign, counts: Counter[str] | None = None) -> 
     done = sum(counts[s] for s in FINAL_STATES)
     return {
         "name": campaign.name,
+        "owner": campaign.owner,
         "status": campaign.status,
         "pause_reason": campaign.pause_reason,
         "mailboxes": [a.email for a in members],

@@ -95,13 +95,14 @@ def _history(account_ids: list[int], since: datetime, until: datetime
     found: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     if not account_ids:
         return found
-    table, p = Check._meta.table_name, db.param  # "?" on SQLite, "%s" on PostgreSQL
+    table = Check._meta.table_name
+    mark = db.obj.param  # "?" on SQLite, "%s" on PostgreSQL
     for start in range(0, len(account_ids), 500):
         ids = account_ids[start:start + 500]
-        marks = ",".join([p] * len(ids))
+        marks = ",".join([mark] * len(ids))
         before = db.execute_sql(
             f'SELECT c.account_id, c.checked_at, c.status FROM "{table}" c JOIN ('
-            f'SELECT account_id, MAX(checked_at) AS at FROM "{table}" WHERE checked_at < {p} '
+            f'SELECT account_id, MAX(checked_at) AS at FROM "{table}" WHERE checked_at < {mark} '
             f"AND account_id IN ({marks}) GROUP BY account_id) last ON "
             "c.account_id = last.account_id AND c.checked_at = last.at",
             [Check.checked_at.db_value(since), *ids]).fetchall()
@@ -110,7 +111,7 @@ def _history(account_ids: list[int], since: datetime, until: datetime
                 found[account_id].append((_when(at), status))
         rows = db.execute_sql(
             f'SELECT account_id, checked_at, status FROM "{table}" WHERE account_id IN '
-            f"({marks}) AND checked_at >= {p} AND checked_at <= {p} ORDER BY account_id, "
+            f"({marks}) AND checked_at >= {mark} AND checked_at <= {mark} ORDER BY account_id, "
             "checked_at", [*ids, Check.checked_at.db_value(since),
                            Check.checked_at.db_value(until)])
         for account_id, at, status in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
 
 from mailmonitor.ui.models.base import Index, Role
@@ -18,18 +20,30 @@ class StatusFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterKeyColumn(-1)
         self._statuses: frozenset[str] | None = None
+        self._ids: frozenset[int] | None = None  # the owner filter (ui/owner_filter.py)
 
     def set_statuses(self, statuses: frozenset[str] | None) -> None:
+        self._change(lambda: setattr(self, "_statuses", statuses))
+
+    def set_ids(self, ids: frozenset[int] | None) -> None:
+        """Only rows whose Role.ID is in `ids` (None: every row)."""
+        if ids != self._ids:
+            self._change(lambda: setattr(self, "_ids", ids))
+
+    def _change(self, apply: Callable[[], None]) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt ≥ 6.9; invalidateFilter is deprecated
             self.beginFilterChange()
-            self._statuses = statuses
+            apply()
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            self._statuses = statuses
+            apply()
             self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
+        if self._ids is not None and \
+                model.index(source_row, 0, source_parent).data(Role.ID) not in self._ids:
+            return False
         if self._statuses is not None:
             status = model.index(source_row, 0, source_parent).data(Role.STATUS)
             if status not in self._statuses:

@@ -1,0 +1,61 @@
+"""`mailmonitor team members|add-member|set-admin` (issue 15, team view) and the `--owner`
+option of `accounts edit` / `campaigns edit`. Bad input: exit 3 with one line, nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mailmonitor.cli import EXIT_OK, UsageError, print_json
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+    team = sub.add_parser("team", parents=[common], help="members of the team and admins")
+    actions = team.add_subparsers(dest="action", required=True, parser_class=parser_class,
+                                  metavar="ACTION")
+    lst = actions.add_parser("members", parents=[common],
+                             help="every member, admin or not, and what they own")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    add = actions.add_parser("add-member", parents=[common], help="add a member by name")
+    add.add_argument("name", metavar="NAME", help="the member's name (their MAILMONITOR_MEMBER "
+                     "or computer user name)")
+    add.add_argument("--admin", action="store_true", help="an admin: receives every alert")
+    adm = actions.add_parser("set-admin", parents=[common],
+                             help="make a member admin (on) or not (off)")
+    adm.add_argument("name", metavar="NAME", help="the member")
+    adm.add_argument("value", choices=["on", "off"], metavar="on|off",
+                     help="on: an admin (every alert); off: their own alerts only")
+
+
+def add_owner_options(edit: Any, cedit: Any) -> None:
+    edit.add_argument("--owner", metavar="MEMBER", help="the team member who owns the mailbox")
+    cedit.add_argument("--owner", metavar="MEMBER",
+                       help="the team member who owns the campaign")
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    from mailmonitor.models import this_member
+    from mailmonitor.services.team import members as svc
+
+    if args.action == "members":
+        rows = [{"name": m.name, "admin": m.admin, "you": m.name == this_member(),
+                 "mailboxes": m.mailboxes, "campaigns": m.campaigns} for m in svc.members()]
+        if args.json:
+            print_json(rows)
+        else:
+            for row in rows:
+                tags = ", ".join(t for t, on in (("admin", row["admin"]), ("you", row["you"]))
+                                 if on)
+                print(f"{row['name']:30} {tags:12} {row['mailboxes']} mailboxes  "
+                      f"{row['campaigns']} campaigns")
+        return EXIT_OK
+    if args.action == "add-member":
+        member = svc.add_member(args.name, admin=args.admin)
+        print(f"Added {member.name}" + (" (admin)" if member.admin else ""))
+        return EXIT_OK
+    if args.action == "set-admin":
+        member = svc.set_admin(args.name, args.value == "on")
+        print(f"{member.name} is " + ("an admin now" if member.admin else "no longer an admin"))
+        return EXIT_OK
+    raise UsageError(f"unknown action {args.action}")
