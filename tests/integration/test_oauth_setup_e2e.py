@@ -5,42 +5,22 @@ against the loopback identity provider and a Dovecot that checks the tokens."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mailmonitor.cli import EXIT_OK
 from tests.integration.oauth_support import oauth_add_args
-from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot
-from tests.servers.idp import IdentityProvider, TestBrowser, registered_browser
-from tests.servers.smtp_sink import SmtpSink
+from tests.servers.idp import IdentityProvider, TestBrowser
 
 pytestmark = pytest.mark.integration
 
 Cli = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(scope="module")
-def idp(test_pki: TestPKI) -> Iterator[IdentityProvider]:
-    with IdentityProvider(test_pki) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def dovecot_oauth(idp: IdentityProvider, test_pki: TestPKI, smtp_sink_server: SmtpSink
-                  ) -> Iterator[Dovecot]:
-    with Dovecot(test_pki, relay_port=smtp_sink_server.port,
-                 oauth2_introspection_url=idp.introspection_url) as server:
-        yield server
-
-
-@pytest.fixture
-def browser(idp: IdentityProvider) -> Iterator[TestBrowser]:
-    with registered_browser(TestBrowser(idp)) as registered:
-        yield registered
-    assert registered.errors == []
+# idp, dovecot_oauth and browser come from tests/integration/conftest.py.
 
 
 @pytest.fixture(autouse=True)

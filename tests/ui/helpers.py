@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import qasync
 
 from mailmonitor.models import Account
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.main_window import MainWindow
-from tests.factories import FakeProbe, probe_fail, probe_ok
+from tests.factories import (
+    FakeProbe,
+    make_account,
+    make_campaign,
+    make_leads,
+    probe_fail,
+    probe_ok,
+    reload,
+)
 
 
 @dataclass
@@ -38,3 +49,23 @@ class FakeCheck:
 def run(loop: qasync.QEventLoop, window: MainWindow) -> None:
     """Let every background task the window started finish (probes run in threads)."""
     loop.run_until_complete(asyncio.wait_for(window.ctx.idle(), timeout=10))
+
+
+# The password the reconnect tests type for cleo (FakeCheck accepts it).
+RIGHT = "fresh-app-pass-2026"
+
+
+def seed_broken_cleo(fake_check: FakeCheck, at: Callable[[Account], datetime]) -> Account:
+    """cleo's password changed at the provider: disconnected at `at(cleo)`, her solo campaign
+    paused, a shared one with ava still running; FakeCheck accepts RIGHT for her."""
+    cleo = make_account("cleo@northwind.example", daily_limit=40)
+    ava = make_account("ava@northwind.example")
+    solo = make_campaign("Enterprise follow-up", [cleo])
+    shared = make_campaign("Q4 outreach", [cleo, ava])
+    make_leads(solo, cleo, 12, prefix="ent", cursor=1)
+    make_leads(shared, cleo, 5, prefix="q4")
+    update_status(cleo, "disconnected", "invalid_credentials",
+                  "NO [AUTHENTICATIONFAILED] Invalid credentials", at(cleo))
+    fake_check.passwords[cleo.email] = RIGHT
+    return reload(cleo)
+

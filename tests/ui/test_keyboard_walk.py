@@ -27,26 +27,14 @@ from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.reconnect.flow import Page
 from mailmonitor.ui.keyboard import is_destructive
 from mailmonitor.ui.main_window import MainWindow
-from tests.factories import make_account, make_campaign, make_leads, reload
-from tests.ui.helpers import FakeCheck, run
+from tests.factories import reload
+from tests.ui.helpers import RIGHT, FakeCheck, run, seed_broken_cleo
 
 pytestmark = pytest.mark.ui
 
-RIGHT = "fresh-app-pass-2026"
-
-
 @pytest.fixture
 def cleo(db: Path, clock: FakeClock, fake_check: FakeCheck) -> Account:
-    cleo = make_account("cleo@northwind.example", daily_limit=40)
-    ava = make_account("ava@northwind.example")
-    solo = make_campaign("Enterprise follow-up", [cleo])
-    shared = make_campaign("Q4 outreach", [cleo, ava])
-    make_leads(solo, cleo, 12, prefix="ent", cursor=1)
-    make_leads(shared, cleo, 5, prefix="q4")
-    update_status(cleo, "disconnected", "invalid_credentials",
-                  "NO [AUTHENTICATIONFAILED] Invalid credentials", reload(cleo).created_at)
-    fake_check.passwords[cleo.email] = RIGHT
-    return reload(cleo)
+    return seed_broken_cleo(fake_check, lambda c: reload(c).created_at)
 
 
 def label(widget: QWidget | None) -> str:
