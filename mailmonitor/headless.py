@@ -56,13 +56,12 @@ def run_headless(data_dir: Path) -> int:
             # The signals are handled from the first moment: a SIGTERM while Qt's network
             # backend loads (it can take a while) still stops gracefully, never by default.
             started: list[BackgroundWork] = []
-            stop_early: list[bool] = []
 
             def on_signal() -> None:
                 if started:
                     started[0].request_stop()
                 else:
-                    stop_early.append(True)
+                    _stop_requested_early.append(signal.SIGTERM)
 
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,7 +71,7 @@ def run_headless(data_dir: Path) -> int:
             work = BackgroundWork(clock_from_env(), is_online=network.is_online,
                                   token_provider=oauth_token_provider())
             started.append(work)
-            if stop_early or _stop_requested_early:
+            if _stop_requested_early:
                 work.request_stop()
             log.info("headless runner started (pid %d)", os.getpid())
             code = await work.run()

@@ -13,7 +13,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.network import NetworkWatch, is_local_host
+from mailmonitor.services.monitoring.network import NetworkWatch, reachable_offline
 from tests.factories import make_account, probe_fail, probe_ok
 from tests.unit.test_monitor import ScriptedChecks, new_monitor, run_ticks
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("", False),
 ])
 def test_which_servers_count_as_local(host: str, local: bool) -> None:
-    assert is_local_host(host) is local
+    assert reachable_offline(host) is local
 
 
 def test_offline_still_checks_mailboxes_on_local_servers(db: Path, clock: FakeClock) -> None:

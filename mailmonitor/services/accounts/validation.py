@@ -101,17 +101,24 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def is_local_host(host: str) -> bool:
-    """This computer or the local network: where a plain (unencrypted) connection is the
-    rep's own business. Names other than `localhost` count as remote."""
-    name = (host or "").strip().lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+def local_address(name: str) -> bool | None:
+    """For an IP address: whether it is this computer or the local network (loopback,
+    private, link-local); None when `name` is a host name, not an address."""
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
-        return False
+        return None
     return address.is_loopback or address.is_private or address.is_link_local
+
+
+def is_local_host(host: str) -> bool:
+    """This computer or the local network: where a plain (unencrypted) connection is the
+    rep's own business. Names other than `localhost` count as remote (a name may resolve
+    anywhere); `monitoring.network.reachable_offline` is the lenient twin for reachability."""
+    name = (host or "").strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return local_address(name) is True
 
 
 def validate_port(value: str | int, what: str) -> int:

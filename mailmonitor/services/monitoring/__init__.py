@@ -4,5 +4,6 @@ and status changes, and the background monitor that schedules checks.
 
 ``reasons`` is the single table of statuses, reason codes and their words. May import ``models``,
 ``auth`` (secrets; the token provider is passed in) and ``campaigns.rules`` (a status change's
-effect on campaigns). Of ``sending`` it reads only the rep's time zone (``sending.rep_day``).
+effect on campaigns), ``accounts.validation`` (what counts as a local host). Of ``sending`` it
+reads only the rep's time zone (``sending.rep_day``).
 """

@@ -11,31 +11,33 @@ QtCore/QtNetwork only (no widgets), imported lazily so the rest of the services 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
+
+from mailmonitor.services.accounts.validation import local_address
 
 log = logging.getLogger(__name__)
 
 LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".home.arpa", ".internal", ".localdomain")
 
 
-def is_local_host(host: str) -> bool:
+def reachable_offline(host: str) -> bool:
     """Loopback, private, link-local and unique-local addresses, `localhost`, mDNS/LAN names
-    (`.local`, `.lan`, `.home.arpa`, …) and single-label names (resolved on the local network)."""
+    (`.local`, `.lan`, `.home.arpa`, …) and single-label names (resolved on the local network).
+    Lenient on purpose: it only decides what is still checked while the computer is offline
+    (the plaintext rule uses the strict `accounts.validation.is_local_host`)."""
     name = (host or "").strip().strip("[]").rstrip(".").lower()
     if not name:
         return False
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
+    address = local_address(name)
+    if address is None:
         return name == "localhost" or "." not in name or name.endswith(LOCAL_SUFFIXES)
-    return address.is_loopback or address.is_private or address.is_link_local
+    return address
 
 
 def is_local_account(account: Any) -> bool:
     """Both of the mailbox's servers are on this computer or the local network."""
-    return is_local_host(account.imap_host) and is_local_host(account.smtp_host)
+    return reachable_offline(account.imap_host) and reachable_offline(account.smtp_host)
 
 
 class NetworkWatch:
