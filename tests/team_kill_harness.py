@@ -174,10 +174,12 @@ class TeamKillRunner:
                 raise AssertionError("the copies sent nothing")
             time.sleep(0.01)
         time.sleep(self.rng.uniform(0, max_delay))
-        # The copies take turns; every other kill keeps its copy down for longer than a lease
-        # (a closed laptop lid), so the other copy takes over what both can serve.
+        # The copies take turns; every fourth kill keeps its copy down for longer than a lease
+        # (a closed laptop lid), so the other copy takes over what both can serve. Not two in a
+        # row: meanwhile the other copy sends on alone, and two long pauses back to back let it
+        # finish the campaign before the kills have landed.
         victim = 1 + self.kills % 2
-        down = self.lease_seconds * 2 + 0.5 if self.kills % 4 >= 2 else 0.0
+        down = self.lease_seconds * 2 + 0.5 if self.kills % 4 == 3 else 0.0
         process = self.processes[victim]
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
