@@ -604,7 +604,8 @@ def _main(argv: list[str]) -> int:
         raise UsageError(f"cannot open the database {where}: {first_line(exc)}") from None
     from mailmonitor.services.team.live import announce_changes
 
-    announce_changes()  # a team database: the other copies' windows hear of what this changes
+    if args.command != "run":  # `run` publishes and listens through its BackgroundWork
+        announce_changes()  # a team database: the other copies' windows hear of what this changes
     from mailmonitor.services.team.members import register_this_member
 
     register_this_member()

@@ -12,6 +12,7 @@ from pathlib import Path
 import PySide6  # noqa: F401  (before qasync: it takes the first Qt binding it finds)
 import pytest
 import qasync
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication
 
 from mailmonitor.app import build_main_window
@@ -74,5 +75,8 @@ def make_window(db: Path, clock: FakeClock, qloop: qasync.QEventLoop, qapp: QApp
         window.hide()
         window.deleteLater()
     qapp.processEvents()
+    # Delete them now: a window left for later keeps its timers (the owner filter's refresh
+    # would query a database the session may already have stopped).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     windows.clear()
     gc.collect()  # windows live in reference cycles (signal closures): free them now

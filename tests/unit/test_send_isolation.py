@@ -191,7 +191,7 @@ def test_a_restart_whose_settling_fails_keeps_running(db: Path, monkeypatch: pyt
 
     work = BackgroundWork(clock, monitor=IdleMonitor())
 
-    def failing_reconcile() -> None:
+    def failing_reconcile(*_busy: object) -> None:
         raise OverflowError("date value out of range")
 
     monkeypatch.setattr(work.engine, "reconcile", failing_reconcile)

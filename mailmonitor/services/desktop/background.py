@@ -2,7 +2,8 @@
 both the window (qasync) and `mailmonitor run --headless` (plain asyncio).
 
 - the Monitor (connection checks, housekeeping);
-- the sending loop: settle → plan → each mailbox's batch in a worker thread → apply, every tick;
+- the sending loop: settle → plan → each mailbox's batch in a worker thread → apply, each
+  mailbox on its own (up to MAX_PARALLEL_MAILBOXES at once; a slow server holds back nobody);
 - the reply poll (INBOX of every sending mailbox), every few minutes;
 - the alert outbox: one digest per round for each alert channel, delivered exactly once.
 `stop()` is graceful: the email in flight is finished and recorded, no new one is started.
@@ -142,8 +143,12 @@ class BackgroundWork:
         self.monitor = monitor or Monitor(
             self.clock, is_online=is_online or (lambda: True),
             tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0), token_provider=token_provider)
-        self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 1,
+        # The batches, plus room for the reply poll, a reconcile and the alert outbox.
+        self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 2,
                                            thread_name_prefix="send")
+        self.in_flight: dict[int, asyncio.Task[int]] = {}  # account id -> its batch
+        self._started_at: dict[int, float] = {}  # account id -> when its last batch started
+        self._batch_done = asyncio.Event()
         self.monitor.on_fatal = self.fatal
         self.stopping = asyncio.Event()
         self.stopping_flag = threading.Event()  # the same, for worker threads
@@ -178,68 +183,107 @@ class BackgroundWork:
             async with asyncio.timeout(seconds):
                 await self.stopping.wait()
 
-    async def send_round(self) -> int:
+    async def start_batches(self) -> int:
+        """Start the next batch of each mailbox that may send and has none in flight, while a
+        slot is free (MAX_PARALLEL_MAILBOXES at once), the one that waited longest first.
+        Returns how many started. Each batch is applied when it ends (`_batch`)."""
+        engine, busy = self.engine, self.in_flight
+        free = MAX_PARALLEL_MAILBOXES - len(busy)
+        if free <= 0 or self.stopping.is_set():
+            return 0
+        if engine.needs_reconcile(busy):
+            engine.apply_reconcile(await self._in_thread(engine.reconcile, set(busy)))
+        plan = engine.hold_unread(engine.plan(busy))
+        chosen = sorted(plan, key=lambda a: self._started_at.get(a, -1.0))[:free]
+        plan = {a: plan[a] for a in chosen}
+        if plan and not self.stopping.is_set():
+            plan = await self._read_replies_first(plan)
+        if self.stopping.is_set():
+            return 0
+        for account_id, batch in plan.items():
+            if account_id in busy:
+                continue
+            self._started_at[account_id] = asyncio.get_running_loop().time()
+            busy[account_id] = asyncio.create_task(self._batch(account_id, batch))
+        return len(plan)
+
+    async def _batch(self, account_id: int, batch: list[Any]) -> int:
+        """One mailbox's batch in a worker thread, then what it learnt applied on this thread.
+        An unexpected error makes that mailbox wait, with an alert; the others go on."""
         engine = self.engine
-        if engine.needs_reconcile():
-            engine.apply_reconcile(await self._in_thread(engine.reconcile))
-        plan = engine.hold_unread(engine.plan())
-        if not plan or self.stopping.is_set():
-            return 0
-        limit = asyncio.Semaphore(MAX_PARALLEL_MAILBOXES)
-        plan = await self._read_replies_first(plan, limit)
-        if not plan or self.stopping.is_set():
-            return 0
-
-        async def one(account_id: int, batch: list[Any]) -> Any:
-            async with limit:
-                return await self._in_thread(engine.send, account_id, batch)
-
-        # shield: a stop request lets the batches finish their email in flight (engine.stop).
-        outcomes = await asyncio.shield(asyncio.gather(
-            *(one(a, b) for a, b in plan.items()), return_exceptions=True))
-        results = []
-        for account_id, outcome in zip(plan, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                if is_fatal_database_error(outcome):
-                    raise outcome
-                # Its records stay consistent (an unfinished one is reconciled next round);
-                # that mailbox waits, with an alert, and the others go on.
-                log.error("the batch of mailbox %s failed", account_id, exc_info=outcome)
-                engine.batch_crashed(account_id, outcome)
+        try:
+            try:
+                result = await self._in_thread(engine.send, account_id, batch)
+            except Exception as exc:
+                if is_fatal_database_error(exc):
+                    self.fatal(exc)
+                    return 0
+                # Its records stay consistent (an unfinished one is reconciled later).
+                log.error("the batch of mailbox %s failed", account_id, exc_info=exc)
+                engine.batch_crashed(account_id, exc)
+                return 0
+            engine.apply([result])
+            return int(result.sent)
+        except Exception as exc:  # applying it failed: the database is busy or gone
+            if is_fatal_database_error(exc):
+                self.fatal(exc)
             else:
-                results.append(outcome)
-        engine.apply(results)
-        return sum(r.sent for r in results)
+                log.exception("recording the batch of mailbox %s failed", account_id)
+            return 0
+        finally:
+            self.in_flight.pop(account_id, None)
+            self._batch_done.set()
 
-    async def _read_replies_first(self, plan: dict[int, list[Any]], limit: asyncio.Semaphore
-                                  ) -> dict[int, list[Any]]:
+    async def send_round(self) -> int:
+        """Start what can start, then wait for those batches: emails sent (tests)."""
+        await self.start_batches()
+        tasks = list(self.in_flight.values())
+        return sum(await asyncio.gather(*tasks)) if tasks else 0
+
+    async def _read_replies_first(self, plan: dict[int, list[Any]]) -> dict[int, list[Any]]:
         """Replies before sends: read the inboxes whose last poll is older than a planned
-        follow-up's due time (in worker threads), then plan again."""
+        follow-up's due time (in worker threads), then plan those mailboxes again."""
         engine = self.engine
         stale = engine.inboxes_to_read_now(plan)
         if not stale:
             return plan
-
-        async def read(account_id: int) -> bool:
-            async with limit:
-                return bool(await self._in_thread(self.replies.poll, account_id))
-
-        results = await asyncio.gather(*(read(a) for a in stale), return_exceptions=True)
+        results = await asyncio.gather(*(self._in_thread(self.replies.poll, a) for a in stale),
+                                       return_exceptions=True)
         read_ok = {a: r is True for a, r in zip(stale, results, strict=True)}
-        return engine.after_reading(plan, read_ok)
+        again = engine.after_reading(plan, read_ok, set(self.in_flight))
+        return {a: batch for a, batch in again.items() if a in plan}
 
     async def sending_loop(self) -> None:
-        while not self.stopping.is_set():
-            sent = 0
-            try:
-                sent = await self.send_round()
-            except Exception as exc:
-                if is_fatal_database_error(exc):
-                    self.fatal(exc)
-                    break
-                log.exception("sending round failed")
-            if not sent:  # with a backlog and no gap, go on at once
-                await self._pause(self.send_tick)
+        """Each mailbox sends on its own: when a batch ends, the next ones start at once (a
+        backlog with no gap goes on without waiting), so one slow server never holds back the
+        other mailboxes. With nothing to start, the loop waits for a batch to end or a tick."""
+        try:
+            while not self.stopping.is_set():
+                self._batch_done.clear()
+                started = 0
+                try:
+                    started = await self.start_batches()
+                except Exception as exc:
+                    if is_fatal_database_error(exc):
+                        self.fatal(exc)
+                        break
+                    log.exception("sending round failed")
+                if started and len(self.in_flight) < MAX_PARALLEL_MAILBOXES:
+                    continue  # a free slot: more may be ready (replanned without these)
+                waits = [asyncio.create_task(self._batch_done.wait())] if self.in_flight else []
+                if waits:
+                    stop = asyncio.create_task(self.stopping.wait())
+                    await asyncio.wait([*waits, stop], timeout=self.send_tick,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    for task in (*waits, stop):
+                        task.cancel()
+                else:
+                    await self._pause(self.send_tick)
+        finally:
+            # A stop lets the batches finish their email in flight (engine.stop), recorded.
+            if self.in_flight:
+                await asyncio.shield(asyncio.gather(*self.in_flight.values(),
+                                                    return_exceptions=True))
 
     async def lease_loop(self) -> None:
         """Team database: renew and take leases every third of their length."""

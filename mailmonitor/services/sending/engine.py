@@ -2,9 +2,11 @@
 what the servers said to the accounts. Clock, randomness, SMTP transport and server lookups are
 injectable, so a test drives whole campaigns in simulated days without sleeping.
 
-`run_once()` does one round synchronously (tests, benchmarks). The headless runner calls the
-parts itself: `plan()` and `apply()` on the event loop's thread (account status changes happen
-there, like the monitor's), `send()` in worker threads.
+`run_once()` does one round synchronously (tests, benchmarks). The background work
+(services/desktop/background.py) calls the parts itself: `plan()` and `apply()` on the event
+loop's thread (account status changes happen there, like the monitor's), `send()` in worker
+threads — each mailbox on its own, so `plan`, `needs_reconcile` and `reconcile` take the
+mailboxes whose batch is in flight (`busy`) and leave them alone.
 """
 
 from __future__ import annotations
@@ -109,21 +111,32 @@ class SendingEngine:
 
     # --- parts ---------------------------------------------------------------------------------
 
-    def needs_reconcile(self) -> bool:
+    def _settling(self, busy: Collection[int]) -> Collection[int] | None:
+        """The mailboxes whose interrupted sends this engine may settle now: those it serves,
+        less those with a batch in flight (their `sending` records are not interrupted)."""
+        served = self.serves()
+        if not busy:
+            return served
+        if served is None:
+            served = [a for (a,) in Account.select(Account.id).tuples()]
+        return [a for a in served if a not in busy]
+
+    def needs_reconcile(self, busy: Collection[int] = ()) -> bool:
         """Are there interrupted sends to settle now? While some wait (server unreachable, or
         settling), the server is asked again at most every minute (or every settle delay)."""
         if self._next_reconcile is not None and self.clock.now() < self._next_reconcile:
             return False
         query = SendRecord.select().where(SendRecord.state == SendState.SENDING)
-        served = self.serves()
-        if served is not None:
-            query = query.where(SendRecord.account.in_(list(served)))
+        accounts = self._settling(busy)
+        if accounts is not None:
+            query = query.where(SendRecord.account.in_(list(accounts)))
         return bool(query.exists())
 
-    def reconcile(self) -> ReconcileReport:
-        """Settle sends left `sending` (call only while no batch of this engine is running)."""
+    def reconcile(self, busy: Collection[int] = ()) -> ReconcileReport:
+        """Settle sends left `sending`, except those of the `busy` mailboxes (a batch of theirs
+        is in flight)."""
         now = self.clock.now()
-        report = reconcile_pending(now, self.lookup, self.settle, accounts=self.serves())
+        report = reconcile_pending(now, self.lookup, self.settle, accounts=self._settling(busy))
         retry = min(self.settle, RECONCILE_RETRY)
         self._next_reconcile = now + retry if report.waiting else None
         return report
@@ -133,8 +146,10 @@ class SendingEngine:
         of an unexpected error are paused (their records wait; the others go on)."""
         self.pause_broken_campaigns(report.campaign_errors)
 
-    def plan(self) -> dict[int, list[Dispatch]]:
-        batches = self.scheduler.plan(self.clock.now(), self.backoff, only=self.serves())
+    def plan(self, busy: Collection[int] = ()) -> dict[int, list[Dispatch]]:
+        """The next batch of each served mailbox that may send now, `busy` ones left out."""
+        batches = self.scheduler.plan(self.clock.now(), self.backoff, only=self.serves(),
+                                      exclude=busy)
         self.pause_broken_campaigns(self.scheduler.campaign_errors)
         return batches
 
@@ -183,8 +198,8 @@ class SendingEngine:
                 stale.append(account_id)
         return stale
 
-    def after_reading(self, plan: dict[int, list[Dispatch]], read: dict[int, bool]
-                      ) -> dict[int, list[Dispatch]]:
+    def after_reading(self, plan: dict[int, list[Dispatch]], read: dict[int, bool],
+                      busy: Collection[int] = ()) -> dict[int, list[Dispatch]]:
         """The plan again once the inboxes were read (replied and bounced leads drop out). A
         mailbox whose INBOX could not be read sends no follow-up for a minute (first emails
         still go); the monitor reports on its connection."""
@@ -196,7 +211,7 @@ class SendingEngine:
                 self._unread_until.pop(account_id, None)
             else:
                 self._unread_until[account_id] = now + RECONCILE_RETRY
-        return self.hold_unread(self.plan())
+        return self.hold_unread(self.plan(busy))
 
     def hold_unread(self, plan: dict[int, list[Dispatch]]) -> dict[int, list[Dispatch]]:
         now = self.clock.now()

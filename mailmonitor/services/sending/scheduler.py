@@ -129,9 +129,11 @@ class Scheduler:
         return last + timedelta(seconds=gap + memo[1])
 
     def sending_mailboxes(self, now: datetime, backoff: dict[int, datetime] | None = None,
-                          only: Collection[int] | None = None) -> dict[int, int]:
+                          only: Collection[int] | None = None, exclude: Collection[int] = ()
+                          ) -> dict[int, int]:
         """Mailboxes that may send now, with how many emails each may send in this round.
-        `only`: the mailboxes this copy serves (None: all of them)."""
+        `only`: the mailboxes this copy serves (None: all of them); `exclude`: those left out
+        (a batch of theirs is in flight)."""
         query = Account.select().where(
             (Account.status == Status.CONNECTED) & Account.removed_at.is_null()
             & Account.id.in_(CampaignMailbox.select(CampaignMailbox.account)
@@ -140,6 +142,8 @@ class Scheduler:
             if not only:
                 return {}
             query = query.where(Account.id.in_(list(only)))
+        if exclude:
+            query = query.where(Account.id.not_in(list(exclude)))
         accounts = list(query)
         accounts = [a for a in accounts if a.can_send()
                     and (backoff is None or backoff.get(a.id, now) <= now)]
@@ -158,7 +162,8 @@ class Scheduler:
         return quota
 
     def plan(self, now: datetime, backoff: dict[int, datetime] | None = None,
-             only: Collection[int] | None = None) -> dict[int, list[Dispatch]]:
+             only: Collection[int] | None = None, exclude: Collection[int] = ()
+             ) -> dict[int, list[Dispatch]]:
         """The next round: for each mailbox that may send, its due leads (oldest due first)."""
         campaigns = []
         for campaign in Campaign.select().where(Campaign.status == CampaignStatus.ACTIVE):
@@ -169,7 +174,7 @@ class Scheduler:
                 self.campaign_errors[campaign.id] = f"sending window: {type(exc).__name__}"
         if not campaigns:
             return {}
-        quota = self.sending_mailboxes(now, backoff, only)
+        quota = self.sending_mailboxes(now, backoff, only, exclude)
         if not quota:
             return {}
         accounts = {a.id: a for a in Account.select().where(Account.id.in_(list(quota)))}

@@ -8,6 +8,11 @@
   what other copies announced on this copy's bus, where the window's bridge picks it up like a
   local event. A lost listening connection is opened again every few seconds.
 A payload carries the event's name and ids only; every copy reads the rows themselves.
+
+One process publishes each event once and never sends back what it heard: at most one
+publisher per bus (a newer `start()` takes over from an older one), the "relaying" mark is
+shared by every instance in the thread, and notifications from any origin of this process are
+ignored. (Two instances guarding only themselves echoed every event between them forever.)
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ CARRIED = (events.ACCOUNT_CHANGED, events.CAMPAIGN_CHANGED, events.LEADS_CHANGED
 RECONNECT_SECONDS = 5.0
 MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 
+_relaying = threading.local()  # set while an event heard from another copy is re-emitted
+_local_origins: set[str] = set()  # every origin of this process: its notifications are ours
+_publishers: dict[int, LiveEvents] = {}  # id(bus) -> the one instance publishing its events
+_lock = threading.Lock()
+
 
 class LiveEvents:
     def __init__(self, origin: str, database: pw.Database | None = None,
@@ -39,7 +49,8 @@ class LiveEvents:
         self.origin = origin  # this copy's holder id: its own notifications are not re-emitted
         self._database = database  # None: whatever the models are bound to
         self.bus = bus or events.bus
-        self._relaying = threading.local()
+        with _lock:
+            _local_origins.add(origin)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handlers = {name: self._publisher(name) for name in CARRIED}
@@ -54,7 +65,7 @@ class LiveEvents:
 
     def _publisher(self, name: str) -> events.Handler:
         def publish(*args: Any) -> None:
-            if getattr(self._relaying, "active", False):
+            if getattr(_relaying, "active", False):
                 return  # an event that came from another copy: not sent back
             payload = json.dumps({"o": self.origin, "e": name, "a": list(args)})
             if len(payload) > MAX_PAYLOAD:
@@ -70,6 +81,11 @@ class LiveEvents:
     def start(self, listen: bool = True) -> LiveEvents:
         """Publish this copy's events; with `listen`, also receive the others' (a one-shot
         command only publishes)."""
+        with _lock:
+            previous = _publishers.get(id(self.bus))
+            _publishers[id(self.bus)] = self
+        if previous is not None and previous is not self:
+            previous._unsubscribe()
         for name, handler in self._handlers.items():
             self.bus.subscribe(name, handler)
         if not listen:
@@ -78,9 +94,15 @@ class LiveEvents:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def _unsubscribe(self) -> None:
         for name, handler in self._handlers.items():
             self.bus.unsubscribe(name, handler)
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        with _lock:
+            if _publishers.get(id(self.bus)) is self:
+                del _publishers[id(self.bus)]
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -124,14 +146,16 @@ class LiveEvents:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed live update")
             return
-        if origin == self.origin or name not in CARRIED:
+        with _lock:
+            ours = origin in _local_origins
+        if ours or name not in CARRIED:
             return
         self.received += 1
-        self._relaying.active = True
+        _relaying.active = True
         try:
             self.bus.emit(name, *args)
         finally:
-            self._relaying.active = False
+            _relaying.active = False
 
 
 def announce_changes() -> LiveEvents | None:
