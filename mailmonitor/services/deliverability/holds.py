@@ -33,8 +33,10 @@ def active_hold(account: Account | int) -> SendingHold | None:
 
 def held_status(account: Account, status: str, reason: str | None, detail: str
                 ) -> tuple[str, str | None, str]:
-    """The status to write: `connected` becomes the hold while one is active."""
-    if status != Status.CONNECTED.value:
+    """The status to write: `connected` becomes the hold while one is active. A hold is
+    placed through `update_status` as a `disconnected` status and stays until the rep lifts
+    it, so an account stored as connected has none (no query: a sweep asks hundreds of times)."""
+    if status != Status.CONNECTED.value or account.status == Status.CONNECTED.value:
         return status, reason, detail
     hold = active_hold(account)
     if hold is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable, Collection
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
-from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.models import Account, Check, active_accounts, db, emails_match, get_setting
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
@@ -38,6 +39,25 @@ STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.deta
                 Account.disconnected_since, Account.check_interval_seconds,
                 Account.cert_expires_at, Account.monitoring_enabled)
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=8)
+def _state_sql(database: object) -> str:
+    """The SQL of `read_state` for the bound database, rendered once (peewee takes longer to
+    render a statement than SQLite takes to run it: a sweep reads hundreds)."""
+    sql, _ = Account.select(*STATE_FIELDS).where(Account.id == 0).sql()
+    return str(sql)
+
+
+def read_state(account_id: int) -> dict[str, Any] | None:
+    """The account's state fields as stored now (None: no such account), converted as the
+    models convert them."""
+    cursor = db.execute_sql(_state_sql(db.obj), (account_id,))
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    return {field.name: field.python_value(value)
+            for field, value in zip(STATE_FIELDS, found, strict=True)}
 
 
 class Monitor:
@@ -94,14 +114,16 @@ class Monitor:
         )
 
     async def check_account(self, account_id: int, trigger: str = "manual",
-                            password: str | None = None) -> Check | None:
-        """Check one account now and record the result; None if it was already in flight."""
+                            password: str | None = None, row: Account | None = None
+                            ) -> Check | None:
+        """Check one account now and record the result; None if it was already in flight.
+        `row`: the account as a sweep just read it (one query for all; else it is read here)."""
         if account_id in self.in_flight:
             return None
         self.in_flight.add(account_id)
         try:
             async with self.semaphore:
-                account = Account.get_by_id(account_id)
+                account = row if row is not None else Account.get_by_id(account_id)
                 bus.emit(CHECK_STARTED, account_id)
                 imap, smtp = await self._probe(account, password)
                 merged = combine(Outcome(imap.status, imap.reason), Outcome(smtp.status,
@@ -119,8 +141,7 @@ class Monitor:
                 await asyncio.sleep(0)
                 # The rep may have changed it meanwhile: its state is read again (a light
                 # query; saving `account` writes only the fields the check sets).
-                fresh = (Account.select(*STATE_FIELDS).where(Account.id == account_id)
-                         .dicts().first())
+                fresh = read_state(account_id)
                 if fresh is None or fresh["status"] == Status.STOPPED \
                         or fresh["removed_at"] is not None:
                     return None
@@ -193,8 +214,8 @@ class Monitor:
         if emails:
             query = query.where(emails_match(emails))
         served = self.serves()
-        ids = [a.id for a in query.order_by(Account.id) if served is None or a.id in served]
-        results = await asyncio.gather(*(self.check_account(i, trigger) for i in ids))
+        rows = [a for a in query.order_by(Account.id) if served is None or a.id in served]
+        results = await asyncio.gather(*(self.check_account(a.id, trigger, row=a) for a in rows))
         return [c for c in results if c is not None]
 
     def _spawn(self, coro: Any) -> None:
