@@ -68,6 +68,20 @@ def status_summary(counts: Mapping[str, int]) -> str:
     return " · ".join(parts) if parts else "No mailboxes yet"
 
 
+NO_OWNER = "—"
+
+
+def owner_text(owner: str) -> str:
+    """An Owner cell: the member's name, or a dash for nobody."""
+    return owner or NO_OWNER
+
+
+def owner_tooltip(owner: str, me: str) -> str:
+    if not owner:
+        return "No owner: only the admins hear of its alerts"
+    return f"Owned by {esc(owner)}" + (" (you)" if owner == me else "")
+
+
 def count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
