@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from mailmonitor.models import Account, Campaign, set_this_member
 from mailmonitor.models import db as database
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.team import members
 from mailmonitor.ui.main_window import MainWindow
 from mailmonitor.ui.models import AccountsModel, CampaignsModel, Role
@@ -140,6 +141,7 @@ def test_the_owner_column_follows_owner_changes_and_renames(
     assert sorted(column(accounts, AccountsModel.ADDRESS)) == mine
     qtbot.waitUntil(lambda: column(campaigns, CampaignsModel.OWNER) == ["Alice Smith"] * 2,
                     timeout=3000)
+    assert window.summary.text() == "Mine: 3 connected · 1 retrying"
 
 
 @TEAM
@@ -183,3 +185,37 @@ def test_owners_load_without_a_query_per_row(
         tab.view.sortByColumn(number, Qt.SortOrder.AscendingOrder)
     assert column(window.accounts_tab, AccountsModel.OWNER)[1] == "alice"
     assert queries == []
+
+
+@pytest.mark.both_databases
+def test_the_summary_counts_what_the_owner_filter_shows(
+        team: None, db_backend: str, make_window: Callable[..., MainWindow], qtbot: Any,
+        clock: Any) -> None:
+    window = make_window()
+    box = window.accounts_tab.owner_filter
+    if db_backend == "sqlite":  # as before: every mailbox, no "Mine"
+        assert window.summary.text() == "4 connected · 1 retrying · 1 needs attention"
+        return
+    assert window.summary.text() == "Mine: 2 connected · 1 retrying"
+    box.setCurrentIndex(box.findText("Everyone"))  # it follows the filter at once
+    assert window.summary.text() == "Everyone: 4 connected · 1 retrying · 1 needs attention"
+    box.setCurrentIndex(box.findText("Mine"))
+    assert window.summary.text() == "Mine: 2 connected · 1 retrying"
+
+    # Bob's broken mailbox becomes alice's: her summary says it needs attention.
+    members.set_owner(Account.get(Account.email == "bob2@x.test"), "alice")
+    qtbot.waitUntil(lambda: window.summary.text() ==
+                    "Mine: 2 connected · 1 retrying · 1 needs attention", timeout=3000)
+    # A status change of hers counts too; one of someone else's does not.
+    update_status(Account.get(Account.email == "alice3@x.test"), "connected", None, "",
+                  clock.now())
+    update_status(Account.get(Account.email == "bob@x.test"), "disconnected",
+                  "invalid_credentials", "535", clock.now())
+    qtbot.waitUntil(lambda: window.summary.text() == "Mine: 3 connected · 1 needs attention",
+                    timeout=3000)
+    box.setCurrentIndex(box.findText("Everyone"))
+    assert window.summary.text() == "Everyone: 4 connected · 2 need attention"
+    for email in ("alice@x.test", "alice2@x.test", "alice3@x.test", "bob2@x.test"):
+        members.set_owner(Account.get(Account.email == email), "bob")
+    box.setCurrentIndex(box.findText("Mine"))
+    qtbot.waitUntil(lambda: window.summary.text() == "Mine: no mailboxes", timeout=3000)
