@@ -49,12 +49,13 @@ class CampaignsTab(QWidget):
         header = self.view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(CampaignsModel.NAME, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(CampaignsModel.STATUS, 230)
+        owners = model.owners_shown  # a team database: room for the Owner column
+        header.resizeSection(CampaignsModel.STATUS, 210 if owners else 230)
         header.resizeSection(CampaignsModel.MAILBOXES, 150)
-        header.resizeSection(CampaignsModel.LEADS, 380)
-        header.resizeSection(CampaignsModel.PROGRESS, 150)
-        show_owner_column(self.view, CampaignsModel.OWNER, CampaignsModel.NAME,
-                          model.owners_shown)
+        header.resizeSection(CampaignsModel.LEADS, 280 if owners else 380)
+        header.resizeSection(CampaignsModel.PROGRESS, 120 if owners else 150)
+        show_owner_column(self.view, CampaignsModel.OWNER, CampaignsModel.NAME, owners,
+                          width=120)
         self.campaign_view = CampaignView(ctx, None, mailbox_email=mailbox_email)
         self.campaign_view.reconnectRequested.connect(self._reconnect)
         self.view.selectionModel().currentRowChanged.connect(self._selected)
