@@ -71,7 +71,8 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 def test_a_hanging_server_holds_back_no_other_mailbox(db: Path) -> None:
     slow = make_account("slow@sales.example", min_gap_seconds=0, daily_limit=1000)
-    fast = [make_account(f"fast{i}@sales.example", min_gap_seconds=0, daily_limit=1000) for i in range(2)]
+    fast = [make_account(f"fast{i}@sales.example", min_gap_seconds=0, daily_limit=1000)
+            for i in range(2)]
     campaign = make_campaign("C", [slow, *fast], steps=1)
     make_leads(campaign, slow, 3, prefix="s-")
     for i, account in enumerate(fast):
@@ -102,7 +103,8 @@ def test_a_hanging_server_holds_back_no_other_mailbox(db: Path) -> None:
 def test_at_most_the_parallel_limit_is_in_flight_and_every_mailbox_gets_its_turn(
         db: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(background, "MAX_PARALLEL_MAILBOXES", 2)
-    boxes = [make_account(f"box{i}@sales.example", min_gap_seconds=0, daily_limit=1000) for i in range(5)]
+    boxes = [make_account(f"box{i}@sales.example", min_gap_seconds=0, daily_limit=1000)
+             for i in range(5)]
     campaign = make_campaign("C", boxes, steps=1)
     for i, account in enumerate(boxes):
         make_leads(campaign, account, 100, prefix=f"b{i}-")  # two batches each
