@@ -1,6 +1,6 @@
-"""`mailmonitor team members|add-member|set-admin` (issue 15, team view) and the `--owner`
-option of `accounts edit` / `campaigns edit`. Bad input: exit 3 with one line, nothing changed.
-"""
+"""`mailmonitor team members|add-member|set-admin|rename-member` (issue 15, team view) and the
+`--owner` option of `accounts edit` / `campaigns edit`. Bad input: exit 3 with one line, nothing
+changed."""
 
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     adm.add_argument("name", metavar="NAME", help="the member")
     adm.add_argument("value", choices=["on", "off"], metavar="on|off",
                      help="on: an admin (every alert); off: their own alerts only")
+    ren = actions.add_parser(
+        "rename-member", parents=[common],
+        help="rename a member: their mailboxes, campaigns and alert channels move to the new "
+             "name in one step",
+        description="Rename a member. Everything they own (mailboxes, campaigns, alert "
+                    "channels) moves to the new name in one transaction. A name another member "
+                    "has is refused and nothing changes. Renaming this copy's own member also "
+                    "saves the name in team.json; copies elsewhere keep their name until it is "
+                    "changed there (Settings → Team, or MAILMONITOR_MEMBER).")
+    ren.add_argument("old", metavar="OLD", help="the member's current name (any case)")
+    ren.add_argument("new", metavar="NEW", help="the new name: letters, digits, spaces, "
+                     ". @ ' - (at most 64 characters)")
 
 
 def add_owner_options(edit: Any, cedit: Any) -> None:
@@ -57,5 +69,9 @@ def cmd_team(args: argparse.Namespace) -> int:
     if args.action == "set-admin":
         member = svc.set_admin(args.name, args.value == "on")
         print(f"{member.name} is " + ("an admin now" if member.admin else "no longer an admin"))
+        return EXIT_OK
+    if args.action == "rename-member":
+        renamed = svc.rename_member(args.old, args.new)
+        print(renamed.text)
         return EXIT_OK
     raise UsageError(f"unknown action {args.action}")

@@ -1,5 +1,7 @@
 """Screenshots of the team view (issue 15): the Mailboxes and Campaigns tabs on a team database
-with "Mine" first, and Settings → Team before and after moving a personal database into it.
+with "Mine" first, the Owner column (everyone's mailboxes, sorted by owner), Settings → Team on
+the team database (your name, the members and admins), and Settings → Team before and after
+moving a personal database into it.
 Starts a private PostgreSQL server (tests/servers/postgres.py, TLS) in a temp folder.
 
 Usage: QT_QPA_PLATFORM=offscreen python tools/team_screenshots.py [OUT_DIR]"""
@@ -20,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 import keyring  # noqa: E402
 import PySide6  # noqa: E402, F401  (before qasync)
 import qasync  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyleFactory  # noqa: E402
 
 from mailmonitor.app import apply_style, build_main_window  # noqa: E402
@@ -29,6 +32,8 @@ from mailmonitor.models import DB_FILENAME, close_db, open_db, set_this_member  
 from mailmonitor.services.monitoring.account_state import update_status  # noqa: E402
 from mailmonitor.services.team import local, members  # noqa: E402
 from mailmonitor.ui.main_window import MainWindow  # noqa: E402
+from mailmonitor.ui.models import AccountsModel  # noqa: E402
+from mailmonitor.ui.team_settings import TeamDialog  # noqa: E402
 from tests.factories import make_account, make_campaign, make_leads  # noqa: E402
 from tests.servers.certs import shared_test_pki  # noqa: E402
 from tests.servers.postgres import PostgresServer  # noqa: E402
@@ -93,6 +98,20 @@ def main() -> int:
         window.accounts_tab.owner_filter.setCurrentIndex(1)
         settle(window)
         save(window, out, "36-team-everyone")
+        tab = window.accounts_tab
+        tab.view.sortByColumn(AccountsModel.OWNER, Qt.SortOrder.AscendingOrder)
+        tab.view.clearSelection()
+        settle(window)
+        save(window, out, "39-owner-column")
+        members.set_admin("alice", True)  # as the team's admin sees the page
+        members.set_admin("bob", False)
+        members_page = window.open_settings().open_team()
+        assert isinstance(members_page, TeamDialog)
+        members_page.url.setText(url)
+        members_page.url.setCursorPosition(0)
+        settle(window)
+        save(members_page, out, "40-team-members")
+        members_page.reject()
         window.hide()
         close_db()
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.services.monitoring.reasons import Status
 from mailmonitor.ui.models import AccountsModel, Role, StatusFilterProxy
 from mailmonitor.ui.owner_filter import OwnerFilterBox
-from mailmonitor.ui.tables import setup_table
+from mailmonitor.ui.tables import setup_table, show_owner_column
 
 STATUS_FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("All mailboxes", None),
@@ -55,7 +55,9 @@ class AccountsTab(QWidget):
             self.status_filter.addItem(label, statuses)
         self.search = QLineEdit()
         self.search.setObjectName("search")
-        self.search.setPlaceholderText("Filter by address or provider (Ctrl+F)")
+        self.search.setPlaceholderText("Filter by address, provider or owner (Ctrl+F)"
+                                       if model.owners_shown else
+                                       "Filter by address or provider (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Show"))
@@ -74,6 +76,8 @@ class AccountsTab(QWidget):
         header.resizeSection(AccountsModel.REASON, 220)
         header.resizeSection(AccountsModel.CHECKED, 120)
         header.resizeSection(AccountsModel.LATENCY, 90)
+        show_owner_column(self.view, AccountsModel.OWNER, AccountsModel.ADDRESS,
+                          model.owners_shown)
         self.view.doubleClicked.connect(lambda _i: self._open_selected())
         self.view.activated.connect(lambda _i: self._open_selected())
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

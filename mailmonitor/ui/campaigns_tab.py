@@ -21,7 +21,7 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import action_icon
 from mailmonitor.ui.models import CampaignsModel, Role, StatusFilterProxy
 from mailmonitor.ui.owner_filter import OwnerFilterBox
-from mailmonitor.ui.tables import setup_table
+from mailmonitor.ui.tables import setup_table, show_owner_column
 from mailmonitor.ui.widgets import ProgressDelegate
 
 
@@ -49,10 +49,13 @@ class CampaignsTab(QWidget):
         header = self.view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(CampaignsModel.NAME, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(CampaignsModel.STATUS, 230)
+        owners = model.owners_shown  # a team database: room for the Owner column
+        header.resizeSection(CampaignsModel.STATUS, 210 if owners else 230)
         header.resizeSection(CampaignsModel.MAILBOXES, 150)
-        header.resizeSection(CampaignsModel.LEADS, 380)
-        header.resizeSection(CampaignsModel.PROGRESS, 150)
+        header.resizeSection(CampaignsModel.LEADS, 280 if owners else 380)
+        header.resizeSection(CampaignsModel.PROGRESS, 120 if owners else 150)
+        show_owner_column(self.view, CampaignsModel.OWNER, CampaignsModel.NAME, owners,
+                          width=120)
         self.campaign_view = CampaignView(ctx, None, mailbox_email=mailbox_email)
         self.campaign_view.reconnectRequested.connect(self._reconnect)
         self.view.selectionModel().currentRowChanged.connect(self._selected)

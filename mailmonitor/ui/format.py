@@ -58,14 +58,36 @@ SUMMARY_ORDER = (
 )
 
 
-def status_summary(counts: Mapping[str, int]) -> str:
-    """'3 connected · 1 retrying · 1 needs attention' (only the statuses present)."""
+def _status_words(counts: Mapping[str, int]) -> str:
     parts = []
     for status, words in SUMMARY_ORDER:
         n = counts.get(status, 0)
         if n:
             parts.append(f"{n} " + words.replace("{s}", "s" if n == 1 else ""))
-    return " · ".join(parts) if parts else "No mailboxes yet"
+    return " · ".join(parts)
+
+
+NO_OWNER = "—"
+
+
+def owner_text(owner: str) -> str:
+    """An Owner cell: the member's name, or a dash for nobody."""
+    return owner or NO_OWNER
+
+
+def owner_tooltip(owner: str, me: str) -> str:
+    if not owner:
+        return "No owner: only the admins hear of its alerts"
+    return f"Owned by {esc(owner)}" + (" (you)" if owner == me else "")
+
+
+def status_summary(counts: Mapping[str, int], scope: str | None = None) -> str:
+    """'3 connected · 1 retrying · 1 needs attention' (only the statuses present); with a scope
+    (a team database's filter), 'Mine: 3 connected · …' or 'Mine: no mailboxes'."""
+    text = _status_words(counts)
+    if scope is None:
+        return text or "No mailboxes yet"
+    return f"{scope}: {text or 'no mailboxes'}"
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         bridge.leadsBatch.connect(self.campaigns_model.refresh_leads)
         bridge.alertsChanged.connect(self._alerts_timer.start)
         self.accounts_model.countsChanged.connect(self._summary_timer.start)
+        self.accounts_tab.owner_filter.currentIndexChanged.connect(
+            lambda _i: self.update_summary())
 
         self.update_summary()
         self.update_alert_badge()
@@ -305,8 +307,11 @@ class MainWindow(QMainWindow):
     # --- summary, banner, badge -----------------------------------------------------------------
 
     def update_summary(self) -> None:
-        counts = dict(self.accounts_model.counts)
-        self.summary.setText(fmt.status_summary(counts))
+        """The status bar: mailboxes per status. On a team database it counts what the
+        Mailboxes tab's Mine / Everyone filter shows, and says which."""
+        box = self.accounts_tab.owner_filter
+        counts = dict(self.accounts_model.counts_for(box.shows()))
+        self.summary.setText(fmt.status_summary(counts, box.scope))
         worst = worst_status(s for s, n in counts.items() if n)
         self.summary_icon.setPixmap(status_icon(worst).pixmap(16, 16) if counts else QPixmap())
         self.tray.refresh()

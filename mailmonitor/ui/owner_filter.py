@@ -1,16 +1,21 @@
 """The Mine / Everyone choice of the Mailboxes and Campaigns tabs on a team database (issue 15).
 "Mine" is the default; every member can see everything with one click. On a personal SQLite
-database the box is hidden (everything is the rep's). The rule is services/team/members.py."""
+database the box is hidden (everything is the rep's). The rule is services/team/members.py
+(`shows`); each row carries its owner (Role.OWNER), so filtering asks the database nothing and
+a row whose owner changes moves in or out of "Mine" as soon as it is refreshed."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QTimer
+from collections.abc import Callable
+
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from mailmonitor.services.team import members
 from mailmonitor.ui.models import StatusFilterProxy
 
-REFRESH_MS = 150  # changes to the rows (owner edits, new rows) are folded into one query
+
+def shows_mine(owner: str) -> bool:
+    return members.shows(owner, members.OwnerFilter.MINE)
 
 
 class OwnerFilterBox(QComboBox):
@@ -24,16 +29,19 @@ class OwnerFilterBox(QComboBox):
         self.addItem("Everyone", members.OwnerFilter.EVERYONE)
         self.setCurrentIndex(self.findData(members.default_filter()))
         self.setVisible(members.filter_available())
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
         self.currentIndexChanged.connect(lambda _i: self.refresh())
-        source = proxy.sourceModel()
-        if isinstance(source, QAbstractItemModel):
-            for signal in (source.modelReset, source.rowsInserted, source.dataChanged):
-                signal.connect(lambda *_a: self._timer.start())
         self.refresh()
 
+    @property
+    def scope(self) -> str | None:
+        """What the tab shows, in words: "Mine" or "Everyone" (None: no filter, a personal
+        database)."""
+        return self.currentText() if members.filter_available() else None
+
+    def shows(self) -> Callable[[str], bool] | None:
+        """Which owners the tab shows (None: every row)."""
+        mine = members.filter_available() and self.currentData() == members.OwnerFilter.MINE
+        return shows_mine if mine else None
+
     def refresh(self) -> None:
-        self.proxy.set_ids(members.owned_ids(self.kind, self.currentData()))
+        self.proxy.set_owners(self.shows())

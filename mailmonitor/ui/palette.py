@@ -95,6 +95,11 @@ def lead_state_color(state: str, dark: bool | None = None) -> QColor | None:
     return QColor(pair[1] if (is_dark() if dark is None else dark) else pair[0])
 
 
+def muted_color() -> QColor:
+    """Text that says "nothing here" (an empty cell's "—"): the theme's placeholder colour."""
+    return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
+
+
 def worst_status(statuses: Iterable[str]) -> str:
     """The status the tray shows: the one that needs the rep most."""
     worst = Status.CONNECTED.value

@@ -27,3 +27,16 @@ def setup_table(view: QTableView, model: QAbstractItemModel) -> None:
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setHighlightSections(False)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+OWNER_WIDTH = 150
+
+
+def show_owner_column(view: QTableView, owner: int, after: int, shown: bool,
+                      width: int = OWNER_WIDTH) -> None:
+    """The Owner column (the model's last, so other column numbers stay) is drawn right after
+    `after` on a team database and hidden on a personal one, where everything is the rep's."""
+    header = view.horizontalHeader()
+    header.moveSection(header.visualIndex(owner), header.visualIndex(after) + 1)
+    header.resizeSection(owner, width)
+    view.setColumnHidden(owner, not shown)

@@ -1,8 +1,9 @@
-"""Settings → Team: the database this window uses, connecting it to a team database (tested
-first, saved in team.json for the next start), moving the personal database into it with a
-progress bar and a clear result, then a restart. Rules and writes are services.team.connect's;
-the test runs in a worker thread and the copy in a child process (`mailmonitor db copy`), so
-the window never waits on the network."""
+"""Settings → Team: the database this window uses, your member name and the team's members and
+admins (ui/team_members.py), connecting to a team database (tested first, saved in team.json
+for the next start), moving the personal database into it with a progress bar and a clear
+result, then a restart. Rules and writes are services.team.connect's (and members'); the test
+and the members' changes run in a worker thread and the copy in a child process (`mailmonitor
+db copy`), so the window never waits on the network."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.models import this_member
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.team import connect
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
+from mailmonitor.ui.team_members import MembersSection
 from mailmonitor.ui.widgets import ButtonRow, repolish
 
 PLACEHOLDER = "postgresql://you@db.example.com/sales?sslmode=verify-full"
@@ -45,9 +46,8 @@ class TeamDialog(QDialog):
         self.in_use.setObjectName("databaseInUse")
         kind = "a team database" if info.is_team else "your personal database on this computer"
         self.in_use.setText(f"This window uses {kind}:<br><b>{esc(info.description)}</b>")
-        member = QLabel(f"<b>{esc(this_member())}</b> <span style='color: palette(mid)'>"
-                        "(MAILMONITOR_MEMBER or “member” in team.json changes it)</span>")
-        member.setObjectName("memberName")
+        # Your member name ("Change name…") and, on a team database, the members and admins.
+        self.members = MembersSection(ctx)
         self.url = QLineEdit(info.saved_url)
         self.url.setObjectName("teamUrl")
         self.url.setPlaceholderText(PLACEHOLDER)
@@ -59,7 +59,7 @@ class TeamDialog(QDialog):
         note.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Database in use", self.in_use)
-        form.addRow("You in the team", member)
+        form.addRow("You in the team", self.members.name_row)
         form.addRow("Team database", self.url)
         if info.chosen_outside:
             outside = QLabel("This window was started with --database or "
@@ -101,6 +101,7 @@ class TeamDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
+        layout.addWidget(self.members)
         layout.addWidget(self.progress)
         layout.addWidget(self.result_label)
         layout.addLayout(buttons)
@@ -110,6 +111,11 @@ class TeamDialog(QDialog):
         self.personal_button.clicked.connect(lambda _c=False: self.use_personal())
         self.restart_button.clicked.connect(lambda _c=False: self.restart())
         close.clicked.connect(self.reject)
+        # Tab goes down the page: your name, the URL, the members, then the buttons.
+        for first, then in ((self.members.rename_button, self.url),
+                            (self.url, self.members.table), (self.members.table,
+                                                             self.test_button)):
+            QWidget.setTabOrder(first, then)
         self.url.setFocus()
 
     # --- Test ---

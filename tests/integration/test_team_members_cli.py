@@ -111,3 +111,63 @@ def test_team_json_picks_the_database_and_the_member(cli: CLI, team_url: str, da
     # A command line --database still wins.
     code, out, _ = cli("--database", str(data_dir / "own.sqlite3"), "accounts", "list", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_rename_member_moves_ownership_and_refuses_a_taken_name(
+        cli: CLI, team_url: str, data_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILMONITOR_DATABASE_URL", team_url)
+    as_member(monkeypatch, "alice")
+    add(cli, "alice@team.test")
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([{"subject": "Hi", "body": "Hello", "delay_days": 0}]))
+    assert cli("campaigns", "create", "Q1", "--mailbox", "alice@team.test", "--steps",
+               str(steps))[0] == 0
+    as_member(monkeypatch, "bob")
+    add(cli, "bob@team.test")
+
+    code, out, err = cli("team", "rename-member", "ALICE", "Alice Smith")
+    assert (code, err) == (0, "")
+    assert out == "alice is Alice Smith now (1 mailbox and 1 campaign moved along).\n"
+    assert listed(cli, "accounts") == {"alice@team.test": "Alice Smith", "bob@team.test": "bob"}
+    assert listed(cli, "campaigns") == {"Q1": "Alice Smith"}
+
+    def members() -> list[tuple[str, bool, int]]:
+        code, out, _ = cli("team", "members", "--json")
+        assert code == 0
+        return [(m["name"], m["admin"], m["mailboxes"]) for m in json.loads(out)]
+
+    assert members() == [("Alice Smith", True, 1), ("bob", False, 1)]
+    # Bad input: exit 3, one line, nothing changed.
+    for args in (("Alice Smith", "BOB"), ("bob", "alice smith"), ("nobody", "carol"),
+                 ("bob", "x" * 80), ("bob", "no/slashes"), ("bob",)):
+        code, out, err = cli("team", "rename-member", *args)
+        assert code == 3 and out == "" and err.count("\n") == 1, args
+        assert err.startswith("mailmonitor: "), args
+    assert "bob is already a member: choose another name" in cli(
+        "team", "rename-member", "Alice Smith", "BOB")[2]
+    assert members() == [("Alice Smith", True, 1), ("bob", False, 1)]
+    assert listed(cli, "accounts") == {"alice@team.test": "Alice Smith", "bob@team.test": "bob"}
+
+    # Renaming this copy's own member (named by team.json): the new name sticks.
+    monkeypatch.delenv("MAILMONITOR_MEMBER")
+    (data_dir / "team.json").write_text(json.dumps({"member": "bob"}))
+    code, out, _ = cli("team", "rename-member", "bob", "Robert")
+    assert code == 0 and out.startswith("bob is Robert now (1 mailbox and 0 campaigns")
+    assert json.loads((data_dir / "team.json").read_text()) == {"member": "Robert"}
+    code, out, _ = cli("team", "members", "--json")  # no "bob" registered again
+    assert [(m["name"], m["you"]) for m in json.loads(out)] == [("Alice Smith", False),
+                                                              ("Robert", True)]
+    assert listed(cli, "accounts")["bob@team.test"] == "Robert"
+
+
+def test_rename_member_has_a_help_text(cli: CLI, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli("team", "rename-member", "--help")
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "usage: mailmonitor team rename-member" in out and "OLD NEW" in out
+    assert "moves to the new name in one transaction" in " ".join(out.split())
+    with pytest.raises(SystemExit):
+        cli("team", "--help")
+    assert "rename-member" in capsys.readouterr().out

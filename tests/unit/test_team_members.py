@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ from mailmonitor.models.migrations import MIGRATIONS
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts.digest import collect_round
 from mailmonitor.services.alerts.notifications import mark_notified, new_notices
+from mailmonitor.services.team import local
 from mailmonitor.services.team import members as svc
 from tests.factories import make_account, make_campaign
 
@@ -184,3 +186,108 @@ def test_an_older_database_gains_owners_for_this_member(db: object, db_backend: 
         MIGRATIONS[9]()
     assert TeamMember.table_exists() and AlertSeen.table_exists()
     assert Account.get().owner == "dana"
+
+
+@pytest.fixture
+def heard() -> Iterator[dict[str, list[int]]]:
+    from mailmonitor.events import ACCOUNT_CHANGED, CAMPAIGN_CHANGED, bus
+
+    got: dict[str, list[int]] = {"accounts": [], "campaigns": []}
+    bus.subscribe(ACCOUNT_CHANGED, lambda a, *_: got["accounts"].append(a))
+    bus.subscribe(CAMPAIGN_CHANGED, lambda c: got["campaigns"].append(c))
+    yield got
+
+
+def owners() -> dict[str, list[str]]:
+    return {"accounts": sorted(f"{a.email}={a.owner}" for a in Account.select()),
+            "campaigns": sorted(f"{c.name}={c.owner}" for c in Campaign.select()),
+            "channels": sorted(f"{n.name}={n.owner}" for n in NotifyChannel.select()),
+            "seen": sorted(f"{s.alert_id}={s.member}" for s in AlertSeen.select()),
+            "members": sorted(f"{m.name}={m.admin}" for m in TeamMember.select())}
+
+
+def test_a_rename_moves_what_the_member_owns_in_one_step(
+        db: object, as_member: Become, heard: dict[str, list[int]]) -> None:
+    as_member("alice")
+    svc.register_this_member()  # the admin
+    boxes = [make_account("a1@x.test"), make_account("a2@x.test"), make_account("gone@x.test")]
+    Account.update(removed_at=NOW).where(Account.email == "gone@x.test").execute()
+    campaign = make_campaign("Alice's", boxes[:1])
+    NotifyChannel.create(name="alice-hook", kind="webhook", target="https://h.test/a",
+                         events=["disconnected"])
+    seen, other = alert_for(boxes[0]), alert_for(boxes[1])
+    AlertSeen.create(member="alice", alert=seen)  # alice's tray showed both
+    AlertSeen.create(member="alice", alert=other)
+    AlertSeen.create(member="Alice Smith", alert=seen)  # a mark left under the new name
+    as_member("bob")
+    svc.register_this_member()
+    bobs = make_account("b@x.test")
+    make_campaign("Bob's", [bobs])
+
+    renamed = svc.rename_member("ALICE", "  Alice   Smith ")  # any case; the name cleaned
+    assert (renamed.old, renamed.new, renamed.mailboxes, renamed.campaigns) == (
+        "alice", "Alice Smith", 2, 1)
+    assert renamed.text == ("alice is Alice Smith now (2 mailboxes and 1 campaign moved "
+                            "along).") and renamed.note == ""
+    assert owners() == {
+        "accounts": ["a1@x.test=Alice Smith", "a2@x.test=Alice Smith", "b@x.test=bob",
+                     "gone@x.test=Alice Smith"],
+        "campaigns": ["Alice's=Alice Smith", "Bob's=bob"],
+        "channels": ["alice-hook=Alice Smith"],
+        "seen": [f"{seen.id}=Alice Smith", f"{other.id}=Alice Smith"],
+        "members": ["Alice Smith=True", "bob=False"]}  # still the admin
+    assert sorted(heard["accounts"]) == sorted(b.id for b in boxes)  # their rows refresh
+    assert heard["campaigns"] == [campaign.id]
+    assert this_member() == "bob"  # someone else was renamed
+
+    before = owners()
+    for old, new, words in (("Alice Smith", "BOB", "bob is already a member"),
+                            ("bob", "alice smith", "Alice Smith is already a member"),
+                            ("bob", "x" * 65, "cannot be a member name"),
+                            ("bob", "", "cannot be a member name"),
+                            ("bob", "bob", "already the name"),
+                            ("carol", "Carol", "no member 'carol'")):
+        with pytest.raises(InvalidInput, match=words):
+            svc.rename_member(old, new)
+        assert owners() == before, (old, new)
+    svc.rename_member("Alice Smith", "alice smith")  # a change of case only is a rename
+    assert Account.get(Account.email == "a1@x.test").owner == "alice smith"
+
+
+def test_renaming_this_copys_member_saves_the_name_in_team_json(
+        db: object, data_dir: Path, as_member: Become, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(local.MEMBER_ENV, raising=False)
+    local.write(data_dir, member="dana")
+    local.apply(data_dir)  # as the command line and the window start
+    try:
+        assert this_member() == "dana"
+        svc.register_this_member()
+        make_account("dana@x.test")
+
+        def full_disk(*_a: object, **_k: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(local, "write", full_disk)
+            with pytest.raises(InvalidInput, match=r"could not be saved in team\.json \(No space"):
+                svc.rename_this_member("Dana Scott")
+        # The transaction did not commit: the member and the rows keep the old name.
+        assert Account.get().owner == "dana" and TeamMember.get().name == "dana"
+        assert this_member() == "dana" and local.read(data_dir) == {"member": "dana"}
+
+        renamed = svc.rename_this_member("Dana Scott")
+        assert renamed.note == "" and this_member() == "Dana Scott"
+        assert local.read(data_dir) == {"member": "Dana Scott"}
+        local.apply(data_dir)  # the next start registers the new name: no "dana" again
+        svc.register_this_member()
+        assert [m.name for m in svc.members()] == ["Dana Scott"]
+        assert Account.get().owner == "Dana Scott"
+
+        # MAILMONITOR_MEMBER names this copy: team.json is not what decides, the rep is told.
+        monkeypatch.setenv(local.MEMBER_ENV, "Dana Scott")
+        local.apply(data_dir)
+        renamed = svc.rename_this_member("dscott")
+        assert "MAILMONITOR_MEMBER: set it to dscott" in renamed.note
+        assert this_member() == "dscott" and local.read(data_dir) == {"member": "Dana Scott"}
+    finally:
+        local._started.clear()

@@ -10,18 +10,37 @@ Rules (Qt-free; the window, the tray, the command line and the alert channels us
 - A member name is what `models.team.this_member()` says for this copy (the `member` of
   team.json in the data folder, else the computer's user name). The first member on a database
   is its admin; an admin is never removed while they are the last one.
+- A member can be renamed (`rename_member`): what they own, their alert channels and their
+  tray's marks move to the new name in one transaction; a name another member has is refused
+  and changes nothing. Renaming this copy's own member also saves the name in team.json, so the
+  copy registers under it from then on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import peewee as pw
 
-from mailmonitor.models import Account, Alert, Campaign, TeamMember, db, is_postgres, this_member
+from mailmonitor.models import (
+    Account,
+    Alert,
+    AlertSeen,
+    Campaign,
+    NotifyChannel,
+    TeamMember,
+    db,
+    is_postgres,
+    set_this_member,
+    this_member,
+)
 from mailmonitor.models.team import clean_member_name
 from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.team import local
 
 
 class OwnerFilter(StrEnum):
@@ -138,6 +157,106 @@ def set_owner(row: Account | Campaign, raw: str) -> str:
     else:
         bus.emit(CAMPAIGN_CHANGED, row.id)
     return name
+
+
+@dataclass(frozen=True)
+class Renamed:
+    old: str
+    new: str
+    mailboxes: int  # what moved to the new name (removed mailboxes not counted)
+    campaigns: int
+    note: str = ""  # something the rep must still do ("" when nothing)
+
+    @property
+    def text(self) -> str:
+        moved = (f"{self.mailboxes} mailbox{'es' if self.mailboxes != 1 else ''} and "
+                 f"{self.campaigns} campaign{'s' if self.campaigns != 1 else ''} moved along")
+        return f"{self.old} is {self.new} now ({moved})." + (f" {self.note}" if self.note else "")
+
+
+def name_set_outside() -> bool:
+    """This copy's member name comes from MAILMONITOR_MEMBER (then team.json's is not read)."""
+    return bool(os.environ.get(local.MEMBER_ENV))
+
+
+def rename_member(old: str, new: str) -> Renamed:
+    """Rename member `old` to `new` (checked by `valid_name`). The mailboxes, campaigns and alert
+    channels they own, and the alerts their tray showed, move to the new name in the same
+    transaction. A name another member has (whatever the case) is refused and nothing changes;
+    a change of case only is allowed. This copy's own member also gets the new name in
+    team.json (written inside the transaction: if it cannot be saved, nothing changes)."""
+    member = find_member(old)
+    if member is None:
+        raise InvalidInput(f"no member {old.strip()[:70]!r} (see `mailmonitor team members`)")
+    name = valid_name(new)
+    was = str(member.name)
+    other = find_member(name)
+    if other is not None and other.id != member.id:
+        raise InvalidInput(f"{other.name} is already a member: choose another name "
+                           "(nothing was changed)")
+    if name == was:
+        raise InvalidInput(f"{was} is already the name: nothing to change")
+    mine = was == this_member()
+    folder = local.data_dir() if mine and not name_set_outside() else None
+    before = local.read(folder).get("member") if folder is not None else None
+    try:
+        with db.atomic():
+            TeamMember.update(name=name).where(TeamMember.id == member.id).execute()
+            accounts = list(Account.select(Account.id, Account.status, Account.removed_at)
+                            .where(Account.owner == was).tuples())
+            Account.update(owner=name).where(Account.owner == was).execute()
+            campaigns = [i for (i,) in Campaign.select(Campaign.id).where(
+                Campaign.owner == was).tuples()]
+            Campaign.update(owner=name).where(Campaign.owner == was).execute()
+            NotifyChannel.update(owner=name).where(NotifyChannel.owner == was).execute()
+            # Marks under the new name (left by some earlier member of that name) give way.
+            AlertSeen.delete().where((AlertSeen.member == was) & AlertSeen.alert.in_(
+                AlertSeen.select(AlertSeen.alert).where(AlertSeen.member == name))).execute()
+            AlertSeen.update(member=name).where(AlertSeen.member == was).execute()
+            if folder is not None:
+                _save_name(folder, name)
+    except pw.IntegrityError:  # another copy took the name meanwhile
+        _restore_name(folder, before)
+        raise InvalidInput(f"{name} is already a member: choose another name (nothing was "
+                           "changed)") from None
+    except BaseException:
+        _restore_name(folder, before)
+        raise
+    note = ""
+    if mine:
+        set_this_member(name)
+        if name_set_outside():
+            note = (f"This copy's name comes from {local.MEMBER_ENV}: set it to {name}, or "
+                    f"{was} comes back as a new member at the next start.")
+    from mailmonitor.events import ACCOUNT_CHANGED, CAMPAIGN_CHANGED, bus
+
+    for account_id, status, _removed in accounts:  # the owner is part of each row shown
+        bus.emit(ACCOUNT_CHANGED, account_id, status, status)
+    for campaign_id in campaigns:
+        bus.emit(CAMPAIGN_CHANGED, campaign_id)
+    return Renamed(was, name, sum(1 for *_r, removed in accounts if removed is None),
+                   len(campaigns), note)
+
+
+def _save_name(folder: Path, name: str) -> None:
+    try:
+        local.write(folder, member=name)
+    except OSError as exc:
+        raise InvalidInput(f"the new name could not be saved in {local.FILENAME} "
+                           f"({exc.strerror or exc}): nothing was changed") from None
+
+
+def _restore_name(folder: Path | None, before: str | None) -> None:
+    """team.json as it was (the transaction that renamed the member did not commit)."""
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            local.write(folder, member=before)
+
+
+def rename_this_member(new: str) -> Renamed:
+    """This copy's member takes the name `new` (Settings → Team): see `rename_member`."""
+    register_this_member()
+    return rename_member(this_member(), new)
 
 
 def is_admin(member: str | None = None) -> bool:

@@ -4,7 +4,7 @@ time as statuses change, so a burst of changes keeps selections, sorting and scr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -12,14 +12,15 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from mailmonitor.clock import Clock, SystemClock
-from mailmonitor.models import Account
+from mailmonitor.models import Account, this_member
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.sending_limits import resume_words
 from mailmonitor.services.team.leases import serving_texts
+from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
-from mailmonitor.ui.palette import look, status_color
+from mailmonitor.ui.palette import look, muted_color, status_color
 
 
 def _status_tooltip(status: str, reason: str | None, detail: str) -> str:
@@ -55,6 +56,7 @@ class AccountRow:
     checked_at: datetime | None
     latency_ms: int | None
     send_limit_until: datetime | None = None  # "Sending limit reached — resumes at HH:MM"
+    owner: str = ""  # the team member who owns it (team database: the Owner column)
     checking: bool = False
     served: str | None = None  # team database: "served by MACHINE" or that no copy can send
     # What the view asked for already (the view asks ~10 roles per cell on every paint).
@@ -63,7 +65,8 @@ class AccountRow:
     @classmethod
     def of(cls, a: Account) -> AccountRow:
         return cls(a.id, a.email, a.name, a.kind, a.imap_host, a.status, a.reason,
-                   a.detail or "", a.checked_at, a.last_latency_ms, a.send_limit_until)
+                   a.detail or "", a.checked_at, a.last_latency_ms, a.send_limit_until,
+                   a.owner or "")
 
     @property
     def shown_status(self) -> str:
@@ -72,7 +75,7 @@ class AccountRow:
 
 ACCOUNT_FIELDS = (Account.id, Account.email, Account.name, Account.kind, Account.imap_host,
                   Account.status, Account.reason, Account.detail, Account.checked_at,
-                  Account.last_latency_ms, Account.send_limit_until)
+                  Account.last_latency_ms, Account.send_limit_until, Account.owner)
 
 
 def note_serving(rows: list[AccountRow], now: datetime) -> None:
@@ -88,14 +91,17 @@ SORT_RANK = {Status.DISCONNECTED.value: 0, Status.WARNING.value: 1, Status.OFFLI
 
 
 class AccountsModel(RowsModel[AccountRow]):
-    """One row per mailbox (removed ones are hidden).
+    """One row per mailbox (removed ones are hidden). The Owner column (last, so the other
+    columns keep their numbers) says something only on a team database (`owners_shown`); on a
+    personal one everything is the rep's and the tab hides it.
 
     Signals:
-        countsChanged(): the number of mailboxes per shown status changed.
+        countsChanged(): the number of mailboxes per shown status changed, or a mailbox's owner
+            did (what "Mine" counts).
     """
 
-    STATUS, ADDRESS, PROVIDER, REASON, CHECKED, LATENCY = range(6)
-    HEADERS = ("Status", "Mailbox", "Provider", "Reason", "Last checked", "Latency")
+    STATUS, ADDRESS, PROVIDER, REASON, CHECKED, LATENCY, OWNER = range(7)
+    HEADERS = ("Status", "Mailbox", "Provider", "Reason", "Last checked", "Latency", "Owner")
 
     countsChanged = Signal()
 
@@ -103,6 +109,7 @@ class AccountsModel(RowsModel[AccountRow]):
         super().__init__(parent)
         self.clock = clock or SystemClock()
         self.counts: Counter[str] = Counter()
+        self.owners_shown = is_team_database()
         self.load()
 
     # reading
@@ -144,6 +151,10 @@ class AccountsModel(RowsModel[AccountRow]):
             return status
         if role == Role.REASON:
             return r.reason
+        if role == Role.OWNER:
+            return r.owner
+        if column == self.OWNER:
+            return self._owner_data(r, role)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (self.STATUS, self.REASON):
                 tip = _status_tooltip(status, r.reason, r.detail)
@@ -196,6 +207,28 @@ class AccountsModel(RowsModel[AccountRow]):
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _owner_data(self, r: AccountRow, role: int) -> Any:
+        if not self.owners_shown:  # a personal database: nothing to show (nor to search)
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return fmt.owner_text(r.owner)
+        if role == Role.SORT:  # a plain string; no owner first (a tab sorts before any letter)
+            return f"{r.owner.casefold()}\t{r.email}"
+        if role == Qt.ItemDataRole.ForegroundRole and not r.owner:
+            return muted_color()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return fmt.owner_tooltip(r.owner, this_member())
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Owner: {r.owner or 'nobody'}"
+        return None
+
+    def counts_for(self, shows: Callable[[str], bool] | None) -> Counter[str]:
+        """Mailboxes per shown status among the rows whose owner `shows` accepts (None: all,
+        the running `counts`). No query: the owner is part of each row."""
+        if shows is None:
+            return Counter(self.counts)
+        return Counter(r.shown_status for r in self._rows if shows(r.owner))
 
     # loading and refreshing
     def load(self) -> None:
@@ -266,6 +299,8 @@ class AccountsModel(RowsModel[AccountRow]):
         if old.shown_status != fresh.shown_status:
             self._count(old.shown_status, -1, emit=False)
             self._count(fresh.shown_status, +1)
+        elif old.owner != fresh.owner:
+            self.countsChanged.emit()
 
     def _count(self, status: str, delta: int, emit: bool = True) -> None:
         self.counts[status] += delta

@@ -18,6 +18,7 @@ class Role(IntEnum):
     REASON = Qt.ItemDataRole.UserRole + 3
     SORT = Qt.ItemDataRole.UserRole + 4  # a value that sorts naturally
     PROGRESS = Qt.ItemDataRole.UserRole + 5  # 0.0 – 1.0
+    OWNER = Qt.ItemDataRole.UserRole + 6  # the team member who owns the row ("" for nobody)
 
 
 class Row(Protocol):

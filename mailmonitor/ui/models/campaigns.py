@@ -11,15 +11,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
-from mailmonitor.models import Account, Campaign, CampaignMailbox
+from mailmonitor.models import Account, Campaign, CampaignMailbox, this_member
 from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, campaign_look_key, status_icon
 from mailmonitor.ui.models.base import ROOT, Role, RowsModel
-from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, status_color
+from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, muted_color, status_color
 
 
 @dataclass
@@ -39,6 +40,7 @@ class CampaignRow:
     members: list[Member] = field(default_factory=list)
     leads: Counter[str] = field(default_factory=Counter)
     leads_stamp: int = 0  # bumped whenever the counts are re-read
+    owner: str = ""  # the team member who owns it (team database: the Owner column)
 
     @property
     def connected(self) -> int:
@@ -96,12 +98,16 @@ def leads_text(leads: Counter[str]) -> str:
 
 
 class CampaignsModel(RowsModel[CampaignRow]):
-    NAME, STATUS, MAILBOXES, LEADS, PROGRESS = range(5)
-    HEADERS = ("Campaign", "Status", "Mailboxes", "Leads", "Progress")
+    """One row per campaign. The Owner column (last, so the other columns keep their numbers)
+    says something only on a team database (`owners_shown`)."""
+
+    NAME, STATUS, MAILBOXES, LEADS, PROGRESS, OWNER = range(6)
+    HEADERS = ("Campaign", "Status", "Mailboxes", "Leads", "Progress", "Owner")
 
     def __init__(self, parent: QObject | None = None, with_lead_counts: bool = True) -> None:
         super().__init__(parent)
         self._campaigns_of_account: dict[int, set[int]] = {}
+        self.owners_shown = is_team_database()
         self.load(with_lead_counts)
 
     def cell(self, r: CampaignRow, column: int, role: int) -> Any:
@@ -109,6 +115,10 @@ class CampaignsModel(RowsModel[CampaignRow]):
             return r.status
         if role == Role.PROGRESS:
             return r.progress
+        if role == Role.OWNER:
+            return r.owner
+        if column == self.OWNER:
+            return self._owner_cell(r, role)
         if column == self.NAME:
             if role in (Qt.ItemDataRole.DisplayRole, Role.SORT):
                 return r.name
@@ -150,17 +160,33 @@ class CampaignsModel(RowsModel[CampaignRow]):
                 return r.progress
         return None
 
+    def _owner_cell(self, r: CampaignRow, role: int) -> Any:
+        if not self.owners_shown:  # a personal database: nothing to show (nor to search)
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return fmt.owner_text(r.owner)
+        if role == Role.SORT:  # a plain string; no owner first (a tab sorts before any letter)
+            return f"{r.owner.casefold()}\t{r.name.casefold()}"
+        if role == Qt.ItemDataRole.ForegroundRole and not r.owner:
+            return muted_color()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return fmt.owner_tooltip(r.owner, this_member())
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Owner: {r.owner or 'nobody'}"
+        return None
+
     def load(self, with_lead_counts: bool = True) -> None:
         """All campaigns. Counting every lead is a scan of the leads table (200,000 rows take
         ~0.2 s): the window asks for it without counts and fills them in from a worker."""
         self.beginResetModel()
         campaigns = list(Campaign.select(Campaign.id, Campaign.name, Campaign.status,
-                                         Campaign.pause_reason).order_by(Campaign.name).tuples())
+                                         Campaign.pause_reason, Campaign.owner)
+                         .order_by(Campaign.name).tuples())
         counts = lead_counts() if with_lead_counts else {}
         members = load_members()
         self._rows = [CampaignRow(cid, name, status, reason, members.get(cid, []),
-                                  counts.get(cid, Counter()))
-                      for cid, name, status, reason in campaigns]
+                                  counts.get(cid, Counter()), owner=owner or "")
+                      for cid, name, status, reason, owner in campaigns]
         self._reindex()
         self.endResetModel()
 
@@ -206,7 +232,8 @@ class CampaignsModel(RowsModel[CampaignRow]):
         if row is None:
             fresh = CampaignRow(campaign.id, campaign.name, campaign.status,
                                 campaign.pause_reason, members,
-                                lead_counts([campaign_id]).get(campaign_id, Counter()))
+                                lead_counts([campaign_id]).get(campaign_id, Counter()),
+                                owner=campaign.owner or "")
             position = len(self._rows)
             self.beginInsertRows(ROOT, position, position)
             self._rows.append(fresh)
@@ -216,6 +243,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
         current = self._rows[row]
         current.name, current.status = campaign.name, campaign.status
         current.pause_reason, current.members = campaign.pause_reason, members
+        current.owner = campaign.owner or ""
         if leads:
             current.leads = lead_counts([campaign_id]).get(campaign_id, Counter())
             current.leads_stamp += 1

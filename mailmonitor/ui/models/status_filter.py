@@ -11,8 +11,8 @@ from mailmonitor.ui.models.base import Index, Role
 
 class StatusFilterProxy(QSortFilterProxyModel):
     """Sorting by each column's natural value (Role.SORT: plain numbers and strings that Qt
-    compares itself, so a re-sort after a status change calls no Python), a filter by status
-    and a text filter."""
+    compares itself, so a re-sort after a status change calls no Python), a filter by status,
+    a filter by owner and a text filter."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -20,15 +20,17 @@ class StatusFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterKeyColumn(-1)
         self._statuses: frozenset[str] | None = None
-        self._ids: frozenset[int] | None = None  # the owner filter (ui/owner_filter.py)
+        # The owner filter (ui/owner_filter.py): which Role.OWNER values pass (None: all).
+        # The owner is part of each row, so an owner change re-filters that row, no query.
+        self._owners: Callable[[str], bool] | None = None
 
     def set_statuses(self, statuses: frozenset[str] | None) -> None:
         self._change(lambda: setattr(self, "_statuses", statuses))
 
-    def set_ids(self, ids: frozenset[int] | None) -> None:
-        """Only rows whose Role.ID is in `ids` (None: every row)."""
-        if ids != self._ids:
-            self._change(lambda: setattr(self, "_ids", ids))
+    def set_owners(self, shows: Callable[[str], bool] | None) -> None:
+        """Only rows whose owner `shows` accepts (None: every row)."""
+        if shows is not self._owners:
+            self._change(lambda: setattr(self, "_owners", shows))
 
     def _change(self, apply: Callable[[], None]) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt ≥ 6.9; invalidateFilter is deprecated
@@ -41,8 +43,8 @@ class StatusFilterProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
-        if self._ids is not None and \
-                model.index(source_row, 0, source_parent).data(Role.ID) not in self._ids:
+        if self._owners is not None and \
+                not self._owners(model.index(source_row, 0, source_parent).data(Role.OWNER) or ""):
             return False
         if self._statuses is not None:
             status = model.index(source_row, 0, source_parent).data(Role.STATUS)
