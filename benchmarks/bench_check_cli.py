@@ -4,7 +4,10 @@ part 5), and the window's loop stalls for candidate `max_concurrent_checks` valu
 1. For N accounts (IMAP + submission STARTTLS, test CA): a bare imapclient/smtplib pool of 16
    threads doing the same logins, then the real command line (`python -m mailmonitor check
    --json`, a fresh process: start-up, database, keyring, every check recorded) — run back to
-   back, ROUNDS times alternating, on a shared machine; the median of the ratios is printed.
+   back, ROUNDS times, the order swapped every round (bare first, then the app first: Dovecot
+   warms up over the first rounds); the median of the ratios is printed, and the CPU time of
+   each side (the bare pool's process, the command's child process: what the client costs,
+   apart from the shared machine's noise).
 2. The window's own sweep (qasync on Qt offscreen, bench_sweep.app_sweep) for each candidate
    concurrency: sweep time and the largest stall of a 10 ms timer.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,18 +63,28 @@ def make_data_dir(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> tu
     return folder, keyring_file
 
 
-def cli_check(folder: Path, keyring_file: Path) -> tuple[float, int, int]:
+def cli_check(folder: Path, keyring_file: Path) -> tuple[float, int, int, float]:
     env = {**os.environ, "MAILMONITOR_DATA_DIR": str(folder), "PYTHONPATH": str(ROOT),
            "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
            "MAILMONITOR_TEST_KEYRING_FILE": str(keyring_file)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mailmonitor", "check", "--json"],
                           capture_output=True, text=True, env=env, timeout=600)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 1, 2) or not done.stdout.startswith("["):
         raise SystemExit(f"check failed ({done.returncode}): {done.stderr[-2000:]}")
     rows = json.loads(done.stdout)
-    return elapsed, len(rows), sum(1 for r in rows if r["status"] == "connected")
+    return elapsed, len(rows), sum(1 for r in rows if r["status"] == "connected"), cpu
+
+
+def bare_pool(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> tuple[float, float]:
+    """The bare pool's wall time and this process's CPU time for it."""
+    cpu = time.process_time()
+    elapsed = reference(dovecot, users, ca)
+    return elapsed, time.process_time() - cpu
 
 
 def window_sweeps(dovecot: Dovecot, users: list[tuple[str, str]], ca: str,
@@ -109,20 +123,27 @@ def main() -> None:
         folder, keyring_file = make_data_dir(dovecot, users, ca)
         bench_sweep.CONCURRENCY = BARE_THREADS
         reference(dovecot, users[:50], ca)  # warm Dovecot's processes up for both
-        ratios = []
+        ratios, cpus = [], []
         for number in range(1, rounds + 1):
-            bare = reference(dovecot, users, ca)
-            app, count, connected = cli_check(folder, keyring_file)
+            if number % 2:
+                bare, bare_cpu = bare_pool(dovecot, users, ca)
+                app, count, connected, app_cpu = cli_check(folder, keyring_file)
+            else:
+                app, count, connected, app_cpu = cli_check(folder, keyring_file)
+                bare, bare_cpu = bare_pool(dovecot, users, ca)
             ratios.append(app / bare)
-            print(f"round {number}: bare pool of {BARE_THREADS} threads {bare:.2f} s; "
-                  f"`mailmonitor check --json` (concurrency {CLI_CONCURRENCY}, incl. start-up) "
-                  f"{app:.2f} s, {connected}/{count} connected; ratio {app / bare:.2f}x",
-                  flush=True)
+            cpus.append((bare_cpu, app_cpu))
+            print(f"round {number}: bare pool of {BARE_THREADS} threads {bare:.2f} s "
+                  f"(CPU {bare_cpu:.2f} s); `mailmonitor check --json` (concurrency "
+                  f"{CLI_CONCURRENCY}, incl. start-up) {app:.2f} s (CPU {app_cpu:.2f} s), "
+                  f"{connected}/{count} connected; ratio {app / bare:.2f}x", flush=True)
         open_db(folder / "mailmonitor.sqlite3")
         recorded = Check.select().count()
         close_db()
         print(f"check --json, {n} mailboxes: median ratio {statistics.median(ratios):.2f}x "
-              f"over {rounds} rounds ({recorded} checks recorded)", flush=True)
+              f"over {rounds} rounds ({recorded} checks recorded); client CPU: bare "
+              f"{statistics.median(c[0] for c in cpus):.2f} s, app "
+              f"{statistics.median(c[1] for c in cpus):.2f} s (medians)", flush=True)
         window_sweeps(dovecot, users, ca, candidates)
 
 
