@@ -12,12 +12,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 
 from mailmonitor import events
 from mailmonitor.models import db as database
-from mailmonitor.services.team.live import CHANNEL, LiveEvents
+from mailmonitor.services.team.live import CHANNEL, LiveEvents, listen_connection
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
 
@@ -25,11 +24,7 @@ pytestmark = pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True
 @pytest.fixture
 def channel(db: str) -> Iterator[Any]:
     """A raw LISTEN connection: what the other copies would hear."""
-    params = dict(database.obj.connect_params)
-    conn = psycopg2.connect(dbname=database.obj.database, **params)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f"LISTEN {CHANNEL}")
+    conn = listen_connection(database.obj)
     yield conn
     conn.close()
 

@@ -108,14 +108,7 @@ class LiveEvents:
             self._thread.join(timeout=5)
 
     def _connect(self) -> Any:
-        import psycopg2
-
-        params = dict(self.database.connect_params)
-        conn = psycopg2.connect(dbname=self.database.database, **params)
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f"LISTEN {CHANNEL}")
-        return conn
+        return listen_connection(self.database)
 
     def _listen_forever(self) -> None:
         while not self._stop.is_set():
@@ -156,6 +149,18 @@ class LiveEvents:
             self.bus.emit(name, *args)
         finally:
             _relaying.active = False
+
+
+def listen_connection(database: pw.Database) -> Any:
+    """A connection of its own to the team database, listening on the channel (autocommit: a
+    notification is delivered between transactions)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dbname=database.database, **dict(database.connect_params))
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"LISTEN {CHANNEL}")
+    return conn
 
 
 def announce_changes() -> LiveEvents | None:

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from mailmonitor.clock import Clock, SystemClock
-from mailmonitor.models import Account, this_member
+from mailmonitor.models import Account
 from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.sending_limits import resume_words
 from mailmonitor.services.team.leases import serving_texts
@@ -20,7 +20,8 @@ from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
-from mailmonitor.ui.palette import look, muted_color, status_color
+from mailmonitor.ui.models.owner_cell import owner_cell
+from mailmonitor.ui.palette import look, status_color
 
 
 def _status_tooltip(status: str, reason: str | None, detail: str) -> str:
@@ -211,17 +212,7 @@ class AccountsModel(RowsModel[AccountRow]):
     def _owner_data(self, r: AccountRow, role: int) -> Any:
         if not self.owners_shown:  # a personal database: nothing to show (nor to search)
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return fmt.owner_text(r.owner)
-        if role == Role.SORT:  # a plain string; no owner first (a tab sorts before any letter)
-            return f"{r.owner.casefold()}\t{r.email}"
-        if role == Qt.ItemDataRole.ForegroundRole and not r.owner:
-            return muted_color()
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return fmt.owner_tooltip(r.owner, this_member())
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Owner: {r.owner or 'nobody'}"
-        return None
+        return owner_cell(r.owner, r.email, role)
 
     def counts_for(self, shows: Callable[[str], bool] | None) -> Counter[str]:
         """Mailboxes per shown status among the rows whose owner `shows` accepts (None: all,

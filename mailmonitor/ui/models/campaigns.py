@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
-from mailmonitor.models import Account, Campaign, CampaignMailbox, this_member
+from mailmonitor.models import Account, Campaign, CampaignMailbox
 from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
@@ -20,7 +20,8 @@ from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, campaign_look_key, status_icon
 from mailmonitor.ui.models.base import ROOT, Role, RowsModel
-from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, muted_color, status_color
+from mailmonitor.ui.models.owner_cell import owner_cell
+from mailmonitor.ui.palette import CAMPAIGN_LOOKS, LEAD_STATE_LABELS, status_color
 
 
 @dataclass
@@ -163,17 +164,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
     def _owner_cell(self, r: CampaignRow, role: int) -> Any:
         if not self.owners_shown:  # a personal database: nothing to show (nor to search)
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return fmt.owner_text(r.owner)
-        if role == Role.SORT:  # a plain string; no owner first (a tab sorts before any letter)
-            return f"{r.owner.casefold()}\t{r.name.casefold()}"
-        if role == Qt.ItemDataRole.ForegroundRole and not r.owner:
-            return muted_color()
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return fmt.owner_tooltip(r.owner, this_member())
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Owner: {r.owner or 'nobody'}"
-        return None
+        return owner_cell(r.owner, r.name.casefold(), role)
 
     def load(self, with_lead_counts: bool = True) -> None:
         """All campaigns. Counting every lead is a scan of the leads table (200,000 rows take
