@@ -50,8 +50,9 @@ def listed(cli: CLI, what: str) -> dict[str, str]:
     return {row[key]: row["owner"] for row in json.loads(out)}
 
 
-def test_owners_and_members_on_a_team_database(cli: CLI, team_url: str, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def alice_with_a_campaign(cli: CLI, team_url: str, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the team database, as alice: her mailbox alice@team.test and her campaign Q1."""
     monkeypatch.setenv("MAILMONITOR_DATABASE_URL", team_url)
     as_member(monkeypatch, "alice")
     add(cli, "alice@team.test")
@@ -60,6 +61,11 @@ def test_owners_and_members_on_a_team_database(cli: CLI, team_url: str, tmp_path
     code, _, err = cli("campaigns", "create", "Q1", "--mailbox", "alice@team.test", "--steps",
                        str(steps))
     assert code == 0, err
+
+
+def test_owners_and_members_on_a_team_database(cli: CLI, team_url: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    alice_with_a_campaign(cli, team_url, tmp_path, monkeypatch)
     as_member(monkeypatch, "bob")
     add(cli, "bob@team.test")
     assert listed(cli, "accounts") == {"alice@team.test": "alice", "bob@team.test": "bob"}
@@ -116,13 +122,7 @@ def test_team_json_picks_the_database_and_the_member(cli: CLI, team_url: str, da
 def test_rename_member_moves_ownership_and_refuses_a_taken_name(
         cli: CLI, team_url: str, data_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAILMONITOR_DATABASE_URL", team_url)
-    as_member(monkeypatch, "alice")
-    add(cli, "alice@team.test")
-    steps = tmp_path / "steps.json"
-    steps.write_text(json.dumps([{"subject": "Hi", "body": "Hello", "delay_days": 0}]))
-    assert cli("campaigns", "create", "Q1", "--mailbox", "alice@team.test", "--steps",
-               str(steps))[0] == 0
+    alice_with_a_campaign(cli, team_url, tmp_path, monkeypatch)
     as_member(monkeypatch, "bob")
     add(cli, "bob@team.test")
 
