@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 
 import shiboken6
@@ -40,6 +42,7 @@ from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
+from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
@@ -54,6 +57,7 @@ from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon,
 from mailmonitor.ui.menu_bar import build_menu_bar
 from mailmonitor.ui.models import AccountsModel, CampaignsModel
 from mailmonitor.ui.new_campaign import NewCampaignDialog
+from mailmonitor.ui.owner_filter import shows_mine
 from mailmonitor.ui.palette import worst_status
 from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
@@ -106,9 +110,10 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_status_bar()
 
-        self.tray = TrayController(ctx, lambda: dict(self.accounts_model.counts), self,
-                                   use_tray=use_tray, parent=self,
-                                   needing=self._mailboxes_needing_you)
+        self._admin_seen: tuple[datetime, bool] | None = None
+        self.tray = TrayController(ctx, self._tray_counts, self, use_tray=use_tray, parent=self,
+                                   needing=self._mailboxes_needing_you,
+                                   scope=lambda: self._tray_scope()[1])
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.checkAllRequested.connect(self.check_all)
         self.tray.wizardRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
@@ -277,10 +282,38 @@ class MainWindow(QMainWindow):
         self.accounts_model.refresh_accounts(account_ids)
         self.campaigns_model.accounts_changed(account_ids, self._status_of)
 
+    def _tray_scope(self) -> tuple[Callable[[str], bool] | None, str | None]:
+        """Whose mailboxes the tray speaks of: on a team database a member's own (their
+        alerts reach them), an admin's every mailbox (every alert reaches them); on a personal
+        database all of them, unnamed."""
+        if not members.filter_available():
+            return None, None
+        if self._admin():
+            return None, "Everyone"
+        return shows_mine, "Mine"
+
+    ADMIN_RECHECK = timedelta(minutes=1)  # another copy may make this member admin meanwhile
+
+    def _admin(self) -> bool:
+        """Is this copy's member an admin (asked again each minute, not on every refresh)?"""
+        now = self.ctx.clock.now()
+        if self._admin_seen is None or now - self._admin_seen[0] >= self.ADMIN_RECHECK:
+            self._admin_seen = (now, members.is_admin())
+        return self._admin_seen[1]
+
+    def member_role_changed(self) -> None:
+        """The Team page changed members: the tray asks again whose mailboxes it speaks of."""
+        self._admin_seen = None
+        self.tray.refresh()
+
+    def _tray_counts(self) -> dict[str, int]:
+        return dict(self.accounts_model.counts_for(self._tray_scope()[0]))
+
     def _mailboxes_needing_you(self) -> list[tuple[int, str, str]]:
+        shows = self._tray_scope()[0]
         rows = [r for r in (self.accounts_model.row_for(i) for i in
                             self.accounts_model.ids_with_status(Status.DISCONNECTED.value))
-                if r is not None]
+                if r is not None and (shows is None or shows(r.owner))]
         return [(r.id, r.email, label_for(r.status, r.reason))
                 for r in sorted(rows, key=lambda r: r.email)]
 

@@ -138,6 +138,9 @@ class SettingsDialog(QDialog):
         from mailmonitor.ui.team_settings import TeamDialog
 
         self.team_dialog = TeamDialog(ctx, self)
+        changed = getattr(self.parent(), "member_role_changed", None)
+        if changed is not None:  # an admin tick or a rename: the tray's scope follows
+            self.team_dialog.finished.connect(lambda _result: changed())
         self.team_dialog.open()
         return self.team_dialog
 

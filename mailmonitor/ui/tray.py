@@ -48,10 +48,13 @@ class TrayController(QObject):
     def __init__(self, ctx: UiContext, counts: Callable[[], dict[str, int]],
                  fallback: NotificationSink, policy: NotificationPolicy | None = None,
                  use_tray: bool | None = None, parent: QObject | None = None,
-                 needing: Callable[[], list[tuple[int, str, str]]] | None = None) -> None:
+                 needing: Callable[[], list[tuple[int, str, str]]] | None = None,
+                 scope: Callable[[], str | None] | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.counts = counts
+        # Whose mailboxes `counts` and `needing` speak of ("Mine", "Everyone"; None: unnamed)
+        self.scope = scope or (lambda: None)
         # (account id, address, reason label) of the mailboxes that need the rep
         self.needing = needing or (lambda: [])
         self.fallback = fallback
@@ -95,8 +98,9 @@ class TrayController(QObject):
         menu.addAction("Quit", self.quitRequested.emit)
         return menu
 
-    def _refresh_menu(self, counts: dict[str, int]) -> None:
-        self.status_action.setText(fmt.status_summary(counts) if counts else "No mailboxes yet")
+    def _refresh_menu(self, counts: dict[str, int], scope: str | None = None) -> None:
+        self.status_action.setText(fmt.status_summary(counts, scope) if counts or scope
+                                   else "No mailboxes yet")
         for action in self.reconnect_actions:
             self.menu.removeAction(action)
             action.deleteLater()
@@ -134,8 +138,9 @@ class TrayController(QObject):
         counts = self.counts()
         worst = worst_status(status for status, n in counts.items() if n)
         self.worst = worst
-        self.tooltip = f"mailmonitor — {fmt.status_summary(counts)}"
-        self._refresh_menu(counts)
+        scope = self.scope()
+        self.tooltip = f"mailmonitor — {fmt.status_summary(counts, scope)}"
+        self._refresh_menu(counts, scope)
         if self.tray is not None:
             self.tray.setIcon(status_icon(worst) if counts else app_icon())
             self.tray.setToolTip(self.tooltip)

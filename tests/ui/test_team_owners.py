@@ -219,3 +219,25 @@ def test_the_summary_counts_what_the_owner_filter_shows(
         members.set_owner(Account.get(Account.email == email), "bob")
     box.setCurrentIndex(box.findText("Mine"))
     qtbot.waitUntil(lambda: window.summary.text() == "Mine: no mailboxes", timeout=3000)
+
+
+@pytest.mark.both_databases
+def test_the_tray_speaks_of_what_reaches_the_member(
+        team: None, db_backend: str, make_window: Callable[..., MainWindow]) -> None:
+    """A member's tray counts their own mailboxes and offers to reconnect those (their alerts
+    reach them); an admin's counts every mailbox; a personal database's names no scope."""
+    window = make_window()
+    tray = window.tray
+    reconnects = [a.text() for a in tray.reconnect_actions]
+    if db_backend == "sqlite":
+        assert tray.tooltip == "mailmonitor — 4 connected · 1 retrying · 1 needs attention"
+        assert reconnects == ["Reconnect bob2@x.test (Invalid Credentials)"]
+        return
+    assert tray.tooltip == "mailmonitor — Mine: 2 connected · 1 retrying"  # alice, no admin
+    assert tray.status_action.text() == "Mine: 2 connected · 1 retrying"
+    assert reconnects == []  # bob's broken mailbox is bob's (and his admin's) to reconnect
+    members.set_admin("alice", True)
+    window.member_role_changed()  # as when the Team page closes
+    assert tray.tooltip == "mailmonitor — Everyone: 4 connected · 1 retrying · 1 needs attention"
+    assert [a.text() for a in tray.reconnect_actions] == [
+        "Reconnect bob2@x.test (Invalid Credentials)"]
