@@ -19,6 +19,7 @@ from mailmonitor.models.states import SendState
 from mailmonitor.services.desktop import background
 from mailmonitor.services.desktop.background import BackgroundWork
 from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.sending.sender import BatchResult
 from tests.factories import make_account, make_campaign, make_lead, make_leads
 from tests.fake_smtp import FakeServer, FakeTransport, fake_credentials
 
@@ -153,3 +154,36 @@ def test_settling_interrupted_sends_leaves_a_batch_in_flight_alone(db: Path) -> 
     assert states[interrupted.id] != SendState.SENDING
     assert not engine.needs_reconcile({busy.id})
     assert engine.needs_reconcile()
+
+
+def test_a_batch_that_sent_nothing_waits_a_tick_instead_of_spinning(db: Path) -> None:
+    """E.g. a team copy whose lease just lapsed: the send fence refuses every email until the
+    next renewal. Its mailbox is not planned again at once while the others go on."""
+    stuck = make_account("stuck@sales.example", min_gap_seconds=0, daily_limit=1000)
+    busy = make_account("busy@sales.example", min_gap_seconds=0, daily_limit=1000)
+    campaign = make_campaign("C", [stuck, busy], steps=1)
+    make_leads(campaign, stuck, 5, prefix="s-")
+    make_leads(campaign, busy, 150, prefix="b-")  # three batches
+    server = FakeServer()
+    work = work_with(server, {})
+    work.send_tick = 30.0  # the rest of a mailbox whose batch sent nothing
+    real_send = work.engine.send
+    calls: list[int] = []
+
+    def send(account_id: int, batch: list[Any]) -> BatchResult:
+        calls.append(account_id)
+        if account_id == stuck.id:
+            return BatchResult(account_id)  # nothing sent, no error: as a refused fence
+        return real_send(account_id, batch)
+
+    work.engine.send = send  # type: ignore[method-assign]
+
+    async def main() -> None:
+        loop_task = asyncio.create_task(work.sending_loop())
+        await until(lambda: len(server.delivered) == 150)
+        work.request_stop()
+        await loop_task
+
+    asyncio.run(main())
+    assert calls.count(busy.id) == 3
+    assert calls.count(stuck.id) == 1  # not again while the other mailbox sent its batches

@@ -148,6 +148,7 @@ class BackgroundWork:
                                            thread_name_prefix="send")
         self.in_flight: dict[int, asyncio.Task[int]] = {}  # account id -> its batch
         self._started_at: dict[int, float] = {}  # account id -> when its last batch started
+        self._resting_until: dict[int, float] = {}  # a batch that sent nothing waits a tick
         self._batch_done = asyncio.Event()
         self.monitor.on_fatal = self.fatal
         self.stopping = asyncio.Event()
@@ -193,7 +194,9 @@ class BackgroundWork:
             return 0
         if engine.needs_reconcile(busy):
             engine.apply_reconcile(await self._in_thread(engine.reconcile, set(busy)))
-        plan = engine.hold_unread(engine.plan(busy))
+        now = asyncio.get_running_loop().time()
+        resting = {a for a, until in self._resting_until.items() if until > now}
+        plan = engine.hold_unread(engine.plan(set(busy) | resting))
         chosen = sorted(plan, key=lambda a: self._started_at.get(a, -1.0))[:free]
         plan = {a: plan[a] for a in chosen}
         if plan and not self.stopping.is_set():
@@ -223,6 +226,9 @@ class BackgroundWork:
                 engine.batch_crashed(account_id, exc)
                 return 0
             engine.apply([result])
+            if not result.sent:  # e.g. its lease was just lost: not planned again at once
+                self._resting_until[account_id] = (asyncio.get_running_loop().time()
+                                                   + max(self.send_tick, 0.05))
             return int(result.sent)
         except Exception as exc:  # applying it failed: the database is busy or gone
             if is_fatal_database_error(exc):
