@@ -106,8 +106,8 @@ class EditAccountDialog(QDialog):
         self.rotation_default = QCheckBox(
             f"Use the default ({f'every {team} days' if team else 'no reminder'})")
         self.rotation_default.setObjectName("editRotationDefault")
-        self.rotation_default.setToolTip("The team-wide period, set in Alerts: Warn me before a "
-                                         "mailbox breaks")
+        self.rotation_default.setToolTip("The team-wide period: Settings → Notifications… → "
+                                         "Remind me to change passwords every")
         self.rotation_default.setChecked(account.password_rotation_days is None)
         self.rotation.setEnabled(not self.rotation_default.isChecked())
         self.rotation_default.toggled.connect(lambda on: self.rotation.setEnabled(not on))
@@ -116,7 +116,13 @@ class EditAccountDialog(QDialog):
         self.rotation_box.hide()  # shown with its row, for password mailboxes only
         rotation_row = QHBoxLayout(self.rotation_box)
         rotation_row.setContentsMargins(0, 0, 0, 0)
+        every = QLabel("every")
+        every.setBuddy(self.rotation)
+        self.rotation.setToolTip("Remind me to change the password every this many days")
+        self.rotation.setAccessibleName("Remind me to change the password every")
+        rotation_row.addWidget(every)
         rotation_row.addWidget(self.rotation)
+        rotation_row.addSpacing(8)
         rotation_row.addWidget(self.rotation_default)
         rotation_row.addStretch(1)
         self.servers = QGroupBox("Servers")
@@ -126,9 +132,7 @@ class EditAccountDialog(QDialog):
         servers.addRow("Username", self.username)
         servers.addRow("Password", self.password)
         if not account.is_oauth:  # a sign-in through the browser has no password to change
-            rotation_label = QLabel("Remind me to change it every")
-            rotation_label.setBuddy(self.rotation)
-            servers.addRow(rotation_label, self.rotation_box)
+            servers.addRow("Password reminder", self.rotation_box)
             self.rotation_box.show()
         servers.addRow("Trusted CA file", self.ca_file)
         servers_note = QLabel("Changed servers or a new password are tested for real before "
