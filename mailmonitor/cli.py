@@ -306,6 +306,7 @@ def account_json(account: Any, label_for: Any) -> dict[str, Any]:
         "warmup": (f"{account.warmup_start}:{account.warmup_step}"
                    if account.warmup_start is not None else None),
         "check_interval_seconds": account.check_interval_seconds,
+        "password_rotation_days": account.password_rotation_days,
         "grace_until": iso(account.grace_until),
     }
 

@@ -33,6 +33,10 @@ def add_parsers(acc: Any, camp: Any, common: Parser) -> None:
     edit.add_argument("--min-gap", type=int, metavar="SECONDS", help="seconds between two sends")
     edit.add_argument("--warmup", metavar="START:STEP|off",
                       help="warm-up ramp (START emails the first day, STEP more each day), or off")
+    edit.add_argument("--password-rotation-days", metavar="N|default",
+                      help="remind me to change this mailbox's password every N days (1-3650; "
+                      "password and app-password mailboxes only); 'default' follows the "
+                      "team-wide period again")
     edit.add_argument("--test", action="store_true",
                       help="test the new settings first; store nothing unless they connect")
 
@@ -71,13 +75,17 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
     if account is None:
         raise InvalidInput(f"no account {email}")
     warmup_off = (args.warmup or "").strip().lower() == "off"
+    rotation_days, rotation_default = (editing.rotation_option(args.password_rotation_days)
+                                       if args.password_rotation_days is not None
+                                       else (None, False))
     edit = editing.AccountEdit(
         name=args.name, imap_host=args.imap_host, imap_port=args.imap_port,
         imap_security=args.imap_security, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
         smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
         daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
         warmup=parse_warmup(args.warmup) if args.warmup and not warmup_off else None,
-        warmup_off=warmup_off,
+        warmup_off=warmup_off, password_rotation_days=rotation_days,
+        password_rotation_default=rotation_default,
     )
     from mailmonitor.services.team.members import owner_name, set_owner
 
@@ -116,6 +124,8 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
         return EXIT_OK
     result = editing.save_edit(account, changes, password, now)
     line = f"Saved {email}: {', '.join(result.changed)} changed"
+    if "password_rotation_days" in result.changed:
+        line += f"; {editing.rotation_words(Account.get_by_id(account.id))}"
     if result.servers_changed and editing.can_be_rechecked(account):
         imap, smtp = tested or run_check(account, None, timeout)
         record_check(Account.get_by_id(account.id), imap, smtp, now, trigger="edit")

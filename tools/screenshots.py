@@ -31,7 +31,14 @@ from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
 from mailmonitor.app import apply_style, build_main_window  # noqa: E402
 from mailmonitor.clock import SystemClock  # noqa: E402
 from mailmonitor.memory_keyring import MemoryKeyring  # noqa: E402
-from mailmonitor.models import DB_FILENAME, Account, Campaign, Lead, open_db  # noqa: E402
+from mailmonitor.models import (  # noqa: E402
+    DB_FILENAME,
+    Account,
+    Campaign,
+    Lead,
+    open_db,
+    set_setting,
+)
 from mailmonitor.services.campaigns.rules import pause_campaign  # noqa: E402
 from mailmonitor.services.monitoring.account_state import record_check, update_status  # noqa: E402
 from mailmonitor.services.reconnect.flow import Page  # noqa: E402
@@ -339,6 +346,18 @@ def main() -> int:
     edit_account.imap.security.setCurrentIndex(edit_account.imap.security.findData("starttls"))
     edit_account._update_button()
     save(edit_account, out, "24-edit-mailbox")
+    edit_account.reject()
+    detail.close()
+    # A mailbox's own password reminder (an app password), the team-wide default beside it.
+    set_setting("password_rotation_days", 90)
+    detail = window.open_account(people["dan"].id)
+    edit_account = detail.edit_servers()
+    set_setting("password_rotation_days", None)  # the later pictures show no team default
+    edit_account.rotation_default.setChecked(False)
+    edit_account.rotation.setValue(60)
+    edit_account.rotation.setFocus()
+    edit_account.resize(edit_account.sizeHint())  # as on a real screen (offscreen is 800×800)
+    save(edit_account, out, "42-edit-mailbox-password-reminder")
     edit_account.reject()
     detail.close()
     window.tabs.setCurrentIndex(1)

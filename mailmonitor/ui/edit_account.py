@@ -27,6 +27,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.accounts import editing
 from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
 from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.alerts.warnings import default_rotation_days
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.ui import keyboard
@@ -97,12 +98,42 @@ class EditAccountDialog(QDialog):
         self.password.setPlaceholderText("Unchanged" if not account.is_oauth else
                                          "Signs in through the browser (Reconnect)")
         self.password.setEnabled(not account.is_oauth)
+        self.is_oauth = account.is_oauth
+        self.rotation = _spin(editing.MIN_ROTATION_DAYS, editing.MAX_ROTATION_DAYS, " days")
+        self.rotation.setObjectName("editRotation")
+        team = default_rotation_days()
+        self.rotation.setValue(int(account.password_rotation_days or team or 90))
+        self.rotation_default = QCheckBox(
+            f"Use the default ({f'every {team} days' if team else 'no reminder'})")
+        self.rotation_default.setObjectName("editRotationDefault")
+        self.rotation_default.setToolTip("The team-wide period: Settings → Notifications… → "
+                                         "Remind me to change passwords every")
+        self.rotation_default.setChecked(account.password_rotation_days is None)
+        self.rotation.setEnabled(not self.rotation_default.isChecked())
+        self.rotation_default.toggled.connect(lambda on: self.rotation.setEnabled(not on))
+        self.rotation_box = QWidget(self)
+        self.rotation_box.setObjectName("editRotationBox")
+        self.rotation_box.hide()  # shown with its row, for password mailboxes only
+        rotation_row = QHBoxLayout(self.rotation_box)
+        rotation_row.setContentsMargins(0, 0, 0, 0)
+        every = QLabel("every")
+        every.setBuddy(self.rotation)
+        self.rotation.setToolTip("Remind me to change the password every this many days")
+        self.rotation.setAccessibleName("Remind me to change the password every")
+        rotation_row.addWidget(every)
+        rotation_row.addWidget(self.rotation)
+        rotation_row.addSpacing(8)
+        rotation_row.addWidget(self.rotation_default)
+        rotation_row.addStretch(1)
         self.servers = QGroupBox("Servers")
         servers = QFormLayout(self.servers)
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
         servers.addRow("Password", self.password)
+        if not account.is_oauth:  # a sign-in through the browser has no password to change
+            servers.addRow("Password reminder", self.rotation_box)
+            self.rotation_box.show()
         servers.addRow("Trusted CA file", self.ca_file)
         servers_note = QLabel("Changed servers or a new password are tested for real before "
                               "they are saved. The mailbox keeps its history, campaigns and "
@@ -190,6 +221,9 @@ class EditAccountDialog(QDialog):
             warmup=((self.warmup_start.value(), self.warmup_step.value())
                     if self.warmup.isChecked() else None),
             warmup_off=not self.warmup.isChecked(),
+            password_rotation_days=(None if self.is_oauth or self.rotation_default.isChecked()
+                                    else self.rotation.value()),
+            password_rotation_default=not self.is_oauth and self.rotation_default.isChecked(),
         )
 
     def _pending(self) -> tuple[Account, dict[str, object], editing.AccountEdit]:

@@ -1,5 +1,5 @@
 """Editing a mailbox (issue 11): everything but the address — name, signature, servers, username,
-security, CA file, password, sending settings.
+security, CA file, password, sending settings, how often the password should change.
 
 The same row is updated, so the account keeps its check history, campaigns, leads, cursors and
 send records. Server changes can be tested for real before anything is stored
@@ -25,6 +25,7 @@ from mailmonitor.services.accounts.validation import (
     validate_port,
     validate_security,
 )
+from mailmonitor.services.alerts import warnings
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check
 from mailmonitor.services.sending.rep_day import rep_today
@@ -36,12 +37,15 @@ MAX_MIN_GAP_SECONDS = 7 * 24 * 3600
 MAX_WARMUP = 10_000
 MAX_NAME = 200
 MAX_SIGNATURE = 10_000
+MIN_ROTATION_DAYS, MAX_ROTATION_DAYS = 1, 3650  # a password reminder: a day to ten years
+ROTATION_DEFAULT = "default"  # the CLI's word for "follow the team-wide period again"
 
 
 @dataclass
 class AccountEdit:
     """What the rep asked to change; None = leave as it is. `ca_file=""` removes the trusted
-    CA file; `warmup_off` ends the warm-up ramp."""
+    CA file; `warmup_off` ends the warm-up ramp; `password_rotation_default` clears the
+    mailbox's own password reminder period (the team-wide one applies again)."""
 
     name: str | None = None
     signature: str | None = None
@@ -58,6 +62,8 @@ class AccountEdit:
     min_gap_seconds: int | str | None = None
     warmup: tuple[int, int] | None = None
     warmup_off: bool = False
+    password_rotation_days: int | str | None = None
+    password_rotation_default: bool = False
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) in (None, False) for f in fields(self))
@@ -138,8 +144,42 @@ def validate_edit(account: Account, edit: AccountEdit) -> dict[str, Any]:
         start = _bounded(edit.warmup[0], 1, MAX_WARMUP, "warm-up start")
         step = _bounded(edit.warmup[1], 0, MAX_WARMUP, "warm-up step")
         changes.update(warmup_start=start, warmup_step=step)
+    if edit.password_rotation_days is not None or edit.password_rotation_default:
+        changes["password_rotation_days"] = _rotation_days(account, edit)
     # Only what differs from the stored values counts as a change.
     return {k: v for k, v in changes.items() if getattr(account, k) != v}
+
+
+def _rotation_days(account: Account, edit: AccountEdit) -> int | None:
+    if account.is_oauth:
+        raise InvalidInput(f"{account.email} signs in through the browser and has no password "
+                           "to change; a password reminder applies to password mailboxes only")
+    if edit.password_rotation_default and edit.password_rotation_days is not None:
+        raise InvalidInput("the password reminder cannot be both a number of days and the "
+                           "default")
+    if edit.password_rotation_default:
+        return None
+    assert edit.password_rotation_days is not None
+    return _bounded(edit.password_rotation_days, MIN_ROTATION_DAYS, MAX_ROTATION_DAYS,
+                    "the password reminder (days)")
+
+
+def rotation_option(text: str) -> tuple[int | str | None, bool]:
+    """`--password-rotation-days N|default` as (days, back to the default); the number itself
+    is checked with the other values (validate_edit)."""
+    word = text.strip().lower()
+    if word == ROTATION_DEFAULT:
+        return None, True
+    return word, False
+
+
+def rotation_words(account: Account) -> str:
+    """The mailbox's password reminder in words, e.g. "password reminder every 60 days"."""
+    team = warnings.default_rotation_days()
+    team_words = f"every {team} days" if team else "none"
+    if account.password_rotation_days:
+        return f"password reminder every {account.password_rotation_days} days"
+    return f"password reminder: the team-wide default ({team_words})"
 
 
 def server_settings_change(changes: dict[str, Any], edit: AccountEdit) -> bool:
@@ -176,6 +216,9 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
         register_secret(password)
         previous = secrets.get_secret(account.email, "password")
         secrets.set_secret(account.email, "password", password)
+        if previous != password:
+            # A new password: the password reminder counts from now (on the caller's clock).
+            changes = {**changes, "secret_set_at": now}
     try:
         with db.atomic():
             if "warmup_start" in changes and changes["warmup_start"] is not None \
@@ -196,8 +239,12 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
             else:
                 secrets.set_secret(account.email, "password", previous)
         raise
+    if password is not None or "password_rotation_days" in changes:
+        # The reminder follows the new period or the new password at once, not a minute later.
+        warnings.review_password_warning(int(account.id), now)
     bus.emit(ACCOUNT_CHANGED, account.id, account.status, account.status)
-    return EditResult(changed=sorted(changes) + (["password"] if password is not None else []),
+    changed = sorted(k for k in changes if k != "secret_set_at")
+    return EditResult(changed=changed + (["password"] if password is not None else []),
                       servers_changed=servers)
 
 

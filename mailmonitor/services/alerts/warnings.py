@@ -213,9 +213,36 @@ def _sign_in_warning(account: Account, now: datetime) -> int:
     return 1
 
 
+def default_rotation_days() -> int | None:
+    """The team-wide reminder period (setting `password_rotation_days`; None = no reminder)."""
+    value = get_setting("password_rotation_days")
+    return int(value) if value else None
+
+
+def rotation_days(account: Account) -> int | None:
+    """How often this mailbox's password should change: its own period, else the team-wide
+    default (None: no reminder). OAuth mailboxes have no password and never get one."""
+    if account.is_oauth:
+        return None
+    own = account.password_rotation_days
+    return int(own) if own else default_rotation_days()
+
+
+def review_password_warning(account_id: int, now: datetime) -> int:
+    """Re-evaluate one mailbox's password reminder at once (after its period or its password
+    changed) instead of at the next housekeeping run; the same rule as that run."""
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None or account.removed_at is not None \
+            or account.status != Status.CONNECTED.value:
+        return 0  # housekeeping only warns connected mailboxes; it picks this one up later
+    return _password_warning(account, now)
+
+
 def _password_warning(account: Account, now: datetime) -> int:
     key = alerts.account_key(account, "password_rotation")
-    days = account.password_rotation_days or get_setting("password_rotation_days")
+    days = rotation_days(account)
+    # The clock starts when the password was last stored (a reconnect or an edit with a new
+    # one resets it), else when the mailbox was added.
     changed = account.secret_set_at or account.created_at
     if account.is_oauth or not days or changed is None:
         alerts.resolve_alert(key, now)
