@@ -37,6 +37,18 @@ def _error_label(name: str) -> QLabel:
     return error
 
 
+def _column(*widgets: QWidget) -> QWidget:
+    """A field with its error (hidden until there is one) and note under it: a hidden error
+    leaves no gap, as a hidden form row would."""
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return column
+
+
 class DeliverabilitySettingsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,11 +82,9 @@ class DeliverabilitySettingsPage(QWidget):
         help_text = muted(URL_HELP)
         help_text.setTextFormat(Qt.TextFormat.RichText)
         form.addRow(help_text)
-        form.addRow("One-click unsubscribe URL", self.url)
-        form.addRow("", self.url_error)
-        form.addRow("", self.url_preview)
-        form.addRow("Footer line (optional)", self.footer)
-        form.addRow("", self.footer_error)
+        form.addRow("One-click unsubscribe URL", _column(self.url, self.url_error,
+                                                        self.url_preview))
+        form.addRow("Footer line (optional)", _column(self.footer, self.footer_error))
         form.addRow("An email ends like this", self.ending)
 
         self.round_trip_daily = QCheckBox("Test sending and receiving of every connected "
@@ -91,8 +101,8 @@ class DeliverabilitySettingsPage(QWidget):
         trip_form = QFormLayout(trip)
         trip_form.addRow(muted(ROUND_TRIP_HELP))
         trip_form.addRow(self.round_trip_daily)
-        trip_form.addRow("Wait for the test email up to", self.timeout)
-        trip_form.addRow("", self.timeout_error)
+        trip_form.addRow("Wait for the test email up to", _column(self.timeout,
+                                                                  self.timeout_error))
 
         layout = QVBoxLayout(self)
         layout.addWidget(unsubscribe)
@@ -116,10 +126,13 @@ class DeliverabilitySettingsPage(QWidget):
         self._preview()
 
     def _preview(self) -> None:
-        url = self.url.text().strip()
-        self.url_preview.setText(
-            f"A lead's link: {svc.one_click_preview(url)}" if url and "{token}" in url
-            else "" if url else "Leads unsubscribe by email (the mailto link) only.")
+        try:
+            url = svc.check_url(self.url.text())
+        except svc.InvalidSetting:  # said on Save, next to the field
+            self.url_preview.setText("")
+        else:
+            self.url_preview.setText(f"A lead's link: {svc.one_click_preview(url)}" if url
+                                     else "Leads unsubscribe by email (the mailto link) only.")
         self.ending.setText(svc.ending_preview(self.footer.text()))
 
     def show_error(self, error: svc.InvalidSetting | None) -> None:

@@ -117,6 +117,7 @@ def test_a_bad_url_shows_the_message_and_saves_nothing(
     page = dialog.deliverability
     dialog.long_wait.setValue(30)  # a General change waits for the whole dialog to be good
     type_into(qtbot, page.url, "http://unsub.sales.example/u/{token}")
+    assert page.url_preview.text() == ""  # no link is promised that Save would refuse
     type_into(qtbot, page.footer, "New footer")
     dialog.tabs.setCurrentIndex(0)
     page.url.setFocus()
