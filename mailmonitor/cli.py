@@ -637,6 +637,10 @@ def _main(argv: list[str]) -> int:
             from mailmonitor.cli_deliverability import cmd_suppress
 
             return cmd_suppress(args, now)
+        if args.command == "deliverability":
+            from mailmonitor.cli_deliverability import cmd_deliverability
+
+            return cmd_deliverability(args, print_json)
         if args.command == "oauth":
             return cmd_oauth(args)
         raise UsageError(f"unknown command {args.command}")

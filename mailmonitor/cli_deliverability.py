@@ -1,6 +1,7 @@
 """Command-line parts of deliverability (issue 14), kept out of cli.py:
-`mailmonitor suppress import|export FILE.csv`, `mailmonitor accounts resume-sending EMAIL` and
-`mailmonitor check --round-trip [EMAIL ...]` (the sweep's JSON gains `round_trip`)."""
+`mailmonitor suppress import|export FILE.csv`, `mailmonitor accounts resume-sending EMAIL`,
+`mailmonitor check --round-trip [EMAIL ...]` (the sweep's JSON gains `round_trip`) and
+`mailmonitor deliverability settings [...]` (the window's Settings → Deliverability)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,70 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
             ("export", "write the suppression list", "where to write it")):
         sup.add_parser(name, parents=[common], help=text).add_argument(
             "file", metavar="FILE.csv", help=file_help)
+    add_settings_parser(sub, common, parser_class)
+
+
+def add_settings_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+    from mailmonitor.services.deliverability import settings as svc
+
+    top = sub.add_parser("deliverability", parents=[common],
+                         help="unsubscribe link, footer line and the daily round trip")
+    actions = top.add_subparsers(dest="action", required=True, parser_class=parser_class,
+                                 metavar="ACTION")
+    settings = actions.add_parser(
+        "settings", parents=[common],
+        help="show the deliverability settings, or change the ones given (all checked "
+             "before any is stored)")
+    url = settings.add_mutually_exclusive_group()
+    url.add_argument("--unsubscribe-url", metavar="URL",
+                     help="one-click unsubscribe link (RFC 8058) with {token} where each "
+                          "lead's token goes, e.g. https://example.com/u/{token}; https:// "
+                          "(http:// only to localhost)")
+    url.add_argument("--no-unsubscribe-url", action="store_true",
+                     help="no one-click link: leads unsubscribe by email (mailto) only")
+    settings.add_argument("--footer", metavar="TEXT",
+                          help=f"last line of every campaign email (one line, at most "
+                               f"{svc.FOOTER_MAX} characters; \"\" removes it)")
+    settings.add_argument("--round-trip-daily", choices=["on", "off"], metavar="on|off",
+                          help="test sending and receiving of every connected mailbox once a "
+                               "day (window or run --headless)")
+    settings.add_argument("--round-trip-timeout", metavar="SECONDS",
+                          help=f"how long a round trip waits for its test email "
+                               f"({svc.TIMEOUT_MIN}-{svc.TIMEOUT_MAX}; also the default of "
+                               "check --round-trip)")
+    settings.add_argument("--json", action="store_true", help="print the settings as JSON")
+
+
+def cmd_deliverability(args: argparse.Namespace, print_json: Any) -> int:
+    from mailmonitor.services.deliverability import settings as svc
+
+    changes: dict[str, Any] = {}
+    if args.no_unsubscribe_url:
+        changes["unsubscribe_url"] = None
+    elif args.unsubscribe_url is not None:
+        if not args.unsubscribe_url.strip():
+            from mailmonitor.services.accounts.validation import InvalidInput
+
+            raise InvalidInput("--unsubscribe-url is empty: use --no-unsubscribe-url to keep "
+                               "only the mailto link")
+        changes["unsubscribe_url"] = args.unsubscribe_url
+    if args.footer is not None:
+        changes["unsubscribe_footer"] = args.footer
+    if args.round_trip_daily is not None:
+        changes["round_trip_daily"] = args.round_trip_daily == "on"
+    if args.round_trip_timeout is not None:
+        changes["round_trip_timeout_seconds"] = args.round_trip_timeout
+    values = svc.save(svc.validate(**changes)) if changes else svc.current()
+    if args.json:
+        print_json(values.to_json())
+        return 0
+    if changes:
+        print("Saved the deliverability settings:")
+    print(f"{'unsubscribe URL':20} {values.unsubscribe_url or 'none (leads unsubscribe by email)'}")
+    print(f"{'footer line':20} {values.unsubscribe_footer or 'none'}")
+    print(f"{'daily round trip':20} {'on' if values.round_trip_daily else 'off'}")
+    print(f"{'round-trip timeout':20} {values.round_trip_timeout_seconds} s")
+    return 0
 
 
 def cmd_suppress(args: argparse.Namespace, now: datetime) -> int:
@@ -84,8 +149,11 @@ def round_trip_wait(args: argparse.Namespace) -> float:
     if getattr(args, "round_trip_to", None) is not None:
         round_trip_target(args.round_trip_to)
     wait = float(timeout if timeout is not None else get_setting("round_trip_timeout_seconds"))
-    if not 1 <= wait <= 3600:  # also refuses nan
-        raise InvalidInput("--round-trip-timeout must be between 1 and 3600 seconds")
+    from mailmonitor.services.deliverability.settings import TIMEOUT_MAX, TIMEOUT_MIN
+
+    if not TIMEOUT_MIN <= wait <= TIMEOUT_MAX:  # also refuses nan
+        raise InvalidInput(f"--round-trip-timeout must be between {TIMEOUT_MIN} and "
+                           f"{TIMEOUT_MAX} seconds")
     return wait
 
 

@@ -270,6 +270,14 @@ def main() -> int:
     sign_in.resize(720, 640)
     save(sign_in, out, "28-settings-sign-in")
     sign_in.reject()
+    deliverability = window.open_deliverability_settings()
+    page = deliverability.deliverability
+    page.url.setText("https://unsub.northwind.example/u/{token}")
+    page.footer.setText("Not interested? Reply “unsubscribe” and I will not write again.")
+    page.round_trip_daily.setChecked(True)
+    deliverability.resize(720, 560)
+    save(deliverability, out, "41-settings-deliverability")
+    deliverability.reject()
 
     # A test in progress: IMAP and SMTP side by side, each step with its time and timeout.
     from mailmonitor.services.accounts.connection_test import TestOutcome

@@ -548,6 +548,11 @@ class MainWindow(QMainWindow):
         dialog.tabs.setCurrentWidget(dialog.sign_in)
         return dialog
 
+    def open_deliverability_settings(self) -> SettingsDialog:
+        dialog = self.open_settings()
+        dialog.tabs.setCurrentWidget(dialog.deliverability)
+        return dialog
+
     def bring_to_front(self) -> None:
         self.show()
         self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized)

@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import get_setting
 from mailmonitor.services.auth.registration import RegistrationError
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.deliverability.settings import DeliverabilitySettings, InvalidSetting
 from mailmonitor.services.desktop.settings import save_settings
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
+from mailmonitor.ui.deliverability_settings import DeliverabilitySettingsPage
 from mailmonitor.ui.oauth_settings import OAuthSettingsPage, SignInChanges
 from mailmonitor.ui.widgets import ButtonRow
 
@@ -103,15 +105,18 @@ class SettingsDialog(QDialog):
         save = buttons.button("Save", primary=True)
         save.setObjectName("save")
         self.save_button = save
+        self._deliverability: DeliverabilitySettings | None = None
         general = QWidget()
         general_layout = QVBoxLayout(general)
         general_layout.addLayout(form)
         general_layout.addWidget(note)
         general_layout.addStretch(1)
         self.sign_in = OAuthSettingsPage()
+        self.deliverability = DeliverabilitySettingsPage()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(general, "General")
+        self.tabs.addTab(self.deliverability, "Deliverability")
         self.tabs.addTab(self.sign_in, "Sign-in (Google, Microsoft)")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
@@ -171,6 +176,13 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         try:
+            self._deliverability = self.deliverability.checked()
+        except InvalidSetting as exc:  # plain words next to the field; nothing is saved
+            self.tabs.setCurrentWidget(self.deliverability)
+            self.deliverability.show_error(exc)
+            return
+        self.deliverability.show_error(None)
+        try:
             changes = self.sign_in.changes()
         except RegistrationError as exc:
             self.tabs.setCurrentWidget(self.sign_in)
@@ -198,6 +210,6 @@ class SettingsDialog(QDialog):
         self._save_general()
 
     def _save_general(self) -> None:
-        save_settings(self.values())
+        save_settings(self.values(), deliverability=self._deliverability)
         self.saved.emit()
         self.accept()

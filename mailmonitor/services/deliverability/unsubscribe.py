@@ -28,6 +28,7 @@ from mailmonitor.models import Account, Lead, Setting, UnsubscribeToken, db
 from mailmonitor.services.deliverability import suppression
 
 TOKEN_BYTES = 12
+FOOTER_MAX = 300  # characters of the footer line an email carries at most
 _TOKEN = re.compile(r"\bunsub-([A-Za-z0-9_-]{16})")
 _ASK = re.compile(
     r"^\W*((please|pls|bitte|por favor)\s+)?"
@@ -69,7 +70,17 @@ def config() -> Config:
     values = {row.key: row.value for row in Setting.select().where(
         Setting.key.in_(("unsubscribe_url", "unsubscribe_footer")))}
     return Config(url=str(values.get("unsubscribe_url") or "").strip(),
-                  footer=" ".join(str(values.get("unsubscribe_footer") or "").split())[:300])
+                  footer=one_line_footer(str(values.get("unsubscribe_footer") or "")))
+
+
+def one_line_footer(text: str) -> str:
+    """The footer as emails carry it: one line, runs of spaces as one, at most FOOTER_MAX."""
+    return " ".join(text.split())[:FOOTER_MAX]
+
+
+def one_click_url(url: str, token: str) -> str:
+    """The rep's one-click URL for one lead: `{token}` replaced by the lead's token."""
+    return url.replace("{token}", quote(token, safe=""))
 
 
 def token_for(lead: Lead) -> str:
@@ -93,8 +104,7 @@ def headers_for(lead: Lead, account: Account, settings: Config | None = None
     mailto = f"<mailto:{account.email}?subject={quote(f'unsubscribe unsub-{token}')}>"
     url = (settings or config()).url
     if url:
-        one_click = url.replace("{token}", quote(token, safe=""))
-        return {"List-Unsubscribe": f"<{one_click}>, {mailto}",
+        return {"List-Unsubscribe": f"<{one_click_url(url, token)}>, {mailto}",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return {"List-Unsubscribe": mailto}
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailmonitor.models import Account, db, get_setting, set_setting
 from mailmonitor.models.account import DEFAULT_CHECK_INTERVAL_SECONDS
+
+if TYPE_CHECKING:
+    from mailmonitor.services.deliverability.settings import DeliverabilitySettings
 
 AUTOSTART_ENTRY = """[Desktop Entry]
 Type=Application
@@ -21,11 +24,19 @@ X-GNOME-Autostart-enabled=true
 """
 
 
-def save_settings(values: dict[str, Any]) -> None:
-    """Store the settings. A new check interval also applies to mailboxes that follow the
-    default (those with a custom interval keep theirs)."""
+def save_settings(values: dict[str, Any],
+                  deliverability: DeliverabilitySettings | None = None) -> None:
+    """Store the settings (and the Deliverability page's, checked by
+    `services.deliverability.settings.validate`) in one transaction. A new check interval also
+    applies to mailboxes that follow the default (those with a custom interval keep theirs)."""
+    from mailmonitor.services.deliverability import settings as deliverability_settings
+
     old_interval = int(get_setting("check_interval_seconds"))
+    checked = (deliverability_settings.checked(deliverability) if deliverability is not None
+               else None)  # a bad value: InvalidSetting, nothing written
     with db.atomic():
+        if checked is not None:
+            deliverability_settings.store(checked)
         for key, value in values.items():
             set_setting(key, value)
         new_interval = int(values.get("check_interval_seconds", old_interval))

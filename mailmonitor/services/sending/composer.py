@@ -118,6 +118,11 @@ def body_text(body: str, signature: str) -> str:
     return text
 
 
+def with_footer(text: str, foot: str) -> str:
+    """The email's text with the rep's footer line (setting `unsubscribe_footer`) at its end."""
+    return text + "\n" + foot + "\n" if foot else text
+
+
 def text_to_html(text: str) -> str:
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
     parts = ["<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs]
@@ -143,9 +148,7 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     body = render(step.body or "", values, f"Step {step.position + 1}'s text")
     text = body_text(body, account.signature or "")
     settings = unsubscribe_config or unsubscribe.config()
-    foot = unsubscribe.footer(settings)
-    if foot:
-        text += "\n" + foot + "\n"
+    text = with_footer(text, unsubscribe.footer(settings))
 
     message = EmailMessage(policy=POLICY)
     message["From"] = formataddr((one_line(account.name or ""), account.email))
