@@ -313,3 +313,24 @@ def test_save_is_one_transaction(broken, clock: FakeClock, monkeypatch: pytest.M
     result = flow.apply(clock.now())
     assert result.resumed_campaign == "Solo"
     assert reload(cleo).daily_limit == 25
+
+
+def test_a_new_password_restarts_the_reminder_at_the_reconnects_time(broken, clock: FakeClock
+                                                                      ) -> None:
+    """The age of the password (what the rotation reminder counts from) is written by Save &
+    Resume on its own clock and in its transaction — not by the keyring write in the worker."""
+    cleo, _solo, _shared = broken
+    secrets.set_secret(cleo.email, "password", "old-password", note_age=False)
+    flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
+    pass_the_test(flow)
+    flow.store_secret()
+    assert reload(cleo).secret_set_at is None  # nothing written off the loop
+    saved_at = clock.advance(days=3)
+    flow.apply(saved_at)
+    assert reload(cleo).secret_set_at == saved_at
+    # The same password typed again is no new password: its age stays.
+    again = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
+    pass_the_test(again)
+    again.store_secret()
+    again.apply(clock.advance(days=1))
+    assert reload(cleo).secret_set_at == saved_at

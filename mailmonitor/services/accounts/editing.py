@@ -215,8 +215,7 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
     if password is not None:
         register_secret(password)
         previous = secrets.get_secret(account.email, "password")
-        secrets.set_secret(account.email, "password", password)
-        if previous != password:
+        if secrets.set_secret(account.email, "password", password, note_age=False):
             # A new password: the password reminder counts from now (on the caller's clock).
             changes = {**changes, "secret_set_at": now}
     try:
@@ -237,7 +236,7 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
             if previous is None:
                 secrets.delete_secret(account.email, "password")
             else:
-                secrets.set_secret(account.email, "password", previous)
+                secrets.set_secret(account.email, "password", previous, note_age=False)
         raise
     if password is not None or "password_rotation_days" in changes:
         # The reminder follows the new period or the new password at once, not a minute later.

@@ -59,7 +59,10 @@ def _name(email: str, kind: str) -> str:
     return f"{email.lower()}:{kind}"
 
 
-def set_secret(email: str, kind: str, value: str) -> None:
+def set_secret(email: str, kind: str, value: str, *, note_age: bool = True) -> bool:
+    """Store a secret. Returns True when a password or sign-in changed (a new value). With
+    `note_age` its time is noted on the account now (real clock); callers that write the
+    account themselves — on their own clock, in their own transaction — pass False."""
     backend = _backend()
     try:
         changed = kind in SIGN_IN_KINDS and backend.get_password(SERVICE, _name(email, kind)) \
@@ -68,8 +71,9 @@ def set_secret(email: str, kind: str, value: str) -> None:
     except keyring.errors.KeyringError as exc:
         raise SecretStoreError(f"The keyring refused to store the secret: {type(exc).__name__}"
                                ) from None
-    if changed:
+    if changed and note_age:
         _note_new_secret(email)
+    return changed
 
 
 # A new one of these is a new password or sign-in: its age is what proactive warnings watch.

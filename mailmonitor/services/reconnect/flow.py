@@ -91,6 +91,7 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
     settings_edited: bool = False
     signed_in: bool = False  # OAuth: the browser sign-in finished
     result: SaveResult | None = None
+    _new_secret: bool = False  # store_secret replaced the password: apply notes its age
 
     @classmethod
     def start(cls, account_id: int, at: Page = Page.SELECT_CAMPAIGN,
@@ -177,7 +178,9 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
         if self.page is not Page.READY:
             raise FlowError("Save & Resume comes after a successful connection test.")
         if self._tested_password:
-            secrets.set_secret(self.email, "password", self._tested_password)
+            # Its age is written by `apply`, on the caller's clock and in its transaction.
+            self._new_secret = secrets.set_secret(self.email, "password", self._tested_password,
+                                                  note_age=False)
 
     def apply(self, now: datetime) -> SaveResult:
         """Database part of Save & Resume, in one transaction: the reconnect rules (§4.4, §5),
@@ -190,6 +193,8 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
             lifecycle.reconnected(self.account, now, detail=self.last_test.detail)
             account = self.account  # reattach (two-step disconnect) may have reset settings
             self.settings.apply_to(account, now)
+            if self._new_secret:  # the password reminder counts from this reconnect
+                account.secret_set_at = now
             account.save()
             probes = self.tested_probes
             if probes is not None:
