@@ -353,6 +353,7 @@ def main() -> int:
     edit_account.imap.port.setValue(143)
     edit_account.imap.security.setCurrentIndex(edit_account.imap.security.findData("starttls"))
     edit_account._update_button()
+    edit_account.resize(edit_account.sizeHint())  # room for every row, as on a real screen
     save(edit_account, out, "24-edit-mailbox")
     edit_account.reject()
     detail.close()
