@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check, db, get_setting
+from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.rules import apply_account_status
 from mailmonitor.services.deliverability.holds import held_status
@@ -33,7 +34,7 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
     old_status, old_reason = account.status, account.reason
     account.detail = detail
     if (old_status, old_reason) == (status, reason):
-        account.save()
+        save_changes(account)  # the fields set (a check writes hundreds of these a sweep)
         return False
     account.status, account.reason, account.status_since = status, reason, now
     if status == Status.DISCONNECTED and old_status != Status.DISCONNECTED:
@@ -67,10 +68,10 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
     )
     latency = max(imap.latency_ms, smtp.latency_ms)
     with db.atomic():
-        check: Check = Check.create(
-            account=account, checked_at=now, status=decision.status, reason=decision.reason,
-            detail=merged.detail, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
-            trigger=trigger,
+        check = insert_row(
+            Check, account=account, checked_at=now, status=decision.status,
+            reason=decision.reason, detail=merged.detail, latency_ms=latency,
+            imap=imap.to_json(), smtp=smtp.to_json(), trigger=trigger,
         )
         account.checked_at = now
         account.last_latency_ms = latency
@@ -82,11 +83,11 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
             account.cert_expires_at = expiry
         if decision.status == Status.OFFLINE:
             # Offline says nothing about the account: keep its last real status.
-            account.save()
+            save_changes(account)
         elif decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \
                 and account.send_limit_until is not None and now < account.send_limit_until:
             # Signing in works during a sending limit; the hold ends at its time, not here.
-            account.save()
+            save_changes(account)
         else:
             update_status(account, decision.status, decision.reason, merged.detail, now)
         warn_about_certificate(account, now)

@@ -1,0 +1,62 @@
+"""models/fast_sql.py: the check's insert and the account's update with SQL rendered once
+write exactly what `create` and `save` write, on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from mailmonitor.models import Account, Check
+from mailmonitor.models.fast_sql import insert_row, save_changes
+from tests.factories import make_account
+
+pytestmark = pytest.mark.both_databases
+NOW = datetime(2026, 12, 2, 9, 30)
+
+
+def row(check: Check) -> dict[str, Any]:
+    data = dict(Check.select().where(Check.id == check.id).dicts().get())
+    data.pop("id")
+    return data
+
+
+def test_an_insert_stores_what_create_stores(db: object) -> None:
+    account = make_account("fast@x.test")
+    values: dict[str, Any] = dict(
+        account=account, checked_at=NOW, status="connected", reason=None, detail="OK",
+        latency_ms=12, imap={"ok": True, "phases": {"auth": 3.5}}, smtp={"ok": True},
+        trigger="cli")
+    made = Check.create(**values)
+    fast = insert_row(Check, **values)
+    assert fast.id != made.id and fast.id == Check.select().order_by(Check.id.desc()).get().id
+    assert row(fast) == row(made)
+    again = insert_row(Check, **{**values, "latency_ms": 99})  # the cached statement, again
+    assert row(again)["latency_ms"] == 99 and Check.select().count() == 3
+
+
+def test_fields_not_given_get_their_defaults_as_create_gives_them(db: object) -> None:
+    account = make_account("defaults@x.test")
+    fast = insert_row(Check, account=account, status="warning")
+    stored = Check.get_by_id(fast.id)
+    assert (stored.detail, stored.trigger, stored.imap, stored.round_trip) == (
+        "", "schedule", None, None)
+    assert stored.checked_at is not None  # the callable default ran
+
+
+def test_saving_writes_only_the_fields_set_and_leaves_the_rest(db: object) -> None:
+    account = make_account("edit@x.test", daily_limit=40)
+    stale = Account.get_by_id(account.id)
+    Account.update(daily_limit=25, name="Renamed").where(Account.id == account.id).execute()
+    assert save_changes(stale) == 0  # nothing set: nothing written
+    stale.last_latency_ms, stale.checked_at, stale.detail = 31, NOW, "fine"
+    assert save_changes(stale) == 1
+    fresh = Account.get_by_id(account.id)
+    assert (fresh.last_latency_ms, fresh.checked_at, fresh.detail) == (31, NOW, "fine")
+    assert (fresh.daily_limit, fresh.name) == (25, "Renamed")  # the rep's edit survives
+    assert stale.dirty_fields == []
+    stale.transient_since = None  # a None, and a different set of fields
+    stale.consecutive_failures = 2
+    assert save_changes(stale) == 1
+    assert Account.get_by_id(account.id).consecutive_failures == 2
