@@ -6,7 +6,6 @@ disconnected; 3 bad input or usage (one line on stderr; nothing changed)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -466,17 +465,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     round_trip_wait(args)  # bad input: refused before anything runs
 
-    async def sweep() -> list[Any]:
-        monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
-        from mailmonitor.services.team.leases import checkable_here
+    from mailmonitor.services.team.leases import checkable_here
 
-        monitor.serves = checkable_here  # a team database: what this keyring can check
-        try:
-            return await monitor.sweep(emails or None, trigger="cli")
-        finally:
-            await monitor.stop()
-
-    latest = {check.account_id: check for check in asyncio.run(sweep())}
+    monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
+    monitor.serves = checkable_here  # a team database: what this keyring can check
+    try:  # nothing else to do meanwhile: a plain pool of threads, no event loop
+        checks = monitor.sweep_blocking(emails or None, trigger="cli")
+    finally:
+        monitor.executor.shutdown(wait=False, cancel_futures=True)
+    latest = {check.account_id: check for check in checks}
     trips: dict[int, dict[str, Any]] = {}
     if args.round_trip:
         from mailmonitor.cli_deliverability import round_trips

@@ -201,3 +201,52 @@ def test_a_test_stored_by_the_wizard_lands_after_the_check_in_flight(db, clock: 
 
     asyncio.run(go())
     assert order == ["check", "write", "check"]
+
+
+def test_the_blocking_sweep_follows_the_rules_of_the_sweep(db, clock: FakeClock) -> None:
+    """`check`'s sweep (a plain pool of threads, no event loop): bounded concurrency, the one
+    confirming re-check of a refused sign-in, a keyring fault blames no mailbox, and a
+    mailbox stopped while it was being checked keeps no result."""
+    from mailmonitor.services.auth.secrets import SecretStoreError
+
+    for i in range(8):
+        make_account(f"ok{i}@ex.test")
+    refused = make_account("refused@ex.test")
+    keyless = make_account("keyless@ex.test")
+    stopping = make_account("stopping@ex.test")
+    lock, running, peak = threading.Lock(), [0], [0]
+    calls: list[str] = []
+
+    def check(account: Account, password: str | None, timeout: float) -> Any:
+        with lock:
+            calls.append(account.email)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+        if account.email == "refused@ex.test":
+            return (probe_fail("invalid_credentials", "NO [AUTHENTICATIONFAILED]"),
+                    probe_fail("invalid_credentials", "535 5.7.8"))
+        if account.email == "keyless@ex.test":
+            raise SecretStoreError("The keyring could not be read: KeyringLocked")
+        if account.email == "stopping@ex.test":  # the rep stops it meanwhile
+            Account.update(status="stopped").where(Account.id == stopping.id).execute()
+        return probe_ok(), probe_ok()
+
+    monitor = Monitor(clock=clock, check_fn=check, max_concurrency=3, jitter=0)
+    try:
+        checks = monitor.sweep_blocking(trigger="cli")
+    finally:
+        monitor.executor.shutdown(wait=True)
+    assert peak[0] == 3
+    assert calls.count("refused@ex.test") == 2 and len(calls) == 12  # one confirmation
+    by_email = {Account.get_by_id(c.account_id).email: c for c in checks}
+    assert sorted(by_email) == sorted([f"ok{i}@ex.test" for i in range(8)] + ["refused@ex.test"])
+    assert by_email["refused@ex.test"].trigger == "cli+confirm"
+    assert (Account.get_by_id(refused.id).status, Account.get_by_id(refused.id).reason) == (
+        "disconnected", "invalid_credentials")
+    assert Account.get_by_id(keyless.id).status == "connected"  # not blamed
+    assert Alert.get(Alert.kind == "keyring_unavailable").resolved_at is None
+    assert Account.get_by_id(stopping.id).status == "stopped"
+    assert Check.select().where(Check.account == stopping).count() == 0
