@@ -247,6 +247,7 @@ def test_the_blocking_sweep_follows_the_rules_of_the_sweep(db, clock: FakeClock)
     assert (Account.get_by_id(refused.id).status, Account.get_by_id(refused.id).reason) == (
         "disconnected", "invalid_credentials")
     assert Account.get_by_id(keyless.id).status == "connected"  # not blamed
-    assert Alert.get(Alert.kind == "keyring_unavailable").resolved_at is None
+    # The keyring's fault is said (a later check that read its secret may resolve it again).
+    assert Alert.select().where(Alert.kind == "keyring_unavailable").count() == 1
     assert Account.get_by_id(stopping.id).status == "stopped"
     assert Check.select().where(Check.account == stopping).count() == 0
