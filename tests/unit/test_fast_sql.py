@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mailmonitor.models import Account, Check
-from mailmonitor.models.fast_sql import insert_row, save_changes
+from mailmonitor.models.fast_sql import insert_row, save_changes, select_fields
 from tests.factories import make_account
 
 pytestmark = pytest.mark.both_databases
@@ -60,3 +60,13 @@ def test_saving_writes_only_the_fields_set_and_leaves_the_rest(db: object) -> No
     stale.consecutive_failures = 2
     assert save_changes(stale) == 1
     assert Account.get_by_id(account.id).consecutive_failures == 2
+
+
+def test_a_select_reads_what_peewee_reads(db: object) -> None:
+    account = make_account("read@x.test", status="warning", reason="timeout")
+    Account.update(transient_since=NOW).where(Account.id == account.id).execute()
+    names = ("status", "reason", "transient_since", "removed_at", "monitoring_enabled")
+    fields = [Account._meta.fields[n] for n in names]
+    expected = Account.select(*fields).where(Account.id == account.id).dicts().first()
+    assert select_fields(Account, names, account.id) == expected
+    assert select_fields(Account, names, account.id + 1000) is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -20,7 +19,8 @@ from typing import Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
-from mailmonitor.models import Account, Check, active_accounts, db, emails_match, get_setting
+from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.models.fast_sql import select_fields
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
@@ -42,14 +42,6 @@ STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.deta
 T = TypeVar("T")
 
 
-@functools.lru_cache(maxsize=8)
-def _state_sql(database: object) -> str:
-    """The SQL of `read_state` for the bound database, rendered once (peewee takes longer to
-    render a statement than SQLite takes to run it: a sweep reads hundreds)."""
-    sql, _ = Account.select(*STATE_FIELDS).where(Account.id == 0).sql()
-    return str(sql)
-
-
 def needs_confirming(account: Account, imap: ProbeLike, smtp: ProbeLike) -> bool:
     """A refused sign-in the account did not already have is checked once more before it is
     believed (a provider's passing hiccup must not disconnect a mailbox)."""
@@ -59,14 +51,9 @@ def needs_confirming(account: Account, imap: ProbeLike, smtp: ProbeLike) -> bool
 
 
 def read_state(account_id: int) -> dict[str, Any] | None:
-    """The account's state fields as stored now (None: no such account), converted as the
-    models convert them."""
-    cursor = db.execute_sql(_state_sql(db.obj), (account_id,))
-    found = cursor.fetchone()
-    if found is None:
-        return None
-    return {field.name: field.python_value(value)
-            for field, value in zip(STATE_FIELDS, found, strict=True)}
+    """The account's state fields as stored now (None: no such account); a sweep reads
+    hundreds, so their SQL is rendered once."""
+    return select_fields(Account, tuple(f.name for f in STATE_FIELDS), account_id)
 
 
 class Monitor:
@@ -121,6 +108,24 @@ class Monitor:
             loop.run_in_executor(self.executor, self.check_fn, account, password, timeout),
             timeout=timeout * 6 + 5,
         )
+
+    def _probe_confirmed(self, account: Account, password: str | None, trigger: str
+                         ) -> tuple[ProbeLike, ProbeLike, str]:
+        """`sweep_blocking`'s probes in a worker thread: both sides, and the one confirming
+        re-check `check_account` makes. Returns the answers and the trigger they are recorded
+        under."""
+        timeout = self.timeout
+        imap, smtp = self.check_fn(account, password, timeout)
+        if needs_confirming(account, imap, smtp):
+            log.info("confirming the refused sign-in of %s", account.email)
+            imap, smtp = self.check_fn(account, password, timeout)
+            return imap, smtp, f"{trigger}+confirm"
+        return imap, smtp, trigger
+
+    @property
+    def check_bound(self) -> float:
+        """A check with its confirming re-check: two probes, each bounded as in `_probe`."""
+        return (self.timeout * 6 + 5) * 2
 
     async def check_account(self, account_id: int, trigger: str = "manual",
                             password: str | None = None, row: Account | None = None
@@ -183,21 +188,11 @@ class Monitor:
         plumbing cost `check` about a tenth over a bare client). Same rules as `sweep`."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        timeout = self.timeout
-        bound = timeout * 12 + 10  # two probes, each bounded by its own steps
         rows = self._sweep_rows(emails)
         results: list[Check] = []
-
-        def probe(account: Account) -> tuple[ProbeLike, ProbeLike, str]:
-            imap, smtp = self.check_fn(account, None, timeout)
-            if needs_confirming(account, imap, smtp):
-                log.info("confirming the refused sign-in of %s", account.email)
-                imap, smtp = self.check_fn(account, None, timeout)
-                return imap, smtp, f"{trigger}+confirm"
-            return imap, smtp, trigger
-
-        pending = {self.executor.submit(probe, a): a for a in rows}
-        deadline = time.monotonic() + bound * (len(rows) / self.max_concurrency + 1)
+        pending = {self.executor.submit(self._probe_confirmed, a, None, trigger): a
+                   for a in rows}
+        deadline = time.monotonic() + self.check_bound * (len(rows) / self.max_concurrency + 1)
         while pending:
             done, _ = wait(pending, timeout=max(0.0, deadline - time.monotonic()),
                            return_when=FIRST_COMPLETED)
@@ -242,7 +237,7 @@ class Monitor:
         a mailbox) with `write`, on the loop's thread: after any check of the account already
         in flight (its older answer must not land after the new one), and with no check of it
         starting meanwhile."""
-        bound = self.timeout * 12 + 10  # two probes, each bounded in `_probe`
+        bound = self.check_bound
         while account_id in self.in_flight:
             settled = self._settled.setdefault(account_id, asyncio.Event())
             try:
