@@ -240,12 +240,6 @@ class BackgroundWork:
             self.in_flight.pop(account_id, None)
             self._batch_done.set()
 
-    async def send_round(self) -> int:
-        """Start what can start, then wait for those batches: emails sent (tests)."""
-        await self.start_batches()
-        tasks = list(self.in_flight.values())
-        return sum(await asyncio.gather(*tasks)) if tasks else 0
-
     async def _read_replies_first(self, plan: dict[int, list[Any]]) -> dict[int, list[Any]]:
         """Replies before sends: read the inboxes whose last poll is older than a planned
         follow-up's due time (in worker threads), then plan those mailboxes again."""
