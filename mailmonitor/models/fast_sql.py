@@ -109,3 +109,45 @@ def save_changes(instance: pw.Model) -> int:
     cursor = db.obj.execute_sql(sql, params)
     instance._dirty.clear()
     return int(cursor.rowcount)
+
+
+class Statement:
+    """Any query a sweep runs for every mailbox, rendered once per kind of database.
+
+    `build(param)` makes the query with `param(name, field)` where each value goes (the value
+    is converted as `field` converts it); `execute(**values)` runs it with those values:
+
+        RESOLVE = Statement(lambda p: Alert.update(resolved_at=p("now", Alert.resolved_at))
+                            .where(Alert.key == p("key", Alert.key)))
+        RESOLVE.execute(now=now, key=key)
+    """
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._rendered: dict[str, tuple[str, tuple[tuple[str, pw.Field], ...]]] = {}
+
+    def _render(self, database: pw.Database) -> tuple[str, tuple[tuple[str, pw.Field], ...]]:
+        marks: dict[str, tuple[str, pw.Field]] = {}
+
+        def param(name: str, field: pw.Field) -> pw.SQL:
+            mark = _MARK.format(f"{name}_{len(marks)}")
+            marks[mark] = (name, field)
+            return pw.SQL(mark)
+
+        sql, params = self._build(param).sql()
+        if params:  # a value peewee rendered itself: its place in the SQL is not known here
+            raise ValueError(f"every value must be a parameter ({params!r})")
+        order = tuple(marks[m] for m in sorted(marks, key=sql.index))
+        for mark in marks:
+            sql = sql.replace(mark, database.param)
+        return sql, order
+
+    def execute(self, **values: Any) -> Any:
+        """Run it on the bound database; returns the cursor."""
+        database = db.obj
+        kind = type(database).__name__
+        found = self._rendered.get(kind)
+        if found is None:
+            found = self._rendered[kind] = self._render(database)
+        sql, order = found
+        return database.execute_sql(sql, [field.db_value(values[name]) for name, field in order])

@@ -70,3 +70,34 @@ def test_a_select_reads_what_peewee_reads(db: object) -> None:
     expected = Account.select(*fields).where(Account.id == account.id).dicts().first()
     assert select_fields(Account, names, account.id) == expected
     assert select_fields(Account, names, account.id + 1000) is None
+
+
+def test_a_statement_renders_once_and_converts_its_values_as_the_fields_do(db: object) -> None:
+    from mailmonitor.models import Alert
+    from mailmonitor.models.fast_sql import Statement
+
+    builds: list[int] = []
+
+    def build(p: Any) -> Any:
+        builds.append(1)
+        return Alert.update(resolved_at=p("now", Alert.resolved_at)).where(
+            (Alert.key == p("key", Alert.key)) & Alert.resolved_at.is_null())
+
+    resolve = Statement(build)
+    for key in ("a", "b"):
+        Alert.create(key=key, kind="k", title="t", message="m", created_at=NOW, updated_at=NOW)
+    assert resolve.execute(now=NOW, key="a").rowcount == 1
+    assert resolve.execute(now=NOW, key="a").rowcount == 0  # resolved already: not again
+    assert resolve.execute(now=NOW, key="nope").rowcount == 0
+    stored = {a.key: a.resolved_at for a in Alert.select()}
+    assert stored == {"a": NOW, "b": None}  # a datetime back, as peewee's own update stores it
+    assert builds == [1]
+
+
+def test_a_statement_refuses_a_value_it_cannot_place(db: object) -> None:
+    from mailmonitor.models import Alert
+    from mailmonitor.models.fast_sql import Statement
+
+    with pytest.raises(ValueError, match="parameter"):
+        Statement(lambda p: Alert.update(resolved_at=NOW).where(
+            Alert.key == p("key", Alert.key))).execute(key="a")

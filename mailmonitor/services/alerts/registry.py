@@ -7,6 +7,12 @@ from datetime import datetime
 
 from mailmonitor.events import ALERTS_CHANGED, bus
 from mailmonitor.models import Account, Alert, Campaign
+from mailmonitor.models.fast_sql import Statement
+
+# Every check resolves its certificate warning: hundreds a sweep, so rendered once.
+_RESOLVE = Statement(lambda p: Alert.update(
+    resolved_at=p("now", Alert.resolved_at), updated_at=p("now", Alert.updated_at)).where(
+    (Alert.key == p("key", Alert.key)) & Alert.resolved_at.is_null()))
 
 
 def account_key(account: Account | int, cause: str) -> str:
@@ -47,11 +53,7 @@ def raise_alert(
 
 
 def resolve_alert(key: str, now: datetime) -> int:
-    count = (
-        Alert.update(resolved_at=now, updated_at=now)
-        .where((Alert.key == key) & Alert.resolved_at.is_null())
-        .execute()
-    )
+    count = _RESOLVE.execute(now=now, key=key).rowcount
     if count:
         bus.emit(ALERTS_CHANGED)
     return int(count)
