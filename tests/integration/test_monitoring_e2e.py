@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from mailmonitor.cli import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
-from mailmonitor.clock import FakeClock
+from mailmonitor.clock import FakeClock, utcnow
 from mailmonitor.models import Account, Campaign, Check, Lead, close_db, open_db
 from mailmonitor.services.alerts.registry import open_alerts
 from mailmonitor.services.monitoring import checker
@@ -96,7 +97,10 @@ def test_password_changed_on_server_halts_then_one_click_reconnect_resumes(
         logins.append(account.email)
         return checker.run_check(account, password, timeout)
 
-    clock = FakeClock()
+    # The monitor's clock is a fake one, but the commands afterwards read the real one: the
+    # scenario's 10 hours end before real now (a fixed start date would make the reconnect
+    # below meet a 9-day-old disconnection once the calendar passes it).
+    clock = FakeClock(utcnow().replace(microsecond=0) - timedelta(hours=11))
     open_db(data_dir / "mailmonitor.sqlite3")
     try:
         monitor_holder: list[Monitor] = []
