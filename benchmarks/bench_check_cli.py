@@ -6,9 +6,9 @@ part 5), and the window's loop stalls for candidate `max_concurrent_checks` valu
    --json`, a fresh process: start-up, database, keyring, every check recorded) — run back to
    back, ROUNDS times, the order swapped every round (bare first, then the app first), after one
    unmeasured pass of each (every user's first login; the data folder's first check, printed on
-   its own); the median of the ratios is printed, and the CPU time of
-   each side (the bare pool's process, the command's child process: what the client costs,
-   apart from the shared machine's noise).
+   its own); the median of the ratios is printed, and the CPU time of each side (the bare
+   pool's process, the command's child process: what the client costs, apart from the shared
+   machine's noise).
 2. The window's own sweep (qasync on Qt offscreen, bench_sweep.app_sweep) for each candidate
    concurrency: sweep time and the largest stall of a 10 ms timer.
 
