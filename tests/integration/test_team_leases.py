@@ -153,3 +153,45 @@ def test_two_copies_share_the_mailboxes_they_can_both_serve(db: Path, clock: Fak
     assert len(second.held) == 5 and not first.held & second.held
     clock.advance(timedelta(seconds=5))
     assert first.renew().held == first.held and second.renew().held == second.held  # stable
+
+
+def test_copies_with_mailboxes_of_their_own_still_serve_every_shared_one(
+        db: Path, clock: FakeClock) -> None:
+    """Issue 21: two of its own and four shared (the share once counted its own two: it took
+    one shared mailbox, the other copy two, and the sixth was never served)."""
+    own = {f"own{i}@team.example" for i in range(2)}
+    shared = {f"shared{i}@team.example" for i in range(4)}
+    for email in sorted(own | shared):
+        make_account(email)
+    first = keeper(clock, "one", own | shared)
+    second = keeper(clock, "two", shared)
+    first.renew()
+    second.renew()
+    for _ in range(3):  # a few renewals each, interleaved
+        clock.advance(timedelta(seconds=10))
+        first.renew()
+        second.renew()
+    assert len(first.held | second.held) == 6 and not first.held & second.held
+    assert len(second.held) == 2 and len(first.held) == 4
+    clock.advance(timedelta(seconds=10))
+    assert first.renew().held == first.held and second.renew().held == second.held  # stable
+
+
+def test_a_mailbox_no_copy_took_for_a_renewal_is_taken_whatever_the_share(
+        db: Path, clock: FakeClock) -> None:
+    """A copy that stopped renewing still counts until its heartbeat lapses: its share is
+    nobody's. The live copy takes what stayed free for a whole renewal."""
+    for i in range(4):
+        make_account(f"m{i}@team.example")
+    everything = {f"m{i}@team.example" for i in range(4)}
+    live = keeper(clock, "live", everything)
+    gone = keeper(clock, "gone", everything)
+    gone.renew()
+    live.renew()  # sees "gone" alive: takes its half (gone holds all 4 still)
+    Runner.update(expires_at=clock.now() + timedelta(minutes=10)).where(
+        Runner.holder == "gone:1").execute()  # its heartbeat still looks alive...
+    MailboxLease.update(holder=None).where(MailboxLease.holder == "gone:1").execute()  # ...
+    clock.advance(timedelta(seconds=10))
+    assert len(live.renew().held) == 2  # its share
+    clock.advance(timedelta(seconds=10))
+    assert len(live.renew().held) == 4  # the other two stayed free for a renewal

@@ -6,9 +6,12 @@ Every few seconds a copy's `LeaseKeeper.renew()` (blocking: run it in a worker t
 3. takes free or expired leases of mailboxes whose secret its keyring holds, with
    `SELECT … FOR UPDATE SKIP LOCKED` so that two copies never take the same one and never wait
    on each other.
-Copies share the work: each takes up to its fair share (its mailboxes divided by the live copies
-that could serve some of them) and hands surplus mailboxes that another live copy can serve back;
-a mailbox only it can serve it always takes.
+Copies share the work: a mailbox only one copy can serve is always taken by it; of the mailboxes
+others can serve too, each copy takes up to its fair share (those divided by the live copies
+that could serve some of them) and hands its surplus back. (The share once counted the mailboxes
+only this copy serves too: a copy with two of its own and four shared took one shared, its peer
+two, and the sixth mailbox stayed unserved for ever.) A mailbox no copy took for a whole
+renewal is taken by one that can serve it, whatever its share.
 A holder that dies (kill -9, a laptop lid) stops renewing: after `expires_at` another eligible
 copy takes the mailbox. A holder that was only suspended notices it lost the lease at its next
 renewal, and before that the send fence (`held_condition`) refuses to hand over an email of a
@@ -79,6 +82,7 @@ class LeaseKeeper:
         self.ttl = timedelta(seconds=max(1.0, lease_seconds))
         self.has_secret = has_secret
         self.held: set[int] = set()
+        self._free_before: set[int] = set()  # shared mailboxes nobody held at the last renewal
         self._secret_seen: dict[int, tuple[datetime, bool]] = {}
         self._started = clock.now()
 
@@ -129,9 +133,10 @@ class LeaseKeeper:
                     (MailboxLease.holder == self.holder)
                     & MailboxLease.account.in_(list(kept))).execute()
         others = self._other_copies(now, eligible)
-        share = -(-len(eligible) // (len(others) + 1))  # ceil
-        surplus = [a for a in sorted(kept, reverse=True) if others_can_serve(others, a)]
-        surplus = surplus[:max(0, len(kept) - share)]
+        pool = {a for a in eligible if others_can_serve(others, a)}
+        share = -(-len(pool) // (len(others) + 1))  # ceil
+        kept_shared = kept & pool
+        surplus = sorted(kept_shared, reverse=True)[:max(0, len(kept_shared) - share)]
         if surplus:  # another copy takes them at its next renewal
             with db.atomic():
                 MailboxLease.update(holder=None, expires_at=now).where(
@@ -145,9 +150,15 @@ class LeaseKeeper:
             only_mine = [a for a in candidates if not others_can_serve(others, a)]
             shared = [a for a in candidates if others_can_serve(others, a)]
             free = self._lock_free(now, only_mine, None)
-            room = share - len(kept) - len(free)
+            room = share - len(kept_shared - set(surplus))
             if room > 0 and shared:
                 free += self._lock_free(now, shared, room)
+            # Nobody took these since the last renewal (the copies' shares did not add up,
+            # e.g. a copy that stopped renewing is still counted): served here rather than not.
+            orphans = sorted((self._free_before & set(shared))
+                             - {row.account_id for row in free})
+            if orphans:
+                free += self._lock_free(now, orphans, None)
             if free:
                 MailboxLease.update(
                     holder=self.holder, machine=self.machine, taken_at=now, heartbeat_at=now,
@@ -155,6 +166,8 @@ class LeaseKeeper:
                 ).where(MailboxLease.id.in_([row.id for row in free])).execute()
                 report.taken = sorted(row.account_id for row in free)
         report.held = kept | set(report.taken)
+        # (What it just handed back is left to the others for a whole renewal first.)
+        self._free_before = self._free_of(now, pool - report.held - set(surplus))
         report.lost = sorted(self.held - report.held)
         if report.taken:
             log.info("now serving mailboxes %s", report.taken)
@@ -176,6 +189,14 @@ class LeaseKeeper:
         if limit is not None:
             query = query.limit(limit)
         return list(query.for_update("FOR UPDATE SKIP LOCKED"))
+
+    def _free_of(self, now: datetime, accounts: set[int]) -> set[int]:
+        """Which of these mailboxes no live copy holds now."""
+        if not accounts:
+            return set()
+        return {a for (a,) in MailboxLease.select(MailboxLease.account).where(
+            MailboxLease.account.in_(list(accounts))
+            & (MailboxLease.holder.is_null() | (MailboxLease.expires_at <= now))).tuples()}
 
     def _other_copies(self, now: datetime, eligible: set[int]) -> list[set[int]]:
         """What the other live copies can serve, for those that share a mailbox with us."""
