@@ -11,12 +11,17 @@ the server's client certificate options (`sslcert`, `sslkey`) or libpq's own pas
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
+
+T = TypeVar("T")
 
 DATABASE_URL_ENV = "MAILMONITOR_DATABASE_URL"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -134,7 +139,122 @@ def connect_database(target: DatabaseTarget) -> pw.Database:
     if target.user:
         params["user"] = target.user
     params.update(dict(target.options))
-    return pw.PostgresqlDatabase(target.name, **params)
+    return ReconnectingPostgresqlDatabase(target.name, **params)
+
+
+class ReconnectingPostgresqlDatabase(pw.PostgresqlDatabase):  # type: ignore[misc]  # untyped
+    """A team database that survives its server going away (restart, failover, network cut).
+
+    peewee keeps one connection per thread and believes it open until told otherwise: once
+    the server is gone, psycopg2 answers every statement with "connection already closed",
+    for ever. Here, when any thread's statement finds the server gone, every connection opened
+    before is treated as dead (they all were: one server, one restart), and each thread's next
+    statement outside a transaction opens a new one — a thread that was idle meanwhile does
+    not meet a stale socket after the server is back. Statements are never retried: inside a
+    transaction the error stands (the transaction is gone with its connection, the `atomic()`
+    block fails and nothing of it was committed; a COMMIT whose answer was lost is the one
+    ambiguous case, which the send protocol is built for: services/sending/sendlog.py).
+    Whether the server is reachable at all, and for how long it was not, is
+    services/team/reachability.py's business."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.generation = 0  # bumped when the server was found gone
+        super().__init__(*args, **kwargs)
+
+    def _stale(self) -> bool:
+        state = self._state
+        if state.closed or state.conn is None:
+            return False
+        return bool(state.conn.closed) or \
+            getattr(state, "generation", self.generation) != self.generation
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        opened = bool(super().connect(reuse_if_open))
+        if opened:
+            self._state.generation = self.generation
+        return opened
+
+    def forget_connections(self) -> None:
+        """The server was found gone: no thread uses a connection opened before this again."""
+        self.generation += 1
+
+    def _noticing_loss(self, run: Callable[[], T]) -> T:
+        try:
+            return run()
+        except Exception as exc:
+            if is_connection_lost(exc):
+                self.forget_connections()
+            raise
+
+    def _fresh(self) -> None:
+        """At the start of a unit of work (a statement outside a transaction, or BEGIN): a
+        connection from before the server went away is dropped, the next one is new. Never
+        at COMMIT or ROLLBACK: a COMMIT sent on a new connection would "succeed" (there is no
+        transaction there) while the real one was lost."""
+        if self._stale() and not self.in_transaction():
+            with contextlib.suppress(Exception):
+                self._state.conn.close()
+            self._state.reset()
+
+    def execute_sql(self, sql: str, params: object = None) -> object:
+        self._fresh()
+        return self._noticing_loss(lambda: super(ReconnectingPostgresqlDatabase, self)
+                                   .execute_sql(sql, params))
+
+    def begin(self, *args: object, **kwargs: object) -> None:
+        self._fresh()
+        self._noticing_loss(lambda: super(ReconnectingPostgresqlDatabase, self)
+                            .begin(*args, **kwargs))
+
+    def commit(self) -> None:
+        self._noticing_loss(lambda: super(ReconnectingPostgresqlDatabase, self).commit())
+
+    def rollback(self) -> None:
+        if self._state.conn is not None and self._state.conn.closed:
+            return  # the server dropped the transaction with the connection
+        try:
+            super().rollback()
+        except Exception as exc:
+            if not is_connection_lost(exc):
+                raise
+            self.forget_connections()  # nothing to roll back on a connection that is gone
+
+
+# SQLSTATEs of a server that ends or refuses the session: connection exceptions (class 08),
+# admin / crash shutdown and "cannot connect now" (starting up, shutting down, recovering).
+_SESSION_ENDED = ("57P01", "57P02", "57P03")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Did this error come from the database server being out of reach (down, restarting, a cut
+    network, a connection it dropped), as opposed to one statement failing (a constraint, a
+    timeout, a deadlock)? Only PostgreSQL's driver errors count; SQLite's never do."""
+    try:
+        import psycopg2
+        import psycopg2.extensions
+    except ImportError:  # pragma: no cover - a dependency; SQLite-only installs stay fine
+        return False
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, psycopg2.InterfaceError):  # "connection already closed"
+            return True
+        if isinstance(error, psycopg2.extensions.QueryCanceledError
+                      | psycopg2.extensions.TransactionRollbackError):
+            return False  # a statement timeout, a deadlock: one statement's trouble
+        if isinstance(error, psycopg2.OperationalError):
+            code = getattr(error, "pgcode", None)
+            # No SQLSTATE: libpq's own verdict (refused, reset, "server closed the connection
+            # unexpectedly", SSL EOF, timeout while connecting).
+            if code is None or str(code).startswith("08") or code in _SESSION_ENDED:
+                return True
+        # peewee re-raises a driver error as its own class, the original in `orig`.
+        pending += [error.__cause__, error.__context__, getattr(error, "orig", None)]
+    return False
 
 
 def is_postgres(database: pw.Database | None) -> bool:

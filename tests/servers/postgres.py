@@ -47,8 +47,14 @@ def postgres_bin_dir() -> Path:
 class PostgresServer:
     """`with PostgresServer(pki) as pg: pg.url("dbname")`. `create_database` makes databases."""
 
-    def __init__(self, pki: TestPKI | None = None, *, run_as: str | None = None) -> None:
+    def __init__(self, pki: TestPKI | None = None, *, run_as: str | None = None,
+                 durable: bool = False) -> None:
+        """`durable`: a commit is acknowledged only once its WAL is written (PostgreSQL's
+        default, synchronous_commit = on), so it survives a crash of the server (`restart`).
+        Off by default for speed: the server then loses the last ~0.6 s of acknowledged
+        commits when it crashes, as an asynchronous replica promoted in a failover would."""
         self.pki = pki
+        self.durable = durable
         self.bin = postgres_bin_dir()
         if run_as is None:
             run_as = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
@@ -85,7 +91,10 @@ class PostgresServer:
         settings = [
             "listen_addresses = '127.0.0.1'",
             f"unix_socket_directories = '{directory}'",
-            "fsync = off", "synchronous_commit = off", "full_page_writes = off",
+            # fsync off survives a crash of the server's processes (the OS keeps what was
+            # written), not of the machine; synchronous_commit off survives neither.
+            "fsync = off", "full_page_writes = off",
+            f"synchronous_commit = {'on' if self.durable else 'off'}",
             "max_connections = 200", "shared_buffers = 64MB",
             "log_min_messages = warning",
         ]
@@ -131,6 +140,28 @@ class PostgresServer:
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory = None
         atexit.unregister(self.stop)
+
+    def crash(self) -> None:
+        """`pg_ctl stop -m immediate`: every backend killed at once, no checkpoint; to the
+        clients it is a crash (restart, failover). `start_again` recovers it."""
+        assert self.directory is not None
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-m",
+                  "immediate", "-w", "stop", timeout=30)
+
+    def start_again(self) -> None:
+        """After `crash`: the same server on the same port; returns once it accepts
+        connections (after its crash recovery)."""
+        assert self.directory is not None
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-w", "-t",
+                  str(int(START_TIMEOUT)), "-l", str(self.directory / "server.log"), "-o",
+                  f"-p {self.port}", "start", timeout=START_TIMEOUT + 10)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """`pg_ctl restart -m immediate`, optionally with `down_seconds` without a server."""
+        self.crash()
+        if down_seconds:
+            time.sleep(down_seconds)
+        self.start_again()
 
     def __enter__(self) -> PostgresServer:
         return self.start()
