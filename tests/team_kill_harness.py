@@ -220,6 +220,40 @@ class TeamKillRunner:
                 return
             time.sleep(0.02)
 
+    def run_until_delivered(self, count: int, wait: float = 120.0) -> int:
+        """Both copies run (started if needed) until the sink holds `count` messages."""
+        for copy in (1, 2):
+            if copy not in self.processes or self.processes[copy].poll() is not None:
+                self.start(copy)
+        deadline = time.monotonic() + wait
+        while len(self.sink.messages()) < count:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {len(self.sink.messages())} of {count} delivered")
+            time.sleep(0.01)
+        return len(self.sink.messages())
+
+    def seconds_to_next_delivery(self, wait: float = 120.0) -> float:
+        """From now until the sink receives one more message (the copies must keep running)."""
+        started = time.monotonic()
+        before = len(self.sink.messages())
+        while len(self.sink.messages()) == before:
+            self._check_alive()
+            if time.monotonic() - started > wait:
+                raise AssertionError(f"nothing was delivered for {wait:.0f} s")
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    def log_text(self, copy: int) -> str:
+        """Everything copy `copy` logged (the current log file and rotated ones)."""
+        folder = self.data_dir(copy) / "logs"
+        return "".join(path.read_text(errors="replace")
+                       for path in sorted(folder.glob("mailmonitor.log*")))
+
+    def stderr_text(self, copy: int) -> str:
+        path = self.folder / f"copy{copy}" / "stderr.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def stop_all(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:

@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "google_token_uri": None,
     "ms_client_id": None,
     "ms_authority": None,
+    # A team database out of reach this long stops `run --headless` with exit status 1 (its
+    # service manager starts it again); services/team/reachability.py
+    "team_database_give_up_minutes": 10,
 }
 
 

@@ -11,7 +11,10 @@ both the window (qasync) and `mailmonitor run --headless` (plain asyncio).
 Only one process may send from a data folder (two would settle each other's sends in flight):
 whoever runs this holds `acquire_instance_lock` first. On a team database (PostgreSQL) several
 copies run at once on different folders and machines: each serves only the mailboxes it holds a
-lease for (services/team/leases.py), renewed every third of the lease length.
+lease for (services/team/leases.py), renewed every third of the lease length. When the team
+database goes away (restart, failover, a cut network) everything that touches it holds until it
+is back (services/team/reachability.py); a headless copy that cannot reach it for long stops
+with status 1, for its service manager to start it again.
 
 Intervals can be set by environment variables (seconds; mainly for tests and demos):
   MAILMONITOR_SEND_TICK         sending loop period                           (default 15)
@@ -156,6 +159,8 @@ class BackgroundWork:
         self.fatal_error: str | None = None  # why the work had to stop (run() returns 1)
         self.leases: Any = None
         self.live: Any = None
+        self.link: Any = None  # team database: reachable, or unreachable since when
+        self._away = asyncio.Event()  # set while the team database is unreachable
         from mailmonitor.services.team.leases import (
             LeaseKeeper,
             lease_seconds_from_env,
@@ -172,12 +177,80 @@ class BackgroundWork:
             self.engine.sender.fence = keeper.held_condition
             self.monitor.serves = lambda: keeper.held
         if team_mode():
+            from mailmonitor.models import db
+            from mailmonitor.services.team import reachability
             from mailmonitor.services.team.live import LiveEvents
 
             self.live = LiveEvents(self.leases.holder if self.leases else new_holder_id())
+            # A window never gives up on its database: it says so and keeps trying.
+            give_up = reachability.give_up_after_from_settings() if kind == "headless" \
+                else None
+            self.link = reachability.DatabaseLink(
+                self.clock, reachability.server_probe(db.obj), give_up_after=give_up)
+            reachability.register(self.link)
+            self.monitor.held = self.database_away
+            self.monitor.on_database_error = self.database_lost
+        self._probe_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-probe")
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- the team database going away ------------------------------------------------------------
+
+    def database_away(self) -> bool:
+        """The team database is unreachable: nothing is sent, checked or leased meanwhile."""
+        return self.link is not None and not self.link.reachable
+
+    def database_lost(self, exc: BaseException) -> bool:
+        """`exc` (from any database work, on the loop's thread) means the team database is out
+        of reach: True, and this copy holds everything until it is back (said once). False for
+        any other error, which the caller handles as before."""
+        if self.link is None or not self.link.lost(exc):
+            return False
+        if not self._away.is_set():
+            self._away.set()
+            if self.leases is not None:  # lapsing: serve nothing until renewed
+                self.leases.held = set()
+        return True
+
+    async def database_loop(self) -> None:
+        """While the team database is unreachable: probe it with backoff; when it answers,
+        renew the leases at once and wake the sending loop; past the limit, give up."""
+        link = self.link
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            if link.reachable:
+                stop = asyncio.create_task(self.stopping.wait())
+                away = asyncio.create_task(self._away.wait())
+                await asyncio.wait([stop, away], return_when=asyncio.FIRST_COMPLETED)
+                for task in (stop, away):
+                    task.cancel()
+                continue
+            if link.gave_up():
+                self.give_up(link.give_up_line())
+                break
+            if link.probe_due() and await loop.run_in_executor(self._probe_executor,
+                                                               link.probe):
+                self._away.clear()
+                await self._database_back()
+                continue
+            await self._pause(min(max(link.seconds_to_probe(), 0.05), 1.0))
+
+    async def _database_back(self) -> None:
+        if self.leases is not None:
+            try:
+                await self._in_thread(self.leases.renew)
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("renewing the mailbox leases failed")
+        self._batch_done.set()  # the sending loop looks again now
+
+    def give_up(self, line: str) -> None:
+        """The team database stayed out of reach past the limit: stop (run() returns 1)."""
+        if self.fatal_error is None:
+            self.fatal_error = line
+            log.error("stopping: %s", line)
+        self.request_stop()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):  # see Monitor.run: no inner task
@@ -192,6 +265,7 @@ class BackgroundWork:
         free = MAX_PARALLEL_MAILBOXES - len(busy)
         if free <= 0 or self.stopping.is_set():
             return 0
+        engine.settle_unsent()  # before reconcile: those are known not to be delivered
         if engine.needs_reconcile(busy):
             engine.apply_reconcile(await self._in_thread(engine.reconcile, set(busy)))
         now = asyncio.get_running_loop().time()
@@ -218,6 +292,8 @@ class BackgroundWork:
             try:
                 result = await self._in_thread(engine.send, account_id, batch)
             except Exception as exc:
+                if self.database_lost(exc):  # its records are settled once it is back
+                    return 0
                 if is_fatal_database_error(exc):
                     self.fatal(exc)
                     return 0
@@ -231,7 +307,9 @@ class BackgroundWork:
                                                    + max(self.send_tick, 0.05))
             return int(result.sent)
         except Exception as exc:  # applying it failed: the database is busy or gone
-            if is_fatal_database_error(exc):
+            if self.database_lost(exc):
+                pass
+            elif is_fatal_database_error(exc):
                 self.fatal(exc)
             else:
                 log.exception("recording the batch of mailbox %s failed", account_id)
@@ -262,23 +340,25 @@ class BackgroundWork:
                 self._batch_done.clear()
                 started = 0
                 try:
-                    started = await self.start_batches()
+                    if not self.database_away():
+                        started = await self.start_batches()
                 except Exception as exc:
-                    if is_fatal_database_error(exc):
+                    if self.database_lost(exc):
+                        pass
+                    elif is_fatal_database_error(exc):
                         self.fatal(exc)
                         break
-                    log.exception("sending round failed")
+                    else:
+                        log.exception("sending round failed")
                 if started and len(self.in_flight) < MAX_PARALLEL_MAILBOXES:
                     continue  # a free slot: more may be ready (replanned without these)
-                waits = [asyncio.create_task(self._batch_done.wait())] if self.in_flight else []
-                if waits:
-                    stop = asyncio.create_task(self.stopping.wait())
-                    await asyncio.wait([*waits, stop], timeout=self.send_tick,
-                                       return_when=asyncio.FIRST_COMPLETED)
-                    for task in (*waits, stop):
-                        task.cancel()
-                else:
-                    await self._pause(self.send_tick)
+                # Until a batch ends, the team database is back, a stop, or the next tick.
+                done = asyncio.create_task(self._batch_done.wait())
+                stop = asyncio.create_task(self.stopping.wait())
+                await asyncio.wait([done, stop], timeout=self.send_tick,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for task in (done, stop):
+                    task.cancel()
         finally:
             # A stop lets the batches finish their email in flight (engine.stop), recorded.
             if self.in_flight:
@@ -292,16 +372,22 @@ class BackgroundWork:
             await self._pause(keeper.ttl.total_seconds() / 3)
             if self.stopping.is_set():
                 break
+            if self.database_away():  # database_loop renews them once it is back
+                continue
             try:
                 await self._in_thread(keeper.renew)
-            except Exception:  # the server is unreachable: the leases lapse, others take over
-                log.exception("renewing the mailbox leases failed")
+            except Exception as exc:  # the leases lapse meanwhile; others may take over
+                if not self.database_lost(exc):
+                    log.exception("renewing the mailbox leases failed")
 
     async def reply_loop(self) -> None:
         """Every sending mailbox's INBOX at start, then every few minutes."""
         from mailmonitor.services.deliverability import bounce_guard
 
         while not self.stopping.is_set():
+            if self.database_away():
+                await self._pause(min(self.reply_poll, 1.0))
+                continue
             try:
                 polled_at = self.clock.now()
                 await self._in_thread(self.replies.poll_all, self.engine.serves())
@@ -311,6 +397,9 @@ class BackgroundWork:
                                                polled_at)
                 bounce_guard.apply_pauses(pauses, self.clock.now())
             except Exception as exc:
+                if self.database_lost(exc):
+                    await self._pause(min(self.reply_poll, 1.0))
+                    continue
                 if is_fatal_database_error(exc):
                     self.fatal(exc)
                     break
@@ -325,12 +414,14 @@ class BackgroundWork:
         outbox.settle_interrupted(self.clock.now())
         while not self.stopping.is_set():
             try:
-                digest.collect_round(self.clock.now())
-                if outbox.due_messages(self.clock.now(), limit=1):
-                    await self._in_thread(outbox.deliver_due, self.clock, self.engine.timeout,
-                                          self.stopping_flag)
-            except Exception:
-                log.exception("alert round failed")
+                if not self.database_away():
+                    digest.collect_round(self.clock.now())
+                    if outbox.due_messages(self.clock.now(), limit=1):
+                        await self._in_thread(outbox.deliver_due, self.clock,
+                                              self.engine.timeout, self.stopping_flag)
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("alert round failed")
             await self._pause(self.notify_tick)
 
     def fatal(self, exc: BaseException) -> None:
@@ -356,12 +447,13 @@ class BackgroundWork:
         while not self.stopping.is_set():
             # A tick after start: start-up stays quick, and the work is daily anyway.
             await self._pause(self.deliverability_tick)
-            if self.stopping.is_set():
-                break
+            if self.stopping.is_set() or self.database_away():
+                continue
             try:
                 await self.deliverability_round()
-            except Exception:
-                log.exception("deliverability round failed")
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("deliverability round failed")
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
@@ -379,15 +471,18 @@ class BackgroundWork:
         if self.leases is not None:
             try:
                 await self._in_thread(self.leases.renew)
-            except Exception:
-                log.exception("taking the mailbox leases failed")
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("taking the mailbox leases failed")
         try:
-            if self.sending and self.engine.needs_reconcile():
+            if self.sending and not self.database_away() and self.engine.needs_reconcile():
                 report = await self._in_thread(self.engine.reconcile)
                 self.engine.apply_reconcile(report)
                 log.info("at start: %s", report)
         except Exception as exc:  # a restart never ends in a traceback
-            if is_fatal_database_error(exc):
+            if self.database_lost(exc):
+                pass  # settled by the sending loop once the database is back
+            elif is_fatal_database_error(exc):
                 self.fatal(exc)
                 self.executor.shutdown(wait=False, cancel_futures=True)
                 return 1
@@ -398,21 +493,26 @@ class BackgroundWork:
                  asyncio.create_task(self.deliverability_loop())] if self.sending else []
         if self.leases is not None:
             tasks.append(asyncio.create_task(self.lease_loop()))
+        if self.link is not None:
+            tasks.append(asyncio.create_task(self.database_loop()))
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()
         monitor_task.cancel()
         await asyncio.gather(monitor_task, return_exceptions=True)
-        if self.leases is not None:  # hand the mailboxes over now, not after the expiry
+        if self.leases is not None and not self.database_away():
+            # Hand the mailboxes over now, not after the expiry.
             try:
                 await self._in_thread(self.leases.release_all)
-            except Exception:
-                log.exception("releasing the mailbox leases failed")
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("releasing the mailbox leases failed")
         # The sending batches are done (gathered above); a reply poll still in a worker thread
         # is bounded by its timeouts and needs no waiting for.
         if self.live is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.live.stop)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._probe_executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
         return 1 if self.fatal_error else 0
 

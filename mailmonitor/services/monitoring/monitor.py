@@ -95,6 +95,11 @@ class Monitor:
         # Team database: the mailboxes this copy serves (None: all). A copy never checks a
         # mailbox another copy serves (without its secret it would report it disconnected).
         self.serves: Callable[[], Collection[int] | None] = lambda: None
+        # Team database: True while it is unreachable (no tick runs: every check would fail
+        # to be recorded); `on_database_error(exc)` is True when an error meant exactly that
+        # (the owner holds everything and says so once: services/team/reachability.py).
+        self.held: Callable[[], bool] = lambda: False
+        self.on_database_error: Callable[[BaseException], bool] | None = None
 
     @property
     def timeout(self) -> float:
@@ -159,6 +164,10 @@ class Monitor:
             # This computer's keyring, not the mailbox: its status stays; tried again later.
             self.keyring_problem(account_id, str(exc))
             return None
+        except Exception as exc:
+            if self.on_database_error is not None and self.on_database_error(exc):
+                return None  # not recorded: checked again once the database is back
+            raise
         finally:
             self.in_flight.discard(account_id)
             settled = self._settled.pop(account_id, None)
@@ -317,12 +326,16 @@ class Monitor:
         last = loop.time()
         while not self._stopping.is_set():
             try:
-                await self.tick()
+                if not self.held():
+                    await self.tick()
             except Exception as exc:
-                if self.on_fatal is not None and is_fatal_database_error(exc):
+                if self.on_database_error is not None and self.on_database_error(exc):
+                    pass
+                elif self.on_fatal is not None and is_fatal_database_error(exc):
                     self.on_fatal(exc)
                     return
-                log.exception("monitor tick failed")
+                else:
+                    log.exception("monitor tick failed")
             # Awaited in this task (no inner task that a loop ended from outside would leave
             # never started, warning "coroutine was never awaited").
             with contextlib.suppress(TimeoutError):

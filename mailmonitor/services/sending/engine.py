@@ -36,6 +36,7 @@ from mailmonitor.services.monitoring.checker import (
 )
 from mailmonitor.services.monitoring.sending_limits import apply_sending_limit
 from mailmonitor.services.monitoring.status_rules import backoff_delay
+from mailmonitor.services.sending import sendlog
 from mailmonitor.services.sending.mailbox import app_saves_sent_copy
 from mailmonitor.services.sending.reconcile import (
     DEFAULT_SETTLE,
@@ -120,6 +121,28 @@ class SendingEngine:
         if served is None:
             served = [a for (a,) in Account.select(Account.id).tuples()]
         return [a for a in served if a not in busy]
+
+    def settle_unsent(self) -> int:
+        """Sends whose hand-over could not be recorded because the team database went away:
+        their end of data was never written, so the server discarded them — whatever the
+        database says about the hand-over (its COMMIT may have landed without an answer). They
+        are marked not sent (the lead gets the step again) instead of being looked up."""
+        ids = self.sender.take_unsent()
+        if not ids:
+            return 0
+        now = self.clock.now()
+        try:
+            records = list(SendRecord.select().where(SendRecord.id.in_(list(ids))
+                                                     & (SendRecord.state == SendState.SENDING)))
+            for record in records:
+                sendlog.mark_failed(record, f"{sendlog.INTERRUPTED}: the team database went "
+                                    "away before the hand-over was recorded, so the end of "
+                                    "the message was never sent; it is sent again", now)
+                ids.discard(record.id)
+            ids.clear()
+        finally:
+            self.sender.put_back_unsent(ids)  # what is left if the database failed again
+        return len(records)
 
     def needs_reconcile(self, busy: Collection[int] = ()) -> bool:
         """Are there interrupted sends to settle now? While some wait (server unreachable, or
@@ -288,6 +311,7 @@ class SendingEngine:
 
     def run_once(self) -> RoundReport:
         report = RoundReport()
+        self.settle_unsent()
         if self.needs_reconcile():
             report.reconciled = self.reconcile()
             self.apply_reconcile(report.reconciled)

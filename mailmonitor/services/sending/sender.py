@@ -39,6 +39,7 @@ from imapclient import IMAPClient
 from mailmonitor.clock import Clock
 from mailmonitor.logsetup import redact, scrub_secrets
 from mailmonitor.models import Account, Lead, Step
+from mailmonitor.models.database import is_connection_lost
 from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
@@ -256,7 +257,12 @@ class SmtpTransport:
                 self.close()
             raise
         except Exception as exc:
-            self.close()
+            self.close()  # before the hand-over this discards the message (no final ".")
+            if isinstance(exc, pw.DatabaseError) and is_connection_lost(exc):
+                # The team database went away while the hand-over was being recorded: the
+                # batch stops there (it is not this mailbox's trouble: no back-off), and the
+                # record, never marked handed over, is settled as not sent once it is back.
+                raise
             text = self._clean(f"{type(exc).__name__}: {exc}")
             # smtplib words a read timeout as "Connection unexpectedly closed: timed out"
             timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__,
@@ -351,6 +357,19 @@ class BatchSender:
         self.save_copy = save_copy
         self.stop = stop or threading.Event()
         self.retry_delay = retry_delay
+        # Records whose hand-over could not be recorded because the team database went away:
+        # their final "." was never written (the engine settles them once it is back).
+        self._unsent: set[int] = set()
+        self._unsent_lock = threading.Lock()
+
+    def take_unsent(self) -> set[int]:
+        with self._unsent_lock:
+            taken, self._unsent = self._unsent, set()
+        return taken
+
+    def put_back_unsent(self, record_ids: set[int]) -> None:
+        with self._unsent_lock:
+            self._unsent |= record_ids
 
     def send_batch(self, account_id: int, batch: list[Dispatch]) -> BatchResult:
         result = BatchResult(account_id)
@@ -428,6 +447,9 @@ class BatchSender:
                                self.fence(account.id) if self.fence else None))
         except SendError as error:
             return self._send_failed(error, record, result)
+        except pw.DatabaseError:  # only the hand-over's record raises this: "." never went
+            self.put_back_unsent({record.id})
+            raise
         sendlog.mark_sent(record, self.clock.now(), delays=campaigns.delays(step.campaign_id),
                           touch_account=False)
         result.sent += 1

@@ -28,6 +28,7 @@ import peewee as pw
 
 from mailmonitor import events
 from mailmonitor.models import db
+from mailmonitor.models.database import first_line
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,15 @@ class LiveEvents:
         return listen_connection(self.database)
 
     def _listen_forever(self) -> None:
+        paused = False  # said once per outage, not at every attempt to listen again
         while not self._stop.is_set():
             conn = None
             try:
                 conn = self._connect()
                 self.listening.set()
+                if paused:
+                    paused = False
+                    log.info("live updates from the other copies resumed")
                 while not self._stop.is_set():
                     ready, _, _ = select.select([conn], [], [], 1.0)  # wakes up to notice stop
                     if not ready:
@@ -124,7 +129,10 @@ class LiveEvents:
                     while conn.notifies:
                         self._deliver(conn.notifies.pop(0).payload)
             except Exception as exc:
-                log.warning("live updates from the other copies paused: %s", exc)
+                if not paused:
+                    paused = True
+                    log.warning("live updates from the other copies paused: %s",
+                                first_line(exc))
             finally:
                 self.listening.clear()
                 if conn is not None:
