@@ -18,6 +18,12 @@ Microsoft flavour (for msal)
     tokens with the right ``iss``, ``aud``, ``nonce``, ``preferred_username``, ``tid``;
     ``client_info``; refresh tokens rotate on every use when ``rotate_microsoft``), and scripted
     errors (:meth:`script_refresh_error`, e.g. AADSTS700082).
+    Device code (RFC 8628, what msal's ``initiate_device_flow`` uses): ``POST
+    /{tenant}/oauth2/v2.0/devicecode`` (in the discovery document as
+    ``device_authorization_endpoint``) answers a device code, a user code and
+    ``verification_uri`` = ``/devicelogin``, where a person (``TestBrowser.enter_device_code``)
+    enters the code and signs in; meanwhile the token endpoint answers the device-code grant
+    ``authorization_pending`` (``authorization_declined``, ``expired_token``).
 
 Both: a sign-in page (``POST /login``: the test browser picks the user), ID tokens signed RS256
 (keys at ``/jwks``; neither library verifies them: they come straight from the token endpoint over
@@ -108,6 +114,20 @@ class _Code:
 
 
 @dataclass
+class _Device:
+    """A device sign-in in progress (RFC 8628)."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: str
+    expires: float
+    email: str | None = None  # who signed in with the code
+    declined: bool = False
+    used: bool = False
+
+
+@dataclass
 class _Pending:
     flavour: str
     params: dict[str, str]
@@ -129,7 +149,8 @@ class IdentityProvider:
     host = "127.0.0.1"
 
     def __init__(self, pki: TestPKI | None = None, *, rotate_google: bool = False,
-                 rotate_microsoft: bool = True, access_token_seconds: int = 3600) -> None:
+                 rotate_microsoft: bool = True, access_token_seconds: int = 3600,
+                 device_code_seconds: int = 900) -> None:
         self.pki = pki or shared_test_pki()
         self.rotate_google = rotate_google
         self.rotate_microsoft = rotate_microsoft
@@ -141,6 +162,8 @@ class IdentityProvider:
         self.stats = Stats()
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
+        self.device_code_seconds = device_code_seconds
+        self._devices: dict[str, _Device] = {}  # device code -> its sign-in
         self._codes: dict[str, _Code] = {}
         self._grants: dict[str, _Grant] = {}  # refresh token -> grant
         self._access: dict[str, tuple[str, float]] = {}  # access token -> (email, expires)
@@ -376,6 +399,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._discovery()
             elif path == "/jwks":
                 self._json(200, self.idp.jwks())
+            elif path == "/devicelogin":
+                self._html(200, '<html><body><h1>Enter code</h1><form method="post" '
+                                'action="/devicelogin"><input name="user_code">'
+                                '<input name="email"><button>Next</button></form>'
+                                '</body></html>')
             else:
                 self._json(404, {"error": "not_found"})
         except OAuthFailure as exc:
@@ -392,6 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._token("google", form)
             elif self._tenant_route(path, "oauth2/v2.0/token"):
                 self._token("microsoft", form)
+            elif self._tenant_route(path, "oauth2/v2.0/devicecode"):
+                self._device_code(form)
+            elif path == "/devicelogin":
+                self._device_login(form)
             elif path == "/revoke":
                 self._revoke(form)
             elif path == "/introspect":
@@ -407,6 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
             "issuer": f"{base}/v2.0",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "jwks_uri": f"{self.idp.base_url}/jwks",
             "response_modes_supported": ["query", "fragment", "form_post"],
             "response_types_supported": ["code"],
@@ -515,6 +548,9 @@ class _Handler(BaseHTTPRequestHandler):
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
             self._json(200, self._redeem_code(flavour, client_id, form))
+        elif grant_type == "urn:ietf:params:oauth:grant-type:device_code" \
+                and flavour == "microsoft":
+            self._json(200, self._redeem_device_code(client_id, form))
         elif grant_type == "refresh_token":
             self._json(200, self._refresh(flavour, client_id, form))
         else:
@@ -535,6 +571,67 @@ class _Handler(BaseHTTPRequestHandler):
                 raise OAuthFailure(400, "invalid_grant", "Invalid code verifier.")
             return idp._issue(flavour, code.email, client_id, code.scope, nonce=code.nonce,
                               refresh=code.offline)
+
+    def _device_code(self, form: dict[str, str]) -> None:
+        idp = self.idp
+        if form.get("client_id") != idp.ms_client_id:
+            raise OAuthFailure(400, "invalid_client", "AADSTS700016: Application not found.")
+        scope = form.get("scope", "")
+        if "openid" not in scope.split():
+            raise OAuthFailure(400, "invalid_scope", "openid is required")
+        letters = "BCDFGHJKLMNPQRSTVWXZ"
+        user_code = "".join(secrets.choice(letters) for _ in range(9))
+        device = _Device("DAQABAAEAAA" + secrets.token_urlsafe(40), user_code, idp.ms_client_id,
+                         scope, time.time() + idp.device_code_seconds)
+        with idp._lock:
+            idp._devices[device.device_code] = device
+            idp.stats.authorizations += 1
+        verification_uri = f"{idp.base_url}/devicelogin"
+        self._json(200, {
+            "device_code": device.device_code, "user_code": user_code,
+            "verification_uri": verification_uri, "expires_in": idp.device_code_seconds,
+            "interval": 1,
+            "message": f"To sign in, use a web browser to open the page {verification_uri} and "
+                       f"enter the code {user_code} to authenticate."})
+
+    def _device_login(self, form: dict[str, str]) -> None:
+        """The person on another device enters the code and signs in (or declines)."""
+        idp = self.idp
+        code = form.get("user_code", "").strip().upper()
+        with idp._lock:
+            device = next((d for d in idp._devices.values() if d.user_code == code), None)
+            if device is None or device.expires < time.time() or device.used:
+                raise OAuthFailure(400, "invalid_request", "That code is not valid.")
+            if form.get("deny"):
+                device.declined = True
+            else:
+                email = form.get("email", "").strip().lower()
+                if "@" not in email:
+                    raise OAuthFailure(400, "invalid_request", "enter an email address")
+                device.email = email
+        self._html(200, "<html><body><p>You have signed in. You may now close this window."
+                        "</p></body></html>")
+
+    def _redeem_device_code(self, client_id: str, form: dict[str, str]) -> dict[str, Any]:
+        idp = self.idp
+        with idp._lock:
+            device = idp._devices.get(form.get("device_code", ""))
+            if device is None or device.used or device.client_id != client_id:
+                raise OAuthFailure(400, "invalid_grant", "AADSTS70000: The provided value for "
+                                   "the 'device_code' is not valid.")
+            if device.declined:
+                raise OAuthFailure(400, "authorization_declined", "AADSTS70000: The user "
+                                   "declined the authorization.")
+            if device.expires < time.time():
+                raise OAuthFailure(400, "expired_token", "AADSTS70020: The provided value for "
+                                   "the input parameter 'device_code' is not valid.")
+            if device.email is None:
+                raise OAuthFailure(400, "authorization_pending", "AADSTS70016: OAuth 2.0 "
+                                   "device flow error. Authorization is pending.")
+            device.used = True
+            idp.stats.codes_issued += 1
+            return idp._issue("microsoft", device.email, client_id, device.scope, nonce=None,
+                              refresh="offline_access" in device.scope.split())
 
     def _refresh(self, flavour: str, client_id: str, form: dict[str, str]) -> dict[str, Any]:
         idp = self.idp
@@ -670,6 +767,40 @@ class TestBrowser(webbrowser.BaseBrowser):
                 return resp.status, resp.read().decode(), ""
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(errors="replace"), exc.headers.get("Location", "")
+
+    def enter_device_code(self, instructions: str, user: str | None = None, *,
+                          deny: bool = False) -> None:
+        """A person reads the printed instructions (the link and the code), opens the link on
+        another device and signs in as ``user`` (default: the address the text names)."""
+        link = re.search(r"(https://\S+/devicelogin)", instructions)
+        code = re.search(r"code ([A-Z0-9-]{6,})", instructions)
+        assert link and code, instructions
+        status, page, _ = self._fetch(link.group(1))
+        assert status == 200, page
+        named = re.search(r"as (\S+@\S+?),? ", instructions)
+        email = user or (named.group(1) if named else "")
+        form = {"user_code": code.group(1), "email": email}
+        if deny:
+            form["deny"] = "1"
+        status, page, _ = self._fetch(link.group(1), form)
+        assert status == 200, page
+
+    def redirected_address(self, url: str, user: str | None = None) -> str:
+        """Sign in at ``url`` on "another device" and return the address that browser was sent
+        to (on 127.0.0.1, where nothing listens: what a person copies from the address bar)."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        status, page, _ = self._fetch(url)
+        assert status == 200, page
+        request_id = re.search(r'name="request_id" value="([^"]+)"', page)
+        assert request_id is not None, page
+        form = {"request_id": request_id.group(1)}
+        if self.deny:
+            form["deny"] = "1"
+        else:
+            form["email"] = user or self.user or query.get("login_hint", "")
+        status, page, location = self._fetch(f"{self.idp.base_url}/login", form)
+        assert status in (301, 302, 303), page
+        return location
 
     def _sign_in(self, visit: Visit) -> None:
         query = {k: v[0] for k, v in parse_qs(urlsplit(visit.url).query).items()}

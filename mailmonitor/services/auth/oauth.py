@@ -43,7 +43,7 @@ import msal
 import msal.exceptions
 import requests
 from google.auth import jwt
-from google_auth_oauthlib.flow import InstalledAppFlow
+from google_auth_oauthlib.flow import Flow, InstalledAppFlow
 
 from mailmonitor.logsetup import redact, register_secret
 from mailmonitor.models import Account, account_by_email
@@ -51,6 +51,7 @@ from mailmonitor.services.accounts.adding import AccountSpec, account_values, cr
 from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.config import (
+    GoogleConfig,
     OAuthNotConfigured,
     TimeoutSession,
     ca_bundle,
@@ -246,8 +247,16 @@ def _google_sign_in(expected: dict[str, None], login_hint: str, timeout: float,
         listener.expect(state)
         present_url(url, on_url)
         params = _wait_for_redirect(listener, deadline, cancel, timeout)
+    return google_tokens_for_code(flow, params["code"], config, expected)
+
+
+def google_tokens_for_code(flow: Flow, code: str, config: GoogleConfig,
+                           expected: dict[str, None]) -> SignedIn:
+    """Redeem the authorization code (PKCE: the flow holds the verifier) and check who signed
+    in: the ID token's address must be the account's, and Gmail access must be granted."""
+    register_secret(code)
     try:
-        token = flow.fetch_token(code=params["code"], timeout=NETWORK_TIMEOUT)
+        token = flow.fetch_token(code=code, timeout=NETWORK_TIMEOUT)
     except requests.RequestException as exc:
         raise SignInError(f"cannot reach Google's sign-in service: {_describe(exc)}") from None
     except Exception as exc:  # oauthlib's OAuth2Error and friends: the provider said no
@@ -395,6 +404,14 @@ def _ms_sign_in(expected: dict[str, None], login_hint: str, timeout: float,
         except (ValueError, RuntimeError) as exc:  # state or nonce mismatch
             raise SignInError(f"the Microsoft sign-in answer was not valid: {_describe(exc)}"
                               ) from None
+    return ms_signed_in(result, app, cache, expected)
+
+
+def ms_signed_in(result: dict[str, Any], app: msal.PublicClientApplication,
+                 cache: msal.SerializableTokenCache, expected: dict[str, None]) -> SignedIn:
+    """What msal answered a sign-in (browser or device code): who signed in, checked against
+    the account, and the token cache to keep."""
+    config = microsoft_config()
     for key in ("access_token", "refresh_token", "id_token"):
         register_secret(result.get(key))
     if "error" in result:
@@ -468,6 +485,13 @@ def _ms_access_token(email: str, timeout: float) -> str:
 # --- the API the window and the command line use -------------------------------------------------
 
 
+def _browser_signer(on_url: UrlCallback | None, cancel: threading.Event | None) -> Signer:
+    def sign(kind: str, expected: dict[str, None], login_hint: str, timeout: float
+             ) -> SignedIn:
+        return _browser_sign_in(kind, expected, login_hint, timeout, on_url, cancel)
+    return sign
+
+
 def _browser_sign_in(kind: str, expected: dict[str, None], login_hint: str, timeout: float,
                      on_url: UrlCallback | None, cancel: threading.Event | None) -> SignedIn:
     provider = _provider(kind)
@@ -481,30 +505,37 @@ def _browser_sign_in(kind: str, expected: dict[str, None], login_hint: str, time
         raise SignInError(f"cannot wait for the sign-in: {_describe(exc)}") from None
 
 
+# Signs in someone for (kind, addresses the account accepts, login hint, timeout): the browser
+# by default; services/auth/no_browser.py brings the device code and the pasted address.
+Signer = Callable[[str, dict[str, None], str, float], SignedIn]
+
+
 def _store(email: str, signed: SignedIn) -> None:
     with _account_lock(email):
         secrets.set_secret(email, signed.secret_kind, signed.secret)
 
 
 def sign_in(account: Account, timeout: float, *, on_url: UrlCallback | None = None,
-            cancel: threading.Event | None = None) -> None:
-    """Re-authenticate an existing account in the browser and store its new tokens. Nothing
-    else about the account changes. Raises SignInError (timeout, cancel, another address, the
-    provider's refusal) or secrets.SecretStoreError."""
+            cancel: threading.Event | None = None, signer: Signer | None = None) -> None:
+    """Re-authenticate an existing account in the browser (or with `signer`) and store its new
+    tokens. Nothing else about the account changes. Raises SignInError (timeout, cancel,
+    another address, the provider's refusal) or secrets.SecretStoreError."""
     expected = {account.email.lower(): None}  # ordered: the address named in messages first
     if account.username:
         expected[account.username.lower()] = None
     ok, message = secrets.keyring_status()
     if not ok:
         raise secrets.SecretStoreError(message)
-    signed = _browser_sign_in(account.kind, expected, account.email, timeout, on_url, cancel)
+    signed = (signer or _browser_signer(on_url, cancel))(account.kind, expected, account.email,
+                                                         timeout)
     _store(account.email, signed)
     log.info("signed in again as %s", signed.email)
 
 
 def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
                 on_url: UrlCallback | None = None, cancel: threading.Event | None = None,
-                connection_test: ConnectionTest | None = None) -> Account:
+                connection_test: ConnectionTest | None = None, signer: Signer | None = None
+                ) -> Account:
     """Sign in with the browser, then create the account (auth method oauth2). The tokens are
     stored before the account, so a keyring failure creates nothing. With ``connection_test``
     (`accounts add --test`) a real check of the new account must pass too, or nothing is
@@ -520,7 +551,8 @@ def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
     if spec.username:
         expected[spec.username.lower()] = None
     started = time.monotonic()
-    signed = _browser_sign_in(spec.kind, expected, spec.email, timeout, on_url, cancel)
+    signed = (signer or _browser_signer(on_url, cancel))(spec.kind, expected, spec.email,
+                                                         timeout)
     _store(spec.email, signed)
     try:
         done = now + timedelta(seconds=time.monotonic() - started)
