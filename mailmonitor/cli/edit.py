@@ -53,7 +53,7 @@ def add_parsers(acc: Any, camp: Any, common: Parser) -> None:
                        help='sending window: always, or "mon-fri 09:00-17:00 Europe/Berlin"')
     cedit.add_argument("--auto-reallocate", metavar="MINUTES|off",
                        help="move a broken mailbox's leads after this wait, or off")
-    from mailmonitor.cli_team import add_owner_options
+    from mailmonitor.cli.team import add_owner_options
 
     add_owner_options(edit, cedit)
 

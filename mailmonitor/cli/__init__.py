@@ -8,14 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mailmonitor import __version__
-from mailmonitor.cli_oauth import add_oauth_parser, cmd_oauth
+from mailmonitor.cli.oauth import add_oauth_parser, cmd_oauth
 from mailmonitor.services.accounts.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
 from mailmonitor.services.monitoring.concurrency import CLI_CONCURRENCY, MAX_CONCURRENCY
 
@@ -63,7 +62,7 @@ def build_parser() -> Parser:
                        help=f"mailboxes checked at once (1-{MAX_CONCURRENCY}; default "
                             f"{CLI_CONCURRENCY})")
     check.add_argument("emails", nargs="*", metavar="EMAIL", help="only these accounts")
-    from mailmonitor.cli_deliverability import add_check_options
+    from mailmonitor.cli.deliverability import add_check_options
 
     add_check_options(check)
 
@@ -147,7 +146,7 @@ def build_parser() -> Parser:
     realloc.add_argument("--include-contacted", action="store_true",
                          help="move leads that already got an email too")
 
-    from mailmonitor.cli_edit import add_parsers as add_edit_parsers
+    from mailmonitor.cli.edit import add_parsers as add_edit_parsers
 
     add_edit_parsers(acc, camp, common)  # accounts edit, campaigns edit
 
@@ -161,19 +160,19 @@ def build_parser() -> Parser:
     llist.add_argument("name", metavar="NAME", help="the campaign")
     llist.add_argument("--json", action="store_true", help="print JSON")
 
-    from mailmonitor.cli_notify import add_parser as add_notify_parser
+    from mailmonitor.cli.notify import add_parser as add_notify_parser
 
     add_notify_parser(sub, common, Parser)
 
-    from mailmonitor.cli_deliverability import add_parsers
+    from mailmonitor.cli.deliverability import add_parsers
 
     add_parsers(sub, common, Parser)
 
-    from mailmonitor.cli_team import add_parser as add_team_parser
+    from mailmonitor.cli.team import add_parser as add_team_parser
 
     add_team_parser(sub, common, Parser)
 
-    from mailmonitor.cli_db import add_db_parser
+    from mailmonitor.cli.db import add_db_parser
 
     add_db_parser(sub, common, Parser)
 
@@ -207,7 +206,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.monitoring.reasons import label_for
 
     if args.action == "edit":
-        from mailmonitor.cli_edit import cmd_accounts_edit
+        from mailmonitor.cli.edit import cmd_accounts_edit
 
         return cmd_accounts_edit(args, now)
     if args.action == "add":
@@ -263,7 +262,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     if args.action == "reconnect":
         return reconnect_account(account, args, now)
     if args.action == "resume-sending":
-        from mailmonitor.cli_deliverability import resume_sending
+        from mailmonitor.cli.deliverability import resume_sending
 
         return resume_sending(account, now)
     if args.action == "disconnect":
@@ -378,7 +377,7 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                       f"{row['mailboxes_total']} mailboxes  {row['leads_total']} leads")
         return EXIT_OK
     if args.action == "edit":
-        from mailmonitor.cli_edit import cmd_campaigns_edit
+        from mailmonitor.cli.edit import cmd_campaigns_edit
 
         return cmd_campaigns_edit(args, now)
     campaign = setup.find_campaign(args.name)
@@ -414,7 +413,7 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
 
     campaign = setup.find_campaign(args.name)
     if args.action == "import":
-        from mailmonitor.cli_deliverability import refused_note
+        from mailmonitor.cli.deliverability import refused_note
 
         refused: list[str] = []
         added, updated = setup.import_leads(campaign, Path(args.file), now, refused)
@@ -461,7 +460,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     usable, problem = keyring_status()
     if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
         raise SecretStoreError(f"nothing was checked: {problem}")
-    from mailmonitor.cli_deliverability import round_trip_wait
+    from mailmonitor.cli.deliverability import round_trip_wait
 
     round_trip_wait(args)  # bad input: refused before anything runs
 
@@ -476,7 +475,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     latest = {check.account_id: check for check in checks}
     trips: dict[int, dict[str, Any]] = {}
     if args.round_trip:
-        from mailmonitor.cli_deliverability import round_trips
+        from mailmonitor.cli.deliverability import round_trips
 
         trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
     rows = []
@@ -499,7 +498,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif not rows:
         print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
-        from mailmonitor.cli_deliverability import round_trip_line
+        from mailmonitor.cli.deliverability import round_trip_line
 
         for row in rows:
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
@@ -589,7 +588,7 @@ def _main(argv: list[str]) -> int:
 
     setup_logging(data_dir)
     if args.command == "db":
-        from mailmonitor.cli_db import cmd_db
+        from mailmonitor.cli.db import cmd_db
 
         return cmd_db(args, target)
     try:
@@ -623,19 +622,19 @@ def _main(argv: list[str]) -> int:
         if args.command == "leads":
             return cmd_leads(args, now)
         if args.command == "notify":
-            from mailmonitor.cli_notify import cmd_notify
+            from mailmonitor.cli.notify import cmd_notify
 
             return cmd_notify(args, now, print_json)
         if args.command == "team":
-            from mailmonitor.cli_team import cmd_team
+            from mailmonitor.cli.team import cmd_team
 
             return cmd_team(args)
         if args.command == "suppress":
-            from mailmonitor.cli_deliverability import cmd_suppress
+            from mailmonitor.cli.deliverability import cmd_suppress
 
             return cmd_suppress(args, now)
         if args.command == "deliverability":
-            from mailmonitor.cli_deliverability import cmd_deliverability
+            from mailmonitor.cli.deliverability import cmd_deliverability
 
             return cmd_deliverability(args, print_json)
         if args.command == "oauth":
@@ -662,7 +661,3 @@ def _main(argv: list[str]) -> int:
     finally:
         close_db()
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    sys.exit(main())
