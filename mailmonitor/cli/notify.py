@@ -17,15 +17,14 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, Command, Parser, Subparsers, print_json
 from mailmonitor.services.alerts.digest import EVENT_NAMES
 
-EXIT_OK, EXIT_FAILED = 0, 1
 
-
-def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     notify = sub.add_parser("notify", parents=[common], help="alert channels: email, Slack, "
                             "webhooks")
-    nt = notify.add_subparsers(dest="action", required=True, parser_class=parser_class,
+    nt = notify.add_subparsers(dest="action", required=True, parser_class=Parser,
                                metavar="ACTION")
     add = nt.add_parser("add", parents=[common], help="add an alert channel")
     add.add_argument("name", metavar="NAME", help="a name for the channel")
@@ -50,6 +49,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     for name, text in (("test", "send a test message now"), ("remove", "remove a channel")):
         nt.add_parser(name, parents=[common], help=text).add_argument(
             "name", metavar="NAME", help="the channel")
+    return {"notify": cmd_notify}
 
 
 def _stdin_line(flag: str) -> str:
@@ -77,7 +77,7 @@ def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
             "from": args.relay_from}
 
 
-def cmd_notify(args: argparse.Namespace, now: datetime, print_json: Any) -> int:
+def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
     from mailmonitor.clock import SystemClock
     from mailmonitor.services.accounts.validation import InvalidInput
     from mailmonitor.services.alerts import manage, outbox
