@@ -28,7 +28,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.auth import oauth
 from mailmonitor.services.auth.loopback import LoopbackRedirect, RedirectTimeout
 from mailmonitor.services.auth.token_errors import TokenError
-from mailmonitor.services.auth.tokens import oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import (
     STEPS,

@@ -10,6 +10,7 @@ from typing import Any
 
 from mailmonitor.models import Account
 from mailmonitor.services.deliverability import bounce_guard, daily, dns_auth, holds, round_trip
+from mailmonitor.services.monitoring.account_state import active_hold
 from mailmonitor.services.monitoring.reasons import REASONS
 
 STATUS_WORDS = {"ok": "OK", "warning": "Check", "missing": "Missing", "wrong": "Wrong",
@@ -42,7 +43,7 @@ class Overview:
 
 def account_overview(account: Account, now: datetime) -> Overview:
     last = round_trip.last_round_trip(account)
-    hold = holds.active_hold(account)
+    hold = active_hold(account)
     rate = bounce_guard.bounce_rate(account, now)
     report: dict[str, Any] | None = dns_auth.stored_report(account)
     lines = [DnsLine(f["name"], f["status"], STATUS_WORDS.get(f["status"], f["status"]),
