@@ -32,7 +32,7 @@ from mailmonitor.services.alerts.subscriptions import (
     STOP_WARNING_KIND,
 )
 from mailmonitor.services.alerts.warnings import rep_time, stop_deadline
-from mailmonitor.services.monitoring.reasons import REASONS, label_for
+from mailmonitor.services.common.reasons import REASONS, label_for
 from mailmonitor.services.monitoring.sending_limits import status_words
 
 ROUND_LIMIT = 500  # alerts per round: a burst is spread over a few rounds, never dropped

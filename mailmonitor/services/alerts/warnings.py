@@ -22,7 +22,7 @@ from mailmonitor.models import Account, Lead, NotifyChannel, SendRecord, db, get
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.alerts.subscriptions import STOP_WARNING_KIND, channels_for_kind
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 
 STOP_WARNING_CAUSE = "stop_warning"
 

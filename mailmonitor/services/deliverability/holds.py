@@ -13,8 +13,8 @@ import logging
 from datetime import datetime
 
 from mailmonitor.models import Account, SendingHold, db
+from mailmonitor.services.common.reasons import SENDING_REASONS, Status
 from mailmonitor.services.monitoring.account_state import active_hold, update_status
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
 
 log = logging.getLogger(__name__)
 

@@ -316,7 +316,8 @@ class BackgroundWork:
 
     async def deliverability_round(self) -> None:
         """DNS records of every sending domain once a day; the daily round trips when on."""
-        from mailmonitor.services.deliverability import daily, dns_auth, round_trip
+        from mailmonitor.services.deliverability import dns_auth
+        from mailmonitor.services.placement import daily, round_trip
 
         await self._in_thread(dns_auth.check_due, self.clock.now())
         for account in daily.round_trips_due(self.clock.now()):

@@ -10,7 +10,7 @@ from mailmonitor.models import Account, Check, SendingHold, db, get_setting
 from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.rules import apply_account_status
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
 
 

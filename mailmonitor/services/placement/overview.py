@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from mailmonitor.models import Account
-from mailmonitor.services.deliverability import bounce_guard, daily, dns_auth, holds, round_trip
+from mailmonitor.services.common.reasons import REASONS
+from mailmonitor.services.deliverability import bounce_guard, dns_auth, holds
 from mailmonitor.services.monitoring.account_state import active_hold
-from mailmonitor.services.monitoring.reasons import REASONS
+from mailmonitor.services.placement import daily, round_trip
 
 STATUS_WORDS = {"ok": "OK", "warning": "Check", "missing": "Missing", "wrong": "Wrong",
                 "unknown": "Not checked"}

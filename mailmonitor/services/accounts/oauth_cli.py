@@ -53,11 +53,12 @@ def _connection_test(account: Account) -> tuple[str, str] | None:
 def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False
                       ) -> int:
     """`accounts add --kind gmail|microsoft` without a password; `test` is `--test`."""
+    from mailmonitor.services.accounts.oauth_signin import add_account
     from mailmonitor.services.auth import oauth
 
     try:
-        account = oauth.add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
-                                    connection_test=_connection_test if test else None)
+        account = add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
+                              connection_test=_connection_test if test else None)
     except oauth.SignInError as exc:
         return _fail(f"{spec.email} was not added: {exc}")
     except SecretStoreError as exc:
