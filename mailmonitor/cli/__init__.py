@@ -115,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     from mailmonitor.config import DataDirError, prepare_data_dir, resolve_data_dir
-    from mailmonitor.services.accounts.validation import InvalidInput
     from mailmonitor.services.auth.secrets import SecretStoreError
+    from mailmonitor.services.common.validation import InvalidInput
 
     parser, commands = assemble()
     args = parser.parse_args(argv)

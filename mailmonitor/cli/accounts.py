@@ -23,7 +23,7 @@ from mailmonitor.cli.common import (
     print_json,
     read_password_stdin,
 )
-from mailmonitor.services.accounts.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
+from mailmonitor.services.common.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -113,9 +113,9 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
 def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Account, account_by_email, active_accounts
     from mailmonitor.services.accounts import adding as svc
-    from mailmonitor.services.accounts.validation import normalize_email, parse_warmup
     from mailmonitor.services.campaigns import lifecycle
-    from mailmonitor.services.monitoring.reasons import label_for
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.common.validation import normalize_email, parse_warmup
 
     if args.action == "edit":
         return cmd_accounts_edit(args, now)
@@ -133,7 +133,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
             print(f"mailmonitor: warning: {warning}", file=sys.stderr)
         password = read_password_stdin() if args.password_stdin else None
         if args.kind in ("gmail", "microsoft") and password is None:
-            from mailmonitor.services.auth.oauth_cli import add_oauth_account
+            from mailmonitor.services.accounts.oauth_cli import add_oauth_account
 
             return add_oauth_account(spec, args.timeout, now, test=args.test)
         if args.test:
@@ -236,7 +236,7 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.monitoring.checker import failure_of, run_check
 
     if account.is_oauth:
-        from mailmonitor.services.auth.oauth_cli import reconnect_oauth_account
+        from mailmonitor.services.accounts.oauth_cli import reconnect_oauth_account
 
         return reconnect_oauth_account(account, args.timeout, now)
     password = read_password_stdin() if args.password_stdin else None
@@ -270,14 +270,14 @@ def resume_sending(account: Any, now: datetime) -> int:
 def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Account, account_by_email
     from mailmonitor.services.accounts import editing
-    from mailmonitor.services.accounts.validation import (
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.common.validation import (
         InvalidInput,
         normalize_email,
         parse_warmup,
     )
     from mailmonitor.services.monitoring.account_state import record_check
     from mailmonitor.services.monitoring.checker import run_check
-    from mailmonitor.services.monitoring.reasons import label_for
     from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
     email = normalize_email(args.email)

@@ -62,9 +62,9 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
 
 def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.models import Campaign
-    from mailmonitor.services.accounts.validation import parse_window
     from mailmonitor.services.campaigns import rules, setup
     from mailmonitor.services.campaigns.reallocation import reallocate
+    from mailmonitor.services.common.validation import parse_window
 
     if args.action == "create":
         steps = setup.parse_steps(Path(args.steps))
@@ -118,8 +118,8 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
 
 
 def cmd_campaigns_edit(args: argparse.Namespace, now: Any) -> int:
-    from mailmonitor.services.accounts.validation import parse_window
     from mailmonitor.services.campaigns import editing, setup
+    from mailmonitor.services.common.validation import parse_window
 
     campaign = setup.find_campaign(args.name)
     edit = editing.CampaignEdit(add_mailboxes=list(args.add_mailbox),

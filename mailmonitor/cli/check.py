@@ -42,11 +42,11 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from mailmonitor.models import Account, Status, account_by_email, active_accounts, emails_match
-    from mailmonitor.services.accounts.validation import normalize_email, validate_non_negative
+    from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
-    from mailmonitor.services.auth.tokens import oauth_token_provider
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.common.validation import normalize_email, validate_non_negative
     from mailmonitor.services.monitoring.monitor import Monitor
-    from mailmonitor.services.monitoring.reasons import label_for
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:

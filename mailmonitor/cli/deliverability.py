@@ -66,7 +66,7 @@ def cmd_deliverability(args: argparse.Namespace, _now: datetime) -> int:
         changes["unsubscribe_url"] = None
     elif args.unsubscribe_url is not None:
         if not args.unsubscribe_url.strip():
-            from mailmonitor.services.accounts.validation import InvalidInput
+            from mailmonitor.services.common.validation import InvalidInput
 
             raise InvalidInput("--unsubscribe-url is empty: use --no-unsubscribe-url to keep "
                                "only the mailto link")

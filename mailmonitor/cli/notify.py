@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, Command, Parser, Subparsers, print_json
-from mailmonitor.services.alerts.digest import EVENT_NAMES
+from mailmonitor.services.alerts.subscriptions import EVENT_NAMES
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -55,14 +55,14 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
 def _stdin_line(flag: str) -> str:
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
-        from mailmonitor.services.accounts.validation import InvalidInput
+        from mailmonitor.services.common.validation import InvalidInput
 
         raise InvalidInput(f"{flag} was given but standard input was empty")
     return value
 
 
 def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
-    from mailmonitor.services.accounts.validation import InvalidInput
+    from mailmonitor.services.common.validation import InvalidInput
 
     if not args.relay:
         if args.relay_from or args.relay_user or args.relay_security or args.password_stdin:
@@ -79,15 +79,15 @@ def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
     from mailmonitor.clock import SystemClock
-    from mailmonitor.services.accounts.validation import InvalidInput
     from mailmonitor.services.alerts import manage, outbox
     from mailmonitor.services.alerts.channels import DeliveryError
+    from mailmonitor.services.common.validation import InvalidInput
 
     if args.action == "add":
         kind, target = next((k, v) for k, v in (("email", args.email), ("slack", args.slack),
                                                  ("webhook", args.webhook)) if v)
         try:
-            from mailmonitor.services.alerts.digest import parse_events
+            from mailmonitor.services.alerts.subscriptions import parse_events
 
             events = parse_events(args.events)
         except ValueError as exc:

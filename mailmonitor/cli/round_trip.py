@@ -21,7 +21,7 @@ def add_check_options(check: argparse.ArgumentParser) -> None:
 
 def round_trip_wait(args: argparse.Namespace) -> float:
     from mailmonitor.models import get_setting
-    from mailmonitor.services.accounts.validation import InvalidInput
+    from mailmonitor.services.common.validation import InvalidInput
 
     timeout = getattr(args, "round_trip_timeout", None)
     for option in ("round_trip_timeout", "round_trip_to"):
@@ -43,7 +43,7 @@ def round_trip_target(email: str) -> Any:
     from peewee import fn
 
     from mailmonitor.models import Account
-    from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
+    from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
     address = normalize_email(email).lower()  # one identity whatever the case
     target = Account.get_or_none(fn.LOWER(Account.email) == address,
@@ -62,7 +62,7 @@ def round_trips(accounts: list[Any], timeout: float | None, to: str | None = Non
 
     from mailmonitor.clock import utcnow
     from mailmonitor.models import get_setting
-    from mailmonitor.services.deliverability import round_trip
+    from mailmonitor.services.placement import round_trip
 
     wait = round_trip_wait(argparse.Namespace(round_trip=True, round_trip_timeout=timeout))
     io_timeout = float(get_setting("connection_timeout_seconds"))
@@ -82,9 +82,9 @@ def round_trips(accounts: list[Any], timeout: float | None, to: str | None = Non
 
 def _one_round_trip(account: Any, wait: float, io_timeout: float, target: Any = None) -> Any:
     from mailmonitor.clock import utcnow
-    from mailmonitor.services.auth.tokens import oauth_token_provider
-    from mailmonitor.services.deliverability import round_trip
+    from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.monitoring.checker import credentials_for
+    from mailmonitor.services.placement import round_trip
 
     receiver = target if target is not None and target.id != account.id else None
     try:
