@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,3 +266,29 @@ def first_line(exc: BaseException) -> str:
     """A driver error as one line (libpq's messages span several)."""
     text = " ".join(str(exc).split("\n")[0].split())
     return text or type(exc).__name__
+
+
+# --- errors that end the work (a damaged file, a full disk), as opposed to a moment of contention
+
+_FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "readonly",
+                   "read-only", "unable to open", "no such table")
+
+
+def is_fatal_database_error(exc: BaseException) -> bool:
+    """A database that cannot be read or written (damaged file, full disk), as opposed to a
+    moment of contention ("database is locked"), which the next round simply retries."""
+    if not isinstance(exc, pw.DatabaseError | sqlite3.DatabaseError):
+        return False
+    return any(word in str(exc).lower() for word in _FATAL_DATABASE)
+
+
+def database_problem(exc: BaseException) -> str:
+    """One line for the rep."""
+    text = str(exc).lower()
+    if "disk is full" in text:
+        return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
+                "sending; free some space and start it again")
+    if "readonly" in text or "read-only" in text:
+        return "the database cannot be written (read-only): sending stopped"
+    return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
+            "twice; restore a backup of the data folder or ask support")

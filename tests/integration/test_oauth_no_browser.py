@@ -18,8 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from mailmonitor.models import Account
+from mailmonitor.services.accounts import oauth_signin
 from mailmonitor.services.auth import no_browser, oauth
-from mailmonitor.services.auth.tokens import oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import oauth_spec, stored_refresh_token, stored_secret
 from tests.servers.dovecot import Dovecot
@@ -86,7 +87,7 @@ def test_add_then_reconnect_without_a_browser_and_the_tokens_work(
         kind: str, db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot) -> None:
     email = dovecot_oauth.new_user().email
     rep = Rep(idp)
-    account = oauth.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
+    account = oauth_signin.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
                                 signer=no_browser.signer(rep.prompt()))
     assert (account.kind, account.auth_method) == (kind, "oauth2")
     first = stored_refresh_token(email, kind)
@@ -115,7 +116,7 @@ def test_signing_in_as_another_address_is_refused(
     rep = Rep(idp, user="someone.else@example.test")
     with pytest.raises(oauth.WrongAccount, match=f"You signed in as someone.else@example.test, "
                                                  f"but this account is {email}"):
-        oauth.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
+        oauth_signin.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
                           signer=no_browser.signer(rep.prompt()))
     assert Account.select().count() == 0
     assert stored_secret(email, "refresh_token" if kind == "gmail" else "msal_cache") is None
@@ -128,7 +129,7 @@ def test_declined_on_the_other_device(kind: str, db: Path, idp: IdentityProvider
     said = "declined on the other device" if kind == "microsoft" else \
         "Google did not sign you in: access_denied"
     with pytest.raises(oauth.SignInError, match=said):
-        oauth.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
+        oauth_signin.add_account(oauth_spec(kind, email, dovecot_oauth), 15, WHEN,
                           signer=no_browser.signer(Rep(idp, act="deny").prompt()))
     assert Account.select().count() == 0
 
@@ -139,7 +140,7 @@ def test_nobody_signs_in_within_the_timeout(kind: str, db: Path, idp: IdentityPr
     email = dovecot_oauth.new_user().email
     started = time.monotonic()
     with pytest.raises(oauth.SignInTimeout, match="within 2 seconds"):
-        oauth.add_account(oauth_spec(kind, email, dovecot_oauth), 2, WHEN,
+        oauth_signin.add_account(oauth_spec(kind, email, dovecot_oauth), 2, WHEN,
                           signer=no_browser.signer(Rep(idp, act="none").prompt()))
     assert time.monotonic() - started < 5
     assert Account.select().count() == 0
@@ -150,7 +151,7 @@ def test_a_pasted_address_of_another_sign_in_is_refused(
     email = dovecot_oauth.new_user().email
     stale = "http://127.0.0.1:40000/?state=not-this-one&code=4/0Aabc&scope=openid"
     with pytest.raises(oauth.SignInError, match="belongs to another sign-in"):
-        oauth.add_account(oauth_spec("gmail", email, dovecot_oauth), 15, WHEN,
+        oauth_signin.add_account(oauth_spec("gmail", email, dovecot_oauth), 15, WHEN,
                           signer=no_browser.signer(Rep(idp, paste=stale).prompt()))
     assert Account.select().count() == 0
 
@@ -168,7 +169,7 @@ def test_the_code_alone_can_be_pasted(db: Path, idp: IdentityProvider,
             rep.lines.put(f"  {parse_qs(urlsplit(address).query)['code'][0]}  ")
 
     rep.show = show_code_only  # type: ignore[method-assign]
-    account = oauth.add_account(oauth_spec("gmail", email, dovecot_oauth), 15, WHEN,
+    account = oauth_signin.add_account(oauth_spec("gmail", email, dovecot_oauth), 15, WHEN,
                                 signer=no_browser.signer(rep.prompt()))
     assert stored_refresh_token(account.email, "gmail") in idp.live_refresh_tokens(email)
 

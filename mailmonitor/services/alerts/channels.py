@@ -37,7 +37,7 @@ from mailmonitor import __version__
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, NotifyChannel, Status
 from mailmonitor.services.auth import secrets
-from mailmonitor.services.auth.tokens import oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import sender as smtp

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.models.database import database_problem, is_fatal_database_error
 from mailmonitor.services.auth.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
@@ -56,34 +57,6 @@ MAX_PARALLEL_MAILBOXES = 4
 
 class AlreadyRunning(Exception):
     pass
-
-
-_FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "readonly",
-                   "read-only", "unable to open", "no such table")
-
-
-def is_fatal_database_error(exc: BaseException) -> bool:
-    """A database that cannot be read or written (damaged file, full disk), as opposed to a
-    moment of contention ("database is locked"), which the next round simply retries."""
-    import sqlite3
-
-    import peewee
-
-    if not isinstance(exc, peewee.DatabaseError | sqlite3.DatabaseError):
-        return False
-    return any(word in str(exc).lower() for word in _FATAL_DATABASE)
-
-
-def database_problem(exc: BaseException) -> str:
-    """One line for the rep."""
-    text = str(exc).lower()
-    if "disk is full" in text:
-        return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
-                "sending; free some space and start it again")
-    if "readonly" in text or "read-only" in text:
-        return "the database cannot be written (read-only): sending stopped"
-    return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
-            "twice; restore a backup of the data folder or ask support")
 
 
 def env_seconds(name: str, default: float) -> float:
@@ -434,7 +407,8 @@ class BackgroundWork:
 
     async def deliverability_round(self) -> None:
         """DNS records of every sending domain once a day; the daily round trips when on."""
-        from mailmonitor.services.deliverability import daily, dns_auth, round_trip
+        from mailmonitor.services.deliverability import dns_auth
+        from mailmonitor.services.placement import daily, round_trip
 
         await self._in_thread(dns_auth.check_due, self.clock.now())
         for account in daily.round_trips_due(self.clock.now()):
