@@ -25,6 +25,9 @@ from mailmonitor.cli.common import (
 )
 from mailmonitor.services.common.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
 
+NO_BROWSER_HELP = ("Google/Microsoft: sign in on another device (Microsoft: a code to enter; "
+                   "Google: paste back the address the sign-in ended on)")
+
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     securities = ["ssl", "starttls", "plain"]
@@ -64,6 +67,7 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     add.add_argument("--test", action="store_true", help="test first; store only if it connects")
     add.add_argument("--timeout", type=float, default=300.0, metavar="S",
                      help="OAuth sign-in wait in seconds (default 300)")
+    add.add_argument("--no-browser", action="store_true", help=NO_BROWSER_HELP)
     imp = acc.add_parser("import", parents=[common], help="add many mailboxes from a CSV "
                          "(all rows or none)")
     imp.add_argument("file", metavar="FILE.csv", help="columns named like add's options")
@@ -73,6 +77,7 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
                      help="read the new password from standard input")
     rec.add_argument("--timeout", type=float, default=300.0, metavar="S",
                      help="OAuth sign-in wait in seconds (default 300)")
+    rec.add_argument("--no-browser", action="store_true", help=NO_BROWSER_HELP)
     for name, text in (("disconnect", "two-step disconnect: starts the grace period"),
                        ("remove", "remove the mailbox (its history is kept)"),
                        ("resume-sending", "lift a pause for a high bounce rate or refused "
@@ -120,6 +125,9 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     if args.action == "edit":
         return cmd_accounts_edit(args, now)
     if args.action == "add":
+        if args.no_browser and (args.kind not in ("gmail", "microsoft") or args.password_stdin):
+            raise UsageError("--no-browser is for signing in to Google or Microsoft (--kind "
+                             "gmail|microsoft, without --password-stdin)")
         spec = svc.AccountSpec(
             email=args.email, name=args.name, kind=args.kind, imap_host=args.imap_host,
             imap_port=args.imap_port, imap_security=args.imap_security,
@@ -135,7 +143,8 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         if args.kind in ("gmail", "microsoft") and password is None:
             from mailmonitor.services.accounts.oauth_cli import add_oauth_account
 
-            return add_oauth_account(spec, args.timeout, now, test=args.test)
+            return add_oauth_account(spec, args.timeout, now, test=args.test,
+                                     no_browser=args.no_browser)
         if args.test:
             test_before_storing(spec, password)
         existing = account_by_email(spec.email)
@@ -235,10 +244,13 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.campaigns import lifecycle
     from mailmonitor.services.monitoring.checker import failure_of, run_check
 
+    if args.no_browser and not account.is_oauth:
+        raise UsageError(f"{account.email} signs in with a password: --no-browser is for "
+                         "Google and Microsoft sign-in (use --password-stdin)")
     if account.is_oauth:
         from mailmonitor.services.accounts.oauth_cli import reconnect_oauth_account
 
-        return reconnect_oauth_account(account, args.timeout, now)
+        return reconnect_oauth_account(account, args.timeout, now, no_browser=args.no_browser)
     password = read_password_stdin() if args.password_stdin else None
     if password is not None:
         from mailmonitor.services.accounts.adding import AccountSpec, clean_password

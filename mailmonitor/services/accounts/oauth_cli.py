@@ -1,5 +1,7 @@
 """`accounts add --kind gmail|microsoft` and `accounts reconnect` of an OAuth account (spec §7):
-print the sign-in link, open the browser, wait for the loopback redirect.
+print the sign-in link, open the browser, wait for the loopback redirect. With `--no-browser`
+(services/auth/no_browser.py): print the device code (Microsoft) or the link, and read the
+address the sign-in ended on from standard input (Google).
 
 Exit 0 only when the account is signed in (reconnect: and a real check passed); otherwise one line
 on stderr and a non-zero exit (1). Nothing is stored when the sign-in fails.
@@ -10,15 +12,21 @@ with the token provider built here) and the reconnect rule (``campaigns.lifecycl
 from __future__ import annotations
 
 import logging
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec
 from mailmonitor.services.auth.secrets import SecretStoreError
+
+if TYPE_CHECKING:
+    from mailmonitor.services.auth.oauth import Signer
 
 EXIT_OK, EXIT_FAILED = 0, 1
 PROVIDER_NAMES = {"gmail": "Google", "microsoft": "Microsoft"}
@@ -33,6 +41,44 @@ def _show_link(email: str, kind: str) -> Callable[[str], None]:
         print("Waiting for the sign-in…", flush=True)
 
     return on_url
+
+
+class _StdinLines:
+    """Lines of standard input, waited for with a deadline (a thread reads them as they come;
+    started on first use, so a device-code sign-in never touches standard input)."""
+
+    def __init__(self) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader: threading.Thread | None = None
+
+    def _read(self) -> None:
+        while True:
+            line = sys.stdin.readline()
+            self._lines.put(line or None)  # None: the input ended
+            if not line:
+                return
+
+    def __call__(self, seconds: float) -> str | None:
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, name="stdin", daemon=True)
+            self._reader.start()
+        try:
+            line = self._lines.get(timeout=max(0.0, seconds))
+        except queue.Empty:
+            return None
+        if line is None:
+            raise EOFError
+        return line
+
+
+def _terminal_signer() -> Signer:
+    """`--no-browser`: what to do is printed; a pasted address is read from standard input."""
+    from mailmonitor.services.auth import no_browser
+
+    def show(text: str) -> None:
+        print(text, flush=True)
+
+    return no_browser.signer(no_browser.Prompt(show, _StdinLines()))
 
 
 def _fail(message: str) -> int:
@@ -50,15 +96,16 @@ def _connection_test(account: Account) -> tuple[str, str] | None:
     return None if failed is None else (f"{failed.protocol}: {failed.label}", failed.detail)
 
 
-def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False
-                      ) -> int:
+def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False,
+                      no_browser: bool = False) -> int:
     """`accounts add --kind gmail|microsoft` without a password; `test` is `--test`."""
     from mailmonitor.services.accounts.oauth_signin import add_account
     from mailmonitor.services.auth import oauth
 
     try:
         account = add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
-                              connection_test=_connection_test if test else None)
+                              connection_test=_connection_test if test else None,
+                              signer=_terminal_signer() if no_browser else None)
     except oauth.SignInError as exc:
         return _fail(f"{spec.email} was not added: {exc}")
     except SecretStoreError as exc:
@@ -68,7 +115,8 @@ def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bo
     return EXIT_OK
 
 
-def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> int:
+def reconnect_oauth_account(account: Account, timeout: float, now: datetime,
+                            no_browser: bool = False) -> int:
     """`accounts reconnect` of an OAuth account: sign in again, then a real check must pass."""
     from mailmonitor.services.auth import oauth
     from mailmonitor.services.auth.refresh import oauth_token_provider
@@ -77,7 +125,8 @@ def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> 
 
     started = time.monotonic()
     try:
-        oauth.sign_in(account, timeout, on_url=_show_link(account.email, account.kind))
+        oauth.sign_in(account, timeout, on_url=_show_link(account.email, account.kind),
+                      signer=_terminal_signer() if no_browser else None)
     except oauth.SignInError as exc:
         return _fail(f"reconnect failed: {exc}")
     except SecretStoreError as exc:
