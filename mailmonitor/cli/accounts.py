@@ -84,6 +84,16 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
                         "sending")):
         acc.add_parser(name, parents=[common], help=text).add_argument(
             "email", metavar="EMAIL", help="the account")
+    hand = acc.add_parser(
+        "hand-over", parents=[common],
+        help="seal this computer's sign-in of a mailbox to a running copy (e.g. the always-on "
+             "sender); exit 0 once it stored it")
+    hand.add_argument("email", metavar="EMAIL", help="the mailbox")
+    hand.add_argument("--to", metavar="MACHINE",
+                      help="the receiving copy's machine (or fingerprint), when several run "
+                           "(`mailmonitor team senders`)")
+    hand.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                      help="wait this long for it to be stored (default 60)")
     lst = acc.add_parser("list", parents=[common], help="every mailbox and its status")
     lst.add_argument("--json", action="store_true", help="print JSON")
 
@@ -124,6 +134,8 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
 
     if args.action == "edit":
         return cmd_accounts_edit(args, now)
+    if args.action == "hand-over":
+        return hand_over(args)
     if args.action == "add":
         if args.no_browser and (args.kind not in ("gmail", "microsoft") or args.password_stdin):
             raise UsageError("--no-browser is for signing in to Google or Microsoft (--kind "
@@ -265,6 +277,35 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
         secrets.set_secret(account.email, "password", password)
     lifecycle.reconnected(account, now, detail=imap.detail)
     print(f"Reconnected {account.email}: campaigns continue where they left off")
+    return EXIT_OK
+
+
+def hand_over(args: argparse.Namespace) -> int:
+    """`accounts hand-over EMAIL [--to MACHINE] [--timeout S]` (services/team/handover.py)."""
+    from mailmonitor.clock import SystemClock
+    from mailmonitor.events import bus
+    from mailmonitor.services.common.validation import normalize_email
+    from mailmonitor.services.team import handover
+    from mailmonitor.services.team.leases import team_mode
+    from mailmonitor.services.team.live import HANDOVER_WAITING
+
+    if not team_mode():
+        raise UsageError("hand-over needs a team database (--database postgresql://… or "
+                         "MAILMONITOR_DATABASE_URL): on a personal database this computer "
+                         "is the only one that sends")
+    try:
+        done = handover.hand_over(normalize_email(args.email), args.to, args.timeout,
+                                  SystemClock(),
+                                  announce=lambda key: bus.emit(HANDOVER_WAITING, key))
+    except handover.HandOverRefused as exc:
+        raise UsageError(str(exc)) from None
+    except handover.HandOverFailed as exc:
+        raise Failure(str(exc)) from None
+    receiver = done.receiver
+    print(f"Handed {done.email} over to {receiver.machine} ({receiver.kind}, fingerprint "
+          f"{receiver.fingerprint}): it stored it in {done.seconds:.1f} s. "
+          + ("It refreshes the sign-in from now on; this computer no longer holds it."
+             if done.moved else "This computer keeps the password too."))
     return EXIT_OK
 
 

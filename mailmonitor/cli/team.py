@@ -1,6 +1,7 @@
-"""`mailmonitor team members|add-member|set-admin|rename-member` (issue 15, team view). Bad
-input: exit 3 with one line, nothing changed. (The `--owner` option of `accounts edit` /
-`campaigns edit` is in accounts.py and campaigns.py.)"""
+"""`mailmonitor team members|add-member|set-admin|rename-member` (issue 15, team view) and
+`team senders` (issue 21: the running copies a sign-in can be handed over to). Bad input: exit 3
+with one line, nothing changed. (The `--owner` option of `accounts edit` / `campaigns edit`
+and `accounts hand-over` are in accounts.py.)"""
 
 from __future__ import annotations
 
@@ -38,13 +39,40 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     ren.add_argument("old", metavar="OLD", help="the member's current name (any case)")
     ren.add_argument("new", metavar="NEW", help="the new name: letters, digits, spaces, "
                      ". @ ' - (at most 64 characters)")
+    senders = actions.add_parser(
+        "senders", parents=[common],
+        help="running copies on the team database that can receive a hand-over "
+             "(mailmonitor accounts hand-over)")
+    senders.add_argument("--json", action="store_true", help="print JSON")
     return {"team": cmd_team}
+
+
+def cmd_senders(args: argparse.Namespace, now: datetime) -> int:
+    """Machine, fingerprint, kind, the mailboxes its keyring can serve, last heartbeat."""
+    from mailmonitor.services.team import handover
+    from mailmonitor.services.team.leases import team_mode
+
+    if not team_mode():
+        raise UsageError("team senders needs a team database (--database postgresql://… or "
+                         "MAILMONITOR_DATABASE_URL)")
+    rows = [r.as_json() for r in handover.live_receivers(now)]
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No running copy on this database (start one with `mailmonitor run --headless`)")
+    else:
+        for row in rows:
+            print(f"{row['machine']:24} {row['kind']:9} {row['fingerprint']}  "
+                  f"{len(row['mailboxes'])} mailboxes  last seen {row['last_seen']}")
+    return EXIT_OK
 
 
 def cmd_team(args: argparse.Namespace, _now: datetime) -> int:
     from mailmonitor.models import this_member
     from mailmonitor.services.team import members as svc
 
+    if args.action == "senders":
+        return cmd_senders(args, _now)
     if args.action == "members":
         rows = [{"name": m.name, "admin": m.admin, "you": m.name == this_member(),
                  "mailboxes": m.mailboxes, "campaigns": m.campaigns} for m in svc.members()]

@@ -30,7 +30,7 @@ from mailmonitor.models.deliverability import (
     UnsubscribeToken,
 )
 from mailmonitor.models.lead import Lead, SendRecord
-from mailmonitor.models.lease import MailboxLease, Runner
+from mailmonitor.models.lease import MailboxLease, Runner, SealedSecret
 from mailmonitor.models.migrations import (
     CURRENT_VERSION,
     SCHEMA_LOCK_KEY,
@@ -56,6 +56,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
+    SealedSecret,
     TeamMember, AlertSeen,
 ]
 
@@ -81,6 +82,7 @@ __all__ = [
     "PauseReason",
     "Runner",
     "SchemaTooNew",
+    "SealedSecret",
     "SendRecord",
     "SendState",
     "SendingHold",

@@ -2,7 +2,10 @@
 
 A `MailboxLease` row per mailbox says which running copy of mailmonitor checks and sends from it
 (`holder`, its machine, a heartbeat and an expiry). A `Runner` row per running copy says it is
-alive and which mailboxes its keyring can serve. Neither holds a secret."""
+alive, which mailboxes its keyring can serve and the public key a sign-in can be sealed to. A
+`SealedSecret` is a sign-in handed over to one copy, sealed to its public key (only that copy's
+private key, in its keyring, opens it), until that copy stored it. None holds a secret in the
+clear."""
 
 from __future__ import annotations
 
@@ -33,3 +36,25 @@ class Runner(BaseModel):
     heartbeat_at = pw.DateTimeField()
     expires_at = pw.DateTimeField(index=True)
     can_serve = JSONField(default=list)  # account ids whose secret this copy's keyring holds
+    # Hand-over (services/team/handover.py): the copy's public key (X25519, base64) and its
+    # fingerprint; NULL for a copy whose keyring cannot hold the private key.
+    public_key = pw.CharField(null=True)
+    fingerprint = pw.CharField(null=True)
+
+
+class SealedSecret(BaseModel):
+    """A mailbox's sign-in on its way to one running copy: ciphertext only (libsodium's sealed
+    box to `to_fingerprint`'s public key). The receiver stores it in its keyring and deletes the
+    row, or writes why it could not (`error`); the sender deletes a row nobody picked up."""
+
+    account = pw.ForeignKeyField(Account, backref="sealed_secrets", on_delete="CASCADE")
+    to_fingerprint = pw.CharField(index=True)
+    to_machine = pw.CharField()
+    from_machine = pw.CharField()
+    ciphertext = pw.TextField()
+    created_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField(index=True)
+    error = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "sealed_secret"

@@ -133,13 +133,32 @@ def _v9_team_owners() -> None:
     AlertSeen.create_table(safe=True)
 
 
+def _v11_hand_over() -> None:
+    """Handing a sign-in over to a running copy: each copy's public key on its Runner row and
+    the sealed sign-ins on their way. Idempotent (columns and tables only added when missing),
+    so it composes with the other versions in any order."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.lease import SealedSecret
+
+    migrator = SchemaMigrator.from_database(db.obj)
+    columns = {c.name for c in db.get_columns("runner")}
+    for name in ("public_key", "fingerprint"):
+        if name not in columns:
+            apply(migrator.add_column("runner", name, pw.CharField(null=True)))
+    SealedSecret.create_table(safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
     6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners,
+    # 10 is the attention model's (another branch); 11 composes with it in any order.
+    11: _v11_hand_over,
 }
-CURRENT_VERSION = 9
+CURRENT_VERSION = 11
 
 
 def current_version() -> int:

@@ -27,6 +27,7 @@ from mailmonitor.models import (
     NotifyChannel,
     OutboxMessage,
     Runner,
+    SealedSecret,
     SendingHold,
     SendRecord,
     Suppression,
@@ -207,6 +208,9 @@ def fill_every_table() -> dict[str, int]:
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)
     Runner.create(holder="laptop:1:ab", machine="laptop", pid=1, started_at=now,
                   heartbeat_at=now, expires_at=now, can_serve=[a.id])
+    SealedSecret.create(account=a, to_fingerprint="0a1b-2c3d", to_machine="server",
+                        from_machine="laptop", ciphertext="c2VhbGVkIGJveA==", created_at=now,
+                        expires_at=now)
     channel = NotifyChannel.create(name="ops", kind="webhook", target="https://h.example/x",
                                    events=["disconnected"], owner="alice")
     OutboxMessage.create(channel=channel, delivery_id="d1", round_at=now, title="t", text="x")

@@ -53,6 +53,7 @@ ENV_NOTIFY_TICK = "MAILMONITOR_NOTIFY_TICK"
 ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
+INBOX_SECONDS = 2.0  # team database: how often a copy looks for sign-ins handed over to it
 
 
 class AlreadyRunning(Exception):
@@ -133,6 +134,10 @@ class BackgroundWork:
         self.leases: Any = None
         self.live: Any = None
         self.link: Any = None  # team database: reachable, or unreachable since when
+        self.kind = kind
+        self.inbox: Any = None  # team database: sign-ins handed over to this copy
+        self._inbox_wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._away = asyncio.Event()  # set while the team database is unreachable
         from mailmonitor.services.team.leases import (
             LeaseKeeper,
@@ -163,6 +168,10 @@ class BackgroundWork:
             reachability.register(self.link)
             self.monitor.held = self.database_away
             self.monitor.on_database_error = self.database_lost
+            from mailmonitor.events import bus
+            from mailmonitor.services.team.live import HANDOVER_WAITING
+
+            bus.subscribe(HANDOVER_WAITING, self._handover_waiting)
         self._probe_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-probe")
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
@@ -217,6 +226,60 @@ class BackgroundWork:
                 if not self.database_lost(exc):
                     log.exception("renewing the mailbox leases failed")
         self._batch_done.set()  # the sending loop looks again now
+
+    # --- sign-ins handed over to this copy (services/team/handover.py) ---------------------------
+
+    def _handover_waiting(self, fingerprint: str) -> None:
+        """Another copy sealed a sign-in to a key (heard over LISTEN, on the listening
+        thread): look at once instead of at the next tick."""
+        if self._loop is not None and self.inbox is not None \
+                and fingerprint == self.inbox.identity.fingerprint:
+            self._loop.call_soon_threadsafe(self._inbox_wake.set)
+
+    async def inbox_loop(self) -> None:
+        """Publish this copy's key; store what is sealed to it, then serve those mailboxes."""
+        from mailmonitor.services.auth.secrets import SecretStoreError
+        from mailmonitor.services.team import handover
+        from mailmonitor.services.team.leases import lease_seconds_from_env
+
+        try:
+            identity = await self._in_thread(handover.load_identity)
+        except SecretStoreError as exc:
+            log.warning("this copy cannot receive a hand-over: %s", exc)
+            return
+        keeper = self.leases
+        holder = keeper.holder if keeper is not None else self.live.origin
+        inbox = handover.Inbox(identity, self.clock, holder, self.kind, lease_seconds_from_env(),
+                               keeps_heartbeat=keeper is None)
+        self.inbox = inbox
+        if keeper is not None:
+            keeper.keys = inbox.keys()  # published with its next heartbeat
+        while not self.stopping.is_set():
+            self._inbox_wake.clear()
+            if not self.database_away():
+                try:
+                    await self._in_thread(inbox.register)
+                    stored = await self._in_thread(inbox.pick_up)
+                    if stored and keeper is not None:
+                        for account_id in stored:
+                            keeper.forget_secret_cache(account_id)
+                        await self._in_thread(keeper.renew)  # serve them now
+                        self._batch_done.set()
+                except Exception as exc:
+                    if not self.database_lost(exc):
+                        log.exception("looking for sign-ins handed over to this copy failed")
+            wake = asyncio.create_task(self._inbox_wake.wait())
+            stop = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait([wake, stop], timeout=INBOX_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for task in (wake, stop):
+                task.cancel()
+        if not self.database_away():
+            try:
+                await self._in_thread(inbox.unregister)
+            except Exception as exc:
+                if not self.database_lost(exc):
+                    log.exception("removing this copy's heartbeat failed")
 
     def give_up(self, line: str) -> None:
         """The team database stayed out of reach past the limit: stop (run() returns 1)."""
@@ -440,6 +503,7 @@ class BackgroundWork:
         """Until `request_stop()`; then everything is stopped gracefully."""
         log.info("background work started (pid %d, sending %s)", os.getpid(),
                  "on" if self.sending else "off")
+        self._loop = asyncio.get_running_loop()
         if self.live is not None:
             self.live.start()
         if self.leases is not None:
@@ -469,6 +533,7 @@ class BackgroundWork:
             tasks.append(asyncio.create_task(self.lease_loop()))
         if self.link is not None:
             tasks.append(asyncio.create_task(self.database_loop()))
+            tasks.append(asyncio.create_task(self.inbox_loop()))
         await self.stopping.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.monitor.stop()
@@ -484,6 +549,10 @@ class BackgroundWork:
         # The sending batches are done (gathered above); a reply poll still in a worker thread
         # is bounded by its timeouts and needs no waiting for.
         if self.live is not None:
+            from mailmonitor.events import bus
+            from mailmonitor.services.team.live import HANDOVER_WAITING
+
+            bus.unsubscribe(HANDOVER_WAITING, self._handover_waiting)
             await asyncio.get_running_loop().run_in_executor(None, self.live.stop)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self._probe_executor.shutdown(wait=False, cancel_futures=True)

@@ -82,6 +82,7 @@ class LeaseKeeper:
         self.ttl = timedelta(seconds=max(1.0, lease_seconds))
         self.has_secret = has_secret
         self.held: set[int] = set()
+        self.keys: dict[str, str] = {}  # the hand-over key it publishes (handover.Inbox)
         self._free_before: set[int] = set()  # shared mailboxes nobody held at the last renewal
         self._secret_seen: dict[int, tuple[datetime, bool]] = {}
         self._started = clock.now()
@@ -210,7 +211,8 @@ class LeaseKeeper:
 
     def _heartbeat(self, now: datetime, expires: datetime, eligible: set[int]) -> None:
         values = {"machine": self.machine, "pid": os.getpid(), "kind": self.kind,
-                  "heartbeat_at": now, "expires_at": expires, "can_serve": sorted(eligible)}
+                  "heartbeat_at": now, "expires_at": expires, "can_serve": sorted(eligible),
+                  **self.keys}
         Runner.insert(holder=self.holder, started_at=self._started, **values).on_conflict(
             conflict_target=[Runner.holder],
             update={getattr(Runner, k): v for k, v in values.items()}).execute()

@@ -33,8 +33,10 @@ from mailmonitor.models.database import first_line
 log = logging.getLogger(__name__)
 
 CHANNEL = "mailmonitor_events"
+# A sign-in was sealed to a running copy (services/team/handover.py): args its fingerprint.
+HANDOVER_WAITING = "handover_waiting"
 CARRIED = (events.ACCOUNT_CHANGED, events.CAMPAIGN_CHANGED, events.LEADS_CHANGED,
-           events.ALERTS_CHANGED)
+           events.ALERTS_CHANGED, HANDOVER_WAITING)
 RECONNECT_SECONDS = 5.0
 MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 
