@@ -247,6 +247,8 @@ class BackgroundWork:
         except SecretStoreError as exc:
             log.warning("this copy cannot receive a hand-over: %s", exc)
             return
+        log.info("hand-over key fingerprint %s (`mailmonitor team senders` shows it to the "
+                 "rep who hands a sign-in over)", identity.fingerprint)
         keeper = self.leases
         holder = keeper.holder if keeper is not None else self.live.origin
         inbox = handover.Inbox(identity, self.clock, holder, self.kind, lease_seconds_from_env(),
