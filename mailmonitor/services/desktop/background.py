@@ -138,7 +138,7 @@ class BackgroundWork:
         self.inbox: Any = None  # team database: sign-ins handed over to this copy
         self._inbox_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._away = asyncio.Event()  # set while the team database is unreachable
+        self._away = asyncio.Event()  # the team database was found gone: database_loop wakes
         from mailmonitor.services.team.leases import (
             LeaseKeeper,
             lease_seconds_from_env,
@@ -189,10 +189,9 @@ class BackgroundWork:
         any other error, which the caller handles as before."""
         if self.link is None or not self.link.lost(exc):
             return False
-        if not self._away.is_set():
-            self._away.set()
-            if self.leases is not None:  # lapsing: serve nothing until renewed
-                self.leases.held = set()
+        if self.leases is not None:  # lapsing: serve nothing until renewed
+            self.leases.held = set()
+        self._away.set()  # database_loop takes over
         return True
 
     async def database_loop(self) -> None:
@@ -202,18 +201,14 @@ class BackgroundWork:
         loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
             if link.reachable:
-                stop = asyncio.create_task(self.stopping.wait())
-                away = asyncio.create_task(self._away.wait())
-                await asyncio.wait([stop, away], return_when=asyncio.FIRST_COMPLETED)
-                for task in (stop, away):
-                    task.cancel()
+                await self._until(self._away, None)
+                self._away.clear()
                 continue
             if link.gave_up():
                 self.give_up(link.give_up_line())
                 break
             if link.probe_due() and await loop.run_in_executor(self._probe_executor,
                                                                link.probe):
-                self._away.clear()
                 await self._database_back()
                 continue
             await self._pause(min(max(link.seconds_to_probe(), 0.05), 1.0))
@@ -270,12 +265,7 @@ class BackgroundWork:
                 except Exception as exc:
                     if not self.database_lost(exc):
                         log.exception("looking for sign-ins handed over to this copy failed")
-            wake = asyncio.create_task(self._inbox_wake.wait())
-            stop = asyncio.create_task(self.stopping.wait())
-            await asyncio.wait([wake, stop], timeout=INBOX_SECONDS,
-                               return_when=asyncio.FIRST_COMPLETED)
-            for task in (wake, stop):
-                task.cancel()
+            await self._until(self._inbox_wake, INBOX_SECONDS)
         if not self.database_away():
             try:
                 await self._in_thread(inbox.unregister)
@@ -294,6 +284,14 @@ class BackgroundWork:
         with contextlib.suppress(TimeoutError):  # see Monitor.run: no inner task
             async with asyncio.timeout(seconds):
                 await self.stopping.wait()
+
+    @staticmethod
+    async def _until(event: asyncio.Event, seconds: float | None) -> None:
+        """Until `event` (which request_stop also sets) or `seconds` pass. No inner task: a
+        loop ended from outside (qasync) would leave one never started."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
     async def start_batches(self) -> int:
         """Start the next batch of each mailbox that may send and has none in flight, while a
@@ -390,13 +388,9 @@ class BackgroundWork:
                         log.exception("sending round failed")
                 if started and len(self.in_flight) < MAX_PARALLEL_MAILBOXES:
                     continue  # a free slot: more may be ready (replanned without these)
-                # Until a batch ends, the team database is back, a stop, or the next tick.
-                done = asyncio.create_task(self._batch_done.wait())
-                stop = asyncio.create_task(self.stopping.wait())
-                await asyncio.wait([done, stop], timeout=self.send_tick,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                for task in (done, stop):
-                    task.cancel()
+                # Until a batch ends, the team database is back, a sign-in arrived, a stop,
+                # or the next tick.
+                await self._until(self._batch_done, self.send_tick)
         finally:
             # A stop lets the batches finish their email in flight (engine.stop), recorded.
             if self.in_flight:
@@ -500,6 +494,8 @@ class BackgroundWork:
         self.stopping.set()
         self.stopping_flag.set()
         self.engine.stop.set()
+        for wake in (self._batch_done, self._away, self._inbox_wake):  # the loops look up
+            wake.set()
 
     async def run(self) -> int:
         """Until `request_stop()`; then everything is stopped gracefully."""
