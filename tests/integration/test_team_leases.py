@@ -195,3 +195,28 @@ def test_a_mailbox_no_copy_took_for_a_renewal_is_taken_whatever_the_share(
     assert len(live.renew().held) == 2  # its share
     clock.advance(timedelta(seconds=10))
     assert len(live.renew().held) == 4  # the other two stayed free for a renewal
+
+
+def test_a_send_another_copy_settled_is_never_handed_over_even_with_the_lease_back(
+        db: Path, clock: FakeClock) -> None:
+    """Issue 21: a batch hung while the team database was away; meanwhile the other copy took
+    the mailbox, settled the hung send as not sent (and sends the step again), and then handed
+    the mailbox back. The hung batch must not hand its copy of the step over."""
+    account = make_account("hung@team.example")
+    campaign = make_campaign("Hung", [account])
+    (lead_id,) = make_leads(campaign, account, 1)
+    lead = campaign.leads.where(campaign.leads.model.id == lead_id).get()
+    first = keeper(clock, "one", {"hung@team.example"})
+    second = keeper(clock, "two", {"hung@team.example"})
+    first.renew()
+    hung = sendlog.start_attempt(lead, 0, account, "<hung@team.example>", "Hi", clock.now())
+    clock.advance(timedelta(seconds=40))  # the first copy's lease lapsed meanwhile
+    second.renew()
+    sendlog.mark_failed(SendRecord.get_by_id(hung.id), "interrupted: settled by copy two",
+                        clock.now())  # what reconcile does with a send that was never handed over
+    second.release_all()
+    first.renew()  # the first copy holds the mailbox again
+    assert first.still_holds(account.id)
+    with pytest.raises(sendlog.LeaseLost):
+        sendlog.mark_handed_over(hung.id, clock.now(), first.held_condition(account.id))
+    assert SendRecord.get_by_id(hung.id).handed_over_at is None

@@ -263,6 +263,8 @@ class SmtpTransport:
                 # batch stops there (it is not this mailbox's trouble: no back-off), and the
                 # record, never marked handed over, is settled as not sent once it is back.
                 raise
+            if isinstance(exc, sendlog.LeaseLost):  # another copy sends it: not a failure
+                raise
             text = self._clean(f"{type(exc).__name__}: {exc}")
             # smtplib words a read timeout as "Connection unexpectedly closed: timed out"
             timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__,
@@ -450,6 +452,13 @@ class BatchSender:
         except pw.DatabaseError:  # only the hand-over's record raises this: "." never went
             self.put_back_unsent({record.id})
             raise
+        except sendlog.LeaseLost as lost:
+            # Not the mailbox's trouble, nor the lead's: no back-off, no retry delay, not an
+            # attempt. The batch ends; whoever serves the mailbox now sends the step.
+            log.info("send %s (%s) not handed over: %s", record.message_id, record.lead_id, lost)
+            sendlog.mark_failed(record, f"{sendlog.INTERRUPTED}: {lost}", self.clock.now())
+            result.skipped += 1
+            return False
         sendlog.mark_sent(record, self.clock.now(), delays=campaigns.delays(step.campaign_id),
                           touch_account=False)
         result.sent += 1

@@ -41,21 +41,25 @@ def start_attempt(lead: Lead, step_position: int, account: Account, message_id: 
 
 
 class LeaseLost(Exception):
-    """This copy no longer serves the mailbox: the email must not be handed over."""
+    """This copy no longer serves the mailbox (or another copy settled this send meanwhile):
+    the email must not be handed over."""
 
 
 def mark_handed_over(record_id: int, now: datetime, fence: pw.Node | None = None) -> None:
     """Committed before the end-of-data mark is written: from here on the server may accept.
     `fence` (several copies on one database): SQL that is true only while this copy still
     serves the mailbox; when false nothing is marked and LeaseLost is raised, so the final "."
-    is never sent and the server discards the message."""
+    is never sent and the server discards the message. The record must still be `sending`:
+    a copy that took the mailbox over while this send hung (the team database was away) has
+    settled it as not sent and sends the step again; this copy may hold the lease again by now,
+    and must not hand over the same step a second time."""
     with db.atomic():
-        condition = SendRecord.id == record_id
+        condition = (SendRecord.id == record_id) & (SendRecord.state == SendState.SENDING)
         if fence is not None:
             condition = condition & fence
         if not SendRecord.update(handed_over_at=now).where(condition).execute():
-            raise LeaseLost("this copy no longer serves the mailbox; the email was not handed "
-                            "over (another copy sends it)")
+            raise LeaseLost("this copy no longer serves the mailbox, or another copy settled "
+                            "this send; the email was not handed over (another copy sends it)")
 
 
 def note_lost(record_id: int, what_happened: str) -> None:
