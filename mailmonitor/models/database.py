@@ -170,10 +170,28 @@ class ReconnectingPostgresqlDatabase(pw.PostgresqlDatabase):  # type: ignore[mis
             getattr(state, "generation", self.generation) != self.generation
 
     def connect(self, reuse_if_open: bool = False) -> bool:
-        opened = bool(super().connect(reuse_if_open))
-        if opened:
-            self._state.generation = self.generation
-        return opened
+        """peewee's, except that the connection is opened outside the lock peewee holds for
+        every thread's connect: a connect that hangs (a server going away in the middle of the
+        handshake, a cut network: up to connect_timeout) would hold every other thread's
+        reconnect behind it — the window's event loop too."""
+        state = self._state
+        if self.deferred:
+            raise pw.InterfaceError("Error, database must be initialized before opening a "
+                                    "connection.")
+        if not state.closed:
+            if reuse_if_open:
+                return False
+            raise pw.OperationalError("Connection already opened.")
+        state.reset()
+        with pw.__exception_wrapper__:
+            conn = self._connect()
+            with self._lock:
+                if self.server_version is None:
+                    self._set_server_version(conn)
+            self._initialize_connection(conn)
+        state.set_connection(conn)
+        state.generation = self.generation
+        return True
 
     def forget_connections(self) -> None:
         """The server was found gone: no thread uses a connection opened before this again."""

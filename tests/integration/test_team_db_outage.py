@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -141,4 +142,35 @@ def test_a_commit_whose_connection_the_server_dropped_fails_instead_of_landing_e
     finally:
         first.shutdown()
         idle.shutdown()
+        close_db()
+
+
+def test_a_connect_that_hangs_holds_no_other_thread(postgres_database: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """peewee opens every thread's connection under one lock: a connect that hangs (the
+    server going away mid-handshake, a cut network: up to connect_timeout) held every other
+    thread's reconnect behind it, the window's event loop's too."""
+    open_db(postgres_database)
+    database = db.obj
+    real = type(database)._connect
+    gate = threading.Event()
+
+    def hanging(self: object) -> object:
+        if threading.current_thread().name == "hung":
+            gate.wait(10)
+        return real(self)
+
+    monkeypatch.setattr(type(database), "_connect", hanging)
+    hung = threading.Thread(target=lambda: database.execute_sql("SELECT 1"), name="hung")
+    try:
+        hung.start()
+        time.sleep(0.2)  # it is in its connect now
+        started = time.monotonic()
+        with ThreadPoolExecutor(1) as other:
+            assert other.submit(lambda: database.execute_sql("SELECT 1").fetchone()
+                                ).result(timeout=5) == (1,)
+        assert time.monotonic() - started < 1
+    finally:
+        gate.set()
+        hung.join(timeout=10)
         close_db()
