@@ -12,7 +12,7 @@ from pathlib import Path
 import peewee as pw
 
 from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
-from mailmonitor.models.alert import Alert, AlertSeen
+from mailmonitor.models.alert import Alert, AlertChange, AlertSeen, Maintenance
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
@@ -56,7 +56,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
-    TeamMember, AlertSeen,
+    TeamMember, AlertSeen, AlertChange, Maintenance,
 ]
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "CURRENT_VERSION",
     "Account",
     "Alert",
+    "AlertChange",
     "AlertSeen",
     "Bounce",
     "Campaign",
@@ -76,6 +77,7 @@ __all__ = [
     "LeadState",
     "MailboxLease",
     "MailboxSync",
+    "Maintenance",
     "NotifyChannel",
     "OutboxMessage",
     "PauseReason",
