@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mailmonitor.events import ALERTS_CHANGED, bus
-from mailmonitor.models import Alert, AlertChange, Lead, account_by_email, db
+from mailmonitor.models import Alert, AlertChange, Lead, account_by_email, db, is_postgres
 from mailmonitor.models.states import LeadState
 from mailmonitor.services.alerts import facts
 from mailmonitor.services.alerts.attention import (
@@ -36,6 +36,7 @@ from mailmonitor.wording import count
 
 log = logging.getLogger(__name__)
 
+ATTENTION_LOCK_KEY = 0x6D6D0002  # pg_advisory_xact_lock while one copy reconciles
 # Kinds whose condition is a broken mailbox: reminded about while it stays broken.
 REMINDED_KINDS = ("mailbox_broken", "grace_ending", "leads_stopping")
 
@@ -116,6 +117,8 @@ def apply(conditions: Sequence[Condition], now: datetime,
     positions = {c.key: i for i, c in enumerate(conditions)}
     stop_noticed: list[int] = []
     with db.atomic():
+        if is_postgres(db.obj):  # several senders of a team take turns
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ATTENTION_LOCK_KEY,))
         open_rows = {a.key: a for a in Alert.select().where(Alert.resolved_at.is_null())}
         for key, c in wanted.items():
             row = open_rows.pop(key, None)

@@ -59,8 +59,6 @@ SENDER_REFUSED_BACKOFF = timedelta(minutes=60)  # the server refuses this mailbo
 RECONCILE_RETRY = timedelta(minutes=1)  # asking the server again about a send still unsettled
 
 
-@dataclass
-
 def record_send_problem(account_id: int, kind: str | None, text: str | None, now: datetime
                         ) -> None:
     """A mailbox's sending stopped for a reason that is not its status ("refused": the server
@@ -77,6 +75,8 @@ def record_send_problem(account_id: int, kind: str | None, text: str | None, now
     if query.execute():
         bus.emit(ATTENTION_DIRTY)
 
+
+@dataclass
 class RoundReport:
     reconciled: ReconcileReport | None = None
     batches: list[BatchResult] = field(default_factory=list)
