@@ -192,7 +192,8 @@ class Condition:
             1 if self.severity == CRITICAL and self.holds_leads else \
             2 if self.severity == CRITICAL else 3 if self.severity == WARNING else 4
         return (self.muted, tier, self.deadline or datetime.max, -self.holds_leads,
-                SEVERITY_RANK.get(self.severity, 1), self.since or datetime.max, self.key)
+                SEVERITY_RANK.get(self.severity, 1), self.since or datetime.max,
+                self.title.lower(), self.key)
 
 
 # --- mailboxes -------------------------------------------------------------------------------
