@@ -15,13 +15,25 @@ and time, never a new alert or message.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailmonitor.events import ALERTS_CHANGED, bus
+from mailmonitor.clock import Clock
+from mailmonitor.events import (
+    ACCOUNT_CHANGED,
+    ALERTS_CHANGED,
+    ATTENTION_DIRTY,
+    CAMPAIGN_CHANGED,
+    LEADS_CHANGED,
+    bus,
+)
 from mailmonitor.models import Alert, AlertChange, Lead, account_by_email, db, is_postgres
+from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.models.states import LeadState
 from mailmonitor.services.alerts import facts
 from mailmonitor.services.alerts.attention import (
@@ -76,10 +88,23 @@ def _values(c: Condition, now: datetime, position: int) -> dict[str, object]:
 
 
 def _record(row: Alert, change: str, now: datetime, title: str | None = None,
-            message: str | None = None, event: str | None = None) -> None:
-    AlertChange.create(alert=row, change=change, at=now, kind=row.kind, severity=row.severity,
-                       title=(title or row.title)[:250], message=message or row.message,
-                       muted=row.muted, event=event)
+            message: str | None = None, event: str | None = None, muted: bool | None = None
+            ) -> None:
+    insert_row(AlertChange, alert=row.id, change=change, at=now, kind=row.kind,
+               severity=row.severity, title=(title or row.title)[:250],
+               message=message or row.message, muted=row.muted if muted is None else muted,
+               event=event)
+
+
+def _set(row: Alert, values: dict[str, object]) -> bool:
+    """Set what differs on the row (its foreign keys by id); True when anything did."""
+    changed = False
+    for name, value in values.items():
+        current = row.__data__.get(name)
+        if current != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
 
 
 MAILBOX_KINDS = ("mailbox_broken", "mailbox_retrying", "grace_ending", STOP_WARNING_KIND)
@@ -123,8 +148,9 @@ def apply(conditions: Sequence[Condition], now: datetime,
         for key, c in wanted.items():
             row = open_rows.pop(key, None)
             if row is None:
-                row = Alert.create(key=key, created_at=c.since or now, updated_at=now,
-                                   **_values(c, now, positions[key]))
+                row = insert_row(Alert, key=key, created_at=c.since or now, updated_at=now,
+                                 resolved_at=None, reminded_at=None, notified=False,
+                                 **_values(c, now, positions[key]))
                 _record(row, "opened", now)
                 done.opened.append(key)
                 if c.kind == STOP_WARNING_KIND and not channels_for_kind(STOP_WARNING_KIND):
@@ -138,27 +164,26 @@ def apply(conditions: Sequence[Condition], now: datetime,
                 if (c.severity == CRITICAL and row.severity != CRITICAL) or \
                         (row.muted and not c.muted):
                     values["notified"] = False  # worse, or audible again: the tray tells anew
-            if any(getattr(row, k if k not in ("account", "campaign") else f"{k}_id") != v
-                   for k, v in values.items()):
-                Alert.update(**values).where(Alert.id == row.id).execute()
-                row = Alert.get_by_id(row.id)
+            if _set(row, values):
+                save_changes(row)
             if material:
                 _record(row, "changed", now)
                 done.changed.append(key)
             elif reminder is not None and c.kind in REMINDED_KINDS and not c.muted \
                     and now - (row.reminded_at or row.created_at) >= reminder:
-                Alert.update(reminded_at=now).where(Alert.id == row.id).execute()
+                row.reminded_at = now
+                save_changes(row)
                 _record(row, "reminder", now, title=f"Still needs you: {row.title}")
                 done.reminded.append(key)
         named = {e for c in conditions for e in c.mailboxes}
         for key, row in open_rows.items():
-            Alert.update(resolved_at=now, updated_at=now).where(Alert.id == row.id).execute()
+            row.resolved_at = row.updated_at = now
+            save_changes(row)
             if row.mailboxes and set(row.mailboxes) <= named:
                 # Its mailboxes are named by another condition now (a stop warning took them
                 # over, a group grew): nothing to tell, the other one says it.
-                AlertChange.create(alert=row, change="resolved", at=now, kind=row.kind,
-                                   severity=row.severity, title=f"Now part of another alert: "
-                                   f"{row.title}"[:250], message=row.message, muted=True)
+                _record(row, "resolved", now, title=f"Now part of another alert: {row.title}",
+                        muted=True)
             else:
                 title, message, event = _resolution(row)
                 _record(row, "resolved", now, title=title, message=message, event=event)
@@ -192,3 +217,64 @@ def as_condition(row: Alert) -> Condition:
         campaign_ids=(row.campaign_id,) if row.campaign_id else (), deadline=row.deadline,
         action=row.action, since=row.created_at, count=row.count or 1,
         last_seen=row.last_seen_at, muted=bool(row.muted))
+
+
+# What the attention model reads changed: reconcile at the next tick (a burst is one reconcile).
+DIRTY_EVENTS = (ACCOUNT_CHANGED, CAMPAIGN_CHANGED, LEADS_CHANGED, ATTENTION_DIRTY)
+# Time-based conditions (a deadline nearing, trouble lasting long enough, a window ending) are
+# looked at this often even when nothing announced a change.
+REFRESH_SECONDS = 60.0
+
+
+class AttentionLoop:
+    """Keeps the stored alerts equal to the conditions that hold, on the loop that writes the
+    state: once per `tick` when something changed (a burst of a thousand status changes is one
+    reconcile) and every `refresh` seconds for what time alone changes. `durations` keeps the
+    last reconciles' times (seconds) for the benchmark and the log."""
+
+    def __init__(self, clock: Clock, tick: float = 0.5, refresh: float = REFRESH_SECONDS
+                 ) -> None:
+        self.clock = clock
+        self.tick = tick
+        self.refresh = refresh
+        self.dirty = True  # the first reconcile runs at start
+        self.reconciles = 0
+        self.durations: list[float] = []
+
+    def mark_dirty(self, *_args: object) -> None:
+        """A bus listener (any thread): the next tick reconciles."""
+        self.dirty = True
+
+    def reconcile_now(self) -> Reconciled:
+        self.dirty = False
+        started = time.perf_counter()
+        try:
+            return reconcile(self.clock.now())
+        finally:
+            self.reconciles += 1
+            self.durations = [*self.durations[-999:], time.perf_counter() - started]
+
+    async def run(self, stopping: asyncio.Event,
+                  on_error: Callable[[BaseException], bool] | None = None) -> None:
+        """Until `stopping` is set. `on_error` is told of a failed reconcile; returning True
+        ends the loop (the database cannot be used any more)."""
+        for event in DIRTY_EVENTS:
+            bus.subscribe(event, self.mark_dirty)
+        loop = asyncio.get_running_loop()
+        last = -self.refresh
+        try:
+            while not stopping.is_set():
+                if self.dirty or loop.time() - last >= self.refresh:
+                    last = loop.time()
+                    try:
+                        self.reconcile_now()
+                    except Exception as exc:
+                        if on_error is not None and on_error(exc):
+                            break
+                        log.exception("reconciling the alerts failed")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.tick):
+                        await stopping.wait()
+        finally:
+            for event in DIRTY_EVENTS:
+                bus.unsubscribe(event, self.mark_dirty)

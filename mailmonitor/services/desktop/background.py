@@ -37,13 +37,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
-from mailmonitor.events import (
-    ACCOUNT_CHANGED,
-    ATTENTION_DIRTY,
-    CAMPAIGN_CHANGED,
-    LEADS_CHANGED,
-    bus,
-)
 from mailmonitor.models.database import database_problem, is_fatal_database_error
 from mailmonitor.services.auth.tokens import TokenProvider
 
@@ -56,11 +49,6 @@ ENV_RECONCILE_SETTLE = "MAILMONITOR_RECONCILE_SETTLE"
 ENV_NOTIFY_TICK = "MAILMONITOR_NOTIFY_TICK"
 ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
 ENV_ATTENTION_TICK = "MAILMONITOR_ATTENTION_TICK"
-# Time-based conditions (a deadline nearing, trouble lasting long enough, a window ending) are
-# looked at this often even when nothing announced a change.
-ATTENTION_REFRESH_SECONDS = 60.0
-# What the attention model reads changed: reconcile at the next tick (a burst is one reconcile).
-ATTENTION_EVENTS = (ACCOUNT_CHANGED, CAMPAIGN_CHANGED, LEADS_CHANGED, ATTENTION_DIRTY)
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
 
@@ -120,9 +108,9 @@ class BackgroundWork:
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
         self.notify_tick = env_seconds(ENV_NOTIFY_TICK, 30.0)
         self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
-        self.attention_tick = env_seconds(ENV_ATTENTION_TICK, 0.5)
-        self.attention_dirty = True  # the first reconcile runs at start
-        self.reconciles = 0
+        from mailmonitor.services.alerts.reconciler import AttentionLoop
+
+        self.attention = AttentionLoop(self.clock, tick=env_seconds(ENV_ATTENTION_TICK, 0.5))
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle, token_provider=token_provider)
         from mailmonitor.services.sending.replies import ReplyReader
@@ -306,41 +294,17 @@ class BackgroundWork:
                 log.exception("reply poll failed")
             await self._pause(self.reply_poll)
 
-    def mark_attention_dirty(self, *_args: Any) -> None:
-        """A bus listener (any thread): the next attention tick reconciles."""
-        self.attention_dirty = True
-
-    def reconcile_attention(self) -> None:
-        from mailmonitor.services.alerts.reconciler import reconcile
-
-        self.attention_dirty = False
-        self.reconciles += 1
-        reconcile(self.clock.now())
-
     async def attention_loop(self) -> None:
-        """Keep the stored alerts equal to the conditions that hold: once per tick when
-        something changed (a burst of a thousand status changes is one reconcile), and every
-        minute for what time alone changes. Only the copy that sends reconciles (on PostgreSQL
-        several senders take turns under a lock)."""
-        for event in ATTENTION_EVENTS:
-            bus.subscribe(event, self.mark_attention_dirty)
-        last = -ATTENTION_REFRESH_SECONDS
-        loop = asyncio.get_running_loop()
-        try:
-            while not self.stopping.is_set():
-                if self.attention_dirty or loop.time() - last >= ATTENTION_REFRESH_SECONDS:
-                    last = loop.time()
-                    try:
-                        self.reconcile_attention()
-                    except Exception as exc:
-                        if is_fatal_database_error(exc):
-                            self.fatal(exc)
-                            break
-                        log.exception("reconciling the alerts failed")
-                await self._pause(self.attention_tick)
-        finally:
-            for event in ATTENTION_EVENTS:
-                bus.unsubscribe(event, self.mark_attention_dirty)
+        """What the rep is told follows the state (alerts/reconciler.AttentionLoop). Only the
+        copy that sends reconciles (on PostgreSQL several senders take turns under a lock)."""
+
+        def failed(exc: BaseException) -> bool:
+            if is_fatal_database_error(exc):
+                self.fatal(exc)
+                return True
+            return False
+
+        await self.attention.run(self.stopping, failed)
 
     async def alerts_loop(self) -> None:
         """Each round: fold new alerts into one digest per channel, then deliver what is due
