@@ -131,6 +131,10 @@ def _resolution(row: Alert) -> tuple[str, str, str | None]:
                 f"{count(stopped, 'lead')} it had emailed {'is' if stopped == 1 else 'are'} "
                 "set to Campaign Stopped; its other leads were re-allocated or wait for a "
                 "mailbox.", STOP_WARNING_KIND)
+    if row.kind == "grace_ending" and account is not None and account.detached_at is not None:
+        return (f"Nothing waits for {account.email} any more",
+                "Its leads were moved to the campaigns' other mailboxes; connected again, it "
+                "gets new leads only.", None)
     return f"Resolved: {row.title}", "It no longer needs you.", None
 
 
