@@ -352,6 +352,7 @@ class CampaignView(QWidget):
             self.title.setText("Select a campaign")
             self.chip.hide()
             self.mailboxes.setText("")
+            self._affected = set()
             self._render_conditions()
             return
         self.chip.show()
@@ -388,8 +389,8 @@ class CampaignView(QWidget):
         """A banner per condition that names this campaign, in the model's order, with the
         condition's main action and, for this campaign, Re-allocate… or Add a mailbox… when
         its waiting leads can go somewhere (muted ones greyed, at the end)."""
-        cards = about_campaign(self.ctx.attention.current(), self.campaign_id) \
-            if self.campaign_id is not None else []
+        cards = about_campaign(self.ctx.attention.current(), self.campaign_id,
+                               self._affected) if self.campaign_id is not None else []
         now = self.ctx.clock.now()
         shown: list[object] = [self.campaign_id, *(c.signature for c in cards)]
         if shown == self._banner_cards:  # the same conditions: only the times tick on
@@ -409,8 +410,11 @@ class CampaignView(QWidget):
             banner.setProperty("account_id", card.account_id)
             banner.set_message(banner_html(card, now))
             add_condition_buttons(banner, card, self._act, primary=not card.muted)
-            offer = next((ref.offer for ref in card.campaigns if ref.id == self.campaign_id),
-                         None)
+            ref = next((r for r in card.campaigns if r.id == self.campaign_id), None)
+            offer = ref.offer if ref is not None else None
+            if ref is None and self._affected.intersection(card.account_ids):
+                # A mailbox that left the campaign (the rep disconnected it): its leads wait.
+                offer = REALLOCATE if self._can_take_leads else ADD_MAILBOX
             if offer is not None and offer != card.action:
                 banner.add_action(ACTION_LABELS[offer], self.open_reallocate
                                   if offer == REALLOCATE else lambda: self.open_edit(True),
@@ -479,6 +483,7 @@ class CampaignView(QWidget):
             self._say("")
         except CampaignError as exc:
             self._say(str(exc))
+        self.ctx.attention_changed()
         self.refresh()
 
     def resume(self) -> None:
@@ -492,6 +497,7 @@ class CampaignView(QWidget):
                       "continues by itself.")
         except CampaignError as exc:
             self._say(str(exc))
+        self.ctx.attention_changed()
         self.refresh()
 
     def _reallocated(self, moved: int) -> None:

@@ -60,8 +60,7 @@ def perform(window: MainWindow, card: Card, action: str, target: int | None = No
     elif action == REALLOCATE and campaign_id is not None:
         window.open_reallocate(campaign_id)
     elif action == ADD_MAILBOX and campaign_id is not None:
-        dialog = open_edit_campaign(ctx, campaign_id, window, focus_mailboxes=True)
-        dialog.saved.connect(lambda _report: ctx.attention_changed())
+        open_edit_campaign(ctx, campaign_id, window, focus_mailboxes=True)
     elif action == CHECK_NOW:
         window.check_mailboxes([target] if target is not None else card.account_ids)
     elif action in (CHECK_DNS, ROUND_TRIP) and account_id is not None:

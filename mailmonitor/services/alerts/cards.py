@@ -319,9 +319,14 @@ def open_cards(now: datetime, rows: Sequence[Alert] | None = None) -> list[Card]
     return sorted(cards, key=lambda c: (c.muted, c.position, c.alert_id))
 
 
-def about_campaign(cards: Iterable[Card], campaign_id: int) -> list[Card]:
-    """The conditions that name this campaign (its view's banners), in the model's order."""
-    return [c for c in cards if any(ref.id == campaign_id for ref in c.campaigns)]
+def about_campaign(cards: Iterable[Card], campaign_id: int,
+                   waiting_for: Iterable[int] = ()) -> list[Card]:
+    """The conditions that name this campaign, and those of the mailboxes its leads wait for
+    (`waiting_for`: a mailbox the rep disconnected has left the campaign, so its condition no
+    longer names it), in the model's order: the campaign view's banners."""
+    mailboxes = set(waiting_for)
+    return [c for c in cards if any(ref.id == campaign_id for ref in c.campaigns)
+            or (c.kind in _HOLDS_LEADS and mailboxes.intersection(c.account_ids))]
 
 
 def with_mute(card: Card, until: datetime, note: str = "") -> Card:
