@@ -8,9 +8,11 @@ Usage (the tree to picture comes from PYTHONPATH, so the same script pictures an
 
 It seeds `mailmonitor demo`'s data (real checks against the demo servers), then the issue's
 flood: a DNS check of northwind.example that finds SPF and DMARC wrong for its four mailboxes.
-Where the attention model exists it reconciles once (the app's background loop would). The
-window fills the usable height of the screen (728 px: a 40 px panel), the alerts dialog opens
-over it, and the whole screen is grabbed.
+Where the attention model exists it reconciles once (the app's background loop would), and the
+end of the list is pictured with one mailbox muted for maintenance. The window fills the usable
+height of the screen (728 px: a 40 px panel), the alerts dialog opens over it, and the whole
+screen is grabbed: 43-demo-banner, 44-demo-alerts, 45-demo-alerts-end, 46-demo-campaign-banner
+(`make screenshots`; the pictures of the branch before issue 25 are in docs/screenshots/before).
 """
 
 from __future__ import annotations
@@ -81,21 +83,27 @@ def main() -> int:
     window.setGeometry(0, 0, SCREEN[0], USABLE_HEIGHT)
     window.show()
     window.notice.hide()
-    grab(app, out / "01-main-banner.png")
+    grab(app, out / "43-demo-banner.png")
 
     alerts = window.open_alerts()
     frame = alerts.frameGeometry()
     alerts.move((SCREEN[0] - frame.width()) // 2, max(0, (USABLE_HEIGHT - frame.height()) // 2))
-    grab(app, out / "05-alerts-dialog.png")
+    grab(app, out / "44-demo-alerts.png")
+    if reconciler is not None:  # the IT department sets up Dan's app password: muted for 2 h
+        from mailmonitor.services.monitoring import maintenance
+
+        maintenance.add_window(["dan@gmail-demo.example"], None, False, "2h",
+                               SystemClock().now(), note="IT sets up the app password")
+        window.ctx.attention_changed()
     bar = alerts.findChild(QScrollArea).verticalScrollBar()
     bar.setValue(bar.maximum())
-    grab(app, out / "05b-alerts-dialog-end.png")
+    grab(app, out / "45-demo-alerts-end.png")
     alerts.close()
 
     window.tabs.setCurrentIndex(1)
     q4 = Campaign.get(Campaign.name == "Q4 outreach")
     window.campaigns_tab.select(q4.id)
-    grab(app, out / "03-campaign-banner.png")
+    grab(app, out / "46-demo-campaign-banner.png")
 
     window.hide()
     window.ctx.bridge.close()

@@ -69,7 +69,7 @@ from mailmonitor.ui.welcome import WelcomePage, needs_welcome
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QWidget)
-ATTENTION_LINE_WIDTH = 560  # the status bar's "N things need you — …", elided beyond
+ATTENTION_LINE_WIDTH = 420  # the status bar's "N things need you — …", elided beyond
 
 
 def showing(dialog: W | None) -> TypeGuard[W]:
