@@ -11,7 +11,9 @@ so the card and the banner go at once when the cause went."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
+
+from PySide6.QtWidgets import QStatusBar
 
 from mailmonitor.models import Account, Campaign
 from mailmonitor.services.alerts.attention import (
@@ -34,13 +36,35 @@ from mailmonitor.services.placement import overview
 from mailmonitor.services.reconnect.flow import Page
 from mailmonitor.services.sending.reconcile import resolve_unknown_sends
 from mailmonitor.ui.alert_card import SEND_AGAIN
-from mailmonitor.ui.edit_campaign import open_edit_campaign
-
-if TYPE_CHECKING:
-    from mailmonitor.ui.main_window import MainWindow
+from mailmonitor.ui.context import UiContext
 
 
-def perform(window: MainWindow, card: Card, action: str, target: int | None = None) -> None:
+class Surfaces(Protocol):
+    """What the actions need of the main window."""
+
+    ctx: UiContext
+
+    def open_wizard(self, account_id: int, at: Page = ..., campaign_id: int | None = ...
+                    ) -> Any: ...
+
+    def open_reallocate(self, campaign_id: int) -> Any: ...
+
+    def add_mailbox_to(self, campaign_id: int) -> Any: ...
+
+    def open_account(self, account_id: int) -> Any: ...
+
+    def open_alerts(self) -> Any: ...
+
+    def open_notifications(self) -> Any: ...
+
+    def check_mailboxes(self, account_ids: list[int]) -> None: ...
+
+    def show_campaign(self, campaign_id: int) -> None: ...
+
+    def statusBar(self) -> QStatusBar: ...  # Qt's name
+
+
+def perform(window: Surfaces, card: Card, action: str, target: int | None = None) -> None:
     """Do `action` of `card` (`target`: the account or campaign it acts on; None: the card's
     first mailbox or campaign)."""
     ctx = window.ctx
@@ -60,7 +84,7 @@ def perform(window: MainWindow, card: Card, action: str, target: int | None = No
     elif action == REALLOCATE and campaign_id is not None:
         window.open_reallocate(campaign_id)
     elif action == ADD_MAILBOX and campaign_id is not None:
-        open_edit_campaign(ctx, campaign_id, window, focus_mailboxes=True)
+        window.add_mailbox_to(campaign_id)
     elif action == CHECK_NOW:
         window.check_mailboxes([target] if target is not None else card.account_ids)
     elif action in (CHECK_DNS, ROUND_TRIP) and account_id is not None:

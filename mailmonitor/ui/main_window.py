@@ -543,11 +543,14 @@ class MainWindow(QMainWindow):
     def open_reallocate(self, campaign_id: int) -> ReallocateDialog:
         dialog = ReallocateDialog(self.ctx, campaign_id, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.addMailboxRequested.connect(
-            lambda c: open_edit_campaign(self.ctx, c, self, focus_mailboxes=True))
+        dialog.addMailboxRequested.connect(self.add_mailbox_to)
         self.reallocate_dialog = dialog
         dialog.open()
         return dialog
+
+    def add_mailbox_to(self, campaign_id: int) -> QWidget:
+        """The campaign's editor at its mailboxes (nothing of it could take its leads)."""
+        return open_edit_campaign(self.ctx, campaign_id, self, focus_mailboxes=True)
 
     def open_add_account(self) -> AddAccountDialog:
         if not showing(self.add_dialog):

@@ -316,7 +316,8 @@ def test_status_change_reaches_the_window(accounts: list[Account],
     top = "ava@northwind.example is disconnected: Token Expired"
     assert window.attention.text.text() == f"<b>{top}</b>"
     assert [b.text() for b in window.attention.buttons()] == ["Reconnect", "Show alerts (2)"]
-    assert window.attention_line.text() == f"2 things need you — {top}"
+    assert window.attention_line.toolTip() == f"2 things need you — {top}"
+    assert window.attention_line.text().startswith("2 things need you — ava@")  # elided
     assert window.alerts_action.text() == "Alerts (2)"
 
     # Nothing needs the rep: everything goes within one refresh.
