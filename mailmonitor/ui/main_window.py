@@ -49,7 +49,7 @@ from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog
-from mailmonitor.ui.banners import BANNER_SEVERITY, AttentionBanner, NoticeBanner
+from mailmonitor.ui.banners import AttentionBanner, NoticeBanner
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.condition_actions import perform
@@ -66,6 +66,7 @@ from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
 from mailmonitor.ui.tray import TrayController
 from mailmonitor.ui.welcome import WelcomePage, needs_welcome
+from mailmonitor.ui.widgets import SEVERITY_STATUS
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QWidget)
@@ -381,8 +382,7 @@ class MainWindow(QMainWindow):
                                                        ATTENTION_LINE_WIDTH))
         self.attention_line.setToolTip(line if loud else "")
         self.attention_icon.setPixmap(
-            status_icon({"error": "disconnected", "warning": "warning"}.get(
-                BANNER_SEVERITY.get(loud[0].severity, ""), "checking")).pixmap(16, 16)
+            status_icon(SEVERITY_STATUS.get(loud[0].severity, "checking")).pixmap(16, 16)
             if loud else QPixmap())
         self.update_alert_badge()
         self.tray.refresh()
@@ -535,7 +535,7 @@ class MainWindow(QMainWindow):
             dialog = AlertsDialog(self.ctx, self)
             dialog.actionRequested.connect(self.act)
             self.alerts_dialog = dialog
-        self.alerts_dialog.refresh()
+        self.ctx.attention.refresh()  # read now: every surface shows what the list shows
         self.alerts_dialog.show()
         self.alerts_dialog.raise_()
         return self.alerts_dialog
