@@ -140,15 +140,27 @@ def muted_periods(account: Account, start: datetime, end: datetime
                   ) -> list[tuple[datetime, datetime]]:
     """The parts of [start, end) a window covered for this mailbox (removed ones up to their
     removal), merged and in order: the timeline hatches them, uptime leaves them out."""
-    spans = sorted(
-        (max(w.starts_at, start), min(w.ends_at, end))
-        for w in (_window(r) for r in Maintenance.select().where(
-            (Maintenance.starts_at < end) & (Maintenance.ends_at > start)))
-        if w.covers(account.email) and max(w.starts_at, start) < min(w.ends_at, end))
-    merged: list[tuple[datetime, datetime]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
+    return muted_periods_of([account.email], start, end).get(account.email.lower(), [])
+
+
+def muted_periods_of(emails: Iterable[str], start: datetime, end: datetime
+                     ) -> dict[str, list[tuple[datetime, datetime]]]:
+    """`muted_periods` of many mailboxes (lower-case address → periods; only those with
+    any), from one read of the windows."""
+    found = [_window(r) for r in Maintenance.select().where(
+        (Maintenance.starts_at < end) & (Maintenance.ends_at > start))]
+    if not found:
+        return {}
+    periods: dict[str, list[tuple[datetime, datetime]]] = {}
+    for email in emails:
+        spans = sorted((max(w.starts_at, start), min(w.ends_at, end)) for w in found
+                       if w.covers(email) and max(w.starts_at, start) < min(w.ends_at, end))
+        merged: list[tuple[datetime, datetime]] = []
+        for s, e in spans:
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        if merged:
+            periods[email.lower()] = merged
+    return periods
