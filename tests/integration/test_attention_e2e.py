@@ -127,7 +127,7 @@ def test_one_model_behind_the_list_and_the_channel_through_a_disconnection_story
 
         # 4. Re-allocating the waiting leads: the card stops saying that they wait (no message:
         #    the condition is the same), and Finn has nothing left to keep (told once).
-        waiting = [c for c in alerts(cli) if c["kind"] == "mailbox_broken"][0]
+        waiting = next(c for c in alerts(cli) if c["kind"] == "mailbox_broken")
         assert "wait at their step" in waiting["message"]
         assert cli("campaigns", "reallocate", "Q4")[0] == EXIT_OK
         [moved] = alerts(cli)
