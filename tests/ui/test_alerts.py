@@ -151,14 +151,14 @@ def test_a_deadline_stands_at_the_top_of_its_card_and_of_the_banner(
     assert deadline is not None
     assert grace.deadline.isVisible()
     assert grace.deadline.text() == \
-        f"Stopped for good in 42 min — {clock_words(deadline, clock.now())}"
-    assert f"Stopped for good in 42 min — {clock_words(deadline, clock.now())}" in \
+        f"Emailed leads stopped for good in 42 min — {clock_words(deadline, clock.now())}"
+    assert f"Emailed leads stopped for good in 42 min — {clock_words(deadline, clock.now())}" in \
         window.attention.text.text()
     # The time left is rendered when shown, never stored: it ticks on with the clock.
     clock.advance(minutes=12)
     window.ctx.attention.refresh()
-    assert grace.deadline.text().startswith("Stopped for good in 30 min")
-    assert "Stopped for good in 30 min" in window.attention.text.text()
+    assert grace.deadline.text().startswith("Emailed leads stopped for good in 30 min")
+    assert "Emailed leads stopped for good in 30 min" in window.attention.text.text()
 
 
 def test_a_reconnect_makes_the_card_and_the_banner_go(

@@ -88,7 +88,7 @@ def test_banner_for_a_mailbox_the_rep_disconnected(
     assert len(view.banners) == 1
     text = view.banners[0].text.text()
     assert "Connect cleo@northwind.example again before" in text
-    assert "You disconnected it." in text and "Stopped for good in 60 min" in text
+    assert "You disconnected it." in text and "Emailed leads stopped for good in 60 min" in text
     assert view.banners[0].property("severity") == "error"  # leads will be lost
     assert [b.text() for b in view.banners[0].buttons()] == ["Reconnect", "Re-allocate…"]
 

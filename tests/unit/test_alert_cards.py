@@ -79,7 +79,7 @@ def test_a_deadline_in_words_with_the_time_left(db: Path, clock: FakeClock) -> N
     assert card.deadline == clock.now() + timedelta(hours=1)
     later = clock.now() + timedelta(minutes=20)
     assert card.deadline_text(later) == \
-        f"Stopped for good in 40 min — {clock_words(card.deadline, later)}"
+        f"Emailed leads stopped for good in 40 min — {clock_words(card.deadline, later)}"
     local = card.deadline.replace(tzinfo=UTC).astimezone()
     assert clock_words(card.deadline, later) == local.strftime("%a %H:%M")
     assert clock_words(card.deadline, card.deadline - timedelta(days=9)) == \

@@ -9,8 +9,8 @@ needs to render and act on a stored condition:
   them, Add a mailbox… when none can (issue 11: only actions that can succeed now);
 - the maintenance window that mutes it ("Muted until Mon 15:00 (provider maintenance)");
 - the servers' raw answers for Details (the message stays plain words);
-- its deadline in words with the time left ("Stopped for good in 3 h — Mon 14:02"), rendered
-  at display time, so it is never stale while the condition itself stays the same.
+- its deadline in words with the time left ("Emailed leads stopped for good in 3 h — Mon
+  14:02"), rendered at display time, so it is never stale while the condition stays the same.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ SEND_AGAIN_TIP = "Not in the Sent folder: each goes out again from its step"
 
 # What happens at a condition's deadline, said before the time left.
 DEADLINE_WORDS = {
-    "leads_stopping": "Stopped for good",
-    "grace_ending": "Stopped for good",
-    "mailbox_broken": "Stopped for good",
+    "leads_stopping": "Emailed leads stopped for good",
+    "grace_ending": "Emailed leads stopped for good",
+    "mailbox_broken": "Emailed leads stopped for good",
     "sign_in_expiring": "Sign-in ends",
     "certificate_expiring": "Certificate expires",
 }
@@ -161,7 +161,7 @@ class Card:
                 self.muted, self.mute, self.details)
 
     def deadline_text(self, now: datetime) -> str:
-        """'Stopped for good in 3 h — Mon 14:02' ('' without a deadline)."""
+        """'Emailed leads stopped for good in 3 h — Mon 14:02' ('' without a deadline)."""
         if self.deadline is None:
             return ""
         what = DEADLINE_WORDS.get(self.kind, "Deadline")
