@@ -65,9 +65,12 @@ def _server(account: Account) -> str:
 
 
 def _memberships() -> dict[int, list[tuple[int, str]]]:
+    """The campaigns each mailbox sends for. A membership suspended by a two-step disconnect
+    (inactive: it exists only inside the grace period) counts: the mailbox's card says what
+    happens to those campaigns, and they get it back if it is connected again in time."""
     links: dict[int, list[tuple[int, str]]] = defaultdict(list)
     query = (CampaignMailbox.select(CampaignMailbox.account, Campaign.id, Campaign.name)
-             .join(Campaign).where(CampaignMailbox.active & Campaign.status.in_(RUNNING))
+             .join(Campaign).where(Campaign.status.in_(RUNNING))
              .order_by(Campaign.name).tuples())
     for account_id, campaign_id, name in query:
         links[account_id].append((campaign_id, name))
@@ -143,10 +146,11 @@ def _mailbox(account: Account, links: list[tuple[int, str]],
 
 
 def _campaigns(accounts: dict[int, Account]) -> list[CampaignFacts]:
+    # Suspended memberships included (see `_memberships`): a campaign paused by a two-step
+    # disconnect is explained by that mailbox's card. A detached mailbox is never usable.
     members: dict[int, list[int]] = defaultdict(list)
     for campaign_id, account_id in (CampaignMailbox.select(CampaignMailbox.campaign,
-                                                           CampaignMailbox.account)
-                                    .where(CampaignMailbox.active).tuples()):
+                                                           CampaignMailbox.account).tuples()):
         members[campaign_id].append(account_id)
     unassigned = dict(Lead.select(Lead.campaign, pw.fn.COUNT(Lead.id))
                       .where(Lead.state == LeadState.UNASSIGNED).group_by(Lead.campaign).tuples())
