@@ -109,6 +109,18 @@ def _resolution(row: Alert) -> tuple[str, str, str | None]:
     return f"Resolved: {row.title}", "It no longer needs you.", None
 
 
+def _family(kind: str) -> str:
+    """Conditions that say the same thing of a mailbox: its trouble (broken, retrying, its
+    grace period, the stop of its leads) is one family; any other kind is its own."""
+    return "mailbox" if kind in MAILBOX_KINDS else kind
+
+
+def _last_told(row: Alert) -> datetime:
+    """When the channels last heard of the condition: opened or changed (`updated_at`; not
+    `created_at`, which is when its cause began), or reminded."""
+    return max(t for t in (row.updated_at, row.reminded_at, row.created_at) if t is not None)
+
+
 def apply(conditions: Sequence[Condition], now: datetime,
           reminder: timedelta | None = None) -> Reconciled:
     """Make the stored open alerts equal to `conditions` (one transaction)."""
@@ -146,21 +158,25 @@ def apply(conditions: Sequence[Condition], now: datetime,
                 _record(row, "changed", now)
                 done.changed.append(key)
             elif reminder is not None and c.kind in REMINDED_KINDS and not c.muted \
-                    and now - (row.reminded_at or row.created_at) >= reminder:
+                    and now - _last_told(row) >= reminder:
                 Alert.update(reminded_at=now).where(Alert.id == row.id).execute()
                 _record(row, "reminder", now, title=f"Still needs you: {row.title}")
                 done.reminded.append(key)
-        named = {e for c in conditions for e in c.mailboxes}
+        named: dict[str, set[str]] = {}
+        for c in conditions:
+            named.setdefault(_family(c.kind), set()).update(c.mailboxes)
         for key, row in open_rows.items():
             Alert.update(resolved_at=now, updated_at=now).where(Alert.id == row.id).execute()
-            if row.mailboxes and set(row.mailboxes) <= named:
-                # Its mailboxes are named by another condition now (a stop warning took them
-                # over, a group grew): nothing to tell, the other one says it.
+            title, message, event = _resolution(row)
+            if event is None and row.mailboxes \
+                    and set(row.mailboxes) <= named.get(_family(row.kind), set()):
+                # Its mailboxes' trouble is named by another condition now (a stop warning
+                # took them over, another reason, a group grew): nothing to tell, the other one
+                # says it. What was done (connected again, leads stopped) is always told.
                 AlertChange.create(alert=row, change="resolved", at=now, kind=row.kind,
                                    severity=row.severity, title=f"Now part of another alert: "
                                    f"{row.title}"[:250], message=row.message, muted=True)
             else:
-                title, message, event = _resolution(row)
                 _record(row, "resolved", now, title=title, message=message, event=event)
             done.resolved.append(key)
         mark_stop_notice(stop_noticed, now)
