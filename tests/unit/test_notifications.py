@@ -7,9 +7,9 @@ from pathlib import Path
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, set_setting
-from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.alerts import notifications
 from mailmonitor.services.alerts.notifications import Notice, NotificationPolicy, coalesce
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.monitoring import maintenance
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.sending.engine import record_send_problem
