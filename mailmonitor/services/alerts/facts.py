@@ -125,6 +125,8 @@ def _mailbox(account: Account, links: list[tuple[int, str]],
         id=account.id, email=account.email, status=account.status, reason=account.reason,
         detail=account.detail or "", server=_server(account), since=account.status_since,
         transient_since=account.transient_since, failures=account.consecutive_failures or 0,
+        was_broken=account.status == Status.WARNING.value
+        and account.disconnected_since is not None,
         checked_at=account.checked_at, campaigns=campaign_links,
         halted=halted_total,
         at_risk=at_risk, stop_at=effective_stop_at(account, now) if at_risk else None,
