@@ -76,10 +76,28 @@ def _values(c: Condition, now: datetime, position: int) -> dict[str, object]:
 
 
 def _record(row: Alert, change: str, now: datetime, title: str | None = None,
-            message: str | None = None, event: str | None = None) -> None:
+            message: str | None = None, event: str | None = None, muted: bool = False) -> None:
     AlertChange.create(alert=row, change=change, at=now, kind=row.kind, severity=row.severity,
                        title=(title or row.title)[:250], message=message or row.message,
-                       muted=row.muted, event=event)
+                       muted=row.muted or muted, event=event)
+
+
+ABSORBED = "Now part of another alert: "
+
+
+def _comes_back(key: str, since: datetime | None) -> bool:
+    """Does this condition come back from the card that had taken it over, its cause unchanged
+    (a broken mailbox's card after its leads were stopped)? The channels heard of it when it
+    first opened; nothing new to tell."""
+    if since is None:
+        return False
+    last = Alert.select().where((Alert.key == key) & Alert.resolved_at.is_null(False)) \
+        .order_by(Alert.resolved_at.desc()).first()
+    if last is None or last.resolved_at is None or since > last.resolved_at:
+        return False
+    return bool(AlertChange.select().where(
+        (AlertChange.alert == last) & (AlertChange.change == "resolved")
+        & AlertChange.title.startswith(ABSORBED)).exists())
 
 
 MAILBOX_KINDS = ("mailbox_broken", "mailbox_retrying", "grace_ending", STOP_WARNING_KIND)
@@ -135,9 +153,10 @@ def apply(conditions: Sequence[Condition], now: datetime,
         for key, c in wanted.items():
             row = open_rows.pop(key, None)
             if row is None:
+                back = _comes_back(key, c.since)
                 row = Alert.create(key=key, created_at=c.since or now, updated_at=now,
                                    **_values(c, now, positions[key]))
-                _record(row, "opened", now)
+                _record(row, "opened", now, muted=back)
                 done.opened.append(key)
                 if c.kind == STOP_WARNING_KIND and not channels_for_kind(STOP_WARNING_KIND):
                     # No channel carries it: the window's alert is the delivery.
@@ -174,8 +193,8 @@ def apply(conditions: Sequence[Condition], now: datetime,
                 # took them over, another reason, a group grew): nothing to tell, the other one
                 # says it. What was done (connected again, leads stopped) is always told.
                 AlertChange.create(alert=row, change="resolved", at=now, kind=row.kind,
-                                   severity=row.severity, title=f"Now part of another alert: "
-                                   f"{row.title}"[:250], message=row.message, muted=True)
+                                   severity=row.severity, title=f"{ABSORBED}{row.title}"[:250],
+                                   message=row.message, muted=True)
             else:
                 _record(row, "resolved", now, title=title, message=message, event=event)
             done.resolved.append(key)
