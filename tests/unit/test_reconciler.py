@@ -241,3 +241,30 @@ def test_muted_conditions_get_no_reminder(db: Path, clock: FakeClock) -> None:
     apply([quiet], clock.now(), DAY)
     assert not apply([quiet], clock.now() + 3 * DAY, DAY).any
     assert changes() == [("opened", "mailbox_broken")]
+
+
+def test_a_card_that_comes_back_from_the_stop_warning_is_not_told_again(
+        db: Path, clock: FakeClock) -> None:
+    from mailmonitor.services.campaigns.lifecycle import apply_long_wait
+
+    ava = contacted_mailbox(clock)
+    start = clock.now()
+    update_status(ava, "disconnected", "token_expired", "invalid_grant", start)
+    conditions(start)
+    clock.set(start + timedelta(days=8))
+    start_stop_warnings(clock.now())
+    conditions(clock.now())
+    clock.set(start + timedelta(days=9))
+    assert apply_long_wait(clock.now()) == 1
+    [broken] = conditions(clock.now())  # still broken: its card is back, in the window
+    assert broken.kind == "mailbox_broken"
+    loud = [(c.change, c.kind) for c in told() if not c.muted]
+    assert loud == [("opened", "mailbox_broken"), ("opened", "leads_stopping"),
+                    ("resolved", "leads_stopping")]  # the stop is told; the card was known
+    # A new disconnection later is news again.
+    update_status(reload(ava), "connected", None, "", clock.now())
+    conditions(clock.now())
+    clock.advance(days=1)
+    update_status(reload(ava), "disconnected", "token_expired", "invalid_grant", clock.now())
+    conditions(clock.now())
+    assert [(c.change, c.muted) for c in told()][-1] == ("opened", False)
