@@ -136,7 +136,9 @@ def _family(kind: str) -> str:
 def _last_told(row: Alert) -> datetime:
     """When the channels last heard of the condition: opened or changed (`updated_at`; not
     `created_at`, which is when its cause began), or reminded."""
-    return max(t for t in (row.updated_at, row.reminded_at, row.created_at) if t is not None)
+    told: list[datetime] = [t for t in (row.updated_at, row.reminded_at, row.created_at)
+                            if t is not None]
+    return max(told)
 
 
 def apply(conditions: Sequence[Condition], now: datetime,

@@ -103,7 +103,7 @@ def effective_stop_at(account: Account) -> datetime | None:
     start, deadline = window
     if account.stop_warned_at is None:
         return deadline
-    notice = account.stop_notice_at or account.stop_warned_at
+    notice: datetime = account.stop_notice_at or account.stop_warned_at
     return max(deadline, notice + warning_period(start, deadline))
 
 
