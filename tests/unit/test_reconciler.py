@@ -27,9 +27,11 @@ from mailmonitor.services.monitoring import maintenance
 from mailmonitor.services.monitoring.account_state import record_check, update_status
 from tests.attention_support import changes, conditions
 from tests.factories import (
+    add_mailbox,
     make_account,
     make_campaign,
     make_lead,
+    make_leads,
     probe_fail,
     probe_ok,
     record_send,
@@ -262,3 +264,19 @@ def test_a_card_that_comes_back_from_the_stop_warning_is_not_told_again(
     update_status(reload(ava), "disconnected", "token_expired", "invalid_grant", clock.now())
     conditions(clock.now())
     assert [(c.change, c.muted) for c in told()][-1] == ("opened", False)
+
+
+def test_the_channels_count_the_leads_waiting_for_every_mailbox_of_a_card(
+        db: Path, clock: FakeClock) -> None:
+    channel(["disconnected"])
+    campaign = make_campaign("Q4", [])
+    for name, leads in (("ava", 2), ("ben", 3)):
+        account = make_account(f"{name}@x.test")
+        add_mailbox(campaign, account)
+        make_leads(campaign, account, leads, prefix=name)
+        update_status(account, "disconnected", "invalid_credentials", "535", clock.now())
+    [card] = conditions(clock.now())
+    assert card.mailboxes == ["ava@x.test", "ben@x.test"]
+    [message] = collect_round(clock.now())
+    [item] = message.items
+    assert (item["mailboxes"], item["leads_waiting"]) == (["ava@x.test", "ben@x.test"], 5)
