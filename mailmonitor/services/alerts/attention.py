@@ -17,7 +17,9 @@ view rather than of each rule):
   condition (with its deadline), not again in its reason's card; a campaign condition is left out
   when a mailbox condition already explains it.
 - **noise control**: transient trouble (status Retrying) becomes a condition only after it lasted
-  `min_failures` failed checks and `min_minutes`; one success ends it.
+  `min_failures` failed checks and `min_minutes`; one success ends it. A mailbox that was
+  disconnected and is only Retrying now keeps a condition at once: its trouble is not over, and
+  its reconnect is news.
 - **silences**: a mailbox inside a maintenance window gives no condition of its own; a condition
   of only muted mailboxes is kept, marked muted, so the list can show it greyed out and the
   channels stay quiet.
@@ -77,6 +79,9 @@ class MailboxFacts:
     since: datetime | None = None  # when the current status began
     transient_since: datetime | None = None  # start of the current run of transient trouble
     failures: int = 0  # consecutive failed checks
+    # Disconnected before this trouble and not connected since: Retrying now continues a
+    # trouble the rep already knows of (not a blip to wait out).
+    was_broken: bool = False
     checked_at: datetime | None = None
     campaigns: tuple[CampaignLink, ...] = ()
     halted: int = 0  # its leads waiting at their step
@@ -357,9 +362,10 @@ def _retrying_conditions(state: AttentionState, campaigns: dict[int, CampaignFac
     limits = state.thresholds
     lasting = [m for m in state.mailboxes
                if m.status == Status.WARNING.value and m.reason != SENDING_LIMIT_REASON
-               and m.failures >= limits.min_failures
-               and state.now - (m.transient_since or m.since or state.now)
-               >= timedelta(minutes=limits.min_minutes)]
+               and (m.was_broken or (
+                   m.failures >= limits.min_failures
+                   and state.now - (m.transient_since or m.since or state.now)
+                   >= timedelta(minutes=limits.min_minutes)))]
     found = []
     for key, group in _group(lasting, lambda m: f"{m.reason}:{m.server.lower()}").items():
         members, muted = _live(group)

@@ -96,9 +96,11 @@ def channel_url(channel: NotifyChannel) -> str:
 # --- bodies ---------------------------------------------------------------------------------
 
 def webhook_body(message: Outgoing) -> dict[str, Any]:
-    """The generic JSON body: one object per change of a condition in `events` (`change`:
-    opened, changed, resolved or reminder; `key` names the condition); `event` names the kind
-    of the digest ("digest" when it mixes several)."""
+    """The generic JSON body: one object per change of a condition in `events`; `event` names
+    the kind of the digest ("digest" when it mixes several). `change` tells a condition that
+    opened from one that changed, was resolved (leads that were stopped, not about to be) or is
+    reminded of; `key` names the condition; `mailboxes` lists every mailbox its card names
+    (`account` is the first)."""
     kinds = {i["event"] for i in message.items}
     return {
         "source": "mailmonitor", "version": __version__, "delivery_id": message.delivery_id,

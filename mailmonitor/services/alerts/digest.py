@@ -60,7 +60,10 @@ def item_for(change: AlertChange, alert: Alert, event: str) -> dict[str, Any]:
         "deadline_local": rep_time(alert.deadline) if alert.deadline else None,
     }
     if account is not None:
-        waiting = Lead.select().where((Lead.mailbox == account) & (Lead.state == "halted"))
+        # Every mailbox the card names (a card may group several), not only the first.
+        named = [a for a in (account_by_email(e) for e in mailboxes[1:]) if a is not None]
+        waiting = Lead.select().where(Lead.mailbox.in_([account, *named])
+                                      & (Lead.state == "halted"))
         item.update({
             "account": account.email, "status": account.status, "reason": account.reason,
             "label": status_words(account, label_for(account.status, account.reason)),

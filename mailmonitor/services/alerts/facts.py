@@ -61,11 +61,14 @@ def thresholds() -> Thresholds:
 
 
 def _memberships(ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """The campaigns each mailbox sends for. A membership suspended by a two-step disconnect
+    (inactive: it exists only inside the grace period) counts: the mailbox's card says what
+    happens to those campaigns, and they get it back if it is connected again in time."""
     links: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if not ids:
         return links
     query = (CampaignMailbox.select(CampaignMailbox.account, Campaign.id, Campaign.name)
-             .join(Campaign).where(CampaignMailbox.active & Campaign.status.in_(RUNNING)
+             .join(Campaign).where(Campaign.status.in_(RUNNING)
                                    & CampaignMailbox.account.in_(ids))
              .order_by(Campaign.name).tuples())
     for account_id, campaign_id, name in query:
@@ -102,7 +105,7 @@ _COLUMNS = (Account.id, Account.email, Account.status, Account.reason, Account.d
             Account.detached_at, Account.grace_expired, Account.cert_expires_at,
             Account.send_limit_until, Account.send_problem_kind, Account.send_problem,
             Account.send_problem_at, Account.password_rotation_days, Account.secret_set_at,
-            Account.created_at, Account.reconnected_at)
+            Account.created_at, Account.reconnected_at, Account.disconnected_since)
 
 
 def _per_mailbox(query: pw.ModelSelect) -> dict[int, int]:
@@ -155,7 +158,7 @@ def _mailbox(row: Any, ctx: _Context) -> MailboxFacts:
     detached = row.detached_at is not None and not row.grace_expired
     full = ctx.full.get(row.id)
     at_risk = ctx.at_risk.get(row.id, 0)
-    stop_at = effective_stop_at(full, now) if full is not None and at_risk else None
+    stop_at = effective_stop_at(full) if full is not None and at_risk else None
     ends = sign_in_ends_at(full) if full is not None \
         and row.status == Status.CONNECTED.value else None
     oauth = row.auth_method == "oauth2"
@@ -168,6 +171,7 @@ def _mailbox(row: Any, ctx: _Context) -> MailboxFacts:
         id=row.id, email=row.email, status=row.status, reason=row.reason,
         detail=row.detail or "", server=_server(row), since=row.status_since,
         transient_since=row.transient_since, failures=row.consecutive_failures or 0,
+        was_broken=row.status == Status.WARNING.value and row.disconnected_since is not None,
         checked_at=row.checked_at, campaigns=campaign_links,
         halted=ctx.halted_total.get(row.id, 0), at_risk=at_risk, stop_at=stop_at,
         stop_warned=full is not None and full.stop_warned_at is not None, detached=detached,
@@ -200,11 +204,11 @@ def _campaigns() -> list[CampaignFacts]:
                                                             Status.STOPPED.value))).tuples()}
     paused = [c.id for c in running if c.status == "paused"]
     members: dict[int, list[int]] = defaultdict(list)
-    if paused:  # which mailboxes explain a pause
+    if paused:  # which mailboxes explain a pause (suspended memberships included: a
+        # campaign paused by a two-step disconnect is explained by that mailbox's card)
         for campaign_id, account_id in (CampaignMailbox.select(CampaignMailbox.campaign,
                                                                CampaignMailbox.account)
-                                        .where(CampaignMailbox.active
-                                               & CampaignMailbox.campaign.in_(paused))
+                                        .where(CampaignMailbox.campaign.in_(paused))
                                         .tuples()):
             members[campaign_id].append(account_id)
     unassigned = dict(Lead.select(Lead.campaign, pw.fn.COUNT(Lead.id))

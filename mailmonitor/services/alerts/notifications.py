@@ -165,9 +165,11 @@ def new_notices() -> list[Notice]:
     ).order_by(Alert.position, Alert.id)
 
     # On a team database: only the owner's and the admins' trays (everyone sees the list).
+    # A card naming several mailboxes is no one mailbox's: a click opens the alerts list.
     admin_names = admins()
-    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query
-            if reaches(a, admin_names=admin_names)]
+    return [Notice(a.id, a.kind, a.title,
+                   a.account_id if len(a.mailboxes or []) <= 1 else None, a.campaign_id)
+            for a in query if reaches(a, admin_names=admin_names)]
 
 
 def still_open(alert_ids: Iterable[int]) -> list[int]:

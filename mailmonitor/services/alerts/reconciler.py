@@ -96,6 +96,24 @@ def _record(row: Alert, change: str, now: datetime, title: str | None = None,
                event=event)
 
 
+ABSORBED = "Now part of another alert: "
+
+
+def _comes_back(key: str, since: datetime | None) -> bool:
+    """Does this condition come back from the card that had taken it over, its cause unchanged
+    (a broken mailbox's card after its leads were stopped)? The channels heard of it when it
+    first opened; nothing new to tell."""
+    if since is None:
+        return False
+    last = Alert.select().where((Alert.key == key) & Alert.resolved_at.is_null(False)) \
+        .order_by(Alert.resolved_at.desc()).first()
+    if last is None or last.resolved_at is None or since > last.resolved_at:
+        return False
+    return bool(AlertChange.select().where(
+        (AlertChange.alert == last) & (AlertChange.change == "resolved")
+        & AlertChange.title.startswith(ABSORBED)).exists())
+
+
 def _set(row: Alert, values: dict[str, object]) -> bool:
     """Set what differs on the row (its foreign keys by id); True when anything did."""
     changed = False
@@ -138,6 +156,20 @@ def _resolution(row: Alert) -> tuple[str, str, str | None]:
     return f"Resolved: {row.title}", "It no longer needs you.", None
 
 
+def _family(kind: str) -> str:
+    """Conditions that say the same thing of a mailbox: its trouble (broken, retrying, its
+    grace period, the stop of its leads) is one family; any other kind is its own."""
+    return "mailbox" if kind in MAILBOX_KINDS else kind
+
+
+def _last_told(row: Alert) -> datetime:
+    """When the channels last heard of the condition: opened or changed (`updated_at`; not
+    `created_at`, which is when its cause began), or reminded."""
+    told: list[datetime] = [t for t in (row.updated_at, row.reminded_at, row.created_at)
+                            if t is not None]
+    return max(told)
+
+
 def apply(conditions: Sequence[Condition], now: datetime,
           reminder: timedelta | None = None) -> Reconciled:
     """Make the stored open alerts equal to `conditions` (one transaction)."""
@@ -152,10 +184,11 @@ def apply(conditions: Sequence[Condition], now: datetime,
         for key, c in wanted.items():
             row = open_rows.pop(key, None)
             if row is None:
+                back = _comes_back(key, c.since)
                 row = insert_row(Alert, key=key, created_at=c.since or now, updated_at=now,
                                  resolved_at=None, reminded_at=None, notified=False,
                                  **_values(c, now, positions[key]))
-                _record(row, "opened", now)
+                _record(row, "opened", now, muted=back or None)
                 done.opened.append(key)
                 if c.kind == STOP_WARNING_KIND and not channels_for_kind(STOP_WARNING_KIND):
                     # No channel carries it: the window's alert is the delivery.
@@ -174,22 +207,25 @@ def apply(conditions: Sequence[Condition], now: datetime,
                 _record(row, "changed", now)
                 done.changed.append(key)
             elif reminder is not None and c.kind in REMINDED_KINDS and not c.muted \
-                    and now - (row.reminded_at or row.created_at) >= reminder:
+                    and now - _last_told(row) >= reminder:
                 row.reminded_at = now
                 save_changes(row)
                 _record(row, "reminder", now, title=f"Still needs you: {row.title}")
                 done.reminded.append(key)
-        named = {e for c in conditions for e in c.mailboxes}
+        named: dict[str, set[str]] = {}
+        for c in conditions:
+            named.setdefault(_family(c.kind), set()).update(c.mailboxes)
         for key, row in open_rows.items():
             row.resolved_at = row.updated_at = now
             save_changes(row)
-            if row.mailboxes and set(row.mailboxes) <= named:
-                # Its mailboxes are named by another condition now (a stop warning took them
-                # over, a group grew): nothing to tell, the other one says it.
-                _record(row, "resolved", now, title=f"Now part of another alert: {row.title}",
-                        muted=True)
+            title, message, event = _resolution(row)
+            if event is None and row.mailboxes \
+                    and set(row.mailboxes) <= named.get(_family(row.kind), set()):
+                # Its mailboxes' trouble is named by another condition now (a stop warning
+                # took them over, another reason, a group grew): nothing to tell, the other one
+                # says it. What was done (connected again, leads stopped) is always told.
+                _record(row, "resolved", now, title=f"{ABSORBED}{row.title}", muted=True)
             else:
-                title, message, event = _resolution(row)
                 _record(row, "resolved", now, title=title, message=message, event=event)
             done.resolved.append(key)
         mark_stop_notice(stop_noticed, now)

@@ -92,16 +92,18 @@ def stop_allowed(account: Account, now: datetime) -> bool:
     return bool(now >= account.stop_notice_at + warning_period(start, deadline))
 
 
-def effective_stop_at(account: Account, now: datetime) -> datetime | None:
+def effective_stop_at(account: Account) -> datetime | None:
     """When the stop will happen as things stand (None: no stop threatens). A warning still on
-    its way counts as delivered now."""
+    its way counts as delivered when it began: what the rep is told stays put while a channel
+    retries (a deadline moving every round would be a new message every round); once it is
+    delivered, the deadline is the delivery's, which the stop never comes before."""
     window = stop_deadline(account)
     if window is None:
         return None
     start, deadline = window
     if account.stop_warned_at is None:
         return deadline
-    notice = account.stop_notice_at or now
+    notice: datetime = account.stop_notice_at or account.stop_warned_at
     return max(deadline, notice + warning_period(start, deadline))
 
 
