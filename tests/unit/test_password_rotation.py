@@ -17,8 +17,8 @@ from mailmonitor.clock import FakeClock
 from mailmonitor.events import bus
 from mailmonitor.models import close_db, open_db, set_setting
 from mailmonitor.services.accounts.editing import AccountEdit, save_edit, validate_edit
+from mailmonitor.services.alerts.reconciler import DIRTY_EVENTS as ATTENTION_EVENTS
 from mailmonitor.services.common.validation import InvalidInput
-from mailmonitor.services.desktop.background import ATTENTION_EVENTS
 from tests.attention_support import conditions
 from tests.factories import make_account, reload
 

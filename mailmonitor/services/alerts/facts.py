@@ -152,7 +152,6 @@ class _Context:
 
 
 def _mailbox(row: Any, ctx: _Context) -> MailboxFacts:
-    now = ctx.now
     campaign_links = tuple(CampaignLink(cid, name, ctx.halted.get((row.id, cid), 0))
                            for cid, name in ctx.links.get(row.id, ()))
     detached = row.detached_at is not None and not row.grace_expired
