@@ -56,6 +56,9 @@ screenshots: setup-test
 	  trayer --edge top --align right --widthtype request --height 24 & sleep 0.5; \
 	  QT_QPA_PLATFORM=xcb PYTHONPATH=. $(PY) tests/xvfb/tray_scenario.py \
 	    docs/screenshots/21-tray-notification.png; kill %1'
+	# The demo's banner and alerts list on a 1366×768 screen (43–46).
+	PYTHONPATH=. dbus-run-session -- xvfb-run -a -s "-screen 0 1366x768x24" \
+	  $(PY) tools/demo_attention_shots.py docs/screenshots
 
 # One-folder app in dist/mailmonitor (PyInstaller), then its --self-test against a real Secret
 # Service; prints build time, size and start-up times. About a minute: not part of `make test`.

@@ -6,7 +6,9 @@ Measures, offscreen:
 - peak RSS of that process (resource.getrusage), target < 250 MB;
 - 1,000 status changes applied within one second while the window is up (recorded checks, as
   the monitor writes them, spread over the second), with the event loop's largest stall
-  measured as a 10 ms QTimer's lateness, target < 50 ms.
+  measured as a 10 ms QTimer's lateness, target < 50 ms; end to end, the attention model's
+  reconciler runs in that loop as the background work runs it (coalesced: one reconcile per
+  tick for a burst), and its reconciles' times are printed too.
 
 The window process starts the way `mailmonitor` does (QApplication, single-instance server,
 logging, stylesheet, database, qasync loop, `build_main_window`), except that the monitor is not
@@ -40,7 +42,6 @@ def seed(data_dir: Path) -> None:
     from mailmonitor.models import (
         DB_FILENAME,
         Account,
-        Alert,
         Campaign,
         CampaignMailbox,
         Lead,
@@ -91,11 +92,9 @@ def seed(data_dir: Path) -> None:
                 })
             for i in range(0, len(leads), 1000):
                 Lead.insert_many(leads[i:i + 1000]).execute()
-        broken = Account.select().where(Account.status == "disconnected")
-        Alert.insert_many([{"key": f"account:{a.id}:disconnected", "kind": "account_disconnected",
-                            "severity": "error", "account": a.id,
-                            "title": f"{a.email} is disconnected: Invalid Credentials",
-                            "created_at": now, "updated_at": now} for a in broken]).execute()
+    from mailmonitor.services.alerts.reconciler import reconcile
+
+    reconcile(now)  # what the rep is told about the seeded state
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute_sql("ANALYZE")
     close_db()
@@ -166,7 +165,12 @@ def child(data_dir: Path) -> None:
         else:
             record_check(account, probe_ok(), probe_ok(), clock.now(), "bench")
 
-    def measure(change: object) -> dict[str, float]:
+    from mailmonitor.services.alerts.reconciler import AttentionLoop
+
+    attention = AttentionLoop(clock, tick=0.5)
+    attention.reconcile_now()  # the state at start, as the background work does first
+
+    def measure(change: object, reconciling: bool = False) -> dict[str, float]:
         gaps: list[float] = []
         last = [time.perf_counter()]
 
@@ -190,18 +194,32 @@ def child(data_dir: Path) -> None:
             await asyncio.sleep(0.3)  # the coalesced view updates land
             return CHANGES, elapsed
 
+        async def with_reconciler() -> tuple[int, float]:
+            stopping = asyncio.Event()
+            task = asyncio.create_task(attention.run(stopping))
+            try:
+                return await changes()
+            finally:
+                stopping.set()
+                await task
+
+        attention.durations = []
         timer.start()
         last[0] = time.perf_counter()
-        applied, elapsed = loop.run_until_complete(changes())
+        applied, elapsed = loop.run_until_complete(with_reconciler() if reconciling
+                                                   else changes())
         timer.stop()
         lateness = sorted(max(0.0, g - 0.010) * 1000 for g in gaps)
+        reconciles = sorted(d * 1000 for d in attention.durations)
         return {"changes": applied, "elapsed_s": round(elapsed, 3),
+                "reconciles": len(reconciles),
+                "reconcile_max_ms": round(reconciles[-1], 1) if reconciles else 0.0,
                 "stall_ms": round(lateness[-1], 1) if lateness else 0.0,
                 "stall_p99_ms": round(lateness[int(len(lateness) * 0.99)], 1)
                 if lateness else 0.0}
 
     window_only = measure(direct_change)
-    end_to_end = measure(recorded_check)
+    end_to_end = measure(recorded_check, reconciling=True)
     print(json.dumps({
         "accounts_rows": window.accounts_model.rowCount(),
         "campaign_rows": window.campaigns_model.rowCount(),
@@ -248,7 +266,6 @@ def main() -> int:
     startup = sorted(r["startup_s"] for r in results)[1]  # the median of three
     rss = max(r["peak_rss_mb"] for r in results)
     window_stall = sorted(r["window_only"]["stall_ms"] for r in results)[1]
-    e2e = results[-1]["end_to_end"]
     e2e_stall = max(r["end_to_end"]["stall_ms"] for r in results)
     print(f"window shown after {startup:.2f} s, median (runs: "
           f"{', '.join(str(r['startup_s']) for r in results)}); "
@@ -259,9 +276,13 @@ def main() -> int:
         w = r["window_only"]
         print(f"  window only: {w['changes']} status changes in {w['elapsed_s']:.2f} s, "
               f"largest stall {w['stall_ms']:.1f} ms (p99 {w['stall_p99_ms']:.1f} ms)")
-    print(f"  end to end (record_check with campaign rules): {e2e['changes']} changes in "
-          f"{e2e['elapsed_s']:.2f} s, largest stall {e2e_stall:.1f} ms "
-          f"(p99 {e2e['stall_p99_ms']:.1f} ms)")
+    for r in results:
+        e = r["end_to_end"]
+        print(f"  end to end (record_check with campaign rules, the attention reconciler in the "
+              f"loop): {e['changes']} changes in {e['elapsed_s']:.2f} s, largest stall "
+              f"{e['stall_ms']:.1f} ms (p99 {e['stall_p99_ms']:.1f} ms); {e['reconciles']} "
+              f"reconciles, the longest {e['reconcile_max_ms']:.1f} ms")
+    print(f"  end to end, the largest stall of the three runs: {e2e_stall:.1f} ms")
     print(f"status bar after: {results[-1]['summary']}")
     ok = (startup < TARGETS["startup_s"] and rss < TARGETS["peak_rss_mb"]
           and window_stall < TARGETS["stall_ms"])

@@ -25,6 +25,7 @@ from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.logsetup import setup_logging
 from mailmonitor.models import DB_FILENAME, DatabaseTarget, close_db, get_setting, open_db
 from mailmonitor.models.database import first_line
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.auth.tokens import TokenProvider
 from mailmonitor.services.monitoring.checker import check_with
@@ -56,17 +57,21 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
                       check_fn: CheckFn | None = None, use_tray: bool | None = None,
                       hints: dict[str, str] | None = None, title_suffix: str = "",
                       coalesce_ms: int = DEFAULT_COALESCE_MS,
-                      token_provider: TokenProvider | None = None) -> MainWindow:
+                      token_provider: TokenProvider | None = None,
+                      reconciles_here: bool = True) -> MainWindow:
     """The window and everything it needs, without starting an event loop (tests use this,
     with `coalesce_ms=0` so changes show on the next event-loop turn). The database must be
     open. Without `check_fn`, the window's connection tests are the real probes, signing in to
-    OAuth accounts with `token_provider`."""
+    OAuth accounts with `token_provider`. `reconciles_here`: no attention loop runs in this
+    process, so the window reconciles the alerts itself after the rep's actions."""
+
     bridge = EventBridge(coalesce_ms=coalesce_ms)
     ctx = UiContext(
         bridge=bridge, loop=loop or asyncio.get_event_loop(), clock=clock or SystemClock(),
         monitor=monitor, check_fn=check_fn or check_with(token_provider),
         hints=dict(hints or {}),
         timeout=float(get_setting("connection_timeout_seconds")), coalesce_ms=coalesce_ms,
+        reconcile=reconcile if reconciles_here else None,
     )
     window = MainWindow(ctx, use_tray=use_tray, title_suffix=title_suffix)
     bridge.setParent(window)
@@ -119,7 +124,9 @@ class DesktopApp:
         window = build_main_window(
             loop=self.loop, monitor=self.monitor, token_provider=tokens,
             hints=self.demo.hints if self.demo else None,
-            title_suffix=" — demo" if self.demo else "")
+            title_suffix=" — demo" if self.demo else "",
+            # The background loop reconciles where this copy sends; else the window does.
+            reconciles_here=not self.background.sending)
         self.window = window
         self.reporter.parent = window
         self.instance.raiseRequested.connect(window.bring_to_front)

@@ -19,6 +19,9 @@ ACCOUNT_CHANGED = "account_changed"  # account_id, old_status, new_status
 CAMPAIGN_CHANGED = "campaign_changed"  # campaign_id
 LEADS_CHANGED = "leads_changed"  # campaign_id
 ALERTS_CHANGED = "alerts_changed"  # no args
+# Something the attention model reads changed that no other event announces (a mailbox's sending
+# problem, a DNS result, a channel's delivery, a maintenance window): reconcile soon. No args.
+ATTENTION_DIRTY = "attention_dirty"
 CHECK_STARTED = "check_started"  # account_id
 CHECK_FINISHED = "check_finished"  # account_id (whatever the result; also when cancelled)
 

@@ -10,8 +10,9 @@ Inside the package each floor imports only the floors below it:
 - this module: the root parser (--version, --self-test, `demo`), the assembly of the groups'
   parsers (GROUPS) and `main`, which starts up and runs the command;
 - one module per command group: accounts, campaigns, leads, check (with its helper
-  round_trip), run, notify, deliverability (suppress, deliverability settings), team, db,
-  oauth. A group imports common and services/models, never another group nor this module;
+  round_trip), run, alerts, maintenance, notify, deliverability (suppress, deliverability
+  settings), team, db, oauth. A group imports common and services/models, never another
+  group nor this module;
 - common: exit codes, Failure, UsageError, Parser, print_json, read_password_stdin.
 
 A new command group is one module, named in the import below and in GROUPS: its
@@ -33,11 +34,13 @@ from collections.abc import Sequence
 from mailmonitor import __version__
 from mailmonitor.cli import (
     accounts,
+    alerts,
     campaigns,
     check,
     db,
     deliverability,
     leads,
+    maintenance,
     notify,
     oauth,
     run,
@@ -63,6 +66,8 @@ GROUPS: tuple[Group, ...] = (
     accounts,
     campaigns,
     leads,
+    alerts,
+    maintenance,
     notify,
     deliverability,
     team,
@@ -177,7 +182,7 @@ def _main(argv: list[str]) -> int:
     try:
         now = utcnow()
         if args.command == "check":
-            return check.cmd_check(args)
+            return _told(check.cmd_check(args))
         if args.command == "run":
             return run.cmd_run_headless(data_dir)
         from mailmonitor.services.campaigns.lifecycle import run_housekeeping
@@ -186,7 +191,7 @@ def _main(argv: list[str]) -> int:
         command = commands.get(args.command)
         if command is None:
             raise UsageError(f"unknown command {args.command}")
-        return command(args, now)
+        return _told(command(args, now))
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
     except (Failure, SecretStoreError) as exc:
@@ -207,3 +212,17 @@ def _main(argv: list[str]) -> int:
         return EXIT_FAILED
     finally:
         close_db()
+
+
+def _told(code: int) -> int:
+    """After a command, what the rep is told follows what it changed (the attention model's
+    alerts, which the window, the tray and the channels show); a failure here is logged and
+    changes nothing of the command's outcome."""
+    from mailmonitor.clock import utcnow
+    from mailmonitor.services.alerts.reconciler import reconcile
+
+    try:
+        reconcile(utcnow())
+    except Exception:
+        log.exception("reconciling the alerts after the command failed")
+    return code

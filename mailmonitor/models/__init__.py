@@ -12,7 +12,7 @@ from pathlib import Path
 import peewee as pw
 
 from mailmonitor.models.account import Account, account_by_email, active_accounts, emails_match
-from mailmonitor.models.alert import Alert, AlertSeen
+from mailmonitor.models.alert import Alert, AlertChange, AlertSeen, Maintenance
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
 from mailmonitor.models.check import Check
@@ -57,7 +57,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
     SealedSecret,
-    TeamMember, AlertSeen,
+    TeamMember, AlertSeen, AlertChange, Maintenance,
 ]
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "CURRENT_VERSION",
     "Account",
     "Alert",
+    "AlertChange",
     "AlertSeen",
     "Bounce",
     "Campaign",
@@ -77,6 +78,7 @@ __all__ = [
     "LeadState",
     "MailboxLease",
     "MailboxSync",
+    "Maintenance",
     "NotifyChannel",
     "OutboxMessage",
     "PauseReason",

@@ -73,6 +73,12 @@ class Account(BaseModel):
 
     # Proactive warnings: the server's sending quota, the age of a password / sign-in
     send_limit_until = pw.DateTimeField(null=True)
+    # Sending stopped for a reason that is not the mailbox's status: the server refuses to send
+    # for now ("refused") or a batch failed unexpectedly ("error"); cleared by the next send.
+    send_problem_kind = pw.CharField(null=True)
+    send_problem = pw.TextField(null=True)
+    send_problem_at = pw.DateTimeField(null=True)
+    reconnected_at = pw.DateTimeField(null=True)  # the last time it came back from broken
     secret_set_at = pw.DateTimeField(null=True)  # password stored or OAuth sign-in done
     password_rotation_days = pw.IntegerField(null=True)  # set by the rep; None = no reminder
 

@@ -23,6 +23,7 @@ class Campaign(BaseModel):
     status = pw.CharField(default=CampaignStatus.DRAFT, index=True)
     pause_reason = pw.CharField(null=True)
     paused_at = pw.DateTimeField(null=True)
+    pause_detail = pw.TextField(null=True)  # what went wrong, for a pause after an error
     # Sending window: None = always; else
     # {"days": [0..6], "start": "09:00", "end": "17:00", "tz": "Europe/Berlin"}
     window = JSONField(null=True)

@@ -133,6 +133,45 @@ def _v9_team_owners() -> None:
     AlertSeen.create_table(safe=True)
 
 
+def _v10_attention() -> None:
+    """The attention model (issue 25): what each alert says now (mailboxes, campaigns, deadline,
+    action, count, muted), the feed of changes the channels read, maintenance windows; the
+    state the model reads (a mailbox's sending problem, its last reconnect, a campaign's error).
+    Idempotent: columns and tables are only added when missing."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    from mailmonitor.models.alert import AlertChange, Maintenance
+    from mailmonitor.models.base import JSONField
+
+    migrator = SchemaMigrator.from_database(db.obj)
+    wanted = {
+        "alert": {"mailboxes": JSONField(default=list), "campaigns": JSONField(default=list),
+                  "deadline": pw.DateTimeField(null=True), "action": pw.CharField(null=True),
+                  "count": pw.IntegerField(default=1),
+                  "last_seen_at": pw.DateTimeField(null=True),
+                  "muted": pw.BooleanField(default=False),
+                  "reminded_at": pw.DateTimeField(null=True),
+                  "position": pw.IntegerField(default=0)},
+        "account": {"send_problem_kind": pw.CharField(null=True),
+                    "send_problem": pw.TextField(null=True),
+                    "send_problem_at": pw.DateTimeField(null=True),
+                    "reconnected_at": pw.DateTimeField(null=True)},
+        "campaign": {"pause_detail": pw.TextField(null=True)},
+    }
+    for table, fields in wanted.items():
+        columns = {c.name for c in db.get_columns(table)}
+        operations = [migrator.add_column(table, name, field)
+                      for name, field in fields.items() if name not in columns]
+        if operations:
+            apply(*operations)
+    # Alerts opened by the rules of earlier versions are resolved: the reconciler derives the
+    # open ones from the state at its first run.
+    db.execute_sql("UPDATE alert SET resolved_at = CURRENT_TIMESTAMP WHERE resolved_at IS NULL")
+    AlertChange.create_table(safe=True)
+    Maintenance.create_table(safe=True)
+
+
 def _v11_hand_over() -> None:
     """Handing a sign-in over to a running copy: each copy's public key on its Runner row and
     the sealed sign-ins on their way. Idempotent (columns and tables only added when missing),
@@ -154,8 +193,7 @@ def _v11_hand_over() -> None:
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
-    6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners,
-    # 10 is the attention model's (another branch); 11 composes with it in any order.
+    6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners, 10: _v10_attention,
     11: _v11_hand_over,
 }
 CURRENT_VERSION = 11

@@ -33,7 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "time_zone": None,
     # Alert channels (services/alerts): the last alert id folded into a digest, and how long
     # before leads are stopped the rep is warned on every channel
-    "notify_cursor": 0,
+    "notify_cursor": 0,  # (before the attention model) the last alert id the channels took
+    "notify_change_cursor": 0,  # the last AlertChange id the channels took
+    "keyring_problem": None,  # {"text", "since"} while the keyring cannot be read
+    "attention_min_failures": 2,  # transient trouble needs the rep after this many failures …
+    "attention_min_minutes": 5,  # … and this many minutes
+    "reminder_hours": 24,  # remind the channels while a mailbox stays broken; 0 = off
     "stop_warning_hours": 24,
     # Proactive warnings: remind to change passwords every N days (None: never); the team's
     # Google client is still in "Testing" (its sign-ins end after 7 days)

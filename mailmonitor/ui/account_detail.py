@@ -402,6 +402,7 @@ class AccountDetailDialog(QDialog):
         lifecycle.disconnect(account, self.ctx.clock.now())
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
+        self.ctx.attention_changed()  # its grace period's deadline shows at once
         self.refresh()
         self.reconnect_button.setFocus()  # not the next button along (Remove…)
 
@@ -410,6 +411,7 @@ class AccountDetailDialog(QDialog):
         lifecycle.remove_account(account, self.ctx.clock.now())
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
+        self.ctx.attention_changed()  # its conditions go with it
         # Removal itself announces nothing on the bus: tell the window directly.
         self.removed.emit(self.account_id)
         self.close()

@@ -1,94 +1,111 @@
-"""The main window's two banners: which mailboxes need the rep now (`AttentionBanner`), and the
-in-window fallback for desktop notifications when there is no tray (`NoticeBanner`). Both offer
-the action that helps (Reconnect, Show alerts) as signals; the window opens the dialogs."""
+"""The main window's banner: the one condition that needs the rep most (`AttentionBanner`), and
+the strip that confirms what the rep just did (`NoticeBanner`: "cleo reconnected; leads
+continue"). Conditions have exactly one banner: desktop notifications without a tray go to the
+status bar, never to a second banner saying the same thing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from mailmonitor.services.alerts.notifications import Notification
-from mailmonitor.services.common.reasons import label_for
+from mailmonitor.services.alerts.cards import Card, needing
+from mailmonitor.ui.alert_card import mailbox_menu, main_actions
 from mailmonitor.ui.format import esc
-from mailmonitor.ui.models import AccountRow
 from mailmonitor.ui.widgets import Banner
 
-NAMED = 3  # mailboxes named in the banner; the rest are counted
+# A condition's severity → the banner's colour.
+BANNER_SEVERITY = {"critical": "error", "warning": "warning", "info": "info"}
+
+
+def add_condition_buttons(banner: Banner, card: Card,
+                          act: Callable[[Card, str, int | None], None],
+                          primary: bool = True) -> None:
+    """The condition's main action on a banner, as on its card (Reconnect… with a menu to pick
+    the mailbox when it names several)."""
+    for spec in main_actions(card):
+        # A button with a menu only opens it: its entries act.
+        button = banner.add_action(spec.text, _nothing if spec.picks_mailbox else
+                                   partial(act, card, spec.action, spec.target),
+                                   primary=primary)
+        button.setObjectName(spec.action)
+        button.setToolTip(spec.tip)
+        if spec.picks_mailbox:
+            mailbox_menu(button, card, lambda a, t: act(card, a, t))
+        primary = False
+
+
+def _nothing() -> None:
+    pass
 
 
 class AttentionBanner(Banner):
-    """Signals:
-        reconnectRequested(int): reconnect this account (the first one named).
-        alertsRequested(): show the alerts.
+    """The top condition that is not muted: its title, the time left to its deadline, its
+    main action, and Show alerts (N) when there is more than one. Hidden when nothing needs
+    the rep.
+
+    Signals:
+        actionRequested(object, str, object): the card, the action and its target id.
+        alertsRequested(): Show alerts pressed.
     """
 
-    reconnectRequested = Signal(int)
+    actionRequested = Signal(object, str, object)
     alertsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("error", parent)
         self.setObjectName("attentionBanner")
+        self.card: Card | None = None
+        self._shown: tuple[object, ...] | None = None
         self.hide()
 
-    def show_accounts(self, rows: Sequence[AccountRow]) -> None:
-        """The disconnected mailboxes (hidden when there are none)."""
-        self.clear_actions()
-        if not rows:
+    def show_conditions(self, cards: Sequence[Card], now: datetime) -> None:
+        loud = needing(cards)
+        if not loud:
+            self.card, self._shown = None, None
+            self.clear_actions()
             self.hide()
             return
-        rows = sorted(rows, key=lambda r: r.email)
-        named = ", ".join(
-            f"<b>{esc(r.email)}</b> ({esc(label_for(r.status, r.reason))})"
-            for r in rows[:NAMED]) + (f" and {len(rows) - NAMED} more"
-                                      if len(rows) > NAMED else "")
-        if len(rows) == 1:
-            self.set_message(f"1 mailbox needs you: {named}. Its leads wait and continue where "
-                             "they left off after you reconnect.")
-        else:
-            self.set_message(f"{len(rows)} mailboxes need you: {named}. Their leads wait and "
-                             "continue where they left off after you reconnect.")
-        first = rows[0].id
-        self.add_action("Reconnect" if len(rows) == 1 else f"Reconnect {rows[0].email}",
-                        lambda: self.reconnectRequested.emit(first), primary=True)
-        self.add_action("Show alerts", self.alertsRequested.emit)
+        top = loud[0]
+        self.card = top
+        deadline = top.deadline_text(now)
+        self.setToolTip(top.message)
+        self.set_message(f"<b>{esc(top.title)}</b>"
+                         + (f"<br><span style='font-weight:600'>{esc(deadline)}</span>"
+                            if deadline else ""))
+        shown = (top.signature, len(loud))
+        if shown != self._shown:  # the same buttons stay (and keep the focus)
+            self._shown = shown
+            self.clear_actions()
+            self.set_severity(BANNER_SEVERITY.get(top.severity, "warning"))
+            add_condition_buttons(self, top, self._act)
+            if len(loud) > 1:
+                more = self.add_action(f"Show alerts ({len(loud)})", self.alertsRequested.emit,
+                                       primary=not top.action)
+                more.setObjectName("showAlerts")
+            elif not top.action:
+                self.add_action("Show alert", self.alertsRequested.emit, primary=True)
         self.show()
+
+    def _act(self, card: Card, action: str, target: int | None) -> None:
+        self.actionRequested.emit(card, action, target)
 
 
 class NoticeBanner(Banner):
-    """A notification shown in the window (no tray, or the tray cannot show messages).
-
-    Signals:
-        reconnectRequested(int): the notification was about this account; Reconnect pressed.
-        alertsRequested(): Show alerts pressed.
-    """
-
-    reconnectRequested = Signal(int)
-    alertsRequested = Signal()
+    """What the rep just did, confirmed ("cleo@… reconnected; 1 campaign resumed"), with
+    Dismiss."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("info", parent)
+        super().__init__("ok", parent)
         self.setObjectName("noticeBanner")
         self.hide()
 
-    def show_notification(self, notification: Notification) -> None:
+    def confirm(self, html: str) -> None:
         self.clear_actions()
-        self.set_severity("warning")
-        self.set_message(f"<b>{esc(notification.title)}</b><br>"
-                         + esc(notification.message).replace("\n", "<br>"))
-        if notification.account_id is not None:
-            account_id = notification.account_id
-            self.add_action("Reconnect", lambda: self._reconnect(account_id), primary=True)
-        else:
-            self.add_action("Show alerts", self._alerts, primary=True)
+        self.set_severity("ok")
+        self.set_message(html)
         self.add_action("Dismiss", self.hide)
         self.show()
-
-    def _reconnect(self, account_id: int) -> None:
-        self.hide()
-        self.reconnectRequested.emit(account_id)
-
-    def _alerts(self) -> None:
-        self.hide()
-        self.alertsRequested.emit()

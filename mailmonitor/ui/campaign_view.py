@@ -1,10 +1,11 @@
-"""One campaign: status with Pause/Resume, a banner for each mailbox that keeps its leads
-waiting (Reconnect / Re-allocate, §4.3), and its leads (windowed: fast with 200,000)."""
+"""One campaign: status with Pause/Resume, a banner for each condition of the attention model
+that names it (a mailbox that keeps its leads waiting: Reconnect / Re-allocate, §4.3 — the same
+words, order and actions as the alerts list), and its leads (windowed: fast with 200,000)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER, PAUSE_WORDS
+from mailmonitor.services.alerts.attention import ADD_MAILBOX, REALLOCATE
+from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, about_campaign
 from mailmonitor.services.campaigns.editing import resume_blocker
-from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
+from mailmonitor.services.campaigns.impact import affected_mailboxes
 from mailmonitor.services.campaigns.reallocation import (
     ReallocationPlan,
     apply_reallocation,
@@ -42,10 +45,10 @@ from mailmonitor.services.campaigns.rules import (
     resume_campaign,
 )
 from mailmonitor.services.campaigns.setup import import_leads
-from mailmonitor.services.common.reasons import label_for
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
+from mailmonitor.ui.banners import BANNER_SEVERITY, add_condition_buttons
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
 from mailmonitor.ui.icons import campaign_icon
@@ -67,18 +70,16 @@ LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
 
 
 
-def banner_text(mailbox: AffectedMailbox) -> str:
-    waiting = (f"{fmt.count(mailbox.waiting_leads, 'lead')} wait for it and keep their place "
-               "in the sequence." if mailbox.waiting_leads else "Its leads wait.")
-    if mailbox.left_campaign:
-        what = "no longer sends for this campaign"
-    elif mailbox.detached:
-        until = (f" until {fmt.local_time(mailbox.grace_until)[11:16]}"
-                 if mailbox.grace_until else "")
-        what = f"was disconnected by you (grace period{until})"
-    else:
-        what = f"cannot send: {label_for(mailbox.status, mailbox.reason)}"
-    return f"<b>{fmt.esc(mailbox.email)}</b> {what}. {waiting}"
+def banner_html(card: Card, now: datetime) -> str:
+    """A condition as the campaign's banner says it: its title, the time left to its deadline,
+    what it means (also for this campaign)."""
+    deadline = card.deadline_text(now)
+    muted = card.mute_text(now)
+    return (f"<b>{fmt.esc(card.title)}</b>"
+            + (f" — <span style='font-weight:600'>{fmt.esc(deadline)}</span>" if deadline
+               else "")
+            + (f"<br>{fmt.esc(card.message)}" if card.message else "")
+            + (f"<br><i>{fmt.esc(muted)}</i>" if muted else ""))
 
 
 class ReallocateDialog(QDialog):
@@ -197,6 +198,7 @@ class ReallocateDialog(QDialog):
         if self.plan is None or not self.plan.total:
             return
         moved = apply_reallocation(self.plan, self.ctx.clock.now())
+        self.ctx.attention_changed()  # the waiting leads' alerts go now
         self.applied.emit(moved)
         self.accept()
 
@@ -204,9 +206,12 @@ class ReallocateDialog(QDialog):
 class CampaignView(QWidget):
     """Signals:
         reconnectRequested(int): the rep pressed Reconnect for this account.
+        actionRequested(object, str, object): another action of a condition's banner (the
+            card, the action, its target id), for the window to do.
     """
 
     reconnectRequested = Signal(int)
+    actionRequested = Signal(object, str, object)
 
     def __init__(self, ctx: UiContext, campaign_id: int | None = None,
                  mailbox_email: Callable[[int], str] | None = None,
@@ -217,6 +222,7 @@ class CampaignView(QWidget):
         self._members: set[int] = set()
         self._affected: set[int] = set()
         self.banners: list[Banner] = []
+        self._banner_cards: list[object] = []
         self.reallocate_dialog: ReallocateDialog | None = None
         self.edit_dialog: EditCampaignDialog | None = None
         self._can_take_leads = False
@@ -326,6 +332,7 @@ class CampaignView(QWidget):
         ctx.bridge.accountChanged.connect(self._account_changed)
         ctx.bridge.campaignChanged.connect(self._campaign_changed)
         ctx.bridge.leadsChanged.connect(self._leads_changed)
+        ctx.attention.changed.connect(self._render_conditions)
         self.set_campaign(campaign_id)
 
     # --- data ---------------------------------------------------------------------------------
@@ -345,7 +352,8 @@ class CampaignView(QWidget):
             self.title.setText("Select a campaign")
             self.chip.hide()
             self.mailboxes.setText("")
-            self._set_banners([])
+            self._affected = set()
+            self._render_conditions()
             return
         self.chip.show()
         self.title.setText(campaign.name)
@@ -374,29 +382,56 @@ class CampaignView(QWidget):
         affected = affected_mailboxes(campaign)
         self._can_take_leads = connected > 0
         self._affected = {m.account_id for m in affected}
-        self._set_banners(affected)
         self.reallocate_button.setEnabled(bool(affected))
+        self._render_conditions()
 
-    def _set_banners(self, affected: list[AffectedMailbox]) -> None:
+    def _render_conditions(self) -> None:
+        """A banner per condition that names this campaign, in the model's order, with the
+        condition's main action and, for this campaign, Re-allocate… or Add a mailbox… when
+        its waiting leads can go somewhere (muted ones greyed, at the end)."""
+        cards = about_campaign(self.ctx.attention.current(), self.campaign_id,
+                               self._affected) if self.campaign_id is not None else []
+        now = self.ctx.clock.now()
+        shown: list[object] = [self.campaign_id, *(c.signature for c in cards)]
+        if shown == self._banner_cards:  # the same conditions: only the times tick on
+            for banner, card in zip(self.banners, cards, strict=True):
+                banner.set_message(banner_html(card, now))
+            return
+        self._banner_cards = shown
         for banner in self.banners:
             self.banner_box.removeWidget(banner)
             discard(banner)
         self.banners = []
-        for mailbox in affected:
-            banner = Banner("warning" if mailbox.detached else "error")
+        for card in cards:
+            banner = Banner("muted" if card.muted else
+                            BANNER_SEVERITY.get(card.severity, "warning"))
             banner.setObjectName("campaignBanner")
-            banner.setProperty("account_id", mailbox.account_id)
-            banner.set_message(banner_text(mailbox))
-            if not mailbox.left_campaign:
-                banner.add_action("Reconnect", partial(self.reconnectRequested.emit,
-                                                       mailbox.account_id), primary=True)
-            if self._can_take_leads:  # only actions that can succeed now
-                banner.add_action("Re-allocate…", self.open_reallocate,
-                                  primary=mailbox.left_campaign)
-            else:
-                banner.add_action("Add a mailbox…", lambda: self.open_edit(True))
+            banner.setProperty("condition", card.key)
+            banner.setProperty("account_id", card.account_id)
+            banner.set_message(banner_html(card, now))
+            add_condition_buttons(banner, card, self._act, primary=not card.muted)
+            ref = next((r for r in card.campaigns if r.id == self.campaign_id), None)
+            offer = ref.offer if ref is not None else None
+            if ref is None and self._affected.intersection(card.account_ids):
+                # A mailbox that left the campaign (the rep disconnected it): its leads wait.
+                offer = REALLOCATE if self._can_take_leads else ADD_MAILBOX
+            if offer is not None and offer != card.action:
+                banner.add_action(ACTION_LABELS[offer], self.open_reallocate
+                                  if offer == REALLOCATE else lambda: self.open_edit(True),
+                                  primary=not card.action and not card.muted)
             self.banner_box.addWidget(banner)
             self.banners.append(banner)
+
+    def _act(self, card: Card, action: str, target: int | None) -> None:
+        """A banner's button: what concerns this campaign here, the rest by the window."""
+        if action == REALLOCATE and target in (None, self.campaign_id):
+            self.open_reallocate()
+        elif action == ADD_MAILBOX and target in (None, self.campaign_id):
+            self.open_edit(True)
+        elif action == "reconnect" and target is not None:
+            self.reconnectRequested.emit(target)
+        else:
+            self.actionRequested.emit(card, action, target)
 
     def _update_count(self, *_args: Any) -> None:
         shown, total = self.leads.rowCount(), self.leads.total()
@@ -448,6 +483,7 @@ class CampaignView(QWidget):
             self._say("")
         except CampaignError as exc:
             self._say(str(exc))
+        self.ctx.attention_changed()
         self.refresh()
 
     def resume(self) -> None:
@@ -461,6 +497,7 @@ class CampaignView(QWidget):
                       "continues by itself.")
         except CampaignError as exc:
             self._say(str(exc))
+        self.ctx.attention_changed()
         self.refresh()
 
     def _reallocated(self, moved: int) -> None:

@@ -30,10 +30,13 @@ class CampaignsTab(QWidget):
         newCampaignRequested(): the rep pressed “New campaign…”.
         reconnectRequested(int, object): reconnect this account, for this campaign (an id, or
             None when none is shown).
+        actionRequested(object, str, object): another action of a condition's banner (the
+            card, the action, its target id).
     """
 
     newCampaignRequested = Signal()
     reconnectRequested = Signal(int, object)
+    actionRequested = Signal(object, str, object)
 
     def __init__(self, ctx: UiContext, model: CampaignsModel,
                  mailbox_email: Callable[[int], str], new_campaign_tip: str = "",
@@ -58,6 +61,7 @@ class CampaignsTab(QWidget):
                           width=120)
         self.campaign_view = CampaignView(ctx, None, mailbox_email=mailbox_email)
         self.campaign_view.reconnectRequested.connect(self._reconnect)
+        self.campaign_view.actionRequested.connect(self.actionRequested.emit)
         self.view.selectionModel().currentRowChanged.connect(self._selected)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.view)

@@ -10,13 +10,16 @@ import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from mailmonitor import events
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.progress import ProbeWatch
+from mailmonitor.ui.attention import AttentionFeed
 from mailmonitor.ui.bridge import EventBridge
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,23 @@ class UiContext:
     hints: dict[str, str] = field(default_factory=dict)  # demo: email -> password to type
     coalesce_ms: int = 50  # how long views gather changes before refreshing (tests: 0)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Reconciles the alerts now (`services.alerts.reconciler.reconcile`) when no background
+    # loop of this process does (tests, a window whose folder another copy sends from); None
+    # when the attention loop runs here (it reconciles within half a second of a change).
+    reconcile: Callable[[datetime], Any] | None = None
+    attention: AttentionFeed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.attention = AttentionFeed(self.bridge, self.clock.now, self.coalesce_ms,
+                                       parent=self.bridge)
+
+    def attention_changed(self) -> None:
+        """The rep changed what the attention model reads (Reconnect, Re-allocate, Mute, …):
+        reconcile promptly, so every surface shows the result at once."""
+        events.bus.emit(events.ATTENTION_DIRTY)
+        if self.reconcile is not None:
+            self.reconcile(self.clock.now())
+            self.attention.refresh()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> asyncio.Task[Any]:
         """Run a coroutine in the background, keeping a strong reference; an error reaches

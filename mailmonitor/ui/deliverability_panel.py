@@ -53,11 +53,14 @@ class DeliverabilityPanel(QScrollArea):
         trip = QGroupBox("Sending and receiving")
         trip_layout = QVBoxLayout(trip)
         self.round_trip_result = _label(name="roundTripResult")
+        # A failed test from before the last reconnect: history, greyed, not the state now.
+        self.round_trip_before = _label(name="muted")
         self.round_trip_button = QPushButton("Test sending and receiving")
         self.round_trip_button.setObjectName("roundTripButton")
         self.round_trip_button.setToolTip("Sends one test email from this mailbox to itself, "
                                           "finds it in the Inbox or Spam, then deletes it")
         trip_layout.addWidget(self.round_trip_result)
+        trip_layout.addWidget(self.round_trip_before)
         row = QHBoxLayout()
         row.addWidget(self.round_trip_button)
         row.addStretch(1)
@@ -120,7 +123,17 @@ class DeliverabilityPanel(QScrollArea):
         now = self.ctx.clock.now()
         view = overview.account_overview(account, now)
         when = f" ({fmt.relative_time(view.round_trip_at, now)})" if view.round_trip_at else ""
-        self.round_trip_result.setText(view.round_trip_text + when)
+        if view.round_trip_stale and view.reconnected_at is not None:
+            reconnected = fmt.local_time(view.reconnected_at)[:16]
+            self.round_trip_result.setText(
+                f"Not tested since the reconnect on {reconnected}: send a test email to see "
+                "where mail from this mailbox lands now.")
+            self.round_trip_before.setText(f"Before the reconnect on {reconnected}: "
+                                           f"{view.round_trip_text}{when}")
+        else:
+            self.round_trip_result.setText(view.round_trip_text + when)
+            self.round_trip_before.setText("")
+        self.round_trip_before.setVisible(view.round_trip_stale)
         self.bounce_text.setText(view.bounce_text)
         self.hold_text.setText(view.hold_text)
         self.hold_text.setVisible(view.held)
@@ -153,6 +166,7 @@ class DeliverabilityPanel(QScrollArea):
             result = await self.ctx.blocking(overview.test_sending_and_receiving,
                                              self.account_id, now)
             overview.record_test(self.account_id, result, self.ctx.clock.now())
+            self.ctx.attention_changed()  # a passing test ends its alert now
         finally:
             self.round_trip_button.setEnabled(True)
             self.refresh()
@@ -162,6 +176,7 @@ class DeliverabilityPanel(QScrollArea):
 
         with contextlib.suppress(NotHeld):  # resumed elsewhere meanwhile
             overview.resume_sending(self.account_id, self.ctx.clock.now())
+        self.ctx.attention_changed()
         self.refresh()
 
     def check_dns(self) -> None:
@@ -177,6 +192,7 @@ class DeliverabilityPanel(QScrollArea):
     async def _check_dns(self) -> None:
         try:
             await self.ctx.blocking(overview.check_dns, self.account_id, self.ctx.clock.now())
+            self.ctx.attention_changed()  # the domain's alert follows the records now
         except Exception as exc:  # a resolver that cannot be set up: say so, stay usable
             self.dns_error.setText(f"The DNS check failed: {exc}")
         finally:

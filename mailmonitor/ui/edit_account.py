@@ -293,6 +293,8 @@ class EditAccountDialog(QDialog):
             if error:
                 self.show_error(esc(error))
                 return
+            # A new password or reminder period changes what needs the rep: say so at once.
+            self.ctx.attention_changed()
             self.saved.emit(self.account_id)
             self.accept()
         finally:

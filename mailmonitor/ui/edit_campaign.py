@@ -252,6 +252,7 @@ class EditCampaignDialog(QDialog):
         except (InvalidInput, CampaignError) as exc:
             self.show_error(esc(sentence(exc)))
             return
+        self.ctx.attention_changed()  # a mailbox added or removed: the alerts follow now
         self.saved.emit(report)
         self.accept()
 

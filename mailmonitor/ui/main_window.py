@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -36,24 +37,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.models import Account, Campaign, Lead
+from mailmonitor.models import Account, Alert, Campaign, Lead
+from mailmonitor.services.alerts.cards import Card, needing, summary_line
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
-from mailmonitor.ui.alerts import AlertsDialog, open_alert_count
+from mailmonitor.ui.alerts import AlertsDialog
 from mailmonitor.ui.banners import AttentionBanner, NoticeBanner
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
+from mailmonitor.ui.condition_actions import perform
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import open_edit_campaign
 from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon, tinted_icon
+from mailmonitor.ui.maintenance_dialog import MaintenanceDialog
 from mailmonitor.ui.menu_bar import WindowActions, build_menu_bar
 from mailmonitor.ui.models import AccountsModel, CampaignsModel
 from mailmonitor.ui.new_campaign import NewCampaignDialog
@@ -63,11 +66,11 @@ from mailmonitor.ui.reconnect_wizard import ReconnectWizard
 from mailmonitor.ui.settings import SettingsDialog
 from mailmonitor.ui.tray import TrayController
 from mailmonitor.ui.welcome import WelcomePage, needs_welcome
+from mailmonitor.ui.widgets import SEVERITY_STATUS
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QWidget)
-
-
+ATTENTION_LINE_WIDTH = 420  # the status bar's "N things need you — …", elided beyond
 
 
 def showing(dialog: W | None) -> TypeGuard[W]:
@@ -97,6 +100,7 @@ class MainWindow(QMainWindow):
         self.new_campaign_dialog: NewCampaignDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.reallocate_dialog: ReallocateDialog | None = None
+        self.maintenance_dialog: MaintenanceDialog | None = None
         self._told_about_tray = False
         self._sweeping = False
 
@@ -111,12 +115,13 @@ class MainWindow(QMainWindow):
 
         self._admin_seen: tuple[datetime, bool] | None = None
         self.tray = TrayController(ctx, self._tray_counts, self, use_tray=use_tray, parent=self,
-                                   needing=self._mailboxes_needing_you,
+                                   conditions=self._tray_conditions,
                                    scope=lambda: self._tray_scope()[1])
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.checkAllRequested.connect(self.check_all)
         self.tray.wizardRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
         self.tray.alertsRequested.connect(self.open_alerts)
+        self.tray.actionRequested.connect(self.act)
         self.tray.quitRequested.connect(self.quitRequested.emit)
         self.pause_all.triggered.connect(self._sync_pause_action)
 
@@ -124,10 +129,6 @@ class MainWindow(QMainWindow):
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(60)
         self._summary_timer.timeout.connect(self.update_summary)
-        self._alerts_timer = QTimer(self)
-        self._alerts_timer.setSingleShot(True)
-        self._alerts_timer.setInterval(60)
-        self._alerts_timer.timeout.connect(self.update_alert_badge)
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(30_000)
         self._clock_timer.timeout.connect(self.accounts_model.tick)
@@ -139,13 +140,14 @@ class MainWindow(QMainWindow):
         bridge.checkFinished.connect(lambda a: self.accounts_model.set_checking(a, False))
         bridge.campaignsBatch.connect(self._campaigns_changed)
         bridge.leadsBatch.connect(self.campaigns_model.refresh_leads)
-        bridge.alertsChanged.connect(self._alerts_timer.start)
         self.accounts_model.countsChanged.connect(self._summary_timer.start)
         self.accounts_tab.owner_filter.currentIndexChanged.connect(
             lambda _i: self.update_summary())
+        # Every surface renders the attention model's conditions, read once per change.
+        ctx.attention.changed.connect(self.render_attention)
 
         self.update_summary()
-        self.update_alert_badge()
+        ctx.attention.start()
         # After the window is up: lead counts of every campaign (a scan of all leads, in a
         # worker) and the first look for alerts to notify.
         self.ctx.spawn(self._load_lead_counts(), "lead counts")
@@ -189,6 +191,9 @@ class MainWindow(QMainWindow):
         self.test_action = self._action("Test Connection", self.test_selected, "Ctrl+T",
                                         tip="Test the selected mailbox now")
         self.details_action = self._action("Details", self.open_selected, None)
+        self.maintenance_action = self._action(
+            "Maintenance…", self.maintenance_selected, None,
+            tip="Mute the selected mailbox (or its domain, or everything) for a while")
         self.quit_action = self._action("Quit", self.quitRequested.emit, "Ctrl+Q")
         self.find_action = self._action("Find", self._focus_search, "Ctrl+F")
         self._action("Mailboxes", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
@@ -221,20 +226,21 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
 
     def _build_central(self) -> None:
-        self.notice = NoticeBanner()
-        self.attention = AttentionBanner()
-        for banner in (self.notice, self.attention):
-            banner.reconnectRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
-            banner.alertsRequested.connect(self.open_alerts)
+        self.notice = NoticeBanner()  # confirms what the rep did ("… reconnected")
+        self.attention = AttentionBanner()  # the one banner for what needs the rep
+        self.attention.actionRequested.connect(self.act)
+        self.attention.alertsRequested.connect(self.open_alerts)
 
         self.accounts_tab = AccountsTab(self.accounts_model, [
-            self.details_action, self.test_action, self.reconnect_action])
+            self.details_action, self.test_action, self.reconnect_action,
+            self.maintenance_action])
         self.accounts_tab.openRequested.connect(self.open_account)
         self.campaigns_tab = CampaignsTab(self.ctx, self.campaigns_model, self._mailbox_email,
                                           self.new_campaign_action.toolTip())
         self.campaigns_tab.newCampaignRequested.connect(self.open_new_campaign)
         self.campaigns_tab.reconnectRequested.connect(
             lambda a, c: self.open_wizard(a, Page.SELECT_CAMPAIGN, c))
+        self.campaigns_tab.actionRequested.connect(self.act)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -272,10 +278,17 @@ class MainWindow(QMainWindow):
         self.summary_icon = QLabel()
         self.summary = QLabel()
         self.summary.setObjectName("summary")
+        # What needs the rep: "2 things need you — <the top condition>".
+        self.attention_icon = QLabel()
+        self.attention_line = QLabel()
+        self.attention_line.setObjectName("attentionLine")
         box = QWidget()
         layout = QHBoxLayout(box)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(6)
+        layout.addWidget(self.attention_icon)
+        layout.addWidget(self.attention_line)
+        layout.addSpacing(12)
         layout.addWidget(self.summary_icon)
         layout.addWidget(self.summary)
         # Permanent: messages ("Settings saved") appear beside it, never over it.
@@ -314,13 +327,15 @@ class MainWindow(QMainWindow):
     def _tray_counts(self) -> dict[str, int]:
         return dict(self.accounts_model.counts_for(self._tray_scope()[0]))
 
-    def _mailboxes_needing_you(self) -> list[tuple[int, str, str]]:
-        shows = self._tray_scope()[0]
-        rows = [r for r in (self.accounts_model.row_for(i) for i in
-                            self.accounts_model.ids_with_status(Status.DISCONNECTED.value))
-                if r is not None and (shows is None or shows(r.owner))]
-        return [(r.id, r.email, label_for(r.status, r.reason))
-                for r in sorted(rows, key=lambda r: r.email)]
+    def _tray_conditions(self) -> list[Card]:
+        """The conditions the tray speaks of: on a team database those that reach this member
+        (their own mailboxes' and campaigns'; an admin's: all), else all of them."""
+        cards = self.ctx.attention.current()
+        if not cards or self._tray_scope()[0] is None:
+            return cards
+        reaching = {a.id for a in Alert.select().where(
+            Alert.id.in_([c.alert_id for c in cards])) if members.reaches(a)}
+        return [c for c in cards if c.alert_id in reaching]
 
     def _status_of(self, account_id: int) -> tuple[str, str | None] | None:
         row = self.accounts_model.row_for(account_id)
@@ -353,21 +368,37 @@ class MainWindow(QMainWindow):
         worst = worst_status(s for s, n in counts.items() if n)
         self.summary_icon.setPixmap(status_icon(worst).pixmap(16, 16) if counts else QPixmap())
         self.tray.refresh()
-        self._update_attention()
 
-    def _update_attention(self) -> None:
-        ids = self.accounts_model.ids_with_status(Status.DISCONNECTED.value)
-        self.attention.show_accounts(
-            [r for r in (self.accounts_model.row_for(i) for i in ids) if r is not None])
+    def render_attention(self) -> None:
+        """The banner, the status bar's line, the Alerts badge and the tray: the same
+        conditions in the same order (the alerts list follows the feed itself)."""
+        cards = self.ctx.attention.current()
+        now = self.ctx.clock.now()
+        self.attention.show_conditions(cards, now)
+        loud = needing(cards)
+        line = summary_line(cards)
+        metrics = self.attention_line.fontMetrics()
+        self.attention_line.setText(metrics.elidedText(line, Qt.TextElideMode.ElideRight,
+                                                       ATTENTION_LINE_WIDTH))
+        self.attention_line.setToolTip(line if loud else "")
+        self.attention_icon.setPixmap(
+            status_icon(SEVERITY_STATUS.get(loud[0].severity, "checking")).pixmap(16, 16)
+            if loud else QPixmap())
+        self.update_alert_badge()
+        self.tray.refresh()
 
     def update_alert_badge(self) -> None:
-        count = open_alert_count()
+        """Alerts (N): the conditions that need the rep (muted ones are not counted)."""
+        count = len(self.ctx.attention.needing)
         self.alerts_action.setText(f"Alerts ({count})" if count else "Alerts")
         self.alerts_action.setIcon(badge_icon(action_icon("alerts"), count))
 
     def show_notification(self, notification: Notification) -> None:
-        """The in-window fallback for desktop notifications (no tray)."""
-        self.notice.show_notification(notification)
+        """The in-window fallback for desktop notifications (no tray): a line in the status
+        bar. The banner already shows the top condition with its action; a second banner
+        saying the same would only be noise."""
+        self.statusBar().showMessage(notification.title, 15000)
+        QApplication.alert(self)  # the taskbar entry asks for attention, as a desktop does
 
     def _sync_pause_action(self) -> None:
         self.pause_all.setText(self.tray.pause_action.text())
@@ -409,8 +440,46 @@ class MainWindow(QMainWindow):
 
     def test_selected(self) -> None:
         account_id = self.selected_account_id()
-        if account_id is not None and self.ctx.monitor is not None:
+        if account_id is not None:
+            self.check_mailboxes([account_id])
+
+    def check_mailboxes(self, account_ids: list[int]) -> None:
+        """Test these mailboxes now (Test Connection, a condition's Check now)."""
+        if self.ctx.monitor is None:
+            return
+        for account_id in account_ids:
             self.ctx.spawn(self.ctx.monitor.check_account(account_id, "manual"), "test")
+
+    def maintenance_selected(self) -> None:
+        account_id = self.selected_account_id()
+        self.open_maintenance(self._mailbox_email(account_id) if account_id is not None
+                              else None)
+
+    def open_maintenance(self, email: str | None = None) -> MaintenanceDialog:
+        """Mute a mailbox, a domain or everything for a while; see and end the windows."""
+        dialog = MaintenanceDialog(self.ctx, email, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.maintenance_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def act(self, card: Card, action: str, target: int | None = None) -> None:
+        """A condition's button, pressed on any surface (`condition_actions.perform`)."""
+        perform(self, card, action, target)
+
+    def show_campaign(self, campaign_id: int) -> None:
+        self.stack.setCurrentWidget(self.content)
+        self.tabs.setCurrentIndex(1)
+        self.select_campaign(campaign_id)
+        self.bring_to_front()
+
+    def open_notifications(self) -> QWidget:
+        from mailmonitor.ui.notifications_dialog import NotificationsDialog
+
+        dialog = NotificationsDialog(self.ctx, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def reconnect_selected(self) -> None:
         account_id = self.selected_account_id()
@@ -458,21 +527,15 @@ class MainWindow(QMainWindow):
             row = self.accounts_model.row_for(account_id)
             text = f"{row.email if row else 'The mailbox'} reconnected."
         self.statusBar().showMessage(text, 15000)
-        self.notice.clear_actions()
-        self.notice.set_severity("ok")
-        self.notice.set_message(f"<b>{fmt.esc(text)}</b> Leads continue where they left off.")
-        self.notice.add_action("Dismiss", self.notice.hide)
-        self.notice.show()
+        self.notice.confirm(f"<b>{fmt.esc(text)}</b> Leads continue where they left off.")
+        self.ctx.attention_changed()  # its card and the banner go now, not at the next tick
 
     def open_alerts(self) -> AlertsDialog:
         if self.alerts_dialog is None:
             dialog = AlertsDialog(self.ctx, self)
-            dialog.reconnectRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
-            dialog.reallocateRequested.connect(self.open_reallocate)
-            dialog.addMailboxRequested.connect(
-                lambda c: open_edit_campaign(self.ctx, c, self, focus_mailboxes=True))
+            dialog.actionRequested.connect(self.act)
             self.alerts_dialog = dialog
-        self.alerts_dialog.refresh()
+        self.ctx.attention.refresh()  # read now: every surface shows what the list shows
         self.alerts_dialog.show()
         self.alerts_dialog.raise_()
         return self.alerts_dialog
@@ -480,9 +543,14 @@ class MainWindow(QMainWindow):
     def open_reallocate(self, campaign_id: int) -> ReallocateDialog:
         dialog = ReallocateDialog(self.ctx, campaign_id, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.addMailboxRequested.connect(self.add_mailbox_to)
         self.reallocate_dialog = dialog
         dialog.open()
         return dialog
+
+    def add_mailbox_to(self, campaign_id: int) -> QWidget:
+        """The campaign's editor at its mailboxes (nothing of it could take its leads)."""
+        return open_edit_campaign(self.ctx, campaign_id, self, focus_mailboxes=True)
 
     def open_add_account(self) -> AddAccountDialog:
         if not showing(self.add_dialog):

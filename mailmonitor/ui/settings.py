@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -70,6 +71,10 @@ class SettingsDialog(QDialog):
         self.transient_window = _spin(5, 24 * 60, " min")
         self.grace_period = _spin(5, 7 * 24 * 60, " min")
         self.long_wait = _spin(1, 60, " days")
+        # Noise control: trouble that fixes itself needs the rep only once it lasted.
+        self.alert_failures = _spin(1, 10, " failed checks")
+        self.alert_minutes = _spin(0, 240, " min")
+        self.reminder_hours = _spin(0, 7 * 24, " h", special="Off")
         self.auto_resume = QCheckBox("Resume paused campaigns when a mailbox reconnects")
         self.auto_reallocate = _spin(0, 24 * 60, " min", special="Off")
         self.notifications = QCheckBox("Show desktop notifications when a mailbox needs you")
@@ -78,7 +83,16 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("My time zone (daily limits)", self.time_zone)
         form.addRow("Check every", self.check_interval)
-        form.addRow("Retry before alerting", self.transient_window)
+        lasted = QWidget()
+        lasted_row = QHBoxLayout(lasted)
+        lasted_row.setContentsMargins(0, 0, 0, 0)
+        lasted_row.addWidget(self.alert_failures)
+        lasted_row.addWidget(QLabel("and"))
+        lasted_row.addWidget(self.alert_minutes)
+        lasted_row.addStretch(1)
+        form.addRow("Tell me about retrying after", lasted)
+        form.addRow("Retrying counts as disconnected after", self.transient_window)
+        form.addRow("While a mailbox stays broken, remind every", self.reminder_hours)
         form.addRow("Grace period after Disconnect", self.grace_period)
         form.addRow("Stop contacted leads after", self.long_wait)
         form.addRow("Re-allocate automatically after", self.auto_reallocate)
@@ -154,6 +168,9 @@ class SettingsDialog(QDialog):
         self.transient_window.setValue(int(get_setting("transient_window_minutes")))
         self.grace_period.setValue(int(get_setting("grace_period_minutes")))
         self.long_wait.setValue(int(get_setting("long_wait_days")))
+        self.alert_failures.setValue(int(get_setting("attention_min_failures")))
+        self.alert_minutes.setValue(int(get_setting("attention_min_minutes")))
+        self.reminder_hours.setValue(int(get_setting("reminder_hours") or 0))
         self.auto_resume.setChecked(bool(get_setting("auto_resume")))
         self.auto_reallocate.setValue(int(get_setting("auto_reallocate_minutes") or 0))
         self.notifications.setChecked(bool(get_setting("notifications")))
@@ -167,6 +184,9 @@ class SettingsDialog(QDialog):
             "transient_window_minutes": self.transient_window.value(),
             "grace_period_minutes": self.grace_period.value(),
             "long_wait_days": self.long_wait.value(),
+            "attention_min_failures": self.alert_failures.value(),
+            "attention_min_minutes": self.alert_minutes.value(),
+            "reminder_hours": self.reminder_hours.value(),
             "auto_resume": self.auto_resume.isChecked(),
             "auto_reallocate_minutes": self.auto_reallocate.value() or None,
             "notifications": self.notifications.isChecked(),
@@ -211,5 +231,7 @@ class SettingsDialog(QDialog):
 
     def _save_general(self) -> None:
         save_settings(self.values(), deliverability=self._deliverability)
+        if self.ctx is not None:  # noise control and reminders apply at once
+            self.ctx.attention_changed()
         self.saved.emit()
         self.accept()

@@ -1,8 +1,9 @@
 """The status timeline of one mailbox (account detail): its last 7 days as coloured bands drawn
 with QPainter — connected, retrying, disconnected, offline, stopped, and hatched where nothing
-is known (mailmonitor was not running) — with day marks and the uptime over 24 h / 7 d / 30 d.
-Colour is never the only carrier: the bands' tooltips and the uptime line say it in words.
-The segments and figures come from `services.monitoring.uptime`."""
+is known (mailmonitor was not running) — with maintenance windows cross-hatched over them, day
+marks and the uptime over 24 h / 7 d / 30 d (maintenance left out). Colour is never the only
+carrier: the bands' tooltips and the uptime line say it in words. The segments and figures come
+from `services.monitoring.uptime`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from mailmonitor.models import Account
 from mailmonitor.services.common.reasons import STATUS_LABELS, Status
-from mailmonitor.services.monitoring.uptime import Segment, timeline, uptimes
+from mailmonitor.services.monitoring.uptime import Segment, muted_spans, timeline, uptimes
 from mailmonitor.ui.palette import status_color
 
 SPAN = timedelta(days=7)
@@ -36,11 +37,13 @@ class StatusTimeline(QWidget):
         self.account_id = account_id
         self.ctx = ctx
         self.segments: list[Segment] = []
+        self.muted: list[tuple[datetime, datetime]] = []  # maintenance windows
         self.shares: dict[str, float | None] = {}
         self.until = ctx.clock.now()
         self.setMinimumHeight(78)
         self.setMouseTracking(True)
         ctx.bridge.accountChanged.connect(self._changed)
+        ctx.attention.changed.connect(self.reload)  # a window added or ended, time passing
         self.reload()
 
     def sizeHint(self) -> QSize:
@@ -54,9 +57,10 @@ class StatusTimeline(QWidget):
         account = Account.get_or_none(Account.id == self.account_id)
         self.until = self.ctx.clock.now()
         if account is None:
-            self.segments, self.shares = [], {}
+            self.segments, self.muted, self.shares = [], [], {}
         else:
             self.segments = timeline(account, self.until, SPAN)
+            self.muted = list(muted_spans(account, self.until, SPAN))
             self.shares = uptimes([account], self.until)[account.id]
         self.setToolTip(uptime_words(self.shares))
         self.update()
@@ -80,7 +84,8 @@ class StatusTimeline(QWidget):
         painter.setPen(muted)
         painter.drawText(QRectF(8, 2, self.width() - 16, 18),
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         "hatched: not observed (mailmonitor not running)")
+                         "hatched: not observed · crossed: maintenance (not counted)"
+                         if self.muted else "hatched: not observed (mailmonitor not running)")
         bar = self._bar()
         painter.setPen(Qt.PenStyle.NoPen)
         for seg in self.segments:
@@ -91,6 +96,13 @@ class StatusTimeline(QWidget):
             else:
                 color = status_color(seg.status)
                 painter.setBrush(QBrush(color))
+            painter.drawRect(rect)
+        for start, end in self.muted:  # maintenance: crossed over whatever was observed
+            left, right = self._x(start, bar), self._x(end, bar)
+            rect = QRectF(left, bar.top(), max(2.0, right - left), bar.height())
+            painter.setBrush(palette.color(QPalette.ColorRole.Window))
+            painter.drawRect(rect)
+            painter.setBrush(QBrush(text, Qt.BrushStyle.DiagCrossPattern))
             painter.drawRect(rect)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(muted, 1))
@@ -118,10 +130,23 @@ class StatusTimeline(QWidget):
                 return seg
         return None
 
+    def muted_at(self, x: float) -> tuple[datetime, datetime] | None:
+        bar = self._bar()
+        return next(((s, e) for s, e in self.muted
+                     if self._x(s, bar) - 1 <= x <= self._x(e, bar) + 1), None)
+
     def event(self, event: Any) -> bool:
         if isinstance(event, QHelpEvent):
-            seg = self.segment_at(event.position().x() if hasattr(event, "position")
-                                  else event.pos().x())
+            x = event.position().x() if hasattr(event, "position") else event.pos().x()
+            window = self.muted_at(x)
+            if window is not None:
+                start = window[0].replace(tzinfo=UTC).astimezone()
+                end = window[1].replace(tzinfo=UTC).astimezone()
+                QToolTip.showText(event.globalPos(), f"Maintenance (muted, not counted): "
+                                  f"{start:%a %H:%M} – {end:%a %H:%M}\n"
+                                  f"{uptime_words(self.shares)}", self)
+                return True
+            seg = self.segment_at(x)
             if seg is not None:
                 words = "Not known (mailmonitor was not running)" if seg.status == "unknown" \
                     else STATUS_LABELS.get(Status(seg.status), seg.status)

@@ -1,8 +1,12 @@
-"""The tray icon (shaped and coloured by the worst status), its menu, and notifications.
+"""The tray icon (shaped and coloured by the worst status), its tooltip and menu, and
+notifications.
 
-Which alerts notify, how they are coalesced and how often is decided by the Qt-free
-`services.notifications.NotificationPolicy`. Where there is no tray (always offscreen, and on
-some desktops) notifications go to an in-window notice instead, and the window stays open."""
+The tooltip and the menu render the attention model's conditions in its order, as the alerts
+list does: the tooltip names the top ones, the menu offers each one's action (Reconnect, …).
+Which conditions notify, how they are coalesced and how often is decided by the Qt-free
+`services.alerts.notifications.NotificationPolicy`. Where there is no tray (always offscreen,
+and on some desktops) notifications go to the window's status bar instead (the window's banner
+already shows the top condition), and the window stays open."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from mailmonitor.services.alerts import notifications as policy_service
+from mailmonitor.services.alerts.attention import CHECK_SENT, RECONNECT
+from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, needing, things_need_you
 from mailmonitor.services.alerts.notifications import Notification, NotificationPolicy
 from mailmonitor.services.sending.control import pause_all_sending, resume_sending
 from mailmonitor.ui import format as fmt
@@ -26,8 +32,25 @@ class NotificationSink(Protocol):
     def show_notification(self, notification: Notification) -> None: ...
 
 
+MENU_CONDITIONS = 5  # conditions in the menu; the rest are counted
+TOOLTIP_CONDITIONS = 3
+MENU_TITLE = 70
+
+
 def tray_available() -> bool:
     return bool(QSystemTrayIcon.isSystemTrayAvailable())
+
+
+def tooltip_text(status_line: str, loud: list[Card]) -> str:
+    """'mailmonitor — 4 connected · 1 needs attention', then what needs the rep, most urgent
+    first."""
+    lines = [f"mailmonitor — {status_line}"]
+    if loud:
+        lines.append(things_need_you(len(loud)) + ":")
+        lines += [f"• {card.title}" for card in loud[:TOOLTIP_CONDITIONS]]
+        if len(loud) > TOOLTIP_CONDITIONS:
+            lines.append(f"…and {len(loud) - TOOLTIP_CONDITIONS} more")
+    return "\n".join(lines)
 
 
 class TrayController(QObject):
@@ -35,7 +58,9 @@ class TrayController(QObject):
         openRequested(): show the window.
         checkAllRequested(): Check all now.
         wizardRequested(int): a notification about one mailbox was clicked.
-        alertsRequested(): a notification about several things was clicked.
+        alertsRequested(): a notification about several things (or "…more") was clicked.
+        actionRequested(object, str, object): a condition's entry in the menu — the card, the
+            action and its target id (None: the card's own).
         quitRequested(): Quit from the menu.
     """
 
@@ -43,20 +68,21 @@ class TrayController(QObject):
     checkAllRequested = Signal()
     wizardRequested = Signal(int)
     alertsRequested = Signal()
+    actionRequested = Signal(object, str, object)
     quitRequested = Signal()
 
     def __init__(self, ctx: UiContext, counts: Callable[[], dict[str, int]],
                  fallback: NotificationSink, policy: NotificationPolicy | None = None,
                  use_tray: bool | None = None, parent: QObject | None = None,
-                 needing: Callable[[], list[tuple[int, str, str]]] | None = None,
+                 conditions: Callable[[], list[Card]] | None = None,
                  scope: Callable[[], str | None] | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.counts = counts
-        # Whose mailboxes `counts` and `needing` speak of ("Mine", "Everyone"; None: unnamed)
+        # Whose mailboxes `counts` and `conditions` speak of ("Mine", "Everyone"; None: unnamed)
         self.scope = scope or (lambda: None)
-        # (account id, address, reason label) of the mailboxes that need the rep
-        self.needing = needing or (lambda: [])
+        # The open conditions that reach this rep, in the attention model's order
+        self.conditions = conditions or (lambda: [])
         self.fallback = fallback
         self.policy = policy or NotificationPolicy(ctx.clock)
         self.paused_by_us: list[int] = []
@@ -69,7 +95,7 @@ class TrayController(QObject):
         self.pause_action.triggered.connect(self.toggle_sending)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)  # a line of text, not a command
-        self.reconnect_actions: list[QAction] = []
+        self.condition_actions: list[QAction] = []
         self.menu = self._build_menu()
         if tray_available() if use_tray is None else use_tray:
             self._make_tray()
@@ -86,11 +112,12 @@ class TrayController(QObject):
         return self.tray is not None
 
     def _build_menu(self) -> QMenu:
-        """Status line, a Reconnect entry per mailbox that needs the rep, then the commands."""
+        """Status line, an entry per condition that needs the rep (its action), then the
+        commands."""
         menu = QMenu()
         menu.setObjectName("trayMenu")
         menu.addAction(self.status_action)
-        self._reconnect_anchor = menu.addSeparator()
+        self._conditions_anchor = menu.addSeparator()
         menu.addAction("Open mailmonitor", self.openRequested.emit)
         menu.addAction("Check all now", self.checkAllRequested.emit)
         menu.addAction(self.pause_action)
@@ -98,25 +125,46 @@ class TrayController(QObject):
         menu.addAction("Quit", self.quitRequested.emit)
         return menu
 
-    def _refresh_menu(self, counts: dict[str, int], scope: str | None = None) -> None:
+    def _refresh_menu(self, counts: dict[str, int], loud: list[Card],
+                      scope: str | None = None) -> None:
         self.status_action.setText(fmt.status_summary(counts, scope) if counts or scope
                                    else "No mailboxes yet")
-        for action in self.reconnect_actions:
+        for action in self.condition_actions:
             self.menu.removeAction(action)
             action.deleteLater()
-        self.reconnect_actions = []
-        needing = self.needing()
-        for account_id, email, label in needing[:5]:
-            action = QAction(f"Reconnect {email} ({label})", self)
-            action.triggered.connect(
-                lambda _c=False, a=account_id: self.wizardRequested.emit(a))
-            self.menu.insertAction(self._reconnect_anchor, action)
-            self.reconnect_actions.append(action)
-        if len(needing) > 5:
-            more = QAction(f"…and {len(needing) - 5} more (Alerts)", self)
+        self.condition_actions = []
+        for card in loud[:MENU_CONDITIONS]:
+            self._add_condition(card)
+        if len(loud) > MENU_CONDITIONS:
+            more = QAction(f"…and {len(loud) - MENU_CONDITIONS} more (Alerts)", self)
             more.triggered.connect(lambda _c=False: self.alertsRequested.emit())
-            self.menu.insertAction(self._reconnect_anchor, more)
-            self.reconnect_actions.append(more)
+            self.menu.insertAction(self._conditions_anchor, more)
+            self.condition_actions.append(more)
+
+    def _add_condition(self, card: Card) -> None:
+        """'<title> — Reconnect': the condition's action; Reconnect of several mailboxes is a
+        submenu to pick one; a condition without an action opens the alerts."""
+        title = card.title if len(card.title) <= MENU_TITLE else card.title[:MENU_TITLE - 1] + "…"
+        label = ACTION_LABELS.get(card.action or "") if card.action != CHECK_SENT else \
+            "Check the Sent folder"
+        action = QAction(f"{title} — {label}" if label else title, self)
+        ids = card.account_ids
+        if card.action == RECONNECT and len(ids) > 1:
+            submenu = QMenu(self.menu)
+            for mailbox in card.mailboxes:
+                if mailbox.id is not None:
+                    entry = submenu.addAction(f"Reconnect {mailbox.email}")
+                    entry.triggered.connect(
+                        lambda _c=False, c=card, a=mailbox.id: self.actionRequested.emit(
+                            c, RECONNECT, a))
+            action.setMenu(submenu)
+        elif card.action and card.action != CHECK_SENT:
+            action.triggered.connect(
+                lambda _c=False, c=card: self.actionRequested.emit(c, c.action, None))
+        else:  # two answers, or nothing to press: the card in the alerts list says more
+            action.triggered.connect(lambda _c=False: self.alertsRequested.emit())
+        self.menu.insertAction(self._conditions_anchor, action)
+        self.condition_actions.append(action)
 
     def _make_tray(self) -> None:
         tray = QSystemTrayIcon(app_icon(), self)
@@ -134,13 +182,15 @@ class TrayController(QObject):
             self.openRequested.emit()
 
     def refresh(self) -> None:
-        """Icon and tooltip follow the mailboxes' statuses."""
+        """The icon follows the mailboxes' statuses; the tooltip and the menu name the
+        conditions that need the rep, in the attention model's order."""
         counts = self.counts()
         worst = worst_status(status for status, n in counts.items() if n)
         self.worst = worst
         scope = self.scope()
-        self.tooltip = f"mailmonitor — {fmt.status_summary(counts, scope)}"
-        self._refresh_menu(counts, scope)
+        loud = needing(self.conditions())
+        self.tooltip = tooltip_text(fmt.status_summary(counts, scope), loud)
+        self._refresh_menu(counts, loud, scope)
         if self.tray is not None:
             self.tray.setIcon(status_icon(worst) if counts else app_icon())
             self.tray.setToolTip(self.tooltip)

@@ -27,8 +27,9 @@ from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models import Role
 from mailmonitor.ui.palette import look, status_color
 
-SEVERITY_STATUS = {"error": Status.DISCONNECTED.value, "warning": Status.WARNING.value,
-                   "info": Status.CHECKING.value, "ok": Status.CONNECTED.value}
+SEVERITY_STATUS = {"error": Status.DISCONNECTED.value, "critical": Status.DISCONNECTED.value,
+                   "warning": Status.WARNING.value, "info": Status.CHECKING.value,
+                   "ok": Status.CONNECTED.value, "muted": Status.STOPPED.value}
 
 
 def label(text: str = "", role: str = "muted", wrap: bool = True) -> QLabel:

@@ -1,7 +1,8 @@
 """The bounce guard end to end: a campaign sent through the real Dovecot submission service,
 delivery status notifications (RFC 3464) seeded into the mailbox's INBOX, read back over IMAP.
 Hard bounces (5.x.x) count towards the rate; soft ones (4.x.x) do not; over 5 % of the last
-sends the mailbox stops with "Paused: high bounce rate" and an alert naming the addresses,
+sends the mailbox stops with "Paused: high bounce rate" and a card whose details name the
+addresses,
 a passing connection check does not lift it, and Resume sending does."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Bounce, Lead
+from mailmonitor.services.alerts.attention import derive
+from mailmonitor.services.alerts.facts import read_state
 from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
 from mailmonitor.services.common.validation import parse_window
 from mailmonitor.services.deliverability import bounce_guard, holds
@@ -22,6 +25,7 @@ from mailmonitor.services.monitoring.checker import run_check
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.replies import poll_replies
 from tests import mail_samples as samples
+from tests.attention_support import conditions
 from tests.factories import reload
 from tests.integration.mailboxes import STEPS, dovecot_account
 from tests.integration.test_sending import credentials_from
@@ -76,12 +80,16 @@ def test_hard_bounces_over_the_threshold_pause_the_mailbox_soft_ones_do_not(
     assert bounce_guard.evaluate_all(clock.now()) == [box.email]
     held = reload(box)
     assert (held.status, held.reason) == ("disconnected", "high_bounce_rate")
-    alert = Alert.get((Alert.account == held) & Alert.resolved_at.is_null()
-                      & (Alert.kind == "account_disconnected"))
-    assert "Paused: high bounce rate" in alert.title and "stopped sending" in alert.title
+    [alert] = conditions(clock.now())
+    assert (alert.kind, alert.mailboxes, alert.action) == (
+        "mailbox_broken", [held.email], "resume_sending")
+    assert alert.title == f"{held.email} stopped sending: Paused: high bounce rate"
+    assert "Remove the bounced addresses from your lists" in alert.message
+    # The card's Details (the model's own words for it) name the addresses that bounced.
+    [card] = derive(read_state(clock.now()))
     for address in ("b1@leads.example", "b2@leads.example", "b6@leads.example"):
-        assert address in alert.message
-    assert "b3@leads.example" not in alert.message  # soft bounces are not listed as bounced
+        assert address in card.detail
+    assert "b3@leads.example" not in card.detail  # soft bounces are not listed as bounced
     # Its leads wait at their step; nothing more goes out.
     clock.advance(days=1)
     smtp_sink.clear()
@@ -103,6 +111,7 @@ def test_hard_bounces_over_the_threshold_pause_the_mailbox_soft_ones_do_not(
     # The rep resumes: the leads continue where they were.
     holds.resume_sending(reload(box), clock.now())
     assert reload(box).status == "connected"
+    assert conditions(clock.now()) == []
     assert Alert.get_by_id(alert.id).resolved_at is not None
     assert engine.run_until_idle() == 36
     assert Lead.get(Lead.email == "b6@leads.example").state == "bounced"

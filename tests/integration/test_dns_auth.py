@@ -1,7 +1,7 @@
 """SPF, DMARC and DKIM checks of sending domains against a DNS server on loopback
 (tests/servers/dns_server.py) with good, missing and wrong records; never a public resolver.
-The result is stored per domain, a missing record raises a warning alert on its mailboxes,
-fixing it resolves the alert at the daily re-check, and a silent DNS server says "unknown"."""
+The result is stored per domain, a missing record is a warning condition naming the domain's
+mailboxes, fixing it resolves it at the daily re-check, and a silent DNS server says "unknown"."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.models import Alert, DomainAuth, set_setting
+from mailmonitor.models import DomainAuth, set_setting
 from mailmonitor.services.deliverability import dns_auth
+from tests.attention_support import conditions
 from tests.factories import make_account
 from tests.servers.dns_server import DnsServer
 
@@ -64,7 +65,7 @@ def test_good_records_of_google_and_microsoft_domains(db: Path, dns: DnsServer) 
     report = dns_auth.check_account_domain(microsoft, NOW, resolver)
     assert report.ok, report.findings
     assert by_name(report)["DKIM"].record == "selector1._domainkey.ms.example"
-    assert Alert.select().count() == 0
+    assert conditions(NOW) == []
     assert DomainAuth.get(DomainAuth.domain == "good.example").result["findings"][0]["status"] \
         == "ok"
 
@@ -77,9 +78,13 @@ def test_missing_records_say_what_to_add_and_raise_a_warning(db: Path, dns: DnsS
     assert '"v=spf1 include:_spf.google.com ~all"' in found["SPF"].fix
     assert "_dmarc.bare.example" in found["DMARC"].fix
     assert "google._domainkey.bare.example" in found["DKIM"].summary
-    alert = Alert.get(Alert.kind == "dns_auth")
-    assert (alert.severity, alert.account_id) == ("warning", account.id)
-    assert "SPF and DMARC and DKIM are missing or wrong" in alert.title
+    # Issue 25: one card per domain, naming its mailboxes (another one joins it).
+    make_account("dan@bare.example", kind="gmail", smtp_host="smtp.gmail.com")
+    [alert] = conditions(NOW)
+    assert (alert.kind, alert.severity, alert.action) == ("dns_problem", "warning", "check_dns")
+    assert alert.mailboxes == ["cy@bare.example", "dan@bare.example"]
+    assert alert.title == "bare.example: SPF and DMARC and DKIM are missing or wrong"
+    assert '"v=spf1 include:_spf.google.com ~all"' in alert.message
 
     # The rep adds them; the daily re-check resolves the alert.
     dns.set("bare.example", [("TXT", "v=spf1 include:_spf.google.com ~all")])
@@ -88,7 +93,7 @@ def test_missing_records_say_what_to_add_and_raise_a_warning(db: Path, dns: DnsS
     resolver = dns_auth.make_resolver(dns.address)
     assert dns_auth.check_due(NOW + timedelta(hours=2), resolver) == []  # checked today
     assert dns_auth.check_due(NOW + timedelta(hours=25), resolver) == ["bare.example"]
-    assert Alert.get_by_id(alert.id).resolved_at is not None
+    assert conditions(NOW + timedelta(hours=25)) == []
 
 
 def test_wrong_records_are_told_apart_from_missing_ones(db: Path, dns: DnsServer) -> None:
@@ -108,7 +113,7 @@ def test_own_server_with_the_reps_selector_and_a_monitoring_dmarc(db: Path,
     assert found["SPF"].status == "ok"
     assert found["DMARC"].status == "warning" and "p=quarantine" in found["DMARC"].fix
     assert found["DKIM"].status == "warning"  # no known selector for this provider
-    assert Alert.select().count() == 0  # warnings are shown, not alerted
+    assert conditions(NOW) == []  # warnings are shown, not alerted
     dns_auth.set_selector("own.example", "mm2026._domainkey")
     found = by_name(dns_auth.check_account_domain(account, NOW, resolver))
     assert found["DKIM"].status == "ok" and found["DKIM"].record == \
@@ -124,7 +129,7 @@ def test_a_dns_server_that_does_not_answer_is_unknown_not_missing(db: Path,
     report = dns_auth.check_account_domain(account, NOW,
                                            dns_auth.make_resolver(dns.address, lifetime=0.3))
     assert {f.status for f in report.findings} == {"unknown"}
-    assert Alert.select().count() == 0
+    assert conditions(NOW) == []
 
 
 def test_the_resolver_address_comes_from_the_setting(db: Path, dns: DnsServer) -> None:

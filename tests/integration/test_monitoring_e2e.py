@@ -13,9 +13,9 @@ import pytest
 from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
 from mailmonitor.clock import FakeClock, utcnow
 from mailmonitor.models import Account, Campaign, Check, Lead, close_db, open_db
-from mailmonitor.services.alerts.registry import open_alerts
 from mailmonitor.services.monitoring import checker
 from mailmonitor.services.monitoring.monitor import Monitor
+from tests.attention_support import conditions
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
 
@@ -124,7 +124,11 @@ def test_password_changed_on_server_halts_then_one_click_reconnect_resumes(
             assert {lead.state for lead in Lead.select()} == {"halted"}
             campaign = Campaign.get()
             assert (campaign.status, campaign.pause_reason) == ("paused", "no_active_mailbox")
-            assert any(user.email in a.title for a in open_alerts())
+            # One card says it, the campaign it paused included.
+            [card] = conditions(clock.now())
+            assert (card.kind, card.mailboxes) == ("mailbox_broken", [user.email])
+            assert card.title == f"{user.email} is disconnected: Invalid Credentials"
+            assert "is paused: no mailbox can send" in card.message
 
             # Hours of ticking do not retry the rejected password (RFC 5530).
             for _ in range(30):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailmonitor.models import Account, Alert
+from mailmonitor.models import Account
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.monitoring.probes import Credentials, Endpoint, probe_imap, probe_smtp
+from tests.attention_support import conditions
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
 
@@ -78,9 +79,12 @@ def test_certificate_expiring_soon_warns_while_connected(
     creds = Credentials(password=user.password)
     imap, smtp = probe_imap(imap_ep, creds), probe_smtp(smtp_ep, creds)
     account = Account.create(email=user.email, imap_host="127.0.0.1", smtp_host="127.0.0.1")
-    record_check(account, imap, smtp, utcnow())
+    now = utcnow()
+    record_check(account, imap, smtp, now)
     account = Account.get_by_id(account.id)
     assert account.status == "connected"
-    (alert,) = Alert.select().where(Alert.resolved_at.is_null())
+    (alert,) = conditions(now)
     assert alert.kind == "certificate_expiring" and alert.severity == "warning"
-    assert "expires in 4 days" in alert.title or "expires in 5 days" in alert.title
+    assert alert.title == \
+        f"The certificate of 127.0.0.1 expires on {account.cert_expires_at:%Y-%m-%d}"
+    assert alert.message.startswith(("In 4 days;", "In 5 days;"))

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.models import Account, Alert, Check, close_db
+from mailmonitor.models import Account, Check, close_db
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.placement import round_trip
+from tests.attention_support import conditions
 from tests.integration.mailboxes import dovecot_account
 from tests.servers.certs import TestPKI
 from tests.servers.delivering_sink import DeliveringSink
@@ -94,14 +95,16 @@ def test_filed_in_junk_by_a_spam_rule_is_spam_with_an_alert(db: Path, mail: tupl
     assert (result.outcome, result.folder, result.deleted) == ("spam", "Junk", True)
     assert folder_count(server, user, "Junk") == 0
     round_trip.record_round_trip(account, result, NOW)
-    alert = Alert.get((Alert.account == account) & (Alert.kind == "round_trip_failed"))
+    [alert] = conditions(NOW)
+    assert (alert.kind, alert.mailboxes, alert.action) == (
+        "round_trip_failed", [user.email], "round_trip")
     assert "Arrived in Spam" in alert.title and "SPF, DKIM and DMARC" in alert.message
     # The next test that reaches the Inbox resolves it.
     sink.deliver_all()
     again = round_trip.run_round_trip(account, Credentials(password=user.password), NOW,
                                       timeout=10, io_timeout=10)
     round_trip.record_round_trip(account, again, NOW)
-    assert Alert.get_by_id(alert.id).resolved_at is not None
+    assert conditions(NOW) == []
 
 
 def test_a_sink_that_drops_it_gives_not_arrived_after_the_timeout(db: Path, mail: tuple) -> None:

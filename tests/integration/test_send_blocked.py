@@ -11,8 +11,11 @@ from aiosmtpd.controller import Controller
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, Lead, SendRecord
+from mailmonitor.services.alerts.attention import derive
+from mailmonitor.services.alerts.facts import read_state
 from mailmonitor.services.deliverability import holds
 from mailmonitor.services.monitoring.probes import Credentials
+from tests.attention_support import conditions
 from tests.factories import reload
 from tests.integration.test_sender_smtp import (
     NOW,
@@ -44,8 +47,11 @@ def test_mail_refused_as_spam_or_blocked_stops_the_mailbox_with_an_alert(
     engine.run_until_idle()
     stored = reload(account)
     assert (stored.status, stored.reason) == ("disconnected", "sending_blocked")
-    alert = Alert.get((Alert.account == stored) & (Alert.kind == "account_disconnected"))
-    assert "Sending Blocked" in alert.title and answer.split(" ", 2)[2] in alert.message
+    [alert] = conditions(clock.now())
+    assert (alert.kind, alert.action) == ("mailbox_broken", "resume_sending")
+    assert alert.title == f"{stored.email} stopped sending: Sending Blocked"
+    # The server's answer is the card's Details.
+    assert answer.split(" ", 2)[2] in derive(read_state(clock.now()))[0].detail
     # Not the lead's fault: not flagged, not bounced, at its step, and nothing else went out.
     ada = Lead.get(Lead.email == "ada@x.example")
     assert (ada.state, ada.cursor, ada.flag) == ("halted", 0, None)
@@ -59,4 +65,5 @@ def test_mail_refused_as_spam_or_blocked_stops_the_mailbox_with_an_alert(
     assert engine.run_until_idle() >= 1
     assert Lead.get(Lead.email == "ada@x.example").cursor == 1
     assert SendRecord.select().where(SendRecord.state == "sent").count() > sent_before
+    assert conditions(clock.now()) == []
     assert Alert.get_by_id(alert.id).resolved_at is not None

@@ -214,10 +214,12 @@ def test_a_daily_sending_limit_is_its_own_status_until_it_resumes(
         db: Path, smtp_server: tuple[Controller, Script]) -> None:
     from datetime import UTC, timedelta
 
-    from mailmonitor.models import Alert, Campaign
+    from mailmonitor.models import Campaign
+    from mailmonitor.services.alerts.warnings import rep_time
     from mailmonitor.services.campaigns.lifecycle import run_housekeeping
     from mailmonitor.services.monitoring.account_state import record_check
     from mailmonitor.services.monitoring.sending_limits import status_words
+    from tests.attention_support import conditions
     from tests.factories import probe_ok
 
     controller, script = smtp_server
@@ -234,7 +236,12 @@ def test_a_daily_sending_limit_is_its_own_status_until_it_resumes(
     assert (held.status, held.reason, held.send_limit_until) == ("warning", "sending_limit",
                                                                  resume)
     assert status_words(held, "x") == f"Sending limit reached — resumes at {local}"
-    assert Alert.get(Alert.kind == "sending_limit").title.endswith(f"resumes at {local}")
+    [limit] = conditions(clock.now())
+    assert (limit.kind, limit.severity, limit.mailboxes) == (
+        "sending_limit", "warning", [account.email])
+    assert limit.title == f"{account.email} reached its provider's sending limit"
+    assert limit.message.startswith(f"It sends again at {rep_time(resume)}; its leads keep "
+                                    "their place")
     assert Campaign.get().status == "active"  # a limit is no broken mailbox: nothing paused
     assert {state(e)[0] for e in ("ada@x.example", "bo@x.example")} == {"pending"}
     # Its sign-in still works: a passing check during the hold does not end it early.
@@ -247,7 +254,7 @@ def test_a_daily_sending_limit_is_its_own_status_until_it_resumes(
     clock.set(resume)
     run_housekeeping(clock.now())
     assert (reload(account).status, reload(account).send_limit_until) == ("connected", None)
-    assert Alert.get(Alert.kind == "sending_limit").resolved_at is not None
+    assert conditions(clock.now()) == []
     assert engine.run_until_idle() == 3
 
 
@@ -268,10 +275,11 @@ def test_a_server_silent_after_the_whole_message_is_worded_as_what_happened(
     clock.advance(minutes=2)
     sending.run_until_idle()
     assert SendRecord.get_by_id(record.id).state == "unknown"
-    from mailmonitor.models import Alert
+    from tests.attention_support import conditions
 
-    alert = Alert.get(Alert.kind == "send_unknown")
-    assert alert.title == f"1 email may or may not have been sent from {account.email}"
+    [alert] = conditions(clock.now())
+    assert alert.kind == "send_unknown"
+    assert alert.title == f"Emails from {account.email} may or may not have been sent"
     assert alert.message.startswith("The server received the whole message but did not confirm "
                                     "it within 0.5 s, and this server keeps no copy to check")
     assert "mailmonitor was stopped" not in alert.message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
     Alert,
+    AlertChange,
     AlertSeen,
     Bounce,
     Check,
@@ -24,6 +25,7 @@ from mailmonitor.models import (
     Lead,
     MailboxLease,
     MailboxSync,
+    Maintenance,
     NotifyChannel,
     OutboxMessage,
     Runner,
@@ -39,6 +41,7 @@ from mailmonitor.models import (
     set_setting,
 )
 from mailmonitor.models.migrations import SchemaVersion
+from mailmonitor.services.alerts.reconciler import reconcile
 from tests.factories import make_account, make_campaign, make_leads
 from tests.servers.certs import TestPKI
 from tests.servers.postgres import PostgresServer
@@ -199,10 +202,12 @@ def fill_every_table() -> dict[str, int]:
                       handed_over_at=now)
     Check.create(account=a, status="connected", imap={"ok": True, "latency_ms": 12},
                  smtp={"ok": True}, latency_ms=12)
-    alert = Alert.create(key="account:2:disconnected", kind="account_disconnected",
-                         severity="error", account=b, title="b@copy.example is disconnected",
-                         message="Invalid")
+    reconcile(now)  # the alert and its change, as the attention model stores them
+    alert = Alert.get(Alert.kind == "mailbox_broken")
+    assert alert.mailboxes == [b.email] and AlertChange.select().count() == 1
     AlertSeen.create(member="alice", alert=alert)
+    Maintenance.create(scope="mailbox", target=a.email, starts_at=now,
+                       ends_at=now + timedelta(hours=2), note="moving servers")
     MailboxSync.create(account=a, uidvalidity=7, last_uid=42)
     set_setting("grace_period_minutes", 90)
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)

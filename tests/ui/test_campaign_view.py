@@ -1,5 +1,6 @@
-"""The campaign view: the banner naming a broken mailbox (§4.3) comes and goes with the
-mailbox's status, and the Re-allocate dialog (§4.5) previews and moves leads."""
+"""The campaign view: a banner per condition of the attention model about the campaign — a
+broken mailbox (§4.3) — comes and goes with the conditions (reconciled here as the app's
+background loop would), and the Re-allocate dialog (§4.5) previews and moves leads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.campaign_view import CampaignView, ReallocateDialog
@@ -48,15 +50,16 @@ def test_banner_appears_on_disconnection_and_goes_on_reconnect(
 
     update_status(cleo, "disconnected", "invalid_credentials",
                   "535 5.7.8 Username and Password not accepted", clock.now())
+    reconcile(clock.now())
     settle()
 
     assert len(view.banners) == 1
     banner = view.banners[0]
     assert banner.isVisible()
     text = banner.text.text()
-    assert "cleo@northwind.example" in text
-    assert "Invalid Credentials" in text
-    assert "12 leads wait" in text
+    assert "cleo@northwind.example is disconnected: Invalid Credentials" in text
+    assert "12 leads of “Q4 outreach” wait at their step" in text
+    assert "535" not in text  # the server's words are for the alerts list's Details
     assert [b.text() for b in banner.buttons()] == ["Reconnect", "Re-allocate…"]
 
     # Reconnect on the banner opens the wizard with this campaign preselected.
@@ -66,6 +69,7 @@ def test_banner_appears_on_disconnection_and_goes_on_reconnect(
     wizard.reject()
 
     lifecycle.reconnected(reload(cleo), clock.now())
+    reconcile(clock.now())
     settle()
     assert view.banners == []
     assert lead_states(campaign) == {"pending": 18, "active": 4}
@@ -78,10 +82,15 @@ def test_banner_for_a_mailbox_the_rep_disconnected(
     window = make_window()
     view = show_campaign(window, campaign)
     lifecycle.disconnect(reload(cleo), clock.now())
+    reconcile(clock.now())
     settle()
+    # It left the campaign, but its leads wait here: its grace period's condition shows.
     assert len(view.banners) == 1
-    assert "was disconnected by you" in view.banners[0].text.text()
-    assert view.banners[0].property("severity") == "warning"
+    text = view.banners[0].text.text()
+    assert "Connect cleo@northwind.example again before" in text
+    assert "You disconnected it." in text and "Emailed leads stopped for good in 60 min" in text
+    assert view.banners[0].property("severity") == "error"  # leads will be lost
+    assert [b.text() for b in view.banners[0].buttons()] == ["Reconnect", "Re-allocate…"]
 
 
 def test_reallocate_dialog_previews_and_moves_leads(
@@ -89,6 +98,7 @@ def test_reallocate_dialog_previews_and_moves_leads(
         clock: FakeClock, settle: Callable[[], None]) -> None:
     campaign, ava, cleo = q4
     update_status(cleo, "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     window = make_window()
     view = show_campaign(window, campaign)
     settle()
@@ -113,7 +123,8 @@ def test_reallocate_dialog_previews_and_moves_leads(
     assert moved == 18
     kept = Lead.select().where((Lead.mailbox == cleo) & (Lead.state == "halted")).count()
     assert kept == 4
-    assert "4 leads wait" in view.banners[0].text.text()
+    # Re-allocate reconciles at once: the banner says what is true now.
+    assert "4 leads of “Q4 outreach” wait" in view.banners[0].text.text()
 
 
 def test_reallocate_without_a_connected_mailbox_refuses_clearly(

@@ -15,6 +15,7 @@ import pytest
 import qasync
 
 from mailmonitor.models import Account, Alert, Check, set_setting
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.deliverability import holds
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.main_window import MainWindow
@@ -111,18 +112,45 @@ def test_the_alert_of_a_paused_mailbox_offers_resume_sending_not_reconnect(
     make_leads(campaign, account, 3)
     holds.place_hold(account, "sending_blocked", "The server refused an email: 554 5.7.1 spam",
                      datetime(2026, 11, 23, 9))
+    reconcile(datetime(2026, 11, 23, 9))
     window = make_window(use_tray=False)
     dialog = window.open_alerts()
-    disconnected = {a.key for a in Alert.select().where(Alert.kind == "account_disconnected")}
-    card = next(c for c in dialog.cards if disconnected & set(c.group.alert_keys))
-    assert {a.title for a in Alert.select().where(Alert.kind == "account_disconnected")} == {
-        "ava@northwind.example stopped sending: Sending Blocked"}
-    assert card.group.title == "ava@northwind.example stopped sending: Sending Blocked"
-    assert list(card.action_buttons) == ["resume_sending", "dismiss"]
+    (card,) = dialog.cards
+    assert card.card.title == "ava@northwind.example stopped sending: Sending Blocked"
+    assert list(card.action_buttons) == ["resume_sending"]
     card.action_buttons["resume_sending"].click()
     settle()
     assert Account.get_by_id(account.id).status == "connected"
-    assert all(not disconnected & set(c.group.alert_keys) for c in dialog.cards)
+    assert dialog.cards == []  # reconciled at once
+
+
+def test_a_test_email_that_failed_before_the_reconnect_is_history_not_the_state_now(
+        db: Path, make_window: Callable[..., MainWindow], settle: Callable[[], None]) -> None:
+    """Issue 25: the Deliverability tab said "535 5.7.8" after the mailbox was reconnected."""
+    from mailmonitor.services.monitoring.account_state import update_status
+    from tests.factories import make_account
+
+    before = datetime(2026, 11, 23, 8)
+    account = make_account("ava@northwind.example")
+    Check.create(account=account, checked_at=before, status="disconnected",
+                 reason="invalid_credentials", trigger="round_trip",
+                 detail="Sending the test email failed: 535 5.7.8 Username and Password not "
+                        "accepted", round_trip={"outcome": "send_failed",
+                                                "label": "could not be sent"})
+    update_status(account, "disconnected", "invalid_credentials", "535 5.7.8", before)
+    update_status(Account.get_by_id(account.id), "connected", None, "",
+                  datetime(2026, 11, 23, 8, 30))
+    reconcile(datetime(2026, 11, 23, 9))
+    assert not Alert.select().where(Alert.resolved_at.is_null()).exists()
+    _window, dialog = open_tab(make_window, account)
+    panel = dialog.deliverability
+    assert panel.round_trip_result.text().startswith("Not tested since the reconnect on ")
+    assert "535" not in panel.round_trip_result.text()
+    assert panel.round_trip_before.isVisibleTo(panel)
+    assert panel.round_trip_before.objectName() == "muted"  # greyed
+    assert panel.round_trip_before.text().startswith("Before the reconnect on ")
+    assert "535 5.7.8" in panel.round_trip_before.text()
+    dialog.close()
 
 
 def test_import_in_the_campaign_view_says_which_unsubscribed_addresses_it_refused(

@@ -173,3 +173,30 @@ def test_esc_cancels_and_keeps_what_was_stored(
     press(qtbot, dialog, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: closed == [0])
     assert stored() == {"unsubscribe_url": URL}
+
+
+def test_noise_control_and_reminders_are_settings_that_apply_at_once(
+        db: Path, make_window: Callable[..., MainWindow], qtbot: Any, clock: Any) -> None:
+    """Issue 25: trouble that fixes itself needs the rep after N failed checks and M minutes,
+    and the channels are reminded every H hours while a mailbox stays broken (0: off)."""
+    from mailmonitor.models import get_setting
+    from mailmonitor.services.alerts.reconciler import open_conditions
+    from tests.factories import make_account
+
+    make_account("flaky@ex.test", status="warning", reason="timeout", consecutive_failures=1,
+                 transient_since=clock.now(), status_since=clock.now())
+    window = make_window()
+    dialog = open_page(window, qtbot)
+    dialog.tabs.setCurrentIndex(0)
+    assert (dialog.alert_failures.value(), dialog.alert_minutes.value(),
+            dialog.reminder_hours.value()) == (2, 5, 24)
+    assert dialog.reminder_hours.specialValueText() == "Off"
+    type_into(qtbot, dialog.alert_failures, "1")
+    type_into(qtbot, dialog.alert_minutes, "0")
+    type_into(qtbot, dialog.reminder_hours, "0")
+    qtbot.keyClick(dialog.reminder_hours, Qt.Key.Key_Return)  # Enter: Save
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert (get_setting("attention_min_failures"), get_setting("attention_min_minutes"),
+            get_setting("reminder_hours")) == (1, 0, 0)
+    # The window's reconcile follows at once: one failed check is now enough.
+    assert [c.kind for c in open_conditions()] == ["mailbox_retrying"]

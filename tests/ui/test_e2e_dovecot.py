@@ -19,6 +19,7 @@ from mailmonitor.app import build_main_window
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns.setup import create_campaign
 from mailmonitor.services.monitoring.monitor import Monitor
@@ -78,7 +79,9 @@ def test_password_changed_on_server_then_wizard_brings_it_back(
         assert model.index(number, model.REASON).data() == "Invalid Credentials"
         assert Campaign.get_by_id(campaign.id).pause_reason == "no_active_mailbox"
         assert {lead.state for lead in Lead.select()} == {"halted"}
+        reconcile(clock.now())  # the app's background loop does this within half a second
         qtbot.waitUntil(window.attention.isVisible, timeout=2000)
+        assert user.email in window.attention.text.text()
 
         wizard = window.open_wizard(account.id, Page.CONNECTION)
         connection = wizard.connection_page

@@ -177,9 +177,21 @@ def test_every_dialog_by_keyboard(
     keys.escape_closes(sender)
     keys.escape_closes(detail)
 
-    # Alerts.
+    # Alerts: the focus starts on the top card's action (Enter does it); Tab reaches Mute…,
+    # Maintenance… and Close. Mute… and Maintenance… are walked too.
     alerts = window.open_alerts()
-    keys.tab_round(alerts, [])
+    assert alerts.cards, "the disconnect above left a condition (its grace period)"
+    top = alerts.cards[0]
+    assert alerts.focusWidget() is top.primary
+    keys.tab_round(alerts, [top.mute_button, alerts.maintenance_button, alerts.close_button])
+    top.mute_button.click()
+    mute = alerts.mute_dialog
+    assert mute is not None and mute.focusWidget() is mute.until.choice
+    keys.tab_round(mute, [mute.note, mute.mute_button])
+    keys.escape_closes(mute)
+    planned = alerts.open_maintenance()
+    keys.tab_round(planned, [planned.mailbox, planned.note, planned.add_button])
+    keys.escape_closes(planned)
     keys.escape_closes(alerts)
 
     # Re-allocate: Tab leaves the preview table.

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Check, get_setting, set_setting
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.monitoring.account_state import record_check, update_status
 from mailmonitor.ui.main_window import MainWindow
@@ -304,10 +305,29 @@ def test_status_change_reaches_the_window(accounts: list[Account],
                                           clock: FakeClock, settle: Callable[[], None],
                                           qtbot: Any) -> None:
     window = make_window()
+    window.show()
     update_status(accounts[0], "disconnected", "token_expired", "invalid_grant", clock.now())
+    reconcile(clock.now())  # the app's background loop does this within half a second
     settle()
     qtbot.waitUntil(lambda: "2 need attention" in window.summary.text(), timeout=1000)
-    assert "2 mailboxes need you" in window.attention.text.text()
+    # One banner: the top condition, its action, and the way to the other one. The status
+    # bar says the same.
+    qtbot.waitUntil(window.attention.isVisible, timeout=1000)
+    top = "ava@northwind.example is disconnected: Token Expired"
+    assert window.attention.text.text() == f"<b>{top}</b>"
+    assert [b.text() for b in window.attention.buttons()] == ["Reconnect", "Show alerts (2)"]
+    assert window.attention_line.toolTip() == f"2 things need you — {top}"
+    assert window.attention_line.text().startswith("2 things need you — ava@")  # elided
+    assert window.alerts_action.text() == "Alerts (2)"
+
+    # Nothing needs the rep: everything goes within one refresh.
+    for account in accounts[0], accounts[2]:
+        update_status(reload(account), "connected", None, "", clock.now())
+    reconcile(clock.now())
+    settle()
+    qtbot.waitUntil(lambda: not window.attention.isVisible(), timeout=1000)
+    assert window.attention_line.text() == "Nothing needs you right now"
+    assert window.alerts_action.text() == "Alerts"
 
 
 def test_first_run_welcome_until_the_first_mailbox(

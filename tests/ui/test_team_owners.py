@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
+from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, set_this_member
 from mailmonitor.models import db as database
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.team import members
 from mailmonitor.ui.main_window import MainWindow
@@ -223,21 +225,28 @@ def test_the_summary_counts_what_the_owner_filter_shows(
 
 @pytest.mark.both_databases
 def test_the_tray_speaks_of_what_reaches_the_member(
-        team: None, db_backend: str, make_window: Callable[..., MainWindow]) -> None:
-    """A member's tray counts their own mailboxes and offers to reconnect those (their alerts
-    reach them); an admin's counts every mailbox; a personal database's names no scope."""
+        team: None, db_backend: str, make_window: Callable[..., MainWindow],
+        clock: FakeClock) -> None:
+    """A member's tray counts their own mailboxes and names the conditions that reach them
+    (their own mailboxes'), with their action; an admin's counts every mailbox and names
+    every condition; a personal database's names no scope."""
+    reconcile(clock.now())  # as the app's background loop would
     window = make_window()
     tray = window.tray
-    reconnects = [a.text() for a in tray.reconnect_actions]
+    entries = [a.text() for a in tray.condition_actions]
+    broken = "bob2@x.test is disconnected: Invalid Credentials"
     if db_backend == "sqlite":
-        assert tray.tooltip == "mailmonitor — 4 connected · 1 retrying · 1 needs attention"
-        assert reconnects == ["Reconnect bob2@x.test (Invalid Credentials)"]
+        assert tray.tooltip.splitlines() == [
+            "mailmonitor — 4 connected · 1 retrying · 1 needs attention", "1 thing needs you:",
+            f"• {broken}"]
+        assert entries == [f"{broken} — Reconnect"]
         return
     assert tray.tooltip == "mailmonitor — Mine: 2 connected · 1 retrying"  # alice, no admin
     assert tray.status_action.text() == "Mine: 2 connected · 1 retrying"
-    assert reconnects == []  # bob's broken mailbox is bob's (and his admin's) to reconnect
+    assert entries == []  # bob's broken mailbox is bob's (and his admin's) to reconnect
     members.set_admin("alice", True)
     window.member_role_changed()  # as when the Team page closes
-    assert tray.tooltip == "mailmonitor — Everyone: 4 connected · 1 retrying · 1 needs attention"
-    assert [a.text() for a in tray.reconnect_actions] == [
-        "Reconnect bob2@x.test (Invalid Credentials)"]
+    assert tray.tooltip.splitlines() == [
+        "mailmonitor — Everyone: 4 connected · 1 retrying · 1 needs attention",
+        "1 thing needs you:", f"• {broken}"]
+    assert [a.text() for a in tray.condition_actions] == [f"{broken} — Reconnect"]

@@ -1,5 +1,7 @@
 """Tray and notifications: without a tray (always offscreen) everything still reaches the rep in
-the window; with one, the icon follows the worst status and notifications are coalesced."""
+the window; with one, the icon follows the worst status, the tooltip and the menu name the
+conditions that need the rep (the attention model's), and notifications are coalesced. Alerts
+come from the reconciler (the app's background loop; here the tests reconcile)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, Campaign, set_setting
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import make_account, make_campaign, make_leads, reload
@@ -38,16 +41,21 @@ def test_without_a_tray_the_window_carries_everything(
     assert not window.tray.available
 
     update_status(team["ava"], "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     settle()
 
-    # The notification becomes an in-window notice; its button opens ava's wizard.
-    assert window.notice.isVisible()
-    assert "ava@northwind.example is disconnected" in window.notice.text.text()
+    # One banner says it, with its action (the notification goes to the status bar, not to a
+    # second banner saying the same); its button opens ava's wizard.
     qtbot.waitUntil(lambda: window.attention.isVisible(), timeout=1000)
-    assert "ava@northwind.example" in window.attention.text.text()
-    window.notice.buttons()[0].click()
-    assert window.wizards[team["ava"].id].flow.email == "ava@northwind.example"
     assert not window.notice.isVisible()
+    assert window.tray.last_notification is not None
+    assert window.statusBar().currentMessage() == \
+        "ava@northwind.example is disconnected: Invalid Credentials"
+    assert window.attention.text.text() == \
+        "<b>ava@northwind.example is disconnected: Invalid Credentials</b>"
+    assert [b.text() for b in window.attention.buttons()] == ["Reconnect"]
+    window.attention.buttons()[0].click()
+    assert window.wizards[team["ava"].id].flow.email == "ava@northwind.example"
 
 
 def test_closing_without_a_tray_quits_instead_of_hiding(
@@ -67,17 +75,20 @@ def test_notifications_are_coalesced_and_rate_limited(
     window.tray.fallback = window
 
     update_status(team["ava"], "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     settle()
     clock.advance(seconds=20)
     update_status(team["ben"], "disconnected", "app_password_required", "534", clock.now())
-    update_status(team["cleo"], "disconnected", "invalid_credentials", "535", clock.now())
+    update_status(team["cleo"], "disconnected", "token_expired", "invalid_grant", clock.now())
+    reconcile(clock.now())
     settle()
     assert shown == ["ava@northwind.example is disconnected: Invalid Credentials"]
 
     clock.advance(minutes=2)
     window.tray.poll_notifications()
-    assert shown[1:] == ["2 mailboxes disconnected · 1 campaign paused"]
-    assert Alert.select().where(Alert.notified).count() == 4
+    # Two new causes, one notification (the campaign paused belongs to its mailboxes' cards).
+    assert shown[1:] == ["2 mailbox problems"]
+    assert Alert.select().where(Alert.notified).count() == 3
 
 
 def test_notifications_setting_off_means_none(
@@ -86,8 +97,9 @@ def test_notifications_setting_off_means_none(
     set_setting("notifications", False)
     window = make_window()
     update_status(team["ava"], "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     settle()
-    assert not window.notice.isVisible()
+    assert window.statusBar().currentMessage() == ""
     assert window.tray.last_notification is None
 
 
@@ -106,14 +118,19 @@ def test_tray_icon_menu_and_click(team: dict[str, Any], make_window: Callable[..
 
     update_status(team["ben"], "warning", "timeout", "no answer", clock.now())
     update_status(team["cleo"], "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     settle()
     qtbot.waitUntil(lambda: window.tray.worst == "disconnected", timeout=1000)
-    assert "1 connected · 1 retrying · 1 needs attention" in window.tray.tray.toolTip()
-    # A Reconnect entry for the mailbox that needs the rep; it opens the wizard.
+    # The tooltip names what needs the rep (ben only retries, once: not yet a condition).
+    assert window.tray.tray.toolTip().splitlines() == [
+        "mailmonitor — 1 connected · 1 retrying · 1 needs attention", "1 thing needs you:",
+        "• cleo@northwind.example is disconnected: Invalid Credentials"]
+    # An entry for the condition with its action; it opens the wizard.
     texts = [a.text() for a in menu.actions() if a.text()]
     assert texts[:2] == ["1 connected · 1 retrying · 1 needs attention",
-                         "Reconnect cleo@northwind.example (Invalid Credentials)"]
-    next(a for a in menu.actions() if a.text().startswith("Reconnect")).trigger()
+                         "cleo@northwind.example is disconnected: Invalid Credentials — "
+                         "Reconnect"]
+    next(a for a in menu.actions() if a.text().endswith("— Reconnect")).trigger()
     reconnect_wizard = window.wizards[team["cleo"].id]
     assert reconnect_wizard.isVisible()
     reconnect_wizard.reject()
@@ -157,8 +174,10 @@ def test_rate_limit_timer_is_scheduled(team: dict[str, Any],
                                        settle: Callable[[], None]) -> None:
     window = make_window()
     update_status(team["ava"], "disconnected", "invalid_credentials", "535", clock.now())
+    reconcile(clock.now())
     settle()
-    update_status(team["ben"], "disconnected", "invalid_credentials", "535", clock.now())
+    update_status(team["ben"], "disconnected", "app_password_required", "534", clock.now())
+    reconcile(clock.now())
     settle()
     timer = window.tray._timer
     assert timer.isActive()

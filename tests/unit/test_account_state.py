@@ -1,4 +1,5 @@
-"""Recording checks (spec §2): what is stored, the status, and the alerts it raises/resolves."""
+"""Recording checks (spec §2): what is stored, the status, and what the rep is told of it (the
+attention model, reconciled as the background loop does after a check)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import ACCOUNT_CHANGED, bus
-from mailmonitor.models import Account, Alert, Check, set_setting
+from mailmonitor.models import Account, Alert, AlertChange, Check, set_setting
 from mailmonitor.services.monitoring.account_state import record_check, update_status
+from tests.attention_support import changes, conditions, kinds
 from tests.factories import (
     make_account,
     make_campaign,
@@ -22,13 +24,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
-
-
-def open_alerts(kind: str | None = None) -> list[Alert]:
-    query = Alert.select().where(Alert.resolved_at.is_null())
-    if kind:
-        query = query.where(Alert.kind == kind)
-    return list(query.order_by(Alert.id))
 
 
 class TestRecordCheck:
@@ -49,7 +44,7 @@ class TestRecordCheck:
         assert acc.last_latency_ms == 80
         assert acc.consecutive_failures == 0
         assert acc.next_check_at == clock.now() + timedelta(seconds=acc.check_interval_seconds)
-        assert open_alerts() == []
+        assert conditions(clock.now()) == []
 
     def test_failure_stores_the_worse_side_with_its_detail(
             self, db: Path, clock: FakeClock) -> None:
@@ -89,7 +84,7 @@ class TestRecordCheck:
             clock.set(acc.next_check_at)
         assert statuses == [("warning", "network")] * 4 + [
             ("disconnected", "no_service_connection")]
-        assert len(open_alerts("account_disconnected")) == 1
+        assert len(conditions(clock.now(), "mailbox_broken")) == 1
         assert reload(account).disconnected_since == first + timedelta(minutes=81)
 
     def test_transient_window_comes_from_settings(self, db: Path, clock: FakeClock) -> None:
@@ -108,55 +103,96 @@ class TestAlerts:
         for _ in range(4):
             record_check(account, probe_fail("invalid_credentials"), probe_ok(), clock.now(),
                          trigger="confirm")
+            conditions(clock.now())  # the background loop reconciles after each check
             clock.advance(minutes=5)
-        alerts = open_alerts()
-        assert [(a.kind, a.severity, a.account_id) for a in alerts] == [
-            ("account_disconnected", "error", account.id)]
+        alerts = conditions(clock.now())
+        assert [(a.kind, a.severity, a.mailboxes) for a in alerts] == [
+            ("mailbox_broken", "critical", [account.email])]
         assert "Invalid Credentials" in alerts[0].title
+        assert alerts[0].count == 4  # every failed check seen, one card
         assert Alert.select().count() == 1
+        assert changes() == [("opened", "mailbox_broken")]
 
-    def test_a_new_reason_refreshes_the_same_alert(self, db: Path, clock: FakeClock) -> None:
+    def test_a_new_reason_is_a_new_card_and_the_old_one_goes(
+            self, db: Path, clock: FakeClock) -> None:
+        # Issue 25: one card per reason and server; the new reason is a new cause, not a
+        # retitled old one. The old card leaves quietly (its mailbox is on the new one).
         account = make_account("rep@example.com")
         record_check(account, probe_fail("invalid_credentials"), probe_ok(), clock.now())
+        [first] = conditions(clock.now())
         clock.advance(minutes=10)
         record_check(account, probe_fail("account_disabled"), probe_ok(), clock.now())
-        alerts = open_alerts()
-        assert len(alerts) == 1
+        alerts = conditions(clock.now())
+        assert [(a.kind, a.mailboxes) for a in alerts] == [("mailbox_broken", [account.email])]
         assert "Account Disabled" in alerts[0].title
-        assert alerts[0].updated_at == clock.now()
+        assert alerts[0].key != first.key
+        assert Alert.get_by_id(first.id).resolved_at == clock.now()
+        told = [(c.change, c.muted, c.title) for c in AlertChange.select().order_by(AlertChange.id)]
+        assert told[1:] == [
+            ("opened", False, alerts[0].title),
+            ("resolved", True, f"Now part of another alert: {first.title}")]
 
     def test_recovery_resolves_the_alert_and_says_reconnected(
             self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
         record_check(account, probe_fail("tls_error"), probe_ok(), clock.now())
+        conditions(clock.now())
         clock.advance(minutes=60)
         record_check(account, probe_ok(), probe_ok(), clock.now())
-        disconnected = Alert.get(Alert.kind == "account_disconnected")
+        assert conditions(clock.now()) == []  # no "connected again" card to dismiss
+        disconnected = Alert.get(Alert.kind == "mailbox_broken")
         assert disconnected.resolved_at == clock.now()
-        assert [(a.kind, a.severity) for a in open_alerts()] == [("reconnected", "info")]
+        resolved = AlertChange.get(AlertChange.change == "resolved")
+        assert (resolved.event, resolved.muted) == ("reconnected", False)
+        assert resolved.title == "rep@example.com is connected again"
         acc = reload(account)
         assert (acc.status, acc.reason, acc.disconnected_since) == ("connected", None, None)
 
-    def test_disconnecting_again_retires_the_stale_reconnected_alert(
-            self, db: Path, clock: FakeClock) -> None:
+    def test_disconnecting_again_opens_a_fresh_card(self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
         record_check(account, probe_fail("tls_error"), probe_ok(), clock.now())
+        conditions(clock.now())
         clock.advance(minutes=60)
         record_check(account, probe_ok(), probe_ok(), clock.now())
+        conditions(clock.now())
         clock.advance(minutes=60)
         record_check(account, probe_fail("invalid_credentials"), probe_ok(), clock.now())
-        assert [a.kind for a in open_alerts()] == ["account_disconnected"]
+        alerts = conditions(clock.now())
+        assert [a.kind for a in alerts] == ["mailbox_broken"]
+        assert "Invalid Credentials" in alerts[0].title
+        assert changes() == [("opened", "mailbox_broken"), ("resolved", "mailbox_broken"),
+                             ("opened", "mailbox_broken")]
 
-    def test_warning_raises_no_alert_and_recovery_from_it_is_quiet(
+    def test_a_short_warning_raises_no_alert_and_recovery_from_it_is_quiet(
             self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
         record_check(account, probe_fail("rate_limited"), probe_ok(), clock.now())
         assert reload(account).status == "warning"
-        assert open_alerts() == []
+        assert conditions(clock.now()) == []
         clock.advance(minutes=1)
         record_check(account, probe_ok(), probe_ok(), clock.now())
         assert reload(account).status == "connected"
-        assert Alert.select().count() == 0
+        assert conditions(clock.now()) == []
+        assert Alert.select().count() == AlertChange.select().count() == 0
+
+    def test_retrying_needs_the_rep_after_two_failures_and_five_minutes(
+            self, db: Path, clock: FakeClock) -> None:
+        # Issue 25: lasting transient trouble is a (warning) card; one blip is not.
+        account = make_account("rep@example.com")
+        record_check(account, probe_fail("network"), probe_ok(), clock.now())
+        clock.set(reload(account).next_check_at)  # 1 minute later
+        record_check(account, probe_fail("network"), probe_ok(), clock.now())
+        assert reload(account).consecutive_failures == 2
+        assert conditions(clock.now()) == []  # two failures, but not yet five minutes
+        clock.advance(minutes=4)
+        [retrying] = conditions(clock.now())
+        assert (retrying.kind, retrying.severity, retrying.action) == (
+            "mailbox_retrying", "warning", "check_now")
+        assert retrying.title == "rep@example.com: Retrying: cannot reach server"
+        record_check(account, probe_ok(), probe_ok(), clock.now())
+        assert conditions(clock.now()) == []
+        assert changes() == [("opened", "mailbox_retrying"), ("resolved", "mailbox_retrying")]
+        assert AlertChange.get(AlertChange.change == "resolved").event == "reconnected"
 
     def test_certificate_expiring_within_14_days_warns_but_stays_connected(
             self, db: Path, clock: FakeClock) -> None:
@@ -167,28 +203,33 @@ class TestAlerts:
         acc = reload(account)
         assert acc.status == "connected"
         assert acc.cert_expires_at == expires  # the earlier of both sides
-        alerts = open_alerts()
+        alerts = conditions(clock.now())
         assert [(a.kind, a.severity) for a in alerts] == [("certificate_expiring", "warning")]
-        assert "10 days" in alerts[0].title
+        assert alerts[0].title == \
+            f"The certificate of imap.example.com expires on {expires:%Y-%m-%d}"
+        assert alerts[0].message.startswith("In 10 days; rep@example.com uses it.")
         # The next check does not repeat it.
         clock.advance(minutes=5)
         record_check(account, probe_ok(cert_expires_at=expires), probe_ok(), clock.now())
+        conditions(clock.now())
         assert Alert.select().count() == 1
+        assert changes() == [("opened", "certificate_expiring")]
 
     def test_certificate_far_from_expiry_raises_nothing(self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
         expires = clock.now() + timedelta(days=14, minutes=1)
         record_check(account, probe_ok(cert_expires_at=expires), probe_ok(), clock.now())
-        assert open_alerts() == []
+        assert conditions(clock.now()) == []
 
     def test_renewed_certificate_resolves_the_warning(self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
         record_check(account, probe_ok(cert_expires_at=clock.now() + timedelta(days=3)),
                      probe_ok(), clock.now())
+        assert kinds(clock.now()) == ["certificate_expiring"]
         clock.advance(days=1)
         record_check(account, probe_ok(cert_expires_at=clock.now() + timedelta(days=90)),
                      probe_ok(), clock.now())
-        assert open_alerts() == []
+        assert conditions(clock.now()) == []
         assert Alert.get(Alert.kind == "certificate_expiring").resolved_at == clock.now()
 
 
@@ -211,23 +252,24 @@ class TestOffline:
         account = make_account("rep@example.com")
         campaign = make_campaign("C", [account])
         make_leads(campaign, account, 3)
-        changes: list[tuple[int, str, str]] = []
-        bus.subscribe(ACCOUNT_CHANGED, lambda *args: changes.append(args))
+        status_changes: list[tuple[int, str, str]] = []
+        bus.subscribe(ACCOUNT_CHANGED, lambda *args: status_changes.append(args))
         for _ in range(200):
             record_check(account, probe_offline(), probe_offline(), clock.now())
             clock.advance(minutes=1)
         acc = reload(account)
         assert (acc.status, acc.consecutive_failures) == ("connected", 0)
-        assert changes == []
+        assert status_changes == []
+        assert conditions(clock.now()) == []
         assert Alert.select().count() == 0
 
 
 class TestUpdateStatus:
     def test_unchanged_status_is_not_a_change(self, db: Path, clock: FakeClock) -> None:
         account = make_account("rep@example.com")
-        changes: list[tuple[int, str, str]] = []
-        bus.subscribe(ACCOUNT_CHANGED, lambda *args: changes.append(args))
+        status_changes: list[tuple[int, str, str]] = []
+        bus.subscribe(ACCOUNT_CHANGED, lambda *args: status_changes.append(args))
         assert update_status(account, "connected", None, "fine", clock.now()) is False
         assert update_status(account, "disconnected", "sync_error", "x", clock.now()) is True
-        assert changes == [(account.id, "connected", "disconnected")]
+        assert status_changes == [(account.id, "connected", "disconnected")]
         assert Account.get_by_id(account.id).detail == "x"

@@ -9,7 +9,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.models import Account, Alert, Campaign, Lead, set_setting
+from mailmonitor.models import Account, Alert, AlertChange, Campaign, Lead, set_setting
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
 from mailmonitor.services.campaigns.rules import (
     CampaignError,
@@ -18,6 +18,7 @@ from mailmonitor.services.campaigns.rules import (
     usable_mailboxes,
 )
 from mailmonitor.services.monitoring.account_state import record_check, update_status
+from tests.attention_support import changes, conditions, kinds
 from tests.factories import (
     lead_states,
     make_account,
@@ -47,9 +48,9 @@ def snapshot(campaign: Campaign) -> dict[str, tuple[int | None, int, datetime | 
     }
 
 
-def open_alerts(kind: str) -> list[Alert]:
-    return list(Alert.select().where((Alert.kind == kind) & Alert.resolved_at.is_null())
-                .order_by(Alert.id))
+def open_alerts(kind: str, now: datetime) -> list[Alert]:
+    """The open conditions of this kind after the background loop reconciled at `now`."""
+    return conditions(now, kind)
 
 
 @pytest.fixture
@@ -135,39 +136,58 @@ class TestResume:
         record_check(a, probe_ok(), probe_ok(), clock.now(), trigger="reconnect")
         assert snapshot(campaign) == before
 
-    def test_leads_halted_alert_per_campaign_resolved_on_reconnect(
+    def test_the_mailboxs_card_says_what_waits_in_each_campaign_until_reconnect(
             self, db: Path, clock: FakeClock) -> None:
+        # Issue 25: no "leads halted" alert per campaign; the mailbox's one card says it.
         a, b = make_account("a@example.com"), make_account("b@example.com")
-        c1, c2 = make_campaign("C1", [a, b]), make_campaign("C2", [a])
+        c1, c2 = make_campaign("C1", [a, b]), make_campaign("C2", [a, make_account(
+            "c@example.com", status="stopped")])
         make_leads(c1, a, 4)
         make_leads(c2, a, 2)
-        make_campaign("C3", [a])  # no leads: no "waiting" alert for it
+        make_campaign("C3", [a, b])  # no leads of a: nothing waits there
         break_account(a, clock.now())
-        halted = open_alerts("leads_halted")
-        assert [(x.campaign_id, x.account_id) for x in halted] == [(c1.id, a.id), (c2.id, a.id)]
-        assert "4 leads" in halted[0].title and "2 leads" in halted[1].title
-        # Repeated failing checks do not repeat them.
+        [card] = conditions(clock.now())
+        assert (card.kind, card.campaigns) == ("mailbox_broken", ["C1", "C2", "C3"])
+        assert "4 leads of “C1” wait at their step." in card.message
+        assert "“C2” is paused: no mailbox can send; it resumes where it left off after you " \
+               "reconnect." in card.message
+        assert "C3”" not in card.message
+        assert reload(c2).status == "paused" and conditions(clock.now(), "campaign_paused") == []
+        # Repeated failing checks do not repeat it.
         clock.advance(hours=1)
         record_check(a, probe_fail("invalid_credentials"), probe_ok(), clock.now())
-        assert Alert.select().where(Alert.kind == "leads_halted").count() == 2
+        assert [c.id for c in conditions(clock.now())] == [card.id]
         clock.advance(hours=1)
         fix_account(a, clock.now())
-        assert open_alerts("leads_halted") == []
-        assert all(x.resolved_at == clock.now()
-                   for x in Alert.select().where(Alert.kind == "leads_halted"))
+        assert conditions(clock.now()) == []
+        assert Alert.get_by_id(card.id).resolved_at == clock.now()
+        assert changes() == [("opened", "mailbox_broken"), ("resolved", "mailbox_broken")]
 
     def test_disconnected_to_warning_to_connected_resumes_and_says_so(
             self, two_mailboxes: tuple[Campaign, Account, Account], clock: FakeClock) -> None:
         campaign, a, _b = two_mailboxes
         before = snapshot(campaign)
         record_check(a, probe_fail("tls_error"), probe_ok(), clock.now())
+        assert kinds(clock.now()) == ["mailbox_broken"]
         clock.advance(hours=1)
         record_check(a, probe_fail("timeout"), probe_ok(), clock.now())
+        # No longer refused, still not sending: the trouble goes on as Retrying at once (not a
+        # blip to wait out), and the broken card gives way to it quietly.
+        [retrying] = conditions(clock.now())
+        assert (retrying.kind, retrying.title) == (
+            "mailbox_retrying", "a@example.com: Retrying: timed out")
         clock.advance(minutes=1)
         record_check(a, probe_ok(), probe_ok(), clock.now())
         assert snapshot(campaign) == before
-        assert open_alerts("leads_halted") == []
-        assert [x.account_id for x in open_alerts("reconnected")] == [a.id]
+        assert conditions(clock.now()) == []
+        told = [(c.change, c.kind, c.muted, c.event)
+                for c in AlertChange.select().order_by(AlertChange.id)]
+        assert told == [("opened", "mailbox_broken", False, None),
+                        ("opened", "mailbox_retrying", False, None),
+                        ("resolved", "mailbox_broken", True, None),
+                        ("resolved", "mailbox_retrying", False, "reconnected")]
+        assert AlertChange.get(AlertChange.event == "reconnected").message == \
+            "9 leads continue where they left off."
 
     def test_events_announce_the_changes(
             self, two_mailboxes: tuple[Campaign, Account, Account], clock: FakeClock) -> None:
@@ -186,15 +206,19 @@ class TestAutoPause:
         make_leads(campaign, a, 2)
         break_account(a, clock.now())
         assert reload(campaign).status == "active"
-        assert open_alerts("campaign_paused") == []
+        [card] = conditions(clock.now())
+        assert "paused" not in card.message
         clock.advance(minutes=3)
         break_account(b, clock.now(), reason="token_expired")
         stored = reload(campaign)
         assert (stored.status, stored.pause_reason, stored.paused_at) == (
             "paused", PAUSE_NO_MAILBOX, clock.now())
-        paused = open_alerts("campaign_paused")
-        assert [(x.campaign_id, x.severity) for x in paused] == [(campaign.id, "error")]
-        assert "a@example.com" in paused[0].message and "b@example.com" in paused[0].message
+        # Issue 25: the pause is told on each broken mailbox's card, not on a card of its own.
+        cards = conditions(clock.now())
+        assert [(c.kind, c.mailboxes, c.severity) for c in cards] == [
+            ("mailbox_broken", ["a@example.com"], "critical"),
+            ("mailbox_broken", ["b@example.com"], "critical")]
+        assert all("“C” is paused: no mailbox can send" in c.message for c in cards)
 
     def test_not_paused_while_a_mailbox_is_only_retrying(self, db: Path, clock: FakeClock) -> None:
         a, b = make_account("a@example.com"), make_account("b@example.com")
@@ -223,7 +247,7 @@ class TestAutoPause:
         break_account(a, clock.now())
         assert [reload(c).status for c in (draft, done, user)] == ["draft", "completed", "paused"]
         assert reload(user).pause_reason == PAUSE_USER
-        assert open_alerts("campaign_paused") == []
+        assert open_alerts("campaign_paused", clock.now()) == []
 
 
 class TestAutoResume:
@@ -237,7 +261,7 @@ class TestAutoResume:
         fix_account(a, clock.now())
         stored = reload(campaign)
         assert (stored.status, stored.pause_reason, stored.paused_at) == ("active", None, None)
-        assert open_alerts("campaign_paused") == []
+        assert conditions(clock.now()) == []
         assert lead_states(campaign) == {"active": 3}
 
     def test_resumed_when_any_one_mailbox_is_back(self, db: Path, clock: FakeClock) -> None:
@@ -267,7 +291,7 @@ class TestAutoResume:
         assert (stored.status, stored.pause_reason, stored.paused_at) == (
             "paused", PAUSE_USER, paused_at)
         assert lead_states(campaign) == {"pending": 3}
-        assert open_alerts("campaign_paused") == []
+        assert conditions(clock.now()) == []  # the rep's own pause needs no telling
 
     def test_rep_pausing_an_auto_paused_campaign_makes_it_theirs(
             self, db: Path, clock: FakeClock) -> None:
@@ -277,7 +301,7 @@ class TestAutoResume:
         pause_campaign(reload(campaign), clock.now(), reason=PAUSE_USER)
         fix_account(a, clock.now())
         assert (reload(campaign).status, reload(campaign).pause_reason) == ("paused", PAUSE_USER)
-        assert open_alerts("campaign_paused") == []
+        assert open_alerts("campaign_paused", clock.now()) == []
 
     @pytest.mark.parametrize("where", ["setting", "campaign"])
     def test_auto_resume_off_keeps_it_paused(self, db: Path, clock: FakeClock,
@@ -288,11 +312,15 @@ class TestAutoResume:
             set_setting("auto_resume", False)
         make_leads(campaign, a, 2)
         break_account(a, clock.now())
+        conditions(clock.now())
         fix_account(a, clock.now())
         stored = reload(campaign)
         assert (stored.status, stored.pause_reason) == ("paused", PAUSE_NO_MAILBOX)
         assert lead_states(campaign) == {"pending": 2}  # leads are back; the campaign waits
-        assert len(open_alerts("campaign_paused")) == 1
+        # Once its mailbox works, nothing else explains the pause: the campaign's own card.
+        [paused] = conditions(clock.now())
+        assert (paused.kind, paused.campaigns, paused.action) == (
+            "campaign_paused", ["C"], "add_mailbox")
 
 
 class TestRepActions:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Alert, Lead, Step
+from mailmonitor.models import Lead, Step
 from mailmonitor.services.sending.composer import MissingField, compose, render
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.sendlog import clear_flag
+from tests.attention_support import conditions
 from tests.factories import make_account, make_campaign, make_lead, record_send, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 
@@ -165,11 +166,13 @@ def test_a_lead_missing_a_field_is_flagged_skipped_and_continues_once_fixed(db: 
     stored = reload(bad)
     assert (stored.state, stored.cursor, stored.messages_sent) == ("pending", 0, 0)
     assert stored.flag is not None and "company" in stored.flag
-    alert = Alert.get(Alert.kind == "leads_flagged")
-    assert "bad@x.example" in alert.message and alert.resolved_at is None
+    [alert] = conditions(clock.now())
+    assert (alert.kind, alert.campaigns, alert.action) == ("leads_flagged", ["C"], "show_leads")
+    assert "bad@x.example" in alert.message
     assert engine.run_until_idle() == 0  # still skipped: never a broken email
     Lead.update(fields={"first_name": "Bo", "company": "Bolt"}).where(Lead.id == bad.id).execute()
     clear_flag(reload(bad), clock.now())
+    assert conditions(clock.now()) == []
     assert engine.run_until_idle() == 1
     sent = server.by_rcpt("bad@x.example")[0]
     assert sent.get_content().startswith("Hi Bo, about Bolt")

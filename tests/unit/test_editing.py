@@ -15,6 +15,7 @@ from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, close_db, open_db
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
 from mailmonitor.services.accounts.editing import AccountEdit, save_edit, validate_edit
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.editing import (
     CampaignEdit,
@@ -221,6 +222,7 @@ def test_an_address_back_after_its_grace_period_gets_only_never_emailed_leads(
     for lead_id in mine:
         record_send(Lead.get_by_id(lead_id), old, clock.now(), step=0)
     lifecycle.disconnect(old, clock.now())
+    reconcile(clock.now())  # the background loop: the stop warning reaches the rep
     clock.advance(hours=2)
     lifecycle.expire_grace_periods(clock.now())
     assert lead_states(campaign) == {"campaign_stopped": 2}

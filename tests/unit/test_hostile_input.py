@@ -347,8 +347,9 @@ def test_the_monitor_never_blames_a_mailbox_for_a_missing_keyring(db: Path) -> N
     import asyncio
 
     from mailmonitor.clock import FakeClock
-    from mailmonitor.models import Account, Alert, Check
-    from mailmonitor.services.monitoring.monitor import KEYRING_ALERT, Monitor
+    from mailmonitor.models import Account, Check
+    from mailmonitor.services.monitoring.monitor import Monitor
+    from tests.attention_support import conditions
     from tests.factories import make_account, reload
 
     clock = FakeClock()
@@ -371,7 +372,9 @@ def test_the_monitor_never_blames_a_mailbox_for_a_missing_keyring(db: Path) -> N
     assert (after.status, after.reason) == ("connected", None)
     assert Check.select().count() == 0
     assert after.next_check_at is not None and after.next_check_at > clock.now()
-    alert = Alert.get(Alert.key == KEYRING_ALERT)
+    [alert] = conditions(clock.now())  # what the rep is told: the keyring, not the mailbox
+    assert (alert.kind, alert.severity, alert.mailboxes) == ("keyring_unavailable", "critical",
+                                                            [])
     assert alert.title == "The system keyring is unavailable: mailboxes cannot be checked"
     assert "keep their last status" in alert.message
 

@@ -13,6 +13,7 @@ from mailmonitor.clock import FakeClock
 from mailmonitor.models import (
     Account,
     Alert,
+    AlertChange,
     Campaign,
     CampaignMailbox,
     Check,
@@ -26,9 +27,11 @@ from mailmonitor.models.account import (
     DEFAULT_MIN_GAP_SECONDS,
 )
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
+from mailmonitor.services.alerts.warnings import rep_time
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.reallocation import reallocate
 from mailmonitor.services.monitoring.account_state import record_check, update_status
+from tests.attention_support import changes, conditions, kinds
 from tests.factories import (
     add_mailbox,
     lead_states,
@@ -100,11 +103,10 @@ def leads_snapshot() -> dict[int, tuple[int | None, int, str]]:
     return {lead.id: (lead.mailbox_id, lead.cursor, lead.state) for lead in Lead.select()}
 
 
-def open_alerts(kind: str | None = None) -> list[Alert]:
-    query = Alert.select().where(Alert.resolved_at.is_null())
-    if kind:
-        query = query.where(Alert.kind == kind)
-    return list(query.order_by(Alert.id))
+def told(change: str, kind: str) -> list[AlertChange]:
+    """The recorded changes of this kind, as the alert channels hear of them."""
+    return list(AlertChange.select().where((AlertChange.change == change)
+                                           & (AlertChange.kind == kind)).order_by(AlertChange.id))
 
 
 def memberships(account: Account) -> dict[str, bool]:
@@ -131,6 +133,7 @@ class TestOneClickReconnect:
         record_check(a, probe_fail("invalid_credentials"), probe_ok(), clock.now())
         assert lead_states(world.solo) == {"halted": 3}
         assert reload(world.solo).status == "paused"
+        assert kinds(clock.now()) == ["mailbox_broken"]  # Solo's pause is on a's card
         clock.advance(hours=3)
         lifecycle.reconnected(reload(a), clock.now(), detail="signed in again")
         acc = reload(a)
@@ -140,7 +143,11 @@ class TestOneClickReconnect:
         assert memberships(a) == {"Main": True, "Solo": True}
         assert leads_snapshot() == before
         assert reload(world.solo).status == "active"
-        assert [x.kind for x in open_alerts()] == ["reconnected"]
+        assert conditions(clock.now()) == []  # nothing needs the rep; no card to dismiss
+        [back] = told("resolved", "mailbox_broken")
+        assert (back.event, back.title, back.message) == (
+            "reconnected", "a@example.com is connected again",
+            "12 leads continue where they left off.")
 
 
 class TestTwoStepDisconnect:
@@ -160,15 +167,39 @@ class TestTwoStepDisconnect:
         assert reload(world.main).status == "active"  # B still sends
         solo = reload(world.solo)
         assert (solo.status, solo.pause_reason) == ("paused", PAUSE_NO_MAILBOX)
-        grace = open_alerts("grace_ending")
-        assert [(x.account_id, x.severity) for x in grace] == [(a.id, "warning")]
-        assert "1 hour" in grace[0].title and "12 leads" in grace[0].title
+        # The grace period (1 hour) is shorter than the stop's warning period (24 hours): the
+        # rep is warned at once that the 4 leads A emailed are stopped when it ends. That card
+        # names A (the grace card would say less), and Solo's pause is explained by it.
+        deadline = clock.now() + timedelta(hours=1)
+        [stop] = conditions(clock.now())
+        assert (stop.kind, stop.severity, stop.mailboxes, stop.deadline, stop.action) == (
+            "leads_stopping", "critical", [a.email], deadline, "reconnect")
+        assert stop.title == \
+            f"Leads of a@example.com will be stopped at {rep_time(deadline)} unless you reconnect"
+        assert stop.message.startswith("4 leads already received email from this mailbox "
+                                       "(its grace period ends)")
+        # No channel carries it: the window's card is the delivery, and the stop may come.
+        assert reload(a).stop_notice_at == clock.now()
+
+    def test_a_disconnect_with_nothing_at_risk_says_how_long_the_leads_wait(
+            self, db: Path, clock: FakeClock) -> None:
+        fresh = make_account("fresh@example.com")
+        make_leads(make_campaign("New", [fresh]), fresh, 3)
+        lifecycle.disconnect(fresh, clock.now())
+        deadline = clock.now() + timedelta(hours=1)
+        [grace] = conditions(clock.now())
+        assert (grace.kind, grace.severity, grace.mailboxes, grace.deadline) == (
+            "grace_ending", "critical", [fresh.email], deadline)
+        assert grace.title == \
+            f"Connect fresh@example.com again before {rep_time(deadline)} to keep its leads"
+        assert "gets its 3 leads back" in grace.message
 
     def test_reconnect_within_grace_gets_leads_back_with_fresh_settings(
             self, world: World, clock: FakeClock) -> None:
         a = world.a
         before = leads_snapshot()
         lifecycle.disconnect(a, clock.now())
+        assert kinds(clock.now()) == ["leads_stopping"]
         clock.advance(minutes=59)
         assert lifecycle.expire_grace_periods(clock.now()) == 0
         lifecycle.reconnected(reload(a), clock.now())
@@ -183,7 +214,8 @@ class TestTwoStepDisconnect:
             None, None, None, "")
         assert acc.email == "a@example.com"
         assert reload(world.solo).status == "active"
-        assert open_alerts("grace_ending") == []
+        assert conditions(clock.now()) == []
+        assert [c.event for c in told("resolved", "leads_stopping")] == ["reconnected"]
         # Later housekeeping has nothing to expire.
         clock.advance(hours=2)
         assert lifecycle.expire_grace_periods(clock.now()) == 0
@@ -193,6 +225,7 @@ class TestTwoStepDisconnect:
             self, world: World, clock: FakeClock) -> None:
         a, b = world.a, world.b
         lifecycle.disconnect(a, clock.now())
+        conditions(clock.now())  # the background loop: the stop warning reaches the rep
         clock.advance(minutes=61)
         assert lifecycle.expire_grace_periods(clock.now()) == 1
         assert reload(a).grace_expired is True
@@ -206,8 +239,17 @@ class TestTwoStepDisconnect:
         # Contacted by B, not by A: not stopped; it keeps no mailbox and waits for the rep.
         assert states_of([world.a_from_b]) == {(None, "unassigned")}
         assert states_of(world.b_new) == {(b.id, "pending")}
-        assert open_alerts("grace_ending") == []
-        assert [x.kind for x in open_alerts("leads_stopped")] == ["leads_stopped"]
+        # The warning is over and the channels hear what was done (no card stays for it); what
+        # needs the rep now are the leads that wait for a mailbox.
+        cards = conditions(clock.now())
+        [done] = told("resolved", "leads_stopping")
+        assert (done.event, done.muted, done.title) == (
+            "leads_stopping", False, "Leads of a@example.com were stopped")
+        assert done.message.startswith("4 leads it had emailed are set to Campaign Stopped")
+        assert [(c.kind, c.campaigns, c.action) for c in cards] == [
+            ("campaign_paused", ["Solo"], "add_mailbox"),
+            ("leads_unassigned", ["Main"], "reallocate"),
+            ("leads_unassigned", ["Solo"], "add_mailbox")]
         # Running housekeeping again changes nothing.
         snapshot = leads_snapshot()
         assert lifecycle.expire_grace_periods(clock.now() + timedelta(hours=1)) == 0
@@ -220,16 +262,19 @@ class TestTwoStepDisconnect:
         c_new = make_leads(world.main, c, 3, prefix="c-new")
         update_status(c, "disconnected", "token_expired", "invalid_grant", clock.now())
         lifecycle.disconnect(world.a, clock.now())
+        conditions(clock.now())
         clock.advance(hours=2)
         lifecycle.expire_grace_periods(clock.now())
         assert states_of(world.a_new) == {(world.b.id, "pending")}
         assert states_of(c_new) == {(c.id, "halted")}  # C may still be reconnected in one click
-        waiting = open_alerts("leads_halted")
-        assert [(x.account_id, x.campaign_id) for x in waiting] == [(c.id, world.main.id)]
+        [broken] = conditions(clock.now(), "mailbox_broken")
+        assert (broken.mailboxes, broken.campaigns) == ([c.email], ["Main"])
+        assert "3 leads of “Main” wait at their step." in broken.message
 
     def test_campaign_stopped_is_irreversible(self, world: World, clock: FakeClock) -> None:
         a = world.a
         lifecycle.disconnect(a, clock.now())
+        conditions(clock.now())
         clock.advance(hours=2)
         lifecycle.expire_grace_periods(clock.now())
         stopped = states_of([*world.a_emailed, world.solo_emailed])
@@ -247,6 +292,7 @@ class TestTwoStepDisconnect:
             self, world: World, clock: FakeClock) -> None:
         a = world.a
         lifecycle.disconnect(a, clock.now())
+        conditions(clock.now())  # the stop warning reached the rep an hour before the end
         clock.advance(hours=3)
         lifecycle.reconnected(reload(a), clock.now())
         assert {lead.id for lead in Lead.select().where(Lead.state == "campaign_stopped")} == {
@@ -257,54 +303,98 @@ class TestTwoStepDisconnect:
     def test_grace_period_comes_from_settings(self, world: World, clock: FakeClock) -> None:
         set_setting("grace_period_minutes", 15)
         lifecycle.disconnect(world.a, clock.now())
+        assert [c.deadline for c in conditions(clock.now())] == [
+            clock.now() + timedelta(minutes=15)]
         clock.advance(minutes=16)
         assert lifecycle.expire_grace_periods(clock.now()) == 1
 
 
 class TestReminders:
-    def test_reminded_after_1_3_7_and_8_days_once_each(
+    """Issue 25: the channels are reminded every `reminder_hours` (24) while a mailbox stays
+    broken (AlertChange "reminder"), in place of reminders 1, 3, 7 and 8 days after."""
+
+    def test_reminded_once_a_day_while_it_stays_broken(
             self, world: World, clock: FakeClock) -> None:
         a = world.a
         start = clock.now()
         update_status(a, "disconnected", "token_expired", "invalid_grant", start)
-        sent = []
-        for hours in range(0, 9 * 24 + 12, 3):  # housekeeping every 3 hours for 9.5 days
+        reminded = []
+        for hours in range(0, 4 * 24 + 12, 3):  # reconciled every 3 hours for 4.5 days
             clock.set(start + timedelta(hours=hours))
-            if lifecycle.send_reminders(clock.now()):
-                sent.append((clock.now() - start).days)
-            assert len(open_alerts("account_reminder")) <= 1
-        assert sent == [1, 3, 7, 8]
-        reminders = list(Alert.select().where(Alert.kind == "account_reminder").order_by(Alert.id))
-        assert len(reminders) == 4
-        assert [r.severity for r in reminders] == ["warning", "warning", "warning", "error"]
-        assert "for 1 day (Token Expired)" in reminders[0].title
-        assert "8 days" in reminders[-1].title
-        assert "4 contacted leads" in reminders[-1].message
-        assert [r.resolved_at is None for r in reminders] == [False, False, False, True]
-        assert reload(a).reminders_sent == 4
+            before = len(told("reminder", "mailbox_broken"))
+            assert kinds(clock.now()) == ["mailbox_broken"]
+            if len(told("reminder", "mailbox_broken")) > before:
+                reminded.append(hours)
+        assert reminded == [24, 48, 72, 96]
+        reminders = told("reminder", "mailbox_broken")
+        [card] = conditions(clock.now())
+        assert {r.title for r in reminders} == {f"Still needs you: {card.title}"}
+        assert {r.alert_id for r in reminders} == {card.id}  # one card throughout
+        assert changes() == [("opened", "mailbox_broken")] + [("reminder", "mailbox_broken")] * 4
 
     def test_a_long_sleep_sends_one_reminder_not_a_burst(
             self, world: World, clock: FakeClock) -> None:
         update_status(world.a, "disconnected", "token_expired", "", clock.now())
+        conditions(clock.now())
         clock.advance(days=4)
-        assert lifecycle.send_reminders(clock.now()) == 1
-        assert lifecycle.send_reminders(clock.now()) == 0
-        assert Alert.select().where(Alert.kind == "account_reminder").count() == 1
-        assert reload(world.a).reminders_sent == 2
+        conditions(clock.now())
+        conditions(clock.now())
+        assert len(told("reminder", "mailbox_broken")) == 1
+        clock.advance(hours=23)
+        conditions(clock.now())
+        assert len(told("reminder", "mailbox_broken")) == 1  # the next one a day after it
 
-    def test_reconnecting_resolves_the_reminder(self, world: World, clock: FakeClock) -> None:
+    def test_the_interval_comes_from_settings_and_zero_turns_them_off(
+            self, world: World, clock: FakeClock) -> None:
+        set_setting("reminder_hours", 6)
         update_status(world.a, "disconnected", "token_expired", "", clock.now())
+        conditions(clock.now())
+        clock.advance(hours=6)
+        conditions(clock.now())
+        assert len(told("reminder", "mailbox_broken")) == 1
+        set_setting("reminder_hours", 0)
+        clock.advance(days=2)
+        conditions(clock.now())
+        assert len(told("reminder", "mailbox_broken")) == 1
+
+    def test_reconnecting_ends_the_reminders(self, world: World, clock: FakeClock) -> None:
+        update_status(world.a, "disconnected", "token_expired", "", clock.now())
+        conditions(clock.now())
         clock.advance(days=1)
-        lifecycle.send_reminders(clock.now())
+        conditions(clock.now())
         lifecycle.reconnected(reload(world.a), clock.now())
-        assert open_alerts("account_reminder") == []
-        assert reload(world.a).reminders_sent == 0
+        assert conditions(clock.now()) == []
+        clock.advance(days=3)
+        assert conditions(clock.now()) == []
+        assert changes() == [("opened", "mailbox_broken"), ("reminder", "mailbox_broken"),
+                             ("resolved", "mailbox_broken")]
+
+    def test_the_stop_warning_is_not_chased_by_a_reminder(
+            self, world: World, clock: FakeClock) -> None:
+        # Its card opens 8 days into the disconnection: the channels just heard of it, the next
+        # reminder is a day later (the stop comes first here).
+        start = clock.now()
+        update_status(world.a, "disconnected", "token_expired", "", start)
+        for minutes in range(8 * 24 * 60 - 30, 9 * 24 * 60 - 1, 30):
+            clock.set(start + timedelta(minutes=minutes))
+            lifecycle.run_housekeeping(clock.now())
+            conditions(clock.now())
+        assert [c for c, _ in changes("leads_stopping")] == ["opened"]
 
     def test_connected_and_detached_accounts_get_no_reminder(
             self, world: World, clock: FakeClock) -> None:
-        lifecycle.disconnect(world.a, clock.now())  # stopped: the grace alert covers it
-        clock.advance(days=2)
-        assert lifecycle.send_reminders(clock.now()) == 0
+        # B stays connected; A is disconnected in two steps: its stop warning is told once, and
+        # its grace hour ends long before a reminder would be due.
+        start = clock.now()
+        lifecycle.disconnect(world.a, start)
+        # The background loop for two days: every 10 minutes for the grace period, then hourly.
+        for minutes in [*range(0, 120, 10), *range(120, 2 * 24 * 60, 60)]:
+            clock.set(start + timedelta(minutes=minutes))
+            lifecycle.run_housekeeping(clock.now())
+            conditions(clock.now())
+        assert [(c, k) for c, k in changes() if k in ("leads_stopping", "mailbox_broken")] == [
+            ("opened", "leads_stopping"), ("resolved", "leads_stopping")]
+        assert told("reminder", "leads_stopping") == []
 
 
 class TestLongWait:
@@ -313,9 +403,15 @@ class TestLongWait:
         a, b = world.a, world.b
         start = clock.now()
         update_status(a, "disconnected", "token_expired", "invalid_grant", start)
+        conditions(start)
         # The app runs throughout: 24 hours before, the rep is warned (no channel: in the window).
         lifecycle.run_housekeeping(start + timedelta(days=8))
-        assert len(open_alerts("leads_stopping")) == 1
+        [stop] = conditions(start + timedelta(days=8))
+        assert (stop.kind, stop.mailboxes, stop.deadline) == (
+            "leads_stopping", [a.email], start + timedelta(days=9))
+        # The stop warning names A now; its reason card left quietly (nothing new to tell).
+        assert [(c.change, c.muted) for c in told("resolved", "mailbox_broken")] == [
+            ("resolved", True)]
         clock.set(start + timedelta(days=9) - timedelta(minutes=1))
         assert lifecycle.apply_long_wait(clock.now()) == 0
         assert lead_states(world.main)["halted"] == 9
@@ -327,10 +423,16 @@ class TestLongWait:
         assert states_of(world.solo_new) == {(None, "unassigned")}
         assert states_of([world.a_replied]) == {(a.id, "replied")}
         assert states_of(world.b_new) == {(b.id, "pending")}
-        alert = open_alerts("leads_stopped")
-        assert len(alert) == 1 and "9 days" in alert[0].title
-        # Leads no longer wait for A: the "waiting" alerts are gone.
-        assert open_alerts("leads_halted") == []
+        # The channels hear that the leads were stopped; A is still broken and says so, but no
+        # lead waits for it any more.
+        cards = conditions(clock.now())
+        [done] = told("resolved", "leads_stopping")
+        assert (done.event, done.muted, done.title) == (
+            "leads_stopping", False, "Leads of a@example.com were stopped")
+        assert done.message.startswith("4 leads it had emailed are set to Campaign Stopped")
+        [broken] = [c for c in cards if c.kind == "mailbox_broken"]
+        assert broken.mailboxes == [a.email] and broken.deadline is None
+        assert "wait at" not in broken.message
         assert reload(a).long_wait_applied is True
         clock.advance(days=1)
         assert lifecycle.apply_long_wait(clock.now()) == 0
@@ -338,7 +440,8 @@ class TestLongWait:
     def test_long_wait_comes_from_settings(self, world: World, clock: FakeClock) -> None:
         set_setting("long_wait_days", 2)
         update_status(world.a, "disconnected", "token_expired", "", clock.now())
-        lifecycle.run_housekeeping(clock.advance(days=1))  # the 24-hour warning
+        lifecycle.run_housekeeping(clock.advance(days=1))  # the 24-hour warning …
+        assert kinds(clock.now()) == ["leads_stopping"]  # … reaches the rep in the window
         clock.advance(days=1)
         assert lifecycle.apply_long_wait(clock.now()) == 1
 
@@ -357,6 +460,7 @@ class TestRemove:
         a = world.a
         record_check(a, probe_ok(), probe_ok(), clock.now())
         record_check(a, probe_fail("invalid_credentials"), probe_ok(), clock.now())
+        assert kinds(clock.now()) == ["mailbox_broken"]
         sends, checks = SendRecord.select().count(), Check.select().count()
         lifecycle.remove_account(reload(a), clock.now())
         acc = reload(a)
@@ -366,7 +470,8 @@ class TestRemove:
         assert {lead.id for lead in Lead.select().where(Lead.state == "campaign_stopped")} == {
             *world.a_emailed, world.solo_emailed}
         assert states_of(world.a_new) == {(world.b.id, "pending")}
-        assert Alert.select().where((Alert.account == a) & Alert.resolved_at.is_null()).count() == 0
+        assert [c for c in conditions(clock.now()) if a.email in c.mailboxes] == []
+        assert Alert.select().where(Alert.account == a).count() == 1  # history stays
 
 
 class TestAutoReallocate:

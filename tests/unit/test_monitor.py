@@ -10,8 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Account, Alert, Check
+from mailmonitor.models import Account, Alert, AlertChange, Check
 from mailmonitor.services.monitoring.monitor import Monitor
+from tests.attention_support import conditions, kinds
 from tests.factories import FakeProbe, make_account, probe_fail, probe_ok
 
 
@@ -71,15 +72,16 @@ def test_recovery_resolves_alerts_and_returns_to_the_interval(db, clock: FakeClo
     monitor = new_monitor(clock, checks)
     run_ticks(monitor, clock, [0])
     assert Account.get_by_id(account.id).status == "disconnected"
-    assert Alert.select().where(Alert.resolved_at.is_null()).count() == 1
+    assert kinds(clock.now()) == ["mailbox_broken"]
     checks.answer = lambda: (probe_ok(), probe_ok())
     clock.advance(minutes=60)
     run_ticks(monitor, clock, [0])
     fresh = Account.get_by_id(account.id)
     assert fresh.status == "connected"
     assert fresh.next_check_at == clock.now() + timedelta(seconds=300)
-    open_kinds = {a.kind for a in Alert.select().where(Alert.resolved_at.is_null())}
-    assert open_kinds == {"reconnected"}
+    assert conditions(clock.now()) == []
+    assert [c.event for c in AlertChange.select().where(AlertChange.change == "resolved")] == [
+        "reconnected"]
 
 
 def test_offline_suspends_checks_and_blames_no_account(db, clock: FakeClock) -> None:
@@ -235,6 +237,14 @@ def test_the_blocking_sweep_follows_the_rules_of_the_sweep(db, clock: FakeClock)
         return probe_ok(), probe_ok()
 
     monitor = Monitor(clock=clock, check_fn=check, max_concurrency=3, jitter=0)
+    said: list[Alert] = []
+    keyring_problem = monitor.keyring_problem
+
+    def keyring_problem_then_reconcile(account_id: int, message: str) -> None:
+        keyring_problem(account_id, message)
+        said.extend(conditions(clock.now(), "keyring_unavailable"))  # as the loop would
+
+    monitor.keyring_problem = keyring_problem_then_reconcile  # type: ignore[method-assign]
     try:
         checks = monitor.sweep_blocking(trigger="cli")
     finally:
@@ -248,6 +258,8 @@ def test_the_blocking_sweep_follows_the_rules_of_the_sweep(db, clock: FakeClock)
         "disconnected", "invalid_credentials")
     assert Account.get_by_id(keyless.id).status == "connected"  # not blamed
     # The keyring's fault is said (a later check that read its secret may resolve it again).
-    assert Alert.select().where(Alert.kind == "keyring_unavailable").count() == 1
+    [keyring] = said
+    assert keyring.severity == "critical"
+    assert keyring.message.startswith("The keyring could not be read: KeyringLocked")
     assert Account.get_by_id(stopping.id).status == "stopped"
     assert Check.select().where(Check.account == stopping).count() == 0

@@ -1,22 +1,25 @@
 """A mailbox's own password reminder period (Account.password_rotation_days): set, refused and
 cleared back to the team-wide default through the edit service and `accounts edit
 --password-rotation-days`, refused for OAuth mailboxes, and preferred over the default by the
-real warning rule on an injected clock — re-evaluated as soon as it (or the password) changes."""
+attention model on an injected clock — re-evaluated as soon as it (or the password) changes:
+the edit announces a change and the next reconcile shows it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Alert, close_db, open_db, set_setting
+from mailmonitor.events import bus
+from mailmonitor.models import close_db, open_db, set_setting
 from mailmonitor.services.accounts.editing import AccountEdit, save_edit, validate_edit
-from mailmonitor.services.alerts import warnings
+from mailmonitor.services.alerts.reconciler import DIRTY_EVENTS as ATTENTION_EVENTS
 from mailmonitor.services.common.validation import InvalidInput
+from tests.attention_support import conditions
 from tests.factories import make_account, reload
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -24,10 +27,10 @@ IMAP_SMTP = ["--imap-host", "127.0.0.1", "--imap-port", "1143", "--imap-security
              "--smtp-host", "127.0.0.1", "--smtp-port", "1587", "--smtp-security", "starttls"]
 
 
-def open_reminders() -> dict[str, str]:
-    """Open password reminders: the mailbox's address → the alert's message."""
-    return {a.account.email: a.message for a in Alert.select().where(
-        (Alert.kind == "password_rotation") & Alert.resolved_at.is_null())}
+def open_reminders(now: datetime) -> dict[str, str]:
+    """Open password reminders as the rep sees them after the background loop reconciled:
+    the mailbox's address → the condition's message."""
+    return {a.mailboxes[0]: a.message for a in conditions(now, "password_rotation")}
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -149,37 +152,46 @@ def test_the_mailboxs_own_period_wins_over_the_default_and_applies_at_once(
     long = make_account("long@ex.test", password_rotation_days=120, secret_set_at=start)
     make_account("g@gmail.test", kind="gmail", auth_method="oauth2", secret_set_at=start,
                  password_rotation_days=1)  # stray value: an OAuth mailbox is never reminded
+    # An edit announces a change the background loop reconciles on (at once, not a minute
+    # later); the reminders below are read right after it.
+    announced: list[object] = []
+    for event in ATTENTION_EVENTS:
+        bus.subscribe(event, lambda *args: announced.append(args))
 
     # Announced 3 days ahead: the own 30 days on day 27, the default 90 on day 87.
-    warnings.raise_proactive_warnings(clock.advance(days=27) - timedelta(minutes=1))
-    assert open_reminders() == {}
-    warnings.raise_proactive_warnings(clock.now())
-    assert list(open_reminders()) == ["short@ex.test"]
-    assert "every 30 days" in open_reminders()["short@ex.test"]
+    assert open_reminders(clock.advance(days=27) - timedelta(minutes=1)) == {}
+    assert list(open_reminders(clock.now())) == ["short@ex.test"]
+    assert "every 30 days" in open_reminders(clock.now())["short@ex.test"]
+    [card] = conditions(clock.now(), "password_rotation")
+    assert (card.severity, card.action) == ("info", "reconnect")
 
     # Back to the default (90 days) on day 28: its reminder ends at once, no housekeeping run.
     clock.advance(days=1)
     save_edit(reload(short), validate_edit(reload(short), AccountEdit(
         password_rotation_default=True)), None, clock.now())
-    assert open_reminders() == {}
+    assert announced
+    assert open_reminders(clock.now()) == {}
     assert reload(short).password_rotation_days is None
-    warnings.raise_proactive_warnings(clock.advance(days=58))
-    assert open_reminders() == {}
-    warnings.raise_proactive_warnings(clock.advance(days=1))
-    assert sorted(open_reminders()) == ["short@ex.test", "usual@ex.test"]
-    assert "every 90 days" in open_reminders()["usual@ex.test"]  # long's 120 days: not yet
+    assert open_reminders(clock.advance(days=58)) == {}
+    assert sorted(open_reminders(clock.advance(days=1))) == ["short@ex.test", "usual@ex.test"]
+    # long's 120 days: not yet
+    assert "every 90 days" in open_reminders(clock.now())["usual@ex.test"]
 
     # An own period shorter than the password's age: the reminder comes at once too.
+    announced.clear()
     save_edit(reload(long), validate_edit(reload(long), AccountEdit(
         password_rotation_days=60)), None, clock.now())
-    assert sorted(open_reminders()) == ["long@ex.test", "short@ex.test", "usual@ex.test"]
-    assert "every 60 days" in open_reminders()["long@ex.test"]
+    assert announced
+    assert sorted(open_reminders(clock.now())) == [
+        "long@ex.test", "short@ex.test", "usual@ex.test"]
+    assert "every 60 days" in open_reminders(clock.now())["long@ex.test"]
 
     # A new password (an edit stores one, like a reconnect) starts the period anew, at once.
+    announced.clear()
     save_edit(reload(usual), {}, "a-new-password", clock.now())
+    assert announced
     assert reload(usual).secret_set_at == clock.now()
-    assert sorted(open_reminders()) == ["long@ex.test", "short@ex.test"]
-    warnings.raise_proactive_warnings(clock.advance(days=86))
-    assert sorted(open_reminders()) == ["long@ex.test", "short@ex.test"]
-    warnings.raise_proactive_warnings(clock.advance(days=1, minutes=1))
-    assert sorted(open_reminders()) == ["long@ex.test", "short@ex.test", "usual@ex.test"]
+    assert sorted(open_reminders(clock.now())) == ["long@ex.test", "short@ex.test"]
+    assert sorted(open_reminders(clock.advance(days=86))) == ["long@ex.test", "short@ex.test"]
+    assert sorted(open_reminders(clock.advance(days=1, minutes=1))) == [
+        "long@ex.test", "short@ex.test", "usual@ex.test"]

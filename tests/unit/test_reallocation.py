@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Account, Alert, Campaign, Lead
+from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER
 from mailmonitor.services.campaigns.reallocation import (
     apply_reallocation,
@@ -18,6 +18,7 @@ from mailmonitor.services.campaigns.reallocation import (
 )
 from mailmonitor.services.campaigns.rules import CampaignError
 from mailmonitor.services.monitoring.account_state import update_status
+from tests.attention_support import changes, conditions
 from tests.factories import (
     add_mailbox,
     lead_states,
@@ -230,13 +231,16 @@ class TestAfterwards:
         update_status(a, "disconnected", "token_expired", "invalid_grant", clock.now())
         assert (reload(campaign).status, reload(campaign).pause_reason) == (
             "paused", PAUSE_NO_MAILBOX)
+        [card] = conditions(clock.now())  # the pause is told on the mailbox's card
+        assert card.kind == "mailbox_broken"
+        assert "“C” is paused: no mailbox can send" in card.message
         add_mailbox(campaign, make_account("new@example.com"))
         reallocate(reload(campaign), clock.now(), include_contacted=True)
         stored = reload(campaign)
         assert (stored.status, stored.pause_reason) == ("active", None)
         assert lead_states(campaign) == {"active": 4}
-        assert Alert.select().where((Alert.kind == "campaign_paused")
-                                    & Alert.resolved_at.is_null()).count() == 0
+        [card] = conditions(clock.now())  # a is still broken; the campaign is not paused
+        assert card.kind == "mailbox_broken" and "paused" not in card.message
 
     def test_rep_paused_campaign_stays_paused(self, db: Path, clock: FakeClock) -> None:
         a = make_account("a@example.com", status="disconnected", reason="token_expired")
@@ -246,17 +250,22 @@ class TestAfterwards:
         reallocate(campaign, clock.now())
         assert (reload(campaign).status, reload(campaign).pause_reason) == ("paused", PAUSE_USER)
 
-    def test_waiting_alert_is_resolved_once_no_lead_waits(
+    def test_the_waiting_leads_on_the_mailboxs_card_follow_the_reallocation(
             self, db: Path, clock: FakeClock) -> None:
+        # Issue 25: no "leads halted" alert of its own; the mailbox's card says how many wait,
+        # in words true now (a change of the count is not news for the channels).
         a, b = make_account("a@example.com"), make_account("b@example.com")
         campaign = make_campaign("C", [a, b])
         make_leads(campaign, a, 5)
         make_leads(campaign, a, 2, prefix="sent", cursor=1)
         update_status(a, "disconnected", "token_expired", "invalid_grant", clock.now())
-        alert = Alert.get(Alert.kind == "leads_halted")
-        assert "7 leads" in alert.title
+        [card] = conditions(clock.now())
+        assert "7 leads of “C” wait at their step." in card.message
         reallocate(campaign, clock.now())
-        alert = reload(alert)
-        assert alert.resolved_at is None and "2 leads" in alert.title  # contacted ones still wait
+        [card] = conditions(clock.now())
+        assert "2 leads of “C” wait at their step." in card.message  # contacted ones still wait
         reallocate(campaign, clock.now(), include_contacted=True)
-        assert reload(alert).resolved_at == clock.now()
+        [card] = conditions(clock.now())
+        assert "wait at" not in card.message
+        assert "No lead waits for it: the campaigns' other mailboxes carry them." in card.message
+        assert changes() == [("opened", "mailbox_broken")]

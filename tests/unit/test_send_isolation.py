@@ -1,6 +1,6 @@
 """One bad campaign or mailbox never stops the others (issue 12 part 2): values stored before
 input was bounded cannot overflow the sending loop, and an unexpected error pauses only the
-campaign (or mailbox) it happened in, with an alert."""
+campaign (or mailbox) it happened in, and the attention model says so."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from mailmonitor.services.campaigns import rules
 from mailmonitor.services.sending import scheduler, sender
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.sender import TRANSIENT, SendError
+from tests.attention_support import conditions
 from tests.factories import make_account, make_campaign, make_lead, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 
@@ -89,7 +90,9 @@ def test_an_unexpected_error_in_one_campaign_pauses_only_it(
     assert sent_to(t["server"]) == ["cy@good.example", "di@good.example"]
     bad = reload(t["bad"])
     assert (bad.status, bad.pause_reason) == ("paused", PAUSE_ERROR)
-    alert = Alert.get(Alert.kind == "campaign_error")
+    [alert] = conditions(t["clock"].now())
+    assert (alert.kind, alert.severity, alert.campaigns, alert.action) == (
+        "campaign_error", "critical", ["Bad"], "resume_campaign")
     assert alert.title == "Campaign “Bad” paused after an unexpected error"
     assert "OverflowError: date value out of range" in alert.message
     assert "the other campaigns keep sending" in alert.message
@@ -98,6 +101,7 @@ def test_an_unexpected_error_in_one_campaign_pauses_only_it(
 
     monkeypatch.setattr(sender, "compose", real_compose)  # fixed: the rep resumes it
     assert rules.resume_campaign(bad, t["clock"].now())
+    assert conditions(t["clock"].now()) == []
     assert Alert.get_by_id(alert.id).resolved_at is not None
     assert t["engine"].run_until_idle() == 2
     assert "ada@bad.example" in sent_to(t["server"])
@@ -150,7 +154,9 @@ def test_a_crashing_batch_backs_off_that_mailbox_only(two_campaigns: dict[str, A
     t["engine"].sender.transport_factory = factory
     report = t["engine"].run_once()
     assert report.sent == 1 and sent_to(t["server"]) == ["di@good.example"]
-    alert = Alert.get(Alert.kind == "send_error")
+    [alert] = conditions(t["clock"].now())
+    assert (alert.kind, alert.severity, alert.mailboxes) == (
+        "send_problem", "critical", ["one@sales.example"])
     assert alert.title == "Sending from one@sales.example stopped after an unexpected error"
     assert "RuntimeError: library state nobody expected" in alert.message
     assert reload(t["one"]).status == "connected"
@@ -158,6 +164,7 @@ def test_a_crashing_batch_backs_off_that_mailbox_only(two_campaigns: dict[str, A
     t["engine"].sender.transport_factory = real_factory
     t["clock"].advance(hours=1, minutes=1)
     assert t["engine"].run_until_idle() == 3
+    assert conditions(t["clock"].now()) == []
     assert Alert.get_by_id(alert.id).resolved_at is not None
 
 
@@ -168,7 +175,8 @@ def test_a_damaged_sending_window_pauses_that_campaign_only(two_campaigns: dict[
                             "tz": "UTC"}).where(Campaign.id == t["bad"].id).execute()
     assert t["engine"].run_until_idle() == 2
     assert reload(t["bad"]).pause_reason == PAUSE_ERROR
-    assert "sending window" in Alert.get(Alert.kind == "campaign_error").message
+    [alert] = conditions(t["clock"].now(), "campaign_error")
+    assert "sending window" in alert.message
 
 
 def test_a_restart_whose_settling_fails_keeps_running(db: Path, monkeypatch: pytest.MonkeyPatch
@@ -214,7 +222,8 @@ def test_a_send_the_server_never_confirmed_says_so(two_campaigns: dict[str, Any]
     t["engine"].run_until_idle()
     t["clock"].advance(minutes=2)
     t["engine"].run_until_idle()
-    alert = Alert.get(Alert.kind == "send_unknown")
+    [alert] = conditions(t["clock"].now(), "send_unknown")
+    assert (alert.mailboxes, alert.action) == (["one@sales.example"], "check_sent")
     assert alert.message.startswith("The server received the whole message but did not confirm "
                                     "it within 20 s, and this server keeps no copy to check")
     assert "was stopped" not in alert.message
@@ -225,7 +234,7 @@ def test_transient_errors_are_not_unexpected(two_campaigns: dict[str, Any]) -> N
     t["server"].script["ada@bad.example"] = [SendError(TRANSIENT, "rcpt", "451 try later", 451)]
     t["engine"].run_once()
     assert reload(t["bad"]).status == "active"
-    assert not Alert.select().where(Alert.kind == "campaign_error").exists()
+    assert conditions(t["clock"].now()) == []
 
 
 def test_a_campaign_paused_after_an_error_does_not_say_by_you(two_campaigns: dict[str, Any]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Account, Alert, Lead, SendRecord
+from mailmonitor.models import Account, Lead, SendRecord
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.reconcile import reconcile_pending
 from mailmonitor.services.sending.sender import (
@@ -25,6 +25,7 @@ from mailmonitor.services.sending.sender import (
     permanent_kind,
 )
 from mailmonitor.services.sending.sendlog import MAX_ATTEMPTS
+from tests.attention_support import conditions
 from tests.factories import make_account, make_campaign, make_lead, reload
 from tests.fake_smtp import Crash, FakeServer, fake_credentials
 
@@ -93,7 +94,7 @@ def test_a_sent_email_is_recorded_before_and_after_with_the_cursor_moved(setup: 
 
 def test_rejected_sign_in_disconnects_the_mailbox_at_once_and_halts_its_leads(
         setup: tuple) -> None:
-    _clock, server, account, engine = setup
+    clock, server, account, engine = setup
     server.open_error[account.email] = SendError(
         ACCOUNT, "auth", "535 5.7.8 Username and Password not accepted", 535,
         "invalid_credentials")
@@ -102,7 +103,9 @@ def test_rejected_sign_in_disconnects_the_mailbox_at_once_and_halts_its_leads(
     assert (stored.status, stored.reason) == ("disconnected", "invalid_credentials")
     assert {(lead.state, lead.cursor) for lead in Lead.select()} == {("halted", 0)}
     assert SendRecord.select().count() == 0
-    assert Alert.get(Alert.kind == "account_disconnected").resolved_at is None
+    [card] = conditions(clock.now())
+    assert (card.kind, card.mailboxes) == ("mailbox_broken", [account.email])
+    assert card.title == f"{account.email} is disconnected: Invalid Credentials"
 
 
 def test_temporary_trouble_defers_the_lead_and_the_mailbox_backs_off(setup: tuple) -> None:
@@ -229,8 +232,10 @@ def test_without_a_copy_to_check_the_send_is_unknown_counted_and_the_rep_told(se
     assert records("ada@x.example") == [(0, "unknown")]
     ada = lead("ada@x.example")
     assert (ada.cursor, ada.state) == (1, "active")  # the sequence goes on
-    alert = Alert.get(Alert.kind == "send_unknown")
-    assert alert.title == f"1 email may or may not have been sent from {account.email}"
+    [alert] = conditions(clock.now())
+    assert alert.kind == "send_unknown"
+    assert alert.title == f"Emails from {account.email} may or may not have been sent"
+    assert "It is counted as sent" in alert.message
     assert "ada@x.example (step 1)" in alert.message
     assert len(server.by_rcpt("ada@x.example")) == 1
     clock.advance(days=3)

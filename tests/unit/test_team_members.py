@@ -24,8 +24,10 @@ from mailmonitor.models.migrations import MIGRATIONS
 from mailmonitor.services.alerts.digest import collect_round
 from mailmonitor.services.alerts.notifications import mark_notified, new_notices
 from mailmonitor.services.common.validation import InvalidInput
+from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.team import local
 from mailmonitor.services.team import members as svc
+from tests.attention_support import conditions
 from tests.factories import make_account, make_campaign
 
 pytestmark = pytest.mark.both_databases
@@ -48,12 +50,32 @@ def on_team(db_backend: str) -> bool:
 
 
 def alert_for(account: Account | None = None, campaign: Campaign | None = None,
-              kind: str = "account_disconnected") -> Alert:
+              kind: str = "mailbox_broken") -> Alert:
+    """A stored alert about one mailbox or one campaign (for the rules that read it)."""
     about = account.email if account is not None else campaign.name if campaign else ""
-    alert: Alert = Alert.create(key=f"{kind}:{about}", kind=kind, severity="error",
+    alert: Alert = Alert.create(key=f"{kind}:{about}", kind=kind, severity="critical",
                                 account=account, campaign=campaign, title=f"{kind} {about}",
+                                mailboxes=[account.email] if account is not None else [],
+                                campaigns=[campaign.name] if campaign is not None else [],
                                 created_at=NOW)
     return alert
+
+
+def card_of(email: str) -> Alert:
+    """The open condition naming this mailbox, after the background loop reconciled."""
+    [card] = [c for c in conditions(NOW) if email in c.mailboxes]
+    return card
+
+
+def members_alice_bob_carol(as_member: Become) -> tuple[Account, Account]:
+    """alice (admin), bob and carol, each owning a mailbox on imap.shared.test."""
+    mailboxes = []
+    for name in ("alice", "bob", "carol"):
+        as_member(name)
+        svc.register_this_member()  # alice first: admin
+        if name != "alice":
+            mailboxes.append(make_account(f"{name}@x.test", imap_host="imap.shared.test"))
+    return mailboxes[0], mailboxes[1]
 
 
 def test_what_a_member_creates_is_theirs_and_the_owner_can_change(db: object,
@@ -113,10 +135,16 @@ def test_alerts_reach_the_owner_and_the_admins(db: object, db_backend: str,
     bobs = make_account("bob@x.test")
     as_member("carol")
     svc.register_this_member()
-    carols = make_account("carol@x.test")
-    carol_campaign = make_campaign("Carol's", [carols])
-    on_bob, on_carol = alert_for(bobs), alert_for(carols)
-    on_campaign = alert_for(campaign=carol_campaign, kind="campaign_paused")
+    carols = make_account("carol@x.test", imap_host="imap.carol.test")
+    # Carol turned her campaign's only mailbox off: nothing but the campaign's card says why
+    # it waits.
+    carol_campaign = make_campaign("Carol's", [make_account("off@x.test", status="stopped")],
+                                   status="paused", pause_reason="no_active_mailbox")
+    for broken in (bobs, carols):
+        update_status(broken, "disconnected", "invalid_credentials", "535", NOW)
+    on_bob, on_carol = card_of("bob@x.test"), card_of("carol@x.test")
+    [on_campaign] = conditions(NOW, "campaign_paused")
+    assert on_campaign.campaign_id == carol_campaign.id
 
     assert svc.reaches(on_bob, "bob") and svc.reaches(on_bob, "alice")
     assert svc.reaches(on_bob, "carol") is not team
@@ -147,18 +175,40 @@ def test_a_channel_carries_its_members_alerts_and_an_admins_all(db: object, db_b
     as_member("bob")
     bobs = make_account("bob@x.test")
     as_member("carol")
-    carols = make_account("carol@x.test")
+    carols = make_account("carol@x.test", imap_host="imap.carol.test")
     early = datetime(2026, 12, 1)
     for owner in ("alice", "bob", "carol"):
         NotifyChannel.create(name=f"{owner}-hook", kind="webhook", target="https://h.test/x",
                              events=["disconnected"], owner=owner, created_at=early)
-    alert_for(bobs)
-    alert_for(carols)
+    for broken in (bobs, carols):  # two servers: two cards
+        update_status(broken, "disconnected", "invalid_credentials", "535", NOW)
+    assert len(conditions(NOW, "mailbox_broken")) == 2
     messages = {m.channel.owner: sorted(i["account"] for i in m.items)
                 for m in collect_round(NOW)}
     both = ["bob@x.test", "carol@x.test"]
     assert messages == ({"alice": both, "bob": ["bob@x.test"], "carol": ["carol@x.test"]}
                         if team else {"alice": both, "bob": both, "carol": both})
+
+
+def test_a_card_naming_two_members_mailboxes_reaches_both(db: object, db_backend: str,
+                                                          as_member: Become) -> None:
+    # One server failing the same way for bob's and carol's mailboxes is one card: each
+    # owner hears of it (not only the owner of the mailbox named first).
+    team = on_team(db_backend)
+    bobs, carols = members_alice_bob_carol(as_member)
+    for owner in ("alice", "bob", "carol"):
+        NotifyChannel.create(name=f"{owner}-hook", kind="webhook", target="https://h.test/x",
+                             events=["disconnected"], owner=owner, created_at=datetime(2026, 12, 1))
+    for broken in (bobs, carols):
+        update_status(broken, "disconnected", "invalid_credentials", "535", NOW)
+    [card] = conditions(NOW)
+    assert card.mailboxes == ["bob@x.test", "carol@x.test"]
+    assert svc.reaches(card, "bob") and svc.reaches(card, "carol")
+    as_member("carol")
+    assert [n.alert_id for n in new_notices()] == [card.id]
+    told = {m.channel.owner: m.items[0]["mailboxes"] for m in collect_round(NOW)}
+    assert told == {o: ["bob@x.test", "carol@x.test"] for o in ("alice", "bob", "carol")}
+    assert team or svc.reaches(card, "dave")  # a personal database: everyone is told
 
 
 def test_schema_step_9_adds_owners_and_members_once(db: object, as_member: Become) -> None:

@@ -4,9 +4,10 @@ shown to the rep, not guessed): they went out and stay counted, or they are sent
 from __future__ import annotations
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Alert, Lead, SendRecord
+from mailmonitor.models import Lead, SendRecord
 from mailmonitor.services.sending import sendlog
-from mailmonitor.services.sending.reconcile import alert_unknown, resolve_unknown_sends
+from mailmonitor.services.sending.reconcile import resolve_unknown_sends
+from tests.attention_support import conditions
 from tests.factories import make_account, make_campaign, make_lead, reload
 
 
@@ -27,7 +28,10 @@ def world(clock: FakeClock):  # type: ignore[no-untyped-def]
     assert sendlog.mark_sent(sent, clock.now())
     unknown_send(first, 0, ava, clock)
     unknown_send(second, 1, ava, clock)
-    alert_unknown(ava, clock.now())
+    [card] = conditions(clock.now(), "send_unknown")  # the rep is shown what cannot be decided
+    assert (card.mailboxes, card.action) == (["ava@ex.test"], "check_sent")
+    assert "They are counted as sent and will not be sent again by itself: first@x.test " \
+           "(step 1); second@x.test (step 2)." in card.message
     return ava, first, second
 
 
@@ -36,8 +40,7 @@ def test_sends_the_rep_confirms_stay_counted(db, clock: FakeClock) -> None:
     assert resolve_unknown_sends(ava, delivered=True, now=clock.now()) == 0
     assert {r.state for r in SendRecord.select()} == {"sent"}
     assert (reload(first).cursor, reload(second).cursor) == (1, 2)
-    assert not Alert.select().where(Alert.kind == "send_unknown",
-                                    Alert.resolved_at.is_null()).exists()
+    assert conditions(clock.now(), "send_unknown") == []
 
 
 def test_sends_that_did_not_go_out_are_due_again_from_their_step(db, clock: FakeClock) -> None:
@@ -52,6 +55,7 @@ def test_sends_that_did_not_go_out_are_due_again_from_their_step(db, clock: Fake
     assert first.next_due_at == second.next_due_at == clock.now()
     failed = SendRecord.select().where(SendRecord.state == "failed").count()
     assert failed == 2 and SendRecord.select().where(SendRecord.state == "sent").count() == 1
+    assert conditions(clock.now(), "send_unknown") == []
 
 
 def test_a_step_already_followed_by_a_later_one_is_not_rewound(db, clock: FakeClock) -> None:

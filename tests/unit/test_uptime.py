@@ -100,3 +100,29 @@ def test_one_pass_figures_match_the_timeline(db: object) -> None:
     fast = uptimes([account], NOW)[account.id]
     for name, span in WINDOWS.items():
         assert fast[name] == share_connected(timeline(account, NOW, span)), name
+
+
+def test_maintenance_is_left_out_of_uptime_and_drawn_on_the_timeline(db: object) -> None:
+    """A window the rep muted (the provider's announced maintenance) is not downtime."""
+    from mailmonitor.services.monitoring import maintenance
+    from mailmonitor.services.monitoring.uptime import WINDOWS, muted_spans, share_connected
+
+    account = make_account("m@ex.test", check_interval_seconds=300)
+    other = make_account("o@ex.test", check_interval_seconds=300)
+    rows = [*every_5_min(NOW - 24 * H, NOW - 6 * H, "connected"),
+            *every_5_min(NOW - 6 * H, NOW - 4 * H, "disconnected"),  # the maintenance
+            *every_5_min(NOW - 4 * H, NOW, "connected")]
+    seed(account, rows)
+    seed(other, rows)
+    maintenance.add_window(["m@ex.test"], None, False, (NOW - 3 * H).isoformat(), NOW - 7 * H,
+                           starts=(NOW - 6 * H - timedelta(minutes=30)).isoformat(),
+                           note="provider maintenance")
+    shares = uptimes([account, other], NOW)
+    # 6.5 h muted of 24: the 2 h down fall inside it, so all that is left was up.
+    assert shares[account.id]["uptime_24h"] == 100.0
+    assert shares[other.id]["uptime_24h"] == round(100 * 22 / 24, 2)  # not muted: counted
+    assert muted_spans(account, NOW) == [(NOW - 6.5 * H, NOW - 3 * H)]
+    assert muted_spans(other, NOW) == []
+    for name, span in WINDOWS.items():  # the drawn timeline and the list agree
+        assert shares[account.id][name] == share_connected(
+            timeline(account, NOW, span), muted_spans(account, NOW, span)), name

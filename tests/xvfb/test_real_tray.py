@@ -42,6 +42,9 @@ def test_notification_click_opens_the_wizard_with_a_real_tray(tmp_path: Path) ->
     assert result["tray_available"] is True and result["tray_used"] is True
     assert result["tray_worst"] == "disconnected"
     assert "1 needs attention" in result["tray_tooltip"]
+    # The tooltip names what needs the rep, as the alerts list does.
+    assert result["tray_tooltip"].splitlines()[1:] == [
+        "1 thing needs you:", "• ava@northwind.example is disconnected: Invalid Credentials"]
     assert "ava@northwind.example" in (result["notification"] or "")
     assert result["balloon_shown"] is True
     assert result["wizard_opened_for"] == "ava@northwind.example"

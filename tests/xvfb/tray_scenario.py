@@ -21,6 +21,7 @@ from mailmonitor.app import build_main_window
 from mailmonitor.clock import SystemClock
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import open_db
+from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.monitoring.account_state import update_status
 from tests.factories import make_account, make_campaign, make_leads
 
@@ -51,6 +52,7 @@ def main(screenshot: str) -> None:
     tray = window.tray
     result["tray_used"] = tray.available
     update_status(ava, "disconnected", "invalid_credentials", "535 5.7.8", SystemClock().now())
+    reconcile(SystemClock().now())  # as the app's background loop does within half a second
     wait_until(app, lambda: tray.last_notification is not None and tray.worst == "disconnected", 5)
     notification = tray.last_notification
     result["notification"] = (f"{notification.title}: {notification.message}"

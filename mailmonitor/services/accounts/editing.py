@@ -238,9 +238,7 @@ def save_edit(account: Account, changes: dict[str, Any], password: str | None, n
             else:
                 secrets.set_secret(account.email, "password", previous, note_age=False)
         raise
-    if password is not None or "password_rotation_days" in changes:
-        # The reminder follows the new period or the new password at once, not a minute later.
-        warnings.review_password_warning(int(account.id), now)
+    # The reminder follows the new period or the new password: the attention model reads it.
     bus.emit(ACCOUNT_CHANGED, account.id, account.status, account.status)
     changed = sorted(k for k in changes if k != "secret_set_at")
     return EditResult(changed=changed + (["password"] if password is not None else []),

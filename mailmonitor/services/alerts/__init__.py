@@ -1,8 +1,8 @@
-"""What the rep must know (spec §1 "Alert"): alerts opened once per key, refreshed rather than
-repeated, resolved when the cause goes away (``registry``), which channels subscribed to which
-events (``subscriptions``), the policy that turns them into coalesced, rate-limited desktop
-notifications (``notifications``, no Qt), the channels' digests and deliveries (``digest``,
-``outbox``, ``channels``) and the list the rep reads (``grouping``).
+"""What the rep must know (spec §1 "Alert"): the conditions derived from the state
+(``attention``, read by ``facts``), stored and resolved by one ``reconciler``, which channels
+subscribed to which events (``subscriptions``), the policy that turns them into coalesced,
+rate-limited desktop notifications (``notifications``, no Qt), the channels' digests and
+deliveries (``digest``, ``outbox``, ``channels``) and the cards the window renders (``cards``).
 
 Floor: below ``accounts``, ``reconnect`` and ``desktop``; may import ``team``, ``placement``,
 ``sending``, the state core (``monitoring``, ``campaigns``, ``deliverability``), ``auth`` and

@@ -96,8 +96,11 @@ def channel_url(channel: NotifyChannel) -> str:
 # --- bodies ---------------------------------------------------------------------------------
 
 def webhook_body(message: Outgoing) -> dict[str, Any]:
-    """The generic JSON body: one object per alert in `events`; `event` names the kind of the
-    digest ("digest" when it mixes several)."""
+    """The generic JSON body: one object per change of a condition in `events`; `event` names
+    the kind of the digest ("digest" when it mixes several). `change` tells a condition that
+    opened from one that changed, was resolved (leads that were stopped, not about to be) or is
+    reminded of; `key` names the condition; `mailboxes` lists every mailbox its card names
+    (`account` is the first)."""
     kinds = {i["event"] for i in message.items}
     return {
         "source": "mailmonitor", "version": __version__, "delivery_id": message.delivery_id,
@@ -105,8 +108,9 @@ def webhook_body(message: Outgoing) -> dict[str, Any]:
         "event": kinds.pop() if len(kinds) == 1 else "digest",
         "title": message.title, "count": len(message.items),
         "events": [{k: item.get(k) for k in (
-            "event", "kind", "account", "status", "reason", "label", "campaigns", "leads_waiting",
-            "deadline", "severity", "title", "message", "at")} for item in message.items],
+            "event", "kind", "change", "key", "account", "mailboxes", "status", "reason",
+            "label", "campaigns", "leads_waiting", "deadline", "action", "severity", "title",
+            "message", "at")} for item in message.items],
     }
 
 

@@ -13,9 +13,7 @@ from typing import Any, cast
 
 from mailmonitor.models import Account, NotifyChannel, OutboxMessage, account_by_email, db
 from mailmonitor.models.notify import CHANNEL_KINDS
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.alerts.channels import check_url, safe_url, secret_name
-from mailmonitor.services.alerts.outbox import failure_key
 from mailmonitor.services.alerts.subscriptions import EVENT_NAMES
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
@@ -139,8 +137,7 @@ def remove_channel(channel: NotifyChannel, now: datetime) -> int:
         secrets.delete_secret(secret_name(channel.id), "secret")
     if channel.kind != "email":
         secrets.delete_secret(secret_name(channel.id), "url")
-    with db.atomic():
-        alerts.resolve_alert(failure_key(channel.id), now)
+    with db.atomic():  # its "not getting through" condition goes with it (next reconcile)
         channel.delete_instance(recursive=True)
     return int(waiting)
 

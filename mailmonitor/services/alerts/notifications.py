@@ -16,32 +16,35 @@ from datetime import datetime, timedelta
 from mailmonitor.clock import Clock
 from mailmonitor.models import Alert, AlertSeen, Status, get_setting, this_member
 
-# Alerts the rep must act on (or must know before it is too late). Informational ones
-# ("connected again") only appear in the alerts list.
+# Conditions the rep must act on (or must know before it is too late) pop up; notes (a password
+# due for its rotation) only appear in the alerts list. A muted condition never pops up.
 NOTIFY_KINDS = frozenset({
-    "account_disconnected", "campaign_paused", "account_reminder", "grace_ending",
-    "leads_stopped", "certificate_expiring", "send_unknown", "leads_flagged", "send_refused",
-    # alert channels (warnings.py, outbox.py, monitoring/sending_limits.py)
-    "leads_stopping", "sending_limit", "sign_in_expiring", "password_rotation", "notify_failed",
+    "mailbox_broken", "mailbox_retrying", "grace_ending", "leads_stopping", "campaign_paused",
+    "campaign_error", "leads_unassigned", "leads_flagged", "certificate_expiring",
+    "send_unknown", "send_problem", "sending_limit", "sign_in_expiring", "dns_problem",
+    "round_trip_failed", "channel_failing", "keyring_unavailable",
 })
 
 # kind -> (singular, plural) used when several alerts are folded into one notification
 _NOUNS: dict[str, tuple[str, str]] = {
-    "account_disconnected": ("mailbox disconnected", "mailboxes disconnected"),
-    "campaign_paused": ("campaign paused", "campaigns paused"),
-    "account_reminder": ("mailbox still disconnected", "mailboxes still disconnected"),
+    "mailbox_broken": ("mailbox problem", "mailbox problems"),
+    "mailbox_retrying": ("mailbox keeps failing", "mailboxes keep failing"),
     "grace_ending": ("grace period running", "grace periods running"),
-    "leads_stopped": ("mailbox's leads stopped", "mailboxes' leads stopped"),
-    "certificate_expiring": ("certificate expiring", "certificates expiring"),
-    "send_unknown": ("email to check", "emails to check"),
-    "leads_flagged": ("campaign with leads to fix", "campaigns with leads to fix"),
-    "send_refused": ("mailbox refused to send", "mailboxes refused to send"),
     "leads_stopping": ("mailbox's leads about to be stopped",
                        "mailboxes' leads about to be stopped"),
+    "campaign_paused": ("campaign paused", "campaigns paused"),
+    "campaign_error": ("campaign paused after an error", "campaigns paused after an error"),
+    "leads_unassigned": ("campaign with waiting leads", "campaigns with waiting leads"),
+    "leads_flagged": ("campaign with leads to fix", "campaigns with leads to fix"),
+    "certificate_expiring": ("certificate expiring", "certificates expiring"),
+    "send_unknown": ("mailbox with emails to check", "mailboxes with emails to check"),
+    "send_problem": ("mailbox refused to send", "mailboxes refused to send"),
     "sending_limit": ("sending limit reached", "sending limits reached"),
     "sign_in_expiring": ("sign-in about to end", "sign-ins about to end"),
-    "password_rotation": ("password due for a change", "passwords due for a change"),
-    "notify_failed": ("alert channel not getting through", "alert channels not getting through"),
+    "dns_problem": ("domain with DNS problems", "domains with DNS problems"),
+    "round_trip_failed": ("test email missed the Inbox", "test emails missed the Inbox"),
+    "channel_failing": ("alert channel not getting through", "alert channels not getting through"),
+    "keyring_unavailable": ("keyring problem", "keyring problems"),
 }
 
 DEFAULT_MIN_GAP = timedelta(minutes=2)
@@ -89,9 +92,9 @@ def coalesce(notices: list[Notice], max_lines: int = MAX_LINES) -> Notification:
 
 
 def _hint(kind: str) -> str:
-    if kind in ("account_disconnected", "account_reminder", "grace_ending", "leads_stopping"):
+    if kind in ("mailbox_broken", "grace_ending", "leads_stopping", "sign_in_expiring"):
         return "Click to reconnect; campaigns continue where they left off."
-    if kind == "campaign_paused":
+    if kind in ("campaign_paused", "leads_unassigned"):
         return "Reconnect a mailbox, or add a connected one to the campaign."
     return "Open mailmonitor for details."
 
@@ -146,8 +149,9 @@ def notifications_enabled() -> bool:
 
 
 def new_notices() -> list[Notice]:
-    """Open alerts of the kinds that notify, that no notification has covered yet and that
-    reach this copy's member (services/team/members.py)."""
+    """Open, audible conditions of the kinds that notify, that no notification has covered yet
+    (a condition that got worse is uncovered again) and that reach this copy's member
+    (services/team/members.py), most urgent first."""
     from mailmonitor.services.team.members import admins, is_team_database, reaches
 
     if is_team_database():  # each member's tray shows its own notifications
@@ -156,13 +160,16 @@ def new_notices() -> list[Notice]:
     else:
         unseen = ~Alert.notified
     query = Alert.select().where(
-        Alert.resolved_at.is_null() & unseen & Alert.kind.in_(tuple(NOTIFY_KINDS))
-    ).order_by(Alert.id)
+        Alert.resolved_at.is_null() & unseen & ~Alert.muted
+        & Alert.kind.in_(tuple(NOTIFY_KINDS))
+    ).order_by(Alert.position, Alert.id)
 
     # On a team database: only the owner's and the admins' trays (everyone sees the list).
+    # A card naming several mailboxes is no one mailbox's: a click opens the alerts list.
     admin_names = admins()
-    return [Notice(a.id, a.kind, a.title, a.account_id, a.campaign_id) for a in query
-            if reaches(a, admin_names=admin_names)]
+    return [Notice(a.id, a.kind, a.title,
+                   a.account_id if len(a.mailboxes or []) <= 1 else None, a.campaign_id)
+            for a in query if reaches(a, admin_names=admin_names)]
 
 
 def still_open(alert_ids: Iterable[int]) -> list[int]:
@@ -174,7 +181,7 @@ def still_open(alert_ids: Iterable[int]) -> list[int]:
         Alert.id.in_(ids) & Alert.resolved_at.is_null()).tuples()]
 
 
-SEVERITY_STATUS = {"error": Status.DISCONNECTED, "warning": Status.WARNING,
+SEVERITY_STATUS = {"critical": Status.DISCONNECTED, "warning": Status.WARNING,
                    "info": Status.CONNECTED}
 
 
@@ -183,7 +190,7 @@ def status_of_notification(alert_ids: Iterable[int]) -> Status:
     shows the red shape even before the window's summary has caught up)."""
     severities = {a.severity for a in Alert.select(Alert.severity).where(
         Alert.id.in_(list(alert_ids)))}
-    for severity in ("error", "warning", "info"):
+    for severity in ("critical", "warning", "info"):
         if severity in severities:
             return SEVERITY_STATUS[severity]
     return Status.CONNECTED

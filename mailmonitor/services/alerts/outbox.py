@@ -24,25 +24,19 @@ from mailmonitor.clock import Clock
 from mailmonitor.events import ALERTS_CHANGED, bus
 from mailmonitor.logsetup import redact
 from mailmonitor.models import NotifyChannel, OutboxMessage, db
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.alerts.channels import DeliveryError, Outgoing, deliver, safe_url
-from mailmonitor.services.alerts.warnings import mark_stop_notice
+from mailmonitor.services.campaigns.stop_warnings import mark_stop_notice
 
 log = logging.getLogger(__name__)
 
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
 GIVE_UP_AFTER = timedelta(hours=24)
-NOTIFY_FAILED_KIND = "notify_failed"
 DEFAULT_TIMEOUT = 15.0
 
 
 def backoff(attempts: int) -> timedelta:
     return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
-
-
-def failure_key(channel_id: int) -> str:
-    return f"notify:{channel_id}:failed"
 
 
 def describe(channel: NotifyChannel) -> str:
@@ -73,13 +67,10 @@ def settle_interrupted(now: datetime) -> tuple[int, int]:
     for message_id in unknown_ids:
         message = OutboxMessage.get_by_id(message_id)
         _finished(message, now)
-        channel = message.channel
-        alerts.raise_alert(
-            failure_key(channel.id), NOTIFY_FAILED_KIND,
-            f"An alert to {describe(channel)} may not have arrived",
-            f"mailmonitor stopped while sending “{message.title}” and cannot tell whether it "
-            "arrived; it was not sent twice. The alerts list shows everything it said.",
-            now, severity="warning")
+        NotifyChannel.update(
+            last_error=f"mailmonitor stopped while sending “{message.title}” and cannot tell "
+            "whether it arrived; it was not sent twice. The alerts list shows everything it "
+            "said.", last_error_at=now).where(NotifyChannel.id == message.channel_id).execute()
     if retried or unknown_ids:
         log.info("alert outbox at start: %d to retry, %d may have arrived", retried,
                  len(unknown_ids))
@@ -122,7 +113,6 @@ def deliver_one(message_id: int, clock: Clock, timeout: float = DEFAULT_TIMEOUT)
             OutboxMessage.id == message_id).execute()
         NotifyChannel.update(last_ok_at=now, last_error=None).where(
             NotifyChannel.id == channel.id).execute()
-        alerts.resolve_alert(failure_key(channel.id), now)
         mark_stop_notice(list(message.stop_warning_accounts or []), now)
     log.info("alert %s delivered to %s via %s", message.delivery_id, describe(channel), via)
     bus.emit(ALERTS_CHANGED)
@@ -143,15 +133,11 @@ def _failed(message: OutboxMessage, channel: NotifyChannel, error: DeliveryError
     with db.atomic():
         OutboxMessage.update(state=state, next_attempt_at=retry_at, last_error=text).where(
             OutboxMessage.id == message.id).execute()
-        NotifyChannel.update(last_error=text, last_error_at=now).where(
-            NotifyChannel.id == channel.id).execute()
         what = {"pending": f"retrying at {retry_at:%H:%M} UTC" if retry_at else "",
                 "failed": "given up on this alert", "unknown": "it may not have arrived"}[state]
-        alerts.raise_alert(
-            failure_key(channel.id), NOTIFY_FAILED_KIND,
-            f"Alerts to {describe(channel)} are not getting through",
-            f"{text} ({what}). Check the channel in Settings → Notifications and use "
-            "Send test.", now, severity="warning")
+        # The channel's state: the attention model says "not getting through" from it.
+        NotifyChannel.update(last_error=f"{text} ({what}).", last_error_at=now).where(
+            NotifyChannel.id == channel.id).execute()
     log.warning("alert %s to %s: %s (%s)", message.delivery_id, describe(channel), text, state)
     if state != "pending":
         _finished(OutboxMessage.get_by_id(message.id), now)

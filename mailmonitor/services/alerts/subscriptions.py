@@ -21,17 +21,21 @@ class Event:
 
 
 EVENTS: tuple[Event, ...] = (
-    Event("disconnected", "A mailbox is disconnected", ("account_disconnected",)),
-    Event("reminder", "Still disconnected (reminders, grace period)",
-          ("account_reminder", "grace_ending")),
-    Event("campaign_paused", "A campaign is paused", ("campaign_paused",)),
+    Event("disconnected", "A mailbox is disconnected (or keeps failing)",
+          ("mailbox_broken", "mailbox_retrying")),
+    Event("reminder", "Still disconnected (reminders, grace period)", ("grace_ending",)),
+    Event("campaign_paused", "A campaign is paused, or its leads wait",
+          ("campaign_paused", "campaign_error", "leads_unassigned", "leads_flagged")),
     Event("leads_stopping", "Leads will be stopped (24 h before), or were",
-          (STOP_WARNING_KIND, "leads_stopped")),
-    Event("reconnected", "A mailbox is connected again", ("reconnected",)),
+          (STOP_WARNING_KIND,)),
+    Event("reconnected", "A mailbox is connected again", ()),
     Event("certificate_expiring", "A certificate expires soon", ("certificate_expiring",)),
-    Event("sending_limit", "A sending limit was reached", ("sending_limit",)),
+    Event("sending_limit", "A sending limit was reached, or sending is refused",
+          ("sending_limit", "send_problem", "send_unknown")),
     Event("sign_in_expiring", "A sign-in or password is about to expire",
           ("sign_in_expiring", "password_rotation")),
+    Event("deliverability", "DNS records or a test email need you",
+          ("dns_problem", "round_trip_failed")),
 )
 EVENT_NAMES = tuple(e.name for e in EVENTS)
 EVENT_OF_KIND = {kind: e.name for e in EVENTS for kind in e.kinds}
@@ -53,3 +57,12 @@ def channels_for_kind(kind: str) -> list[NotifyChannel]:
         return []
     return [c for c in NotifyChannel.select().where(NotifyChannel.enabled)
             if event in (c.events or [])]
+
+
+def event_of(change: str, kind: str, event: str | None = None) -> str | None:
+    """The channel event a change of a condition belongs to (None: no channel hears of it)."""
+    if event:
+        return event
+    if change == "reminder":
+        return "reminder"
+    return EVENT_OF_KIND.get(kind)

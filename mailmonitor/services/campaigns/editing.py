@@ -36,7 +36,6 @@ from mailmonitor.services.campaigns.rules import (
     auto_resume_if_possible,
     campaign_accounts,
     halt_leads_of,
-    refresh_halted_alerts,
 )
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
@@ -296,7 +295,6 @@ def edit_campaign(campaign: Campaign, edit: CampaignEdit, now: datetime,
         for account in adds:
             if account.status in BROKEN_STATUSES:
                 halt_leads_of(account, now)
-        refresh_halted_alerts(campaign, now)
         if not auto_pause_if_no_mailbox(campaign, now):
             auto_resume_if_possible(campaign, now)
         report.waiting_leads = int(Lead.select().where(

@@ -34,19 +34,19 @@ from mailmonitor.models.states import (
     PauseReason,
     Status,
 )
-from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.alerts import warnings
 from mailmonitor.services.campaigns.reallocation import apply_reallocation, plan_reallocation
 from mailmonitor.services.campaigns.rules import (
     CampaignError,
     auto_pause_if_no_mailbox,
     complete_finished_campaigns,
-    refresh_halted_alerts,
 )
-from mailmonitor.services.common.reasons import label_for
+from mailmonitor.services.campaigns.stop_warnings import (
+    clear_stop_warning,
+    start_stop_warnings,
+    stop_allowed,
+)
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.monitoring.sending_limits import release_sending_limits
-from mailmonitor.wording import count, duration_words
 
 
 def contacted_by(account: Account) -> pw.ModelSelect:
@@ -91,19 +91,10 @@ def disconnect(account: Account, now: datetime) -> int:
             auto_pause_if_no_mailbox(campaign, now)
         leads = Lead.select().where(
             (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES)).count()
-        alerts.raise_alert(
-            alerts.account_key(account, "grace"), "grace_ending",
-            f"{account.email} was disconnected: connect it again within "
-            f"{duration_words(grace)} to keep its {count(leads, 'lead')}",
-            f"Until {now + grace:%H:%M} UTC the same address gets its leads back. After that, "
-            "leads it already emailed are stopped for good and the others move to the "
-            "campaigns' other mailboxes.",
-            now, severity="warning", account=account,
-        )
     for campaign in campaigns:
         bus.emit(LEADS_CHANGED, campaign.id)
-    # The grace period is shorter than the warning period: the warning goes out now.
-    warnings.raise_stop_warnings(now)
+    # The grace period is shorter than the warning period: its warning begins now.
+    start_stop_warnings(now)
     return int(leads)
 
 
@@ -112,7 +103,7 @@ def reattach(account: Account, now: datetime) -> None:
     fresh; within the grace period it also gets its campaigns and leads back."""
     # Within the grace period, or past it while the stop still waits for its warning.
     within_grace = not account.grace_expired and account.grace_until is not None \
-        and (now <= account.grace_until or not warnings.stop_allowed(account, now))
+        and (now <= account.grace_until or not stop_allowed(account, now))
     account.daily_limit = DEFAULT_DAILY_LIMIT
     account.min_gap_seconds = DEFAULT_MIN_GAP_SECONDS
     account.warmup_start = account.warmup_step = account.warmup_started_on = None
@@ -123,13 +114,12 @@ def reattach(account: Account, now: datetime) -> None:
     if not within_grace:  # §5: from now on only never-emailed leads may be assigned to it
         account.rejoined_at = now
     with db.atomic():
-        warnings.clear_stop_warning(account, now)
+        clear_stop_warning(account)
         account.save()
         if within_grace:
             CampaignMailbox.update(active=True).where(CampaignMailbox.account == account).execute()
         else:
             apply_grace_expiry(account, now)
-        alerts.resolve_alert(alerts.account_key(account, "grace"), now)
 
 
 def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[int, int]:
@@ -156,8 +146,6 @@ def stop_contacted_and_release_others(account: Account, now: datetime) -> tuple[
         waiting = Lead.update(mailbox=None, state=LeadState.UNASSIGNED, updated_at=now).where(
             (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES)
         ).execute()
-        for campaign in campaigns:
-            refresh_halted_alerts(campaign, now)
     for campaign in campaigns:
         bus.emit(LEADS_CHANGED, campaign.id)
     return int(stopped), moved + int(waiting)
@@ -173,16 +161,6 @@ def apply_grace_expiry(account: Account, now: datetime) -> tuple[int, int]:
         (CampaignMailbox.account == account) & ~CampaignMailbox.active).execute()
     account.grace_expired = True
     account.save()
-    alerts.resolve_alert(alerts.account_key(account, "grace"), now)
-    alerts.resolve_alert(alerts.account_key(account, warnings.STOP_WARNING_CAUSE), now)
-    if result[0] or result[1]:
-        alerts.raise_alert(
-            alerts.account_key(account, "grace_over"), "leads_stopped",
-            f"Grace period of {account.email} ended",
-            f"{result[0]} leads it had emailed were stopped; {result[1]} others were "
-            "re-allocated or wait for a mailbox.",
-            now, severity="info", account=account,
-        )
     return result
 
 
@@ -193,51 +171,11 @@ def expire_grace_periods(now: datetime) -> int:
     )
     count = 0
     for account in expired:
-        if not warnings.stop_allowed(account, now):
+        if not stop_allowed(account, now):
             continue  # the 24-hour warning has not reached the rep long enough ago
         apply_grace_expiry(account, now)
         count += 1
     return count
-
-
-def send_reminders(now: datetime) -> int:
-    """§4.6: remind about an account that stays disconnected (1, 3, 7 and 8 days after)."""
-    offsets = [float(d) for d in get_setting("reminder_days")]
-    long_wait = float(get_setting("long_wait_days"))
-    sent = 0
-    broken = Account.select().where(
-        (Account.status == Status.DISCONNECTED) & Account.disconnected_since.is_null(False)
-        & Account.removed_at.is_null()
-    )
-    for account in broken:
-        due, since = account.reminders_sent, account.disconnected_since
-        while due < len(offsets) and now >= since + timedelta(days=offsets[due]):
-            due += 1
-        if due == account.reminders_sent:
-            continue
-        days = offsets[due - 1]
-        stop_at = account.disconnected_since + timedelta(days=long_wait)
-        at_risk = Lead.select().where(
-            (Lead.mailbox == account) & Lead.state.not_in(FINAL_STATES)
-            & Lead.id.in_(contacted_by(account))
-        ).count()
-        with db.atomic():
-            for earlier in range(due):
-                alerts.resolve_alert(alerts.account_key(account, f"reminder:{earlier}"), now)
-            alerts.raise_alert(
-                alerts.account_key(account, f"reminder:{due - 1}"), "account_reminder",
-                f"{account.email} has been disconnected for "
-                f"{duration_words(timedelta(days=days))} "
-                f"({label_for(account.status, account.reason)})",
-                f"On {stop_at:%Y-%m-%d} its {at_risk} contacted leads will be set to Campaign "
-                "Stopped for good. Reconnect it to keep them.",
-                now, severity="error" if stop_at - now <= timedelta(days=1) else "warning",
-                account=account,
-            )
-            account.reminders_sent = due
-            account.save()
-        sent += 1
-    return sent
 
 
 def apply_long_wait(now: datetime) -> int:
@@ -251,19 +189,11 @@ def apply_long_wait(now: datetime) -> int:
     )
     count = 0
     for account in accounts:
-        if not warnings.stop_allowed(account, now):
+        if not stop_allowed(account, now):
             continue  # the 24-hour warning has not reached the rep long enough ago
-        stopped, released = stop_contacted_and_release_others(account, now)
+        stop_contacted_and_release_others(account, now)
         account.long_wait_applied = True
         account.save()
-        alerts.resolve_alert(alerts.account_key(account, warnings.STOP_WARNING_CAUSE), now)
-        alerts.raise_alert(
-            alerts.account_key(account, "long_wait"), "leads_stopped",
-            f"{account.email} stayed disconnected for {duration_words(long_wait)}",
-            f"{stopped} leads it had emailed were set to Campaign Stopped; {released} others "
-            "were re-allocated or wait for a mailbox.",
-            now, severity="error", account=account,
-        )
         count += 1
     return count
 
@@ -315,14 +245,11 @@ def remove_account(account: Account, now: datetime) -> None:
         apply_grace_expiry(account, now)
         account.removed_at = now
         account.save()
-        alerts.resolve_account_alerts(account, now)
 
 
 def run_housekeeping(now: datetime) -> None:
     """Time-based rules; the monitor calls this every minute, the CLI at start."""
-    send_reminders(now)
-    warnings.raise_stop_warnings(now)
-    warnings.raise_proactive_warnings(now)
+    start_stop_warnings(now)
     release_sending_limits(now)
     expire_grace_periods(now)
     apply_long_wait(now)

@@ -16,7 +16,6 @@ from mailmonitor.services.campaigns.rules import (
     CampaignError,
     auto_resume_if_possible,
     campaign_accounts,
-    refresh_halted_alerts,
 )
 from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.common.rep_day import rep_today
@@ -146,7 +145,6 @@ def apply_reallocation(plan: ReallocationPlan, now: datetime) -> int:
                 Lead.update(mailbox=account_id, state=state, updated_at=now).where(
                     id_in(Lead.id, ids[i:i + CHUNK])).execute()
         campaign = Campaign.get_by_id(plan.campaign_id)
-        refresh_halted_alerts(campaign, now)
         auto_resume_if_possible(campaign, now)
     bus.emit(LEADS_CHANGED, plan.campaign_id)
     return plan.total

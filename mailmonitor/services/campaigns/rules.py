@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mailmonitor.events import CAMPAIGN_CHANGED, LEADS_CHANGED, bus
-from mailmonitor.models import Account, Alert, Campaign, CampaignMailbox, Lead, db, get_setting
+from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, db, get_setting
 from mailmonitor.models.states import BROKEN_STATUSES as BROKEN_STATUSES  # re-exported
 from mailmonitor.models.states import (
     FINAL_STATES,
@@ -20,9 +20,6 @@ from mailmonitor.models.states import (
     PauseReason,
     Status,
 )
-from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.common.reasons import SENDING_REASONS, label_for
-from mailmonitor.wording import count, verb
 
 
 class CampaignError(Exception):
@@ -89,16 +86,14 @@ def resume_leads_of(account: Account, now: datetime) -> int:
 
 
 def set_campaign_status(campaign: Campaign, status: CampaignStatus, now: datetime,
-                        pause_reason: PauseReason | None = None) -> None:
-    """Write a campaign's status. Leaving mailmonitor's pause (for any status but that pause)
-    resolves its "campaign paused" alert; listeners hear of the change."""
+                        pause_reason: PauseReason | None = None, detail: str | None = None
+                        ) -> None:
+    """Write a campaign's status (and, for a pause after an error, what went wrong); listeners
+    hear of the change. What the rep is told follows from it (the attention model)."""
     campaign.status, campaign.pause_reason = status, pause_reason
     campaign.paused_at = now if status == CampaignStatus.PAUSED else None
+    campaign.pause_detail = detail if pause_reason == PauseReason.ERROR else None
     campaign.save()
-    if pause_reason != PauseReason.NO_MAILBOX:
-        alerts.resolve_alert(alerts.campaign_key(campaign, "paused"), now)
-    if pause_reason != PauseReason.ERROR:
-        alerts.resolve_alert(alerts.campaign_key(campaign, "error"), now)
     bus.emit(CAMPAIGN_CHANGED, campaign.id)
 
 
@@ -113,21 +108,13 @@ def pause_campaign(campaign: Campaign, now: datetime,
 
 
 def pause_after_error(campaign_id: int, error: str, now: datetime) -> bool:
-    """An unexpected error while sending one campaign pauses that campaign, with an alert, so
-    the sending loop and every other campaign go on. Its leads keep their place; the rep
-    resumes it. Returns False when it was not active (nothing to pause)."""
+    """An unexpected error while sending one campaign pauses that campaign (the rep is told
+    what went wrong), so the sending loop and every other campaign go on. Its leads keep their
+    place; the rep resumes it. Returns False when it was not active (nothing to pause)."""
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None or campaign.status != "active":
         return False
-    set_campaign_status(campaign, CampaignStatus.PAUSED, now, PauseReason.ERROR)
-    alerts.raise_alert(
-        alerts.campaign_key(campaign, "error"), "campaign_error",
-        f"Campaign “{campaign.name}” paused after an unexpected error",
-        f"Sending it failed in a way mailmonitor did not expect ({error[:300]}), so it was "
-        "paused and the other campaigns keep sending. Its leads keep their place. Resume it "
-        "to try again; if it happens again, send the log (Help → Open log folder) to support.",
-        now, severity="error", campaign=campaign,
-    )
+    set_campaign_status(campaign, CampaignStatus.PAUSED, now, PauseReason.ERROR, error[:300])
     return True
 
 
@@ -147,14 +134,6 @@ def auto_pause_if_no_mailbox(campaign: Campaign, now: datetime) -> bool:
     if campaign.status != CampaignStatus.ACTIVE or usable_mailboxes(campaign):
         return False
     set_campaign_status(campaign, CampaignStatus.PAUSED, now, PauseReason.NO_MAILBOX)
-    broken = ", ".join(a.email for a in campaign_accounts(campaign)) or "none"
-    alerts.raise_alert(
-        alerts.campaign_key(campaign, "paused"), "campaign_paused",
-        f"Campaign “{campaign.name}” paused: no mailbox can send",
-        f"Mailboxes: {broken}. Reconnect one, or add a connected mailbox to the campaign; it "
-        "resumes where it left off.",
-        now, severity="error", campaign=campaign,
-    )
     return True
 
 
@@ -194,52 +173,15 @@ def waiting_leads_count(campaign: Campaign, account: Account) -> int:
     )
 
 
-def refresh_halted_alert(campaign: Campaign, account: Account, now: datetime) -> None:
-    """The "leads are waiting for this mailbox" alert of one campaign: raised or updated with the
-    current count, resolved once no lead waits (reconnected, re-allocated or stopped)."""
-    key = alerts.campaign_key(campaign, f"halted:{account.id}")
-    waiting = waiting_leads_count(campaign, account)
-    if not waiting:
-        alerts.resolve_alert(key, now)
-        return
-    alerts.raise_alert(
-        key, "leads_halted",
-        f"{count(waiting, 'lead')} of “{campaign.name}” {verb(waiting, 'is', 'are')} waiting "
-        f"for {account.email}",
-        "They keep their place in the sequence. Reconnect the mailbox or "
-        "re-allocate them to the campaign's other mailboxes.",
-        now, severity="warning", account=account, campaign=campaign,
-    )
-
-
-def refresh_halted_alerts(campaign: Campaign, now: datetime) -> None:
-    """Bring every open "leads are waiting" alert of the campaign up to date."""
-    open_ones = Alert.select().where(
-        (Alert.campaign == campaign) & (Alert.kind == "leads_halted") & Alert.resolved_at.is_null()
-    )
-    for alert in list(open_ones):
-        refresh_halted_alert(campaign, alert.account, now)
-
-
 def apply_account_status(account: Account, old_status: str | None, now: datetime) -> None:
     """Run every campaign rule that follows from the account's (already saved) status."""
     new_status = account.status
     campaigns = campaigns_of(account)
     if new_status in BROKEN_STATUSES:
         with db.atomic():
-            # A "connected again" note from an earlier recovery is no longer true.
-            alerts.resolve_alert(alerts.account_key(account, "reconnected"), now)
             halted = halt_leads_of(account, now)
             for campaign in campaigns:
                 auto_pause_if_no_mailbox(campaign, now)
-                refresh_halted_alert(campaign, account, now)
-        if new_status == Status.DISCONNECTED:
-            what = "stopped sending" if account.reason in SENDING_REASONS else "is disconnected"
-            alerts.raise_alert(
-                alerts.account_key(account, "disconnected"), "account_disconnected",
-                f"{account.email} {what}: {label_for(account.status, account.reason)}",
-                account.detail or "", now, severity="error", account=account,
-            )
         if halted:
             for campaign in campaigns:
                 bus.emit(LEADS_CHANGED, campaign.id)
@@ -248,20 +190,6 @@ def apply_account_status(account: Account, old_status: str | None, now: datetime
             resumed = resume_leads_of(account, now)
             for campaign in campaigns:
                 auto_resume_if_possible(campaign, now)
-                alerts.resolve_alert(alerts.campaign_key(campaign, f"halted:{account.id}"), now)
-            # Also after disconnected → warning → connected: its leads waited until now.
-            was_broken = old_status in BROKEN_STATUSES or resumed > 0
-            alerts.resolve_account_alerts(
-                account, now, kinds=("account_disconnected", "account_reminder", "leads_halted",
-                                     "leads_stopping", "sending_limit"))
-            if was_broken:
-                alerts.raise_alert(
-                    alerts.account_key(account, "reconnected"), "reconnected",
-                    f"{account.email} is connected again",
-                    f"{count(resumed, 'waiting lead')} "
-                    f"{verb(resumed, 'continues', 'continue')} where they left off.",
-                    now, severity="info", account=account,
-                )
         if resumed:
             for campaign in campaigns:
                 bus.emit(LEADS_CHANGED, campaign.id)

@@ -21,7 +21,6 @@ from mailmonitor.models.states import (
     LeadState,
     Status,
 )
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import campaign_accounts, is_usable
 from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
@@ -198,9 +197,6 @@ def update_fields(campaign: Campaign, updates: dict[int, dict[str, str]], now: d
         lead.flag = None
         lead.updated_at = now
         lead.save()
-    if updates and not Lead.select().where(
-            (Lead.campaign == campaign) & Lead.flag.is_null(False)).exists():
-        alerts.resolve_alert(alerts.campaign_key(campaign, "flagged"), now)
 
 
 def assign_and_insert(campaign: Campaign, new: list[tuple[str, dict[str, str]]], now: datetime

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailmonitor.events import ATTENTION_DIRTY, bus
 from mailmonitor.models import Account, DomainAuth, active_accounts, get_setting
-from mailmonitor.services.alerts import registry as alerts
 
 if TYPE_CHECKING:  # dnspython is imported on first use: the window starts without it
     import dns.resolver
@@ -287,7 +287,8 @@ def set_selector(domain: str, selector: str | None) -> None:
 
 def check_account_domain(account: Account, now: datetime,
                          resolver: dns.resolver.Resolver | None = None) -> DomainReport:
-    """Check the account's domain, store the result, alert every mailbox of the domain."""
+    """Check the account's domain and store the result (what it means for the mailboxes of the
+    domain is the attention model's)."""
     domain = domain_of(account)
     row = DomainAuth.get_or_none(DomainAuth.domain == domain)
     report = check_domain(domain, provider_of(account), account.smtp_host or "",
@@ -295,25 +296,8 @@ def check_account_domain(account: Account, now: datetime,
     DomainAuth.insert(domain=domain, checked_at=now, result=report.to_json()).on_conflict(
         conflict_target=[DomainAuth.domain],
         update={DomainAuth.checked_at: now, DomainAuth.result: report.to_json()}).execute()
-    for mailbox in active_accounts().where(Account.email.endswith("@" + domain)):
-        alert_for(mailbox, report, now)
+    bus.emit(ATTENTION_DIRTY)  # the attention model names every mailbox of the domain
     return report
-
-
-def alert_for(account: Account, report: DomainReport, now: datetime) -> None:
-    key = alerts.account_key(account, "dns_auth")
-    problems = report.problems
-    if not problems:
-        if all(f.status != UNKNOWN for f in report.findings):
-            alerts.resolve_alert(key, now)
-        return
-    names = " and ".join(f.name for f in problems)
-    alerts.raise_alert(
-        key, "dns_auth", f"{report.domain}: {names} "
-        + ("is" if len(problems) == 1 else "are") + " missing or wrong",
-        " ".join(f"{f.summary} {f.fix}" for f in problems)
-        + " Providers may refuse or file as spam the mail of "
-        f"{account.email} until this is fixed.", now, severity="warning", account=account)
 
 
 def stored_report(account: Account) -> dict[str, Any] | None:

@@ -51,6 +51,7 @@ ENV_REPLY_POLL = "MAILMONITOR_REPLY_POLL"
 ENV_RECONCILE_SETTLE = "MAILMONITOR_RECONCILE_SETTLE"
 ENV_NOTIFY_TICK = "MAILMONITOR_NOTIFY_TICK"
 ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
+ENV_ATTENTION_TICK = "MAILMONITOR_ATTENTION_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
 INBOX_SECONDS = 2.0  # team database: how often a copy looks for sign-ins handed over to it
@@ -111,6 +112,9 @@ class BackgroundWork:
         self.reply_poll = env_seconds(ENV_REPLY_POLL, 120.0)
         self.notify_tick = env_seconds(ENV_NOTIFY_TICK, 30.0)
         self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
+        from mailmonitor.services.alerts.reconciler import AttentionLoop
+
+        self.attention = AttentionLoop(self.clock, tick=env_seconds(ENV_ATTENTION_TICK, 0.5))
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle, token_provider=token_provider)
         from mailmonitor.services.sending.replies import ReplyReader
@@ -438,6 +442,18 @@ class BackgroundWork:
                 log.exception("reply poll failed")
             await self._pause(self.reply_poll)
 
+    async def attention_loop(self) -> None:
+        """What the rep is told follows the state (alerts/reconciler.AttentionLoop). Only the
+        copy that sends reconciles (on PostgreSQL several senders take turns under a lock)."""
+
+        def failed(exc: BaseException) -> bool:
+            if is_fatal_database_error(exc):
+                self.fatal(exc)
+                return True
+            return False
+
+        await self.attention.run(self.stopping, failed)
+
     async def alerts_loop(self) -> None:
         """Each round: fold new alerts into one digest per channel, then deliver what is due
         (in a worker thread: HTTP and SMTP block). Only the process that sends does this."""
@@ -526,6 +542,7 @@ class BackgroundWork:
         monitor_task = asyncio.create_task(self.monitor.run())
         tasks = [asyncio.create_task(self.sending_loop()), asyncio.create_task(self.reply_loop()),
                  asyncio.create_task(self.alerts_loop()),
+                 asyncio.create_task(self.attention_loop()),
                  asyncio.create_task(self.deliverability_loop())] if self.sending else []
         if self.leases is not None:
             tasks.append(asyncio.create_task(self.lease_loop()))

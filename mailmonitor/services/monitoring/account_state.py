@@ -8,9 +8,8 @@ from typing import Any, Protocol
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check, SendingHold, db, get_setting
 from mailmonitor.models.fast_sql import insert_row, save_changes
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.rules import apply_account_status
-from mailmonitor.services.common.reasons import Status
+from mailmonitor.services.common.reasons import BROKEN_STATUSES, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
 
 
@@ -64,14 +63,14 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.long_wait_applied = False
         account.stop_warned_at = account.stop_notice_at = None  # a new threat, a new warning
     elif status == Status.CONNECTED:
+        if old_status in BROKEN_STATUSES:
+            account.reconnected_at = now  # what went wrong before is "before the reconnect"
         account.disconnected_since = None
         account.reminders_sent = 0
         account.stop_warned_at = account.stop_notice_at = None
         account.send_limit_until = None
     with db.atomic():
         account.save()
-        if status != Status.DISCONNECTED:
-            alerts.resolve_alert(alerts.account_key(account, "disconnected"), now)
         apply_account_status(account, old_status, now)
     bus.emit(ACCOUNT_CHANGED, account.id, old_status, status)
     return True
@@ -111,28 +110,9 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
             save_changes(account)
         else:
             update_status(account, decision.status, decision.reason, merged.detail, now)
-        warn_about_certificate(account, now)
     return check
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     values = [v for v in (a, b) if v is not None]
     return min(values) if values else None
-
-
-def warn_about_certificate(account: Account, now: datetime) -> None:
-    """A certificate that expires within 14 days raises a warning; the account stays connected."""
-    key = alerts.account_key(account, "certificate")
-    days = int(get_setting("cert_warning_days"))
-    expires = account.cert_expires_at
-    if expires is not None and expires - now <= timedelta(days=days):
-        left = max(0, (expires - now).days)
-        alerts.raise_alert(
-            key, "certificate_expiring",
-            f"The server certificate of {account.email} expires in {left} days",
-            f"It expires on {expires:%Y-%m-%d}. Ask the mail provider to renew it; sending "
-            "continues until then.",
-            now, severity="warning", account=account,
-        )
-    else:
-        alerts.resolve_alert(key, now)

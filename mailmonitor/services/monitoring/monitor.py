@@ -20,10 +20,16 @@ from typing import Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
-from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.models import (
+    Account,
+    Check,
+    active_accounts,
+    emails_match,
+    get_setting,
+    set_setting,
+)
 from mailmonitor.models.database import is_fatal_database_error
 from mailmonitor.models.fast_sql import select_fields
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.common.reasons import CREDENTIAL_REASONS, Status
@@ -34,7 +40,7 @@ from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 log = logging.getLogger(__name__)
 
-KEYRING_ALERT = "local:keyring"
+KEYRING_PROBLEM_SETTING = "keyring_problem"  # {"text", "since"} while the keyring fails
 # What a check's recording depends on, read again right before it is written.
 STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.detached_at,
                 Account.consecutive_failures, Account.transient_since, Account.status_since,
@@ -89,7 +95,7 @@ class Monitor:
         self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
-        self._keyring_alerted = True  # resolve a keyring alert of an earlier run once
+        self._keyring_failing = True  # clear a keyring problem of an earlier run once
         # Called when the database cannot be used any more (damaged, disk full): the owner stops.
         self.on_fatal: Callable[[BaseException], None] | None = None
         # Team database: the mailboxes this copy serves (None: all). A copy never checks a
@@ -185,9 +191,10 @@ class Monitor:
         if fresh is None or fresh["status"] == Status.STOPPED or fresh["removed_at"] is not None:
             return None
         account.__data__.update(fresh)  # as read, not as changed (nothing dirty)
-        if self._keyring_alerted:
-            self._keyring_alerted = False
-            alerts.resolve_alert(KEYRING_ALERT, self.clock.now())
+        if self._keyring_failing:
+            self._keyring_failing = False
+            if get_setting(KEYRING_PROBLEM_SETTING):
+                set_setting(KEYRING_PROBLEM_SETTING, None)
         return record_check(account, imap, smtp, self.clock.now(), trigger)
 
     def sweep_blocking(self, emails: list[str] | None = None, trigger: str = "cli"
@@ -240,11 +247,11 @@ class Monitor:
         account = Account.get_by_id(account_id)
         Account.update(next_check_at=now + timedelta(seconds=account.check_interval_seconds)
                        ).where(Account.id == account_id).execute()
-        self._keyring_alerted = True
-        alerts.raise_alert(KEYRING_ALERT, "keyring_unavailable",
-                           "The system keyring is unavailable: mailboxes cannot be checked",
-                           f"{message} The mailboxes keep their last status until it works "
-                           "again.", now, severity="critical")
+        self._keyring_failing = True
+        known = get_setting(KEYRING_PROBLEM_SETTING) or {}
+        if known.get("text") != message:
+            set_setting(KEYRING_PROBLEM_SETTING, {
+                "text": message, "since": known.get("since") or now.isoformat()})
 
     async def store_test(self, account_id: int, write: Callable[[], T]) -> T:
         """Store a connection test that ran outside the monitor (the reconnect wizard, adding

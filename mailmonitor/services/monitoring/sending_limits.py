@@ -15,12 +15,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from mailmonitor.models import Account
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring.account_state import update_status
 
 REASON = "sending_limit"
-ALERT_KIND = "sending_limit"
 
 # (pattern, how long the provider holds the mailbox's mail)
 _QUOTAS: tuple[tuple[re.Pattern[str], timedelta], ...] = (
@@ -69,11 +67,6 @@ def apply_sending_limit(account: Account, answer: str, now: datetime) -> datetim
     account.send_limit_until = until
     update_status(account, Status.WARNING.value, REASON, f"{words}. The server said: {answer}",
                   now)
-    alerts.raise_alert(
-        alerts.account_key(account, ALERT_KIND), ALERT_KIND, f"{account.email}: {words}",
-        f"The provider limits how much one mailbox may send ({answer}). Its leads keep their "
-        "place and continue then; other mailboxes keep sending.", now, severity="warning",
-        account=account)
     return until
 
 
@@ -84,7 +77,6 @@ def release_sending_limits(now: datetime) -> int:
             (Account.reason == REASON) & Account.send_limit_until.is_null(False)
             & (Account.send_limit_until <= now) & Account.removed_at.is_null()):
         update_status(account, Status.CONNECTED.value, None, "Sending limit over", now)
-        alerts.resolve_alert(alerts.account_key(account, ALERT_KIND), now)
         released += 1
     return released
 

@@ -1,24 +1,28 @@
 """Uptime and the status timeline of a mailbox, from its check history (no Qt).
 
 A check's status holds until the next check. Time this computer was offline is not counted
-(checks recorded `offline`), nor is time the rep had the mailbox stopped. A connected or
-retrying status is trusted for at most `max(3 × check interval, 65 min)` after its check: a
-longer silence means mailmonitor was not running (or the computer slept), and nobody knows what
-the mailbox did meanwhile. A disconnected status holds until the next check however long that
-takes: a rejected sign-in is not re-checked on a schedule, and it stays broken until the rep acts.
+(checks recorded `offline`), nor is time the rep had the mailbox stopped, nor time inside a
+maintenance window (``maintenance``: the rep muted it; the timeline shows it hatched). A
+connected or retrying status is trusted for at most `max(3 × check interval, 65 min)` after its
+check: a longer silence means mailmonitor was not running (or the computer slept), and nobody
+knows what the mailbox did meanwhile. A disconnected status holds until the next check however
+long that takes: a rejected sign-in is not re-checked on a schedule, and it stays broken until
+the rep acts.
 
-Uptime = connected time ÷ observed time, in percent; None when nothing was observed.
+Uptime = connected time ÷ observed time outside maintenance, in percent; None when nothing was
+observed.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailmonitor.models import Account, Check, db
 from mailmonitor.services.common.reasons import Status
+from mailmonitor.services.monitoring import maintenance
 
 WINDOWS: dict[str, timedelta] = {
     "uptime_24h": timedelta(hours=24),
@@ -27,6 +31,7 @@ WINDOWS: dict[str, timedelta] = {
 }
 NOT_COUNTED = (Status.OFFLINE.value, Status.STOPPED.value, Status.CHECKING.value)
 MIN_TRUST = timedelta(minutes=65)
+Spans = Sequence[tuple[datetime, datetime]]  # (start, end), in order, not overlapping
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,24 @@ def _merged(segments: list[Segment]) -> list[Segment]:
     return merged
 
 
-def share_connected(segments: Iterable[Segment]) -> float | None:
+def outside(start: datetime, end: datetime, muted: Spans = ()) -> float:
+    """Seconds of [start, end) outside the muted spans."""
+    seconds = (end - start).total_seconds()
+    for s, e in muted:
+        if e > start and s < end:
+            seconds -= (min(e, end) - max(s, start)).total_seconds()
+    return seconds
+
+
+def share_connected(segments: Iterable[Segment], muted: Spans = ()) -> float | None:
     up = observed = 0.0
     for seg in segments:
         if seg.status == "unknown" or seg.status in NOT_COUNTED:
             continue
-        observed += seg.seconds
+        seconds = outside(seg.start, seg.end, muted)
+        observed += seconds
         if seg.status == Status.CONNECTED.value:
-            up += seg.seconds
+            up += seconds
     return None if observed <= 0 else round(100.0 * up / observed, 2)
 
 
@@ -123,10 +138,13 @@ def _when(value: object) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+Shares = dict[str, float | None]
+
+
 def shares_of(checks: list[tuple[datetime, str]], now: datetime, trust: timedelta,
-              windows: dict[str, timedelta] = WINDOWS) -> dict[str, float | None]:
+              windows: dict[str, timedelta] = WINDOWS, muted: Spans = ()) -> Shares:
     """Uptime in every window in one pass (what `segments_from` + `share_connected` give,
-    without building the timeline)."""
+    without building the timeline), leaving the `muted` spans out."""
     # Longest window first: once a check ends before a window starts, the shorter ones
     # (starting later) cannot hold it either.
     starts = {name: now - span for name, span in sorted(windows.items(), key=lambda w: -w[1])}
@@ -142,7 +160,7 @@ def shares_of(checks: list[tuple[datetime, str]], now: datetime, trust: timedelt
             start = max(at, since)
             if end <= start:
                 break
-            seconds = (end - start).total_seconds()
+            seconds = outside(start, end, muted) if muted else (end - start).total_seconds()
             seen[name] += seconds
             if status == connected:
                 up[name] += seconds
@@ -157,13 +175,22 @@ def timeline(account: Account, now: datetime, span: timedelta = timedelta(days=7
     return segments_from(history, since, now, trust_span(account.check_interval_seconds))
 
 
+def muted_spans(account: Account, now: datetime, span: timedelta = timedelta(days=7)
+                ) -> Spans:
+    """The maintenance windows over the timeline (drawn hatched; not counted in uptime)."""
+    return maintenance.muted_periods(account, now - span, now)
+
+
 def uptimes(accounts: list[Account], now: datetime) -> dict[int, dict[str, float | None]]:
-    """uptime_24h / uptime_7d / uptime_30d for each account, from one read of 30 days."""
+    """uptime_24h / uptime_7d / uptime_30d for each account, from one read of 30 days (and
+    one of the maintenance windows, whose time is left out)."""
     longest = max(WINDOWS.values())
     history = _history([a.id for a in accounts], now - longest, now)
+    muted = maintenance.muted_periods_of((a.email for a in accounts), now - longest, now)
     result: dict[int, dict[str, float | None]] = {}
     for account in accounts:
         checks = history.get(account.id, [])
         trust = trust_span(account.check_interval_seconds)
-        result[account.id] = shares_of(checks, now, trust)
+        result[account.id] = shares_of(checks, now, trust,
+                                       muted=muted.get(account.email.lower(), []))
     return result

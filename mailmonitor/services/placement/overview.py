@@ -34,6 +34,10 @@ class Overview:
     round_trip_text: str
     round_trip_at: datetime | None
     round_trip_ok: bool | None
+    # The last test failed before the mailbox was reconnected: it says nothing about it now
+    # (shown greyed, "before the reconnect on …", never as the current state).
+    round_trip_stale: bool
+    reconnected_at: datetime | None
     held: bool
     hold_text: str
     bounce_text: str
@@ -52,6 +56,9 @@ def account_overview(account: Account, now: datetime) -> Overview:
     hold_text = ""
     if hold is not None:
         hold_text = f"{REASONS[hold.reason].label}: {hold.detail}"
+    ok = _outcome(last) == round_trip.INBOX if last is not None else None
+    stale = bool(last is not None and not ok and account.reconnected_at is not None
+                 and last.checked_at <= account.reconnected_at)
     return Overview(
         email=account.email,
         domain=dns_auth.domain_of(account),
@@ -59,7 +66,9 @@ def account_overview(account: Account, now: datetime) -> Overview:
                          "Not tested yet: send a test email to this mailbox and see where it "
                          "lands (Inbox or Spam)."),
         round_trip_at=last.checked_at if last is not None else None,
-        round_trip_ok=_outcome(last) == round_trip.INBOX if last is not None else None,
+        round_trip_ok=ok,
+        round_trip_stale=stale,
+        reconnected_at=account.reconnected_at,
         held=hold is not None,
         hold_text=hold_text,
         bounce_text=(rate.describe() + f" (pauses over {bounce_guard.threshold_text()})"

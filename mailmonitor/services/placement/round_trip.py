@@ -11,9 +11,10 @@ timeout passes. Outcomes:
 
 Timings: the send, the wait until it was found, the whole test. The test message is deleted
 afterwards (and the copy some providers file in Sent). The result is stored as a Check in the
-account's history (trigger `round_trip`) and an Inbox miss raises a warning alert; the account's
-connection status is not changed by it — except that mail refused as spam/blocked holds the
-mailbox like any real send (send_outcomes.py).
+account's history (trigger `round_trip`); an Inbox miss needs the rep until a later test reaches
+it (the attention model reads the latest). The account's connection status is not changed by it
+— except that mail refused as spam/blocked holds the mailbox like any real send
+(send_outcomes.py).
 
 `run_round_trip` is blocking (a worker thread); the waits go through an injectable `sleep` and
 `monotonic`, so a test of "not arrived" runs without waiting. `record_round_trip` writes the
@@ -39,7 +40,6 @@ from imapclient.imapclient import JUNK
 
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, Check, db
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.deliverability import send_outcomes
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import mailbox
@@ -226,11 +226,11 @@ def _delete_sent_copies(client: IMAPClient, tag: str) -> None:
 
 def record_round_trip(account: Account, result: RoundTripResult, now: datetime,
                       trigger: str = "round_trip") -> Check:
-    """The result as a check in the history; an alert when the mail did not reach the Inbox
-    (resolved by the next test that does); a spam/blocked refusal holds the mailbox."""
+    """The result as a check in the history (a miss of the Inbox needs the rep until a later
+    test reaches it: the attention model reads the latest); a spam/blocked refusal holds the
+    mailbox."""
     status = "connected" if result.ok else "warning" if result.outcome != NOT_SENT \
         else "disconnected"
-    key = alerts.account_key(account, "round_trip")
     with db.atomic():
         check = Check.create(
             account=account, checked_at=now, status=status, reason=None,
@@ -241,13 +241,7 @@ def record_round_trip(account: Account, result: RoundTripResult, now: datetime,
                   "error": None if result.outcome in (INBOX, SPAM) else result.error},
             round_trip=result.to_json(),
         )
-        if result.ok:
-            alerts.resolve_alert(key, now)
-        else:
-            alerts.raise_alert(
-                key, "round_trip_failed",
-                f"Test email from {account.email}: {result.label}", result.summary(), now,
-                severity="warning", account=account)
+
     if result.blocked and result.error:
         send_outcomes.hold_for_refusals(account, result.recipient, result.error, now)
     return cast(Check, check)

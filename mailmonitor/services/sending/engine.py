@@ -22,10 +22,10 @@ from typing import Any
 import peewee as pw
 
 from mailmonitor.clock import Clock
+from mailmonitor.events import ATTENTION_DIRTY, bus
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, SendRecord, get_setting
 from mailmonitor.models.states import SendState
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns import rules
 from mailmonitor.services.deliverability import bounce_guard, send_outcomes
 from mailmonitor.services.monitoring.account_state import update_status
@@ -58,6 +58,23 @@ log = logging.getLogger(__name__)
 
 SENDER_REFUSED_BACKOFF = timedelta(minutes=60)  # the server refuses this mailbox's mail for now
 RECONCILE_RETRY = timedelta(minutes=1)  # asking the server again about a send still unsettled
+
+
+def record_send_problem(account_id: int, kind: str | None, text: str | None, now: datetime
+                        ) -> None:
+    """A mailbox's sending stopped for a reason that is not its status ("refused": the server
+    refuses to send for now; "error": a batch failed unexpectedly), or works again (None).
+    State only: the attention model says what it means; an unchanged problem writes nothing."""
+    query = Account.update(send_problem_kind=kind, send_problem=text,
+                           send_problem_at=now if kind else None).where(Account.id == account_id)
+    if kind is None:
+        query = query.where(Account.send_problem_kind.is_null(False))
+    else:
+        query = query.where(Account.send_problem_kind.is_null()
+                            | (Account.send_problem_kind != kind)
+                            | (Account.send_problem != text))
+    if query.execute():
+        bus.emit(ATTENTION_DIRTY)
 
 
 @dataclass
@@ -194,15 +211,8 @@ class SendingEngine:
             self.backoff[account_id] = now + RECONCILE_RETRY
             return
         self.backoff[account_id] = now + SENDER_REFUSED_BACKOFF
-        account = Account.get_or_none(Account.id == account_id)
-        if account is None:
-            return
-        alerts.raise_alert(
-            alerts.account_key(account, "send_error"), "send_error",
-            f"Sending from {account.email} stopped after an unexpected error",
-            f"{redact(f'{type(exc).__name__}: {exc}')[:300]}. mailmonitor tries again in an "
-            "hour; the leads keep their place and the other mailboxes keep sending.",
-            now, severity="error", account=account)
+        record_send_problem(account_id, "error", redact(f"{type(exc).__name__}: {exc}")[:300],
+                            now)
 
     def inboxes_to_read_first(self, plan: dict[int, list[Dispatch]]) -> list[int]:
         """Mailboxes whose INBOX must be read before their batch: no follow-up goes to a lead
@@ -296,16 +306,11 @@ class SendingEngine:
                     if until is not None:  # a quota: its own status until it resumes
                         self.backoff[result.account_id] = until
                         continue
-                    alerts.raise_alert(
-                        alerts.account_key(account, "send_refused"), "send_refused",
-                        f"The server refuses to send mail from {account.email} for now",
-                        f"It said: {result.error}. mailmonitor tries again in an hour; the "
-                        "leads keep their place.", now, severity="warning", account=account)
+                    record_send_problem(account.id, "refused", result.error or "", now)
             elif result.sent:
                 self.failures.pop(result.account_id, None)
                 self.backoff.pop(result.account_id, None)
-                alerts.resolve_alert(alerts.account_key(result.account_id, "send_refused"), now)
-                alerts.resolve_alert(alerts.account_key(result.account_id, "send_error"), now)
+                record_send_problem(result.account_id, None, None, now)
 
     # --- one round, synchronously --------------------------------------------------------------
 

@@ -33,10 +33,9 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from mailmonitor.events import LEADS_CHANGED, bus
+from mailmonitor.events import ATTENTION_DIRTY, LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
 from mailmonitor.models.states import DELIVERED_SEND_STATES, LeadState, SendState
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import mailbox, sendlog
 
@@ -157,18 +156,20 @@ def _settle_handed_over(account_id: int, records: list[SendRecord], now: datetim
                 unknown.append(record)
                 report.unknown += 1
     if unknown:
-        alert_unknown(account, now)
+        bus.emit(ATTENTION_DIRTY)
 
 
-def alert_unknown(account: Account, now: datetime) -> None:
-    """One alert per mailbox naming every email that may or may not have gone out."""
+def unknown_sends_words(account_id: int) -> tuple[int, str] | None:
+    """(how many, what to tell the rep) about the emails of this mailbox that may or may not
+    have gone out, or None when there are none (the attention model's words)."""
     records = list(SendRecord.select(SendRecord, Lead).join(Lead).where(
-        (SendRecord.account == account) & (SendRecord.state == SendState.UNKNOWN)
+        (SendRecord.account == account_id) & (SendRecord.state == SendState.UNKNOWN)
     ).order_by(SendRecord.id))
     count = len(records)
+    if not count:
+        return None
     names = "; ".join(f"{r.lead.email} (step {r.step + 1})" for r in records[:10])
     more = f"; and {count - 10} more" if count > 10 else ""
-    verb = "email may or may not have" if count == 1 else "emails may or may not have"
     # What happened, as the sender saw it: a server that went silent after the whole message
     # is not "mailmonitor was stopped".
     causes = [r.error for r in records if r.error and r.error != STOPPED_WHILE_ACCEPTING]
@@ -176,14 +177,10 @@ def alert_unknown(account: Account, now: datetime) -> None:
     what = (f"{causes[0].rstrip('.')}" + (f" (and {len(causes) - 1} more like it)"
                                           if len(causes) > 1 else "")
             if causes else f"mailmonitor was stopped while the server was accepting {them}")
-    alerts.raise_alert(
-        alerts.account_key(account, "send_unknown"), "send_unknown",
-        f"{count} {verb} been sent from {account.email}",
+    return count, (
         f"{what}, and this server keeps no copy to check. {'It is' if count == 1 else 'They are'} "
         f"counted as sent and will not be sent again by itself: {names}{more}. Look in the "
-        "Sent folder, then choose “They went out” or “Send again” in Alerts.",
-        now, severity="warning", account=account,
-    )
+        "Sent folder, then choose “They went out” or “Send again”.")
 
 
 def resolve_unknown_sends(account: Account, delivered: bool, now: datetime) -> int:
@@ -216,7 +213,6 @@ def resolve_unknown_sends(account: Account, delivered: bool, now: datetime) -> i
                 else lead.state,
             ).where(Lead.id == lead.id).execute()
             again += 1
-        alerts.resolve_alert(alerts.account_key(account, "send_unknown"), now)
     for campaign_id in {r.campaign_id for r in records}:
         bus.emit(LEADS_CHANGED, campaign_id)
     return again

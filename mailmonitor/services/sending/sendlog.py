@@ -19,7 +19,6 @@ import peewee as pw
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, SendRecord, db
 from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, SendState
-from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.sending.scheduler import advance_lead, step_delays
 
 # Flagged leads counted in the "leads need you" alert: those a fix would still send to.
@@ -132,21 +131,11 @@ def bounce_lead(lead_id: int, now: datetime) -> bool:
 
 def flag_lead(lead_id: int, text: str, now: datetime) -> None:
     """The lead needs the rep (its state stays; the scheduler skips it until the flag is
-    cleared). One alert per campaign says how many leads wait for this."""
+    cleared). The attention model tells the rep how many leads of the campaign wait for this."""
     with db.atomic():
         Lead.update(flag=text, updated_at=now).where(Lead.id == lead_id).execute()
-        lead = Lead.get_by_id(lead_id)
-        campaign = lead.campaign
-        count = Lead.select().where((Lead.campaign == campaign) & Lead.flag.is_null(False)
-                                    & Lead.state.in_(FLAGGABLE_STATES)).count()
-        who = "1 lead needs" if count == 1 else f"{count} leads need"
-        alerts.raise_alert(
-            alerts.campaign_key(campaign, "flagged"), "leads_flagged",
-            f"{who} you in “{campaign.name}”",
-            f"Latest: {lead.email}: {text}. They keep their place and are skipped until fixed.",
-            now, severity="warning", campaign=campaign,
-        )
-    bus.emit(LEADS_CHANGED, campaign.id)
+        campaign_id = Lead.get_by_id(lead_id).campaign_id
+    bus.emit(LEADS_CHANGED, campaign_id)
 
 
 def clear_flag(lead: Lead, now: datetime) -> None:

@@ -268,14 +268,16 @@ def is_admin(member: str | None = None) -> bool:
 
 
 def alert_owners(alert: Alert) -> set[str]:
-    """The members who own what an alert is about (its mailbox's and its campaign's owners)."""
+    """The members who own what an alert is about: every mailbox and campaign it names (a card
+    may name several), else its own mailbox's and campaign's."""
     owners: set[str] = set()
-    if alert.account_id:
+    emails, names = list(alert.mailboxes or []), list(alert.campaigns or [])
+    if emails or alert.account_id:
         owners.update(o for (o,) in Account.select(Account.owner).where(
-            Account.id == alert.account_id).tuples())
-    if alert.campaign_id:
+            Account.email.in_(emails) if emails else Account.id == alert.account_id).tuples())
+    if names or alert.campaign_id:
         owners.update(o for (o,) in Campaign.select(Campaign.owner).where(
-            Campaign.id == alert.campaign_id).tuples())
+            Campaign.name.in_(names) if names else Campaign.id == alert.campaign_id).tuples())
     return owners
 
 
