@@ -447,12 +447,18 @@ class BackgroundWork:
         copy that sends reconciles (on PostgreSQL several senders take turns under a lock)."""
 
         def failed(exc: BaseException) -> bool:
+            if self.database_lost(exc):
+                return True  # it runs again once the team database is back
             if is_fatal_database_error(exc):
                 self.fatal(exc)
                 return True
             return False
 
-        await self.attention.run(self.stopping, failed)
+        while not self.stopping.is_set() and self.fatal_error is None:
+            if self.database_away():
+                await self._pause(0.5)
+                continue
+            await self.attention.run(self.stopping, failed)
 
     async def alerts_loop(self) -> None:
         """Each round: fold new alerts into one digest per channel, then deliver what is due
