@@ -27,6 +27,7 @@ import logging
 import re
 import smtplib
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,12 +148,7 @@ class SmtpTransport:
         try:
             context = mailbox.tls_context(account.ca_file) \
                 if account.smtp_security != "plain" else None
-            smtp: smtplib.SMTP
-            if account.smtp_security == "ssl":
-                smtp = _SMTPSSL(local_hostname="localhost", timeout=self.timeout,
-                                context=context)
-            else:
-                smtp = _SMTP(local_hostname="localhost", timeout=self.timeout)
+            smtp = self._client(context)
             self.smtp = smtp
             smtp._host = account.smtp_host  # the TLS server name (we connect after __init__)
             code, greeting = smtp.connect(account.smtp_host, account.smtp_port)
@@ -177,6 +173,13 @@ class SmtpTransport:
         except Exception as exc:
             self.close()
             raise self._open_error(phase, exc) from None
+
+    def _client(self, context: ssl.SSLContext | None) -> _SMTP | _SMTPSSL:
+        """The smtplib client, not yet connected (an alert channel's transport watches its
+        sockets: services/alerts/channels.py)."""
+        if self.account.smtp_security == "ssl":
+            return _SMTPSSL(local_hostname="localhost", timeout=self.timeout, context=context)
+        return _SMTP(local_hostname="localhost", timeout=self.timeout)
 
     def _hello(self) -> None:
         assert self.smtp is not None
