@@ -1,6 +1,7 @@
-"""The main window's two banners: which mailboxes need the rep now (`AttentionBanner`), and the
-in-window fallback for desktop notifications when there is no tray (`NoticeBanner`). Both offer
-the action that helps (Reconnect, Show alerts) as signals; the window opens the dialogs."""
+"""The main window's banners: which mailboxes need the rep now (`AttentionBanner`), the
+in-window fallback for desktop notifications when there is no tray (`NoticeBanner`), and the
+one that holds everything when the database cannot be written (`StorageBanner`). They offer the
+action that helps (Reconnect, Show alerts, Quit) as signals; the window acts on them."""
 
 from __future__ import annotations
 
@@ -92,3 +93,28 @@ class NoticeBanner(Banner):
     def _alerts(self) -> None:
         self.hide()
         self.alertsRequested.emit()
+
+
+class StorageBanner(Banner):
+    """The database cannot be written (full disk, read-only data folder, damaged file):
+    nothing can be recorded, so mailmonitor stopped checking and sending. It stays until
+    mailmonitor is restarted (what was in flight is settled then); it cannot be dismissed.
+
+    Signals:
+        quitRequested(): Quit pressed (the rep frees space, then starts mailmonitor again).
+    """
+
+    quitRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("error", parent)
+        self.setObjectName("storageBanner")
+        self.hide()
+
+    def show_problem(self, line: str) -> None:
+        self.clear_actions()
+        self.set_message("<b>Sending is held: mailmonitor cannot write its data.</b> "
+                         + esc(line[:1].upper() + line[1:]) + ". Nothing is lost: what was "
+                         "in flight is settled when mailmonitor starts again.")
+        self.add_action("Quit mailmonitor", self.quitRequested.emit, primary=True)
+        self.show()

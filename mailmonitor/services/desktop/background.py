@@ -65,25 +65,47 @@ _FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "r
 
 
 def is_fatal_database_error(exc: BaseException) -> bool:
-    """A database that cannot be read or written (damaged file, full disk), as opposed to a
-    moment of contention ("database is locked"), which the next round simply retries."""
+    """A database that cannot be read or written (damaged file, full disk, read-only), as
+    opposed to a moment of contention ("database is locked"), which the next round simply
+    retries. The whole chain counts: SQLite rolls a transaction back by itself when a write
+    fails, so what surfaces is often "cannot rollback", with the real cause underneath."""
+    return _fatal_cause(exc) is not None
+
+
+def _fatal_cause(exc: BaseException) -> BaseException | None:
     import sqlite3
 
     import peewee
 
-    if not isinstance(exc, peewee.DatabaseError | sqlite3.DatabaseError):
-        return False
-    return any(word in str(exc).lower() for word in _FATAL_DATABASE)
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, peewee.DatabaseError | sqlite3.DatabaseError) and any(
+                word in str(current).lower() for word in _FATAL_DATABASE):
+            return current
+        stack += [current.__cause__, current.__context__]
+    return None
 
 
 def database_problem(exc: BaseException) -> str:
     """One line for the rep."""
+    exc = _fatal_cause(exc) or exc
     text = str(exc).lower()
     if "disk is full" in text:
         return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
                 "sending; free some space and start it again")
     if "readonly" in text or "read-only" in text:
-        return "the database cannot be written (read-only): sending stopped"
+        return ("the database cannot be written (the data folder or its database file is "
+                "read-only): mailmonitor cannot record what it sends, so it stopped sending; "
+                "make it writable and start it again")
+    if "disk i/o" in text:
+        return ("the database could not be written (disk I/O error: a full disk or a failing "
+                "drive): mailmonitor cannot record what it sends, so it stopped sending; free "
+                "some space and start it again")
     return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
             "twice; restore a backup of the data folder or ask support")
 
@@ -381,11 +403,16 @@ class BackgroundWork:
         return False
 
     def fatal(self, exc: BaseException) -> None:
-        """The database cannot be used (damaged, or the disk is full): nothing can be recorded,
-        so nothing may be sent. Stop, with one line for the rep (run() returns 1)."""
+        """The database cannot be used (damaged, full disk, read-only): nothing can be
+        recorded, so nothing may be sent. Stop, with one line for the rep (run() returns 1;
+        the window shows it as a banner that holds sending). What was in flight is settled
+        at the next start."""
         if self.fatal_error is None:
             self.fatal_error = database_problem(exc)
             log.error("stopping: %s", self.fatal_error, exc_info=exc)
+            from mailmonitor.events import STORAGE_FAILED, bus
+
+            bus.emit(STORAGE_FAILED, self.fatal_error)
         self.request_stop()
 
     async def deliverability_round(self) -> None:
@@ -407,8 +434,9 @@ class BackgroundWork:
                 break
             try:
                 await self.deliverability_round()
-            except Exception:
-                log.exception("deliverability round failed")
+            except Exception as exc:
+                if self._round_failed("deliverability round", exc):
+                    break
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
