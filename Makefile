@@ -45,6 +45,7 @@ setup-test: system-deps-test $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mailmonitor tests benchmarks tools packaging
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; QT_QPA_PLATFORM=offscreen $(PY) $$f || exit 1; done

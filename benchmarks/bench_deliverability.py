@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mailmonitor.models import Bounce, Lead, SendRecord, close_db, db, open_db
 from mailmonitor.services.campaigns.setup import import_leads
-from mailmonitor.services.deliverability import bounce_guard, round_trip, suppression
+from mailmonitor.services.deliverability import bounce_guard, suppression
 from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.placement import round_trip
 from tests.factories import make_account, make_campaign, make_leads
 from tests.integration.mailboxes import dovecot_account
 from tests.servers.delivering_sink import DeliveringSink

@@ -14,7 +14,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 os.environ.setdefault("QT_API", "pyside6")
 
@@ -25,7 +25,8 @@ from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.logsetup import setup_logging
 from mailmonitor.models import DB_FILENAME, DatabaseTarget, close_db, get_setting, open_db
 from mailmonitor.models.database import first_line
-from mailmonitor.services.auth.tokens import TokenProvider, oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
+from mailmonitor.services.auth.tokens import TokenProvider
 from mailmonitor.services.monitoring.checker import check_with
 from mailmonitor.services.monitoring.network import NetworkWatch
 from mailmonitor.ui.bridge import DEFAULT_COALESCE_MS, EventBridge
@@ -35,8 +36,12 @@ from mailmonitor.ui.icons import app_icon, resource_path
 from mailmonitor.ui.main_window import MainWindow
 from mailmonitor.ui.single_instance import SingleInstance
 
-if TYPE_CHECKING:
-    from mailmonitor.demo import DemoContext
+
+class DemoSession(Protocol):
+    """What the window needs of `mailmonitor demo` (built in ``demo.py``, which starts this app):
+    the password hint per demo mailbox, shown where the password is typed."""
+
+    hints: dict[str, str]
 
 log = logging.getLogger(__name__)
 PROCESS_START = time.monotonic()
@@ -73,7 +78,7 @@ class DesktopApp:
 
     def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop,
                  reporter: ErrorReporter, instance: SingleInstance, data_dir: Path,
-                 demo: DemoContext | None = None) -> None:
+                 demo: DemoSession | None = None) -> None:
         self.app = app
         self.loop = loop
         self.reporter = reporter
@@ -183,7 +188,7 @@ def install_quit_signals(desktop: DesktopApp) -> QTimer:
     return timer
 
 
-def run_app(data_dir: Path, demo: DemoContext | None = None,
+def run_app(data_dir: Path, demo: DemoSession | None = None,
             database: DatabaseTarget | None = None) -> int:
     """The desktop app on `data_dir` (and `database`: default, the data folder's SQLite file);
     returns the exit code."""

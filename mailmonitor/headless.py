@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 
 from mailmonitor.clock import clock_from_env
-from mailmonitor.services.auth.tokens import oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.desktop.background import (
     AlreadyRunning,
     BackgroundWork,

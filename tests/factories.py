@@ -22,7 +22,7 @@ from mailmonitor.models import (
     db,
     is_postgres,
 )
-from mailmonitor.services.monitoring.reasons import REASONS
+from mailmonitor.services.common.reasons import REASONS
 
 _message_ids = itertools.count(1)
 

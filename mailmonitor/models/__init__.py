@@ -1,6 +1,8 @@
 """peewee models and the database binding. Import models from here.
 
-Imports nothing from ``mailmonitor.services``: the states rows can be in are in ``states``."""
+Floor: below ``services``, above the base modules (clock, config, events, logsetup, wording): it
+imports nothing from ``mailmonitor.services``, ``mailmonitor.ui`` or Qt (import-linter checks it);
+the states rows can be in are in ``states``."""
 
 from __future__ import annotations
 

@@ -1,15 +1,22 @@
-"""Everything that is not a widget, one sub-package per capability (read it like a table of
-contents).
+"""Everything that is not a widget, one sub-package per capability, on floors (import-linter
+checks them: ``[tool.importlinter]`` in pyproject.toml). A floor may import the floors below it,
+never one above; ``a | b`` are independent neighbours, ``a : b : c`` one floor whose members may
+use each other.
 
-- ``accounts``   adding mailboxes, provider presets, checking what a rep types or imports
-- ``monitoring`` probes, classification, status rules, the background monitor
-- ``auth``       Google / Microsoft sign-in and the OS keyring
-- ``campaigns``  what a mailbox's status does to campaigns: halt, pause, re-allocate, grace, stop
-- ``sending``    the sending engine: scheduling, composing, crash-safe sending, replies and bounces
-- ``alerts``     alerts the rep must see, and which of them become desktop notifications
-- ``reconnect``  the reconnect wizard as a Qt-free flow
-- ``desktop``    running in the background, start at login, the app's settings
+    desktop          the always-on loop (window and run --headless): composes everything below
+    reconnect        the reconnect wizard as a Qt-free flow
+    accounts         adding, editing and testing mailboxes; Google/Microsoft sign-in of a mailbox
+    alerts           what needs the rep, and the channels (email, Slack, webhooks) that tell them
+    team | placement team members, leases | round trip, daily re-checks, deliverability overview
+    sending          the sending engine: scheduling, composing, crash-safe sending, replies
+    monitoring : campaigns : deliverability
+                     the state core: probes and status writes, what a status does to campaigns
+                     (halt, pause, re-allocate, grace, stop), holds, bounces, suppression, DNS
+    auth             the OS keyring, tokens, Google / Microsoft sign-in itself
+    common           the vocabulary: input validation, statuses and reasons, the rep's day
 
-No module here imports Qt widgets or anything from ``mailmonitor.ui``; services announce changes on
+The package is one floor of the house: below ``ui``, ``app``/``headless`` and ``cli``; above
+``models`` and the base modules (clock, config, events, logsetup, wording). No module here imports
+Qt widgets or anything from ``mailmonitor.ui``; services announce changes on
 ``mailmonitor.events.bus``.
 """

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Check
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.common.reasons import Status, label_for
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
-from mailmonitor.services.monitoring.reasons import Status, label_for
 from mailmonitor.services.sending.settings import (
     SendingSettings,
     save_sender,

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.ui.models import AccountsModel, Role, StatusFilterProxy
 from mailmonitor.ui.owner_filter import OwnerFilterBox
 from mailmonitor.ui.tables import setup_table, show_owner_column

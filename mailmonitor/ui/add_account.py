@@ -36,9 +36,9 @@ from mailmonitor.services.accounts.providers import (
     preset_for_email,
     standard_port,
 )
-from mailmonitor.services.accounts.validation import InvalidInput, is_local_host
 from mailmonitor.services.auth.registration import not_set_up_message, registration
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.common.validation import InvalidInput, is_local_host
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.progress import ProbeWatch
 from mailmonitor.services.reconnect.failure_words import failure_text

@@ -152,8 +152,8 @@ class AlertsDialog(QDialog):
         return card
 
     def resume(self, account_id: int) -> None:
-        from mailmonitor.services.deliverability import overview
         from mailmonitor.services.deliverability.holds import NotHeld
+        from mailmonitor.services.placement import overview
 
         with contextlib.suppress(NotHeld):  # resumed elsewhere meanwhile: just refresh
             overview.resume_sending(account_id, self.ctx.clock.now())

@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from mailmonitor.services.alerts.notifications import Notification
-from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.services.common.reasons import label_for
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.models import AccountRow
 from mailmonitor.ui.widgets import Banner

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.services.common.reasons import label_for
 from mailmonitor.ui.icons import status_icon
 
 

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER, PAUSE_WORDS
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import AffectedMailbox, affected_mailboxes
 from mailmonitor.services.campaigns.reallocation import (
@@ -43,7 +42,8 @@ from mailmonitor.services.campaigns.rules import (
     resume_campaign,
 )
 from mailmonitor.services.campaigns.setup import import_leads
-from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.services.common.reasons import label_for
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext

@@ -37,7 +37,7 @@ class MonitorLike(Protocol):
 def real_check(account: Account, password: str | None, timeout: float,
                watch: ProbeWatch | None = None) -> tuple[ProbeLike, ProbeLike]:
     """The real IMAP + SMTP probe (imported on first use: keeps start-up light)."""
-    from mailmonitor.services.auth.tokens import oauth_token_provider
+    from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.monitoring.checker import run_check
 
     return run_check(account, password, timeout, oauth_token_provider(), watch=watch)

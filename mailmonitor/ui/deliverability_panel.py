@@ -1,7 +1,7 @@
 """The account detail's Deliverability tab: "Test sending and receiving" (the round trip), the
 bounce rate and a Resume sending button when the mailbox is paused for its sending, and the
 domain's SPF / DMARC / DKIM findings with what to fix. It renders
-`services.deliverability.overview` and calls its actions; the blocking ones (the round trip,
+`services.placement.overview` and calls its actions; the blocking ones (the round trip,
 the DNS check) run in worker threads, so the window never freezes."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.services.deliverability import overview
 from mailmonitor.services.deliverability.dns_auth import InvalidSelector
+from mailmonitor.services.placement import overview
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 

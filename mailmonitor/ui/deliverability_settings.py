@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.services.deliverability import settings as svc
+from mailmonitor.services.sending.composer import ending_preview
 from mailmonitor.ui.widgets import label, muted
 
 URL_HELP = ("Every campaign email can always be unsubscribed from by email (a mailto link). "
@@ -133,7 +134,7 @@ class DeliverabilitySettingsPage(QWidget):
         else:
             self.url_preview.setText(f"A lead's link: {svc.one_click_preview(url)}" if url
                                      else "Leads unsubscribe by email (the mailto link) only.")
-        self.ending.setText(svc.ending_preview(self.footer.text()))
+        self.ending.setText(ending_preview(self.footer.text()))
 
     def show_error(self, error: svc.InvalidSetting | None) -> None:
         """Plain words under the field that is wrong (None: clear them all)."""

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account
 from mailmonitor.services.accounts import editing
 from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts.warnings import default_rotation_days
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.add_account import EndpointEditor

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign, Step, active_accounts
-from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.services.campaigns import editing
 from mailmonitor.services.campaigns.rules import CampaignError, campaign_accounts
 from mailmonitor.services.campaigns.setup import check_steps
+from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_host
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 
 
 def esc(text: str) -> str:

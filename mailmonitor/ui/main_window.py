@@ -40,7 +40,7 @@ from mailmonitor.models import Account, Campaign, Lead
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
@@ -54,7 +54,7 @@ from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import open_edit_campaign
 from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon, tinted_icon
-from mailmonitor.ui.menu_bar import build_menu_bar
+from mailmonitor.ui.menu_bar import WindowActions, build_menu_bar
 from mailmonitor.ui.models import AccountsModel, CampaignsModel
 from mailmonitor.ui.new_campaign import NewCampaignDialog
 from mailmonitor.ui.owner_filter import shows_mine
@@ -104,8 +104,7 @@ class MainWindow(QMainWindow):
         self.campaigns_model = CampaignsModel(self, with_lead_counts=False)
 
         self._build_actions()
-        self.help_actions: dict[str, QAction] = {}
-        build_menu_bar(self)
+        self.help_actions: dict[str, QAction] = self._build_menu()
         self._build_toolbar()
         self._build_central()
         self._build_status_bar()
@@ -195,6 +194,12 @@ class MainWindow(QMainWindow):
         self.find_action = self._action("Find", self._focus_search, "Ctrl+F")
         self._action("Mailboxes", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
         self._action("Campaigns", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
+
+    def _build_menu(self) -> dict[str, QAction]:
+        return build_menu_bar(self, WindowActions(
+            add_account=self.add_account, new_campaign=self.new_campaign_action,
+            settings=self.settings_action, quit=self.quit_action, alerts=self.alerts_action,
+            check_all=self.check_all_action, find=self.find_action))
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main")

@@ -4,25 +4,35 @@ window's actions, so a shortcut, the toolbar and the menu are one and the same c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMenuBar, QMessageBox, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from mailmonitor import __version__
 from mailmonitor.logsetup import log_folder
 from mailmonitor.ui import format as fmt
 
-if TYPE_CHECKING:
-    from mailmonitor.ui.main_window import MainWindow
+
+@dataclass(frozen=True)
+class WindowActions:
+    """The window's own commands the menus list (the same QAction as its shortcut and toolbar)."""
+
+    add_account: QAction
+    new_campaign: QAction
+    settings: QAction
+    quit: QAction
+    alerts: QAction
+    check_all: QAction
+    find: QAction
 
 
 def _keys(action: QAction) -> str:
     return action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
 
 
-def shortcut_rows(window: MainWindow) -> list[tuple[str, str]]:
+def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
     """(what, keys) for every window action with a shortcut, plus the dialogs' own keys."""
     rows = [(action.text().replace("&", ""), _keys(action)) for action in window.actions()
             if _keys(action)]
@@ -32,25 +42,26 @@ def shortcut_rows(window: MainWindow) -> list[tuple[str, str]]:
     return rows
 
 
-def build_menu_bar(window: MainWindow) -> QMenuBar:
+def build_menu_bar(window: QMainWindow, actions: WindowActions) -> dict[str, QAction]:
+    """Fill the window's menu bar; returns Help's actions by name (shortcuts, logs, about)."""
     bar = window.menuBar()
     bar.setObjectName("menuBar")
     file_menu = bar.addMenu("&File")
-    file_menu.addAction(window.add_account)
-    file_menu.addAction(window.new_campaign_action)
+    file_menu.addAction(actions.add_account)
+    file_menu.addAction(actions.new_campaign)
     file_menu.addSeparator()
-    file_menu.addAction(window.settings_action)
+    file_menu.addAction(actions.settings)
     file_menu.addSeparator()
-    file_menu.addAction(window.quit_action)
+    file_menu.addAction(actions.quit)
 
     view_menu = bar.addMenu("&View")
     for action in window.actions():
         if action.text() in ("Mailboxes", "Campaigns"):
             view_menu.addAction(action)
-    view_menu.addAction(window.alerts_action)
+    view_menu.addAction(actions.alerts)
     view_menu.addSeparator()
-    view_menu.addAction(window.check_all_action)
-    view_menu.addAction(window.find_action)
+    view_menu.addAction(actions.check_all)
+    view_menu.addAction(actions.find)
 
     help_menu = bar.addMenu("&Help")
     shortcuts = QAction("Keyboard shortcuts", window)
@@ -65,8 +76,7 @@ def build_menu_bar(window: MainWindow) -> QMenuBar:
     about = QAction("About mailmonitor", window)
     about.triggered.connect(lambda _c=False: show_about(window))
     help_menu.addAction(about)
-    window.help_actions = {"shortcuts": shortcuts, "logs": logs, "about": about}
-    return bar
+    return {"shortcuts": shortcuts, "logs": logs, "about": about}
 
 
 def _message(parent: QWidget, name: str, title: str, html: str) -> QMessageBox:
@@ -82,14 +92,14 @@ def _message(parent: QWidget, name: str, title: str, html: str) -> QMessageBox:
     return box
 
 
-def show_shortcuts(window: MainWindow) -> QMessageBox:
+def show_shortcuts(window: QMainWindow) -> QMessageBox:
     rows = "".join(f"<tr><td style='padding-right:18px'>{fmt.esc(what)}</td>"
                    f"<td><b>{fmt.esc(keys)}</b></td></tr>" for what, keys in shortcut_rows(window))
     return _message(window, "shortcutsDialog", "Keyboard shortcuts",
                     f"<h3>Keyboard shortcuts</h3><table>{rows}</table>")
 
 
-def show_about(window: MainWindow) -> QMessageBox:
+def show_about(window: QMainWindow) -> QMessageBox:
     return _message(window, "aboutDialog", "About mailmonitor",
                     f"<h3>mailmonitor {fmt.esc(__version__)}</h3>"
                     "<p>Keeps your outreach mailboxes connected: notices every disconnection, "
@@ -98,7 +108,7 @@ def show_about(window: MainWindow) -> QMessageBox:
                     "<p>Passwords and sign-ins are kept only in the system keyring.</p>")
 
 
-def open_log_folder(window: MainWindow) -> bool:
+def open_log_folder(window: QMainWindow) -> bool:
     folder = log_folder()
     if folder is None:
         window.statusBar().showMessage("Logging has not started: there is no log folder.", 8000)

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, active_accounts
-from mailmonitor.services.accounts.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
+from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext

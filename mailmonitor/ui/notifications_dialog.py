@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import NotifyChannel, active_accounts, get_setting
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts import manage, outbox
 from mailmonitor.services.alerts.channels import DeliveryError
-from mailmonitor.services.alerts.digest import EVENTS
+from mailmonitor.services.alerts.subscriptions import EVENTS
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.desktop.settings import save_settings
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
-from mailmonitor.services.monitoring.reasons import STATUS_LABELS, Status
+from mailmonitor.services.common.reasons import STATUS_LABELS, Status
 
 
 @dataclass(frozen=True)

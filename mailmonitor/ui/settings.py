@@ -43,7 +43,7 @@ def time_zone_choice() -> QComboBox:
     """The computer's zone (the default: None), or any IANA zone."""
     from zoneinfo import available_timezones
 
-    from mailmonitor.services.sending.rep_day import system_zone_name
+    from mailmonitor.services.common.rep_day import system_zone_name
 
     box = QComboBox()
     box.setObjectName("timeZone")

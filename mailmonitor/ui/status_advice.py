@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.common.reasons import REASONS, Status, label_for
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.widgets import StatusChip, heading, muted
 

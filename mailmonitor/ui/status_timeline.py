@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QHelpEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.reasons import STATUS_LABELS, Status
+from mailmonitor.services.common.reasons import STATUS_LABELS, Status
 from mailmonitor.services.monitoring.uptime import Segment, timeline, uptimes
 from mailmonitor.ui.palette import status_color
 

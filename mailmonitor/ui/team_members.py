@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import this_member
 from mailmonitor.models.database import first_line
 from mailmonitor.models.team import MAX_MEMBER_NAME
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import local, members
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import connect
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc

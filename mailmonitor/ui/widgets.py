@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models import Role
 from mailmonitor.ui.palette import look, status_color

@@ -14,8 +14,8 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Alert, Bounce, Lead
-from mailmonitor.services.accounts.validation import parse_window
 from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+from mailmonitor.services.common.validation import parse_window
 from mailmonitor.services.deliverability import bounce_guard, holds
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.monitoring.checker import run_check

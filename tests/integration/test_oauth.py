@@ -25,10 +25,11 @@ import pytest
 from mailmonitor.cli import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account
+from mailmonitor.services.accounts import oauth_signin
 from mailmonitor.services.auth import oauth
 from mailmonitor.services.auth.loopback import LoopbackRedirect, RedirectTimeout
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.auth.token_errors import TokenError
-from mailmonitor.services.auth.tokens import oauth_token_provider
 from mailmonitor.services.monitoring import checker
 from tests.integration.oauth_support import (
     STEPS,
@@ -219,7 +220,7 @@ def test_sign_in_can_be_cancelled_and_gives_the_link_for_copying(
         threading.Timer(0.3, cancel.set).start()
         started = time.monotonic()
         with pytest.raises(oauth.SignInCancelled, match="cancelled"):
-            oauth.add_account(spec, 30, datetime(2025, 1, 6, 9), on_url=urls.append,
+            oauth_signin.add_account(spec, 30, datetime(2025, 1, 6, 9), on_url=urls.append,
                               cancel=cancel)
     assert time.monotonic() - started < 3
     assert urls == [browser.visits[0].url]
@@ -232,7 +233,7 @@ def test_microsoft_sign_in_again_codes_are_token_expired(
         aadsts: str, db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot,
         browser: TestBrowser) -> None:
     spec = oauth_spec("microsoft", dovecot_oauth.new_user().email, dovecot_oauth)
-    account = oauth.add_account(spec, 15, datetime(2025, 1, 6, 9))
+    account = oauth_signin.add_account(spec, 15, datetime(2025, 1, 6, 9))
     assert oauth.get_access_token(account, 10)
     idp.script_refresh_error(account.email, "invalid_grant", aadsts)
     with pytest.raises(TokenError) as caught:
@@ -248,7 +249,7 @@ def test_microsoft_sign_in_again_codes_are_token_expired(
 def test_google_refresh_refused_names_the_likely_causes(
         db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot, browser: TestBrowser) -> None:
     spec = oauth_spec("gmail", dovecot_oauth.new_user().email, dovecot_oauth)
-    account = oauth.add_account(spec, 15, datetime(2025, 1, 6, 9))
+    account = oauth_signin.add_account(spec, 15, datetime(2025, 1, 6, 9))
     idp.revoke(account.email)
     with pytest.raises(TokenError) as caught:
         oauth.get_access_token(account, 10)
@@ -282,7 +283,7 @@ def test_a_thousand_silent_refreshes_with_rotation_never_prompt(
         browser: TestBrowser, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(idp, "rotate_google", True)  # Microsoft's flavour always rotates
     spec = oauth_spec(kind, dovecot_oauth.new_user().email, dovecot_oauth)
-    account = oauth.add_account(spec, 15, datetime(2025, 1, 6, 9))
+    account = oauth_signin.add_account(spec, 15, datetime(2025, 1, 6, 9))
     prompts, authorizations = browser.opens, idp.stats.authorizations
     seen: set[str] = set()
     started = time.monotonic()
@@ -366,7 +367,7 @@ def test_add_with_test_keeps_nothing_when_the_account_does_not_connect(
 def test_microsoft_outage_is_retried_not_a_sign_in_problem(
         db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot, browser: TestBrowser) -> None:
     spec = oauth_spec("microsoft", dovecot_oauth.new_user().email, dovecot_oauth)
-    account = oauth.add_account(spec, 15, datetime(2025, 1, 6, 9))
+    account = oauth_signin.add_account(spec, 15, datetime(2025, 1, 6, 9))
     idp.script_refresh_error(account.email, "temporarily_unavailable",
                              "AADSTS90033: A transient error has occurred.", status=503)
     with pytest.raises(TokenError) as caught:
@@ -377,7 +378,7 @@ def test_microsoft_outage_is_retried_not_a_sign_in_problem(
 def test_an_unreachable_provider_is_a_network_problem(
         db: Path, idp: IdentityProvider, dovecot_oauth: Dovecot, browser: TestBrowser,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    accounts = [oauth.add_account(oauth_spec(kind, dovecot_oauth.new_user().email,
+    accounts = [oauth_signin.add_account(oauth_spec(kind, dovecot_oauth.new_user().email,
                                              dovecot_oauth), 15, datetime(2025, 1, 6, 9))
                 for kind in KINDS]
     with socket.socket() as closed:
@@ -406,8 +407,8 @@ def test_monitor_and_engine_sign_in_with_the_token_provider_they_are_given(
     from mailmonitor.services.sending.engine import SendingEngine
 
     clock = FakeClock(datetime(2025, 1, 6, 9))
-    account = oauth.add_account(oauth_spec(kind, dovecot_oauth.new_user().email, dovecot_oauth),
-                                15, clock.now())
+    spec = oauth_spec(kind, dovecot_oauth.new_user().email, dovecot_oauth)
+    account = oauth_signin.add_account(spec, 15, clock.now())
     campaign = create_campaign("Tokens", [account.email], STEPS[:1], None, clock.now())
     assign_and_insert(campaign, [("lead@x.test", {"first_name": "Lee"})], clock.now())
 

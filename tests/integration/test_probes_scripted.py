@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.logsetup import scrub_secrets
+from mailmonitor.services.common.reasons import REASONS, SENDING_REASONS
 from mailmonitor.services.monitoring.probes import (
     Credentials,
     Endpoint,
@@ -24,7 +25,6 @@ from mailmonitor.services.monitoring.probes import (
     probe_imap,
     probe_smtp,
 )
-from mailmonitor.services.monitoring.reasons import REASONS, SENDING_REASONS
 from tests.servers.scripted import CertPair, Script, ScriptedServer, free_port, make_cert
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.models import Account, Alert, Check, close_db
-from mailmonitor.services.deliverability import round_trip
 from mailmonitor.services.monitoring.probes import Credentials
+from mailmonitor.services.placement import round_trip
 from tests.integration.mailboxes import dovecot_account
 from tests.servers.certs import TestPKI
 from tests.servers.delivering_sink import DeliveringSink
@@ -172,8 +172,8 @@ def test_the_background_runs_the_daily_round_trip_and_dns_check(db: Path, mail: 
 
     from mailmonitor.clock import FakeClock
     from mailmonitor.models import DomainAuth, set_setting
-    from mailmonitor.services.deliverability import daily
     from mailmonitor.services.desktop.background import BackgroundWork
+    from mailmonitor.services.placement import daily
     from tests.servers.dns_server import DnsServer
 
     server, _sink, user = mail

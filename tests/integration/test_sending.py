@@ -14,11 +14,11 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead, SendRecord
-from mailmonitor.services.accounts.validation import parse_window
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns.lifecycle import reconnected
 from mailmonitor.services.campaigns.reallocation import reallocate
 from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+from mailmonitor.services.common.validation import parse_window
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.mailbox import find_message_ids, open_imap, sent_folder

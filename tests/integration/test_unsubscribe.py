@@ -19,8 +19,8 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Lead, Suppression, set_setting
-from mailmonitor.services.accounts.validation import parse_window
 from mailmonitor.services.campaigns.setup import assign_and_insert, create_campaign
+from mailmonitor.services.common.validation import parse_window
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.replies import poll_replies
 from tests import mail_samples as samples

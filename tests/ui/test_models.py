@@ -12,8 +12,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon
 
 from mailmonitor.clock import FakeClock
+from mailmonitor.services.common.reasons import REASONS, STATUS_LABELS, Status
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.reasons import REASONS, STATUS_LABELS, Status
 from mailmonitor.ui.bridge import EventBridge
 from mailmonitor.ui.icons import render_svg
 from mailmonitor.ui.models import (

@@ -15,9 +15,9 @@ from mailmonitor.models import Account, Check
 from mailmonitor.services.accounts.add_flow import ADD_TRANSITIONS, AddAccountFlow, AddPage
 from mailmonitor.services.accounts.adding import AccountSpec
 from mailmonitor.services.accounts.connection_test import ConnectionTestFlow, FlowError
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.secrets import SecretStoreError
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.reconnect.flow import ReconnectFlow
 from tests.factories import make_account, probe_fail, probe_ok
 

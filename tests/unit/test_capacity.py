@@ -9,7 +9,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account
-from mailmonitor.services.sending.capacity import (
+from mailmonitor.services.common.capacity import (
     daily_cap,
     day_bounds,
     remaining_capacity,

@@ -15,13 +15,13 @@ import ssl
 
 import pytest
 
-from mailmonitor.services.monitoring import classify
-from mailmonitor.services.monitoring.reasons import (
+from mailmonitor.services.common.reasons import (
     CREDENTIAL_REASONS,
     REASONS,
     SENDING_REASONS,
     Status,
 )
+from mailmonitor.services.monitoring import classify
 
 # (provider, phase, server answer (tags stripped), oauth, expected reason)
 IMAP_CASES: list[tuple[str, str, str, bool, str]] = [

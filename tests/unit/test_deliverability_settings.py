@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.models import Setting, get_setting, set_setting
-from mailmonitor.services.deliverability import daily, unsubscribe
 from mailmonitor.services.deliverability import settings as svc
+from mailmonitor.services.deliverability import unsubscribe
 from mailmonitor.services.desktop.settings import save_settings
-from mailmonitor.services.sending.composer import compose
+from mailmonitor.services.placement import daily
+from mailmonitor.services.sending.composer import compose, ending_preview
 from tests.factories import make_account, make_campaign, make_lead
 
 NOW = datetime(2026, 12, 3, 9, 0)
@@ -131,9 +132,9 @@ def test_a_bad_value_saves_nothing_not_even_the_good_ones(db: Path) -> None:
 def test_the_previews_are_made_by_the_composers_own_functions() -> None:
     assert svc.one_click_preview(URL) == f"https://unsub.sales.example/u/{svc.SAMPLE_TOKEN}"
     assert svc.one_click_preview(None) == ""
-    assert svc.ending_preview("Reply  'unsubscribe'.", "Ava") == \
+    assert ending_preview("Reply  'unsubscribe'.", "Ava") == \
         "…the step's text…\n\n-- \nAva\n\nReply 'unsubscribe'."
-    assert svc.ending_preview("", "Ava") == "…the step's text…\n\n-- \nAva"
+    assert ending_preview("", "Ava") == "…the step's text…\n\n-- \nAva"
 
 
 # --- what is saved is what the composer sends ---------------------------------------------------

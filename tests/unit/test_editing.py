@@ -15,7 +15,6 @@ from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, Step, close_db, open_db
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
 from mailmonitor.services.accounts.editing import AccountEdit, save_edit, validate_edit
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.editing import (
     CampaignEdit,
@@ -25,6 +24,7 @@ from mailmonitor.services.campaigns.editing import (
 )
 from mailmonitor.services.campaigns.reallocation import plan_reallocation
 from mailmonitor.services.campaigns.rules import CampaignError
+from mailmonitor.services.common.validation import InvalidInput
 from tests.factories import (
     lead_states,
     make_account,

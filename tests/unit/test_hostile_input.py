@@ -124,7 +124,7 @@ def test_until_midnight_is_still_24_00(cli, tmp_path: Path) -> None:
     steps = write_steps(tmp_path / "s.json", '[{"subject": "Hi", "body": "b"}]')
     assert cli("campaigns", "create", "C", "--mailbox", "a@ex.test", "--steps", str(steps),
                "--window", "mon-fri 18:00-24:00 Europe/Berlin")[0] == EXIT_OK
-    from mailmonitor.services.accounts.validation import parse_window
+    from mailmonitor.services.common.validation import parse_window
 
     assert parse_window("mon-fri 18:00-24:00 Europe/Berlin") == {
         "days": [0, 1, 2, 3, 4], "start": "18:00", "end": "00:00", "tz": "Europe/Berlin"}

@@ -15,8 +15,8 @@ import pytest
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Alert, close_db, open_db, set_setting
 from mailmonitor.services.accounts.editing import AccountEdit, save_edit, validate_edit
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts import warnings
+from mailmonitor.services.common.validation import InvalidInput
 from tests.factories import make_account, reload
 
 Cli = Callable[..., tuple[int, str, str]]

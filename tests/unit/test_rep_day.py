@@ -13,9 +13,9 @@ import pytest
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import SendRecord, set_setting
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
-from mailmonitor.services.sending.capacity import remaining_capacity
+from mailmonitor.services.common.capacity import remaining_capacity
+from mailmonitor.services.common.rep_day import rep_day_bounds, rep_today, system_zone_name
 from mailmonitor.services.sending.engine import SendingEngine
-from mailmonitor.services.sending.rep_day import rep_day_bounds, rep_today, system_zone_name
 from tests.factories import make_account, make_campaign, make_leads, reload
 from tests.fake_smtp import FakeServer, fake_credentials
 

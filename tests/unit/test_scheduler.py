@@ -12,7 +12,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Campaign, Lead, SendRecord
-from mailmonitor.services.accounts.validation import parse_window
+from mailmonitor.services.common.validation import parse_window
 from mailmonitor.services.monitoring.account_state import update_status
 from mailmonitor.services.sending.engine import SendingEngine
 from mailmonitor.services.sending.scheduler import Scheduler, advance_lead, step_delays, window_open

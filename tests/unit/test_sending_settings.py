@@ -10,7 +10,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import ACCOUNT_CHANGED, bus
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.sending.settings import (
     SendingSettings,
     save_sender,

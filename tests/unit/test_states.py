@@ -19,7 +19,7 @@ from mailmonitor.models.states import (
     Status,
 )
 from mailmonitor.services.campaigns import rules
-from mailmonitor.services.monitoring import reasons
+from mailmonitor.services.common import reasons
 
 
 def test_the_enum_is_the_one_services_and_ui_import() -> None:

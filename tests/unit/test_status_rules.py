@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from mailmonitor.services.monitoring.reasons import (
+from mailmonitor.services.common.reasons import (
     CREDENTIAL_REASONS,
     REASONS,
     SENDING_REASONS,

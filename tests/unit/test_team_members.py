@@ -21,9 +21,9 @@ from mailmonitor.models import (
 )
 from mailmonitor.models import db as database
 from mailmonitor.models.migrations import MIGRATIONS
-from mailmonitor.services.accounts.validation import InvalidInput
 from mailmonitor.services.alerts.digest import collect_round
 from mailmonitor.services.alerts.notifications import mark_notified, new_notices
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import local
 from mailmonitor.services.team import members as svc
 from tests.factories import make_account, make_campaign

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.campaigns.impact import Impact, describe_disconnect
+from mailmonitor.services.common.validation import InvalidInput, normalize_email
 from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
 from mailmonitor.wording import count, verb
 

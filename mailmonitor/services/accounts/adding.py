@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,12 +9,15 @@ from pathlib import Path
 from mailmonitor.logsetup import register_secret
 from mailmonitor.models import Account, Status, account_by_email, db
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email
-from mailmonitor.services.accounts.validation import (
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.common.rep_day import rep_today
+from mailmonitor.services.common.validation import (
     InvalidInput,
     is_local_host,
     is_loopback_host,
     normalize_email,
     parse_warmup,
+    read_csv_rows,
     shown,
     summarize_errors,
     validate_daily_limit,
@@ -26,8 +27,6 @@ from mailmonitor.services.accounts.validation import (
     validate_port,
     validate_security,
 )
-from mailmonitor.services.auth import secrets
-from mailmonitor.services.sending.rep_day import rep_today
 
 
 @dataclass
@@ -214,47 +213,6 @@ ACCOUNT_CSV_COLUMNS = {
     "smtp_security", "username", "password", "ca_file", "daily_limit", "min_gap", "warmup",
     "signature", "allow_plaintext",
 }
-MAX_CSV_BYTES = 50_000_000  # a CSV of leads or accounts; larger is not a list a rep made
-
-
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Header and (line number, row) pairs. Raises InvalidInput for unreadable or malformed CSV."""
-    try:
-        if path.stat().st_size > MAX_CSV_BYTES:
-            raise InvalidInput(f"{path} is larger than {MAX_CSV_BYTES // 1_000_000} MB: split it")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text (save the CSV as UTF-8)") from None
-    if "\x00" in text:
-        raise InvalidInput(f"{path} is not a CSV file")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise InvalidInput(f"{path}: malformed CSV at line {reader.line_num}: {exc}") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InvalidInput(f"{path} is empty: it needs a header row")
-    header = [cell.strip().lower().replace("-", "_").replace(" ", "_") for cell in rows[0]]
-    if len(set(header)) != len(header):
-        raise InvalidInput(f"{path}: the header repeats a column name")
-    result: list[tuple[int, dict[str, str]]] = []
-    line = 1
-    for cells in rows[1:]:
-        line += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            result.append((line, {"__error__": f"has {len(cells)} cells, the header has "
-                                                f"{len(header)}"}))
-            continue
-        result.append((line, dict(zip(header, (c.strip() for c in cells), strict=True))))
-    return header, result
-
-
 def spec_from_row(row: dict[str, str]) -> tuple[AccountSpec, str | None]:
     spec = AccountSpec(
         email=row.get("email", ""), name=row.get("name", ""), kind=row.get("kind") or "imap",

@@ -23,8 +23,8 @@ from mailmonitor.logsetup import redact, register_secret
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email, preset_for_host
+from mailmonitor.services.common.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.account_state import ProbeLike
-from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 OAUTH_NOT_CONFIGURED = (

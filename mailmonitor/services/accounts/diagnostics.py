@@ -10,7 +10,7 @@ from mailmonitor import __version__
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, Check
 from mailmonitor.services.accounts.connection_test import TestOutcome
-from mailmonitor.services.monitoring.reasons import label_for
+from mailmonitor.services.common.reasons import label_for
 
 
 def diagnostics_report(account: Account, now: datetime, test: TestOutcome | None = None,

@@ -19,16 +19,16 @@ from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.logsetup import register_secret
 from mailmonitor.models import Account, Check, db
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
-from mailmonitor.services.accounts.validation import (
+from mailmonitor.services.alerts import warnings
+from mailmonitor.services.auth import secrets
+from mailmonitor.services.common.rep_day import rep_today
+from mailmonitor.services.common.validation import (
     InvalidInput,
     validate_host,
     validate_port,
     validate_security,
 )
-from mailmonitor.services.alerts import warnings
-from mailmonitor.services.auth import secrets
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check
-from mailmonitor.services.sending.rep_day import rep_today
 
 SERVER_FIELDS = ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
                  "smtp_security", "username", "ca_file")

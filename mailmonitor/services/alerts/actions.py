@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mailmonitor.models import Account, Alert, Campaign
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES, campaign_accounts
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
+from mailmonitor.services.common.reasons import SENDING_REASONS, Status
 
 RECONNECT = "reconnect"
 REALLOCATE = "reallocate"

@@ -47,7 +47,7 @@ from mailmonitor.services.alerts import http_post
 from mailmonitor.services.alerts.deadline import Deadline, DeadlinePassed
 from mailmonitor.services.alerts.http_post import NotHandedOver
 from mailmonitor.services.auth import secrets
-from mailmonitor.services.auth.tokens import oauth_token_provider
+from mailmonitor.services.auth.refresh import oauth_token_provider
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import sender as smtp
@@ -104,13 +104,18 @@ def channel_url(channel: NotifyChannel) -> str:
     return url
 
 
+SECRET_PATH_LENGTH = 16  # a shorter path ("/hook") carries no token, and would mangle words
+
+
 def register_url(url: str) -> None:
-    """A webhook URL (and its path, which libraries log on their own) is a secret: no log line
-    or message may carry it (logsetup.redact)."""
+    """A webhook URL (and a path long enough to carry a token, which libraries log on their
+    own) is a secret: no log line or message may carry it (logsetup.redact)."""
     register_secret(url)
-    path = urlsplit(url).path
-    if path not in ("", "/"):
-        register_secret(path)
+    parts = urlsplit(url)
+    if len(parts.path) >= SECRET_PATH_LENGTH:
+        register_secret(parts.path)
+    if parts.query:
+        register_secret(parts.query)
 
 
 # --- bodies ---------------------------------------------------------------------------------

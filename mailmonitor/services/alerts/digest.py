@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,54 +25,17 @@ from mailmonitor.models import (
     get_setting,
     set_setting,
 )
-from mailmonitor.services.alerts.warnings import STOP_WARNING_KIND, rep_time, stop_deadline
-from mailmonitor.services.monitoring.reasons import REASONS, label_for
+from mailmonitor.services.alerts.subscriptions import (
+    EVENT_NAMES,
+    EVENT_OF_KIND,
+    EVENTS,
+    STOP_WARNING_KIND,
+)
+from mailmonitor.services.alerts.warnings import rep_time, stop_deadline
+from mailmonitor.services.common.reasons import REASONS, label_for
 from mailmonitor.services.monitoring.sending_limits import status_words
 
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    label: str  # as the Notifications settings list it
-    kinds: tuple[str, ...]  # alert kinds it covers
-
-
-EVENTS: tuple[Event, ...] = (
-    Event("disconnected", "A mailbox is disconnected", ("account_disconnected",)),
-    Event("reminder", "Still disconnected (reminders, grace period)",
-          ("account_reminder", "grace_ending")),
-    Event("campaign_paused", "A campaign is paused", ("campaign_paused",)),
-    Event("leads_stopping", "Leads will be stopped (24 h before), or were",
-          (STOP_WARNING_KIND, "leads_stopped")),
-    Event("reconnected", "A mailbox is connected again", ("reconnected",)),
-    Event("certificate_expiring", "A certificate expires soon", ("certificate_expiring",)),
-    Event("sending_limit", "A sending limit was reached", ("sending_limit",)),
-    Event("sign_in_expiring", "A sign-in or password is about to expire",
-          ("sign_in_expiring", "password_rotation")),
-)
-EVENT_NAMES = tuple(e.name for e in EVENTS)
-EVENT_OF_KIND = {kind: e.name for e in EVENTS for kind in e.kinds}
 ROUND_LIMIT = 500  # alerts per round: a burst is spread over a few rounds, never dropped
-
-
-def parse_events(text: str) -> list[str]:
-    """"all" or a comma-separated list of event names; raises ValueError with the valid ones."""
-    names = [n.strip().lower().replace("-", "_") for n in text.split(",") if n.strip()]
-    if not names or names == ["all"]:
-        return list(EVENT_NAMES)
-    unknown = [n for n in names if n not in EVENT_NAMES]
-    if unknown:
-        raise ValueError(f"unknown event {unknown[0]!r}; choose from all, "
-                         + ", ".join(EVENT_NAMES))
-    return [n for n in EVENT_NAMES if n in names]
-
-
-def channels_for_kind(kind: str) -> list[NotifyChannel]:
-    event = EVENT_OF_KIND.get(kind)
-    if event is None:
-        return []
-    return [c for c in NotifyChannel.select().where(NotifyChannel.enabled)
-            if event in (c.events or [])]
 
 
 def _campaigns_of(account_id: int) -> list[str]:

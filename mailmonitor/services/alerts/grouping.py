@@ -20,7 +20,7 @@ from datetime import datetime
 from mailmonitor.models import Account, Alert, Campaign
 from mailmonitor.models.campaign import CampaignMailbox
 from mailmonitor.services.alerts.actions import ADD_MAILBOX, REALLOCATE, actions_for
-from mailmonitor.services.monitoring.reasons import REASONS, SENDING_REASONS, Status, label_for
+from mailmonitor.services.common.reasons import REASONS, SENDING_REASONS, Status, label_for
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 BROKEN = (Status.DISCONNECTED.value, Status.STOPPED.value, Status.WARNING.value)

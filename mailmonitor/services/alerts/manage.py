@@ -13,13 +13,13 @@ from typing import Any, cast
 
 from mailmonitor.models import Account, NotifyChannel, OutboxMessage, account_by_email, db
 from mailmonitor.models.notify import CHANNEL_KINDS
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.alerts.channels import check_url, secret_name
-from mailmonitor.services.alerts.digest import EVENT_NAMES
 from mailmonitor.services.alerts.http_post import safe_url
 from mailmonitor.services.alerts.outbox import failure_key
+from mailmonitor.services.alerts.subscriptions import EVENT_NAMES
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
 MAX_NAME = 80
 SECURITIES = ("ssl", "starttls", "plain")

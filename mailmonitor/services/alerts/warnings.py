@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from mailmonitor.models import Account, Lead, NotifyChannel, SendRecord, db, get_setting
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.alerts.subscriptions import STOP_WARNING_KIND, channels_for_kind
+from mailmonitor.services.common.reasons import Status
 
-STOP_WARNING_KIND = "leads_stopping"
 STOP_WARNING_CAUSE = "stop_warning"
 
 
@@ -70,8 +70,6 @@ def leads_at_risk(account: Account) -> int:
 
 
 def _channels_carry_stop_warnings() -> bool:
-    from mailmonitor.services.alerts.digest import channels_for_kind
-
     return bool(channels_for_kind(STOP_WARNING_KIND))
 
 

@@ -33,7 +33,6 @@ import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import google.auth.exceptions
@@ -46,9 +45,7 @@ from google.auth import jwt
 from google_auth_oauthlib.flow import InstalledAppFlow
 
 from mailmonitor.logsetup import redact, register_secret
-from mailmonitor.models import Account, account_by_email
-from mailmonitor.services.accounts.adding import AccountSpec, account_values, create_account
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.models import Account
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.config import (
     OAuthNotConfigured,
@@ -74,9 +71,11 @@ __all__ = [
     "SignInError",
     "SignInTimeout",
     "WrongAccount",
-    "add_account",
+    "connection_test_failed",
+    "forget_sign_in",
     "get_access_token",
     "sign_in",
+    "sign_in_new",
 ]
 
 log = logging.getLogger(__name__)
@@ -502,44 +501,32 @@ def sign_in(account: Account, timeout: float, *, on_url: UrlCallback | None = No
     log.info("signed in again as %s", signed.email)
 
 
-def add_account(spec: AccountSpec, timeout: float, now: datetime, *,
-                on_url: UrlCallback | None = None, cancel: threading.Event | None = None,
-                connection_test: ConnectionTest | None = None) -> Account:
-    """Sign in with the browser, then create the account (auth method oauth2). The tokens are
-    stored before the account, so a keyring failure creates nothing. With ``connection_test``
-    (`accounts add --test`) a real check of the new account must pass too, or nothing is
-    kept."""
-    spec = spec.validated()
-    _provider(spec.kind)
-    if account_by_email(spec.email) is not None:
-        raise InvalidInput(f"{spec.email} is already added")
+def sign_in_new(kind: str, email: str, username: str | None, timeout: float, *,
+                on_url: UrlCallback | None = None, cancel: threading.Event | None = None
+                ) -> SignedIn:
+    """Sign in a mailbox that is not stored yet and keep its tokens in the keyring (stored
+    before the account, so a keyring failure creates nothing). `forget_sign_in` takes them back
+    when the account is not kept. Raises SignInError or secrets.SecretStoreError."""
+    _provider(kind)
     ok, message = secrets.keyring_status()
     if not ok:
         raise secrets.SecretStoreError(message)
-    expected = {spec.email.lower(): None}
-    if spec.username:
-        expected[spec.username.lower()] = None
-    started = time.monotonic()
-    signed = _browser_sign_in(spec.kind, expected, spec.email, timeout, on_url, cancel)
-    _store(spec.email, signed)
-    try:
-        done = now + timedelta(seconds=time.monotonic() - started)
-        if connection_test is not None:
-            _test_before_storing(spec, done, connection_test)
-        account = create_account(spec, None, done)
-    except Exception:
-        secrets.delete_secret(spec.email, signed.secret_kind)
-        raise
-    log.info("added %s with browser sign-in", account.email)
-    return account
+    expected = {email.lower(): None}
+    if username:
+        expected[username.lower()] = None
+    signed = _browser_sign_in(kind, expected, email, timeout, on_url, cancel)
+    _store(email, signed)
+    return signed
 
 
-def _test_before_storing(spec: AccountSpec, now: datetime, test: ConnectionTest) -> None:
-    failed = test(Account(**account_values(spec, False, now)))  # not saved
-    if failed is not None:
-        what, detail = failed
-        raise ConnectionTestFailed(f"signed in, but the account did not connect ({what}): "
-                                   f"{_first_line(detail)}; nothing was stored")
+def forget_sign_in(email: str, signed: SignedIn) -> None:
+    secrets.delete_secret(email, signed.secret_kind)
+
+
+def connection_test_failed(failed: tuple[str, str]) -> ConnectionTestFailed:
+    what, detail = failed
+    return ConnectionTestFailed(f"signed in, but the account did not connect ({what}): "
+                                f"{_first_line(detail)}; nothing was stored")
 
 
 def get_access_token(account: Account, timeout: float) -> str:

@@ -3,8 +3,8 @@
 A `TokenProvider` takes an account and a timeout and returns a fresh access token (a real
 refresh), or raises `TokenError` (classified, e.g. token_expired) or `CredentialsMissing`. The
 composition roots (the window's start-up in ``app.py``, ``run --headless``, the command line)
-build one with `oauth_token_provider()` and hand it to the monitor, the sending engine and the
-checks: nothing is installed by importing a module.
+build one with ``refresh.oauth_token_provider()`` and hand it to the monitor, the sending engine
+and the checks: nothing is installed by importing a module.
 """
 
 from __future__ import annotations
@@ -20,23 +20,3 @@ TokenProvider = Callable[["Account", float], str]
 
 class CredentialsMissing(Exception):
     """Nothing to log in with: no stored password, or sign-in not set up on this computer."""
-
-
-class OAuthTokenProvider:
-    """Google's and Microsoft's silent refresh (`oauth.get_access_token`). The OAuth libraries
-    are imported on the first OAuth account's check, not at start-up: the window opens without
-    loading google-auth and msal when no mailbox signs in with them."""
-
-    def __call__(self, account: Account, timeout: float) -> str:
-        try:
-            from mailmonitor.services.auth.oauth import get_access_token
-        except ImportError as exc:  # an installation without google-auth / msal
-            raise CredentialsMissing(
-                f"Google/Microsoft sign-in is not available in this installation ({exc.name})"
-            ) from None
-        return get_access_token(account, timeout)
-
-
-def oauth_token_provider() -> TokenProvider:
-    """The token provider of this installation, built once at start-up."""
-    return OAuthTokenProvider()

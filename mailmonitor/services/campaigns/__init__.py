@@ -2,5 +2,6 @@
 auto-pause, re-allocation balanced by capacity, the one-click reconnect, the two-step disconnect
 with its grace period, reminders and the long wait, creating campaigns and importing leads.
 
-May import ``models``, ``alerts``, ``accounts.validation`` and ``monitoring.reasons``.
+Floor: the state core, with ``monitoring`` (a status write applies ``rules``) and
+``deliverability`` (suppressed addresses are not imported); may import ``auth`` and ``common``.
 """

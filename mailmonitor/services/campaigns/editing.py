@@ -28,7 +28,6 @@ from mailmonitor.models import (
     db,
 )
 from mailmonitor.models.lead import FINAL_STATES
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
 from mailmonitor.services.campaigns.reallocation import apply_reallocation, plan_reallocation
 from mailmonitor.services.campaigns.rules import (
     BROKEN_STATUSES,
@@ -39,6 +38,7 @@ from mailmonitor.services.campaigns.rules import (
     halt_leads_of,
     refresh_halted_alerts,
 )
+from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
 MAX_NAME = 200
 MAX_AUTO_REALLOCATE_MINUTES = 30 * 24 * 60

@@ -43,8 +43,8 @@ from mailmonitor.services.campaigns.rules import (
     complete_finished_campaigns,
     refresh_halted_alerts,
 )
+from mailmonitor.services.common.reasons import label_for
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.reasons import label_for
 from mailmonitor.services.monitoring.sending_limits import release_sending_limits
 from mailmonitor.wording import count, duration_words
 

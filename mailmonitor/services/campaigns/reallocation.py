@@ -18,8 +18,8 @@ from mailmonitor.services.campaigns.rules import (
     campaign_accounts,
     refresh_halted_alerts,
 )
-from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
-from mailmonitor.services.sending.rep_day import rep_today
+from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.common.rep_day import rep_today
 
 CHUNK = 5000  # ids per UPDATE: under the bound-parameter limit of SQLite (32766) and others
 

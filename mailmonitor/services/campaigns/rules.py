@@ -21,7 +21,7 @@ from mailmonitor.models.states import (
     Status,
 )
 from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, label_for
+from mailmonitor.services.common.reasons import SENDING_REASONS, label_for
 from mailmonitor.wording import count, verb
 
 

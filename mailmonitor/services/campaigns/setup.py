@@ -21,20 +21,20 @@ from mailmonitor.models.states import (
     LeadState,
     Status,
 )
-from mailmonitor.services.accounts.adding import read_csv_rows
-from mailmonitor.services.accounts.validation import (
+from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.campaigns.reallocation import split_by_capacity
+from mailmonitor.services.campaigns.rules import campaign_accounts, is_usable
+from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
+from mailmonitor.services.common.rep_day import rep_today
+from mailmonitor.services.common.validation import (
     InvalidInput,
     normalize_email,
+    read_csv_rows,
     shown,
     summarize_errors,
     validate_delay_days,
 )
-from mailmonitor.services.alerts import registry as alerts
-from mailmonitor.services.campaigns.reallocation import split_by_capacity
-from mailmonitor.services.campaigns.rules import campaign_accounts, is_usable
 from mailmonitor.services.deliverability import suppression
-from mailmonitor.services.sending.capacity import daily_cap, remaining_capacity
-from mailmonitor.services.sending.rep_day import rep_today
 
 MAX_STEPS = 100  # a sequence longer than this is not one a rep wrote
 MAX_STEPS_FILE_BYTES = 10_000_000

@@ -31,6 +31,7 @@ import peewee as pw
 from mailmonitor.models import Account, Bounce, SendingHold, SendRecord, db, get_setting
 from mailmonitor.models.deliverability import HARD, SOFT
 from mailmonitor.services.deliverability import holds
+from mailmonitor.services.monitoring.account_state import active_hold
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def pause_detail(rate: BounceRate) -> str:
 
 def pause_needed(account: Account, now: datetime) -> str | None:
     """The pause's words when the mailbox's bounce rate is over the threshold (read only)."""
-    if account.removed_at is not None or holds.active_hold(account) is not None:
+    if account.removed_at is not None or active_hold(account) is not None:
         return None
     rate = bounce_rate(account, now)
     return pause_detail(rate) if over_threshold(rate) else None

@@ -4,7 +4,7 @@ showed (too many bounces, mail refused as spam), although its logins pass.
 A hold shows as the account's status (`disconnected` with reason `high_bounce_rate` or
 `sending_blocked`), so every campaign rule of §4 applies (leads halt at their cursor, a campaign
 with no other mailbox pauses, the alert names it). A connection check or a reconnect that
-passes does not lift it: `account_state.update_status` asks `held_status` before writing
+passes does not lift it: `account_state.update_status` asks its `held_status` before writing
 `connected`. Only the rep lifts it (`resume_sending`)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import logging
 from datetime import datetime
 
 from mailmonitor.models import Account, SendingHold, db
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS, Status
+from mailmonitor.services.common.reasons import SENDING_REASONS, Status
+from mailmonitor.services.monitoring.account_state import active_hold, update_status
 
 log = logging.getLogger(__name__)
 
@@ -22,33 +23,9 @@ class NotHeld(Exception):
     """Resume sending was asked for a mailbox that is not held."""
 
 
-def active_hold(account: Account | int) -> SendingHold | None:
-    account_id = account if isinstance(account, int) else account.id
-    found: SendingHold | None = (
-        SendingHold.select()
-        .where((SendingHold.account == account_id) & SendingHold.lifted_at.is_null())
-        .order_by(SendingHold.id).first())
-    return found
-
-
-def held_status(account: Account, status: str, reason: str | None, detail: str
-                ) -> tuple[str, str | None, str]:
-    """The status to write: `connected` becomes the hold while one is active. A hold is
-    placed through `update_status` as a `disconnected` status and stays until the rep lifts
-    it, so an account stored as connected has none (no query: a sweep asks hundreds of times)."""
-    if status != Status.CONNECTED.value or account.status == Status.CONNECTED.value:
-        return status, reason, detail
-    hold = active_hold(account)
-    if hold is None:
-        return status, reason, detail
-    return Status.DISCONNECTED.value, hold.reason, hold.detail
-
-
 def place_hold(account: Account, reason: str, detail: str, now: datetime) -> bool:
     """Stop sending from the mailbox until the rep resumes it. Returns True when the hold is
     new (a second hold for the same reason only refreshes the words)."""
-    from mailmonitor.services.monitoring.account_state import update_status
-
     if reason not in SENDING_REASONS:
         raise ValueError(f"not a sending reason: {reason}")
     with db.atomic():
@@ -71,8 +48,6 @@ def place_hold(account: Account, reason: str, detail: str, now: datetime) -> boo
 def resume_sending(account: Account, now: datetime) -> None:
     """The rep's explicit Resume sending: every hold is lifted; the mailbox is checked again at
     once and sends as soon as its connection is fine. Raises NotHeld when nothing was held."""
-    from mailmonitor.services.monitoring.account_state import update_status
-
     with db.atomic():
         lifted = SendingHold.update(lifted_at=now).where(
             (SendingHold.account == account) & SendingHold.lifted_at.is_null()).execute()

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mailmonitor.models import db, get_setting, set_setting
-from mailmonitor.services.accounts.validation import InvalidInput, is_loopback_host
+from mailmonitor.services.common.validation import InvalidInput, is_loopback_host
 from mailmonitor.services.deliverability import unsubscribe
 
 URL_MAX = 500  # the List-Unsubscribe header is folded only between its links (< 998 a line)
@@ -178,11 +178,3 @@ def save(values: DeliverabilitySettings) -> DeliverabilitySettings:
 def one_click_preview(url: str | None) -> str:
     """A lead's one-click link, with a sample token (the composer's own replacement)."""
     return unsubscribe.one_click_url(url, SAMPLE_TOKEN) if url else ""
-
-
-def ending_preview(footer: str, signature: str = "Your signature") -> str:
-    """How a campaign email ends with this footer: the composer's text, signature and footer."""
-    from mailmonitor.services.sending.composer import body_text, with_footer
-
-    return with_footer(body_text("…the step's text…", signature),
-                       unsubscribe.one_line_footer(footer)).rstrip("\n")

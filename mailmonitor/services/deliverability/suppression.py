@@ -19,8 +19,7 @@ from peewee import fn
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Lead, Suppression, db
 from mailmonitor.models.lead import FINAL_STATES
-from mailmonitor.services.accounts.adding import read_csv_rows
-from mailmonitor.services.accounts.validation import InvalidInput, normalize_email
+from mailmonitor.services.common.validation import InvalidInput, normalize_email, read_csv_rows
 
 MAX_ROWS = 1_000_000
 CHUNK = 500  # addresses per IN (...) query: under SQLite's variable limit

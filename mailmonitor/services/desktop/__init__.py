@@ -2,5 +2,5 @@
 reply polling on one asyncio loop (the window and ``run --headless`` alike), start at login per
 platform, and saving the app's settings.
 
-May import every other service package; no Qt widgets.
+Floor: the top of services; may import every other service package; no Qt widgets.
 """

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.events import STORAGE_FAILED, bus
+from mailmonitor.models.database import database_problem, is_fatal_database_error
 from mailmonitor.services.auth.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
@@ -58,56 +60,6 @@ STOP_GRACE_SECONDS = 6.0
 
 class AlreadyRunning(Exception):
     pass
-
-
-_FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "readonly",
-                   "read-only", "unable to open", "no such table")
-
-
-def is_fatal_database_error(exc: BaseException) -> bool:
-    """A database that cannot be read or written (damaged file, full disk, read-only), as
-    opposed to a moment of contention ("database is locked"), which the next round simply
-    retries. The whole chain counts: SQLite rolls a transaction back by itself when a write
-    fails, so what surfaces is often "cannot rollback", with the real cause underneath."""
-    return _fatal_cause(exc) is not None
-
-
-def _fatal_cause(exc: BaseException) -> BaseException | None:
-    import sqlite3
-
-    import peewee
-
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, peewee.DatabaseError | sqlite3.DatabaseError) and any(
-                word in str(current).lower() for word in _FATAL_DATABASE):
-            return current
-        stack += [current.__cause__, current.__context__]
-    return None
-
-
-def database_problem(exc: BaseException) -> str:
-    """One line for the rep."""
-    exc = _fatal_cause(exc) or exc
-    text = str(exc).lower()
-    if "disk is full" in text:
-        return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
-                "sending; free some space and start it again")
-    if "readonly" in text or "read-only" in text:
-        return ("the database cannot be written (the data folder or its database file is "
-                "read-only): mailmonitor cannot record what it sends, so it stopped sending; "
-                "make it writable and start it again")
-    if "disk i/o" in text:
-        return ("the database could not be written (disk I/O error: a full disk or a failing "
-                "drive): mailmonitor cannot record what it sends, so it stopped sending; free "
-                "some space and start it again")
-    return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
-            "twice; restore a backup of the data folder or ask support")
 
 
 def env_seconds(name: str, default: float) -> float:
@@ -410,14 +362,13 @@ class BackgroundWork:
         if self.fatal_error is None:
             self.fatal_error = database_problem(exc)
             log.error("stopping: %s", self.fatal_error, exc_info=exc)
-            from mailmonitor.events import STORAGE_FAILED, bus
-
             bus.emit(STORAGE_FAILED, self.fatal_error)
         self.request_stop()
 
     async def deliverability_round(self) -> None:
         """DNS records of every sending domain once a day; the daily round trips when on."""
-        from mailmonitor.services.deliverability import daily, dns_auth, round_trip
+        from mailmonitor.services.deliverability import dns_auth
+        from mailmonitor.services.placement import daily, round_trip
 
         await self._in_thread(dns_auth.check_due, self.clock.now())
         for account in daily.round_trips_due(self.clock.now()):

@@ -6,12 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
-from mailmonitor.models import Account, Check, db, get_setting
+from mailmonitor.models import Account, Check, SendingHold, db, get_setting
 from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.campaigns.rules import apply_account_status
-from mailmonitor.services.deliverability.holds import held_status
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
 
 
@@ -24,6 +23,28 @@ class ProbeLike(Protocol):
     cert_expires_at: datetime | None
 
     def to_json(self) -> dict[str, Any]: ...
+
+
+def active_hold(account: Account | int) -> SendingHold | None:
+    account_id = account if isinstance(account, int) else account.id
+    found: SendingHold | None = (
+        SendingHold.select()
+        .where((SendingHold.account == account_id) & SendingHold.lifted_at.is_null())
+        .order_by(SendingHold.id).first())
+    return found
+
+
+def held_status(account: Account, status: str, reason: str | None, detail: str
+                ) -> tuple[str, str | None, str]:
+    """The status to write: `connected` becomes the hold while one is active. A hold is
+    placed through `update_status` as a `disconnected` status and stays until the rep lifts
+    it, so an account stored as connected has none (no query: a sweep asks hundreds of times)."""
+    if status != Status.CONNECTED.value or account.status == Status.CONNECTED.value:
+        return status, reason, detail
+    hold = active_hold(account)
+    if hold is None:
+        return status, reason, detail
+    return Status.DISCONNECTED.value, hold.reason, hold.detail
 
 
 def update_status(account: Account, status: str, reason: str | None, detail: str,

@@ -18,6 +18,7 @@ from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.auth.tokens import CredentialsMissing as CredentialsMissing
 from mailmonitor.services.auth.tokens import TokenProvider as TokenProvider
+from mailmonitor.services.common.reasons import REASONS, label_for
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.probes import (
     Credentials,
@@ -27,7 +28,6 @@ from mailmonitor.services.monitoring.probes import (
     probe_smtp,
 )
 from mailmonitor.services.monitoring.progress import ProbeWatch
-from mailmonitor.services.monitoring.reasons import REASONS, label_for
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 # (account, password typed now or None, timeout) -> the probes' results / the secret to log in

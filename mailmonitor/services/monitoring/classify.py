@@ -25,7 +25,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 
-from mailmonitor.services.monitoring.reasons import REASONS, Status
+from mailmonitor.services.common.reasons import REASONS, Status
 
 Classification = tuple[Status, str]
 

@@ -21,15 +21,15 @@ from typing import Any, TypeVar
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
 from mailmonitor.models import Account, Check, active_accounts, emails_match, get_setting
+from mailmonitor.models.database import is_fatal_database_error
 from mailmonitor.models.fast_sql import select_fields
 from mailmonitor.services.alerts import registry as alerts
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
-from mailmonitor.services.desktop.background import is_fatal_database_error
+from mailmonitor.services.common.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, check_with
 from mailmonitor.services.monitoring.network import is_local_account
-from mailmonitor.services.monitoring.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 log = logging.getLogger(__name__)

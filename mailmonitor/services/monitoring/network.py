@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mailmonitor.services.accounts.validation import local_address
+from mailmonitor.services.common.validation import local_address
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def reachable_offline(host: str) -> bool:
     """Loopback, private, link-local and unique-local addresses, `localhost`, mDNS/LAN names
     (`.local`, `.lan`, `.home.arpa`, …) and single-label names (resolved on the local network).
     Lenient on purpose: it only decides what is still checked while the computer is offline
-    (the plaintext rule uses the strict `accounts.validation.is_local_host`)."""
+    (the plaintext rule uses the strict `common.validation.is_local_host`)."""
     name = (host or "").strip().strip("[]").rstrip(".").lower()
     if not name:
         return False

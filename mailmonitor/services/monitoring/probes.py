@@ -40,9 +40,9 @@ from typing import Any, BinaryIO, cast
 from imapclient import IMAPClient
 
 from mailmonitor.logsetup import scrub_secrets
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.progress import ProbeWatch
-from mailmonitor.services.monitoring.reasons import Status
 
 __all__ = [
     "SECURITY_MODES",

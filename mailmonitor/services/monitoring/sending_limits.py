@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from mailmonitor.models import Account
 from mailmonitor.services.alerts import registry as alerts
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring.account_state import update_status
-from mailmonitor.services.monitoring.reasons import Status
 
 REASON = "sending_limit"
 ALERT_KIND = "sending_limit"
@@ -43,7 +43,7 @@ def quota_wait(answer: str) -> timedelta | None:
 
 def resume_words(until: datetime) -> str:
     """"Sending limit reached — resumes at HH:MM" in the rep's time zone (Settings)."""
-    from mailmonitor.services.sending.rep_day import rep_zone
+    from mailmonitor.services.common.rep_day import rep_zone
 
     local = until.replace(tzinfo=UTC).astimezone(rep_zone())
     return f"Sending limit reached — resumes at {local:%H:%M}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailmonitor.services.monitoring.reasons import REASONS, Status, worse
+from mailmonitor.services.common.reasons import REASONS, Status, worse
 
 # Transient trouble is retried after 1 → 5 → 15 → 60 minutes: checks (here) and sends (engine).
 BACKOFF_MINUTES = (1, 5, 15, 60)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailmonitor.models import Account, Check, db
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.common.reasons import Status
 
 WINDOWS: dict[str, timedelta] = {
     "uptime_24h": timedelta(hours=24),

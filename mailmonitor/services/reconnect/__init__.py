@@ -4,5 +4,5 @@ connection test it shares with adding a mailbox lives in ``accounts.connection_t
 settings it edits in ``sending.settings``. The Qt pages in ``mailmonitor.ui.reconnect_wizard``
 only render it.
 
-May import every other service package; nothing imports it but the UI.
+Floor: below ``desktop`` only; may import every other service package.
 """

@@ -14,7 +14,7 @@ from typing import Literal
 
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
-from mailmonitor.services.monitoring.reasons import REASONS
+from mailmonitor.services.common.reasons import REASONS
 
 Context = Literal["adding", "reconnecting"]
 

@@ -167,3 +167,9 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
         markup = text_to_html(text)
         message.add_alternative(markup, subtype="html", cte=_cte(markup))
     return Composed(message, message_id, subject, message.as_bytes(policy=POLICY))
+
+
+def ending_preview(footer: str, signature: str = "Your signature") -> str:
+    """How a campaign email ends with this footer: the composer's text, signature and footer."""
+    return with_footer(body_text("…the step's text…", signature),
+                       unsubscribe.one_line_footer(footer)).rstrip("\n")

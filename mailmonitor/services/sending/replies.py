@@ -36,9 +36,9 @@ from peewee import fn
 from mailmonitor.events import LEADS_CHANGED, bus
 from mailmonitor.models import Account, Lead, MailboxSync, SendRecord, db
 from mailmonitor.models.states import NOT_REPLIABLE_STATES, LeadState, Status
+from mailmonitor.services.common.reasons import SENDING_REASONS
 from mailmonitor.services.deliverability import bounce_guard, unsubscribe
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import SENDING_REASONS
 from mailmonitor.services.sending import mailbox, sendlog
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ from mailmonitor.models.states import (
     SendState,
     Status,
 )
-from mailmonitor.services.accounts.validation import MAX_DELAY_DAYS, MAX_MIN_GAP_SECONDS
-from mailmonitor.services.sending.capacity import COUNTED_SEND_STATES, remaining_capacity
+from mailmonitor.services.common.capacity import COUNTED_SEND_STATES, remaining_capacity
+from mailmonitor.services.common.validation import MAX_DELAY_DAYS, MAX_MIN_GAP_SECONDS
 
 DEFAULT_MAX_BATCH = 50  # emails per mailbox per round when it has no minimum gap
 DEFAULT_JITTER = 0.1  # up to +10 % of the minimum gap

@@ -43,13 +43,13 @@ from mailmonitor.models import Account, Lead, Step
 from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
+from mailmonitor.services.common.reasons import REASONS, Status
 from mailmonitor.services.deliverability import bounce_guard
 from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
 from mailmonitor.services.deliverability.unsubscribe import config as unsubscribe_settings
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.checker import CredentialsFn, CredentialsMissing
 from mailmonitor.services.monitoring.probes import Credentials
-from mailmonitor.services.monitoring.reasons import REASONS, Status
 from mailmonitor.services.sending import mailbox, sendlog
 from mailmonitor.services.sending.composer import MissingField, compose
 from mailmonitor.services.sending.scheduler import Dispatch, step_delays

@@ -10,8 +10,8 @@ from datetime import datetime
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account
 from mailmonitor.models.account import DEFAULT_DAILY_LIMIT, DEFAULT_MIN_GAP_SECONDS
-from mailmonitor.services.accounts.validation import InvalidInput
-from mailmonitor.services.sending.rep_day import rep_today
+from mailmonitor.services.common.rep_day import rep_today
+from mailmonitor.services.common.validation import InvalidInput
 
 MAX_SENDER_NAME = 200
 MAX_SIGNATURE = 10_000

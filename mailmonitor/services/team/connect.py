@@ -26,7 +26,7 @@ from mailmonitor.models.database import (
     first_line,
     parse_database_url,
 )
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import local
 
 TEST_TIMEOUT_SECONDS = 10  # libpq's connect_timeout (models/database.py) bounds the wait too

@@ -39,7 +39,7 @@ from mailmonitor.models import (
     this_member,
 )
 from mailmonitor.models.team import clean_member_name
-from mailmonitor.services.accounts.validation import InvalidInput
+from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import local
 
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
-from mailmonitor.services.monitoring.reasons import REASONS, Status, label_for
+from mailmonitor.services.common.reasons import REASONS, Status, label_for
 from mailmonitor.services.monitoring.sending_limits import resume_words
 from mailmonitor.services.team.leases import serving_texts
 from mailmonitor.services.team.members import is_team_database

@@ -15,7 +15,7 @@ from mailmonitor.models import Account, Campaign, CampaignMailbox
 from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
-from mailmonitor.services.monitoring.reasons import Status, label_for
+from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, campaign_look_key, status_icon

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mailmonitor.models import Account, Check, active_accounts, get_setting
-from mailmonitor.services.auth.tokens import oauth_token_provider
-from mailmonitor.services.deliverability import round_trip
+from mailmonitor.services.auth.refresh import oauth_token_provider
+from mailmonitor.services.common.reasons import Status
 from mailmonitor.services.monitoring.checker import credentials_for
-from mailmonitor.services.monitoring.reasons import Status
+from mailmonitor.services.placement import round_trip
 
 ROUND_TRIP_EVERY = timedelta(days=1)
 

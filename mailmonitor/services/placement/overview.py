@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from mailmonitor.models import Account
-from mailmonitor.services.deliverability import bounce_guard, daily, dns_auth, holds, round_trip
-from mailmonitor.services.monitoring.reasons import REASONS
+from mailmonitor.services.common.reasons import REASONS
+from mailmonitor.services.deliverability import bounce_guard, dns_auth, holds
+from mailmonitor.services.monitoring.account_state import active_hold
+from mailmonitor.services.placement import daily, round_trip
 
 STATUS_WORDS = {"ok": "OK", "warning": "Check", "missing": "Missing", "wrong": "Wrong",
                 "unknown": "Not checked"}
@@ -42,7 +44,7 @@ class Overview:
 
 def account_overview(account: Account, now: datetime) -> Overview:
     last = round_trip.last_round_trip(account)
-    hold = holds.active_hold(account)
+    hold = active_hold(account)
     rate = bounce_guard.bounce_rate(account, now)
     report: dict[str, Any] | None = dns_auth.stored_report(account)
     lines = [DnsLine(f["name"], f["status"], STATUS_WORDS.get(f["status"], f["status"]),

@@ -43,7 +43,7 @@ def _fail(message: str) -> int:
 
 def _connection_test(account: Account) -> tuple[str, str] | None:
     """`accounts add --test`: the real check of the signed-in account, before it is stored."""
-    from mailmonitor.services.auth.tokens import oauth_token_provider
+    from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.monitoring.checker import failure_of, run_check
 
     failed = failure_of(*run_check(account, token_provider=oauth_token_provider()))
@@ -53,11 +53,12 @@ def _connection_test(account: Account) -> tuple[str, str] | None:
 def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bool = False
                       ) -> int:
     """`accounts add --kind gmail|microsoft` without a password; `test` is `--test`."""
+    from mailmonitor.services.accounts.oauth_signin import add_account
     from mailmonitor.services.auth import oauth
 
     try:
-        account = oauth.add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
-                                    connection_test=_connection_test if test else None)
+        account = add_account(spec, timeout, now, on_url=_show_link(spec.email, spec.kind),
+                              connection_test=_connection_test if test else None)
     except oauth.SignInError as exc:
         return _fail(f"{spec.email} was not added: {exc}")
     except SecretStoreError as exc:
@@ -70,7 +71,7 @@ def add_oauth_account(spec: AccountSpec, timeout: float, now: datetime, test: bo
 def reconnect_oauth_account(account: Account, timeout: float, now: datetime) -> int:
     """`accounts reconnect` of an OAuth account: sign in again, then a real check must pass."""
     from mailmonitor.services.auth import oauth
-    from mailmonitor.services.auth.tokens import oauth_token_provider
+    from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.campaigns import lifecycle
     from mailmonitor.services.monitoring.checker import failure_of, run_check
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import math
 import re
 from collections.abc import Sequence
 from datetime import time
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailmonitor.models.account import KINDS, SECURITIES
@@ -252,3 +255,44 @@ def format_window(window: dict[str, object] | None) -> str:
         return "always"
     days = [DAY_NAMES[int(d)] for d in window["days"]]  # type: ignore[attr-defined]
     return f"{','.join(days)} {window['start']}-{window['end']} {window['tz']}"
+
+
+MAX_CSV_BYTES = 50_000_000  # a CSV of leads or accounts; larger is not a list a rep made
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs. Raises InvalidInput for unreadable or malformed CSV."""
+    try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise InvalidInput(f"{path} is larger than {MAX_CSV_BYTES // 1_000_000} MB: split it")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text (save the CSV as UTF-8)") from None
+    if "\x00" in text:
+        raise InvalidInput(f"{path} is not a CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: malformed CSV at line {reader.line_num}: {exc}") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InvalidInput(f"{path} is empty: it needs a header row")
+    header = [cell.strip().lower().replace("-", "_").replace(" ", "_") for cell in rows[0]]
+    if len(set(header)) != len(header):
+        raise InvalidInput(f"{path}: the header repeats a column name")
+    result: list[tuple[int, dict[str, str]]] = []
+    line = 1
+    for cells in rows[1:]:
+        line += 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            result.append((line, {"__error__": f"has {len(cells)} cells, the header has "
+                                                f"{len(header)}"}))
+            continue
+        result.append((line, dict(zip(header, (c.strip() for c in cells), strict=True))))
+    return header, result

@@ -9,7 +9,7 @@ import peewee as pw
 
 from mailmonitor.models import Account, SendRecord
 from mailmonitor.models.states import ATTEMPTED_SEND_STATES
-from mailmonitor.services.sending.rep_day import rep_day_bounds, rep_today
+from mailmonitor.services.common.rep_day import rep_day_bounds, rep_today
 
 COUNTED_SEND_STATES = ATTEMPTED_SEND_STATES
 
