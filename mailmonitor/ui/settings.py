@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,16 +26,7 @@ from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.deliverability_settings import DeliverabilitySettingsPage
 from mailmonitor.ui.oauth_settings import OAuthSettingsPage, SignInChanges
-from mailmonitor.ui.widgets import ButtonRow
-
-
-def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSuffix(suffix)
-    if special:
-        box.setSpecialValueText(special)
-    return box
+from mailmonitor.ui.widgets import ButtonRow, bounded_spin
 
 
 def time_zone_choice() -> QComboBox:
@@ -66,12 +56,12 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
-        self.check_interval = _spin(1, 240, " min")
-        self.transient_window = _spin(5, 24 * 60, " min")
-        self.grace_period = _spin(5, 7 * 24 * 60, " min")
-        self.long_wait = _spin(1, 60, " days")
+        self.check_interval = bounded_spin("check_interval_seconds", " min", scale=60)
+        self.transient_window = bounded_spin("transient_window_minutes", " min")
+        self.grace_period = bounded_spin("grace_period_minutes", " min")
+        self.long_wait = bounded_spin("long_wait_days", " days")
         self.auto_resume = QCheckBox("Resume paused campaigns when a mailbox reconnects")
-        self.auto_reallocate = _spin(0, 24 * 60, " min", special="Off")
+        self.auto_reallocate = bounded_spin("auto_reallocate_minutes", " min", off="Off")
         self.notifications = QCheckBox("Show desktop notifications when a mailbox needs you")
         self.start_at_login = QCheckBox("Start mailmonitor when I log in")
         self.time_zone = time_zone_choice()  # the rep's day: daily limits and warm-up days
