@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -48,6 +48,7 @@ from mailmonitor.services.alerts.deadline import Deadline, DeadlinePassed
 from mailmonitor.services.alerts.http_post import NotHandedOver
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.refresh import oauth_token_provider
+from mailmonitor.services.common.validation import address_header, needs_smtputf8
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import sender as smtp
@@ -245,9 +246,12 @@ def relay_account(relay: dict[str, Any]) -> Account:
 
 
 def compose_email(message: Outgoing, sender: str, sender_name: str, to: str) -> bytes:
-    mail = EmailMessage(policy=SMTP_POLICY)
-    mail["From"] = formataddr((sender_name or "mailmonitor", sender))
-    mail["To"] = to
+    """The alert email: internationalized domains as punycode; UTF-8 headers only when an
+    address needs them (an SMTPUTF8 transaction; sender.py refuses it on other servers)."""
+    utf8 = needs_smtputf8(sender) or needs_smtputf8(to)
+    mail = EmailMessage(policy=SMTP_POLICY.clone(utf8=True) if utf8 else SMTP_POLICY)
+    mail["From"] = address_header(sender_name or "mailmonitor", sender)
+    mail["To"] = address_header("", to)
     mail["Subject"] = message.title
     mail["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
     mail["Message-ID"] = f"<{message.delivery_id}@mailmonitor.alerts>"

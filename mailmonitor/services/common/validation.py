@@ -7,10 +7,15 @@ import io
 import ipaddress
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import time
+from email.headerregistry import Address
+from email.utils import formataddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import idna
 
 from mailmonitor.models.account import KINDS, SECURITIES
 from mailmonitor.services.common import bounds
@@ -36,24 +41,87 @@ def summarize_errors(errors: Sequence[str], shown_count: int = MAX_SHOWN_ERRORS)
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# A local part's characters: RFC 5322 atoms, plus any non-ASCII letter, digit or symbol (RFC
+# 6531); never a space, a control character or a quote.
+_LOCAL_UTF8 = re.compile(r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]|[^\x00-\x7f\s])+$")
 
 
 def normalize_email(value: str) -> str:
-    """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased."""
-    text = (value or "").strip()
+    """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased
+    and, when internationalized, kept in Unicode (`jürgen@bücher.de`, also when typed as
+    `xn--bcher-kva.de`): that is how the rep reads it; `wire_address` gives what goes on the
+    wire. A non-ASCII local part is accepted here; only a server that announces SMTPUTF8 can
+    take it (sender.py refuses it otherwise, saying so)."""
+    text = unicodedata.normalize("NFC", (value or "").strip())
     if not text:
         raise InvalidInput("the email address is empty")
     if text.count("@") != 1 or len(text) > 320:
         raise InvalidInput(f"{shown(value)} is not a valid email address")
     local, domain = text.split("@")
+    if (not local or len(local.encode("utf-8")) > 64 or not _LOCAL_UTF8.match(local)
+            or local.startswith(".") or local.endswith(".") or ".." in local):
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
+    unicode_domain = display_domain(domain)
+    if unicode_domain is None:
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
+    return f"{local}@{unicode_domain}"
+
+
+def display_domain(domain: str) -> str | None:
+    """A domain as the rep reads it (lower case; an IDN in Unicode), or None when it is not a
+    valid domain name (IDNA 2008 / UTS 46 for internationalized ones)."""
     domain = domain.rstrip(".").lower()
-    if (not local or len(local) > 64 or not _LOCAL.match(local) or local.startswith(".")
-            or local.endswith(".") or ".." in local):
-        raise InvalidInput(f"{shown(value)} is not a valid email address")
-    labels = domain.split(".")
-    if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidInput(f"{shown(value)} is not a valid email address")
-    return f"{local}@{domain}"
+    if domain.isascii() and "xn--" not in domain:
+        labels = domain.split(".")
+        if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
+            return None
+        return domain
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        unicode_domain: str = idna.decode(ascii_domain)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or not all(_LABEL.match(label)
+                                                               for label in labels):
+        return None
+    return unicode_domain
+
+
+def ascii_domain(domain: str) -> str:
+    """The domain as DNS and SMTP carry it: `bücher.de` → `xn--bcher-kva.de`."""
+    if domain.isascii():
+        return domain
+    return idna.encode(domain, uts46=True).decode("ascii")
+
+
+def wire_address(address: str) -> str:
+    """The address as an SMTP envelope or a header carries it: the domain in punycode, the
+    local part as it is (non-ASCII only under SMTPUTF8: `needs_smtputf8`)."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{ascii_domain(domain)}" if local else address
+
+
+def no_smtputf8(host: str, address: str) -> str:
+    """Why an address with non-ASCII characters before the @ cannot go through this server."""
+    return (f"{host} does not accept addresses with non-ASCII characters before the @ such as "
+            f"{address} (it does not announce SMTPUTF8)")
+
+
+def address_header(name: str, address: str) -> str | Address:
+    """A From/To header value: `Name <local@xn--…>`; an address with a non-ASCII local part as
+    an Address object (formataddr refuses it; it goes into UTF-8 headers, RFC 6532)."""
+    wire = wire_address(address)
+    if needs_smtputf8(address):
+        local, _, domain = wire.rpartition("@")
+        return Address(display_name=name, username=local, domain=domain)
+    return formataddr((name, wire))
+
+
+def needs_smtputf8(address: str) -> bool:
+    """A non-ASCII local part (`jürgen@…`): only a server that announces SMTPUTF8 (RFC 6531)
+    can carry it; an internationalized domain alone travels as punycode."""
+    return not address.rpartition("@")[0].isascii()
 
 
 def same_address(a: str, b: str) -> bool:
