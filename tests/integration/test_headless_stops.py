@@ -25,6 +25,7 @@ from tests.kill_harness import KillRunner, mail_servers
 from tests.servers.bad_http import BadHttpReceiver
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot
+from tests.servers.smtp_sink import SmtpSink
 from tests.servers.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -106,6 +107,46 @@ def test_sigterm_ends_the_runner_within_10_s_while_a_receiver_drips_its_answer(
     listed = json.loads(runner.cli("notify", "list", "--json").stdout)
     slow_row = next(row for row in listed if row["name"] == "Slow")
     assert "SECRET" not in json.dumps(listed) and "stopping" in slow_row["last_error"]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_sigterm_ends_the_runner_within_10_s_while_a_server_holds_an_email_in_flight(
+        runner: Runner, dovecot: Dovecot) -> None:
+    """The provider took the whole message and never confirms it: the stop waits a few seconds
+    for the answer, then leaves the send to the next start (recorded as handed over)."""
+    user = dovecot.new_user()
+    with SmtpSink(users={user.email: user.password}, stall_after_data=120) as provider:
+        runner.cli("accounts", "add", "--email", user.email, "--imap-host", dovecot.host,
+                   "--imap-port", str(dovecot.imap_port), "--imap-security", "starttls",
+                   "--ca-file", str(dovecot.pki.ca_cert), "--smtp-host", "127.0.0.1",
+                   "--smtp-port", str(provider.port), "--smtp-security", "plain",
+                   "--min-gap", "0", "--password-stdin", stdin=user.password + "\n")
+        steps = runner.folder / "steps.json"
+        steps.write_text(json.dumps([{"subject": "Hi", "body": "Hello", "delay_days": 0}]))
+        runner.cli("campaigns", "create", "Stall", "--mailbox", user.email, "--steps",
+                   str(steps))
+        leads = runner.folder / "leads.csv"
+        leads.write_text("email\nada@leads.example\nbob@leads.example\n")
+        runner.cli("leads", "import", "Stall", str(leads))
+        process = runner.start()
+        try:
+            provider.wait_for(1, timeout=30)  # the whole message is there, unconfirmed
+            time.sleep(0.3)
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+            took = time.monotonic() - signalled
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, stderr
+    assert took < 10.0, took
+    assert len(provider.messages()) == 1  # nothing else was started meanwhile
+    with sqlite3.connect(runner.data_dir / "mailmonitor.sqlite3", timeout=10) as conn:
+        records = conn.execute("SELECT state, handed_over_at IS NOT NULL FROM send_record"
+                               ).fetchall()
+    assert records == [("sending", 1)]  # settled by the next start, like any interrupted send
 
 
 def test_a_full_disk_stops_the_runner_with_one_line_and_loses_nothing(

@@ -52,6 +52,8 @@ class _Handler:
                 peer=peer,
             )
         )
+        if self._sink.stall_after_data:  # it has the message; its confirmation never comes
+            await asyncio.sleep(self._sink.stall_after_data)
         return "250 Message accepted for delivery"
 
 
@@ -69,16 +71,18 @@ class SmtpSink:
     """SMTP server on 127.0.0.1 (ephemeral port) that stores every message it accepts. It
     announces SMTPUTF8 (aiosmtpd's default). With `users` (address -> password) it also asks
     for AUTH (PLAIN or LOGIN, without TLS: a test on loopback), like a provider's submission
-    port; tests that use it ignore aiosmtpd's warning about AUTH without TLS.
+    port; tests that use it ignore aiosmtpd's warning about AUTH without TLS. With
+    `stall_after_data` it keeps each message that long before confirming it.
 
     Thread-safe: the server runs in aiosmtpd's thread, tests read from theirs.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 users: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, stall_after_data: float = 0.0) -> None:
         self.host = host
         self._requested_port = port
         self.users = dict(users or {})
+        self.stall_after_data = stall_after_data  # seconds before it confirms a message
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._messages: list[ReceivedMessage] = []
