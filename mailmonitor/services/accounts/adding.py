@@ -144,6 +144,18 @@ def check_password(spec: AccountSpec, password: str | None) -> None:
     bounds.text("password", password)
 
 
+def check_can_add(spec: AccountSpec, password: str | None) -> Account | None:
+    """Raises InvalidInput when this mailbox cannot be added (already added; a password one
+    without a password); returns the account it would connect again (two-step, §5), if any."""
+    existing = account_by_email(spec.email)
+    if existing is not None and existing.detached_at is None:
+        raise InvalidInput(f"{spec.email} is already added"
+                           + (f" (as {existing.email})" if existing.email != spec.email else "")
+                           + " (change its settings with `mailmonitor accounts edit`)")
+    check_password(spec, password)
+    return existing
+
+
 def auth_method_for(spec: AccountSpec, has_password: bool) -> str:
     if spec.kind in ("gmail", "microsoft") and not has_password:
         return "oauth2"
@@ -160,13 +172,8 @@ def clean_password(spec: AccountSpec, password: str) -> str:
 def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Account:
     """Store a validated account; the password (if any) goes to the keyring first, so a keyring
     failure stores nothing. A password mailbox without a password is refused."""
-    check_password(spec, password)
-    existing = account_by_email(spec.email)
+    existing = check_can_add(spec, password)
     if existing is not None:
-        if existing.detached_at is None:
-            raise InvalidInput(f"{spec.email} is already added"
-                               + (f" (as {existing.email})" if existing.email != spec.email else "")
-                               + " (change its settings with `mailmonitor accounts edit`)")
         return connect_again(existing, spec, password, now)
     if password is not None:
         password = clean_password(spec, password)

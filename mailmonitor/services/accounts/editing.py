@@ -17,7 +17,7 @@ from typing import Any
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.logsetup import register_secret
-from mailmonitor.models import Account, Check, db
+from mailmonitor.models import Account, Check, account_by_email, db
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.alerts import warnings
 from mailmonitor.services.auth import secrets
@@ -25,6 +25,7 @@ from mailmonitor.services.common import bounds
 from mailmonitor.services.common.rep_day import rep_today
 from mailmonitor.services.common.validation import (
     InvalidInput,
+    normalize_email,
     validate_host,
     validate_port,
     validate_security,
@@ -72,6 +73,16 @@ class AccountEdit:
         """Nothing asked for (a 0 or an empty text is asked for, and checked)."""
         return all(getattr(self, f.name) is None or getattr(self, f.name) is False
                    for f in fields(self))
+
+
+def find_account(address: str) -> Account:
+    """The mailbox at this address, in any case. None there is bad input (the command line's
+    exit 3, like an unknown campaign), with one line."""
+    email = normalize_email(address)
+    account = account_by_email(email)
+    if account is None:
+        raise InvalidInput(f"no account {email} (see `mailmonitor accounts list`)")
+    return account
 
 
 def _ca_file(value: str) -> str | None:

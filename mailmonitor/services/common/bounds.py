@@ -78,7 +78,7 @@ NUMBERS: dict[str, Bound] = {
     "smtp_port": Bound("SMTP port", 1, 65_535, grouped=False),
     "relay_port": Bound("relay port", 1, 65_535, grouped=False),
     "password_rotation_days": Bound("password reminder", 1, 3_650, " days"),
-    "sign_in_timeout_seconds": Bound("--timeout", 1, 3_600, " seconds"),
+    "sign_in_timeout_seconds": Bound("--timeout", 1, 3_600, " seconds", whole=False),
     # A campaign (campaigns create / edit, New campaign, Edit campaign).
     "delay_days": Bound("delay_days", 0, 3_650, " days", whole=False),
     "steps": Bound("steps", 1, 100),
@@ -89,7 +89,7 @@ NUMBERS: dict[str, Bound] = {
     "grace_period_minutes": Bound("grace period", 5, 10_080, " minutes"),
     "long_wait_days": Bound("stop contacted leads after", 1, 60, " days"),
     "round_trip_timeout_seconds": Bound("round-trip timeout", 1, 3_600, " seconds"),
-    "check_concurrency": Bound("--concurrency", 1, 64),
+    "check_concurrency": Bound("--concurrency", 1, 64),  # more only trips providers' limits
 }
 
 TEXTS: dict[str, TextBound] = {
@@ -106,9 +106,11 @@ TEXTS: dict[str, TextBound] = {
     "subject": TextBound("a step's subject", 1_000),
     "body": TextBound("a step's body", 1_000_000, one_line=False),
     "window": TextBound("the sending window", 200, required=True),
+    "steps_file": TextBound("the steps file (--steps)", 4_096, required=True),
     "channel_name": TextBound("the channel name", 80, required=True),
     "webhook_url": TextBound("the webhook URL", 2_000, required=True, no_spaces=True),
     "channel_email": TextBound("the alert address", 320, required=True),
+    "relay_from": TextBound("the relay's sender address (--relay-from)", 320, required=True),
     "mailbox": TextBound("the mailbox", 320, required=True),
 }
 
