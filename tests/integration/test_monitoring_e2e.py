@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.cli import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
+from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_FAILED, EXIT_OK
 from mailmonitor.clock import FakeClock, utcnow
 from mailmonitor.models import Account, Campaign, Check, Lead, close_db, open_db
 from mailmonitor.services.alerts.registry import open_alerts

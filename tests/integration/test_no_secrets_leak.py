@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor import logsetup
-from mailmonitor.cli import EXIT_CRITICAL, EXIT_OK
+from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.clock import utcnow
 from mailmonitor.models import DB_FILENAME, Account, close_db, open_db
 from mailmonitor.services.accounts.diagnostics import diagnostics_report

@@ -22,7 +22,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from mailmonitor.cli import EXIT_CRITICAL, EXIT_OK
+from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account
 from mailmonitor.services.accounts import oauth_signin

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailmonitor.cli import EXIT_OK
+from mailmonitor.cli.common import EXIT_OK
 from tests.integration.oauth_support import oauth_add_args
 from tests.servers.dovecot import Dovecot
 from tests.servers.idp import IdentityProvider, TestBrowser

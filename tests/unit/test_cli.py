@@ -10,7 +10,7 @@ import keyring
 import keyring.backends.fail
 import pytest
 
-from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mailmonitor.memory_keyring import MemoryKeyring
 
 IMAP_SMTP = ["--imap-host", "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain",

@@ -15,7 +15,7 @@ import keyring
 import keyring.backends.fail
 import pytest
 
-from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mailmonitor.memory_keyring import MemoryKeyring
 from tests.factories import make_account
 from tests.unit.test_cli import IMAP_SMTP, add

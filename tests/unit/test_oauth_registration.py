@@ -13,7 +13,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from mailmonitor.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mailmonitor.models import DB_FILENAME, close_db, get_setting, open_db
 from mailmonitor.services.auth import registration as reg
 from mailmonitor.services.auth.config import google_config, microsoft_config

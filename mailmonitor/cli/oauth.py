@@ -13,13 +13,15 @@ changed; a keyring that refuses the secret: exit 1, nothing changed."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from datetime import datetime
+
+from mailmonitor.cli.common import EXIT_OK, Command, Parser, Subparsers, UsageError
 
 
-def add_oauth_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     oauth = sub.add_parser("oauth", parents=[common],
                            help="Google and Microsoft sign-in for this team")
-    actions = oauth.add_subparsers(dest="action", required=True, parser_class=type(oauth),
+    actions = oauth.add_subparsers(dest="action", required=True, parser_class=Parser,
                                    metavar="ACTION")
     setup = actions.add_parser(
         "setup", parents=[common], help="enter the team's client registrations once",
@@ -46,10 +48,10 @@ def add_oauth_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        metavar="google|microsoft", help="forget a stored registration")
     setup.add_argument("--show", action="store_true",
                        help="print what is set up and where it comes from (never the secret)")
+    return {"oauth": cmd_oauth}
 
 
-def cmd_oauth(args: argparse.Namespace) -> int:
-    from mailmonitor.cli import UsageError
+def cmd_oauth(args: argparse.Namespace, _now: datetime) -> int:
     from mailmonitor.services.auth import registration as reg
 
     google_fields = (args.google_client_id, args.google_client_secret, args.google_auth_uri,
@@ -68,7 +70,6 @@ def cmd_oauth(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, wants_google: bool, wants_ms: bool) -> int:
-    from mailmonitor.cli import UsageError
     from mailmonitor.services.auth import registration as reg
 
     google: dict[str, str] | None = None
@@ -116,4 +117,4 @@ def _setup(args: argparse.Namespace, wants_google: bool, wants_ms: bool) -> int:
     if args.show or done:
         for registration in reg.registrations():
             print(registration.describe())
-    return 0
+    return EXIT_OK

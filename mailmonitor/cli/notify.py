@@ -17,15 +17,14 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from mailmonitor.services.alerts.digest import EVENT_NAMES
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, Command, Parser, Subparsers, print_json
+from mailmonitor.services.alerts.subscriptions import EVENT_NAMES
 
-EXIT_OK, EXIT_FAILED = 0, 1
 
-
-def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     notify = sub.add_parser("notify", parents=[common], help="alert channels: email, Slack, "
                             "webhooks")
-    nt = notify.add_subparsers(dest="action", required=True, parser_class=parser_class,
+    nt = notify.add_subparsers(dest="action", required=True, parser_class=Parser,
                                metavar="ACTION")
     add = nt.add_parser("add", parents=[common], help="add an alert channel")
     add.add_argument("name", metavar="NAME", help="a name for the channel")
@@ -50,19 +49,20 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     for name, text in (("test", "send a test message now"), ("remove", "remove a channel")):
         nt.add_parser(name, parents=[common], help=text).add_argument(
             "name", metavar="NAME", help="the channel")
+    return {"notify": cmd_notify}
 
 
 def _stdin_line(flag: str) -> str:
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
-        from mailmonitor.services.accounts.validation import InvalidInput
+        from mailmonitor.services.common.validation import InvalidInput
 
         raise InvalidInput(f"{flag} was given but standard input was empty")
     return value
 
 
 def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
-    from mailmonitor.services.accounts.validation import InvalidInput
+    from mailmonitor.services.common.validation import InvalidInput
 
     if not args.relay:
         if args.relay_from or args.relay_user or args.relay_security or args.password_stdin:
@@ -77,17 +77,17 @@ def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
             "from": args.relay_from}
 
 
-def cmd_notify(args: argparse.Namespace, now: datetime, print_json: Any) -> int:
+def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
     from mailmonitor.clock import SystemClock
-    from mailmonitor.services.accounts.validation import InvalidInput
     from mailmonitor.services.alerts import manage, outbox
     from mailmonitor.services.alerts.channels import DeliveryError
+    from mailmonitor.services.common.validation import InvalidInput
 
     if args.action == "add":
         kind, target = next((k, v) for k, v in (("email", args.email), ("slack", args.slack),
                                                  ("webhook", args.webhook)) if v)
         try:
-            from mailmonitor.services.alerts.digest import parse_events
+            from mailmonitor.services.alerts.subscriptions import parse_events
 
             events = parse_events(args.events)
         except ValueError as exc:

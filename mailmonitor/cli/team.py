@@ -1,18 +1,18 @@
-"""`mailmonitor team members|add-member|set-admin|rename-member` (issue 15, team view) and the
-`--owner` option of `accounts edit` / `campaigns edit`. Bad input: exit 3 with one line, nothing
-changed."""
+"""`mailmonitor team members|add-member|set-admin|rename-member` (issue 15, team view). Bad
+input: exit 3 with one line, nothing changed. (The `--owner` option of `accounts edit` /
+`campaigns edit` is in accounts.py and campaigns.py.)"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from datetime import datetime
 
-from mailmonitor.cli import EXIT_OK, UsageError, print_json
+from mailmonitor.cli.common import EXIT_OK, Command, Parser, Subparsers, UsageError, print_json
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     team = sub.add_parser("team", parents=[common], help="members of the team and admins")
-    actions = team.add_subparsers(dest="action", required=True, parser_class=parser_class,
+    actions = team.add_subparsers(dest="action", required=True, parser_class=Parser,
                                   metavar="ACTION")
     lst = actions.add_parser("members", parents=[common],
                              help="every member, admin or not, and what they own")
@@ -38,15 +38,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) ->
     ren.add_argument("old", metavar="OLD", help="the member's current name (any case)")
     ren.add_argument("new", metavar="NEW", help="the new name: letters, digits, spaces, "
                      ". @ ' - (at most 64 characters)")
+    return {"team": cmd_team}
 
 
-def add_owner_options(edit: Any, cedit: Any) -> None:
-    edit.add_argument("--owner", metavar="MEMBER", help="the team member who owns the mailbox")
-    cedit.add_argument("--owner", metavar="MEMBER",
-                       help="the team member who owns the campaign")
-
-
-def cmd_team(args: argparse.Namespace) -> int:
+def cmd_team(args: argparse.Namespace, _now: datetime) -> int:
     from mailmonitor.models import this_member
     from mailmonitor.services.team import members as svc
 

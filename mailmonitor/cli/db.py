@@ -1,7 +1,7 @@
 """`mailmonitor db init|status|migrate|copy --to URL`: the database for the admin.
 
 Every command works on the database that `--database URL` / MAILMONITOR_DATABASE_URL picks (the
-SQLite file in the data folder by default). Exit codes as in cli.py: 0 done (for `status`: the
+SQLite file in the data folder by default). Exit codes as in common.py: 0 done (for `status`: the
 schema is current), 1 failed or not current, 3 bad input.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import peewee as pw
 
+from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Command, Parser, Subparsers
 from mailmonitor.models import (
     CURRENT_VERSION,
     Account,
@@ -31,12 +32,12 @@ from mailmonitor.models import (
 from mailmonitor.models.database import DatabaseURLError, first_line, parse_database_url
 from mailmonitor.models.migrations import current_version
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
 
-
-def add_db_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
+    """`db` opens the database itself: `mailmonitor.cli` calls `cmd_db` before anything else
+    opens it."""
     db_parser = sub.add_parser("db", parents=[common], help="the database (SQLite or PostgreSQL)")
-    actions = db_parser.add_subparsers(dest="action", required=True, parser_class=parser_class,
+    actions = db_parser.add_subparsers(dest="action", required=True, parser_class=Parser,
                                        metavar="ACTION")
     actions.add_parser("init", parents=[common], help="create the tables in an empty database")
     status = actions.add_parser("status", parents=[common], help="schema version and contents")
@@ -49,6 +50,7 @@ def add_db_parser(sub: Any, common: argparse.ArgumentParser, parser_class: type)
     # For Settings → Team (ui/team_settings.py), and scripts that show a progress bar.
     copy.add_argument("--progress", action="store_true",
                       help='print a "progress TABLE DONE ALL" line after each table')
+    return {}
 
 
 def fail(message: str) -> int:

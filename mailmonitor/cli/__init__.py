@@ -1,0 +1,209 @@
+"""The command line (spec §7 — a contract: tests outside the project use it): `main` is the
+`mailmonitor` command (pyproject.toml's entry point) and `python -m mailmonitor`.
+
+The top floor: may import mailmonitor.services, mailmonitor.models and the base modules (clock,
+config, events, wording, logsetup, …) and, lazily, app/demo/headless; nothing imports
+mailmonitor.cli (but the entry scripts: mailmonitor/__main__.py, cli/__main__.py and
+packaging/launcher.py, which call `main`).
+
+Inside the package each floor imports only the floors below it:
+- this module: the root parser (--version, --self-test, `demo`), the assembly of the groups'
+  parsers (GROUPS) and `main`, which starts up and runs the command;
+- one module per command group: accounts, campaigns, leads, check (with its helper
+  round_trip), run, notify, deliverability (suppress, deliverability settings), team, db,
+  oauth. A group imports common and services/models, never another group nor this module;
+- common: exit codes, Failure, UsageError, Parser, print_json, read_password_stdin.
+
+A new command group is one module, named in the import below and in GROUPS: its
+`add_parser(sub, common)` adds its sub-command(s) to `sub` (with `common`, the --data-dir and
+--database options, as parent) and returns the function that runs each, by name; `main` calls
+it with the parsed arguments and the time once the database is open and housekeeping has run.
+Its place in GROUPS is its place in `mailmonitor --help`. (check, run and db return nothing:
+they run at their own moment of start-up, named in `_main`.)
+
+Exit codes: see common."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from mailmonitor import __version__
+from mailmonitor.cli import (
+    accounts,
+    campaigns,
+    check,
+    db,
+    deliverability,
+    leads,
+    notify,
+    oauth,
+    run,
+    team,
+)
+from mailmonitor.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    Failure,
+    Group,
+    Parser,
+    UsageError,
+)
+
+log = logging.getLogger("mailmonitor")
+
+# Every command group, in `mailmonitor --help` order (after `demo`).
+GROUPS: tuple[Group, ...] = (
+    check,
+    run,
+    accounts,
+    campaigns,
+    leads,
+    notify,
+    deliverability,
+    team,
+    db,
+    oauth,
+)
+
+
+def build_parser() -> Parser:
+    return assemble()[0]
+
+
+def assemble() -> tuple[Parser, dict[str, Command]]:
+    """The parser, and what runs each command that `_main` does not name itself."""
+    common = Parser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                        help="where the database and logs live (env MAILMONITOR_DATA_DIR)")
+    common.add_argument("--database", default=argparse.SUPPRESS, metavar="URL",
+                        help="postgresql://user@host/db?sslmode=… or a SQLite file "
+                             "(env MAILMONITOR_DATABASE_URL; default: the data folder's)")
+
+    parser = Parser(prog="mailmonitor", parents=[common],
+                    description="Keeps outreach mailboxes connected and campaigns running.")
+    parser.add_argument("--version", action="version", version=f"mailmonitor {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the database, keyring and Qt platform, then exit")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    sub.add_parser("demo", parents=[common], help="the app with demo servers and data")
+    commands: dict[str, Command] = {}
+    for group in GROUPS:
+        commands |= group.add_parser(sub, common)
+    return parser, commands
+
+
+# --- entry ----------------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _main(argv: list[str]) -> int:
+    from mailmonitor.config import DataDirError, prepare_data_dir, resolve_data_dir
+    from mailmonitor.services.auth.secrets import SecretStoreError
+    from mailmonitor.services.common.validation import InvalidInput
+
+    parser, commands = assemble()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from mailmonitor.headless import catch_stop_signals_early
+
+        catch_stop_signals_early()  # a SIGTERM while starting up still stops gracefully
+    if args.command == "demo":
+        from mailmonitor.demo import run_demo
+
+        return run_demo()
+    try:
+        data_dir = prepare_data_dir(resolve_data_dir(getattr(args, "data_dir", None)))
+    except DataDirError as exc:
+        raise UsageError(str(exc)) from None
+    if args.self_test:
+        from mailmonitor.selftest import run_self_test
+
+        return run_self_test(data_dir)
+    from mailmonitor.models import DB_FILENAME, SchemaTooNew, close_db, open_db
+    from mailmonitor.models.database import DatabaseURLError, first_line
+    from mailmonitor.services.team import local as team_local
+
+    team_local.apply(data_dir)  # this copy's member name (team.json / MAILMONITOR_MEMBER)
+    try:
+        target = team_local.database_for(getattr(args, "database", None), data_dir, DB_FILENAME)
+    except DatabaseURLError as exc:
+        raise UsageError(f"--database: {exc}") from None
+    if args.command is None:
+        from mailmonitor.app import run_app
+        from mailmonitor.services.team.connect import restart_if_requested
+
+        return restart_if_requested(run_app(data_dir, database=target))
+
+    import peewee
+
+    from mailmonitor.clock import utcnow
+    from mailmonitor.logsetup import setup_logging
+
+    setup_logging(data_dir)
+    if args.command == "db":
+        return db.cmd_db(args, target)
+    try:
+        open_db(target)
+    except SchemaTooNew as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        where = f"in {data_dir}" if target.kind == "sqlite" else target.describe()
+        raise UsageError(f"cannot open the database {where}: {first_line(exc)}") from None
+    from mailmonitor.services.team.live import announce_changes
+
+    if args.command != "run":  # `run` publishes and listens through its BackgroundWork
+        announce_changes()  # a team database: the other copies' windows hear of what this changes
+    from mailmonitor.services.team.members import register_this_member
+
+    register_this_member()
+    try:
+        now = utcnow()
+        if args.command == "check":
+            return check.cmd_check(args)
+        if args.command == "run":
+            return run.cmd_run_headless(data_dir)
+        from mailmonitor.services.campaigns.lifecycle import run_housekeeping
+
+        run_housekeeping(now)
+        command = commands.get(args.command)
+        if command is None:
+            raise UsageError(f"unknown command {args.command}")
+        return command(args, now)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+    except (Failure, SecretStoreError) as exc:
+        print(f"mailmonitor: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        log.exception("command failed")
+        print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)
+        return EXIT_FAILED
+    except peewee.DatabaseError as exc:  # a full disk, a locked or damaged file
+        from mailmonitor.logsetup import original_error
+
+        cause = original_error(exc)
+        log.error("database error: %s", cause, exc_info=exc)
+        where = f"in {data_dir}" if target.kind == "sqlite" else target.describe()
+        print(f"mailmonitor: the database {where} could not be written ({cause}) — nothing "
+              "was changed", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        close_db()

@@ -1,0 +1,119 @@
+"""`mailmonitor check [--json] [--concurrency N] [--round-trip …] [EMAIL ...]`: one check
+sweep now. Exit 0 all connected, 1 any retrying (or a round trip that did not reach the Inbox),
+2 any disconnected."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mailmonitor.cli.common import (
+    EXIT_CRITICAL,
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    Parser,
+    Subparsers,
+    UsageError,
+    iso,
+    print_json,
+)
+from mailmonitor.cli.round_trip import (
+    add_check_options,
+    round_trip_line,
+    round_trip_wait,
+    round_trips,
+)
+from mailmonitor.services.monitoring.concurrency import CLI_CONCURRENCY, MAX_CONCURRENCY
+
+
+def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
+    """`check` runs before housekeeping: `mailmonitor.cli` calls `cmd_check` itself."""
+    check = sub.add_parser("check", parents=[common], help="one check sweep now (exit 0 all "
+                           "connected, 1 any retrying, 2 any disconnected)")
+    check.add_argument("--json", action="store_true", help="print a JSON array, one per account")
+    check.add_argument("--concurrency", type=int, metavar="N",
+                       help=f"mailboxes checked at once (1-{MAX_CONCURRENCY}; default "
+                            f"{CLI_CONCURRENCY})")
+    check.add_argument("emails", nargs="*", metavar="EMAIL", help="only these accounts")
+    add_check_options(check)
+    return {}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mailmonitor.models import Account, Status, account_by_email, active_accounts, emails_match
+    from mailmonitor.services.auth.refresh import oauth_token_provider
+    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.common.validation import normalize_email, validate_non_negative
+    from mailmonitor.services.monitoring.monitor import Monitor
+
+    emails = [normalize_email(e) for e in args.emails]
+    for email in emails:
+        if account_by_email(email) is None:
+            raise UsageError(f"no account {email}")
+    concurrency = CLI_CONCURRENCY if args.concurrency is None else validate_non_negative(
+        args.concurrency, "--concurrency", MAX_CONCURRENCY)
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    query = active_accounts().order_by(Account.email)
+    if emails:
+        query = query.where(emails_match(emails))
+    usable, problem = keyring_status()
+    if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
+        raise SecretStoreError(f"nothing was checked: {problem}")
+    round_trip_wait(args)  # bad input: refused before anything runs
+
+    from mailmonitor.services.team.leases import checkable_here
+
+    monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
+    monitor.serves = checkable_here  # a team database: what this keyring can check
+    try:  # nothing else to do meanwhile: a plain pool of threads, no event loop
+        checks = monitor.sweep_blocking(emails or None, trigger="cli")
+    finally:
+        monitor.executor.shutdown(wait=False, cancel_futures=True)
+    latest = {check.account_id: check for check in checks}
+    trips: dict[int, dict[str, Any]] = {}
+    if args.round_trip:
+        trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
+    rows = []
+    for account in query:
+        last = latest.get(account.id) or account.checks.where(
+            account.checks.model.trigger != "round_trip").order_by(
+            -account.checks.model.id).first()
+        row = {
+            "email": account.email, "status": account.status, "reason": account.reason,
+            "label": label_for(account.status, account.reason), "detail": account.detail,
+            "checked_at": iso(account.checked_at),
+            "imap": protocol_json(last.imap if last else None),
+            "smtp": protocol_json(last.smtp if last else None),
+        }
+        if args.round_trip:
+            row["round_trip"] = trips.get(account.id)
+        rows.append(row)
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
+    else:
+        for row in rows:
+            print(f"{row['email']:40} {row['status']:12} {row['label']}"
+                  + (f" — {row['detail']}" if row["reason"] else ""))
+            if row.get("round_trip"):
+                print(round_trip_line(row["round_trip"]))
+    statuses = {r["status"] for r in rows}
+    if any(r.get("round_trip") and r["round_trip"]["outcome"] != "inbox" for r in rows):
+        statuses.add("warning")  # mail that does not reach the Inbox: exit 1 at least
+    if Status.DISCONNECTED in statuses:
+        return EXIT_CRITICAL
+    if statuses & {Status.WARNING, Status.OFFLINE, Status.CHECKING}:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def protocol_json(data: dict[str, Any] | None) -> dict[str, Any]:
+    if not data:
+        return {"ok": False, "latency_ms": None, "error": "not checked"}
+    return {"ok": bool(data.get("ok")), "latency_ms": data.get("latency_ms"),
+            "error": data.get("error"), "reason": data.get("reason"),
+            "phases": data.get("phases", {}), "cert_expires_at": data.get("cert_expires_at")}
