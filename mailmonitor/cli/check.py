@@ -45,17 +45,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
     from mailmonitor.services.common.reasons import label_for
-    from mailmonitor.services.common.validation import normalize_email, validate_non_negative
+    from mailmonitor.services.common.validation import normalize_email
     from mailmonitor.services.monitoring.monitor import Monitor
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
         if account_by_email(email) is None:
             raise UsageError(f"no account {email}")
-    concurrency = CLI_CONCURRENCY if args.concurrency is None else validate_non_negative(
-        args.concurrency, "--concurrency", MAX_CONCURRENCY)
-    if concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    from mailmonitor.services.common import bounds
+
+    concurrency = CLI_CONCURRENCY if args.concurrency is None else bounds.number(
+        "check_concurrency", args.concurrency)
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(emails_match(emails))

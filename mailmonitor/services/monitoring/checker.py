@@ -40,7 +40,7 @@ def endpoints_for(account: Account, timeout: float, watch: ProbeWatch | None = N
     imap = Endpoint(account.imap_host, account.imap_port, account.imap_security, account.login,
                     account.ca_file, timeout, watch)
     smtp = Endpoint(account.smtp_host, account.smtp_port, account.smtp_security, account.login,
-                    account.ca_file, timeout, watch)
+                    account.ca_file, timeout, watch, address=str(account.email or ""))
     return imap, smtp
 
 

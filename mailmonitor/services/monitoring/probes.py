@@ -41,6 +41,7 @@ from imapclient import IMAPClient
 
 from mailmonitor.logsetup import scrub_secrets
 from mailmonitor.services.common.reasons import Status
+from mailmonitor.services.common.validation import needs_smtputf8, no_smtputf8
 from mailmonitor.services.monitoring import classify
 from mailmonitor.services.monitoring.progress import ProbeWatch
 
@@ -74,6 +75,9 @@ class Endpoint:
     timeout: float = 20.0  # per connection step, seconds
     # An interactive test's watcher: told each step, can cancel (progress.ProbeWatch).
     watch: ProbeWatch | None = field(default=None, repr=False, compare=False)
+    # The mailbox's address: one with non-ASCII characters before the @ can send only
+    # through a server that announces SMTPUTF8 (RFC 6531), so the SMTP check asks for it.
+    address: str = ""
 
 
 @dataclass
@@ -725,6 +729,8 @@ def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
             session.enter("ehlo")
             smtp.hello()
 
+        if needs_smtputf8(ep.address) and not smtp.has_extn("smtputf8"):
+            raise _Fail("request_invalid", no_smtputf8(ep.host, ep.address) + ".")
         session.enter("auth")
         mechanisms = _auth_mechanisms(smtp)
         if not smtp.has_extn("auth"):
