@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     # Google client is still in "Testing" (its sign-ins end after 7 days)
     "password_rotation_days": None,
     "google_app_testing": False,
+    # A provider change (resources/policies.json) that hits mailboxes is announced this many
+    # days before its date
+    "policy_warning_days": 30,
     # Deliverability (services/deliverability)
     "bounce_window_sends": 50,  # the bounce rate is over a mailbox's last N sends ...
     "bounce_window_days": 7,  # ... of the last days

@@ -23,7 +23,7 @@ from mailmonitor.logsetup import redact, register_secret
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email, preset_for_host
-from mailmonitor.services.common.reasons import REASONS, Status, label_for
+from mailmonitor.services.common.reasons import REASONS, Status, advice_for, label_for
 from mailmonitor.services.monitoring.account_state import ProbeLike
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
@@ -195,7 +195,7 @@ class ConnectionTestFlow(Generic[PageT]):
         if self.last_test is None or self.last_test.ok:
             return []
         return failure_help(self.tested_account(), self.last_test.reason,
-                            diagnostics=self.OFFERS_DIAGNOSTICS)
+                            diagnostics=self.OFFERS_DIAGNOSTICS, answer=self.last_test.detail)
 
     def _forget_passwords(self) -> None:
         self._password = self._tested_password = None
@@ -221,14 +221,15 @@ DIAGNOSTICS_HINT = ("Still stuck? “Copy diagnostics” copies a report without
                     "support request.")
 
 
-def failure_help(account: Account, reason_code: str | None, diagnostics: bool = True
-                 ) -> list[str]:
+def failure_help(account: Account, reason_code: str | None, diagnostics: bool = True,
+                 answer: str = "") -> list[str]:
     """Plain sentences after a failed test, most useful first; with `diagnostics` (the page
-    has a “Copy diagnostics” button) the last one points to it."""
+    has a “Copy diagnostics” button) the last one points to it. `answer`: the server's words
+    (a known provider change they mark is named, with its fix)."""
     info = REASONS.get(reason_code or "")
     lines: list[str] = []
     if info is not None:
-        lines.append(f"{info.label}: {info.advice}")
+        lines.append(f"{info.label}: {advice_for(reason_code, answer)}")
     google, microsoft = _is_google(account), _is_microsoft(account)
     if reason_code in ("invalid_credentials", "app_password_required"):
         if google:

@@ -20,7 +20,13 @@ from datetime import datetime
 from mailmonitor.models import Account, Alert, Campaign
 from mailmonitor.models.campaign import CampaignMailbox
 from mailmonitor.services.alerts.actions import ADD_MAILBOX, REALLOCATE, actions_for
-from mailmonitor.services.common.reasons import REASONS, SENDING_REASONS, Status, label_for
+from mailmonitor.services.common.reasons import (
+    REASONS,
+    SENDING_REASONS,
+    Status,
+    advice_for,
+    label_for,
+)
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 BROKEN = (Status.DISCONNECTED.value, Status.STOPPED.value, Status.WARNING.value)
@@ -169,7 +175,8 @@ def _words(account: Account | None, members: list[Alert]) -> tuple[str, str, str
         held = account.reason in SENDING_REASONS  # its sign-in works; only a resume helps
         what = "stopped sending" if held else "is disconnected"
         title = f"{account.email} {what}: {label_for(account.status, account.reason)}"
-        body = info.advice if info is not None else "Reconnect it to continue sending."
+        body = advice_for(account.reason, account.detail or "") if info is not None \
+            else "Reconnect it to continue sending."
         return title, body + _halt_note(members, held), account.detail or ""
     if account is not None and account.status == Status.WARNING.value:
         info = REASONS.get(account.reason or "")
