@@ -18,7 +18,7 @@ import pytest
 
 from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.clock import SystemClock
-from mailmonitor.models import close_db, open_db
+from mailmonitor.models import close_db, open_db, set_setting
 from mailmonitor.services.alerts import digest, outbox
 from tests.servers.certs import TestPKI
 from tests.servers.dovecot import Dovecot, MailUser
@@ -75,6 +75,13 @@ def test_one_model_behind_the_list_and_the_channel_through_a_disconnection_story
     leads = tmp_path / "leads.csv"
     leads.write_text("email\n" + "".join(f"lead{i}@leads.test\n" for i in range(20)))
     assert cli("leads", "import", "Q4", str(leads))[0] == EXIT_OK
+    # The story is about what the rep is told: the login budget, which would hold back most of
+    # these checks of one server (a dozen refused sign-ins within seconds), is proven in
+    # test_login_budget_dovecot.py.
+    open_db(data_dir / "mailmonitor.sqlite3")
+    set_setting("login_budget_server", 100)
+    set_setting("login_budget_mailbox", 100)
+    close_db()
     with WebhookReceiver() as receiver:
         assert cli("notify", "add", "Hooks", "--webhook", receiver.url())[0] == EXIT_OK
         channel = Channel(data_dir, receiver)

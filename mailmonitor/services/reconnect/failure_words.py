@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mailmonitor.models import Account
-from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
+from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help, held_help
 from mailmonitor.services.common.policies import change_advice
 from mailmonitor.services.common.reasons import REASONS
 
@@ -47,9 +47,14 @@ def _server_hint(account: Account) -> str:
 def failure_text(account: Account, outcome: TestOutcome, context: Context, timeout: float
                  ) -> FailureText:
     """The words for a failed test of ``account`` (``outcome.ok`` is False)."""
+    verb = "Not added" if context == "adding" else "The connection failed"
+    if outcome.held:
+        return FailureText(f"{verb}: held back to protect the mailbox.",
+                           [*held_help(outcome.held),
+                            *(["Nothing was stored."] if context == "adding" else [])],
+                           outcome.detail)
     reason = outcome.reason or "request_invalid"
     info = REASONS.get(reason)
-    verb = "Not added" if context == "adding" else "The connection failed"
     if reason in _WHAT_HAPPENED:
         what = _WHAT_HAPPENED[reason].format(timeout=timeout)
         title = f"{verb}: {what}."
