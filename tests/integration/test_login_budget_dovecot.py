@@ -58,6 +58,9 @@ def test_ten_wrong_passwords_on_one_server_cost_it_at_most_three_failed_logins(
     verdicts = [r for r in rows if r["status"] == "disconnected"]
     assert [(r["reason"], r["label"]) for r in verdicts] == [("invalid_credentials",
                                                              "Invalid Credentials")]
+    # Its SMTP side, on the same server, was not asked to refuse the same password again.
+    assert verdicts[0]["smtp"]["error"].startswith(
+        "auth: Not tried: 127.0.0.1 refused this username and password over IMAP")
     held = [r for r in rows if r["status"] == "checking"]
     assert len(held) == 9
     for row in held:

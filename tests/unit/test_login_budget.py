@@ -258,3 +258,37 @@ def test_a_held_back_test_says_so_in_the_wizard_and_on_the_command_line(
     assert failed is not None
     assert (failed.protocol, failed.label, failed.detail) == (
         "IMAP", "Held back", "3 failed logins to imap.northwind.example in 10 min")
+
+
+def test_untried_mailboxes_of_one_server_are_checked_one_at_a_time(db: object,
+                                                                   clock: FakeClock) -> None:
+    # The scripted probes never sign in, so no server is ever proven here: new mailboxes of
+    # one server wait for each other, mailboxes that signed in before do not.
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def check(account: Account, password: str | None, timeout: float) -> tuple[object, object]:
+        with lock:
+            running[account.status] = running.get(account.status, 0) + 1
+            most[account.status] = max(most.get(account.status, 0), running[account.status])
+        time.sleep(0.03)
+        with lock:
+            running[account.status] -= 1
+        return probe_ok(), probe_ok()
+
+    for n in range(4):
+        make_account(f"new{n}@northwind.example", status="checking", imap_host=SERVER,
+                     smtp_host=SERVER)
+        make_account(f"old{n}@northwind.example", status="connected", imap_host=SERVER,
+                     smtp_host=SERVER)
+    monitor = Monitor(clock=clock, check_fn=check, max_concurrency=8)  # type: ignore[arg-type]
+    checks = monitor.sweep_blocking()
+    assert len(checks) == 8 and most == {"checking": 1, "connected": most["connected"]}
+    assert most["connected"] > 1
+    running.clear()
+    most.clear()
+    Account.update(status="checking").execute()
+    asyncio.run(monitor.sweep())  # the window's sweep takes turns the same way
+    assert most == {"checking": 1}
+    monitor.executor.shutdown()
