@@ -105,9 +105,9 @@ class LoginBudget:
     def sync(self, force: bool = False) -> None:
         """Store this process's new failures and read every copy's within the window (at most
         once a `SYNC_INTERVAL` unless `force`d or something was stored). Without a database
-        bound (a probe test), only this process's view counts."""
+        open (a probe test), only this process's view counts."""
         database = db.obj
-        if database is None:
+        if database is None or database.is_closed():
             return
         with self._cond:
             if database is not self._database:  # another database: what was known is not its
