@@ -77,10 +77,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.round_trip:
         trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
     rows = []
+    held: list[str] = []  # per row: the login budget's words when it held this sweep's check
     for account in query:
         last = latest.get(account.id) or account.checks.where(
             account.checks.model.trigger != "round_trip").order_by(
             -account.checks.model.id).first()
+        held.append(last.detail if account.id in latest and last.trigger.endswith("+held")
+                    else "")
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
             "label": label_for(account.status, account.reason), "detail": account.detail,
@@ -96,9 +99,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif not rows:
         print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
-        for row in rows:
+        for row, words in zip(rows, held, strict=True):
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
-                  + (f" — {row['detail']}" if row["reason"] else ""))
+                  + (f" — {row['detail']}" if row["reason"] else "")
+                  + (f" — {words}" if words else ""))
             if row.get("round_trip"):
                 print(round_trip_line(row["round_trip"]))
     statuses = {r["status"] for r in rows}

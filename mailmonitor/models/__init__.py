@@ -15,7 +15,7 @@ from mailmonitor.models.account import Account, account_by_email, active_account
 from mailmonitor.models.alert import Alert, AlertChange, AlertSeen, Maintenance
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
-from mailmonitor.models.check import Check
+from mailmonitor.models.check import Check, LoginFailure
 from mailmonitor.models.database import (
     DatabaseTarget,
     connect_database,
@@ -56,7 +56,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion, Setting, Account, Campaign, Step, CampaignMailbox, Lead, SendRecord, Check,
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
-    TeamMember, AlertSeen, AlertChange, Maintenance,
+    TeamMember, AlertSeen, AlertChange, Maintenance, LoginFailure,
 ]
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "DomainAuth",
     "Lead",
     "LeadState",
+    "LoginFailure",
     "MailboxLease",
     "MailboxSync",
     "Maintenance",

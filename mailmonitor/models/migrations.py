@@ -172,13 +172,22 @@ def _v10_attention() -> None:
     Maintenance.create_table(safe=True)
 
 
+def _v11_login_budget() -> None:
+    """The login budget (issue 24): the failed logins of the last minutes, shared by every copy
+    of a team. A new table only (idempotent)."""
+    from mailmonitor.models.check import LoginFailure
+
+    LoginFailure.create_table(safe=True)
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
     6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners, 10: _v10_attention,
+    11: _v11_login_budget,
 }
-CURRENT_VERSION = 10
+CURRENT_VERSION = 11
 
 
 def current_version() -> int:

@@ -266,7 +266,7 @@ class EditAccountDialog(QDialog):
                     return  # the dialog closed meanwhile: nothing is saved
                 outcome = TestOutcome.of(imap, smtp)
                 if not outcome.ok:
-                    lines = failure_help(proposed, outcome.reason)
+                    lines = failure_help(proposed, outcome.reason, answer=outcome.detail)
                     self.show_error(
                         f"<b>Not saved: {esc(outcome.label)}</b>"
                         + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail
