@@ -113,9 +113,10 @@ def test_through_a_server_that_announces_smtputf8_both_go_out(
 
 def test_a_mailbox_with_a_utf8_address_on_a_server_without_smtputf8_fails_its_check(
         db: Path, dovecot: Dovecot) -> None:
-    box = dovecot_account(dovecot, dovecot.new_user())
+    user = dovecot.new_user()
+    box = dovecot_account(dovecot, user, username=user.email)  # it signs in as itself
     box.email = "jürgen@bücher.de"
-    _, smtp = run_check(box, "whatever", 10)
+    _, smtp = run_check(box, user.password, 10)
     assert not smtp.ok and smtp.reason == "request_invalid"
     assert "does not accept addresses with non-ASCII characters before the @ such as " \
            "jürgen@bücher.de (it does not announce SMTPUTF8)" in smtp.detail
@@ -130,10 +131,12 @@ def test_an_alert_email_to_a_utf8_address_needs_a_relay_that_announces_smtputf8(
             "from": "alerts@bücher.de"}), clock.now())
     make_account("broken@ex.test", status="disconnected", reason="invalid_credentials")
     from mailmonitor.services.alerts import digest
+    from mailmonitor.services.alerts.reconciler import reconcile
     from mailmonitor.services.monitoring.account_state import update_status
 
     update_status(make_account("b2@ex.test"), "disconnected", "invalid_credentials", "535",
                   clock.now())
+    reconcile(clock.now())  # as the background loop does
     digest.collect_round(clock.now())
     outbox.deliver_due(clock, timeout=10)
     states = {m.channel.name: (m.state, m.last_error) for m in OutboxMessage.select()}
