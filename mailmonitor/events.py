@@ -24,6 +24,9 @@ ALERTS_CHANGED = "alerts_changed"  # no args
 ATTENTION_DIRTY = "attention_dirty"
 CHECK_STARTED = "check_started"  # account_id
 CHECK_FINISHED = "check_finished"  # account_id (whatever the result; also when cancelled)
+# The database cannot be written (full disk, read-only folder, damaged file): checks and
+# sending stopped until the next start. Argument: one line for the rep.
+STORAGE_FAILED = "storage_failed"
 
 
 class EventBus:

@@ -5,6 +5,12 @@ monitor, the sending loop, the reply poll) until SIGTERM or SIGINT, which stop g
 email in flight is finished and recorded, no new one is started, and the process exits 0. Logs go
 to the data folder's log (set up by the CLI).
 
+A stop takes at most about 7 s whatever is in flight: alert deliveries are cut at once, an
+email being sent gets `STOP_GRACE_SECONDS`, and work still blocked after that (a server that
+answers a byte at a time) is left behind — the process ends without waiting for its thread,
+and the next start settles it like any interrupted send. A database that cannot be written
+(full disk, read-only folder, damaged file) stops the runner with one line and exit 1.
+
 Intervals: see services/background.py (MAILMONITOR_SEND_TICK and friends).
 """
 
@@ -16,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from mailmonitor.clock import clock_from_env
@@ -80,6 +87,30 @@ def run_headless(data_dir: Path) -> int:
                 print(f"mailmonitor: {work.fatal_error}", file=sys.stderr)
             return code
 
-        return asyncio.run(main())
+        code = asyncio.run(main())
     finally:
         lock.close()
+    leave_blocked_threads(code)
+    return code
+
+
+def leave_blocked_threads(code: int) -> None:
+    """Python waits for every worker thread at exit; one blocked on a server that trickles
+    its answer would hold the process for minutes. Such work is settled at the next start
+    (sends and alerts are recorded before and after), so the process ends now."""
+    import time
+
+    until = time.monotonic() + 1.0  # idle workers need a moment to see their pool shut
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, until - time.monotonic()))
+    blocked = [t.name for t in threading.enumerate()
+               if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if not blocked:
+        return
+    log.warning("stopped with work still in flight (%s): the next start settles it",
+                ", ".join(sorted(blocked)))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -2,7 +2,13 @@
 
 The one place secrets are taken out of text: `scrub_secrets` (given secrets, in every form they
 take on the wire or in a repr) and `redact` (every secret seen so far, plus anything that looks
-like a credential in a protocol trace) for logs, reports, exception text and server answers."""
+like a credential in a protocol trace) for logs, reports, exception text and server answers.
+
+Every log record is redacted where it is made, whatever wrote it — mailmonitor or a library
+(urllib3 names a request's URL, psycopg2 a connection string, requests an Authorization
+header): `install_redaction` wraps the record factory, and the handlers' `RedactingFilter` is
+the second line. In log lines a URL is reduced to its scheme and host (`http_url_words`): a
+webhook URL's path is its secret."""
 
 from __future__ import annotations
 
@@ -24,7 +30,12 @@ _PATTERNS = [
     re.compile(r"(?i)(auth=Bearer\s+)(\S+)"),
     re.compile(r"(?i)(AUTHENTICATE\s+(?:XOAUTH2|OAUTHBEARER|PLAIN)\s+)(\S+)"),
     re.compile(r"(?i)(AUTH\s+(?:XOAUTH2|PLAIN|LOGIN)\s+)(\S+)"),
+    re.compile(r"(?i)(Authorization[\"']?\s*[:=]\s*[\"']?(?:Bearer|Basic|token)\s+)"
+               r"([A-Za-z0-9._~+/=-]+)"),
 ]
+# A URL in a log line: scheme, then user:password@ (dropped), host[:port], then the rest.
+_URL = re.compile(r"(?i)\b(https?|wss?|postgres(?:ql)?)://(?:[^\s/@'\"<>]*@)?"
+                  r"([^\s/?#'\"<>()\[\]]+)((?:[/?#][^\s'\"<>()\[\]]*)?)")
 
 
 REDACTED = "[redacted]"
@@ -101,21 +112,75 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
         self.failed = True
 
 
+def http_url_words(text: str) -> str:
+    """Every URL in `text` as its scheme and host only (`https://hooks.slack.com/…`): what a
+    log line may say of a webhook, a sign-in redirect or a database URL."""
+
+    def reduce(match: re.Match[str]) -> str:
+        rest = match.group(3)
+        trail = rest[len(rest.rstrip(".,:;!?")):]  # the sentence's, not the URL's
+        rest = rest[:len(rest) - len(trail)]
+        host = match.group(2).rstrip(".,:;!?")
+        trail = match.group(2)[len(host):] + trail if not rest else trail
+        return f"{match.group(1)}://{host}" + ("/…" if rest not in ("", "/") else rest) + trail
+
+    return _URL.sub(reduce, text) if "://" in text else text
+
+
+def redact_log_text(text: str) -> str:
+    """A log line's text: URLs reduced to scheme and host, then `redact`."""
+    return redact(http_url_words(text))
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """The record with its message, traceback and stack redacted (once)."""
+    if getattr(record, "_mm_redacted", False):
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # a library's bad format string: keep what there is, redacted
+        message = f"{record.msg!r} {record.args!r}"
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    record.msg, record.args = redact_log_text(message), None
+    if record.exc_text:
+        record.exc_text = redact_log_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact_log_text(record.stack_info)
+    record._mm_redacted = True
+    return record
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = redact(message), None
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        redact_record(record)
         return True
+
+
+_factory_installed = False
+
+
+def install_redaction() -> None:
+    """Redact every log record where it is created, for every logger (ours and every
+    library's) and every handler: nothing that logging carries can hold a known secret or a
+    URL's secret part. Idempotent."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def make(*args: object, **kwargs: object) -> logging.LogRecord:
+        return redact_record(previous(*args, **kwargs))
+
+    logging.setLogRecordFactory(make)
+    _factory_installed = True
 
 
 def setup_logging(data_dir: Path, level: int = logging.INFO, stderr: bool = False) -> Path:
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = log_dir / "mailmonitor.log"
+    install_redaction()
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_mailmonitor", False):

@@ -39,6 +39,16 @@ def _clean_bus() -> Iterator[None]:
     bus._handlers.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_budget() -> Iterator[None]:
+    """Each test starts with an empty login budget (its database has no failed logins)."""
+    from mailmonitor.services.monitoring.login_budget import forget_default_budget
+
+    forget_default_budget()
+    yield
+    forget_default_budget()
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="mm-data-"))

@@ -10,9 +10,9 @@ Inside the package each floor imports only the floors below it:
 - this module: the root parser (--version, --self-test, `demo`), the assembly of the groups'
   parsers (GROUPS) and `main`, which starts up and runs the command;
 - one module per command group: accounts, campaigns, leads, check (with its helper
-  round_trip), run, alerts, maintenance, notify, deliverability (suppress, deliverability
-  settings), team, db, oauth. A group imports common and services/models, never another
-  group nor this module;
+  round_trip), run, alerts, maintenance, policies, notify, deliverability (suppress,
+  deliverability settings), team, db, oauth. A group imports common and services/models, never
+  another group nor this module;
 - common: exit codes, Failure, UsageError, Parser, print_json, read_password_stdin.
 
 A new command group is one module, named in the import below and in GROUPS: its
@@ -43,6 +43,7 @@ from mailmonitor.cli import (
     maintenance,
     notify,
     oauth,
+    policies,
     run,
     team,
 )
@@ -68,6 +69,7 @@ GROUPS: tuple[Group, ...] = (
     leads,
     alerts,
     maintenance,
+    policies,
     notify,
     deliverability,
     team,

@@ -23,6 +23,7 @@ from mailmonitor.cli.common import (
     print_json,
     read_password_stdin,
 )
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
 
 NO_BROWSER_HELP = ("Google/Microsoft: sign in on another device (Microsoft: a code to enter; "
@@ -46,8 +47,11 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
         add.add_argument(f"--{proto}-host", default="", metavar="H",
                          help=f"{upper} server (optional for known providers, e.g. Gmail, "
                               "Fastmail)")
-        add.add_argument(f"--{proto}-port", type=int, default=0, metavar="P",
-                         help=f"{upper} port (the provider's when known)")
+        add.add_argument(f"--{proto}-port", type=int, metavar="P",
+                         help=f"{upper} port (default: the provider's when known, else the "
+                              "usual one for the security: "
+                              + ("993 ssl, 143 starttls" if proto == "imap" else
+                                 "465 ssl, 587 starttls, 25 plain") + ")")
         add.add_argument(f"--{proto}-security", default="", choices=securities,
                          metavar="ssl|starttls|plain", help=f"{upper} connection security "
                          "(default ssl; plain sends the password unencrypted)")
@@ -65,7 +69,7 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     add.add_argument("--allow-plaintext", action="store_true",
                      help="confirm 'plain' security to a host outside this computer/network")
     add.add_argument("--test", action="store_true", help="test first; store only if it connects")
-    add.add_argument("--timeout", type=float, default=300.0, metavar="S",
+    add.add_argument("--timeout", default="300", metavar="S",
                      help="OAuth sign-in wait in seconds (default 300)")
     add.add_argument("--no-browser", action="store_true", help=NO_BROWSER_HELP)
     imp = acc.add_parser("import", parents=[common], help="add many mailboxes from a CSV "
@@ -75,7 +79,7 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     rec.add_argument("email", metavar="EMAIL", help="the account")
     rec.add_argument("--password-stdin", action="store_true",
                      help="read the new password from standard input")
-    rec.add_argument("--timeout", type=float, default=300.0, metavar="S",
+    rec.add_argument("--timeout", default="300", metavar="S",
                      help="OAuth sign-in wait in seconds (default 300)")
     rec.add_argument("--no-browser", action="store_true", help=NO_BROWSER_HELP)
     for name, text in (("disconnect", "two-step disconnect: starts the grace period"),
@@ -92,7 +96,7 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     hand.add_argument("--to", metavar="MACHINE",
                       help="the receiving copy's machine (or fingerprint), when several run "
                            "(`mailmonitor team senders`)")
-    hand.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    hand.add_argument("--timeout", default="60", metavar="S",
                       help="wait this long for it to be stored (default 60)")
     lst = acc.add_parser("list", parents=[common], help="every mailbox and its status")
     lst.add_argument("--json", action="store_true", help="print JSON")
@@ -130,7 +134,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.accounts import adding as svc
     from mailmonitor.services.campaigns import lifecycle
     from mailmonitor.services.common.reasons import label_for
-    from mailmonitor.services.common.validation import normalize_email, parse_warmup
+    from mailmonitor.services.common.validation import parse_warmup
 
     if args.action == "edit":
         return cmd_accounts_edit(args, now)
@@ -140,23 +144,27 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         if args.no_browser and (args.kind not in ("gmail", "microsoft") or args.password_stdin):
             raise UsageError("--no-browser is for signing in to Google or Microsoft (--kind "
                              "gmail|microsoft, without --password-stdin)")
+        if args.ca_file is not None:
+            bounds.required("ca_file", args.ca_file)  # `--ca-file ""` is not "no CA file"
         spec = svc.AccountSpec(
             email=args.email, name=args.name, kind=args.kind, imap_host=args.imap_host,
             imap_port=args.imap_port, imap_security=args.imap_security,
             smtp_host=args.smtp_host, smtp_port=args.smtp_port,
             smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
             daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
-            warmup=parse_warmup(args.warmup) if args.warmup else None,
+            warmup=parse_warmup(args.warmup) if args.warmup is not None else None,
             allow_plaintext=args.allow_plaintext,
         ).validated()
-        for warning in spec.plaintext_warnings():
-            print(f"mailmonitor: warning: {warning}", file=sys.stderr)
+        timeout = bounds.fraction("sign_in_timeout_seconds", args.timeout)
         password = read_password_stdin() if args.password_stdin else None
         if args.kind in ("gmail", "microsoft") and password is None:
             from mailmonitor.services.accounts.oauth_cli import add_oauth_account
 
-            return add_oauth_account(spec, args.timeout, now, test=args.test,
+            return add_oauth_account(spec, timeout, now, test=args.test,
                                      no_browser=args.no_browser)
+        svc.check_can_add(spec, password)  # before any test (a password one needs it)
+        for warning in spec.plaintext_warnings():
+            print(f"mailmonitor: warning: {warning}", file=sys.stderr)
         if args.test:
             test_before_storing(spec, password)
         existing = account_by_email(spec.email)
@@ -185,11 +193,10 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
                 print(f"{row['email']:40} {row['status']:12} {row['label']}")
         return EXIT_OK
 
-    email = normalize_email(args.email)
-    found = account_by_email(email)
-    if found is None:
-        raise Failure(f"no account {email}")
-    account = found
+    from mailmonitor.services.accounts.editing import find_account
+
+    account = find_account(args.email)  # an unknown one is bad input: exit 3
+    email = account.email
     if args.action == "reconnect":
         return reconnect_account(account, args, now)
     if args.action == "resume-sending":
@@ -262,7 +269,9 @@ def reconnect_account(account: Any, args: argparse.Namespace, now: Any) -> int:
     if account.is_oauth:
         from mailmonitor.services.accounts.oauth_cli import reconnect_oauth_account
 
-        return reconnect_oauth_account(account, args.timeout, now, no_browser=args.no_browser)
+        return reconnect_oauth_account(
+            account, bounds.fraction("sign_in_timeout_seconds", args.timeout), now,
+            no_browser=args.no_browser)
     password = read_password_stdin() if args.password_stdin else None
     if password is not None:
         from mailmonitor.services.accounts.adding import AccountSpec, clean_password
@@ -294,7 +303,8 @@ def hand_over(args: argparse.Namespace) -> int:
                          "MAILMONITOR_DATABASE_URL): on a personal database this computer "
                          "is the only one that sends")
     try:
-        done = handover.hand_over(normalize_email(args.email), args.to, args.timeout,
+        timeout = bounds.fraction("sign_in_timeout_seconds", args.timeout)
+        done = handover.hand_over(normalize_email(args.email), args.to, timeout,
                                   SystemClock(),
                                   announce=lambda key: bus.emit(HANDOVER_WAITING, key))
     except handover.HandOverRefused as exc:
@@ -321,22 +331,18 @@ def resume_sending(account: Any, now: datetime) -> int:
 
 
 def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
-    from mailmonitor.models import Account, account_by_email
+    from mailmonitor.models import Account
     from mailmonitor.services.accounts import editing
     from mailmonitor.services.common.reasons import label_for
     from mailmonitor.services.common.validation import (
-        InvalidInput,
-        normalize_email,
         parse_warmup,
     )
     from mailmonitor.services.monitoring.account_state import record_check
     from mailmonitor.services.monitoring.checker import run_check
     from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
-    email = normalize_email(args.email)
-    account = account_by_email(email)
-    if account is None:
-        raise InvalidInput(f"no account {email}")
+    account = editing.find_account(args.email)  # an unknown one is bad input: exit 3
+    email = account.email
     warmup_off = (args.warmup or "").strip().lower() == "off"
     rotation_days, rotation_default = (editing.rotation_option(args.password_rotation_days)
                                        if args.password_rotation_days is not None
@@ -346,7 +352,8 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
         imap_security=args.imap_security, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
         smtp_security=args.smtp_security, username=args.username, ca_file=args.ca_file,
         daily_limit=args.daily_limit, min_gap_seconds=args.min_gap,
-        warmup=parse_warmup(args.warmup) if args.warmup and not warmup_off else None,
+        warmup=parse_warmup(args.warmup) if args.warmup is not None and not warmup_off
+        else None,
         warmup_off=warmup_off, password_rotation_days=rotation_days,
         password_rotation_default=rotation_default,
     )

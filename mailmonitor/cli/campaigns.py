@@ -18,6 +18,7 @@ from mailmonitor.cli.common import (
     UsageError,
     print_json,
 )
+from mailmonitor.services.common import bounds
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -67,8 +68,8 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.common.validation import parse_window
 
     if args.action == "create":
-        steps = setup.parse_steps(Path(args.steps))
-        window = parse_window(args.window)
+        steps = setup.parse_steps(Path(bounds.required("steps_file", args.steps)))
+        window = parse_window(bounds.required("window", args.window))
         campaign = setup.create_campaign(args.name, args.mailbox, steps, window, now)
         print(f"Created campaign {campaign.name!r} with {len(steps)} steps")
         return EXIT_OK
@@ -125,9 +126,10 @@ def cmd_campaigns_edit(args: argparse.Namespace, now: Any) -> int:
     edit = editing.CampaignEdit(add_mailboxes=list(args.add_mailbox),
                                 remove_mailboxes=list(args.remove_mailbox), rename=args.rename)
     if args.steps is not None:
-        edit.steps = setup.parse_steps(Path(args.steps))
+        edit.steps = setup.parse_steps(Path(bounds.required("steps_file", args.steps)))
     if args.window is not None:
-        edit.window, edit.set_window = parse_window(args.window), True
+        edit.window = parse_window(bounds.required("window", args.window))
+        edit.set_window = True
     if args.auto_reallocate is not None:
         edit.auto_reallocate_minutes = editing.parse_auto_reallocate(args.auto_reallocate)
         edit.set_auto_reallocate = True

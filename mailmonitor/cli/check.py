@@ -45,17 +45,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     from mailmonitor.services.auth.refresh import oauth_token_provider
     from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
     from mailmonitor.services.common.reasons import label_for
-    from mailmonitor.services.common.validation import normalize_email, validate_non_negative
+    from mailmonitor.services.common.validation import normalize_email
     from mailmonitor.services.monitoring.monitor import Monitor
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
         if account_by_email(email) is None:
             raise UsageError(f"no account {email}")
-    concurrency = CLI_CONCURRENCY if args.concurrency is None else validate_non_negative(
-        args.concurrency, "--concurrency", MAX_CONCURRENCY)
-    if concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    from mailmonitor.services.common import bounds
+
+    concurrency = CLI_CONCURRENCY if args.concurrency is None else bounds.number(
+        "check_concurrency", args.concurrency)
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(emails_match(emails))
@@ -77,10 +77,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.round_trip:
         trips = round_trips(list(query), args.round_trip_timeout, args.round_trip_to)
     rows = []
+    held: list[str] = []  # per row: the login budget's words when it held this sweep's check
     for account in query:
         last = latest.get(account.id) or account.checks.where(
             account.checks.model.trigger != "round_trip").order_by(
             -account.checks.model.id).first()
+        held.append(last.detail if account.id in latest and last.trigger.endswith("+held")
+                    else "")
         row = {
             "email": account.email, "status": account.status, "reason": account.reason,
             "label": label_for(account.status, account.reason), "detail": account.detail,
@@ -96,9 +99,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif not rows:
         print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
-        for row in rows:
+        for row, words in zip(rows, held, strict=True):
             print(f"{row['email']:40} {row['status']:12} {row['label']}"
-                  + (f" — {row['detail']}" if row["reason"] else ""))
+                  + (f" — {row['detail']}" if row["reason"] else "")
+                  + (f" — {words}" if words else ""))
             if row.get("round_trip"):
                 print(round_trip_line(row["round_trip"]))
     statuses = {r["status"] for r in rows}

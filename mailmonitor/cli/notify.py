@@ -62,17 +62,20 @@ def _stdin_line(flag: str) -> str:
 
 
 def _relay(args: argparse.Namespace) -> dict[str, Any] | None:
+    from mailmonitor.services.common import bounds
     from mailmonitor.services.common.validation import InvalidInput
 
-    if not args.relay:
+    if args.relay is None:
         if args.relay_from or args.relay_user or args.relay_security or args.password_stdin:
             raise InvalidInput("--relay-from, --relay-user, --relay-security and "
                                "--password-stdin need --relay HOST[:PORT]")
         return None
+    bounds.required("relay_host", args.relay)  # `--relay ""` is not "no relay"
     host, _, port = args.relay.rpartition(":") if ":" in args.relay else (args.relay, "", "")
-    if port and not port.isdigit():
-        raise InvalidInput(f"--relay {args.relay!r}: the port must be a number")
-    return {"host": host or args.relay, "port": int(port) if port else 587,
+    if args.relay_from is not None:
+        bounds.required("relay_from", args.relay_from)
+    return {"host": host or args.relay,
+            "port": bounds.number("relay_port", port) if port else None,
             "security": args.relay_security, "username": args.relay_user,
             "from": args.relay_from}
 
@@ -84,8 +87,14 @@ def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
     from mailmonitor.services.common.validation import InvalidInput
 
     if args.action == "add":
+        # Exactly one of them was given (argparse): an empty one is bad input, said by the
+        # channel's own check ("the webhook URL is empty").
         kind, target = next((k, v) for k, v in (("email", args.email), ("slack", args.slack),
-                                                 ("webhook", args.webhook)) if v)
+                                                 ("webhook", args.webhook)) if v is not None)
+        if args.from_email is not None:
+            from mailmonitor.services.common import bounds
+
+            bounds.required("mailbox", args.from_email)
         try:
             from mailmonitor.services.alerts.subscriptions import parse_events
 
@@ -123,8 +132,8 @@ def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
         print(f"Removed alert channel {channel.name!r}"
               + (f" ({waiting} undelivered alerts dropped)" if waiting else ""))
         return EXIT_OK
-    try:
-        outbox.send_test(channel, SystemClock())
+    try:  # bounded as a whole (20 s, MAILMONITOR_NOTIFY_DEADLINE), however slow the receiver
+        outbox.send_test(channel, SystemClock(), outbox.delivery_deadline())
     except DeliveryError as exc:
         print(f"mailmonitor: the test to {channel.name!r} did not arrive: {exc.text}",
               file=sys.stderr)

@@ -15,7 +15,7 @@ from mailmonitor.models.account import Account, account_by_email, active_account
 from mailmonitor.models.alert import Alert, AlertChange, AlertSeen, Maintenance
 from mailmonitor.models.base import BaseModel, db
 from mailmonitor.models.campaign import Campaign, CampaignMailbox, Step
-from mailmonitor.models.check import Check
+from mailmonitor.models.check import Check, LoginFailure
 from mailmonitor.models.database import (
     DatabaseTarget,
     connect_database,
@@ -57,7 +57,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Alert, MailboxSync, NotifyChannel, OutboxMessage,
     Bounce, SendingHold, Suppression, UnsubscribeToken, DomainAuth, MailboxLease, Runner,
     SealedSecret,
-    TeamMember, AlertSeen, AlertChange, Maintenance,
+    TeamMember, AlertSeen, AlertChange, Maintenance, LoginFailure,
 ]
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "DomainAuth",
     "Lead",
     "LeadState",
+    "LoginFailure",
     "MailboxLease",
     "MailboxSync",
     "Maintenance",

@@ -1,4 +1,5 @@
-"""Check history: one connection test of one account (spec §1)."""
+"""Check history: one connection test of one account (spec §1); the failed logins of the last
+minutes, which every copy of a team reads before it tries another (the login budget)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,15 @@ class Check(BaseModel):
     # | round_trip
     # A round-trip test (send to itself, find it over IMAP): outcome, folder, timings.
     round_trip = JSONField(null=True)
+
+
+class LoginFailure(BaseModel):
+    """One sign-in a server refused (a wrong password, a token it rejects, a method it turned
+    off), as the server counts it: one per authentication attempt. Kept for the budget's window
+    (services/monitoring/login_budget.py), then pruned. Not a foreign key to the account: the
+    budget counts per server across mailboxes, and a mailbox being added has no row yet."""
+
+    server = pw.CharField(index=True)  # the host name, lower case
+    mailbox = pw.CharField()  # the address, lower case
+    at = pw.DateTimeField(index=True)
+    protocol = pw.CharField(default="")  # imap | smtp

@@ -293,20 +293,42 @@ _FATAL_DATABASE = ("malformed", "not a database", "disk is full", "disk i/o", "r
 
 
 def is_fatal_database_error(exc: BaseException) -> bool:
-    """A database that cannot be read or written (damaged file, full disk), as opposed to a
-    moment of contention ("database is locked"), which the next round simply retries."""
-    if not isinstance(exc, pw.DatabaseError | sqlite3.DatabaseError):
-        return False
-    return any(word in str(exc).lower() for word in _FATAL_DATABASE)
+    """A database that cannot be read or written (damaged file, full disk, read-only), as
+    opposed to a moment of contention ("database is locked"), which the next round simply
+    retries. The whole chain counts: SQLite rolls a transaction back by itself when a write
+    fails, so what surfaces is often "cannot rollback", with the real cause underneath."""
+    return _fatal_cause(exc) is not None
+
+
+def _fatal_cause(exc: BaseException) -> BaseException | None:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, pw.DatabaseError | sqlite3.DatabaseError) and any(
+                word in str(current).lower() for word in _FATAL_DATABASE):
+            return current
+        stack += [current.__cause__, current.__context__]
+    return None
 
 
 def database_problem(exc: BaseException) -> str:
     """One line for the rep."""
+    exc = _fatal_cause(exc) or exc
     text = str(exc).lower()
     if "disk is full" in text:
         return ("the disk is full: mailmonitor cannot record what it sends, so it stopped "
                 "sending; free some space and start it again")
     if "readonly" in text or "read-only" in text:
-        return "the database cannot be written (read-only): sending stopped"
+        return ("the database cannot be written (the data folder or its database file is "
+                "read-only): mailmonitor cannot record what it sends, so it stopped sending; "
+                "make it writable and start it again")
+    if "disk i/o" in text:
+        return ("the database could not be written (disk I/O error: a full disk or a failing "
+                "drive): mailmonitor cannot record what it sends, so it stopped sending; free "
+                "some space and start it again")
     return (f"the database is damaged ({str(exc)[:120]}): sending stopped so nothing is sent "
             "twice; restore a backup of the data folder or ask support")

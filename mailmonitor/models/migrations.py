@@ -172,7 +172,15 @@ def _v10_attention() -> None:
     Maintenance.create_table(safe=True)
 
 
-def _v11_hand_over() -> None:
+def _v11_login_budget() -> None:
+    """The login budget (issue 24): the failed logins of the last minutes, shared by every copy
+    of a team. A new table only (idempotent)."""
+    from mailmonitor.models.check import LoginFailure
+
+    LoginFailure.create_table(safe=True)
+
+
+def _v12_hand_over() -> None:
     """Handing a sign-in over to a running copy: each copy's public key on its Runner row and
     the sealed sign-ins on their way. Idempotent (columns and tables only added when missing),
     so it composes with the other versions in any order."""
@@ -194,9 +202,9 @@ def _v11_hand_over() -> None:
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
     6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners, 10: _v10_attention,
-    11: _v11_hand_over,
+    11: _v11_login_budget, 12: _v12_hand_over,
 }
-CURRENT_VERSION = 11
+CURRENT_VERSION = 12
 
 
 def current_version() -> int:

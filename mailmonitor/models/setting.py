@@ -44,6 +44,15 @@ DEFAULTS: dict[str, Any] = {
     # Google client is still in "Testing" (its sign-ins end after 7 days)
     "password_rotation_days": None,
     "google_app_testing": False,
+    # A provider change (resources/policies.json) that hits mailboxes is announced this many
+    # days before its date
+    "policy_warning_days": 30,
+    # The login budget (services/monitoring/login_budget.py): at most this many failed logins to
+    # one server (across its mailboxes) and of one mailbox within the minutes below; a check
+    # that would exceed it is held back. mailcow bans an address after 10 in 10 minutes.
+    "login_budget_server": 3,
+    "login_budget_mailbox": 3,
+    "login_budget_minutes": 10,
     # Deliverability (services/deliverability)
     "bounce_window_sends": 50,  # the bounce rate is over a mailbox's last N sends ...
     "bounce_window_days": 7,  # ... of the last days

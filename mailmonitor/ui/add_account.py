@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -48,7 +47,7 @@ from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import failure_html
-from mailmonitor.ui.widgets import Banner, ButtonRow, fit_height, muted
+from mailmonitor.ui.widgets import Banner, ButtonRow, bounded_spin, fit_height, muted
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +67,8 @@ class EndpointEditor(QWidget):
         self.protocol = protocol
         self.host = QLineEdit()
         self.host.setObjectName(f"{protocol}Host")
-        self.port = QSpinBox()
+        self.port = bounded_spin(f"{protocol}_port")
         self.port.setObjectName(f"{protocol}Port")
-        self.port.setRange(1, 65535)
         self.security = QComboBox()
         for value, label in SECURITY:
             self.security.addItem(label, value)

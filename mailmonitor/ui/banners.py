@@ -1,7 +1,8 @@
-"""The main window's banner: the one condition that needs the rep most (`AttentionBanner`), and
+"""The main window's banners: the one condition that needs the rep most (`AttentionBanner`),
 the strip that confirms what the rep just did (`NoticeBanner`: "cleo reconnected; leads
-continue"). Conditions have exactly one banner: desktop notifications without a tray go to the
-status bar, never to a second banner saying the same thing."""
+continue"), and the one that holds everything when the database cannot be written
+(`StorageBanner`). Conditions have exactly one banner: desktop notifications without a tray go
+to the status bar, never to a second banner saying the same thing."""
 
 from __future__ import annotations
 
@@ -108,4 +109,29 @@ class NoticeBanner(Banner):
         self.set_severity("ok")
         self.set_message(html)
         self.add_action("Dismiss", self.hide)
+        self.show()
+
+
+class StorageBanner(Banner):
+    """The database cannot be written (full disk, read-only data folder, damaged file):
+    nothing can be recorded, so mailmonitor stopped checking and sending. It stays until
+    mailmonitor is restarted (what was in flight is settled then); it cannot be dismissed.
+
+    Signals:
+        quitRequested(): Quit pressed (the rep frees space, then starts mailmonitor again).
+    """
+
+    quitRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("error", parent)
+        self.setObjectName("storageBanner")
+        self.hide()
+
+    def show_problem(self, line: str) -> None:
+        self.clear_actions()
+        self.set_message("<b>Sending is held: mailmonitor cannot write its data.</b> "
+                         + esc(line[:1].upper() + line[1:]) + ". Nothing is lost: what was "
+                         "in flight is settled when mailmonitor starts again.")
+        self.add_action("Quit mailmonitor", self.quitRequested.emit, primary=True)
         self.show()

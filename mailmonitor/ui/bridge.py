@@ -26,6 +26,8 @@ class EventBridge(QObject):
         checkFinished(int): that check ended (its result, if any, is stored).
         accountsBatch(list[int]), campaignsBatch(list[int]), leadsBatch(list[int]): the same
             changes, once per delivery, for models that refresh many rows in one query.
+        storageFailed(str): the database cannot be written; checks and sending stopped (one
+            line for the rep). Delivered at once, not coalesced.
     """
 
     accountChanged = Signal(int)
@@ -37,8 +39,10 @@ class EventBridge(QObject):
     accountsBatch = Signal(object)
     campaignsBatch = Signal(object)
     leadsBatch = Signal(object)
+    storageFailed = Signal(str)
 
     _relay = Signal(str, object)
+    _storage = Signal(str)
 
     def __init__(self, bus: events.EventBus | None = None, parent: QObject | None = None,
                  coalesce_ms: int = DEFAULT_COALESCE_MS) -> None:
@@ -51,6 +55,7 @@ class EventBridge(QObject):
         self._flush_timer.setInterval(coalesce_ms)
         self._flush_timer.timeout.connect(self.flush)
         self._relay.connect(self._collect, Qt.ConnectionType.QueuedConnection)
+        self._storage.connect(self.storageFailed.emit, Qt.ConnectionType.QueuedConnection)
         self._handlers: dict[str, events.Handler] = {
             events.ACCOUNT_CHANGED: lambda account_id, *_: self._relay.emit("account",
                                                                             account_id),
@@ -60,6 +65,7 @@ class EventBridge(QObject):
             events.ALERTS_CHANGED: lambda: self._relay.emit("alerts", None),
             events.CHECK_STARTED: lambda account_id: self._relay.emit("check", account_id),
             events.CHECK_FINISHED: lambda account_id: self._relay.emit("checked", account_id),
+            events.STORAGE_FAILED: lambda line: self._storage.emit(str(line)),
         }
         for name, handler in self._handlers.items():
             self.bus.subscribe(name, handler)

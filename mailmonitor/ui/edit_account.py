@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -36,15 +35,7 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.new_campaign import sentence
-from mailmonitor.ui.widgets import Banner
-
-
-def _spin(low: int, high: int, suffix: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSuffix(suffix)
-    box.setGroupSeparatorShown(True)
-    return box
+from mailmonitor.ui.widgets import Banner, bounded_spin
 
 
 class EditAccountDialog(QDialog):
@@ -99,7 +90,7 @@ class EditAccountDialog(QDialog):
                                          "Signs in through the browser (Reconnect)")
         self.password.setEnabled(not account.is_oauth)
         self.is_oauth = account.is_oauth
-        self.rotation = _spin(editing.MIN_ROTATION_DAYS, editing.MAX_ROTATION_DAYS, " days")
+        self.rotation = bounded_spin("password_rotation_days", " days")
         self.rotation.setObjectName("editRotation")
         team = default_rotation_days()
         self.rotation.setValue(int(account.password_rotation_days or team or 90))
@@ -142,18 +133,18 @@ class EditAccountDialog(QDialog):
         servers_note.setWordWrap(True)
         servers.addRow("", servers_note)
 
-        self.daily_limit = _spin(0, editing.MAX_DAILY_LIMIT, " emails a day")
+        self.daily_limit = bounded_spin("daily_limit", " emails a day")
         self.daily_limit.setObjectName("editDailyLimit")
         self.daily_limit.setValue(int(account.daily_limit))
-        self.min_gap = _spin(0, editing.MAX_MIN_GAP_SECONDS, " s between emails")
+        self.min_gap = bounded_spin("min_gap_seconds", " s between emails")
         self.min_gap.setObjectName("editMinGap")
         self.min_gap.setValue(int(account.min_gap_seconds))
         self.warmup = QCheckBox("Warm up: start with")
         self.warmup.setObjectName("editWarmup")
         self.warmup.setChecked(account.warmup_start is not None)
-        self.warmup_start = _spin(1, editing.MAX_WARMUP, " emails")
+        self.warmup_start = bounded_spin("warmup_start", " emails")
         self.warmup_start.setValue(int(account.warmup_start or 5))
-        self.warmup_step = _spin(0, editing.MAX_WARMUP, " more each day")
+        self.warmup_step = bounded_spin("warmup_step", " more each day")
         self.warmup_step.setValue(int(account.warmup_step or 5))
         warmup_row = QHBoxLayout()
         warmup_row.addWidget(self.warmup)
@@ -275,7 +266,7 @@ class EditAccountDialog(QDialog):
                     return  # the dialog closed meanwhile: nothing is saved
                 outcome = TestOutcome.of(imap, smtp)
                 if not outcome.ok:
-                    lines = failure_help(proposed, outcome.reason)
+                    lines = failure_help(proposed, outcome.reason, answer=outcome.detail)
                     self.show_error(
                         f"<b>Not saved: {esc(outcome.label)}</b>"
                         + (f"<br><tt>{esc(outcome.detail[:240])}</tt>" if outcome.detail

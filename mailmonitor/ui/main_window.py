@@ -49,7 +49,7 @@ from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog
-from mailmonitor.ui.banners import AttentionBanner, NoticeBanner
+from mailmonitor.ui.banners import AttentionBanner, NoticeBanner, StorageBanner
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.condition_actions import perform
@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         bridge.checkFinished.connect(lambda a: self.accounts_model.set_checking(a, False))
         bridge.campaignsBatch.connect(self._campaigns_changed)
         bridge.leadsBatch.connect(self.campaigns_model.refresh_leads)
+        bridge.storageFailed.connect(self.show_storage_problem)
         self.accounts_model.countsChanged.connect(self._summary_timer.start)
         self.accounts_tab.owner_filter.currentIndexChanged.connect(
             lambda _i: self.update_summary())
@@ -230,6 +231,8 @@ class MainWindow(QMainWindow):
         self.attention = AttentionBanner()  # the one banner for what needs the rep
         self.attention.actionRequested.connect(self.act)
         self.attention.alertsRequested.connect(self.open_alerts)
+        self.storage = StorageBanner()
+        self.storage.quitRequested.connect(self.quitRequested.emit)
 
         self.accounts_tab = AccountsTab(self.accounts_model, [
             self.details_action, self.test_action, self.reconnect_action,
@@ -253,6 +256,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(8, 6, 8, 0)
         layout.setSpacing(6)
         layout.addWidget(self.notice)
+        layout.addWidget(self.storage)
         layout.addWidget(self.attention)
         layout.addWidget(self.tabs, 1)
         self.content = content
@@ -392,6 +396,15 @@ class MainWindow(QMainWindow):
         count = len(self.ctx.attention.needing)
         self.alerts_action.setText(f"Alerts ({count})" if count else "Alerts")
         self.alerts_action.setIcon(badge_icon(action_icon("alerts"), count))
+
+    def show_storage_problem(self, line: str) -> None:
+        """The database cannot be written: the background work stopped (nothing is checked or
+        sent); the banner says so until mailmonitor is started again."""
+        self.storage.show_problem(line)
+        self.check_all_action.setEnabled(False)
+        self.check_all_action.setToolTip("Checks are held until mailmonitor can write its "
+                                         "data again")
+        self.statusBar().showMessage("Sending is held: mailmonitor cannot write its data")
 
     def show_notification(self, notification: Notification) -> None:
         """The in-window fallback for desktop notifications (no tray): a line in the status

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.models import Account, active_accounts
 from mailmonitor.services.campaigns.setup import check_steps, create_campaign_with_leads
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
@@ -104,7 +105,7 @@ class StepsEditor(QWidget):
         self.subject.setObjectName("stepSubject")
         self.delay = QDoubleSpinBox()
         self.delay.setObjectName("stepDelay")
-        self.delay.setRange(0, 365)
+        self.delay.setRange(0, bounds.NUMBERS["delay_days"].high)
         self.delay.setDecimals(1)
         self.delay.setSingleStep(1)
         self.delay.setSuffix(" days")

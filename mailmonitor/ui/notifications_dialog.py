@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -40,6 +39,7 @@ from mailmonitor.services.desktop.settings import save_settings
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc, local_time
+from mailmonitor.ui.widgets import bounded_spin
 
 KINDS = (("email", "Email"), ("slack", "Slack (incoming webhook)"),
          ("webhook", "Webhook (JSON, optionally signed)"))
@@ -84,8 +84,7 @@ class AddChannelDialog(QDialog):
         self.from_box.addItem("A separate SMTP relay…", "relay")
         self.relay_host = QLineEdit()
         self.relay_host.setPlaceholderText("smtp.example.com")
-        self.relay_port = QSpinBox()
-        self.relay_port.setRange(1, 65535)
+        self.relay_port = bounded_spin("relay_port")
         self.relay_port.setValue(587)
         self.relay_security = QComboBox()
         self.relay_security.addItems(["starttls", "ssl", "plain"])
@@ -233,11 +232,8 @@ class NotificationsDialog(QDialog):
         row.addStretch(1)
         row.addWidget(self.remove_button)
 
-        self.rotation = QSpinBox()
+        self.rotation = bounded_spin("password_rotation_days", " days", off="Never")
         self.rotation.setObjectName("rotation")
-        self.rotation.setRange(0, 730)
-        self.rotation.setSuffix(" days")
-        self.rotation.setSpecialValueText("Never")
         self.google_testing = QCheckBox("Our Google app is still in “Testing” (Google ends its "
                                         "sign-ins after 7 days: warn a day before)")
         ahead = QGroupBox("Warn me before a mailbox breaks")

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -28,16 +27,7 @@ from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.deliverability_settings import DeliverabilitySettingsPage
 from mailmonitor.ui.oauth_settings import OAuthSettingsPage, SignInChanges
-from mailmonitor.ui.widgets import ButtonRow
-
-
-def _spin(low: int, high: int, suffix: str, special: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSuffix(suffix)
-    if special:
-        box.setSpecialValueText(special)
-    return box
+from mailmonitor.ui.widgets import ButtonRow, bounded_spin
 
 
 def time_zone_choice() -> QComboBox:
@@ -67,16 +57,16 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
-        self.check_interval = _spin(1, 240, " min")
-        self.transient_window = _spin(5, 24 * 60, " min")
-        self.grace_period = _spin(5, 7 * 24 * 60, " min")
-        self.long_wait = _spin(1, 60, " days")
+        self.check_interval = bounded_spin("check_interval_seconds", " min", scale=60)
+        self.transient_window = bounded_spin("transient_window_minutes", " min")
+        self.grace_period = bounded_spin("grace_period_minutes", " min")
+        self.long_wait = bounded_spin("long_wait_days", " days")
         # Noise control: trouble that fixes itself needs the rep only once it lasted.
-        self.alert_failures = _spin(1, 10, " failed checks")
-        self.alert_minutes = _spin(0, 240, " min")
-        self.reminder_hours = _spin(0, 7 * 24, " h", special="Off")
+        self.alert_failures = bounded_spin("attention_min_failures", " failed checks")
+        self.alert_minutes = bounded_spin("attention_min_minutes", " min")
+        self.reminder_hours = bounded_spin("reminder_hours", " h", off="Off")
         self.auto_resume = QCheckBox("Resume paused campaigns when a mailbox reconnects")
-        self.auto_reallocate = _spin(0, 24 * 60, " min", special="Off")
+        self.auto_reallocate = bounded_spin("auto_reallocate_minutes", " min", off="Off")
         self.notifications = QCheckBox("Show desktop notifications when a mailbox needs you")
         self.start_at_login = QCheckBox("Start mailmonitor when I log in")
         self.time_zone = time_zone_choice()  # the rep's day: daily limits and warm-up days
@@ -186,7 +176,7 @@ class SettingsDialog(QDialog):
             "long_wait_days": self.long_wait.value(),
             "attention_min_failures": self.alert_failures.value(),
             "attention_min_minutes": self.alert_minutes.value(),
-            "reminder_hours": self.reminder_hours.value(),
+            "reminder_hours": self.reminder_hours.value() or None,
             "auto_resume": self.auto_resume.isChecked(),
             "auto_reallocate_minutes": self.auto_reallocate.value() or None,
             "notifications": self.notifications.isChecked(),

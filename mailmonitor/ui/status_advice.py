@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mailmonitor.models import Account
+from mailmonitor.services.common import reasons
 from mailmonitor.services.common.reasons import REASONS, Status, label_for
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.widgets import StatusChip, heading, muted
@@ -18,11 +19,11 @@ DETAIL_CHARS = 240  # of the server's answer, under the headline
 
 
 def advice_for(account: Account, when_stopped: str, otherwise: str = "") -> str:
-    """What is wrong and what to do: the reason's advice; for a mailbox the rep disconnected,
-    `when_stopped`; else `otherwise` (may be empty)."""
-    info = REASONS.get(account.reason or "")
-    if info is not None:
-        return info.advice
+    """What is wrong and what to do: the reason's advice (naming a provider change its server's
+    answer marks); for a mailbox the rep disconnected, `when_stopped`; else `otherwise` (may be
+    empty)."""
+    if account.reason in REASONS:
+        return reasons.advice_for(account.reason, account.detail or "")
     if account.status == Status.STOPPED.value:
         return when_stopped
     return otherwise

@@ -10,14 +10,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from mailmonitor.services.sending.settings import SendingSettings
 from mailmonitor.ui import keyboard
-from mailmonitor.ui.widgets import ButtonRow, heading, label, muted
+from mailmonitor.ui.widgets import ButtonRow, bounded_spin, heading, label, muted
 
 
 class WarmupDialog(QDialog):
@@ -27,20 +26,14 @@ class WarmupDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("warmupDialog")
         self.setWindowTitle("Edit Warm-up")
-        self.daily_limit = QSpinBox()
-        self.daily_limit.setRange(1, 5000)
-        self.daily_limit.setSuffix(" emails a day")
-        self.gap = QSpinBox()
-        self.gap.setRange(0, 24 * 60)
-        self.gap.setSuffix(" min between emails")
+        # The ranges of the one table of bounds (common.bounds), as every other path has them:
+        # a limit set elsewhere is shown as it is, never clipped and saved smaller.
+        self.daily_limit = bounded_spin("daily_limit", " emails a day")
+        self.gap = bounded_spin("min_gap_seconds", " min between emails", scale=60)
         self.warmup = QCheckBox("Ramp up slowly (recommended after a long break)")
-        self.start = QSpinBox()
-        self.start.setRange(1, 500)
-        self.start.setSuffix(" emails on day 1")
-        self.step = QSpinBox()
-        self.step.setRange(0, 500)
+        self.start = bounded_spin("warmup_start", " emails on day 1")
+        self.step = bounded_spin("warmup_step", " more each day")
         self.step.setPrefix("+")
-        self.step.setSuffix(" more each day")
         self.error: QLabel = label(role="error")
         self.error.hide()
         form = QFormLayout()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.reasons import Status
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.models import Role
@@ -62,6 +64,19 @@ class ButtonRow(QHBoxLayout):
             button.setDefault(True)
         self.addWidget(button)
         return button
+
+
+def bounded_spin(key: str, suffix: str = "", off: str = "", scale: int = 1) -> QSpinBox:
+    """A spin box over the range of `key` in the one table of bounds (common.bounds), shown in
+    units of `scale` (60: seconds shown as minutes). With `off`, 0 below the range means off
+    (its text)."""
+    limits = bounds.NUMBERS[key]
+    box = QSpinBox()
+    box.setRange(0 if off else -(-limits.low // scale), limits.high // scale)
+    box.setSuffix(suffix)
+    if off:
+        box.setSpecialValueText(off)
+    return box
 
 
 def discard(widget: QWidget) -> None:

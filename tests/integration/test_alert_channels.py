@@ -14,7 +14,7 @@ import pytest
 from mailmonitor.clock import FakeClock
 from mailmonitor.models import Account, Lead, NotifyChannel, OutboxMessage
 from mailmonitor.services.alerts import digest, outbox
-from mailmonitor.services.alerts.channels import safe_url
+from mailmonitor.services.alerts.http_post import safe_url
 from mailmonitor.services.alerts.manage import ChannelSpec, add_channel
 from mailmonitor.services.alerts.reconciler import reconcile
 from mailmonitor.services.campaigns import lifecycle

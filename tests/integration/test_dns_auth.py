@@ -65,7 +65,7 @@ def test_good_records_of_google_and_microsoft_domains(db: Path, dns: DnsServer) 
     report = dns_auth.check_account_domain(microsoft, NOW, resolver)
     assert report.ok, report.findings
     assert by_name(report)["DKIM"].record == "selector1._domainkey.ms.example"
-    assert conditions(NOW) == []
+    assert conditions(NOW, "dns_problem") == []
     assert DomainAuth.get(DomainAuth.domain == "good.example").result["findings"][0]["status"] \
         == "ok"
 
@@ -80,7 +80,7 @@ def test_missing_records_say_what_to_add_and_raise_a_warning(db: Path, dns: DnsS
     assert "google._domainkey.bare.example" in found["DKIM"].summary
     # Issue 25: one card per domain, naming its mailboxes (another one joins it).
     make_account("dan@bare.example", kind="gmail", smtp_host="smtp.gmail.com")
-    [alert] = conditions(NOW)
+    [alert] = conditions(NOW, "dns_problem")
     assert (alert.kind, alert.severity, alert.action) == ("dns_problem", "warning", "check_dns")
     assert alert.mailboxes == ["cy@bare.example", "dan@bare.example"]
     assert alert.title == "bare.example: SPF and DMARC and DKIM are missing or wrong"
@@ -93,7 +93,7 @@ def test_missing_records_say_what_to_add_and_raise_a_warning(db: Path, dns: DnsS
     resolver = dns_auth.make_resolver(dns.address)
     assert dns_auth.check_due(NOW + timedelta(hours=2), resolver) == []  # checked today
     assert dns_auth.check_due(NOW + timedelta(hours=25), resolver) == ["bare.example"]
-    assert conditions(NOW + timedelta(hours=25)) == []
+    assert conditions(NOW + timedelta(hours=25), "dns_problem") == []
 
 
 def test_wrong_records_are_told_apart_from_missing_ones(db: Path, dns: DnsServer) -> None:
@@ -113,7 +113,7 @@ def test_own_server_with_the_reps_selector_and_a_monitoring_dmarc(db: Path,
     assert found["SPF"].status == "ok"
     assert found["DMARC"].status == "warning" and "p=quarantine" in found["DMARC"].fix
     assert found["DKIM"].status == "warning"  # no known selector for this provider
-    assert conditions(NOW) == []  # warnings are shown, not alerted
+    assert conditions(NOW, "dns_problem") == []  # warnings are shown, not alerted
     dns_auth.set_selector("own.example", "mm2026._domainkey")
     found = by_name(dns_auth.check_account_domain(account, NOW, resolver))
     assert found["DKIM"].status == "ok" and found["DKIM"].record == \
@@ -129,7 +129,7 @@ def test_a_dns_server_that_does_not_answer_is_unknown_not_missing(db: Path,
     report = dns_auth.check_account_domain(account, NOW,
                                            dns_auth.make_resolver(dns.address, lifetime=0.3))
     assert {f.status for f in report.findings} == {"unknown"}
-    assert conditions(NOW) == []
+    assert conditions(NOW, "dns_problem") == []
 
 
 def test_the_resolver_address_comes_from_the_setting(db: Path, dns: DnsServer) -> None:

@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def mailmonitor(data_dir: Path, *args: str, timeout: float = 60, **kwargs: object
                 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAILMONITOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
-           "MAILMONITOR_SEND_TICK": "0.1", "MAILMONITOR_MONITOR_TICK": "0.1"}
+           "MAILMONITOR_SEND_TICK": "0.1", "MAILMONITOR_MONITOR_TICK": "0.1",
+           # The imported mailboxes have passwords: a keyring file outside the data folder.
+           "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
+           "MAILMONITOR_TEST_KEYRING_FILE": str(data_dir.parent / f"{data_dir.name}.keyring")}
     return subprocess.run([sys.executable, "-m", "mailmonitor", *args], capture_output=True,
                           text=True, env=env, timeout=timeout, **kwargs)  # type: ignore[call-overload]
 
@@ -49,8 +52,9 @@ def test_a_database_damaged_mid_file_stops_run_headless_with_one_line(data_dir: 
 def test_a_full_disk_is_one_clear_line_without_logging_tracebacks(data_dir: Path) -> None:
     assert mailmonitor(data_dir, "accounts", "list").returncode == 0
     csv = data_dir / "accounts.csv"
-    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port,signature\n"
-                   + "".join(f"u{i}@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,{'s' * 500}\n"
+    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port,signature,"
+                   "password\n"
+                   + "".join(f"u{i}@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,{'s' * 500},pw{i}\n"
                              for i in range(600)))
     limit = (data_dir / "mailmonitor.sqlite3").stat().st_size + 60_000
     log = data_dir / "logs" / "mailmonitor.log"

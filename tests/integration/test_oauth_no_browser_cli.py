@@ -36,14 +36,17 @@ def run(idp: IdentityProvider, tmp_path: Path) -> Iterator[Run]:
                 "MAILMONITOR_TEST_KEYRING_FILE": str(tmp_path / "keyring.json"),
                 "BROWSER": "false"})  # a browser that cannot open: none may be needed
 
-    def run_it(*args: str, rep: Callable[[str, object], bool] | None = None
-               ) -> tuple[int, str, str]:
+    def run_it(*args: str, rep: Callable[[str, object], bool] | None = None,
+               stdin: str | None = None) -> tuple[int, str, str]:
         out: list[str] = []
         errors: list[BaseException] = []
         with subprocess.Popen([sys.executable, "-m", "mailmonitor", *args], env=env, cwd=ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) as process:
             assert process.stdout is not None and process.stdin is not None
+            if stdin is not None:
+                process.stdin.write(stdin)
+                process.stdin.close()
 
             def follow() -> None:  # the rep reads the terminal as it is written
                 acted = rep is None
@@ -146,6 +149,6 @@ def test_no_browser_is_bad_input_where_there_is_no_sign_in(
     code, _, err = run(*add, "--no-browser")
     assert code == 3 and len(err.strip().splitlines()) == 1
     assert "--no-browser is for signing in to Google or Microsoft" in err
-    assert run(*add)[0] == 0
+    assert run(*add, "--password-stdin", stdin=user.password + "\n")[0] == 0
     code, _, err = run("accounts", "reconnect", user.email, "--no-browser")
     assert code == 3 and "signs in with a password: --no-browser is for" in err

@@ -646,3 +646,43 @@ def test_a_reply_that_never_ends_is_cut_off_after_a_few_megabytes(
     assert elapsed < 20  # bounded by bytes, before the time bound
     # what the server managed to push: the bound plus what sat in the sockets' buffers
     assert server.endless_bytes_sent < MAX_BYTES_PER_CHECK + 16_000_000
+
+
+@pytest.mark.parametrize("offered, used", [
+    ("CRAM-MD5 DIGEST-MD5 LOGIN PLAIN", "PLAIN"),
+    ("CRAM-MD5 LOGIN", "LOGIN"),
+    ("LOGIN PLAIN XOAUTH2", "PLAIN"),
+])
+def test_a_wrong_password_costs_the_server_one_failed_login_per_side(offered: str,
+                                                                      used: str) -> None:
+    # smtplib's login() would try each mechanism offered in turn: two or three failed logins
+    # for one wrong password. The probe tries exactly one.
+    result, server, _ = run("smtp", Script("smtp", auth_mechanisms=offered,
+                                           login="535 5.7.8 Authentication failed"))
+    assert_failed(result, "invalid_credentials", "auth")
+    assert [mechanism for mechanism, _ in server.auth] == [used]
+    assert sum(line.upper().startswith("AUTH") for line in server.received) == 1
+    result, server, _ = run("imap", Script("imap", login="NO [AUTHENTICATIONFAILED] Invalid "
+                                                         "credentials (Failure)"))
+    assert_failed(result, "invalid_credentials", "auth")
+    assert len(server.auth) == 1
+
+
+def test_a_sign_in_the_login_budget_holds_back_is_never_sent() -> None:
+    from mailmonitor.clock import FakeClock
+    from mailmonitor.services.monitoring.login_budget import LoginBudget
+
+    gate = LoginBudget(FakeClock()).for_mailbox(USER)
+    refusals = {"smtp": "535 5.7.8 Authentication failed",
+                "imap": "NO [AUTHENTICATIONFAILED] Invalid credentials"}
+    for n, protocol in enumerate(("smtp", "imap", "smtp", "imap")):
+        with ScriptedServer(Script(protocol, login=refusals[protocol])) as server:  # type: ignore[arg-type]
+            probe = probe_smtp if protocol == "smtp" else probe_imap
+            result = probe(Endpoint("127.0.0.1", server.port, "plain", USER, timeout=T,
+                                    gate=gate), PW)
+        if n < 3:  # three refusals: the budget of 127.0.0.1 is spent
+            assert result.reason == "invalid_credentials" and len(server.auth) == 1
+            continue
+        assert result.held == "held back: 3 failed logins to 127.0.0.1 in 10 min"
+        assert (result.ok, result.status, result.reason) == (False, "checking", None)
+        assert server.auth == [] and result.to_json()["held"] == result.held

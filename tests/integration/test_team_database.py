@@ -23,6 +23,7 @@ from mailmonitor.models import (
     Check,
     DomainAuth,
     Lead,
+    LoginFailure,
     MailboxLease,
     MailboxSync,
     Maintenance,
@@ -209,6 +210,7 @@ def fill_every_table() -> dict[str, int]:
     Maintenance.create(scope="mailbox", target=a.email, starts_at=now,
                        ends_at=now + timedelta(hours=2), note="moving servers")
     MailboxSync.create(account=a, uidvalidity=7, last_uid=42)
+    LoginFailure.create(server="imap.copy.example", mailbox=a.email, at=now)
     set_setting("grace_period_minutes", 90)
     MailboxLease.create(account=a, holder="laptop:1:ab", machine="laptop", expires_at=now)
     Runner.create(holder="laptop:1:ab", machine="laptop", pid=1, started_at=now,

@@ -39,7 +39,8 @@ def as_member(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 def add(cli: CLI, email: str) -> None:
     code, _, err = cli("accounts", "add", "--email", email, "--imap-host", "127.0.0.1",
                        "--imap-port", "993", "--imap-security", "ssl", "--smtp-host",
-                       "127.0.0.1", "--smtp-port", "465", "--smtp-security", "ssl")
+                       "127.0.0.1", "--smtp-port", "465", "--smtp-security", "ssl",
+                       "--password-stdin", stdin="pw\n")
     assert code == 0, err
 
 

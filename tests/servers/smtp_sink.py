@@ -15,7 +15,7 @@ from email.policy import compat32
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 __all__ = ["ReceivedMessage", "SmtpSink"]
 
@@ -52,6 +52,8 @@ class _Handler:
                 peer=peer,
             )
         )
+        if self._sink.stall_after_data:  # it has the message; its confirmation never comes
+            await asyncio.sleep(self._sink.stall_after_data)
         return "250 Message accepted for delivery"
 
 
@@ -66,14 +68,21 @@ class _EphemeralPortController(Controller):
 
 
 class SmtpSink:
-    """SMTP server on 127.0.0.1 (ephemeral port) that stores every message it accepts.
+    """SMTP server on 127.0.0.1 (ephemeral port) that stores every message it accepts. It
+    announces SMTPUTF8 (aiosmtpd's default). With `users` (address -> password) it also asks
+    for AUTH (PLAIN or LOGIN, without TLS: a test on loopback), like a provider's submission
+    port; tests that use it ignore aiosmtpd's warning about AUTH without TLS. With
+    `stall_after_data` it keeps each message that long before confirming it.
 
     Thread-safe: the server runs in aiosmtpd's thread, tests read from theirs.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 users: dict[str, str] | None = None, stall_after_data: float = 0.0) -> None:
         self.host = host
         self._requested_port = port
+        self.users = dict(users or {})
+        self.stall_after_data = stall_after_data  # seconds before it confirms a message
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._messages: list[ReceivedMessage] = []
@@ -88,16 +97,29 @@ class SmtpSink:
     def start(self) -> SmtpSink:
         if self._controller is not None:
             return self
+        auth: dict[str, Any] = {}
+        if self.users:
+            auth = {"authenticator": self._authenticate, "auth_required": True,
+                    "auth_require_tls": False}
         controller = _EphemeralPortController(
             _Handler(self),
             hostname=self.host,
             port=self._requested_port,
             ready_timeout=5.0,
             data_size_limit=50 * 1024 * 1024,
+            **auth,
         )
         controller.start()
         self._controller = controller
         return self
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                      mechanism: str, auth_data: Any) -> AuthResult:
+        if isinstance(auth_data, LoginPassword):
+            user = auth_data.login.decode("utf-8")
+            if self.users.get(user) == auth_data.password.decode("utf-8"):
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

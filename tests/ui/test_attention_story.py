@@ -19,7 +19,7 @@ import pytest
 
 from mailmonitor.cli.common import EXIT_CRITICAL, EXIT_OK
 from mailmonitor.clock import SystemClock
-from mailmonitor.models import close_db, open_db
+from mailmonitor.models import close_db, open_db, set_setting
 from mailmonitor.services.alerts import digest, outbox
 from mailmonitor.ui.main_window import MainWindow
 from tests.servers.certs import TestPKI
@@ -109,6 +109,13 @@ def test_one_model_behind_the_list_the_window_and_the_channel_through_a_disconne
     leads = tmp_path / "leads.csv"
     leads.write_text("email\n" + "".join(f"lead{i}@leads.test\n" for i in range(20)))
     assert cli("leads", "import", "Q4", str(leads))[0] == EXIT_OK
+    # The story is about what the rep is told: the login budget, which would hold back most of
+    # these checks of one server (a dozen refused sign-ins within seconds), is proven in
+    # test_login_budget_dovecot.py.
+    open_db(data_dir / "mailmonitor.sqlite3")
+    set_setting("login_budget_server", 100)
+    set_setting("login_budget_mailbox", 100)
+    close_db()
     view = Window(make_window, db)  # the rep's window, open from here on
     with WebhookReceiver() as receiver:
         assert cli("notify", "add", "Hooks", "--webhook", receiver.url())[0] == EXIT_OK

@@ -53,12 +53,19 @@ def one_account(cli: Cli) -> str:
 @pytest.mark.parametrize(("args", "message"), [
     (["nobody@example.com", "--name", "X"], "no account nobody@example.com"),
     (["not-an-address", "--name", "X"], "not a valid email address"),
-    (["rep@example.com", "--imap-port", "70000"], "out of range"),
+    (["rep@example.com", "--imap-port", "70000"], "IMAP port 70000 is too large"),
+    # 0 is a value out of range, not "nothing to change" (issue 22)
+    (["rep@example.com", "--imap-port", "0"], "IMAP port 0 is too small (at least 1)"),
     (["rep@example.com", "--imap-port", "abc"], "invalid int value"),
     (["rep@example.com", "--smtp-security", "tls"], "invalid choice"),
-    (["rep@example.com", "--daily-limit", "-1"], "between 0 and 100,000"),
-    (["rep@example.com", "--daily-limit", "99999999"], "between 0 and 100,000"),
+    (["rep@example.com", "--daily-limit", "-1"], "daily limit -1 is too small (at least 0"),
+    (["rep@example.com", "--daily-limit", "99999999"], "at most 100,000 emails a day"),
     (["rep@example.com", "--min-gap", "99999999"], "minimum gap"),
+    # the same ceiling as `accounts add` (edit allowed a week)
+    (["rep@example.com", "--min-gap", "86401"], "minimum gap 86401 is too large (at most "
+                                                "86,400 seconds)"),
+    (["rep@example.com", "--imap-host", ""], "the IMAP host is empty"),
+    (["rep@example.com", "--warmup", ""], "the warm-up is empty"),
     (["rep@example.com", "--warmup", "fast"], "START:STEP"),
     (["rep@example.com", "--ca-file", "/nonexistent.pem"], "does not exist"),
     (["rep@example.com", "--imap-host", "bad host"], "is not a host name or IP address"),
@@ -114,9 +121,14 @@ def steps_file(folder: Path, steps: list[dict[str, object]]) -> str:
     (["C", "--add-mailbox", "ghost@example.com"], "no account ghost@example.com"),
     (["C", "--remove-mailbox", "rep@example.com"], "needs at least one mailbox"),
     (["C", "--window", "mon-fri 9-5"], "sending hours"),
-    (["C", "--auto-reallocate", "soon"], "number of minutes or 'off'"),
-    (["C", "--auto-reallocate", "99999999"], "between 1 and"),
-    (["C", "--rename", "  "], "needs a name"),
+    (["C", "--auto-reallocate", "soon"], "--auto-reallocate 'soon' is not a whole number"),
+    (["C", "--auto-reallocate", "99999999"], "at most 43,200 minutes"),
+    # 1–43,200 or off: 0 is not "off", and was "nothing changed" with exit 0 (issue 22)
+    (["C", "--auto-reallocate", "0"], "--auto-reallocate 0 is too small (at least 1 minute)"),
+    (["C", "--auto-reallocate", ""], "--auto-reallocate is empty"),
+    (["C", "--rename", "  "], "the campaign name is empty"),
+    (["C", "--window", ""], "the sending window is empty"),
+    (["C", "--steps", ""], "the steps file (--steps) is empty"),
     (["C", "--add-mailbox", "rep@example.com"], "already sends for"),
     (["C"], "nothing to change"),
 ])
@@ -293,9 +305,10 @@ def test_the_command_line_connects_a_disconnected_address_again(cli: Cli, one_ac
 
 
 @pytest.mark.parametrize(("steps", "message"), [
-    ('[{"subject": "Hi", "body": "B", "delay_days": 1e300}]', "is too long (at most 3,650 days)"),
-    ('[{"subject": "Hi", "body": "B", "delay_days": NaN}]', "must be a number of days ≥ 0"),
-    ('[{"subject": "Hi", "body": "B", "delay_days": -1}]', "must be a number of days ≥ 0"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": 1e300}]',
+     "is too large (at most 3,650 days)"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": NaN}]', "delay_days nan is not a number"),
+    ('[{"subject": "Hi", "body": "B", "delay_days": -1}]', "is too small (at least 0 days)"),
     ("[" + ",".join(['{"subject": "Hi", "body": "B"}'] * 101) + "]", "is too many (at most 100)"),
 ])
 def test_steps_no_calendar_can_hold_are_refused(cli: Cli, one_account: str, data_dir: Path,

@@ -17,6 +17,7 @@ import pytest
 
 from mailmonitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mailmonitor.memory_keyring import MemoryKeyring
+from tests.factories import make_account
 from tests.unit.test_cli import IMAP_SMTP, add
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,8 @@ def one_line(err: str) -> bool:
                                                    "large (at most 100,000"),
     (["--daily-limit", "100001"], "at most 100,000"),
     (["--min-gap", "1000000000000"], "minimum gap 1000000000000 is too large"),
-    (["--warmup", "5:99999999999999999999"], "must look like START:STEP"),
+    (["--warmup", "5:99999999999999999999"], "warm-up step 99999999999999999999 is too large "
+                                             "(at most 100,000 more emails each day)"),
     (["--imap-host", "127.0.0.1:993"], "give the port with its own option"),
     (["--smtp-host", "http://evil/"], "SMTP host 'http://evil/' is not a host name"),
     (["--imap-host", "mail..example.com"], "is not a host name"),
@@ -61,10 +63,10 @@ def write_steps(path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("delay, message", [
-    ("1e7", "step 1 delay_days 10000000.0 is too long (at most 3,650 days)"),
-    ("Infinity", "step 1 delay_days inf is too long"),
-    ("NaN", "step 1 delay_days must be a number of days ≥ 0, not nan"),
-    ("-1", "must be a number of days ≥ 0"),
+    ("1e7", "step 1 delay_days 10000000.0 is too large (at most 3,650 days)"),
+    ("Infinity", "step 1 delay_days inf is too large"),
+    ("NaN", "step 1 delay_days nan is not a number"),
+    ("-1", "step 1 delay_days -1 is too small (at least 0 days)"),
     ('"3"', "must be a number of days ≥ 0, not '3'"),
 ])
 def test_a_delay_no_calendar_can_hold_is_refused(cli, tmp_path: Path, delay, message) -> None:
@@ -163,10 +165,10 @@ def test_campaign_mailboxes_and_check_find_addresses_by_any_case(cli, tmp_path: 
 def test_import_with_case_duplicates_is_refused(cli, tmp_path: Path) -> None:
     assert add(cli, "Sales@x.test") == EXIT_OK
     csv = tmp_path / "a.csv"
-    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port\n"
-                   "SALES@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n"
-                   "new@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n"
-                   "NEW@x.test,127.0.0.1,1143,plain,127.0.0.1,1587\n")
+    csv.write_text("email,imap_host,imap_port,imap_security,smtp_host,smtp_port,password\n"
+                   "SALES@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,pw\n"
+                   "new@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,pw\n"
+                   "NEW@x.test,127.0.0.1,1143,plain,127.0.0.1,1587,pw\n")
     code, _, err = cli("accounts", "import", str(csv))
     assert code == EXIT_USAGE and one_line(err)
     assert "line 2: SALES@x.test is already added" in err and "line 4: NEW@x.test appears twice" \
@@ -199,12 +201,14 @@ def test_plain_to_a_remote_host_needs_allow_plaintext(cli) -> None:
     remote = ["--imap-host", "mail.example.com", "--imap-port", "143", "--imap-security",
               "plain", "--smtp-host", "mail.example.com", "--smtp-port", "587",
               "--smtp-security", "starttls"]
-    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *remote)
+    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *remote, "--password-stdin",
+                       stdin="pw\n")
     assert code == EXIT_USAGE and one_line(err)
     assert ("IMAP security 'plain' would send the password unencrypted to mail.example.com; "
             "use ssl or starttls, or confirm with --allow-plaintext") in err
     assert accounts(cli) == []
-    code, _out, err = cli("accounts", "add", "--email", "a@ex.test", *remote, "--allow-plaintext")
+    code, _out, err = cli("accounts", "add", "--email", "a@ex.test", *remote, "--allow-plaintext",
+                          "--password-stdin", stdin="pw\n")
     assert code == EXIT_OK
     assert err == ("mailmonitor: warning: IMAP uses security 'plain': the password travels "
                    "unencrypted to mail.example.com\n")
@@ -214,7 +218,8 @@ def test_plain_to_a_remote_host_needs_allow_plaintext(cli) -> None:
 def test_plain_on_the_local_network_is_warned_and_on_loopback_silent(cli) -> None:
     lan = ["--imap-host", "192.168.1.10", "--imap-port", "143", "--imap-security", "plain",
            "--smtp-host", "127.0.0.1", "--smtp-port", "25", "--smtp-security", "plain"]
-    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *lan)
+    code, _, err = cli("accounts", "add", "--email", "a@ex.test", *lan, "--password-stdin",
+                       stdin="pw\n")
     assert code == EXIT_OK
     assert err == ("mailmonitor: warning: IMAP uses security 'plain': the password travels "
                    "unencrypted to 192.168.1.10\n")
@@ -233,7 +238,8 @@ def test_known_providers_need_no_host_options(cli) -> None:
 
 def test_a_given_host_keeps_the_reps_settings_for_that_side(cli) -> None:
     code, _, err = cli("accounts", "add", "--email", "rep@fastmail.com", "--imap-host",
-                       "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain")
+                       "127.0.0.1", "--imap-port", "1143", "--imap-security", "plain",
+                       "--password-stdin", stdin="app-pass\n")
     assert code == EXIT_OK, err
     (row,) = accounts(cli)
     assert row["imap"] == {"host": "127.0.0.1", "port": 1143, "security": "plain"}
@@ -265,9 +271,12 @@ def test_a_bad_keyring_backend_is_one_line(tmp_path: Path) -> None:
     assert add_run.stderr.startswith("mailmonitor: PYTHON_KEYRING_BACKEND='no.such.Backend' "
                                      "could not be loaded")
     assert one_line(add_run.stderr)
-    # an account stored without a password (no keyring needed): check cannot read its secret
-    assert subprocess.run([*base, "accounts", "add", "--email", "b@ex.test", *IMAP_SMTP],
-                          capture_output=True, env=env, timeout=60).returncode == EXIT_OK
+    # an account whose secret was stored earlier, with a working keyring: check cannot read it
+    from mailmonitor.models import close_db, open_db
+
+    open_db(tmp_path / "data" / "mailmonitor.sqlite3")
+    make_account("b@ex.test", status="connected")
+    close_db()
     check_run = subprocess.run([*base, "check"], capture_output=True, text=True, env=env,
                                timeout=60)
     assert check_run.returncode == EXIT_FAILED and one_line(check_run.stderr)
@@ -395,10 +404,12 @@ def test_100k_invalid_lead_rows_name_the_first_few_then_the_count(cli, tmp_path:
 def test_an_import_confirms_plaintext_per_row(cli, tmp_path: Path) -> None:
     csv = tmp_path / "a.csv"
     header = "email,imap_host,imap_port,imap_security,smtp_host,smtp_port,smtp_security"
-    csv.write_text(f"{header}\none@x.test,mail.example.com,143,plain,mail.example.com,465,ssl\n")
+    header += ",password"
+    csv.write_text(f"{header}\none@x.test,mail.example.com,143,plain,mail.example.com,465,ssl,"
+                   "pw\n")
     code, _, err = cli("accounts", "import", str(csv))
     assert code == EXIT_USAGE and "line 2: IMAP security 'plain' would send the password" in err
     csv.write_text(f"{header},allow_plaintext\n"
-                   "one@x.test,mail.example.com,143,plain,mail.example.com,465,ssl,yes\n")
+                   "one@x.test,mail.example.com,143,plain,mail.example.com,465,ssl,pw,yes\n")
     assert cli("accounts", "import", str(csv))[0] == EXIT_OK
     assert accounts(cli)[0]["imap"]["security"] == "plain"

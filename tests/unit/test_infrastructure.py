@@ -67,3 +67,40 @@ def test_migration_backs_up_the_file_and_is_atomic(data_dir: Path) -> None:
     backup_db = pw.SqliteDatabase(str(backups[0]))
     assert backup_db.execute_sql("SELECT email FROM account").fetchall() == [("keep@ex.test",)]
     backup_db.close()
+
+
+def test_library_records_lose_credentials_and_url_paths_whichever_handler_gets_them(
+        data_dir: Path) -> None:
+    """urllib3 names a request's URL, psycopg2 a connection string, requests an Authorization
+    header: every record is redacted where it is made, so even a handler mailmonitor did not
+    install (a library's, a test's) never sees a credential or a URL's path."""
+    path = setup_logging(data_dir)
+    register_secret("/hooks/T0SECRET1/B0SECRET2")  # a webhook path, as its channel registers
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    foreign = Collect()
+    logging.getLogger("urllib3").addHandler(foreign)
+    try:
+        logging.getLogger("urllib3.connection").warning(
+            "Failed to parse headers (url=%s): %s",
+            "http://127.0.0.1:8080/hooks/T0SECRET1/B0SECRET2?token=x", "[defect]")
+        logging.getLogger("urllib3.connectionpool").warning(
+            '%s://%s:%s "%s %s %s" %s', "https", "hooks.example", 443, "POST",
+            "/hooks/T0SECRET1/B0SECRET2", "HTTP/1.1", 200)
+        logging.getLogger("psycopg2").error(
+            "could not connect: postgresql://mm:hunter2-db@10.0.0.5:5432/mm")
+        logging.getLogger("requests").warning("headers {'Authorization': 'Bearer ya29.tok'}")
+    finally:
+        logging.getLogger("urllib3").removeHandler(foreign)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = path.read_text() + "\n".join(seen)
+    for secret in ("SECRET", "hunter2-db", "ya29.tok", "token=x"):
+        assert secret not in text
+    assert "(url=http://127.0.0.1:8080/…): [defect]" in text
+    assert "postgresql://10.0.0.5:5432/…" in text
+    assert len(seen) == 2 and seen[1] == 'https://hooks.example:443 "POST [redacted] HTTP/1.1" 200'

@@ -49,8 +49,9 @@ def test_the_service_sets_bounds_and_clears_a_mailboxs_own_period(
         {"password_rotation_days": 1}
     assert validate_edit(box, AccountEdit(password_rotation_days=3650)) == \
         {"password_rotation_days": 3650}
-    for bad, words in ((0, "between 1 and 3,650"), (3651, "between 1 and 3,650"),
-                       (-5, "between 1 and 3,650"), ("soon", "is not a whole number")):
+    for bad, words in ((0, "0 is too small \\(at least 1 day\\)"),
+                       (3651, "3651 is too large \\(at most 3,650 days\\)"),
+                       (-5, "-5 is too small"), ("soon", "is not a whole number")):
         with pytest.raises(InvalidInput, match=words):
             validate_edit(box, AccountEdit(password_rotation_days=bad))
     with pytest.raises(InvalidInput, match="both"):
@@ -109,11 +110,11 @@ def test_the_command_line_sets_and_clears_the_period_and_lists_it(
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("0", "between 1 and 3,650, not 0"),
-    ("3651", "between 1 and 3,650, not 3,651"),
-    ("-1", "between 1 and 3,650"),
+    ("0", "password reminder 0 is too small (at least 1 day)"),
+    ("3651", "password reminder 3651 is too large (at most 3,650 days)"),
+    ("-1", "password reminder -1 is too small"),
     ("soon", "'soon' is not a whole number"),
-    ("", "is not a whole number"),
+    ("", "password reminder is empty"),
 ])
 def test_a_bad_period_is_one_line_exit_3_and_changes_nothing(
         cli: Cli, one_account: str, value: str, message: str) -> None:

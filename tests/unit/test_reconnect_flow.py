@@ -166,8 +166,8 @@ def test_invalid_warmup_settings_are_refused(broken) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id)
     flow.edit_warmup()
-    with pytest.raises(FlowError, match="daily limit"):
-        flow.set_settings(SendingSettings(daily_limit=0))
+    with pytest.raises(FlowError, match="Daily limit 100001 is too large"):
+        flow.set_settings(SendingSettings(daily_limit=100_001))
     assert flow.page is Page.EDIT_WARMUP
 
 

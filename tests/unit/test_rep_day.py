@@ -86,7 +86,7 @@ def test_warm_up_days_count_in_the_reps_zone(db: Path) -> None:
     account = create_account(AccountSpec(
         email="tokyo@example.com", imap_host="imap.example.com", imap_port=993,
         smtp_host="smtp.example.com", smtp_port=465, daily_limit=100, warmup=(5, 5)
-    ).validated(), None, now)
+    ).validated(), "app-password", now)
     assert reload(account).warmup_started_on == date(2026, 11, 24)
     account.status = "connected"
     account.save()

@@ -46,8 +46,11 @@ def test_sending_settings_are_stored_and_announced(db: Path, clock: FakeClock,
 def test_impossible_sending_settings_store_nothing(db: Path, clock: FakeClock,
                                                    announced: list[int]) -> None:
     ava = make_account("ava@ex.test", daily_limit=40)
-    with pytest.raises(InvalidInput, match="daily limit must be at least 1"):
-        save_sending_settings(ava.id, SendingSettings(daily_limit=0), clock.now())
+    with pytest.raises(InvalidInput, match=r"Daily limit 100001 is too large \(at most "
+                                           r"100,000 emails a day\)\. Minimum gap -1 is too "
+                                           r"small"):
+        save_sending_settings(ava.id, SendingSettings(daily_limit=100_001, min_gap_seconds=-1),
+                              clock.now())
     assert reload(ava).daily_limit == 40
     assert announced == []
 

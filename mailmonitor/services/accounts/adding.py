@@ -1,4 +1,9 @@
-"""Adding accounts (one, or many from a CSV). The secret goes to the keyring, never the database."""
+"""Adding accounts (one, or many from a CSV). The secret goes to the keyring, never the database.
+
+Every value goes through the one table of bounds (`common.bounds`), whichever path it came
+by (`accounts add`, `accounts import`, the Add mailbox dialog). A port left out is the usual
+one for its security (993 / 143 for IMAP, 465 / 587 / 25 for SMTP); a password mailbox without a
+password is refused (it could never connect)."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from pathlib import Path
 
 from mailmonitor.logsetup import register_secret
 from mailmonitor.models import Account, Status, account_by_email, db
-from mailmonitor.services.accounts.providers import PRESETS, preset_for_email
+from mailmonitor.services.accounts.providers import PRESETS, preset_for_email, standard_port
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.rep_day import rep_today
 from mailmonitor.services.common.validation import (
     InvalidInput,
@@ -35,10 +41,10 @@ class AccountSpec:
     name: str = ""
     kind: str = "imap"
     imap_host: str = ""
-    imap_port: int = 0
+    imap_port: int | str | None = None  # None: the usual port for the security
     imap_security: str = ""
     smtp_host: str = ""
-    smtp_port: int = 0
+    smtp_port: int | str | None = None
     smtp_security: str = ""
     username: str = ""
     ca_file: str | None = None
@@ -60,26 +66,29 @@ class AccountSpec:
         if preset is not None:
             if self.kind != "imap" or not self.imap_host:
                 self.imap_host = self.imap_host or preset.imap_host
-                self.imap_port = self.imap_port or preset.imap_port
+                if _absent(self.imap_port):
+                    self.imap_port = preset.imap_port
                 self.imap_security = self.imap_security or preset.imap_security
             if self.kind != "imap" or not self.smtp_host:
                 self.smtp_host = self.smtp_host or preset.smtp_host
-                self.smtp_port = self.smtp_port or preset.smtp_port
+                if _absent(self.smtp_port):
+                    self.smtp_port = preset.smtp_port
                 self.smtp_security = self.smtp_security or preset.smtp_security
-        if not self.imap_host:
-            raise InvalidInput("the IMAP host is missing (--imap-host)")
-        if not self.smtp_host:
-            raise InvalidInput("the SMTP host is missing (--smtp-host)")
-        self.imap_host = validate_host(self.imap_host, "IMAP host")
-        self.smtp_host = validate_host(self.smtp_host, "SMTP host")
-        if not self.imap_port:
-            raise InvalidInput("the IMAP port is missing (--imap-port)")
-        if not self.smtp_port:
-            raise InvalidInput("the SMTP port is missing (--smtp-port)")
-        self.imap_port = validate_port(self.imap_port, "IMAP port")
-        self.smtp_port = validate_port(self.smtp_port, "SMTP port")
-        self.imap_security = validate_security(self.imap_security or "ssl", "IMAP security")
-        self.smtp_security = validate_security(self.smtp_security or "ssl", "SMTP security")
+        self.name = bounds.text("sender_name", self.name)
+        self.signature = bounds.text("signature", self.signature)
+        self.username = bounds.text("username", self.username)
+        for proto in ("imap", "smtp"):
+            upper = proto.upper()
+            host = getattr(self, f"{proto}_host")
+            if not (host or "").strip():
+                raise InvalidInput(f"the {upper} host is missing (--{proto}-host)")
+            setattr(self, f"{proto}_host", validate_host(host, f"{upper} host"))
+            security = validate_security(getattr(self, f"{proto}_security") or "ssl",
+                                         f"{upper} security")
+            setattr(self, f"{proto}_security", security)
+            port = getattr(self, f"{proto}_port")
+            setattr(self, f"{proto}_port", standard_port(proto, security) if _absent(port)
+                    else validate_port(port, f"{upper} port"))
         for proto, host, security in (("IMAP", self.imap_host, self.imap_security),
                                       ("SMTP", self.smtp_host, self.smtp_security)):
             if security == "plain" and not is_local_host(host) and not self.allow_plaintext:
@@ -100,6 +109,9 @@ class AccountSpec:
             self.daily_limit = validate_daily_limit(self.daily_limit)
         if self.min_gap_seconds is not None:
             self.min_gap_seconds = validate_min_gap(self.min_gap_seconds)
+        if self.warmup is not None:
+            self.warmup = (bounds.number("warmup_start", self.warmup[0]),
+                           bounds.number("warmup_step", self.warmup[1]))
         return self
 
     def plaintext_warnings(self) -> list[str]:
@@ -109,6 +121,39 @@ class AccountSpec:
                 for proto, host, security in (("IMAP", self.imap_host, self.imap_security),
                                               ("SMTP", self.smtp_host, self.smtp_security))
                 if security == "plain" and not is_loopback_host(host)]
+
+
+def _absent(port: int | str | None) -> bool:
+    """A port left out (None, or an empty CSV cell); 0 is a value, and out of range."""
+    return port is None or (isinstance(port, str) and not port.strip())
+
+
+def check_password(spec: AccountSpec, password: str | None) -> None:
+    """A mailbox that signs in with a password needs one: stored without it, it could never
+    connect. Raises InvalidInput (Google and Microsoft mailboxes without one sign in through
+    the browser)."""
+    if auth_method_for(spec, password is not None) == "oauth2":
+        return
+    if password is None:
+        browser = (" — or --kind gmail to sign in through the browser"
+                   if preset_for_email(spec.email) is PRESETS.get("gmail") else
+                   " — or --kind microsoft to sign in through the browser"
+                   if preset_for_email(spec.email) is PRESETS.get("microsoft") else "")
+        raise InvalidInput(f"{spec.email} signs in with a password, and none was given "
+                           f"(--password-stdin, or a password column){browser}")
+    bounds.text("password", password)
+
+
+def check_can_add(spec: AccountSpec, password: str | None) -> Account | None:
+    """Raises InvalidInput when this mailbox cannot be added (already added; a password one
+    without a password); returns the account it would connect again (two-step, §5), if any."""
+    existing = account_by_email(spec.email)
+    if existing is not None and existing.detached_at is None:
+        raise InvalidInput(f"{spec.email} is already added"
+                           + (f" (as {existing.email})" if existing.email != spec.email else "")
+                           + " (change its settings with `mailmonitor accounts edit`)")
+    check_password(spec, password)
+    return existing
 
 
 def auth_method_for(spec: AccountSpec, has_password: bool) -> str:
@@ -126,13 +171,9 @@ def clean_password(spec: AccountSpec, password: str) -> str:
 
 def create_account(spec: AccountSpec, password: str | None, now: datetime) -> Account:
     """Store a validated account; the password (if any) goes to the keyring first, so a keyring
-    failure stores nothing."""
-    existing = account_by_email(spec.email)
+    failure stores nothing. A password mailbox without a password is refused."""
+    existing = check_can_add(spec, password)
     if existing is not None:
-        if existing.detached_at is None:
-            raise InvalidInput(f"{spec.email} is already added"
-                               + (f" (as {existing.email})" if existing.email != spec.email else "")
-                               + " (change its settings with `mailmonitor accounts edit`)")
         return connect_again(existing, spec, password, now)
     if password is not None:
         password = clean_password(spec, password)
@@ -214,26 +255,27 @@ ACCOUNT_CSV_COLUMNS = {
     "signature", "allow_plaintext",
 }
 def spec_from_row(row: dict[str, str]) -> tuple[AccountSpec, str | None]:
+    """One CSV row, checked like `accounts add` (the same table of bounds); an empty cell is
+    a value left out."""
     spec = AccountSpec(
         email=row.get("email", ""), name=row.get("name", ""), kind=row.get("kind") or "imap",
-        imap_host=row.get("imap_host", ""), imap_port=int(row["imap_port"])
-        if row.get("imap_port", "").isdigit() else 0,
+        imap_host=row.get("imap_host", ""), imap_port=row.get("imap_port") or None,
         imap_security=row.get("imap_security", ""), smtp_host=row.get("smtp_host", ""),
-        smtp_port=int(row["smtp_port"]) if row.get("smtp_port", "").isdigit() else 0,
+        smtp_port=row.get("smtp_port") or None,
         smtp_security=row.get("smtp_security", ""), username=row.get("username", ""),
         ca_file=row.get("ca_file") or None, signature=row.get("signature", ""),
         allow_plaintext=row.get("allow_plaintext", "").strip().lower() in ("1", "yes", "true"),
     )
-    for column in ("imap_port", "smtp_port"):
-        if row.get(column) and not row[column].isdigit():
-            raise InvalidInput(f"{column} {shown(row[column])} is not a port number")
     if row.get("daily_limit"):
         spec.daily_limit = validate_daily_limit(row["daily_limit"])
     if row.get("min_gap"):
         spec.min_gap_seconds = validate_min_gap(row["min_gap"])
     if row.get("warmup"):
         spec.warmup = parse_warmup(row["warmup"])
-    return spec.validated(), (row.get("password") or None)
+    spec.validated()
+    password = row.get("password") or None
+    check_password(spec, password)
+    return spec, password
 
 
 def import_accounts(path: Path, now: datetime) -> list[Account]:

@@ -23,8 +23,8 @@ from mailmonitor.logsetup import redact, register_secret
 from mailmonitor.models import Account
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_email, preset_for_host
-from mailmonitor.services.common.reasons import REASONS, Status, label_for
-from mailmonitor.services.monitoring.account_state import ProbeLike
+from mailmonitor.services.common.reasons import REASONS, Status, advice_for, label_for
+from mailmonitor.services.monitoring.account_state import ProbeLike, held_words
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
 OAUTH_NOT_CONFIGURED = (
@@ -53,13 +53,24 @@ class TestOutcome:
     smtp_latency_ms: int
     imap_detail: str
     smtp_detail: str
+    # The login budget held a sign-in back: nothing was learned ("held back: 3 failed logins
+    # to imap.x in 10 min"); `ok` is False, `reason` None.
+    held: str | None = None
 
     @property
     def label(self) -> str:
-        return label_for(self.status, self.reason)
+        return "Held back" if self.held else label_for(self.status, self.reason)
 
     @classmethod
     def of(cls, imap: ProbeLike, smtp: ProbeLike) -> TestOutcome:
+        held = held_words(imap, smtp)
+        if held is not None:
+            return cls(
+                ok=False, status=Status.CHECKING.value, reason=None, detail=held,
+                imap_ok=bool(imap.ok), smtp_ok=bool(smtp.ok),
+                imap_latency_ms=int(imap.latency_ms or 0),
+                smtp_latency_ms=int(smtp.latency_ms or 0), imap_detail=redact(imap.detail or ""),
+                smtp_detail=redact(smtp.detail or ""), held=held)
         merged = combine(Outcome(imap.status, imap.reason, imap.detail),
                          Outcome(smtp.status, smtp.reason, smtp.detail))
         ok = bool(imap.ok and smtp.ok)
@@ -194,8 +205,10 @@ class ConnectionTestFlow(Generic[PageT]):
         """What to do after a failed test, specific to the reason and the provider."""
         if self.last_test is None or self.last_test.ok:
             return []
+        if self.last_test.held:
+            return held_help(self.last_test.held)
         return failure_help(self.tested_account(), self.last_test.reason,
-                            diagnostics=self.OFFERS_DIAGNOSTICS)
+                            diagnostics=self.OFFERS_DIAGNOSTICS, answer=self.last_test.detail)
 
     def _forget_passwords(self) -> None:
         self._password = self._tested_password = None
@@ -217,18 +230,26 @@ def _is_microsoft(account: Account) -> bool:
                 or account.imap_host.endswith(("office365.com", "outlook.com")))
 
 
+def held_help(words: str) -> list[str]:
+    """After a test the login budget held back: what happened and what to do."""
+    return [f"{words[0].upper()}{words[1:]}: mailmonitor makes no more sign-in attempts there "
+            "for now, so that the server does not block this computer.",
+            "Check the password, then test again in a few minutes."]
+
+
 DIAGNOSTICS_HINT = ("Still stuck? “Copy diagnostics” copies a report without passwords for a "
                     "support request.")
 
 
-def failure_help(account: Account, reason_code: str | None, diagnostics: bool = True
-                 ) -> list[str]:
+def failure_help(account: Account, reason_code: str | None, diagnostics: bool = True,
+                 answer: str = "") -> list[str]:
     """Plain sentences after a failed test, most useful first; with `diagnostics` (the page
-    has a “Copy diagnostics” button) the last one points to it."""
+    has a “Copy diagnostics” button) the last one points to it. `answer`: the server's words
+    (a known provider change they mark is named, with its fix)."""
     info = REASONS.get(reason_code or "")
     lines: list[str] = []
     if info is not None:
-        lines.append(f"{info.label}: {info.advice}")
+        lines.append(f"{info.label}: {advice_for(reason_code, answer)}")
     google, microsoft = _is_google(account), _is_microsoft(account)
     if reason_code in ("invalid_credentials", "app_password_required"):
         if google:

@@ -17,13 +17,15 @@ from typing import Any
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.logsetup import register_secret
-from mailmonitor.models import Account, Check, db
+from mailmonitor.models import Account, Check, account_by_email, db
 from mailmonitor.services.accounts.adding import AccountSpec, clean_password
 from mailmonitor.services.alerts import warnings
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.rep_day import rep_today
 from mailmonitor.services.common.validation import (
     InvalidInput,
+    normalize_email,
     validate_host,
     validate_port,
     validate_security,
@@ -32,12 +34,14 @@ from mailmonitor.services.monitoring.account_state import ProbeLike, record_chec
 
 SERVER_FIELDS = ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
                  "smtp_security", "username", "ca_file")
-MAX_DAILY_LIMIT = 100_000  # no mailbox provider lets one mailbox send more in a day
-MAX_MIN_GAP_SECONDS = 7 * 24 * 3600
-MAX_WARMUP = 10_000
-MAX_NAME = 200
-MAX_SIGNATURE = 10_000
-MIN_ROTATION_DAYS, MAX_ROTATION_DAYS = 1, 3650  # a password reminder: a day to ten years
+# The one table of bounds (common.bounds) holds every range; these names are the window's.
+MAX_DAILY_LIMIT = bounds.NUMBERS["daily_limit"].high
+MAX_MIN_GAP_SECONDS = bounds.NUMBERS["min_gap_seconds"].high
+MAX_WARMUP = bounds.NUMBERS["warmup_start"].high
+MAX_NAME = bounds.TEXTS["sender_name"].longest
+MAX_SIGNATURE = bounds.TEXTS["signature"].longest
+MIN_ROTATION_DAYS = bounds.NUMBERS["password_rotation_days"].low
+MAX_ROTATION_DAYS = bounds.NUMBERS["password_rotation_days"].high
 ROTATION_DEFAULT = "default"  # the CLI's word for "follow the team-wide period again"
 
 
@@ -66,17 +70,19 @@ class AccountEdit:
     password_rotation_default: bool = False
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) in (None, False) for f in fields(self))
+        """Nothing asked for (a 0 or an empty text is asked for, and checked)."""
+        return all(getattr(self, f.name) is None or getattr(self, f.name) is False
+                   for f in fields(self))
 
 
-def _bounded(value: int | str, low: int, high: int, what: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{what} {value!r} is not a whole number") from None
-    if not low <= number <= high:
-        raise InvalidInput(f"{what} must be between {low:,} and {high:,}, not {number:,}")
-    return number
+def find_account(address: str) -> Account:
+    """The mailbox at this address, in any case. None there is bad input (the command line's
+    exit 3, like an unknown campaign), with one line."""
+    email = normalize_email(address)
+    account = account_by_email(email)
+    if account is None:
+        raise InvalidInput(f"no account {email} (see `mailmonitor accounts list`)")
+    return account
 
 
 def _ca_file(value: str) -> str | None:
@@ -98,19 +104,14 @@ def validate_edit(account: Account, edit: AccountEdit) -> dict[str, Any]:
     """The account fields to write, each checked; raises InvalidInput (nothing is changed)."""
     changes: dict[str, Any] = {}
     if edit.name is not None:
-        name = edit.name.strip()
-        if len(name) > MAX_NAME or "\n" in name or "\r" in name:
-            raise InvalidInput(f"the sender name must be one line of at most {MAX_NAME} "
-                               "characters")
-        changes["name"] = name
+        changes["name"] = bounds.text("sender_name", edit.name)
     if edit.signature is not None:
-        if len(edit.signature) > MAX_SIGNATURE:
-            raise InvalidInput(f"the signature must be at most {MAX_SIGNATURE:,} characters")
-        changes["signature"] = edit.signature
+        changes["signature"] = bounds.text("signature", edit.signature)
     for proto in ("imap", "smtp"):
         label = proto.upper()
         host = getattr(edit, f"{proto}_host")
         if host is not None:
+            bounds.required(f"{proto}_host", host)
             changes[f"{proto}_host"] = validate_host(host, f"{label} host")
         port = getattr(edit, f"{proto}_port")
         if port is not None:
@@ -119,30 +120,25 @@ def validate_edit(account: Account, edit: AccountEdit) -> dict[str, Any]:
         if security is not None:
             changes[f"{proto}_security"] = validate_security(security, f"{label} security")
     if edit.username is not None:
-        username = edit.username.strip()
-        if len(username) > 320 or any(c in username for c in "\r\n\t "):
-            raise InvalidInput(f"user name {edit.username!r} is not valid")
-        changes["username"] = username
+        changes["username"] = bounds.text("username", edit.username)
     if edit.ca_file is not None:
         changes["ca_file"] = _ca_file(edit.ca_file)
     if edit.password is not None:
         if account.is_oauth:
             raise InvalidInput(f"{account.email} signs in through the browser; use `mailmonitor "
                                "accounts reconnect` instead of a password")
-        if not edit.password or "\n" in edit.password or len(edit.password) > 1000:
-            raise InvalidInput("the password must be one non-empty line")
+        bounds.text("password", edit.password)
     if edit.daily_limit is not None:
-        changes["daily_limit"] = _bounded(edit.daily_limit, 0, MAX_DAILY_LIMIT, "daily limit")
+        changes["daily_limit"] = bounds.number("daily_limit", edit.daily_limit)
     if edit.min_gap_seconds is not None:
-        changes["min_gap_seconds"] = _bounded(edit.min_gap_seconds, 0, MAX_MIN_GAP_SECONDS,
-                                              "minimum gap (seconds)")
+        changes["min_gap_seconds"] = bounds.number("min_gap_seconds", edit.min_gap_seconds)
     if edit.warmup_off and edit.warmup is not None:
         raise InvalidInput("the warm-up cannot be both set and off")
     if edit.warmup_off:
         changes.update(warmup_start=None, warmup_step=None, warmup_started_on=None)
     elif edit.warmup is not None:
-        start = _bounded(edit.warmup[0], 1, MAX_WARMUP, "warm-up start")
-        step = _bounded(edit.warmup[1], 0, MAX_WARMUP, "warm-up step")
+        start = bounds.number("warmup_start", edit.warmup[0])
+        step = bounds.number("warmup_step", edit.warmup[1])
         changes.update(warmup_start=start, warmup_step=step)
     if edit.password_rotation_days is not None or edit.password_rotation_default:
         changes["password_rotation_days"] = _rotation_days(account, edit)
@@ -160,8 +156,7 @@ def _rotation_days(account: Account, edit: AccountEdit) -> int | None:
     if edit.password_rotation_default:
         return None
     assert edit.password_rotation_days is not None
-    return _bounded(edit.password_rotation_days, MIN_ROTATION_DAYS, MAX_ROTATION_DAYS,
-                    "the password reminder (days)")
+    return bounds.number("password_rotation_days", edit.password_rotation_days)
 
 
 def rotation_option(text: str) -> tuple[int | str | None, bool]:

@@ -23,6 +23,10 @@ view rather than of each rule):
 - **silences**: a mailbox inside a maintenance window gives no condition of its own; a condition
   of only muted mailboxes is kept, marked muted, so the list can show it greyed out and the
   channels stay quiet.
+- **provider changes seen coming**: a dated change of a provider (services/common/policies.py)
+  that hits mailboxes of the team is one warning naming them, from `policy_warning_days` before
+  its date until no mailbox fits it any more; a mailbox it already broke is named by its own
+  card, whose advice names the change.
 - **order**: deadlines first (soonest first), then broken mailboxes that hold leads, then other
   critical conditions, then warnings, then notes; muted ones last.
 
@@ -35,9 +39,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
-from mailmonitor.services.common.reasons import REASONS, SENDING_REASONS, Status, label_for
+from mailmonitor.services.common.policies import UPCOMING, Change, MailboxProfile, hits_each
+from mailmonitor.services.common.reasons import SENDING_REASONS, Status, advice_for, label_for
 from mailmonitor.wording import count, verb
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
@@ -55,6 +60,10 @@ CHECK_SENT = "check_sent"
 RESUME_CAMPAIGN = "resume_campaign"
 SHOW_LEADS = "show_leads"
 NOTIFICATIONS = "notifications"
+SWITCH_SIGN_IN = "switch_sign_in"  # a provider stops the mailbox's way of signing in
+EDIT_SENDING = "edit_sending"  # its daily limits
+
+POLICY_KIND = "provider_change"
 
 SENDING_LIMIT_REASON = "sending_limit"
 
@@ -144,12 +153,27 @@ class ChannelFacts:
 
 
 @dataclass(frozen=True)
+class PolicyMailbox:
+    """A mailbox as the provider changes see it (every live mailbox: a healthy one can be hit)."""
+
+    id: int
+    status: str
+    profile: MailboxProfile
+    muted: bool = False
+
+    @property
+    def email(self) -> str:
+        return self.profile.email
+
+
+@dataclass(frozen=True)
 class Thresholds:
     min_failures: int = 2  # transient trouble: failed checks before it needs the rep …
     min_minutes: float = 5.0  # … and how long it lasted
     cert_warning_days: int = 14
     sign_in_warning: timedelta = timedelta(days=1)
     password_warning: timedelta = timedelta(days=3)
+    policy_warning_days: int = 30  # a provider change is announced this long before its date
 
 
 def _utc_words(moment: datetime) -> str:
@@ -166,6 +190,9 @@ class AttentionState:
     keyring_problem: str | None = None
     keyring_since: datetime | None = None
     everything_muted: bool = False
+    # The providers' dated changes (services/common/policies.py) and the mailboxes they may hit.
+    changes: tuple[Change, ...] = ()
+    policy_mailboxes: tuple[PolicyMailbox, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
     # The rep's clock for the words ("Mon 14:02"); UTC when none is given (tests, the CLI's
     # machine values stay in `deadline`).
@@ -336,7 +363,7 @@ def _broken_conditions(state: AttentionState, campaigns: dict[int, CampaignFacts
         else:
             title = (f"{len(members)} mailboxes on {members[0].server or 'one server'} "
                      f"{'stopped sending' if held else 'are disconnected'}: {label}")
-        advice = REASONS[reason].advice if reason in REASONS else ""
+        advice = advice_for(reason, "\n".join(m.detail for m in members))
         if len(members) > 1:
             advice = f"{_names(m.email for m in members)}. {advice}"
         at_risk = [m for m in members if m.at_risk and m.stop_at is not None]
@@ -474,6 +501,40 @@ def _domain_conditions(state: AttentionState) -> list[Condition]:
     return found
 
 
+def policy_conditions(changes: Iterable[Change], mailboxes: Iterable[PolicyMailbox],
+                      now: datetime, warning_days: int) -> list[Condition]:
+    """One warning per provider change that hits mailboxes of the team: from `warning_days`
+    before its date (with the date as the deadline) and, once in effect, for as long as mailboxes
+    still fit it. A mailbox disconnected by an answer that carries the change's marker is left
+    out: its own card names the change (inhibition). Mailboxes the rep stopped are not hit."""
+    today = now.date()
+    pool = sorted((m for m in mailboxes if m.status != Status.STOPPED.value),
+                  key=lambda m: m.email.lower())
+    profiles = [m.profile for m in pool]
+    found = []
+    for change in changes:
+        if today < change.effective - timedelta(days=warning_days):
+            continue
+        hit = [m for m, status in zip(pool, hits_each(change, profiles, today), strict=True)
+               if status is not None
+               and not (m.status == Status.DISCONNECTED.value and change.marks(m.profile.answer))]
+        if not hit:
+            continue
+        loud = [m for m in hit if not m.muted]
+        members, muted = (loud, False) if loud else (hit, True)
+        upcoming = change.status_on(today) == UPCOMING
+        title = (f"{change.provider}: {change.title} from {change.date_words}" if upcoming else
+                 f"{change.provider}: {change.title} (in effect since {change.date_words})")
+        who = _names(m.email for m in members)
+        found.append(Condition(
+            key=f"policy:{change.id}", kind=POLICY_KIND, severity=WARNING, title=title,
+            message=f"{change.what} It hits {who}. {change.fix}",
+            mailboxes=tuple(m.email for m in members), account_ids=tuple(m.id for m in members),
+            deadline=datetime.combine(change.effective, time()) if upcoming else None,
+            action=change.action, muted=muted))
+    return found
+
+
 # --- campaigns and the rest -------------------------------------------------------------------
 
 def _about_campaign(c: CampaignFacts, cause: str, kind: str, severity: str, title: str,
@@ -551,6 +612,8 @@ def derive(state: AttentionState) -> list[Condition]:
     conditions += _mailbox_warnings(state, campaigns)
     conditions += _certificate_conditions(state)
     conditions += _domain_conditions(state)
+    conditions += policy_conditions(state.changes, state.policy_mailboxes, state.now,
+                                    state.thresholds.policy_warning_days)
     conditions += _campaign_conditions(state, explained)
     conditions += _system_conditions(state)
     return sorted(conditions, key=Condition.sort_key)

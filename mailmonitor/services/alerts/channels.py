@@ -13,6 +13,11 @@
 Every transport calls `on_handover` (which commits) right before the last byte of the message
 goes out: before it, a failed delivery provably did not arrive and is retried; after it, the
 receiver may have it and it is never sent again on a guess (outbox.py).
+
+Each delivery has one total deadline (`deadline.py`: connect, TLS, the request and the whole
+answer; 20 s by default), and an answer counts only when it is complete and well-formed: a
+receiver that cuts its answer off (``200 OK\r\nContent-Len`` and close) has not confirmed
+anything, so the message may have arrived (`unknown`), never "sent".
 """
 
 from __future__ import annotations
@@ -21,28 +26,34 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import smtplib
+import socket
+import ssl
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import requests
-
 from mailmonitor import __version__
-from mailmonitor.logsetup import redact
-from mailmonitor.models import Account, NotifyChannel, Status
+from mailmonitor.logsetup import redact, register_secret
+from mailmonitor.models import Account, NotifyChannel, Status, db
+from mailmonitor.services.alerts import http_post
+from mailmonitor.services.alerts.deadline import Deadline, DeadlinePassed
+from mailmonitor.services.alerts.http_post import NotHandedOver
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.auth.refresh import oauth_token_provider
+from mailmonitor.services.common.validation import address_header, needs_smtputf8
 from mailmonitor.services.monitoring.checker import credentials_for
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import sender as smtp
 
-MAX_RESPONSE_BYTES = 4096  # what is read of a receiver's answer
+DELIVERY_DEADLINE = 20.0  # seconds for a whole delivery, connect to the answer's last byte
 USER_AGENT = f"mailmonitor/{__version__}"
 SIGNATURE_HEADER = "X-Mailmonitor-Signature"
 TIMESTAMP_HEADER = "X-Mailmonitor-Timestamp"
@@ -90,7 +101,22 @@ def channel_url(channel: NotifyChannel) -> str:
     if not url:
         raise DeliveryError("The webhook address is missing from the keyring: remove this "
                             "channel and add it again")
+    register_url(url)
     return url
+
+
+SECRET_PATH_LENGTH = 16  # a shorter path ("/hook") carries no token, and would mangle words
+
+
+def register_url(url: str) -> None:
+    """A webhook URL (and a path long enough to carry a token, which libraries log on their
+    own) is a secret: no log line or message may carry it (logsetup.redact)."""
+    register_secret(url)
+    parts = urlsplit(url)
+    if len(parts.path) >= SECRET_PATH_LENGTH:
+        register_secret(parts.path)
+    if parts.query:
+        register_secret(parts.query)
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -156,24 +182,26 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 # --- HTTP -------------------------------------------------------------------------------------
 
-class HandoverBody:
-    """A request body whose last byte is written only after `on_handover` has run: a receiver
-    cannot act on a request before its body is complete (Content-Length)."""
-
-    def __init__(self, data: bytes, on_handover: Callable[[], None]) -> None:
-        self.data = data
-        self.on_handover = on_handover
-        self.handed_over = False
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __iter__(self) -> Iterator[bytes]:
-        if len(self.data) > 1:
-            yield self.data[:-1]
-        self.on_handover()
-        self.handed_over = True
-        yield self.data[-1:]
+def post_json(url: str, payload: dict[str, Any], on_handover: Callable[[], None],
+              deadline: Deadline, delivery_id: str, secret: str | None = None) -> str:
+    """POST the payload; returns "HTTP <code>" for a complete 2xx answer. Raises
+    DeliveryError (or NotHandedOver when the deadline passed before the last byte)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+               DELIVERY_HEADER: delivery_id}
+    if secret:
+        stamp = str(int(time.time()))
+        headers[TIMESTAMP_HEADER] = stamp
+        headers[SIGNATURE_HEADER] = signature(secret, stamp, body)
+    try:
+        answer = http_post.post(url, body, headers, on_handover, deadline)
+    except http_post.PostFailed as failed:
+        raise DeliveryError(failed.text, maybe_delivered=failed.handed_over) from None
+    if 200 <= answer.status < 300:
+        return f"HTTP {answer.status}"
+    permanent = 400 <= answer.status < 500 and answer.status not in (408, 425, 429)
+    raise DeliveryError(f"HTTP {answer.status}" + (f": {answer.text}" if answer.text else ""),
+                        permanent=permanent)
 
 
 def check_url(url: str) -> str:
@@ -196,46 +224,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def safe_url(url: str) -> str:
-    """The URL as logs and the window show it: a webhook URL's path is its secret (Slack)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…" if parts.path not in ("", "/") else url
-
-
-def post_json(url: str, payload: dict[str, Any], on_handover: Callable[[], None],
-              timeout: float, delivery_id: str, secret: str | None = None) -> str:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-               DELIVERY_HEADER: delivery_id}
-    if secret:
-        stamp = str(int(time.time()))
-        headers[TIMESTAMP_HEADER] = stamp
-        headers[SIGNATURE_HEADER] = signature(secret, stamp, body)
-    stream = HandoverBody(body, on_handover)
-    try:
-        response = requests.post(url, data=stream, headers=headers, timeout=(timeout, timeout),
-                                 allow_redirects=False, stream=True)
-    except requests.RequestException as exc:
-        text = redact(f"{type(exc).__name__}: {exc}").replace(url, safe_url(url))
-        path = urlsplit(url).path
-        if path not in ("", "/"):
-            text = text.replace(path, "/…")  # urllib3 names the path on its own
-        raise DeliveryError(text, maybe_delivered=stream.handed_over) from None
-    try:
-        answer = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-    except Exception:
-        answer = b""
-    finally:
-        response.close()
-    code = response.status_code
-    snippet = answer.decode("utf-8", "replace").strip()[:300]
-    if 200 <= code < 300:
-        return f"HTTP {code}"
-    permanent = 400 <= code < 500 and code not in (408, 425, 429)
-    raise DeliveryError(f"HTTP {code}" + (f": {snippet}" if snippet else ""),
-                        permanent=permanent)
 
 
 # --- email ------------------------------------------------------------------------------------
@@ -262,9 +250,12 @@ def relay_account(relay: dict[str, Any]) -> Account:
 
 
 def compose_email(message: Outgoing, sender: str, sender_name: str, to: str) -> bytes:
-    mail = EmailMessage(policy=SMTP_POLICY)
-    mail["From"] = formataddr((sender_name or "mailmonitor", sender))
-    mail["To"] = to
+    """The alert email: internationalized domains as punycode; UTF-8 headers only when an
+    address needs them (an SMTPUTF8 transaction; sender.py refuses it on other servers)."""
+    utf8 = needs_smtputf8(sender) or needs_smtputf8(to)
+    mail = EmailMessage(policy=SMTP_POLICY.clone(utf8=True) if utf8 else SMTP_POLICY)
+    mail["From"] = address_header(sender_name or "mailmonitor", sender)
+    mail["To"] = address_header("", to)
     mail["Subject"] = message.title
     mail["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
     mail["Message-ID"] = f"<{message.delivery_id}@mailmonitor.alerts>"
@@ -275,13 +266,14 @@ def compose_email(message: Outgoing, sender: str, sender_name: str, to: str) -> 
 
 
 def send_email(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[], None],
-               timeout: float) -> str:
+               deadline: Deadline) -> str:
     """Returns the mailbox or relay it went through."""
+    step = deadline.step_timeout()
     if channel.relay:
         account = relay_account(channel.relay)
         password = channel_secret(channel)
         creds = Credentials(password=password)
-        transport: smtp.SmtpTransport = RelayTransport(account, creds, timeout)
+        transport: smtp.SmtpTransport = RelayTransport(account, creds, step, deadline)
         via = f"relay {account.smtp_host}:{account.smtp_port}"
     else:
         found = pick_sender(channel)
@@ -290,15 +282,21 @@ def send_email(channel: NotifyChannel, message: Outgoing, on_handover: Callable[
                                 "is disconnected): add an SMTP relay to this channel")
         account = found
         try:
-            creds = credentials_for(account, None, timeout, oauth_token_provider())
+            creds = credentials_for(account, None, step, oauth_token_provider())
         except Exception as exc:
             raise DeliveryError(f"{account.email}: {redact(str(exc))}") from None
-        transport = smtp.SmtpTransport(account, creds, timeout)
+        transport = DeadlineTransport(account, creds, deadline.step_timeout(), deadline)
         via = account.email
     data = compose_email(message, account.email, account.name, channel.target)
+
+    def hand_over() -> None:
+        if not deadline.hand_over():
+            raise NotHandedOver("the time was up before the end of the message")
+        on_handover()
+
     try:
         transport.open()
-        transport.send(account.email, channel.target, data, on_handover)
+        transport.send(account.email, channel.target, data, hand_over)
     except smtp.SendError as error:
         if error.kind == smtp.LOST:
             raise DeliveryError(f"{via}: {error.text}", maybe_delivered=True) from None
@@ -309,7 +307,31 @@ def send_email(channel: NotifyChannel, message: Outgoing, on_handover: Callable[
     return via
 
 
-class RelayTransport(smtp.SmtpTransport):
+class DeadlineTransport(smtp.SmtpTransport):
+    """The campaign SMTP transport, its sockets watched by the delivery's deadline."""
+
+    def __init__(self, account: Account, creds: Credentials, timeout: float,
+                 deadline: Deadline) -> None:
+        super().__init__(account, creds, timeout)
+        self.deadline = deadline
+
+    def _client(self, context: ssl.SSLContext | None) -> smtp._SMTP | smtp._SMTPSSL:
+        deadline = self.deadline
+        client = super()._client(context)
+
+        def get_socket(host: str, port: int, timeout: float) -> socket.socket:
+            sock = socket.create_connection((host, port), deadline.step_timeout(timeout),
+                                            client.source_address)
+            deadline.track(sock)  # before TLS: a slow handshake is cut too
+            if isinstance(client, smtplib.SMTP_SSL):
+                return client.context.wrap_socket(sock, server_hostname=client._host)
+            return sock
+
+        setattr(client, "_get_socket", get_socket)  # noqa: B010 - smtplib's own hook
+        return client
+
+
+class RelayTransport(DeadlineTransport):
     """A relay may take mail without AUTH (a company smarthost): no password, no AUTH."""
 
     def _authenticate(self) -> None:
@@ -320,10 +342,10 @@ class RelayTransport(smtp.SmtpTransport):
 # --- one delivery -----------------------------------------------------------------------------
 
 def deliver(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[], None],
-            timeout: float) -> str:
-    """Send one digest over one channel; returns what to show as "via". Raises DeliveryError."""
-    if channel.kind == "email":
-        return send_email(channel, message, on_handover, timeout)
+            timeout: float = DELIVERY_DEADLINE, cancel: threading.Event | None = None) -> str:
+    """Send one digest over one channel within `timeout` seconds in all (connect to the
+    answer's last byte; `cancel` cuts it short, e.g. on SIGTERM); returns what to show as
+    "via". Raises DeliveryError."""
     secret = None
     if channel.kind == "webhook":
         try:
@@ -333,6 +355,20 @@ def deliver(channel: NotifyChannel, message: Outgoing, on_handover: Callable[[],
         if channel.has_secret and not secret:
             raise DeliveryError("The signing secret is missing from the keyring: set it again "
                                 "with `mailmonitor notify add … --secret-stdin`")
-    payload = slack_body(message) if channel.kind == "slack" else webhook_body(message)
-    return post_json(channel_url(channel), payload, on_handover, timeout, message.delivery_id,
-                     secret)
+    url = channel_url(channel) if channel.kind != "email" else ""
+    deadline = Deadline(timeout, cancel)
+
+    def exchange() -> str:
+        if channel.kind == "email":
+            return send_email(channel, message, on_handover, deadline)
+        payload = slack_body(message) if channel.kind == "slack" else webhook_body(message)
+        return post_json(url, payload, on_handover, deadline, message.delivery_id, secret)
+
+    try:
+        # In a thread of its own that closes its database connection (it commits the
+        # hand-over): the deadline holds even where a socket cannot be cut (a DNS lookup).
+        return deadline.run(exchange, on_exit=db.close)
+    except DeadlinePassed as late:
+        raise DeliveryError(late.text, maybe_delivered=late.handed_over) from None
+    except NotHandedOver:  # the time ran out right at the end: provably not delivered
+        raise DeliveryError(f"no complete answer within {timeout:g} s") from None

@@ -37,7 +37,7 @@ from mailmonitor.services.alerts.subscriptions import (
 )
 from mailmonitor.services.alerts.warnings import rep_time
 from mailmonitor.services.campaigns.stop_warnings import mark_stop_notice
-from mailmonitor.services.common.reasons import REASONS, label_for
+from mailmonitor.services.common.reasons import REASONS, advice_for, label_for
 from mailmonitor.services.monitoring.sending_limits import status_words
 
 ROUND_LIMIT = 500  # alerts per round: a burst is spread over a few rounds, never dropped
@@ -67,7 +67,8 @@ def item_for(change: AlertChange, alert: Alert, event: str) -> dict[str, Any]:
         item.update({
             "account": account.email, "status": account.status, "reason": account.reason,
             "label": status_words(account, label_for(account.status, account.reason)),
-            "advice": REASONS[account.reason].advice if account.reason in REASONS else None,
+            "advice": advice_for(account.reason, account.detail or "")
+            if account.reason in REASONS else None,
             "leads_waiting": int(waiting.count()),
         })
     return item

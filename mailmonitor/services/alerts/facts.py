@@ -37,6 +37,7 @@ from mailmonitor.services.alerts.attention import (
     MailboxFacts,
     Thresholds,
 )
+from mailmonitor.services.alerts.radar import live_changes, policy_mailboxes
 from mailmonitor.services.alerts.warnings import (
     PASSWORD_WARNING,
     SIGN_IN_WARNING,
@@ -57,7 +58,8 @@ def thresholds() -> Thresholds:
         min_failures=int(get_setting("attention_min_failures")),
         min_minutes=float(get_setting("attention_min_minutes")),
         cert_warning_days=int(get_setting("cert_warning_days")),
-        sign_in_warning=SIGN_IN_WARNING, password_warning=PASSWORD_WARNING)
+        sign_in_warning=SIGN_IN_WARNING, password_warning=PASSWORD_WARNING,
+        policy_warning_days=int(get_setting("policy_warning_days")))
 
 
 def _memberships(ids: list[int]) -> dict[int, list[tuple[int, str]]]:
@@ -308,12 +310,17 @@ def read_state(now: datetime) -> AttentionState:
         keyring_since = datetime.fromisoformat(keyring["since"]) if keyring.get("since") \
             else None
         keyring = keyring.get("text")
+    limits = thresholds()
+    changes = live_changes(now.date(), limits.policy_warning_days)
+    details = {r.id: r.detail or "" for r in rows if r.status != Status.CONNECTED.value}
     return AttentionState(
         now=now, mailboxes=mailboxes, campaigns=tuple(_campaigns()), domains=tuple(domains),
         channels=tuple(_channels()), keyring_problem=keyring or None,
         keyring_since=keyring_since,
         everything_muted=maintenance.covers_everything(ctx.windows),
-        thresholds=thresholds(), time_words=rep_time)
+        thresholds=limits, time_words=rep_time, changes=changes,
+        policy_mailboxes=policy_mailboxes(
+            details, lambda email: maintenance.covers(ctx.windows, email), changes))
 
 
 def reminder_interval() -> timedelta | None:

@@ -13,12 +13,14 @@ from typing import Any, cast
 
 from mailmonitor.models import Account, NotifyChannel, OutboxMessage, account_by_email, db
 from mailmonitor.models.notify import CHANNEL_KINDS
-from mailmonitor.services.alerts.channels import check_url, safe_url, secret_name
+from mailmonitor.services.alerts.channels import check_url, secret_name
+from mailmonitor.services.alerts.http_post import safe_url
 from mailmonitor.services.alerts.subscriptions import EVENT_NAMES
 from mailmonitor.services.auth import secrets
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
-MAX_NAME = 80
+MAX_NAME = bounds.TEXTS["channel_name"].longest
 SECURITIES = ("ssl", "starttls", "plain")
 
 
@@ -33,15 +35,18 @@ class ChannelSpec:
     secret: str | None = None  # webhook signing secret / relay password
 
     def validated(self) -> ChannelSpec:
-        name = " ".join(self.name.split())
-        if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in self.name):
-            raise InvalidInput(f"a channel name must be 1 to {MAX_NAME} printable characters")
+        if any(ord(c) < 32 for c in self.name or ""):
+            raise InvalidInput("the channel name contains control characters")
+        name = bounds.text("channel_name", " ".join((self.name or "").split()))
         if self.kind not in CHANNEL_KINDS:
             raise InvalidInput(f"unknown channel kind {self.kind!r}; choose email, slack or "
                                "webhook")
         events = [e for e in EVENT_NAMES if e in self.events]
         if not events or len(events) != len(set(self.events)):
             raise InvalidInput("choose at least one known event: " + ", ".join(EVENT_NAMES))
+        # An empty target is bad input in one line (`notify add X --webhook ""`).
+        bounds.required("channel_email" if self.kind == "email" else "webhook_url",
+                        self.target)
         if self.kind == "email":
             target = normalize_email(self.target)
             if self.from_email and self.relay:
@@ -66,15 +71,8 @@ class ChannelSpec:
 
 
 def _relay(raw: dict[str, Any]) -> dict[str, Any]:
-    host = str(raw.get("host") or "").strip()
-    if not host or len(host) > 253 or any(c.isspace() for c in host):
-        raise InvalidInput("the relay needs a host name (--relay HOST:PORT)")
-    try:
-        port = int(raw.get("port") or 587)
-    except (TypeError, ValueError):
-        raise InvalidInput("the relay port must be a number") from None
-    if not 1 <= port <= 65535:
-        raise InvalidInput(f"relay port {port} is not between 1 and 65535")
+    host = bounds.text("relay_host", str(raw.get("host") or ""))
+    port = 587 if raw.get("port") is None else bounds.number("relay_port", raw["port"])
     security = str(raw.get("security") or ("ssl" if port == 465 else "starttls"))
     if security not in SECURITIES:
         raise InvalidInput(f"relay security must be one of {', '.join(SECURITIES)}")

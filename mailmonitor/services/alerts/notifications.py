@@ -22,7 +22,7 @@ NOTIFY_KINDS = frozenset({
     "mailbox_broken", "mailbox_retrying", "grace_ending", "leads_stopping", "campaign_paused",
     "campaign_error", "leads_unassigned", "leads_flagged", "certificate_expiring",
     "send_unknown", "send_problem", "sending_limit", "sign_in_expiring", "dns_problem",
-    "round_trip_failed", "channel_failing", "keyring_unavailable",
+    "round_trip_failed", "channel_failing", "keyring_unavailable", "provider_change",
 })
 
 # kind -> (singular, plural) used when several alerts are folded into one notification
@@ -45,6 +45,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "round_trip_failed": ("test email missed the Inbox", "test emails missed the Inbox"),
     "channel_failing": ("alert channel not getting through", "alert channels not getting through"),
     "keyring_unavailable": ("keyring problem", "keyring problems"),
+    "provider_change": ("provider change ahead", "provider changes ahead"),
 }
 
 DEFAULT_MIN_GAP = timedelta(minutes=2)
@@ -96,6 +97,8 @@ def _hint(kind: str) -> str:
         return "Click to reconnect; campaigns continue where they left off."
     if kind in ("campaign_paused", "leads_unassigned"):
         return "Reconnect a mailbox, or add a connected one to the campaign."
+    if kind == "provider_change":
+        return "Open mailmonitor to see which mailboxes it hits and what to do."
     return "Open mailmonitor for details."
 
 

@@ -12,11 +12,17 @@ Lifecycle of an OutboxMessage (the same protocol as a campaign email's send reco
 At start, `settle_interrupted` turns `sending` without the hand-over mark back into `pending`
 (provably not delivered) and with it into `unknown`. A channel whose delivery fails raises an
 alert in the window ("Alerts to … are not getting through"), resolved by its next success.
+
+Each delivery ends within its deadline (`delivery_deadline()`, 20 s; channels.deliver), and the
+channels are independent: the background work delivers each channel's messages in its own lane
+(`due_channels`, `deliver_channel_due`), so a slow receiver holds up only its own alerts.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +30,13 @@ from mailmonitor.clock import Clock
 from mailmonitor.events import ALERTS_CHANGED, bus
 from mailmonitor.logsetup import redact
 from mailmonitor.models import NotifyChannel, OutboxMessage, db
-from mailmonitor.services.alerts.channels import DeliveryError, Outgoing, deliver, safe_url
+from mailmonitor.services.alerts.channels import (
+    DELIVERY_DEADLINE,
+    DeliveryError,
+    Outgoing,
+    deliver,
+)
+from mailmonitor.services.alerts.http_post import safe_url
 from mailmonitor.services.campaigns.stop_warnings import mark_stop_notice
 
 log = logging.getLogger(__name__)
@@ -32,7 +44,18 @@ log = logging.getLogger(__name__)
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
 GIVE_UP_AFTER = timedelta(hours=24)
-DEFAULT_TIMEOUT = 15.0
+DEFAULT_TIMEOUT = DELIVERY_DEADLINE
+ENV_DEADLINE = "MAILMONITOR_NOTIFY_DEADLINE"  # seconds; tests set a short one
+
+
+def delivery_deadline() -> float:
+    """The whole-delivery limit: MAILMONITOR_NOTIFY_DEADLINE, else 20 s."""
+    raw = os.environ.get(ENV_DEADLINE, "").strip()
+    try:
+        value = float(raw) if raw else DELIVERY_DEADLINE
+    except ValueError:
+        value = DELIVERY_DEADLINE
+    return value if 0 < value <= 600 else DELIVERY_DEADLINE
 
 
 def backoff(attempts: int) -> timedelta:
@@ -50,6 +73,15 @@ def due_messages(now: datetime, limit: int = 50) -> list[int]:
         & (OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now))
     ).order_by(OutboxMessage.id).limit(limit)
     return [m.id for m in query]
+
+
+def due_channels(now: datetime) -> list[int]:
+    """The channels with a message due now (each is delivered in its own lane)."""
+    query = OutboxMessage.select(OutboxMessage.channel).join(NotifyChannel).where(
+        (OutboxMessage.state == "pending") & NotifyChannel.enabled
+        & (OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now))
+    ).distinct()
+    return sorted(m.channel_id for m in query)
 
 
 def settle_interrupted(now: datetime) -> tuple[int, int]:
@@ -90,8 +122,10 @@ def _mark_handed_over(message_id: int, now: datetime) -> None:
         OutboxMessage.update(handed_over_at=now).where(OutboxMessage.id == message_id).execute()
 
 
-def deliver_one(message_id: int, clock: Clock, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Deliver one due message (blocking). Returns its new state."""
+def deliver_one(message_id: int, clock: Clock, timeout: float = DEFAULT_TIMEOUT,
+                stop: threading.Event | None = None) -> str:
+    """Deliver one due message (blocking, at most `timeout` seconds; `stop` cuts it short).
+    Returns its new state."""
     if not _claim(message_id, clock.now()):
         return "skipped"
     message = OutboxMessage.get_by_id(message_id)
@@ -100,7 +134,7 @@ def deliver_one(message_id: int, clock: Clock, timeout: float = DEFAULT_TIMEOUT)
                         message.created_at)
     try:
         via = deliver(channel, outgoing, lambda: _mark_handed_over(message_id, clock.now()),
-                      timeout)
+                      timeout, stop)
     except DeliveryError as error:
         return _failed(message, channel, error, clock.now())
     except Exception as exc:  # a bug must not leave it `sending`, nor stop the others
@@ -157,15 +191,38 @@ def _finished(message: OutboxMessage, now: datetime) -> None:
         mark_stop_notice(accounts, now)
 
 
-def deliver_due(clock: Clock, timeout: float = DEFAULT_TIMEOUT, stop: object = None) -> int:
+def deliver_due(clock: Clock, timeout: float = DEFAULT_TIMEOUT,
+                stop: threading.Event | None = None) -> int:
     """Deliver everything due now, one after the other (blocking); returns how many went out.
-    A failing channel never holds up the others: each message is tried on its own."""
+    Each message is tried on its own, bounded by `timeout`. (The background work uses one lane
+    per channel instead: `deliver_channel_due`.)"""
     sent = 0
     for message_id in due_messages(clock.now()):
-        if stop is not None and getattr(stop, "is_set", lambda: False)():
+        if stop is not None and stop.is_set():
             break
-        if deliver_one(message_id, clock, timeout) == "sent":
+        if deliver_one(message_id, clock, timeout, stop) == "sent":
             sent += 1
+    return sent
+
+
+def deliver_channel_due(channel_id: int, clock: Clock, timeout: float = DEFAULT_TIMEOUT,
+                        stop: threading.Event | None = None) -> int:
+    """One channel's lane: its due messages, one after the other (blocking); returns how many
+    went out. A failure ends the lane for this round (the next is due after its backoff)."""
+    sent = 0
+    while stop is None or not stop.is_set():
+        due = OutboxMessage.select(OutboxMessage.id).where(
+            (OutboxMessage.channel == channel_id) & (OutboxMessage.state == "pending")
+            & (OutboxMessage.next_attempt_at.is_null()
+               | (OutboxMessage.next_attempt_at <= clock.now()))).order_by(
+            OutboxMessage.id).first()
+        if due is None:
+            break
+        state = deliver_one(due.id, clock, timeout, stop)
+        if state == "sent":
+            sent += 1
+        elif state != "skipped":
+            break
     return sent
 
 

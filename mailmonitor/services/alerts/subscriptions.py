@@ -36,6 +36,8 @@ EVENTS: tuple[Event, ...] = (
           ("sign_in_expiring", "password_rotation")),
     Event("deliverability", "DNS records or a test email need you",
           ("dns_problem", "round_trip_failed")),
+    Event("provider_change", "A provider change hits mailboxes (ahead of its date, and in effect)",
+          ("provider_change",)),
 )
 EVENT_NAMES = tuple(e.name for e in EVENTS)
 EVENT_OF_KIND = {kind: e.name for e in EVENTS for kind in e.kinds}

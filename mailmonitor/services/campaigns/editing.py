@@ -37,10 +37,11 @@ from mailmonitor.services.campaigns.rules import (
     campaign_accounts,
     halt_leads_of,
 )
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
-MAX_NAME = 200
-MAX_AUTO_REALLOCATE_MINUTES = 30 * 24 * 60
+MAX_NAME = bounds.TEXTS["campaign_name"].longest
+MAX_AUTO_REALLOCATE_MINUTES = bounds.NUMBERS["auto_reallocate_minutes"].high
 RECORDED_STATES = ("sending", "sent", "unknown")  # a step in one of these reached a lead
 
 
@@ -79,28 +80,19 @@ class EditReport:
 
 
 def parse_auto_reallocate(value: str) -> int | None:
-    """`MINUTES` or `off`."""
+    """`MINUTES` (1 to 43,200, the table's bounds) or `off`. Empty or 0 is bad input, not
+    "off": the rep says off."""
     text = (value or "").strip().lower()
-    if text in ("off", "none", "0"):
+    if text in ("off", "none"):
         return None
-    try:
-        minutes = int(text)
-    except ValueError:
-        raise InvalidInput(f"--auto-reallocate {value!r} must be a number of minutes or "
-                           "'off'") from None
-    if not 1 <= minutes <= MAX_AUTO_REALLOCATE_MINUTES:
-        raise InvalidInput(f"--auto-reallocate must be between 1 and "
-                           f"{MAX_AUTO_REALLOCATE_MINUTES:,} minutes (30 days)")
-    return minutes
+    if not text:
+        raise InvalidInput("--auto-reallocate is empty (give MINUTES, "
+                           f"{bounds.NUMBERS['auto_reallocate_minutes'].range_words}, or off)")
+    return bounds.number("auto_reallocate_minutes", text, "--auto-reallocate")
 
 
 def validate_name(campaign: Campaign, name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("the campaign needs a name")
-    if len(name) > MAX_NAME or "\n" in name:
-        raise InvalidInput(f"the campaign name must be one line of at most {MAX_NAME} "
-                           "characters")
+    name = bounds.text("campaign_name", name)
     other = Campaign.get_or_none(Campaign.name == name)
     if other is not None and other.id != campaign.id:
         raise InvalidInput(f"a campaign named {name!r} already exists")
@@ -255,6 +247,9 @@ def edit_campaign(campaign: Campaign, edit: CampaignEdit, now: datetime,
     if {a.id for a in adds} & {a.id for a in removes}:
         raise InvalidInput("a mailbox cannot be added and removed in one edit")
     name = validate_name(campaign, edit.rename) if edit.rename is not None else None
+    if edit.set_auto_reallocate and edit.auto_reallocate_minutes is not None:
+        edit.auto_reallocate_minutes = bounds.number("auto_reallocate_minutes",
+                                                     edit.auto_reallocate_minutes)
     if edit.steps is not None:
         check = check_step_changes(campaign, edit.steps)
         if check.changed_sent and not confirm_sent_steps:

@@ -23,6 +23,7 @@ from mailmonitor.models.states import (
 )
 from mailmonitor.services.campaigns.reallocation import split_by_capacity
 from mailmonitor.services.campaigns.rules import campaign_accounts, is_usable
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.common.rep_day import rep_today
 from mailmonitor.services.common.validation import (
@@ -35,9 +36,9 @@ from mailmonitor.services.common.validation import (
 )
 from mailmonitor.services.deliverability import suppression
 
-MAX_STEPS = 100  # a sequence longer than this is not one a rep wrote
+MAX_STEPS = bounds.NUMBERS["steps"].high  # a longer sequence is not one a rep wrote
 MAX_STEPS_FILE_BYTES = 10_000_000
-MAX_TEXT_CHARS = 1_000_000  # one subject or body
+MAX_TEXT_CHARS = bounds.TEXTS["body"].longest  # one body
 INSERT_ROWS = 100  # rows per INSERT: 100 × 9 columns stays under every bound-parameter limit
 
 
@@ -76,8 +77,8 @@ def check_steps(data: list[Any], where: str = "") -> list[dict[str, Any]]:
             raise InvalidInput(f"{where}step {number} needs a text 'subject' and 'body'")
         if number == 1 and not subject.strip():
             raise InvalidInput(f"{where}step 1 needs a subject")
-        if len(subject) > 1000 or len(body) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"{where}step {number}'s subject or body is too long")
+        bounds.text("subject", subject, f"{where}step {number}'s subject")
+        bounds.text("body", body, f"{where}step {number}'s body")
         delay = validate_delay_days(item.get("delay_days", 0), f"step {number} delay_days")
         steps.append({"subject": subject, "body": body, "delay_days": delay})
     return steps
@@ -87,9 +88,7 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
                     window: dict[str, object] | None, now: datetime,
                     status: CampaignStatus = CampaignStatus.ACTIVE
                     ) -> Campaign:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("the campaign needs a name")
+    name = bounds.text("campaign_name", name)
     if Campaign.get_or_none(Campaign.name == name) is not None:
         raise InvalidInput(f"a campaign named {name!r} already exists")
     if not mailbox_emails:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 # The statuses are stored on accounts, so the enum lives with the models; it is re-exported here
 # next to the words for them.
 from mailmonitor.models.states import BROKEN_STATUSES, Status
+from mailmonitor.services.common.policies import change_advice
 
 __all__ = ["BROKEN_STATUSES", "CREDENTIAL_REASONS", "REASONS", "SEVERITY", "STATUS_LABELS",
-           "Reason", "Status", "label_for", "reason", "worse"]
+           "Reason", "Status", "advice_for", "label_for", "reason", "worse"]
 
 # How bad a status is when two results are combined (IMAP and SMTP): higher wins.
 SEVERITY = {
@@ -138,6 +139,16 @@ SENDING_REASONS = frozenset({"high_bounce_rate", "sending_blocked"})
 
 def reason(code: str) -> Reason:
     return REASONS[code]
+
+
+def advice_for(code: str | None, answer: str = "") -> str:
+    """What is wrong and what to do, for a reason and the server's answer that gave it: the
+    reason's advice, and when the answer carries the marker of a known provider change (Microsoft's
+    `535 5.7.139`, Outlook.com's `550 5.7.515`, …) the change by name with its fix. Every "what to
+    do" of a reason goes through here: alerts, the channels, the wizards' failure help."""
+    info = REASONS.get(code or "")
+    parts = [info.advice if info is not None else "", change_advice(answer)]
+    return " ".join(p for p in parts if p)
 
 
 def label_for(status: str, reason_code: str | None) -> str:

@@ -5,33 +5,30 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import time
+from email.headerregistry import Address
+from email.utils import formataddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import idna
+
 from mailmonitor.models.account import KINDS, SECURITIES
-
-
-class InvalidInput(ValueError):
-    """Bad input, with a message meant for the rep."""
-
+from mailmonitor.services.common import bounds
+from mailmonitor.services.common.bounds import MAX_SHOWN_VALUE as MAX_SHOWN_VALUE
+from mailmonitor.services.common.bounds import InvalidInput as InvalidInput
+from mailmonitor.services.common.bounds import shown as shown
 
 # Numbers are bounded at input (spec §7): a limit, a gap or a delay that no calendar can hold is
-# bad input, not something for the sending loop to overflow on later.
-MAX_DAILY_LIMIT = 100_000  # emails a day from one mailbox (Gmail Workspace: 2,000; a relay more)
-MAX_MIN_GAP_SECONDS = 86_400  # one email a day is the slowest sensible pace
-MAX_DELAY_DAYS = 3650  # ten years between two steps
+# bad input, not something for the sending loop to overflow on later. The one table is
+# `bounds.NUMBERS`; these names are what older callers read.
+MAX_DAILY_LIMIT = bounds.NUMBERS["daily_limit"].high
+MAX_MIN_GAP_SECONDS = bounds.NUMBERS["min_gap_seconds"].high
+MAX_DELAY_DAYS = bounds.NUMBERS["delay_days"].high
 MAX_SHOWN_ERRORS = 5  # a long list of bad rows: the first few, then the count
-MAX_SHOWN_VALUE = 60  # characters of a bad value quoted back to the rep
-
-
-def shown(value: object) -> str:
-    """A value quoted back in a message, shortened: a 1 MB cell must not become a 1 MB line."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE - 5] + "…" + text[-4:]
 
 
 def summarize_errors(errors: Sequence[str], shown_count: int = MAX_SHOWN_ERRORS) -> str:
@@ -43,24 +40,87 @@ def summarize_errors(errors: Sequence[str], shown_count: int = MAX_SHOWN_ERRORS)
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# A local part's characters: RFC 5322 atoms, plus any non-ASCII letter, digit or symbol (RFC
+# 6531); never a space, a control character or a quote.
+_LOCAL_UTF8 = re.compile(r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]|[^\x00-\x7f\s])+$")
 
 
 def normalize_email(value: str) -> str:
-    """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased."""
-    text = (value or "").strip()
+    """A plain address (local@domain); raises InvalidInput otherwise. The domain is lower-cased
+    and, when internationalized, kept in Unicode (`jürgen@bücher.de`, also when typed as
+    `xn--bcher-kva.de`): that is how the rep reads it; `wire_address` gives what goes on the
+    wire. A non-ASCII local part is accepted here; only a server that announces SMTPUTF8 can
+    take it (sender.py refuses it otherwise, saying so)."""
+    text = unicodedata.normalize("NFC", (value or "").strip())
     if not text:
         raise InvalidInput("the email address is empty")
     if text.count("@") != 1 or len(text) > 320:
         raise InvalidInput(f"{shown(value)} is not a valid email address")
     local, domain = text.split("@")
+    if (not local or len(local.encode("utf-8")) > 64 or not _LOCAL_UTF8.match(local)
+            or local.startswith(".") or local.endswith(".") or ".." in local):
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
+    unicode_domain = display_domain(domain)
+    if unicode_domain is None:
+        raise InvalidInput(f"{shown(value)} is not a valid email address")
+    return f"{local}@{unicode_domain}"
+
+
+def display_domain(domain: str) -> str | None:
+    """A domain as the rep reads it (lower case; an IDN in Unicode), or None when it is not a
+    valid domain name (IDNA 2008 / UTS 46 for internationalized ones)."""
     domain = domain.rstrip(".").lower()
-    if (not local or len(local) > 64 or not _LOCAL.match(local) or local.startswith(".")
-            or local.endswith(".") or ".." in local):
-        raise InvalidInput(f"{shown(value)} is not a valid email address")
-    labels = domain.split(".")
-    if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidInput(f"{shown(value)} is not a valid email address")
-    return f"{local}@{domain}"
+    if domain.isascii() and "xn--" not in domain:
+        labels = domain.split(".")
+        if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
+            return None
+        return domain
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        unicode_domain: str = idna.decode(ascii_domain)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or not all(_LABEL.match(label)
+                                                               for label in labels):
+        return None
+    return unicode_domain
+
+
+def ascii_domain(domain: str) -> str:
+    """The domain as DNS and SMTP carry it: `bücher.de` → `xn--bcher-kva.de`."""
+    if domain.isascii():
+        return domain
+    return idna.encode(domain, uts46=True).decode("ascii")
+
+
+def wire_address(address: str) -> str:
+    """The address as an SMTP envelope or a header carries it: the domain in punycode, the
+    local part as it is (non-ASCII only under SMTPUTF8: `needs_smtputf8`)."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{ascii_domain(domain)}" if local else address
+
+
+def no_smtputf8(host: str, address: str) -> str:
+    """Why an address with non-ASCII characters before the @ cannot go through this server."""
+    return (f"{host} does not accept addresses with non-ASCII characters before the @ such as "
+            f"{address} (it does not announce SMTPUTF8)")
+
+
+def address_header(name: str, address: str) -> str | Address:
+    """A From/To header value: `Name <local@xn--…>`; an address with a non-ASCII local part as
+    an Address object (formataddr refuses it; it goes into UTF-8 headers, RFC 6532)."""
+    wire = wire_address(address)
+    if needs_smtputf8(address):
+        local, _, domain = wire.rpartition("@")
+        return Address(display_name=name, username=local, domain=domain)
+    return formataddr((name, wire))
+
+
+def needs_smtputf8(address: str) -> bool:
+    """A non-ASCII local part (`jürgen@…`): only a server that announces SMTPUTF8 (RFC 6531)
+    can carry it; an internationalized domain alone travels as punycode."""
+    return not address.rpartition("@")[0].isascii()
 
 
 def same_address(a: str, b: str) -> bool:
@@ -124,14 +184,11 @@ def is_local_host(host: str) -> bool:
     return local_address(name) is True
 
 
-def validate_port(value: str | int, what: str) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{what} {value!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise InvalidInput(f"{what} {port} is out of range (1-65535)")
-    return port
+def validate_port(value: str | int | None, what: str) -> int:
+    """`what` is "IMAP port", "SMTP port" or "relay port" (the table's keys)."""
+    key = what.lower().replace(" ", "_")
+    return bounds.number(key if key in bounds.NUMBERS else "imap_port", value, what)
+
 
 
 def validate_choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -151,52 +208,35 @@ def validate_kind(value: str) -> str:
 
 def validate_non_negative(value: str | int | float, what: str, maximum: int | None = None,
                           unit: str = "") -> int:
-    if isinstance(value, float) and not value.is_integer():
-        raise InvalidInput(f"{what} {shown(value)} is not a whole number")
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"{what} {shown(value)} is not a whole number") from None
-    if number < 0:
-        raise InvalidInput(f"{what} must not be negative")
-    if maximum is not None and number > maximum:
-        raise InvalidInput(f"{what} {shown(number)} is too large (at most {maximum:,}{unit})")
-    return number
+    """A whole number from 0 to `maximum` (for values outside the table, e.g. a count)."""
+    limits = bounds.Bound(what, 0, maximum if maximum is not None else 2**63, unit)
+    return int(bounds.within(limits, value))
 
 
 def validate_daily_limit(value: str | int) -> int:
-    return validate_non_negative(value, "daily limit", MAX_DAILY_LIMIT, " emails a day")
+    return bounds.number("daily_limit", value)
 
 
 def validate_min_gap(value: str | int) -> int:
-    return validate_non_negative(value, "minimum gap", MAX_MIN_GAP_SECONDS, " seconds, a day")
+    return bounds.number("min_gap_seconds", value)
 
 
 def validate_delay_days(value: object, what: str = "delay_days") -> float:
     """A step's delay in days: a finite number from 0 to ten years (fractions allowed)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{what} must be a number of days ≥ 0, not {shown(value)}")
-    try:
-        days = float(value)
-    except OverflowError:
-        days = math.inf
-    if math.isnan(days) or days < 0:
-        raise InvalidInput(f"{what} must be a number of days ≥ 0, not {shown(value)}")
-    if days > MAX_DELAY_DAYS:
-        raise InvalidInput(f"{what} {shown(value)} is too long (at most {MAX_DELAY_DAYS:,} days)")
-    return days
+    return bounds.fraction("delay_days", value, what)
 
 
 def parse_warmup(value: str) -> tuple[int, int]:
     """`START:STEP`, e.g. 5:5 — START emails on the first day, STEP more each day."""
-    match = re.fullmatch(r"\s*(\d{1,9})\s*:\s*(\d{1,9})\s*", value or "")
-    if not match or int(match.group(1)) < 1:
+    if not (value or "").strip():
+        raise InvalidInput("the warm-up is empty (give START:STEP, e.g. 5:5, or off)")
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value or "")
+    if not match:
         raise InvalidInput(f"warm-up {shown(value)} must look like START:STEP, e.g. 5:5")
-    start, step = int(match.group(1)), int(match.group(2))
-    if start > MAX_DAILY_LIMIT or step > MAX_DAILY_LIMIT:
-        raise InvalidInput(f"warm-up {shown(value)} is too large (at most {MAX_DAILY_LIMIT:,} "
-                           "emails a day)")
-    return start, step
+    return (bounds.number("warmup_start", match.group(1)),
+            bounds.number("warmup_step", match.group(2)))
 
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

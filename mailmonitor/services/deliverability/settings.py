@@ -14,12 +14,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mailmonitor.models import db, get_setting, set_setting
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, is_loopback_host
 from mailmonitor.services.deliverability import unsubscribe
 
 URL_MAX = 500  # the List-Unsubscribe header is folded only between its links (< 998 a line)
 FOOTER_MAX = unsubscribe.FOOTER_MAX
-TIMEOUT_MIN, TIMEOUT_MAX = 1, 3600  # seconds; the same bounds as `check --round-trip-timeout`
+# Seconds; the one table of bounds (common.bounds), also for `check --round-trip-timeout`.
+TIMEOUT_MIN = bounds.NUMBERS["round_trip_timeout_seconds"].low
+TIMEOUT_MAX = bounds.NUMBERS["round_trip_timeout_seconds"].high
 SAMPLE_TOKEN = "Xb3kQ9mZ2rT7wLpA"  # a token as `unsubscribe.token_for` makes them (16 chars)
 URL_EXAMPLE = "https://example.com/unsubscribe/{token}"
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from mailmonitor.clock import utcnow
 from mailmonitor.models import Account, Lead, Setting, UnsubscribeToken, db
+from mailmonitor.services.common.validation import wire_address
 from mailmonitor.services.deliverability import suppression
 
 TOKEN_BYTES = 12
@@ -101,7 +102,8 @@ def token_for(lead: Lead) -> str:
 def headers_for(lead: Lead, account: Account, settings: Config | None = None
                 ) -> dict[str, str]:
     token = token_for(lead)
-    mailto = f"<mailto:{account.email}?subject={quote(f'unsubscribe unsub-{token}')}>"
+    address = quote(wire_address(str(account.email)), safe="@")  # RFC 6068: UTF-8, escaped
+    mailto = f"<mailto:{address}?subject={quote(f'unsubscribe unsub-{token}')}>"
     url = (settings or config()).url
     if url:
         return {"List-Unsubscribe": f"<{one_click_url(url, token)}>, {mailto}",

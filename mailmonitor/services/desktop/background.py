@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailmonitor.clock import Clock, SystemClock
+from mailmonitor.events import STORAGE_FAILED, bus
 from mailmonitor.models.database import database_problem, is_fatal_database_error
 from mailmonitor.services.auth.tokens import TokenProvider
 
@@ -54,6 +56,10 @@ ENV_DELIVERABILITY_TICK = "MAILMONITOR_DELIVERABILITY_TICK"
 ENV_ATTENTION_TICK = "MAILMONITOR_ATTENTION_TICK"
 LOCK_NAME = "mailmonitor.lock"
 MAX_PARALLEL_MAILBOXES = 4
+MAX_ALERT_LANES = 8  # alert channels delivering at once, each within its own deadline
+# What a stop waits for work in flight (an email being sent, an alert being delivered) before
+# it leaves it to the next start to settle: SIGTERM ends `run --headless` within 10 s.
+STOP_GRACE_SECONDS = 6.0
 INBOX_SECONDS = 2.0  # team database: how often a copy looks for sign-ins handed over to it
 
 
@@ -124,9 +130,13 @@ class BackgroundWork:
         self.monitor = monitor or Monitor(
             self.clock, is_online=is_online or (lambda: True),
             tick_seconds=env_seconds(ENV_MONITOR_TICK, 5.0), token_provider=token_provider)
-        # The batches, plus room for the reply poll, a reconcile and the alert outbox.
+        # The batches, plus room for the reply poll and a reconcile.
         self.executor = ThreadPoolExecutor(max_workers=MAX_PARALLEL_MAILBOXES + 2,
                                            thread_name_prefix="send")
+        # Alert channels have their own threads: a slow receiver takes none from sending.
+        self.alerts_executor = ThreadPoolExecutor(max_workers=MAX_ALERT_LANES,
+                                                  thread_name_prefix="alerts")
+        self.alert_lanes: dict[int, asyncio.Future[int]] = {}  # channel id -> its lane
         self.in_flight: dict[int, asyncio.Task[int]] = {}  # account id -> its batch
         self._started_at: dict[int, float] = {}  # account id -> when its last batch started
         self._resting_until: dict[int, float] = {}  # a batch that sent nothing waits a tick
@@ -396,10 +406,12 @@ class BackgroundWork:
                 # or the next tick.
                 await self._until(self._batch_done, self.send_tick)
         finally:
-            # A stop lets the batches finish their email in flight (engine.stop), recorded.
+            # A stop lets the batches finish their email in flight (engine.stop), recorded;
+            # one that takes longer (a server answering a byte at a time) is left to the next
+            # start, which settles it like any interrupted send.
             if self.in_flight:
-                await asyncio.shield(asyncio.gather(*self.in_flight.values(),
-                                                    return_exceptions=True))
+                await asyncio.wait([asyncio.shield(t) for t in self.in_flight.values()],
+                                   timeout=STOP_GRACE_SECONDS)
 
     async def lease_loop(self) -> None:
         """Team database: renew and take leases every third of their length."""
@@ -461,29 +473,72 @@ class BackgroundWork:
             await self.attention.run(self.stopping, failed)
 
     async def alerts_loop(self) -> None:
-        """Each round: fold new alerts into one digest per channel, then deliver what is due
-        (in a worker thread: HTTP and SMTP block). Only the process that sends does this."""
+        """Each round: fold new alerts into one digest per channel, then start a lane for each
+        channel with something due and none in flight. A lane delivers in a thread of the
+        alerts' own pool (HTTP and SMTP block), each delivery within its deadline, so a slow
+        receiver holds up neither the other channels nor the checks and sends, nor the next
+        round. Only the process that sends does this."""
         from mailmonitor.services.alerts import digest, outbox
 
-        outbox.settle_interrupted(self.clock.now())
+        try:
+            outbox.settle_interrupted(self.clock.now())
+        except Exception as exc:
+            self._round_failed("settling interrupted alerts", exc)
+        deadline = outbox.delivery_deadline()
+        loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
+            if self.database_away():
+                await self._pause(min(self.notify_tick, 1.0))
+                continue
             try:
-                if not self.database_away():
-                    digest.collect_round(self.clock.now())
-                    if outbox.due_messages(self.clock.now(), limit=1):
-                        await self._in_thread(outbox.deliver_due, self.clock,
-                                              self.engine.timeout, self.stopping_flag)
+                digest.collect_round(self.clock.now())
+                for channel_id in outbox.due_channels(self.clock.now()):
+                    if channel_id in self.alert_lanes or self.stopping.is_set():
+                        continue
+                    lane = loop.run_in_executor(
+                        self.alerts_executor, outbox.deliver_channel_due, channel_id,
+                        self.clock, deadline, self.stopping_flag)
+                    self.alert_lanes[channel_id] = lane
+                    lane.add_done_callback(functools.partial(self._lane_done, channel_id))
             except Exception as exc:
-                if not self.database_lost(exc):
-                    log.exception("alert round failed")
+                if self._round_failed("alert round", exc):
+                    break
             await self._pause(self.notify_tick)
+        # A stop cuts every delivery in flight (their deadlines watch stopping_flag): each
+        # lane ends within about a second, its message settled as pending or unknown.
+        lanes = list(self.alert_lanes.values())
+        if lanes:
+            await asyncio.wait(lanes, timeout=STOP_GRACE_SECONDS)
+
+    def _lane_done(self, channel_id: int, done: asyncio.Future[int]) -> None:
+        self.alert_lanes.pop(channel_id, None)
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            self._round_failed(f"alerts to channel {channel_id}", error)
+
+    def _round_failed(self, what: str, exc: BaseException) -> bool:
+        """A loop's round failed: the team database is out of reach (held, said once), the
+        database cannot be written (stop, True), or something else (logged; the next round
+        tries again)."""
+        if self.database_lost(exc):
+            return False
+        if is_fatal_database_error(exc):
+            self.fatal(exc)
+            return True
+        log.error("%s failed", what, exc_info=exc)
+        return False
 
     def fatal(self, exc: BaseException) -> None:
-        """The database cannot be used (damaged, or the disk is full): nothing can be recorded,
-        so nothing may be sent. Stop, with one line for the rep (run() returns 1)."""
+        """The database cannot be used (damaged, full disk, read-only): nothing can be
+        recorded, so nothing may be sent. Stop, with one line for the rep (run() returns 1;
+        the window shows it as a banner that holds sending). What was in flight is settled
+        at the next start."""
         if self.fatal_error is None:
             self.fatal_error = database_problem(exc)
             log.error("stopping: %s", self.fatal_error, exc_info=exc)
+            bus.emit(STORAGE_FAILED, self.fatal_error)
         self.request_stop()
 
     async def deliverability_round(self) -> None:
@@ -507,8 +562,8 @@ class BackgroundWork:
             try:
                 await self.deliverability_round()
             except Exception as exc:
-                if not self.database_lost(exc):
-                    log.exception("deliverability round failed")
+                if self._round_failed("deliverability round", exc):
+                    break
 
     def request_stop(self) -> None:
         if not self.stopping.is_set():
@@ -542,7 +597,7 @@ class BackgroundWork:
                 pass  # settled by the sending loop once the database is back
             elif is_fatal_database_error(exc):
                 self.fatal(exc)
-                self.executor.shutdown(wait=False, cancel_futures=True)
+                self._shutdown_threads()
                 return 1
             log.exception("settling interrupted sends at start failed; retried later")
         monitor_task = asyncio.create_task(self.monitor.run())
@@ -575,9 +630,13 @@ class BackgroundWork:
 
             bus.unsubscribe(HANDOVER_WAITING, self._handover_waiting)
             await asyncio.get_running_loop().run_in_executor(None, self.live.stop)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._shutdown_threads()
         self._probe_executor.shutdown(wait=False, cancel_futures=True)
         log.info("background work stopped")
         return 1 if self.fatal_error else 0
+
+    def _shutdown_threads(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.alerts_executor.shutdown(wait=False, cancel_futures=True)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailmonitor.models import Account, db, get_setting, set_setting
 from mailmonitor.models.account import DEFAULT_CHECK_INTERVAL_SECONDS
+from mailmonitor.services.common import bounds
 
 if TYPE_CHECKING:
     from mailmonitor.services.deliverability.settings import DeliverabilitySettings
@@ -24,13 +25,32 @@ X-GNOME-Autostart-enabled=true
 """
 
 
+# Settings a rep types, and their row in the one table of bounds (None is "off" where allowed).
+BOUNDED_SETTINGS = ("check_interval_seconds", "transient_window_minutes",
+                    "grace_period_minutes", "long_wait_days", "auto_reallocate_minutes",
+                    "password_rotation_days", "round_trip_timeout_seconds",
+                    "attention_min_failures", "attention_min_minutes", "reminder_hours")
+
+
+def checked_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The values, each number held to its bounds (common.bounds); raises InvalidInput and
+    nothing is stored."""
+    checked = dict(values)
+    for key in BOUNDED_SETTINGS:
+        if checked.get(key) is not None:
+            checked[key] = bounds.number(key, checked[key])
+    return checked
+
+
 def save_settings(values: dict[str, Any],
                   deliverability: DeliverabilitySettings | None = None) -> None:
     """Store the settings (and the Deliverability page's, checked by
     `services.deliverability.settings.validate`) in one transaction. A new check interval also
-    applies to mailboxes that follow the default (those with a custom interval keep theirs)."""
+    applies to mailboxes that follow the default (those with a custom interval keep theirs).
+    A value out of its bounds raises InvalidInput and nothing is stored."""
     from mailmonitor.services.deliverability import settings as deliverability_settings
 
+    values = checked_settings(values)
     old_interval = int(get_setting("check_interval_seconds"))
     checked = (deliverability_settings.checked(deliverability) if deliverability is not None
                else None)  # a bad value: InvalidSetting, nothing written

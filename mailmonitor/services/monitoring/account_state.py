@@ -24,6 +24,23 @@ class ProbeLike(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
+def held_words(imap: ProbeLike, smtp: ProbeLike) -> str | None:
+    """When the login budget held a side back and no side that ran failed, the budget's words
+    ("held back: 3 failed logins to imap.x in 10 min"): the check learned nothing to act on.
+    None otherwise (a side that ran and failed is evidence, whatever the other side)."""
+    held = [p for p in (imap, smtp) if getattr(p, "held", None)]
+    if not held or any(not p.ok for p in (imap, smtp) if p not in held):
+        return None
+    return str(held[0].held)  # type: ignore[attr-defined]
+
+
+def held_until(imap: ProbeLike, smtp: ProbeLike) -> datetime | None:
+    """When the budget frees up for the sides it held back (the latest of them)."""
+    found = [getattr(p, "held_until", None) for p in (imap, smtp)]
+    values = [v for v in found if v is not None]
+    return max(values) if values else None
+
+
 def active_hold(account: Account | int) -> SendingHold | None:
     account_id = account if isinstance(account, int) else account.id
     found: SendingHold | None = (
@@ -78,7 +95,11 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
 
 def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime,
                  trigger: str = "schedule") -> Check:
-    """Persist one check with its per-protocol results and apply the §2 status rules."""
+    """Persist one check with its per-protocol results and apply the §2 status rules. A check
+    the login budget held back (`held_words`) changes nothing but when it is tried again."""
+    held = held_words(imap, smtp)
+    if held is not None:
+        return record_held(account, imap, smtp, now, trigger, held)
     merged = combine(Outcome(imap.status, imap.reason, imap.detail),
                      Outcome(smtp.status, smtp.reason, smtp.detail))
     decision = decide(
@@ -110,6 +131,25 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
             save_changes(account)
         else:
             update_status(account, decision.status, decision.reason, merged.detail, now)
+    return check
+
+
+def record_held(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime,
+                trigger: str, words: str) -> Check:
+    """A check held back by the login budget: kept in the history as such (status `checking`:
+    nothing observed, never counted in uptime), the account's status, failure count and last
+    check time unchanged, tried again once the budget frees up — a mailbox that is only checked
+    when asked (a rejected sign-in) still waits to be asked."""
+    latency = max(imap.latency_ms, smtp.latency_ms)
+    with db.atomic():
+        check = insert_row(
+            Check, account=account, checked_at=now, status=Status.CHECKING.value, reason=None,
+            detail=words, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
+            trigger=f"{trigger}+held")
+        if account.next_check_at is not None or account.status != Status.DISCONNECTED.value:
+            retry = held_until(imap, smtp)
+            account.next_check_at = max(retry or now, now + timedelta(minutes=1))
+            save_changes(account)
     return check
 
 

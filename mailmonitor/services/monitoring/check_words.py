@@ -16,6 +16,7 @@ TRIGGER_WORDS = {
     "wake": "after sleep",
     "demo": "demo start",
     "confirm": "confirmed by a second check",
+    "held": "held back by the login budget",
 }
 
 PHASE_WORDS = {

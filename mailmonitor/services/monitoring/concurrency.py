@@ -7,5 +7,8 @@ The window and `run --headless` check in the background while the rep works: the
 
 from __future__ import annotations
 
+from mailmonitor.services.common import bounds
+
 CLI_CONCURRENCY = 16  # `check`: as a bare imapclient/smtplib pool of 16 threads
-MAX_CONCURRENCY = 64  # more connections at once only trip providers' connection limits
+# More connections at once only trip providers' connection limits (the one table of bounds).
+MAX_CONCURRENCY = bounds.NUMBERS["check_concurrency"].high

@@ -35,6 +35,7 @@ from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.common.reasons import CREDENTIAL_REASONS, Status
 from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
 from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, check_with
+from mailmonitor.services.monitoring.login_budget import LoginBudget, ServerTurns, default_budget
 from mailmonitor.services.monitoring.network import is_local_account
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
@@ -57,6 +58,16 @@ def needs_confirming(account: Account, imap: ProbeLike, smtp: ProbeLike) -> bool
     return merged.reason in CREDENTIAL_REASONS and not already
 
 
+def sign_in_unproven(account: Account, password: str | None) -> bool:
+    """Is this check's sign-in untried: a new mailbox, one that is disconnected, or a password
+    typed now? (Its checks take turns per server: `login_budget.ServerTurns`.)"""
+    return password is not None or account.status in (Status.CHECKING, Status.DISCONNECTED)
+
+
+def servers_of(account: Account) -> frozenset[str]:
+    return frozenset(h.lower() for h in (account.imap_host, account.smtp_host) if h)
+
+
 def read_state(account_id: int) -> dict[str, Any] | None:
     """The account's state fields as stored now (None: no such account); a sweep reads
     hundreds, so their SQL is rendered once."""
@@ -67,7 +78,9 @@ class Monitor:
     """Signals (through `mailmonitor.events.bus`): check_started, account_changed.
 
     `check_fn` defaults to the real probes, logging in to OAuth accounts with `token_provider`
-    (None: this process cannot sign in to Google/Microsoft, and says so for those accounts)."""
+    (None: this process cannot sign in to Google/Microsoft, and says so for those accounts),
+    every sign-in gated by the login budget (`budget`: the process's on the system clock, or
+    one on the monitor's clock; `login_budget`)."""
 
     def __init__(
         self,
@@ -78,9 +91,15 @@ class Monitor:
         tick_seconds: float = 5.0,
         jitter: float = 0.1,
         token_provider: TokenProvider | None = None,
+        budget: LoginBudget | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.check_fn = check_fn or check_with(token_provider)
+        if budget is None:
+            budget = default_budget() if isinstance(self.clock, SystemClock) \
+                else LoginBudget(self.clock)
+        self.budget = budget
+        self.turns = ServerTurns(budget)
+        self.check_fn = check_fn or check_with(token_provider, budget)
         self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
         self.semaphore = asyncio.Semaphore(self.max_concurrency)
         self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
@@ -124,15 +143,22 @@ class Monitor:
     def _probe_confirmed(self, account: Account, password: str | None, trigger: str
                          ) -> tuple[ProbeLike, ProbeLike, str]:
         """`sweep_blocking`'s probes in a worker thread: both sides, and the one confirming
-        re-check `check_account` makes. Returns the answers and the trigger they are recorded
-        under."""
+        re-check `check_account` makes (an untried sign-in after its server's turn). Returns the
+        answers and the trigger they are recorded under."""
         timeout = self.timeout
-        imap, smtp = self.check_fn(account, password, timeout)
-        if needs_confirming(account, imap, smtp):
-            log.info("confirming the refused sign-in of %s", account.email)
+        servers = servers_of(account)
+        turn = sign_in_unproven(account, password) and \
+            self.turns.enter(servers, self.check_bound)
+        try:
             imap, smtp = self.check_fn(account, password, timeout)
-            return imap, smtp, f"{trigger}+confirm"
-        return imap, smtp, trigger
+            if needs_confirming(account, imap, smtp):
+                log.info("confirming the refused sign-in of %s", account.email)
+                imap, smtp = self.check_fn(account, password, timeout)
+                return imap, smtp, f"{trigger}+confirm"
+            return imap, smtp, trigger
+        finally:
+            if turn:
+                self.turns.leave(servers)
 
     @property
     def check_bound(self) -> float:
@@ -147,9 +173,14 @@ class Monitor:
         if account_id in self.in_flight:
             return None
         self.in_flight.add(account_id)
+        turn: frozenset[str] = frozenset()
         try:
+            account = row if row is not None else Account.get_by_id(account_id)
+            self.budget.sync()  # every copy's failed logins of the last minutes
+            if sign_in_unproven(account, password) and await self.turns.enter_async(
+                    servers_of(account), self.check_bound):
+                turn = servers_of(account)
             async with self.semaphore:
-                account = row if row is not None else Account.get_by_id(account_id)
                 bus.emit(CHECK_STARTED, account_id)
                 imap, smtp = await self._probe(account, password)
                 if needs_confirming(account, imap, smtp):
@@ -157,12 +188,17 @@ class Monitor:
                     log.info("confirming the refused sign-in of %s", account.email)
                     imap, smtp = await self._probe(account, password)
                     trigger = f"{trigger}+confirm"
+            if turn:
+                self.turns.leave(turn)
+                turn = frozenset()
             # One write at a time, each in its own loop iteration: when many checks finish
             # together, their writes (a few ms each) must not run back to back and stall the
             # window's event loop.
             async with self._write_lock:
                 await asyncio.sleep(0)
-                return self._record(account, imap, smtp, trigger)
+                check = self._record(account, imap, smtp, trigger)
+                self.budget.sync()  # its failed logins, for every copy
+                return check
         except TimeoutError:
             log.warning("check of account %s overran its bound", account_id)
             return None
@@ -175,6 +211,8 @@ class Monitor:
                 return None  # not recorded: checked again once the database is back
             raise
         finally:
+            if turn:
+                self.turns.leave(turn)
             self.in_flight.discard(account_id)
             settled = self._settled.pop(account_id, None)
             if settled is not None:
@@ -204,6 +242,7 @@ class Monitor:
         this thread as it arrives — no event loop between them (measured: its per-check
         plumbing cost `check` about a tenth over a bare client). Same rules as `sweep`."""
         rows = self._sweep_rows(emails)
+        self.budget.sync(force=True)
         results: list[Check] = []
         # Each answer is handed over as it arrives (concurrent.futures.wait would install a
         # waiter on every pending future for each answer: quadratic in the mailboxes).
@@ -230,6 +269,7 @@ class Monitor:
                 self.keyring_problem(account.id, str(exc))
                 continue
             check = self._record(account, imap, smtp, how)
+            self.budget.sync()  # its failed logins, for every copy
             if check is not None:
                 results.append(check)
         return results
@@ -299,6 +339,7 @@ class Monitor:
     async def tick(self) -> None:
         """One scheduling step: housekeeping each minute, due checks, offline handling."""
         now = self.clock.now()
+        self.budget.sync()  # failed logins of the window's own tests, and the other copies'
         online = self.is_online()
         if not online:
             if self._was_online:

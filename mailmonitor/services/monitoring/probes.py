@@ -16,6 +16,10 @@ from :mod:`mailmonitor.services.monitoring.classify`.
   seconds. DNS lookups are bounded too.
 - Secrets (password, token, and the base64 forms sent on the wire) are redacted from ``detail`` and
   ``error``; :class:`Credentials` does not show them in its repr.
+- Failed logins: with a ``gate`` on the endpoint (the login budget, ``login_budget``), the
+  sign-in command is only sent when the budget allows it, and each side tries exactly one
+  mechanism, so one check costs the server at most one failed login per side. A sign-in held
+  back is a result with ``held`` set (status ``checking``: nothing was learned).
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ from typing import Any, BinaryIO, cast
 from imapclient import IMAPClient
 
 from mailmonitor.logsetup import scrub_secrets
-from mailmonitor.services.common.reasons import Status
+from mailmonitor.services.common.reasons import CREDENTIAL_REASONS, Status
+from mailmonitor.services.common.validation import needs_smtputf8, no_smtputf8
 from mailmonitor.services.monitoring import classify
+from mailmonitor.services.monitoring.login_budget import LoginHeld, MailboxGate
 from mailmonitor.services.monitoring.progress import ProbeWatch
 
 __all__ = [
@@ -74,6 +80,12 @@ class Endpoint:
     timeout: float = 20.0  # per connection step, seconds
     # An interactive test's watcher: told each step, can cancel (progress.ProbeWatch).
     watch: ProbeWatch | None = field(default=None, repr=False, compare=False)
+    # The login budget as this mailbox's probes see it (login_budget.MailboxGate): asked before
+    # the sign-in command is sent. None: not gated (the probes' own tests).
+    gate: MailboxGate | None = field(default=None, repr=False, compare=False)
+    # The mailbox's address: one with non-ASCII characters before the @ can send only
+    # through a server that announces SMTPUTF8 (RFC 6531), so the SMTP check asks for it.
+    address: str = ""
 
 
 @dataclass
@@ -93,9 +105,15 @@ class ProbeResult:
     phases: dict[str, float]  # ms per phase: connect, tls, greeting, (ehlo), auth, select / noop, …
     cert_expires_at: datetime | None  # naive UTC notAfter of the server cert when TLS was used
     error: str | None  # short error for JSON (None when ok)
+    # The login budget held the sign-in back: its words ("held back: 3 failed logins to …"),
+    # and when it frees up (the budget's clock). Nothing was learned about the mailbox.
+    held: str | None = None
+    held_until: datetime | None = None
+    # The server refused the sign-in command itself (one failed login as it counts them).
+    login_refused: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "protocol": self.protocol,
             "ok": self.ok,
             "status": str(self.status),
@@ -106,6 +124,9 @@ class ProbeResult:
             "cert_expires_at": self.cert_expires_at.isoformat() if self.cert_expires_at else None,
             "error": self.error,
         }
+        if self.held:  # only then: the JSON of every other check keeps its shape
+            data["held"] = self.held
+        return data
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -168,6 +189,22 @@ class _Session:
         self.cert_expires_at: datetime | None = None
         self.wire: _Wire | None = None  # the connection's record of what the server said
         self.bytes_read = 0
+        self.login: tuple[MailboxGate, str] | None = None  # a sign-in in flight: gate, host
+        self.sent_login = False  # the sign-in command went out (whether or not gated)
+
+    def begin_login(self, ep: Endpoint) -> None:
+        """Right before the sign-in command: the login budget's turn (raises LoginHeld)."""
+        if ep.gate is not None:
+            ep.gate.begin(ep.host, self.remaining())
+            self.login = (ep.gate, ep.host)
+        self.sent_login = True
+
+    def end_login(self, refused: bool = False, accepted: bool = False) -> None:
+        """The server answered the sign-in (or the probe ended without an answer)."""
+        if self.login is not None:
+            gate, host = self.login
+            self.login = None
+            gate.end(host, self.protocol, refused, accepted)
 
     def count_bytes(self, count: int) -> None:
         """Bound what one probe reads (MAX_BYTES_PER_CHECK), as well as the time."""
@@ -568,11 +605,13 @@ def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
                     "The server does not offer XOAUTH2 sign-in (no AUTH=XOAUTH2 capability).",
                 )
             mech = _XOAuth2(ep.username, creds.access_token)
+            session.begin_login(ep)
             client.sasl_login("XOAUTH2", mech)
         elif not creds.password:
             raise _Fail("invalid_credentials", "No password is stored for this account.")
         elif "LOGINDISABLED" in caps or not ascii_only:
             if "AUTH=PLAIN" in caps:
+                session.begin_login(ep)
                 client.plain_login(ep.username, creds.password)
             elif not tls:
                 raise _Fail(
@@ -587,7 +626,9 @@ def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
                     "and AUTH=PLAIN is not offered.",
                 )
         else:
+            session.begin_login(ep)
             client.login(_imap_quote(ep.username), creds.password)
+        session.end_login(accepted=True)
 
         session.enter("select")
         selected = client.select_folder("INBOX", readonly=True)
@@ -603,6 +644,7 @@ def probe_imap(ep: Endpoint, creds: Credentials) -> ProbeResult:
         answer = _imap_answer(session.wire)
         return _failure("imap", session, exc, answer, None, oauth, mech, ep, creds)
     finally:
+        session.end_login()
         session.close_sockets()
 
 
@@ -725,6 +767,8 @@ def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
             session.enter("ehlo")
             smtp.hello()
 
+        if needs_smtputf8(ep.address) and not smtp.has_extn("smtputf8"):
+            raise _Fail("request_invalid", no_smtputf8(ep.host, ep.address) + ".")
         session.enter("auth")
         mechanisms = _auth_mechanisms(smtp)
         if not smtp.has_extn("auth"):
@@ -743,18 +787,24 @@ def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
                     "request_invalid", f"The server does not offer XOAUTH2 (offers: {offered})."
                 )
             mech = _XOAuth2(ep.username, creds.access_token)
+            session.begin_login(ep)
             smtp.auth("XOAUTH2", mech)
         elif not creds.password:
             raise _Fail("invalid_credentials", "No password is stored for this account.")
         else:
+            # Exactly one mechanism (smtplib's login() would try each one the server offers:
+            # a wrong password would cost two or three failed logins): PLAIN, else LOGIN.
             smtp.user, smtp.password = ep.username, creds.password
             if "PLAIN" in mechanisms:
+                session.begin_login(ep)
                 smtp.auth("PLAIN", smtp.auth_plain)
             elif "LOGIN" in mechanisms:
+                session.begin_login(ep)
                 smtp.auth("LOGIN", smtp.auth_login)
             else:
                 raise _Fail("request_invalid",
                             f"No suitable authentication method (server offers: {offered}).")
+        session.end_login(accepted=True)
 
         session.enter("noop")
         code, _ = smtp.noop()
@@ -777,6 +827,7 @@ def probe_smtp(ep: Endpoint, creds: Credentials) -> ProbeResult:
             code_seen = exc.smtp_code
         return _failure("smtp", session, exc, answer, code_seen, oauth, mech, ep, creds)
     finally:
+        session.end_login()
         session.close_sockets()
 
 
@@ -808,6 +859,8 @@ def _failure(
     ep: Endpoint,
     creds: Credentials,
 ) -> ProbeResult:
+    if isinstance(exc, LoginHeld):
+        return _held(protocol, session, exc)
     try:
         session.end_phase()
         phase = session.phase or "connect"
@@ -828,6 +881,9 @@ def _failure(
     except Exception as inner:  # never raise out of a probe, even on a bug here
         reason, phase = "request_invalid", session.phase or "connect"
         detail = error = f"{phase}: {type(inner).__name__} while reporting a failure"
+    # A refusal of the sign-in itself is a failed login as the server counts it.
+    refused = session.sent_login and phase == "auth" and reason in CREDENTIAL_REASONS
+    session.end_login(refused=refused)
     return ProbeResult(
         protocol=protocol,
         ok=False,
@@ -838,7 +894,18 @@ def _failure(
         phases=dict(session.phases),
         cert_expires_at=session.cert_expires_at,
         error=error,
+        login_refused=refused,
     )
+
+
+def _held(protocol: str, session: _Session, held: LoginHeld) -> ProbeResult:
+    """The budget held the sign-in back: nothing was learned (status `checking`)."""
+    session.end_phase()
+    return ProbeResult(
+        protocol=protocol, ok=False, status=Status.CHECKING.value, reason=None,
+        detail=held.message, latency_ms=session.latency_ms(), phases=dict(session.phases),
+        cert_expires_at=session.cert_expires_at, error=held.message, held=held.message,
+        held_until=held.retry_at)
 
 
 def _describe(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mailmonitor.models import Account
-from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
+from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help, held_help
+from mailmonitor.services.common.policies import change_advice
 from mailmonitor.services.common.reasons import REASONS
 
 Context = Literal["adding", "reconnecting"]
@@ -46,9 +47,14 @@ def _server_hint(account: Account) -> str:
 def failure_text(account: Account, outcome: TestOutcome, context: Context, timeout: float
                  ) -> FailureText:
     """The words for a failed test of ``account`` (``outcome.ok`` is False)."""
+    verb = "Not added" if context == "adding" else "The connection failed"
+    if outcome.held:
+        return FailureText(f"{verb}: held back to protect the mailbox.",
+                           [*held_help(outcome.held),
+                            *(["Nothing was stored."] if context == "adding" else [])],
+                           outcome.detail)
     reason = outcome.reason or "request_invalid"
     info = REASONS.get(reason)
-    verb = "Not added" if context == "adding" else "The connection failed"
     if reason in _WHAT_HAPPENED:
         what = _WHAT_HAPPENED[reason].format(timeout=timeout)
         title = f"{verb}: {what}."
@@ -65,7 +71,7 @@ def failure_text(account: Account, outcome: TestOutcome, context: Context, timeo
         return FailureText(title, advice, outcome.detail)
     label = info.label if info else outcome.label
     title = f"{verb}: {label}."
-    lines = [line for line in failure_help(account, reason)
+    lines = [line for line in failure_help(account, reason, answer=outcome.detail)
              if not line.startswith("Still stuck?") and "keeps retrying" not in line]
     if context == "adding":
         lines = [line.replace("press Next again", "press Test & Add again")
@@ -73,7 +79,10 @@ def failure_text(account: Account, outcome: TestOutcome, context: Context, timeo
                           "Use the sign-in button above instead of a password.")
                  for line in lines]
         if info is not None:
-            lines[0] = f"{info.explanation} {_adding_action(reason)}".strip()
+            # The adding words instead of the reason's action; the provider change its answer
+            # marks (the other half of advice_for) still follows.
+            lines[0] = " ".join(part for part in (info.explanation, _adding_action(reason),
+                                                  change_advice(outcome.detail)) if part)
         lines.append("Nothing was stored.")
     if reason in ("tls_error", "request_invalid"):
         lines.insert(1, _server_hint(account))

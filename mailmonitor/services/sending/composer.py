@@ -20,11 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from mailmonitor.models import Account, Lead, SendRecord, Step
 from mailmonitor.models.states import DELIVERED_SEND_STATES
+from mailmonitor.services.common.validation import (
+    address_header,
+    ascii_domain,
+    needs_smtputf8,
+)
 from mailmonitor.services.deliverability import unsubscribe
 
 # {{ name }} or {{ name | fallback }}; the fallback may be empty ({{title|}}).
@@ -88,7 +93,8 @@ def one_line(text: str) -> str:
 
 
 def sender_domain(account: Account) -> str:
-    return str(account.email).rsplit("@", 1)[-1]
+    """The mailbox's domain as DNS knows it (punycode for an internationalized one)."""
+    return ascii_domain(str(account.email).rsplit("@", 1)[-1])
 
 
 def thread_of(lead: Lead, account: Account) -> list[str]:
@@ -150,9 +156,13 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     settings = unsubscribe_config or unsubscribe.config()
     text = with_footer(text, unsubscribe.footer(settings))
 
-    message = EmailMessage(policy=POLICY)
-    message["From"] = formataddr((one_line(account.name or ""), account.email))
-    message["To"] = lead.email
+    # Internationalized domains as punycode; a non-ASCII local part needs UTF-8 headers, which
+    # only an SMTPUTF8 transaction carries (sender.py refuses it on any other server).
+    policy = POLICY.clone(utf8=True) if needs_smtputf8(account.email) or needs_smtputf8(
+        lead.email) else POLICY
+    message = EmailMessage(policy=policy)
+    message["From"] = address_header(one_line(account.name or ""), account.email)
+    message["To"] = address_header("", lead.email)
     message["Subject"] = subject
     message["Date"] = format_datetime(now.replace(tzinfo=UTC))
     message_id = make_msgid(domain=sender_domain(account))
@@ -166,7 +176,7 @@ def compose(lead: Lead, step: Step, account: Account, now: datetime,
     if with_html:
         markup = text_to_html(text)
         message.add_alternative(markup, subtype="html", cte=_cte(markup))
-    return Composed(message, message_id, subject, message.as_bytes(policy=POLICY))
+    return Composed(message, message_id, subject, message.as_bytes(policy=policy))
 
 
 def ending_preview(footer: str, signature: str = "Your signature") -> str:

@@ -27,6 +27,7 @@ import logging
 import re
 import smtplib
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from mailmonitor.models.states import SENDABLE_STATES
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.auth.token_errors import classify_token_error
 from mailmonitor.services.common.reasons import REASONS, Status
+from mailmonitor.services.common.validation import needs_smtputf8, no_smtputf8, wire_address
 from mailmonitor.services.deliverability import bounce_guard
 from mailmonitor.services.deliverability.send_outcomes import refused_as_sender
 from mailmonitor.services.deliverability.unsubscribe import config as unsubscribe_settings
@@ -148,12 +150,7 @@ class SmtpTransport:
         try:
             context = mailbox.tls_context(account.ca_file) \
                 if account.smtp_security != "plain" else None
-            smtp: smtplib.SMTP
-            if account.smtp_security == "ssl":
-                smtp = _SMTPSSL(local_hostname="localhost", timeout=self.timeout,
-                                context=context)
-            else:
-                smtp = _SMTP(local_hostname="localhost", timeout=self.timeout)
+            smtp = self._client(context)
             self.smtp = smtp
             smtp._host = account.smtp_host  # the TLS server name (we connect after __init__)
             code, greeting = smtp.connect(account.smtp_host, account.smtp_port)
@@ -178,6 +175,22 @@ class SmtpTransport:
         except Exception as exc:
             self.close()
             raise self._open_error(phase, exc) from None
+        if needs_smtputf8(account.email) and not self.smtputf8:
+            self.close()
+            raise SendError(ACCOUNT, "ehlo", no_smtputf8(account.smtp_host, account.email),
+                            reason="request_invalid")
+
+    @property
+    def smtputf8(self) -> bool:
+        """Does the server take non-ASCII addresses (RFC 6531)?"""
+        return self.smtp is not None and bool(self.smtp.has_extn("smtputf8"))
+
+    def _client(self, context: ssl.SSLContext | None) -> _SMTP | _SMTPSSL:
+        """The smtplib client, not yet connected (an alert channel's transport watches its
+        sockets: services/alerts/channels.py)."""
+        if self.account.smtp_security == "ssl":
+            return _SMTPSSL(local_hostname="localhost", timeout=self.timeout, context=context)
+        return _SMTP(local_hostname="localhost", timeout=self.timeout)
 
     def _hello(self) -> None:
         assert self.smtp is not None
@@ -229,11 +242,20 @@ class SmtpTransport:
         handed_over = False
         phase = "mail"
         try:
-            code, reply = smtp.mail(mail_from)
+            options: list[str] = []
+            if needs_smtputf8(mail_from) or needs_smtputf8(rcpt):
+                if not self.smtputf8:  # before MAIL: the connection stays usable
+                    raise SendError(MESSAGE, "rcpt", no_smtputf8(
+                        self.account.smtp_host, rcpt if needs_smtputf8(rcpt) else mail_from),
+                        alive=True)
+                options = ["SMTPUTF8"]
+            # Internationalized domains travel as punycode (xn--…), in the envelope as in the
+            # headers (composer.py).
+            code, reply = smtp.mail(wire_address(mail_from), options)
             if code != 250:
                 raise self._rejected(phase, code, reply)
             phase = "rcpt"
-            code, reply = smtp.rcpt(rcpt)
+            code, reply = smtp.rcpt(wire_address(rcpt))
             if code not in (250, 251):
                 raise self._rejected(phase, code, reply)
             phase = "data"

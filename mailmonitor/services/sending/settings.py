@@ -10,11 +10,12 @@ from datetime import datetime
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account
 from mailmonitor.models.account import DEFAULT_DAILY_LIMIT, DEFAULT_MIN_GAP_SECONDS
+from mailmonitor.services.common import bounds
 from mailmonitor.services.common.rep_day import rep_today
 from mailmonitor.services.common.validation import InvalidInput
 
-MAX_SENDER_NAME = 200
-MAX_SIGNATURE = 10_000
+MAX_SENDER_NAME = bounds.TEXTS["sender_name"].longest
+MAX_SIGNATURE = bounds.TEXTS["signature"].longest
 
 
 @dataclass
@@ -39,13 +40,16 @@ class SendingSettings:
         )
 
     def problems(self) -> list[str]:
+        """Each value out of its bounds (the one table, common.bounds), in words."""
+        checks = [("daily_limit", self.daily_limit), ("min_gap_seconds", self.min_gap_seconds)]
+        if self.warmup_enabled:
+            checks += [("warmup_start", self.warmup_start), ("warmup_step", self.warmup_step)]
         found = []
-        if self.daily_limit < 1:
-            found.append("The daily limit must be at least 1 email.")
-        if self.min_gap_seconds < 0:
-            found.append("The time between emails cannot be negative.")
-        if self.warmup_enabled and (self.warmup_start < 1 or self.warmup_step < 0):
-            found.append("The warm-up starts with at least 1 email and grows by 0 or more.")
+        for key, value in checks:
+            try:
+                bounds.number(key, value)
+            except InvalidInput as exc:
+                found.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         return found
 
     def apply_to(self, account: Account, now: datetime) -> None:
