@@ -126,6 +126,14 @@ def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
     edit.add_argument("--test", action="store_true",
                       help="test the new settings first; store nothing unless they connect")
     edit.add_argument("--owner", metavar="MEMBER", help="the team member who owns the mailbox")
+    edit.add_argument("--kind", metavar="microsoft|gmail|imap",
+                      help="switch how the mailbox signs in, keeping its history, campaigns and "
+                      "leads: microsoft/gmail sign in through the browser, imap with a password "
+                      "(--password-stdin); tested for real before anything changes")
+    edit.add_argument("--no-browser", action="store_true", help="with --kind microsoft|gmail: "
+                      + NO_BROWSER_HELP)
+    edit.add_argument("--timeout", metavar="S",
+                      help="with --kind microsoft|gmail: sign-in wait in seconds (default 300)")
     return {"accounts": cmd_accounts}
 
 
@@ -342,6 +350,11 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
     from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
     account = editing.find_account(args.email)  # an unknown one is bad input: exit 3
+    if args.kind is not None:
+        return switch_sign_in(account, args, now)
+    if args.no_browser or args.timeout is not None:
+        raise UsageError("--no-browser and --timeout go with --kind microsoft|gmail (switching "
+                         "the mailbox to browser sign-in)")
     email = account.email
     warmup_off = (args.warmup or "").strip().lower() == "off"
     rotation_days, rotation_default = (editing.rotation_option(args.password_rotation_days)
@@ -408,3 +421,31 @@ def cmd_accounts_edit(args: argparse.Namespace, now: Any) -> int:
                  "(mailmonitor accounts reconnect)")
     print(line)
     return EXIT_OK
+
+
+def switch_sign_in(account: Any, args: argparse.Namespace, now: Any) -> int:
+    """`accounts edit EMAIL --kind microsoft|gmail|imap [--no-browser] [--password-stdin]`,
+    with optional --imap-*/--smtp-*/--username/--ca-file (services/accounts/switching.py)."""
+    from mailmonitor.services.accounts import editing
+    from mailmonitor.services.accounts.oauth_cli import switch_sign_in as switch
+
+    others = [option for option, value in (
+        ("--name", args.name), ("--daily-limit", args.daily_limit), ("--min-gap", args.min_gap),
+        ("--warmup", args.warmup), ("--password-rotation-days", args.password_rotation_days),
+        ("--owner", args.owner)) if value is not None]
+    if others:
+        raise UsageError(f"--kind switches the sign-in method (and the servers); change "
+                         f"{', '.join(others)} with a separate `mailmonitor accounts edit`")
+    servers = editing.AccountEdit(
+        imap_host=args.imap_host, imap_port=args.imap_port, imap_security=args.imap_security,
+        smtp_host=args.smtp_host, smtp_port=args.smtp_port, smtp_security=args.smtp_security,
+        username=args.username, ca_file=args.ca_file)
+    kind = args.kind.strip().lower()
+    if kind in ("gmail", "microsoft") and args.password_stdin:
+        raise UsageError(f"--kind {kind} signs in through the browser: no password is needed "
+                         "(leave out --password-stdin)")
+    # --test is accepted and changes nothing: a switch is always tested before it is applied.
+    password = read_password_stdin() if args.password_stdin else None
+    timeout = bounds.fraction("sign_in_timeout_seconds", args.timeout or "300")
+    return switch(account, kind, now, servers=servers, password=password, timeout=timeout,
+                  no_browser=args.no_browser)

@@ -1,4 +1,5 @@
-"""`accounts add --kind gmail|microsoft` and `accounts reconnect` of an OAuth account (spec §7):
+"""`accounts add --kind gmail|microsoft`, `accounts reconnect` of an OAuth account and `accounts
+edit --kind` (switching the sign-in method, accounts/switching.py) (spec §7):
 print the sign-in link, open the browser, wait for the loopback redirect. With `--no-browser`
 (services/auth/no_browser.py): print the device code (Microsoft) or the link, and read the
 address the sign-in ended on from standard input (Google).
@@ -26,6 +27,7 @@ from mailmonitor.services.accounts.adding import AccountSpec
 from mailmonitor.services.auth.secrets import SecretStoreError
 
 if TYPE_CHECKING:
+    from mailmonitor.services.accounts.editing import AccountEdit
     from mailmonitor.services.auth.oauth import Signer
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -139,4 +141,40 @@ def reconnect_oauth_account(account: Account, timeout: float, now: datetime,
     done = now + timedelta(seconds=time.monotonic() - started)
     lifecycle.reconnected(account, done, detail=imap.detail)
     print(f"Reconnected {account.email}: campaigns continue where they left off")
+    return EXIT_OK
+
+
+def switch_sign_in(account: Account, kind: str, now: datetime, *, servers: AccountEdit,
+                   password: str | None, timeout: float, no_browser: bool = False) -> int:
+    """`accounts edit EMAIL --kind microsoft|gmail|imap`: switch the sign-in method in place
+    (accounts/switching.py). Bad input raises InvalidInput (exit 3); a refused sign-in or a
+    failed test is one line and exit 1, with nothing changed."""
+    from mailmonitor.services.accounts import switching
+    from mailmonitor.services.common.reasons import label_for
+
+    if no_browser and kind not in PROVIDER_NAMES:
+        from mailmonitor.services.common.validation import InvalidInput
+
+        raise InvalidInput("--no-browser is for signing in to Google or Microsoft (--kind "
+                           "gmail|microsoft)")
+    plan = switching.plan_switch(account, kind, servers, password)
+    if plan is None:
+        print(f"{account.email}: nothing to change (it already signs in with "
+              f"{switching.method_words(account.kind, account.auth_method)})")
+        return EXIT_OK
+    try:
+        result = switching.switch_sign_in(
+            account, kind, now, servers=servers, password=password, timeout=timeout,
+            on_url=_show_link(account.email, kind),
+            signer=_terminal_signer() if no_browser else None)
+    except switching.SwitchFailed as exc:
+        return _fail(str(exc))
+    assert result is not None
+    stored = result.account
+    line = (f"Switched {stored.email} to "
+            f"{switching.method_words(stored.kind, stored.auth_method)}: its history, campaigns "
+            f"and leads are kept; checked: {label_for(stored.status, stored.reason)}")
+    if not result.old_secret_removed:
+        line += " (the keyring kept the old secret; it is no longer used)"
+    print(line)
     return EXIT_OK

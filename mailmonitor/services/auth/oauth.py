@@ -509,9 +509,9 @@ def _browser_sign_in(kind: str, expected: dict[str, None], login_hint: str, time
 Signer = Callable[[str, dict[str, None], str, float], SignedIn]
 
 
-def _store(email: str, signed: SignedIn) -> None:
+def _store(email: str, signed: SignedIn, note_age: bool = True) -> None:
     with _account_lock(email):
-        secrets.set_secret(email, signed.secret_kind, signed.secret)
+        secrets.set_secret(email, signed.secret_kind, signed.secret, note_age=note_age)
 
 
 def sign_in(account: Account, timeout: float, *, on_url: UrlCallback | None = None,
@@ -533,10 +533,12 @@ def sign_in(account: Account, timeout: float, *, on_url: UrlCallback | None = No
 
 def sign_in_new(kind: str, email: str, username: str | None, timeout: float, *,
                 on_url: UrlCallback | None = None, cancel: threading.Event | None = None,
-                signer: Signer | None = None) -> SignedIn:
-    """Sign in a mailbox that is not stored yet and keep its tokens in the keyring (stored
-    before the account, so a keyring failure creates nothing). `forget_sign_in` takes them back
-    when the account is not kept. Raises SignInError or secrets.SecretStoreError."""
+                signer: Signer | None = None, note_age: bool = True) -> SignedIn:
+    """Sign in a mailbox that is not stored yet (or that switches to this sign-in,
+    accounts/switching.py: `note_age=False`, its row is written by the caller) and keep its
+    tokens in the keyring (stored before the account, so a keyring failure creates nothing).
+    `forget_sign_in` takes them back when the account is not kept. Raises SignInError or
+    secrets.SecretStoreError."""
     _provider(kind)
     ok, message = secrets.keyring_status()
     if not ok:
@@ -545,7 +547,7 @@ def sign_in_new(kind: str, email: str, username: str | None, timeout: float, *,
     if username:
         expected[username.lower()] = None
     signed = (signer or _browser_signer(on_url, cancel))(kind, expected, email, timeout)
-    _store(email, signed)
+    _store(email, signed, note_age)
     return signed
 
 

@@ -10,6 +10,7 @@ TRIGGER_WORDS = {
     "schedule": "scheduled",
     "manual": "Test Connection",
     "reconnect": "reconnect",
+    "switch": "sign-in method switched",
     "send": "before sending",
     "cli": "command line",
     "online": "back online",
