@@ -172,8 +172,8 @@ def switch_sign_in(account: Account, kind: str, now: datetime, *, servers: Accou
     assert result is not None
     stored = result.account
     line = (f"Switched {stored.email} to "
-            f"{switching.method_words(stored.kind, stored.auth_method)}: its history, campaigns "
-            f"and leads are kept; checked: {label_for(stored.status, stored.reason)}")
+            f"{switching.method_words(stored.kind, stored.auth_method)} (history, campaigns and "
+            f"leads kept); checked, {label_for(stored.status, stored.reason)}")
     if not result.old_secret_removed:
         line += " (the keyring kept the old secret; it is no longer used)"
     print(line)

@@ -127,10 +127,14 @@ def plan_switch(account: Account, kind: str, servers: AccountEdit | None = None,
         raise InvalidInput("--kind switches the sign-in method (and the servers); change "
                            f"{', '.join(sorted(unknown))} with a separate `mailmonitor accounts "
                            "edit`")
-    overrides = validate_edit(account, AccountEdit(
-        **{name: getattr(edit, name) for name in SERVER_FIELDS}))
+    server_edit = AccountEdit(**{name: getattr(edit, name) for name in SERVER_FIELDS})
+    validate_edit(account, server_edit)  # bad values are bad input, whatever the kind
     same_method = (auth_method == "oauth2") == account.is_oauth
     if kind == account.kind and same_method:
+        if not server_edit.is_empty():
+            raise InvalidInput(f"{account.email} already signs in with "
+                               f"{method_words(account.kind, account.auth_method)}: change its "
+                               "servers without --kind")
         return None
     changes: dict[str, Any] = {"kind": kind, "auth_method": auth_method}
     preset = PRESETS.get(kind)
@@ -139,7 +143,8 @@ def plan_switch(account: Account, kind: str, servers: AccountEdit | None = None,
             for part in ("host", "port", "security"):
                 name = f"{proto}_{part}"
                 changes[name] = getattr(preset, name)
-    changes.update(overrides)
+    # The rep's servers win over the provider's (compared with the provider's, not the stored).
+    changes.update(validate_edit(proposed_account(account, changes), server_edit))
     changes = {k: v for k, v in changes.items() if k in ("kind", "auth_method")
                or getattr(account, k) != v}
     return SwitchPlan(account.id, account.email, kind, changes["auth_method"], changes,
@@ -189,7 +194,8 @@ def sign_in_and_test(account: Account, plan: SwitchPlan, timeout: float, *,
                 oauth.sign_in_new(plan.kind, plan.email, proposed.username or None, timeout,
                                   on_url=on_url, cancel=cancel, signer=signer, note_age=False)
             except oauth.SignInError as exc:
-                raise SwitchFailed(f"{plan.email} still signs in with {was}: {exc}") from None
+                raise SwitchFailed(f"{exc} ({plan.email} still signs in with {was})"
+                                   ) from None
             stored = True
         imap, smtp = (check or _default_check)(proposed, plan.password, check_timeout)
         failed = failure_of(imap, smtp)
