@@ -200,7 +200,7 @@ def test_a_microsoft_password_mailbox_switched_to_oauth_leaves_the_basic_auth_ch
     # Same kind (microsoft), another method: the servers stay as they are.
     code, out, err = cli("accounts", "edit", user.email, "--kind", "microsoft",
                          "--timeout", "15")
-    assert code == EXIT_OK, err
+    assert code == EXIT_OK and "Switched" in out, err
     after = snapshot(data_dir, user.email)
     assert (after["kind"], after["auth_method"], after["status"]) == \
         ("microsoft", "oauth2", "connected")
