@@ -152,3 +152,22 @@ def test_no_browser_is_bad_input_where_there_is_no_sign_in(
     assert run(*add, "--password-stdin", stdin=user.password + "\n")[0] == 0
     code, _, err = run("accounts", "reconnect", user.email, "--no-browser")
     assert code == 3 and "signs in with a password: --no-browser is for" in err
+
+
+@pytest.mark.parametrize("kind", ["gmail", "microsoft"])
+def test_switch_a_password_mailbox_to_sign_in_with_no_browser(
+        kind: str, run: Run, idp: IdentityProvider, dovecot_oauth: Dovecot) -> None:
+    """Issue 24: `accounts edit EMAIL --kind gmail|microsoft --no-browser` on a server."""
+    user = dovecot_oauth.new_user()
+    servers = ["--imap-host", dovecot_oauth.host, "--imap-port", str(dovecot_oauth.imaps_port),
+               "--imap-security", "ssl", "--smtp-host", dovecot_oauth.host,
+               "--smtp-port", str(dovecot_oauth.submission_port), "--smtp-security", "starttls"]
+    assert run("accounts", "add", "--email", user.email, *servers, "--ca-file",
+               str(dovecot_oauth.pki.ca_cert), "--password-stdin",
+               stdin=user.password + "\n")[0] == 0
+    code, out, err = run("accounts", "edit", user.email, "--kind", kind, *servers,
+                         "--no-browser", "--timeout", "20", rep=on_other_device(idp))
+    assert code == 0, err
+    assert f"Switched {user.email} to Sign in with" in out
+    (row,) = json.loads(run("accounts", "list", "--json")[1])
+    assert (row["kind"], row["auth_method"], row["status"]) == (kind, "oauth2", "connected")
