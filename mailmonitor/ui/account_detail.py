@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -51,7 +50,7 @@ HISTORY = 50
 WHEN_STOPPED = "You disconnected this mailbox. Reconnect to connect it again."
 
 
-class SenderDialog(QDialog):
+class SenderDialog(keyboard.Dialog):
     """The sender name and signature of one mailbox. Opened with `open()`; the caller saves,
     then closes it (`accept`) or shows why not (`show_error`).
 
@@ -105,7 +104,7 @@ class SenderDialog(QDialog):
         self.error.setVisible(bool(text))
 
 
-class AccountDetailDialog(QDialog):
+class AccountDetailDialog(keyboard.Dialog):
     """Signals:
         reconnectRequested(int): open the reconnect wizard at the connection page.
         removed(int): the account was removed.
@@ -230,9 +229,7 @@ class AccountDetailDialog(QDialog):
         if account is None:
             return None
         dialog = WarmupDialog(SendingSettings.of(account), self)
-        dialog.setWindowTitle("Sending settings")
-        dialog.previous.setText("Save")
-        dialog.previous.setToolTip("")
+        dialog.for_saving()
         dialog.previous.clicked.connect(lambda: self._save_sending_settings(dialog))
         self.settings_dialog = dialog
         dialog.open()

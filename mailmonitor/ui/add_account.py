@@ -9,12 +9,11 @@ import logging
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -96,7 +95,7 @@ class EndpointEditor(QWidget):
         self._security = new
 
 
-class AddAccountDialog(QDialog):
+class AddAccountDialog(keyboard.Dialog):
     """Signals:
         added(int): the account was tested and stored.
         signInSettingsRequested(): open Settings → Sign-in (Google/Microsoft not set up).
@@ -374,6 +373,7 @@ class AddAccountDialog(QDialog):
             if not outcome.ok:
                 text = failure_text(flow.tested_account(), outcome, "adding", self.ctx.timeout)
                 self.show_error(failure_html(text.title, "", text.advice), text.details)
+                self.focus_field_to_fix(outcome.field_to_fix)
                 return
             try:
                 account_id = await self.ctx.blocking(flow.store_account, self.ctx.clock.now())
@@ -393,6 +393,16 @@ class AddAccountDialog(QDialog):
                 self.progress.setText("")
                 self.test_progress.stop()
                 self.stop_test.hide()
+
+    def focus_field_to_fix(self, which: str | None) -> None:
+        """After a failed test the focus goes where the rep fixes it (the password, selected so
+        typing replaces it; else the server that failed), never onto a button."""
+        field: QLineEdit | None = {"password": self.password, "imap": self.imap.host,
+                                   "smtp": self.smtp.host}.get(which or "")
+        if field is None or not field.isVisibleTo(self):
+            field = self.password if self.password.isVisibleTo(self) else self.email
+        field.setFocus(Qt.FocusReason.OtherFocusReason)
+        field.selectAll()
 
     def _link(self, href: str) -> None:
         if href == "settings:sign-in":

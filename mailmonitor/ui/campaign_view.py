@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -82,7 +81,7 @@ def banner_html(card: Card, now: datetime) -> str:
             + (f"<br><i>{fmt.esc(muted)}</i>" if muted else ""))
 
 
-class ReallocateDialog(QDialog):
+class ReallocateDialog(keyboard.Dialog):
     """§4.5: move the leads of broken mailboxes to the campaign's connected ones, with a
     preview of how many go where. Opened with `open()`.
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.services.deliverability.dns_auth import InvalidSelector
 from mailmonitor.services.placement import overview
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 
 # Finding status → the account status whose colour and words it borrows.
@@ -106,7 +107,7 @@ class DeliverabilityPanel(QScrollArea):
         self.round_trip_button.clicked.connect(self.test_sending_and_receiving)
         self.resume_button.clicked.connect(self.resume_sending)
         self.dns_button.clicked.connect(self.check_dns)
-        self.selector.returnPressed.connect(self.check_dns)
+        keyboard.own_enter(self.selector, self.check_dns)  # never the dialog's default too
         ctx.bridge.accountChanged.connect(self._changed)
         self.refresh()
 

@@ -10,7 +10,6 @@ import asyncio
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -38,7 +37,7 @@ from mailmonitor.ui.new_campaign import sentence
 from mailmonitor.ui.widgets import Banner, bounded_spin
 
 
-class EditAccountDialog(QDialog):
+class EditAccountDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:

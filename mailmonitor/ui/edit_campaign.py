@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -100,7 +99,7 @@ def window_to_editor(editor: WindowEditor, window: dict[str, Any] | None) -> Non
     editor.zone.setCurrentText(str(window.get("tz") or "UTC"))
 
 
-class EditCampaignDialog(QDialog):
+class EditCampaignDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:

@@ -45,6 +45,7 @@ from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
@@ -250,6 +251,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.accounts_tab, "Mailboxes")
         self.tabs.addTab(self.campaigns_tab, "Campaigns")
+        keyboard.tab_keys(self, self.tabs)  # Ctrl+Tab / Ctrl+PgDown, as in every dialog
 
         content = QWidget()
         layout = QVBoxLayout(content)

@@ -36,9 +36,13 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
     """(what, keys) for every window action with a shortcut, plus the dialogs' own keys."""
     rows = [(action.text().replace("&", ""), _keys(action)) for action in window.actions()
             if _keys(action)]
-    rows += [("In a dialog: its primary action", "Enter"), ("Cancel a dialog", "Esc"),
+    rows += [("In a dialog: its primary action", "Enter"),
+             ("Cancel a dialog (asks before discarding what you typed)", "Esc"),
+             ("Next tab / previous tab", "Ctrl+Tab / Ctrl+Shift+Tab"),
+             ("The same, from anywhere in the window", "Ctrl+PgDown / Ctrl+PgUp"),
              ("Next field / previous field", "Tab / Shift+Tab"),
-             ("Press the focused button", "Space")]
+             ("Press the focused button", "Space"),
+             ("In a field with its own button (a DKIM selector): that button", "Enter")]
     return rows
 
 

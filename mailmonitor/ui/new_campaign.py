@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -310,7 +309,7 @@ class WindowEditor(QWidget):
                 f"{self.end.time().toString('HH:mm')} {zone}")
 
 
-class NewCampaignDialog(QDialog):
+class NewCampaignDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:

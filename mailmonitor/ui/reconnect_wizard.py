@@ -108,6 +108,7 @@ class ConnectionPage(QWidget):
         self.failure.hide()
         self.details = DetailsBox()
         buttons = ButtonRow()
+        self.cancel = buttons.button("Cancel")
         self.diagnostics = buttons.button("Copy diagnostics")
         self.diagnostics.setToolTip("Copies a report without passwords, for a support request")
         buttons.addStretch(1)
@@ -163,6 +164,7 @@ class ReadyPage(QWidget):
         self.error = label(role="error")
         self.error.hide()
         buttons = ButtonRow()
+        self.cancel = buttons.button("Cancel")
         buttons.addStretch(1)
         self.back = buttons.button("Back")
         self.save = buttons.button("Save && Resume", primary=True)
@@ -176,7 +178,7 @@ class ReadyPage(QWidget):
         layout.addLayout(buttons)
 
 
-class ReconnectWizard(QDialog):
+class ReconnectWizard(keyboard.Dialog):
     """Signals:
         reconnected(int): Save & Resume finished for the account.
     """
@@ -220,11 +222,16 @@ class ReconnectWizard(QDialog):
         keyboard.install(self)
         self.show_page()
 
+    def extra_state(self) -> object:
+        """Typed work outside the fields: sending settings changed in Edit Warm-up."""
+        return self.flow.settings
+
     # --- wiring -------------------------------------------------------------------------------
 
     def _wire(self) -> None:
         s, c, r = self.select_page, self.connection_page, self.ready_page
-        s.cancel.clicked.connect(self.reject)
+        for cancel in (s.cancel, c.cancel, r.cancel):
+            cancel.clicked.connect(self.reject)
         s.skip.clicked.connect(lambda: self._navigate(self.flow.skip))
         s.edit_warmup.clicked.connect(self._edit_warmup)
         s.campaigns.currentItemChanged.connect(self._campaign_chosen)
@@ -396,8 +403,8 @@ class ReconnectWizard(QDialog):
         if self.warmup_dialog is not None and self.warmup_dialog.isVisible():
             return
         dialog = WarmupDialog(self.flow.settings, self)
-        dialog.previous.clicked.connect(self._warmup_previous)
-        dialog.rejected.connect(self._warmup_previous)  # Esc behaves like Previous
+        dialog.previous.clicked.connect(self._warmup_previous)  # the changes are kept
+        dialog.rejected.connect(self._warmup_cancelled)  # Cancel / Esc: dropped
         self.warmup_dialog = dialog
         dialog.open()
 
@@ -413,11 +420,32 @@ class ReconnectWizard(QDialog):
                 dialog.open()
             return
         self.flow.previous()
+        self._close_warmup(dialog, QDialog.DialogCode.Accepted)
+
+    def _warmup_cancelled(self) -> None:
+        dialog = self.warmup_dialog
+        if dialog is None or self.flow.page is not Page.EDIT_WARMUP:
+            return
+        self.flow.cancel_warmup()
+        self._close_warmup(dialog, QDialog.DialogCode.Rejected)
+
+    def _close_warmup(self, dialog: WarmupDialog, result: QDialog.DialogCode) -> None:
         self.warmup_dialog = None
-        dialog.done(QDialog.DialogCode.Accepted)
+        if dialog.isVisible():
+            dialog.done(result)
         dialog.deleteLater()
         self.show_page()
-        self.connection_page.password.setFocus()
+        self._focus_sign_in()
+
+    def _focus_sign_in(self) -> None:
+        """The field the rep fixes on the connection page: the password (selected, so typing
+        replaces it), or the browser sign-in."""
+        p = self.connection_page
+        if p.password_box.isVisible() and p.password.isEnabled():
+            p.password.setFocus(Qt.FocusReason.OtherFocusReason)
+            p.password.selectAll()
+        elif p.browser.isVisible() and p.browser.isEnabled():
+            p.browser.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # --- the real test, sign-in and saving ------------------------------------------------------
 
@@ -444,6 +472,9 @@ class ReconnectWizard(QDialog):
                 self.connection_page.test_progress.stop()
         if self.work.alive:
             self.show_page()
+            test = self.flow.last_test
+            if test is not None and not test.ok:
+                self._focus_sign_in()  # retyping goes where it is needed, not onto Next
 
     def sign_in_with_browser(self) -> None:
         sign_in = oauth_hook("sign_in")

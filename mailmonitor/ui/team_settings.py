@@ -11,7 +11,6 @@ from typing import Any
 
 from PySide6.QtCore import QProcess, QTimer
 from PySide6.QtWidgets import (
-    QDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import connect
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.team_members import MembersSection
@@ -30,7 +30,7 @@ from mailmonitor.ui.widgets import ButtonRow, repolish
 PLACEHOLDER = "postgresql://you@db.example.com/sales?sslmode=verify-full"
 
 
-class TeamDialog(QDialog):
+class TeamDialog(keyboard.Dialog):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx

@@ -33,7 +33,7 @@ from tests.factories import (
     record_send,
     reload,
 )
-from tests.ui.helpers import FakeCheck, run
+from tests.ui.helpers import FakeCheck, answer_discard, run
 
 pytestmark = pytest.mark.ui
 
@@ -116,6 +116,10 @@ def test_edit_servers_saves_sending_settings_without_a_test_and_esc_cancels(
     again = window.open_account(ava.id).edit_servers()
     again.daily_limit.setValue(1)
     qtbot.keyClick(again, Qt.Key.Key_Escape)
+    answer_discard(again, discard=False)  # typed work: asked first, kept
+    assert not closed(again) and again.daily_limit.value() == 1
+    qtbot.keyClick(again, Qt.Key.Key_Escape)
+    answer_discard(again, discard=True)
     assert closed(again) and reload(ava).daily_limit == 25
 
 

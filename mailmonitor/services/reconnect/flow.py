@@ -42,7 +42,7 @@ class Page(StrEnum):
 # page -> action -> next page. Anything not listed here is refused (FlowError).
 TRANSITIONS: dict[Page, dict[str, Page]] = {
     Page.SELECT_CAMPAIGN: {"edit_warmup": Page.EDIT_WARMUP, "skip": Page.CONNECTION},
-    Page.EDIT_WARMUP: {"previous": Page.CONNECTION},
+    Page.EDIT_WARMUP: {"previous": Page.CONNECTION, "cancel": Page.CONNECTION},
     Page.CONNECTION: {"edit_warmup": Page.EDIT_WARMUP, "back": Page.SELECT_CAMPAIGN,
                       "next": Page.TESTING},
     Page.TESTING: {"passed": Page.READY, "failed": Page.CONNECTION},
@@ -157,6 +157,11 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
         if self.last_test is not None and not self.last_test.ok:
             self.last_test = None
         return self._go("previous")
+
+    def cancel_warmup(self) -> Page:
+        """Cancel in the Edit Warm-up pop-up: back to the connection page, the sending settings
+        as they were before the pop-up opened (a failed test stays on screen)."""
+        return self._go("cancel")
 
     def skip(self) -> Page:
         return self._go("skip")
