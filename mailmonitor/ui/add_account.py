@@ -43,17 +43,25 @@ from mailmonitor.services.reconnect.failure_words import failure_text
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
-from mailmonitor.ui.format import esc
+from mailmonitor.ui.format import esc, sentence
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import failure_html
-from mailmonitor.ui.widgets import Banner, ButtonRow, bounded_spin, fit_height, muted
+from mailmonitor.ui.widgets import (
+    Banner,
+    ButtonRow,
+    ScrollBody,
+    bounded_spin,
+    fit_height,
+    muted,
+)
 
 log = logging.getLogger(__name__)
 
 SIGN_IN_TIMEOUT = 300.0  # seconds the browser sign-in may take
 
 KINDS = (("gmail", "Google"), ("microsoft", "Microsoft"), ("imap", "Other (IMAP/SMTP)"))
-SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", "None (not encrypted)"))
+PLAIN_WORDS = "None (not encrypted)"  # the dropdown's words for `plain`, also in its warning
+SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", PLAIN_WORDS))
 
 
 
@@ -142,15 +150,19 @@ class AddAccountDialog(keyboard.Dialog):
         self.username = QLineEdit()
         self.username.setPlaceholderText("Same as the address")
         self.servers = QGroupBox("Servers")
-        servers = QFormLayout(self.servers)
+        servers_box = QVBoxLayout(self.servers)
+        servers = QFormLayout()
+        servers_box.addLayout(servers)
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
+        # Under the form, not in a form row: a wrapped label in a QFormLayout row is given one
+        # line's height and clipped.
         self.plaintext_warning = QLabel()
         self.plaintext_warning.setObjectName("plaintextWarning")
         self.plaintext_warning.setWordWrap(True)
         self.plaintext_warning.hide()
-        servers.addRow("", self.plaintext_warning)
+        servers_box.addWidget(self.plaintext_warning)
 
         self.error = Banner("error")
         self.error.setObjectName("addError")
@@ -179,14 +191,22 @@ class AddAccountDialog(keyboard.Dialog):
         self.add_button = buttons.button("Test && Add", primary=True)
         self.add_button.setObjectName("testAndAdd")
 
+        # Everything but the buttons scrolls when it does not fit the screen (a long failure
+        # with its details): the buttons stay on screen.
+        self.body = ScrollBody()
+        body = QVBoxLayout(self.body.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(10)
+        body.addLayout(kind_row)
+        body.addLayout(form)
+        body.addWidget(self.servers)
+        body.addWidget(self.error)
+        body.addWidget(self.details)
+        body.addWidget(self.test_progress)
+        body.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.addLayout(kind_row)
-        layout.addLayout(form)
-        layout.addWidget(self.servers)
-        layout.addWidget(self.error)
-        layout.addWidget(self.details)
-        layout.addWidget(self.test_progress)
+        layout.addWidget(self.body, 1)
         layout.addLayout(buttons)
 
         self._hosts_edited = False
@@ -222,18 +242,25 @@ class AddAccountDialog(keyboard.Dialog):
     def _edited(self, _text: str) -> None:
         self._hosts_edited = True
 
-    def _security_changed(self, *_args: object) -> None:
-        """'Plain' sends the password unencrypted: say so while it is chosen."""
+    def _plain_sides(self) -> tuple[list[str], list[str]]:
+        """The sides set to no encryption: all of them, and those whose host is remote."""
         plain = [(name, editor.host.text().strip()) for name, editor in
                  (("IMAP", self.imap), ("SMTP", self.smtp))
                  if editor.security.currentData() == "plain"]
-        remote = [name for name, host in plain if host and not is_local_host(host)]
+        return ([name for name, _ in plain],
+                [name for name, host in plain if host and not is_local_host(host)])
+
+    def _security_changed(self, *_args: object) -> None:
+        """'None (not encrypted)' sends the password unencrypted: say so while it is chosen."""
+        plain, remote = self._plain_sides()
         if remote:
-            text = (f"⚠ {' and '.join(remote)}: “plain” would send your password unencrypted "
-                    "over the internet; mailmonitor refuses it. Choose SSL or STARTTLS.")
+            text = (f"⚠ {' and '.join(remote)}: “{PLAIN_WORDS}” would send your password "
+                    "unencrypted over the internet; mailmonitor refuses it. Choose SSL/TLS or "
+                    "STARTTLS.")
         elif plain:
-            text = (f"⚠ {' and '.join(n for n, _ in plain)}: “plain” sends your password "
-                    "unencrypted; use it only for a server on this computer or your network.")
+            text = (f"⚠ {' and '.join(plain)}: “{PLAIN_WORDS}” sends your "
+                    "password unencrypted; use it only for a server on this computer or your "
+                    "network.")
         else:
             text = ""
         self.plaintext_warning.setText(text)
@@ -323,10 +350,16 @@ class AddAccountDialog(keyboard.Dialog):
             self.show_error("Enter the mailbox's email address.")
             self.email.setFocus()
             return
+        _plain, remote = self._plain_sides()
+        if remote:  # the form's words, not the command line's (--allow-plaintext)
+            self.show_error(esc(self.plaintext_warning.text().lstrip("⚠ ")))
+            editor = self.imap if remote[0] == "IMAP" else self.smtp
+            editor.security.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
         try:
             spec = self.spec()
         except InvalidInput as exc:
-            self.show_error(esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."))
+            self.show_error(esc(sentence(exc)))
             return
         self.flow.set_spec(spec, self.ctx.clock.now())
         self.flow.set_password(self.password.text())

@@ -32,9 +32,8 @@ from mailmonitor.ui import keyboard
 from mailmonitor.ui.add_account import EndpointEditor
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
-from mailmonitor.ui.format import esc
-from mailmonitor.ui.new_campaign import sentence
-from mailmonitor.ui.widgets import Banner, bounded_spin
+from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.widgets import Banner, ScrollBody, bounded_spin, fit_height
 
 
 class EditAccountDialog(keyboard.Dialog):
@@ -116,7 +115,9 @@ class EditAccountDialog(keyboard.Dialog):
         rotation_row.addWidget(self.rotation_default)
         rotation_row.addStretch(1)
         self.servers = QGroupBox("Servers")
-        servers = QFormLayout(self.servers)
+        servers_box = QVBoxLayout(self.servers)
+        servers = QFormLayout()
+        servers_box.addLayout(servers)
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
@@ -125,12 +126,13 @@ class EditAccountDialog(keyboard.Dialog):
             servers.addRow("Password reminder", self.rotation_box)
             self.rotation_box.show()
         servers.addRow("Trusted CA file", self.ca_file)
+        # Under the form, not in a form row (a wrapped label there is clipped to one line).
         servers_note = QLabel("Changed servers or a new password are tested for real before "
                               "they are saved. The mailbox keeps its history, campaigns and "
                               "leads.")
         servers_note.setObjectName("muted")
         servers_note.setWordWrap(True)
-        servers.addRow("", servers_note)
+        servers_box.addWidget(servers_note)
 
         self.daily_limit = bounded_spin("daily_limit", " emails a day")
         self.daily_limit.setObjectName("editDailyLimit")
@@ -175,12 +177,18 @@ class EditAccountDialog(keyboard.Dialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
 
+        self.body = ScrollBody()  # scrolls when a failed test's help does not fit the screen
+        body = QVBoxLayout(self.body.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(10)
+        body.addLayout(identity)
+        body.addWidget(self.servers)
+        body.addWidget(sending)
+        body.addWidget(self.error)
+        body.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.addLayout(identity)
-        layout.addWidget(self.servers)
-        layout.addWidget(sending)
-        layout.addWidget(self.error)
+        layout.addWidget(self.body, 1)
         layout.addLayout(buttons)
 
         cancel.clicked.connect(self.reject)
@@ -234,6 +242,7 @@ class EditAccountDialog(keyboard.Dialog):
     def show_error(self, html: str) -> None:
         self.error.set_message(html)
         self.error.setVisible(bool(html))
+        fit_height(self)
 
     # --- save -----------------------------------------------------------------------------------
 

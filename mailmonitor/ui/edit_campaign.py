@@ -28,8 +28,8 @@ from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, pars
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.format import esc
-from mailmonitor.ui.new_campaign import StepsEditor, WindowEditor, days_words, sentence
+from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.new_campaign import StepsEditor, WindowEditor, days_words
 from mailmonitor.ui.widgets import Banner, ask
 
 

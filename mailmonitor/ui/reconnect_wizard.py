@@ -45,7 +45,15 @@ from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import AccountStatusHeader, failure_html
 from mailmonitor.ui.warmup_dialog import WarmupDialog
-from mailmonitor.ui.widgets import Banner, ButtonRow, fit_height, heading, label, muted
+from mailmonitor.ui.widgets import (
+    Banner,
+    ButtonRow,
+    ScrollBody,
+    fit_height,
+    heading,
+    label,
+    muted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,21 +142,27 @@ class ConnectionPage(QWidget):
         obox.addWidget(self.browser, 0, Qt.AlignmentFlag.AlignLeft)
         obox.addWidget(self.signed_in)
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.header)
-        layout.addWidget(self.servers)
-        layout.addSpacing(4)
+        # Everything but the buttons scrolls when a long failure help does not fit the screen.
+        self.body = ScrollBody()
+        body = QVBoxLayout(self.body.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(10)
+        body.addWidget(self.header)
+        body.addWidget(self.servers)
+        body.addSpacing(4)
         section = QLabel("Sign in again")
         section.setObjectName("subheading")
-        layout.addWidget(section)
-        layout.addWidget(self.password_box)
-        layout.addWidget(self.oauth_box)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.test_progress)
-        layout.addWidget(self.failure)
-        layout.addWidget(self.details)
-        layout.addStretch(1)
+        body.addWidget(section)
+        body.addWidget(self.password_box)
+        body.addWidget(self.oauth_box)
+        body.addWidget(self.progress)
+        body.addWidget(self.test_progress)
+        body.addWidget(self.failure)
+        body.addWidget(self.details)
+        body.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.body, 1)
         layout.addLayout(buttons)
         self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))

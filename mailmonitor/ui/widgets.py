@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QStyle,
     QStyledItemDelegate,
@@ -276,9 +278,24 @@ def ask(parent: QWidget, title: str, text: str, accept_text: str,
 
 
 
+# The smallest screen the window is made for: a 1366×768 laptop whose taskbar takes 40 px, and
+# the title bar a window manager puts on every dialog (tests/ui/test_fits_screen.py).
+SCREEN = QSize(1366, 728)
+TITLE_BAR = 32
+
+
+def usable_height(window: QWidget) -> int:
+    """How tall a dialog may be: its screen's free height (at most the smallest screen's, so it
+    fits there too), less its title bar."""
+    screen = window.screen()
+    available = screen.availableGeometry().height() if screen is not None else SCREEN.height()
+    return min(available, SCREEN.height()) - TITLE_BAR
+
+
 def fit_height(window: QWidget) -> None:
     """Grow a dialog to show all of its wrapped text (a longer failure help, a progress line):
-    Qt does not enlarge a window whose content only got taller through word wrap."""
+    Qt does not enlarge a window whose content only got taller through word wrap. It never
+    grows past the usable height: beyond that its `ScrollBody` scrolls."""
     layout = window.layout()
     if layout is None:
         return
@@ -286,7 +303,64 @@ def fit_height(window: QWidget) -> None:
     width = window.width()
     needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
               else layout.totalSizeHint().height())
-    screen = window.screen()
-    limit = screen.availableGeometry().height() - 40 if screen is not None else 2000
+    for body in window.findChildren(ScrollBody):
+        if body.isVisibleTo(window) and body.window() is window:
+            needed += body.hidden_height()
+    limit = usable_height(window)
     if needed > window.height():
         window.resize(width, min(needed, max(limit, window.height())))
+    if window.height() > limit:
+        window.resize(width, limit)
+    keep_on_screen(window)
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """A dialog that grew downwards moves up until its bottom (its buttons) is on screen."""
+    screen = window.screen()
+    if screen is None or not window.isVisible():
+        return
+    free = screen.availableGeometry()
+    frame = window.frameGeometry()
+    title = TITLE_BAR if frame == window.geometry() else 0  # no window manager (tests)
+    overflow = frame.bottom() - free.bottom()
+    if overflow > 0:
+        window.move(frame.left(), max(free.top() + title, frame.top() - overflow))
+
+
+class ScrollBody(QScrollArea):
+    """A dialog's body that scrolls when it does not fit the screen (its buttons stay below it,
+    on screen). It asks for its content's full height, up to the usable height."""
+
+    def __init__(self, content: QWidget | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scrollBody")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content if content is not None else QWidget())
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    @property
+    def body(self) -> QWidget:
+        widget = self.widget()
+        assert widget is not None
+        return widget
+
+    def content_height(self) -> int:
+        body = self.body
+        layout = body.layout()
+        width = self.viewport().width() or body.width()
+        if layout is not None and layout.hasHeightForWidth():
+            return int(layout.totalHeightForWidth(width))
+        return int(body.sizeHint().height())
+
+    def hidden_height(self) -> int:
+        """How much of the content is scrolled out of sight now."""
+        return max(0, self.content_height() - self.viewport().height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), min(self.content_height(), usable_height(self) - 120))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), 80)
