@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER, PAUSE_WORDS
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
 from mailmonitor.services.alerts.attention import ADD_MAILBOX, REALLOCATE
 from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, about_campaign
 from mailmonitor.services.campaigns.editing import resume_blocker
@@ -45,6 +45,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.campaigns.setup import import_leads
 from mailmonitor.services.common.validation import InvalidInput
+from mailmonitor.services.common.vocabulary import LEAD_WORDS, campaign_words
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.banners import BANNER_SEVERITY, add_condition_buttons
@@ -52,19 +53,14 @@ from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.models import LeadsModel
-from mailmonitor.ui.palette import CAMPAIGN_LOOKS
 from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
 
 LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("All leads", None),
     ("Waiting for a mailbox", ("halted", "unassigned")),
-    ("In sequence", ("active",)),
-    ("Not contacted yet", ("pending",)),
-    ("Replied", ("replied",)),
-    ("Bounced", ("bounced",)),
-    ("Completed", ("completed",)),
-    ("Campaign Stopped", ("campaign_stopped",)),
-    ("Unsubscribed", ("unsubscribed",)),
+    *((LEAD_WORDS[state], (state,)) for state in (
+        "active", "pending", "replied", "bounced", "completed", "campaign_stopped",
+        "unsubscribed")),
 ]
 
 
@@ -356,10 +352,7 @@ class CampaignView(QWidget):
             return
         self.chip.show()
         self.title.setText(campaign.name)
-        look = CAMPAIGN_LOOKS.get(campaign.status, CAMPAIGN_LOOKS["draft"])
-        text = look.label
-        if campaign.status == "paused":
-            text += PAUSE_WORDS.get(campaign.pause_reason or PAUSE_USER, " by you")
+        text = campaign_words(campaign.status, campaign.pause_reason)
         self.chip.set_status({"active": "connected", "paused": "warning"}.get(
             campaign.status, "stopped"), text)
         if campaign.status == "paused" and campaign.pause_reason != PAUSE_NO_MAILBOX:

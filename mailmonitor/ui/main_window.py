@@ -41,7 +41,8 @@ from mailmonitor.models import Account, Alert, Campaign, Lead
 from mailmonitor.services.alerts.cards import Card, needing, summary_line
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
-from mailmonitor.services.campaigns.setup import lead_counts
+from mailmonitor.services.campaigns.setup import can_send, lead_counts
+from mailmonitor.services.common.vocabulary import WAITING_FOR_A_MAILBOX
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
@@ -594,8 +595,10 @@ class MainWindow(QMainWindow):
         campaign = Campaign.get_or_none(Campaign.id == campaign_id)
         if campaign is not None:
             leads = Lead.select().where(Lead.campaign == campaign_id).count()
+            waits = "" if can_send(campaign) else f"; {WAITING_FOR_A_MAILBOX}"
             self.statusBar().showMessage(
-                f"Campaign “{campaign.name}” created with {fmt.count(leads, 'lead')}.", 8000)
+                f"Campaign “{campaign.name}” created with {fmt.count(leads, 'lead')}{waits}.",
+                15000 if waits else 8000)
 
     async def _check_keyring(self) -> None:
         ok, detail = await self.ctx.blocking(keyring_status)

@@ -199,7 +199,7 @@ def test_leads_load_a_page_at_a_time(db: Path, qapp: Any) -> None:
     assert (model.total(), model.rowCount()) == (30, 30)
     assert model.index(0, LeadsModel.STATE).data() == "Waiting for mailbox"
     assert model.index(0, LeadsModel.MAILBOX).data() == "ava@x.example"
-    assert model.index(0, LeadsModel.STEP).data() == "1 / 3"
+    assert model.index(0, LeadsModel.STEP).data() == "Step 1 of 3"
 
 
 def test_lead_counts_from_a_worker_do_not_overwrite_newer_ones(db: Path, qapp: Any) -> None:

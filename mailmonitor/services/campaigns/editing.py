@@ -37,6 +37,7 @@ from mailmonitor.services.campaigns.rules import (
     campaign_accounts,
     halt_leads_of,
 )
+from mailmonitor.services.campaigns.setup import campaign_named
 from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
 
@@ -93,9 +94,9 @@ def parse_auto_reallocate(value: str) -> int | None:
 
 def validate_name(campaign: Campaign, name: str) -> str:
     name = bounds.text("campaign_name", name)
-    other = Campaign.get_or_none(Campaign.name == name)
+    other = campaign_named(name)  # whatever its case
     if other is not None and other.id != campaign.id:
-        raise InvalidInput(f"a campaign named {name!r} already exists")
+        raise InvalidInput(f"a campaign named {other.name!r} already exists")
     return name
 
 

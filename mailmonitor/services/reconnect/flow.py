@@ -20,12 +20,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, db
-from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.accounts.connection_test import ConnectionTestFlow, FlowError
 from mailmonitor.services.accounts.diagnostics import diagnostics_report
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.rules import CampaignError, resume_campaign
+from mailmonitor.services.common.vocabulary import campaign_words
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.sending.settings import SendingSettings
 
@@ -64,9 +64,7 @@ class CampaignChoice:
 
     @property
     def status_text(self) -> str:
-        if self.status != "paused":
-            return self.status.capitalize()
-        return "Paused" + PAUSE_WORDS.get(self.pause_reason or PAUSE_USER, " by you")
+        return campaign_words(self.status, self.pause_reason)
 
 
 @dataclass(frozen=True)
