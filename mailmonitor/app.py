@@ -58,7 +58,7 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
                       hints: dict[str, str] | None = None, title_suffix: str = "",
                       coalesce_ms: int = DEFAULT_COALESCE_MS,
                       token_provider: TokenProvider | None = None,
-                      reconciles_here: bool = True) -> MainWindow:
+                      reconciles_here: bool = True, demo: bool = False) -> MainWindow:
     """The window and everything it needs, without starting an event loop (tests use this,
     with `coalesce_ms=0` so changes show on the next event-loop turn). The database must be
     open. Without `check_fn`, the window's connection tests are the real probes, signing in to
@@ -69,7 +69,7 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
     ctx = UiContext(
         bridge=bridge, loop=loop or asyncio.get_event_loop(), clock=clock or SystemClock(),
         monitor=monitor, check_fn=check_fn or check_with(token_provider),
-        hints=dict(hints or {}),
+        hints=dict(hints or {}), demo=demo,
         timeout=float(get_setting("connection_timeout_seconds")), coalesce_ms=coalesce_ms,
         reconcile=reconcile if reconciles_here else None,
     )
@@ -124,7 +124,7 @@ class DesktopApp:
         window = build_main_window(
             loop=self.loop, monitor=self.monitor, token_provider=tokens,
             hints=self.demo.hints if self.demo else None,
-            title_suffix=" — demo" if self.demo else "",
+            title_suffix=" — demo" if self.demo else "", demo=self.demo is not None,
             # The background loop reconciles where this copy sends; else the window does.
             reconciles_here=not self.background.sending)
         self.window = window

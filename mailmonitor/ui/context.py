@@ -57,6 +57,7 @@ class UiContext:
         max_workers=4, thread_name_prefix="ui-worker"))
     timeout: float = 20.0
     hints: dict[str, str] = field(default_factory=dict)  # demo: email -> password to type
+    demo: bool = False  # `mailmonitor demo`: a throwaway folder, nothing to keep or share
     coalesce_ms: int = 50  # how long views gather changes before refreshing (tests: 0)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Reconciles the alerts now (`services.alerts.reconciler.reconcile`) when no background
