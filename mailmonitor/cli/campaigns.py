@@ -108,14 +108,7 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                               f"edit {campaign.name!r} --add-mailbox EMAIL)")
         elif args.action == "reallocate":
             plan = reallocate(campaign, now, include_contacted=args.include_contacted)
-            from mailmonitor.models import Account
-
-            parts = [f"{n:,} to {Account.get_by_id(a).email}" for a, n in plan.counts().items()]
-            print(f"Moved {count(plan.total, 'lead')}" + (": " + ", ".join(parts) if parts
-                                                          else "") +
-                  (f"; {count(plan.kept_contacted, 'contacted lead')} kept "
-                   f"{verb(plan.kept_contacted, 'its', 'their')} mailbox"
-                   if plan.kept_contacted else ""))
+            print(plan.words())
     except rules.CampaignError as exc:
         hint = (f" (mailmonitor campaigns edit {campaign.name!r} --add-mailbox EMAIL)"
                 if args.action == "reallocate" else "")

@@ -25,7 +25,12 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, Check
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
-from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.campaigns.impact import (
+    describe_disconnect,
+    describe_remove,
+    describe_removed,
+    impact_of,
+)
 from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
@@ -405,7 +410,9 @@ class AccountDetailDialog(keyboard.Dialog):
 
     def remove_account(self) -> None:
         account = Account.get_by_id(self.account_id)
+        impact = impact_of(account)
         lifecycle.remove_account(account, self.ctx.clock.now())
+        self.ctx.say(fmt.esc(describe_removed(impact)))  # no Undo: stopped leads stay so
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
         self.ctx.attention_changed()  # its conditions go with it

@@ -30,13 +30,10 @@ from mailmonitor.models import Account, Campaign
 from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
 from mailmonitor.services.alerts.attention import ADD_MAILBOX, REALLOCATE
 from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, about_campaign
+from mailmonitor.services.campaigns import undo
 from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import affected_mailboxes
-from mailmonitor.services.campaigns.reallocation import (
-    ReallocationPlan,
-    apply_reallocation,
-    plan_reallocation,
-)
+from mailmonitor.services.campaigns.reallocation import ReallocationPlan, plan_reallocation
 from mailmonitor.services.campaigns.rules import (
     CampaignError,
     campaign_accounts,
@@ -50,7 +47,7 @@ from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.banners import BANNER_SEVERITY, add_condition_buttons
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
+from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign, undo_and_say
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.models import LeadsModel
 from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
@@ -192,10 +189,16 @@ class ReallocateDialog(keyboard.Dialog):
     def apply(self) -> None:
         if self.plan is None or not self.plan.total:
             return
-        moved = apply_reallocation(self.plan, self.ctx.clock.now())
+        plan, now = self.plan, self.ctx.clock.now()
+        before = undo.reallocate_undoably(plan, now)
         self.ctx.attention_changed()  # the waiting leads' alerts go now
-        self.applied.emit(moved)
+        campaign = Campaign.get_by_id(self.campaign_id)
+        ctx = self.ctx
+        ctx.say(f"<b>{fmt.esc(plan.words())}</b> (“{fmt.esc(campaign.name)}”). They continue "
+                "from their step.", lambda: undo_and_say(ctx, before))
+        self.applied.emit(plan.total)
         self.accept()
+
 
 
 class CampaignView(QWidget):
@@ -504,9 +507,9 @@ class CampaignView(QWidget):
         return dialog
 
     def _edited(self, report: Any) -> None:
+        """Say what the edit did; taking mailboxes out is not an error and opens nothing by
+        itself: the notice says where their leads went, with Undo."""
         self.refresh()
-        if report.removed and report.waiting_leads:  # removing a mailbox offers to move leads
-            self.open_reallocate()
 
     def open_reallocate(self) -> ReallocateDialog | None:
         if self.campaign_id is None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign, Step, active_accounts
-from mailmonitor.services.campaigns import editing
+from mailmonitor.services.campaigns import editing, undo
 from mailmonitor.services.campaigns.rules import CampaignError, campaign_accounts
 from mailmonitor.services.campaigns.setup import check_steps
 from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, parse_window
@@ -246,14 +246,26 @@ class EditCampaignDialog(keyboard.Dialog):
     def _apply(self, edit: editing.CampaignEdit, confirm: bool) -> None:
         campaign = Campaign.get_by_id(self.campaign_id)
         try:
-            report = editing.edit_campaign(campaign, edit, self.ctx.clock.now(),
-                                           confirm_sent_steps=confirm)
+            report, before = undo.edit_campaign_undoably(campaign, edit, self.ctx.clock.now(),
+                                                         confirm_sent_steps=confirm)
         except (InvalidInput, CampaignError) as exc:
             self.show_error(esc(sentence(exc)))
             return
         self.ctx.attention_changed()  # a mailbox added or removed: the alerts follow now
+        if before is not None:  # taking a mailbox out is not an error: say what it did
+            ctx = self.ctx
+            ctx.say(f"<b>{esc(editing.removal_words(report, campaign.name))}</b>",
+                    lambda: undo_and_say(ctx, before))
         self.saved.emit(report)
         self.accept()
+
+
+def undo_and_say(ctx: UiContext, before: undo.LeadsBefore) -> str:
+    """Undo pressed on the window's notice, after a re-allocation or a removal (the dialog
+    that did it may be gone by then): what it put back, in words."""
+    done = undo.undo(before, ctx.clock.now())
+    ctx.attention_changed()
+    return done.words()
 
 
 def open_edit_campaign(ctx: UiContext, campaign_id: int, parent: QWidget,

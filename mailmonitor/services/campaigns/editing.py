@@ -40,6 +40,7 @@ from mailmonitor.services.campaigns.rules import (
 from mailmonitor.services.campaigns.setup import campaign_named
 from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
+from mailmonitor.wording import count, verb
 
 MAX_NAME = bounds.TEXTS["campaign_name"].longest
 MAX_AUTO_REALLOCATE_MINUTES = bounds.NUMBERS["auto_reallocate_minutes"].high
@@ -78,6 +79,21 @@ class EditReport:
     moved_leads: int = 0  # never-emailed leads of removed mailboxes, moved to the others
     waiting_leads: int = 0  # leads that wait (no mailbox could take them, or already emailed)
     completed_leads: int = 0  # leads whose remaining steps were removed
+
+
+def removal_words(report: EditReport, name: str) -> str:
+    """What taking mailboxes out of a campaign did, for the window's notice."""
+    text = f"Took {', '.join(report.removed)} out of “{name}”"
+    if report.moved_leads:
+        n = report.moved_leads
+        text += (f": {count(n, 'lead')} never emailed {verb(n, 'moves', 'move')} to its other "
+                 "mailboxes")
+    if report.waiting_leads:
+        n = report.waiting_leads
+        text += (f"{';' if report.moved_leads else ':'} {count(n, 'lead')} "
+                 f"{verb(n, 'waits', 'wait')} for a mailbox (Re-allocate… moves "
+                 f"{verb(n, 'it', 'them')} too)")
+    return text + "."
 
 
 def parse_auto_reallocate(value: str) -> int | None:
