@@ -40,7 +40,8 @@ from mailmonitor.ui.single_instance import SingleInstance
 
 class DemoSession(Protocol):
     """What the window needs of `mailmonitor demo` (built in ``demo.py``, which starts this app):
-    the password hint per demo mailbox, shown where the password is typed."""
+    per demo mailbox what fixes it, shown where the rep types the fix (the password in the
+    reconnect wizard, the servers in Edit servers…)."""
 
     hints: dict[str, str]
 

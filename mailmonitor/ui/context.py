@@ -56,7 +56,8 @@ class UiContext:
     executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=4, thread_name_prefix="ui-worker"))
     timeout: float = 20.0
-    hints: dict[str, str] = field(default_factory=dict)  # demo: email -> password to type
+    # `mailmonitor demo`: email -> what fixes that mailbox, shown where it is typed
+    hints: dict[str, str] = field(default_factory=dict)
     demo: bool = False  # `mailmonitor demo`: a throwaway folder, nothing to keep or share
     # The window's notice ("Moved 12 leads…" with Undo for a few seconds): set by the window.
     notice: Callable[[str, Callable[[], str] | None], None] | None = None

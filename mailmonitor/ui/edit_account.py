@@ -182,6 +182,12 @@ class EditAccountDialog(keyboard.Dialog):
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(10)
         body.addLayout(identity)
+        # The demo's hint for a mailbox whose server moved: shown where the servers are typed.
+        self.hint = QLabel(esc(ctx.hints.get(account.email, "")))
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        self.hint.setVisible(bool(ctx.hints.get(account.email)))
+        body.addWidget(self.hint)
         body.addWidget(self.servers)
         body.addWidget(sending)
         body.addWidget(self.error)
