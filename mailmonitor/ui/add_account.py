@@ -44,6 +44,7 @@ from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.guide import learn_more, open_link, page_for_test, url
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import failure_html
 from mailmonitor.ui.widgets import (
@@ -136,6 +137,8 @@ class AddAccountDialog(keyboard.Dialog):
         self.password.setObjectName("password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_help = muted()
+        self.password_help.setTextFormat(Qt.TextFormat.RichText)
+        self.password_help.linkActivated.connect(lambda href: open_link(self, href))
         # Two lines of help always fit (a form row does not grow with wrapped text by itself).
         self.password_help.setMinimumHeight(self.password_help.fontMetrics().lineSpacing() * 2
                                             + 4)
@@ -166,6 +169,7 @@ class AddAccountDialog(keyboard.Dialog):
 
         self.error = Banner("error")
         self.error.setObjectName("addError")
+        self.error.linkActivated.connect(lambda href: open_link(self, href))
         self.error.hide()
         self.progress = muted(wrap=False)
         self.test_progress = ProbeProgress()
@@ -239,6 +243,12 @@ class AddAccountDialog(keyboard.Dialog):
             button.setChecked(button.property("kind") == kind)
         self._kind_changed()
 
+    def _set_password_help(self, text: str, preset: Preset | None = None) -> None:
+        """The provider's words, with its own page (or the guide's) one click away."""
+        href = preset.app_password_url if preset is not None and preset.app_password_url \
+            else url("reconnecting.html", "app-passwords")
+        self.password_help.setText(f"{esc(text)} {learn_more(href, 'How to create one')}")
+
     def _edited(self, _text: str) -> None:
         self._hosts_edited = True
 
@@ -276,7 +286,7 @@ class AddAccountDialog(keyboard.Dialog):
         elif not self._hosts_edited:
             self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
                        preset.smtp_host, preset.smtp_port, preset.smtp_security)
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
 
     def _fill(self, imap_host: str, imap_port: int, imap_sec: str, smtp_host: str,
               smtp_port: int, smtp_sec: str) -> None:
@@ -294,18 +304,18 @@ class AddAccountDialog(keyboard.Dialog):
             preset = PRESETS["gmail"]
             self.sign_in.setText("Sign in with Google")
             self.sign_in_note.setText("Recommended. Or paste an app password below instead.")
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
         elif kind == "microsoft":
             preset = PRESETS["microsoft"]
             self.sign_in.setText("Sign in with Microsoft")
             self.sign_in_note.setText("Microsoft 365 needs the browser sign-in: password sign-in "
                                       "(basic authentication) is switched off for most mailboxes.")
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
         else:
             preset = preset_for_email(self.email.text().strip())
-            self.password_help.setText(preset.app_password_help if preset else
-                                       "If the mailbox uses two-factor authentication, create "
-                                       "an app password at your provider and paste it here.")
+            self._set_password_help(preset.app_password_help if preset else
+                                    "If the mailbox uses two-factor authentication, create an "
+                                    "app password at your provider and paste it here.", preset)
         if oauth_kind:
             provider = "google" if kind == "gmail" else "microsoft"
             configured = registration(provider).configured
@@ -405,7 +415,10 @@ class AddAccountDialog(keyboard.Dialog):
             outcome = flow.finish_test(*probes) if probes is not None else flow.test_crashed(crash)
             if not outcome.ok:
                 text = failure_text(flow.tested_account(), outcome, "adding", self.ctx.timeout)
-                self.show_error(failure_html(text.title, "", text.advice), text.details)
+                self.show_error(failure_html(text.title, "", text.advice,
+                                             more=page_for_test(outcome.status, outcome.reason,
+                                                                outcome.held)),
+                                text.details)
                 self.focus_field_to_fix(outcome.field_to_fix)
                 return
             try:

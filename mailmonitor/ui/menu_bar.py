@@ -1,5 +1,6 @@
 """The main window's menu bar: File (Add mailbox, New campaign, Settings, Quit), View (the tabs,
-alerts, check all, find) and Help (keyboard shortcuts, open the log folder, about). It reuses the
+alerts, check all, find) and Help (the guide, the demo tour, keyboard shortcuts, the log folder,
+about). It reuses the
 window's actions, so a shortcut, the toolbar and the menu are one and the same command."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 from mailmonitor import __version__
 from mailmonitor.logsetup import log_folder
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui.guide import show_guide, url
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,17 @@ def build_menu_bar(window: QMainWindow, actions: WindowActions) -> dict[str, QAc
     view_menu.addAction(actions.find)
 
     help_menu = bar.addMenu("&Help")
+    guide = QAction("Guide", window)
+    guide.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))  # F1
+    guide.triggered.connect(lambda _c=False: show_guide(window))
+    window.addAction(guide)
+    help_menu.addAction(guide)
+    tour = QAction("The demo tour", window)
+    tour.triggered.connect(lambda _c=False: show_guide(window, url("demo.html")))
+    help_menu.addAction(tour)
+    help_menu.addSeparator()
     shortcuts = QAction("Keyboard shortcuts", window)
-    shortcuts.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+    shortcuts.setShortcut(QKeySequence("Ctrl+/"))
     shortcuts.triggered.connect(lambda _c=False: show_shortcuts(window))
     window.addAction(shortcuts)
     help_menu.addAction(shortcuts)
@@ -80,7 +91,7 @@ def build_menu_bar(window: QMainWindow, actions: WindowActions) -> dict[str, QAc
     about = QAction("About mailmonitor", window)
     about.triggered.connect(lambda _c=False: show_about(window))
     help_menu.addAction(about)
-    return {"shortcuts": shortcuts, "logs": logs, "about": about}
+    return {"guide": guide, "tour": tour, "shortcuts": shortcuts, "logs": logs, "about": about}
 
 
 def _message(parent: QWidget, name: str, title: str, html: str) -> QMessageBox:

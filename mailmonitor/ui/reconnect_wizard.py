@@ -41,6 +41,7 @@ from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
+from mailmonitor.ui.guide import open_link, page_for_test
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import AccountStatusHeader, failure_html
@@ -113,6 +114,7 @@ class ConnectionPage(QWidget):
         self.test_progress = ProbeProgress()
         self.failure = Banner("error")
         self.failure.setObjectName("failureHelp")
+        self.failure.linkActivated.connect(lambda href: open_link(self, href))
         self.failure.hide()
         self.details = DetailsBox()
         buttons = ButtonRow()
@@ -363,7 +365,9 @@ class ReconnectWizard(keyboard.Dialog):
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:
             text = failure_text(account, test, "reconnecting", self.ctx.timeout)
-            self._show_failure(failure_html(text.title, "", [*text.advice, DIAGNOSTICS_HINT]),
+            self._show_failure(failure_html(text.title, "", [*text.advice, DIAGNOSTICS_HINT],
+                                            more=page_for_test(test.status, test.reason,
+                                                               test.held)),
                                text.details)
         elif testing or test is None:
             p.failure.hide()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -103,7 +103,13 @@ def repolish(widget: QWidget) -> None:
 
 class Banner(QFrame):
     """A coloured strip with an icon, a message and action buttons (severity: error, warning,
-    info, ok — the stylesheet colours it through the `severity` property)."""
+    info, ok — the stylesheet colours it through the `severity` property).
+
+    Signals:
+        linkActivated(str): a link in the message ("Learn more"), for the window to open.
+    """
+
+    linkActivated = Signal(str)
 
     def __init__(self, severity: str = "error", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,7 +119,9 @@ class Banner(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.text.linkActivated.connect(self.linkActivated)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         layout.setSpacing(10)

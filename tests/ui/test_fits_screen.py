@@ -188,6 +188,11 @@ def test_alerts_settings_and_help_fit(window: MainWindow, qtbot: Any) -> None:
     fits(team)
     team.reject()
     settings.reject()
+    window.help_actions["guide"].trigger()
+    guide = next(w for w in QApplication.topLevelWidgets()
+                 if w.objectName() == "guideWindow" and w.isVisible())
+    fits(guide)
+    guide.close()
     for name in ("shortcuts", "about"):
         window.help_actions[name].trigger()
         box = next(w for w in QApplication.topLevelWidgets()
