@@ -280,7 +280,7 @@ class CampaignView(QWidget):
         header.resizeSection(LeadsModel.EMAIL, 240)
         header.resizeSection(LeadsModel.NAME, 170)
         header.resizeSection(LeadsModel.MAILBOX, 200)
-        header.resizeSection(LeadsModel.STEP, 60)
+        header.resizeSection(LeadsModel.STEP, 96)  # "Step 2 of 3"
         header.resizeSection(LeadsModel.STATE, 150)
         header.resizeSection(LeadsModel.SENT, 50)
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -315,11 +324,23 @@ def fit_height(window: QWidget) -> None:
         if body.isVisibleTo(window) and body.window() is window:
             needed += body.hidden_height()
     limit = usable_height(window)
+    # Word-wrapped text just shown is laid out on the next turn: measure again then.
+    QTimer.singleShot(0, window, lambda: _grow_to(window, limit))
     if needed > window.height():
         window.resize(width, min(needed, max(limit, window.height())))
     if window.height() > limit:
         window.resize(width, limit)
     keep_on_screen(window)
+
+
+def _grow_to(window: QWidget, limit: int) -> None:
+    """The second look of `fit_height`, once the new text is laid out: grow by what the
+    scrolling body still hides, up to the limit."""
+    hidden = sum(b.hidden_height() for b in window.findChildren(ScrollBody)
+                 if b.isVisibleTo(window) and b.window() is window)
+    if hidden and window.height() < limit:
+        window.resize(window.width(), min(limit, window.height() + hidden))
+        keep_on_screen(window)
 
 
 def keep_on_screen(window: QWidget) -> None:

@@ -72,6 +72,9 @@ def test_the_command_line_and_the_window_say_the_same_words(
     window_campaigns = {display(campaigns, r, CampaignsModel.NAME):
                         display(campaigns, r, CampaignsModel.STATUS)
                         for r in range(campaigns.rowCount())}
+    window_members = {display(campaigns, r, CampaignsModel.NAME):
+                      display(campaigns, r, CampaignsModel.MAILBOXES)
+                      for r in range(campaigns.rowCount())}
     leads = LeadsModel(q4.id, clock)
     window_leads = {display(leads, r, LeadsModel.EMAIL): (
         display(leads, r, LeadsModel.STEP), display(leads, r, LeadsModel.STATE))
@@ -92,7 +95,10 @@ def test_the_command_line_and_the_window_say_the_same_words(
     assert shown == {"Connected", "Retrying", "Disconnected", "Stopped"}  # no machine words
     code, out, _err = cli("campaigns", "list")
     for name, status in window_campaigns.items():
-        assert status in line_of(out, name)
+        line = line_of(out, name)
+        assert status in line, line
+        connected, total = window_members[name].removesuffix(" connected").split(" of ")
+        assert f"{connected} of {total} mailbox" in line and "connected" in line, line
     assert "no_active_mailbox" not in out and "(user)" not in out
     code, out, _err = cli("leads", "list", "Q4")
     for email, (step, state) in window_leads.items():

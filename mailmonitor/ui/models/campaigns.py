@@ -132,7 +132,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
                 return r.status_text
         elif column == self.MAILBOXES:
             if role == Qt.ItemDataRole.DisplayRole:
-                return f"{r.connected} / {len(r.members)} connected"
+                return f"{r.connected} of {len(r.members)} connected"
             if role == Qt.ItemDataRole.ForegroundRole and r.broken:
                 return status_color(Status.DISCONNECTED.value)
             if role == Qt.ItemDataRole.DecorationRole and r.broken:
