@@ -149,13 +149,13 @@ class TeamDialog(keyboard.Dialog):
 
     # --- Use ---
     def _url_typed(self) -> None:
-        """Test, Use and Move need a URL: without one they are off and say so."""
+        """Use and Move need a URL: without one they are off and say so."""
         if self.ctx.demo or self.process is not None:
             return
         typed = bool(self.url.text().strip())
-        for button in (self.test_button, self.use_button):
-            button.setEnabled(typed)
-            button.setToolTip("" if typed else NEEDS_URL)
+        # Test stays on (Enter: it says what is missing); saving or moving needs a URL.
+        self.use_button.setEnabled(typed)
+        self.use_button.setToolTip("" if typed else NEEDS_URL)
         info_ok = not self.move_blocked
         self.move_button.setEnabled(typed and info_ok)
         if info_ok:

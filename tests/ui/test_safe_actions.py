@@ -156,3 +156,39 @@ def test_closing_without_a_tray_asks_whether_to_keep_monitoring(
     window.close()
     next(b for b in window.close_box.buttons() if b.text() == "Quit").click()
     assert quits == [True]
+
+
+def test_actions_are_offered_only_where_they_can_do_something(
+        cleo: Account, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    # Test sending and receiving needs a working sign-in: not for a broken mailbox.
+    detail = window.open_account(cleo.id)
+    panel = detail.deliverability
+    assert not panel.round_trip_button.isEnabled()
+    assert "Reconnect this mailbox first" in panel.round_trip_button.toolTip()
+    assert "Reconnect this mailbox first" in panel.round_trip_result.text()
+    detail.close()
+    ava = Account.get(Account.email == "ava@northwind.example")
+    detail = window.open_account(ava.id)
+    assert detail.deliverability.round_trip_button.isEnabled()
+    detail.close()
+    # Notifications: Remove… and Send test need a channel.
+    notifications = window.open_notifications()
+    assert not notifications.remove_button.isEnabled()  # type: ignore[attr-defined]
+    assert not notifications.test_button.isEnabled()  # type: ignore[attr-defined]
+    notifications.close()
+    # Team: Use this database needs a URL; in the demo nothing there is enabled.
+    from mailmonitor.ui.team_settings import DEMO_NOTE, TeamDialog
+
+    team = TeamDialog(window.ctx, window)
+    team.url.clear()
+    assert not team.use_button.isEnabled() and team.use_button.toolTip()
+    team.url.setText("postgresql://rep@db.example/mailmonitor")
+    assert team.use_button.isEnabled()
+    team.deleteLater()
+    window.ctx.demo = True
+    demo_team = TeamDialog(window.ctx, window)
+    assert not any(b.isEnabled() for b in (demo_team.use_button, demo_team.test_button,
+                                           demo_team.move_button))
+    assert demo_team.use_button.toolTip() == DEMO_NOTE
+    demo_team.deleteLater()
