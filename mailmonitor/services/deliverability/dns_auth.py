@@ -201,11 +201,13 @@ def check_spf(resolver: dns.resolver.Resolver, domain: str, provider: str, smtp_
             return Finding("SPF", WARNING, record,
                            f"The SPF record of {domain} lists IP addresses only; mailmonitor "
                            f"cannot tell whether they include {who}.",
-                           f"Make sure the addresses of {who} are listed, or add {add}.")
+                           f"Make sure the addresses of {who} are listed, or add {add}."
+                           + ("" if wanted else note))
     if not authorised:
         return Finding("SPF", WRONG, record,
                        f"The SPF record of {domain} does not authorise {who}.",
-                       f"Add {add} to the SPF record (before the final ~all).")
+                       f"Add {add} to the SPF record (before the final ~all)."
+                       + ("" if wanted else note))
     return Finding("SPF", OK, record, f"SPF authorises {who}.")
 
 
