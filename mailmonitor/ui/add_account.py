@@ -197,21 +197,8 @@ class AddAccountDialog(keyboard.Dialog):
 
         # Everything but the buttons scrolls when it does not fit the screen (a long failure
         # with its details): the buttons stay on screen.
-        self.body = ScrollBody()
-        body = QVBoxLayout(self.body.body)
-        body.setContentsMargins(0, 0, 0, 0)
-        body.setSpacing(10)
-        body.addLayout(kind_row)
-        body.addLayout(form)
-        body.addWidget(self.servers)
-        body.addWidget(self.error)
-        body.addWidget(self.details)
-        body.addWidget(self.test_progress)
-        body.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.body, 1)
-        layout.addLayout(buttons)
+        self.body = ScrollBody.lay_out(self, [kind_row, form, self.servers, self.error,
+                                              self.details, self.test_progress], buttons)
 
         self._hosts_edited = False
         self._cancel_sign_in = self.work.cancel_event()

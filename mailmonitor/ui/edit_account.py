@@ -177,25 +177,14 @@ class EditAccountDialog(keyboard.Dialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
 
-        self.body = ScrollBody()  # scrolls when a failed test's help does not fit the screen
-        body = QVBoxLayout(self.body.body)
-        body.setContentsMargins(0, 0, 0, 0)
-        body.setSpacing(10)
-        body.addLayout(identity)
         # The demo's hint for a mailbox whose server moved: shown where the servers are typed.
         self.hint = QLabel(esc(ctx.hints.get(account.email, "")))
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
         self.hint.setVisible(bool(ctx.hints.get(account.email)))
-        body.addWidget(self.hint)
-        body.addWidget(self.servers)
-        body.addWidget(sending)
-        body.addWidget(self.error)
-        body.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.body, 1)
-        layout.addLayout(buttons)
+        # Scrolls when a failed test's help does not fit the screen.
+        self.body = ScrollBody.lay_out(self, [identity, self.hint, self.servers, sending,
+                                              self.error], buttons)
 
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self.save)

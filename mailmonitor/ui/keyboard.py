@@ -49,6 +49,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.ui.widgets import ask
+
 
 def is_destructive(widget: QWidget | None) -> bool:
     return widget is not None and bool(widget.property("destructive")
@@ -316,22 +318,8 @@ class Dialog(QDialog):
         super().reject()
 
     def _ask_discard(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, self.DISCARD_TITLE, self.DISCARD_TEXT,
-                          QMessageBox.StandardButton.NoButton, self)
-        box.setObjectName("discardQuestion")
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def answered(_result: int) -> None:
-            if box.clickedButton() is discard:
-                self.discard()
-
-        box.finished.connect(answered)
-        self.discard_box = box
-        box.open()
+        self.discard_box = ask(self, self.DISCARD_TITLE, self.DISCARD_TEXT, "Discard",
+                               self.discard, cancel_text="Keep editing", name="discardQuestion")
 
     def _give_focus_back(self) -> None:
         opener = self.opener

@@ -145,27 +145,11 @@ class ConnectionPage(QWidget):
         obox.addWidget(self.signed_in)
 
         # Everything but the buttons scrolls when a long failure help does not fit the screen.
-        self.body = ScrollBody()
-        body = QVBoxLayout(self.body.body)
-        body.setContentsMargins(0, 0, 0, 0)
-        body.setSpacing(10)
-        body.addWidget(self.header)
-        body.addWidget(self.servers)
-        body.addSpacing(4)
         section = QLabel("Sign in again")
         section.setObjectName("subheading")
-        body.addWidget(section)
-        body.addWidget(self.password_box)
-        body.addWidget(self.oauth_box)
-        body.addWidget(self.progress)
-        body.addWidget(self.test_progress)
-        body.addWidget(self.failure)
-        body.addWidget(self.details)
-        body.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.body, 1)
-        layout.addLayout(buttons)
+        self.body = ScrollBody.lay_out(self, [
+            self.header, self.servers, 4, section, self.password_box, self.oauth_box,
+            self.progress, self.test_progress, self.failure, self.details], buttons)
         self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
 

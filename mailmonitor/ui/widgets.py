@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -273,16 +275,20 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 def ask(parent: QWidget, title: str, text: str, accept_text: str,
-        on_accept: Callable[[], Any], informative: str = "") -> QMessageBox:
-    """A confirmation opened with `open()` (never `exec()`: safe inside coroutines)."""
+        on_accept: Callable[[], Any], informative: str = "", cancel_text: str = "",
+        name: str = "confirm") -> QMessageBox:
+    """A confirmation opened with `open()` (never `exec()`: safe inside coroutines). Enter and
+    Esc answer the safe way: Cancel (or `cancel_text`)."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
                       parent)
-    box.setObjectName("confirm")
+    box.setObjectName(name)
     if informative:
         box.setInformativeText(informative)
     accept = box.addButton(accept_text, QMessageBox.ButtonRole.DestructiveRole)
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    cancel = box.addButton(cancel_text, QMessageBox.ButtonRole.RejectRole) if cancel_text \
+        else box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
+    box.setEscapeButton(cancel)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def finished(_result: int) -> None:
@@ -368,6 +374,30 @@ class ScrollBody(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(content if content is not None else QWidget())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    @classmethod
+    def lay_out(cls, owner: QWidget, parts: Sequence[QWidget | QLayout | int],
+                buttons: QLayout) -> ScrollBody:
+        """`owner`'s layout: `parts` (widgets, layouts, or a number: spacing) top to bottom in
+        a body that scrolls when it does not fit the screen, and `buttons` below it, always on
+        screen."""
+        scroll = cls()
+        body = QVBoxLayout(scroll.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(10)
+        for part in parts:
+            if isinstance(part, int):
+                body.addSpacing(part)
+            elif isinstance(part, QLayout):
+                body.addLayout(part)
+            else:
+                body.addWidget(part)
+        body.addStretch(1)
+        layout = QVBoxLayout(owner)
+        layout.setSpacing(10)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        return scroll
 
     @property
     def body(self) -> QWidget:
