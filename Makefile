@@ -59,6 +59,10 @@ screenshots: setup-test
 	# The demo's banner and alerts list on a 1366×768 screen (43–46).
 	PYTHONPATH=. dbus-run-session -- xvfb-run -a -s "-screen 0 1366x768x24" \
 	  $(PY) tools/demo_attention_shots.py docs/screenshots
+	# Issue 23 on the same screen: the guide, the demo's wizard, Add mailbox at its largest,
+	# Undo after a re-allocation, Pause all sending's banner (47–52).
+	PYTHONPATH=. dbus-run-session -- xvfb-run -a -s "-screen 0 1366x768x24" \
+	  $(PY) tools/first_day_shots.py docs/screenshots
 
 # One-folder app in dist/mailmonitor (PyInstaller), then its --self-test against a real Secret
 # Service; prints build time, size and start-up times. About a minute: not part of `make test`.

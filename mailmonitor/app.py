@@ -40,7 +40,8 @@ from mailmonitor.ui.single_instance import SingleInstance
 
 class DemoSession(Protocol):
     """What the window needs of `mailmonitor demo` (built in ``demo.py``, which starts this app):
-    the password hint per demo mailbox, shown where the password is typed."""
+    per demo mailbox what fixes it, shown where the rep types the fix (the password in the
+    reconnect wizard, the servers in Edit servers…)."""
 
     hints: dict[str, str]
 
@@ -58,7 +59,7 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
                       hints: dict[str, str] | None = None, title_suffix: str = "",
                       coalesce_ms: int = DEFAULT_COALESCE_MS,
                       token_provider: TokenProvider | None = None,
-                      reconciles_here: bool = True) -> MainWindow:
+                      reconciles_here: bool = True, demo: bool = False) -> MainWindow:
     """The window and everything it needs, without starting an event loop (tests use this,
     with `coalesce_ms=0` so changes show on the next event-loop turn). The database must be
     open. Without `check_fn`, the window's connection tests are the real probes, signing in to
@@ -69,7 +70,7 @@ def build_main_window(*, loop: asyncio.AbstractEventLoop | None = None,
     ctx = UiContext(
         bridge=bridge, loop=loop or asyncio.get_event_loop(), clock=clock or SystemClock(),
         monitor=monitor, check_fn=check_fn or check_with(token_provider),
-        hints=dict(hints or {}),
+        hints=dict(hints or {}), demo=demo,
         timeout=float(get_setting("connection_timeout_seconds")), coalesce_ms=coalesce_ms,
         reconcile=reconcile if reconciles_here else None,
     )
@@ -124,7 +125,7 @@ class DesktopApp:
         window = build_main_window(
             loop=self.loop, monitor=self.monitor, token_provider=tokens,
             hints=self.demo.hints if self.demo else None,
-            title_suffix=" — demo" if self.demo else "",
+            title_suffix=" — demo" if self.demo else "", demo=self.demo is not None,
             # The background loop reconciles where this copy sends; else the window does.
             reconciles_here=not self.background.sending)
         self.window = window

@@ -8,7 +8,8 @@ import asyncio
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import keyring
@@ -16,7 +17,16 @@ import keyring
 from mailmonitor.clock import utcnow
 from mailmonitor.demo_servers import DemoServers, free_port
 from mailmonitor.memory_keyring import MemoryKeyring
-from mailmonitor.models import DB_FILENAME, Account, Lead, LeadState, SendRecord, db, open_db
+from mailmonitor.models import (
+    DB_FILENAME,
+    Account,
+    Lead,
+    LeadState,
+    SendRecord,
+    db,
+    open_db,
+    set_setting,
+)
 from mailmonitor.models.states import SendState
 from mailmonitor.services.accounts.adding import AccountSpec, create_account
 from mailmonitor.services.auth import secrets
@@ -26,6 +36,7 @@ from mailmonitor.services.campaigns.setup import create_campaign, import_leads
 from mailmonitor.services.monitoring.monitor import Monitor
 
 NEW_PASSWORD = "new-password-2026"
+DAN_APP_PASSWORD = "abcd efgh ijkl mnop"  # as Google shows one: four groups of four
 
 STEPS = [
     {"subject": "Quick question about {{company|your team}}",
@@ -39,7 +50,9 @@ STEPS = [
 class DemoContext:
     servers: DemoServers
     data_dir: Path
-    hints: dict[str, str] = field(default_factory=dict)  # email -> what to type to reconnect
+    # email -> what fixes it, in a sentence the window shows where the password (or, for a
+    # server that moved, the servers) are typed.
+    hints: dict[str, str] = field(default_factory=dict)
 
     def close(self) -> None:
         self.servers.stop()
@@ -100,6 +113,11 @@ def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
     """Accounts, campaigns and leads in every state, then one real check sweep."""
     now = utcnow()
     open_db(data_dir / DB_FILENAME)
+    # The demo's server never bans anyone, and two of its mailboxes have a wrong password on
+    # purpose: the login budget (3 failed logins per server) would hold the other demo
+    # mailboxes' checks back for ten minutes, a dead end for the tour.
+    set_setting("login_budget_server", 1000)
+    set_setting("login_budget_mailbox", 1000)
     hints: dict[str, str] = {}
     people = [
         ("ava@northwind.example", "Ava Stone", "ava-pass", {}),
@@ -109,7 +127,9 @@ def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
             "imap_refusal": "[ALERT] Application-specific password required: "
                             "https://support.google.com/accounts/answer/185833 (Failure)",
             "smtp_refusal": (534, "5.7.9 Application-specific password required. Learn more at "
-                                  "https://support.google.com/mail/?p=InvalidSecondFactor")}),
+                                  "https://support.google.com/mail/?p=InvalidSecondFactor"),
+            # The demo's "Google" takes the app password the rep creates (the hint says it).
+            "app_password": DAN_APP_PASSWORD.replace(" ", "")}),
         ("finn@northwind.example", "Finn Lee", "finn-pass", {}),
         ("eve@fieldsales.example", "Eve Martin", "eve-pass", {}),
     ]
@@ -119,10 +139,18 @@ def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
         stored = {"cleo@northwind.example": "old-password"}
         for email, name, password, _ in people[:-1]:
             create_account(_spec(email, name, servers), stored.get(email, password), now)
-        hints["cleo@northwind.example"] = NEW_PASSWORD
-        # A server that is down: nothing listens on this port (a transient problem).
+        hints["cleo@northwind.example"] = (
+            f"Demo: Cleo's password was changed; the new one is “{NEW_PASSWORD}”.")
+        hints["dan@gmail-demo.example"] = (
+            "Demo: Dan's provider wants an app password. The one created for mailmonitor is "
+            f"“{DAN_APP_PASSWORD}” (spaces are fine).")
+        # A server that moved: nothing listens on the old port any more (the demo's tour
+        # fixes it with Edit servers…, which tests the new port before saving it).
         create_account(_spec("eve@fieldsales.example", "Eve Martin", servers,
                              imap_port=free_port()), "eve-pass", now)
+        hints["eve@fieldsales.example"] = (
+            f"Demo: Eve's IMAP server moved to port {servers.imap_port}. Open Edit servers… "
+            "(the mailbox's detail), change the IMAP port and save: it is tested first.")
         folder = data_dir / "import"
         folder.mkdir()
         q4 = create_campaign("Q4 outreach", ["ava@northwind.example", "ben@northwind.example",
@@ -154,8 +182,32 @@ def seed_demo(data_dir: Path, servers: DemoServers) -> DemoContext:
     finn = Account.get(Account.email == "finn@northwind.example")
     lifecycle.disconnect(finn, utcnow())
     secrets.delete_all_secrets(finn.email)
-    hints["finn@northwind.example"] = "finn-pass"
+    hints["finn@northwind.example"] = (
+        "Demo: you disconnected Finn's mailbox; its password is “finn-pass”.")
+    _reply_from_a_lead(servers, now)
     return DemoContext(servers=servers, data_dir=data_dir, hints=hints)
+
+
+def _reply_from_a_lead(servers: DemoServers, now: datetime) -> None:
+    """A lead of Q4 outreach answered Ava's first email: the reply waits in Ava's INBOX, and
+    the window's reply loop finds it at start (the lead becomes Replied, its next step is
+    not sent)."""
+    from mailmonitor.models import Campaign
+
+    ava = Account.get(Account.email == "ava@northwind.example")
+    lead = Lead.select().where(
+        (Lead.campaign == Campaign.get(Campaign.name == "Q4 outreach")) & (Lead.mailbox == ava)
+        & (Lead.state == LeadState.ACTIVE)).order_by(Lead.id).first()
+    if lead is None or not lead.last_message_id:
+        return
+    first = (lead.fields or {}).get("first_name", "")
+    reply = (f"From: {first} <{lead.email}>\r\nTo: Ava Stone <{ava.email}>\r\n"
+             f"Subject: Re: Quick question about {(lead.fields or {}).get('company', 'us')}\r\n"
+             f"Message-ID: <reply-{lead.id}@demo.example>\r\n"
+             f"In-Reply-To: {lead.last_message_id}\r\nReferences: {lead.last_message_id}\r\n"
+             f"Date: {format_datetime(now.replace(tzinfo=UTC))}\r\n\r\n"
+             "Thursday works for me. Send an invite?\r\n")
+    servers.deliver(ava.email, reply.encode(), now.replace(tzinfo=UTC))
 
 
 def run_demo() -> int:
@@ -163,8 +215,8 @@ def run_demo() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="mailmonitor-demo-"))
     servers = DemoServers().start()
     context = seed_demo(data_dir, servers)
-    print(f"Demo data in {data_dir} (deleted on exit). To reconnect Cleo's mailbox, type the "
-          f"new password: {NEW_PASSWORD}")
+    print(f"Demo data in {data_dir} (deleted on exit). The tour: Help → The demo tour; each "
+          "broken mailbox's fix is shown where you type it.")
     from mailmonitor.app import run_app
 
     try:

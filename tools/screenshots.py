@@ -216,7 +216,7 @@ def main() -> int:
     assert dialog is not None
     dialog.include_contacted.setChecked(False)
     save(dialog, out, "04-reallocate-dialog")
-    dialog.reject()
+    dialog.discard()  # closed as it is: typed work would be asked about
 
     alerts = window.open_alerts()
     alerts.resize(680, 620)
@@ -241,12 +241,12 @@ def main() -> int:
     wizard.connection_page.next.click()
     run_tasks(window)
     save(wizard, out, "10-wizard-4-save-and-resume")
-    wizard.reject()
+    wizard.discard()  # closed as it is: typed work would be asked about
 
     oauth_wizard = window.open_wizard(people["dan"].id, Page.CONNECTION)
     oauth_wizard.resize(640, 560)
     save(oauth_wizard, out, "11-wizard-app-password-gmail")
-    oauth_wizard.reject()
+    oauth_wizard.discard()  # closed as it is: typed work would be asked about
 
     detail = window.open_account(people["cleo"].id)
     detail.resize(760, 560)
@@ -263,15 +263,15 @@ def main() -> int:
     save(add, out, "15-add-account-other")
     add.email.setText("rep@gmail.com")
     save(add, out, "16-add-account-google")
-    add.reject()
+    add.discard()  # closed as it is: typed work would be asked about
 
     settings = window.open_settings()
     save(settings, out, "17-settings")
-    settings.reject()
+    settings.discard()  # closed as it is: typed work would be asked about
     sign_in = window.open_sign_in_settings()
     sign_in.resize(720, 640)
     save(sign_in, out, "28-settings-sign-in")
-    sign_in.reject()
+    sign_in.discard()  # closed as it is: typed work would be asked about
     deliverability = window.open_deliverability_settings()
     page = deliverability.deliverability
     page.url.setText("https://unsub.northwind.example/u/{token}")
@@ -279,7 +279,7 @@ def main() -> int:
     page.round_trip_daily.setChecked(True)
     deliverability.resize(720, 560)
     save(deliverability, out, "41-settings-deliverability")
-    deliverability.reject()
+    deliverability.discard()  # closed as it is: typed work would be asked about
 
     # A test in progress: IMAP and SMTP side by side, each step with its time and timeout.
     from mailmonitor.services.accounts.connection_test import TestOutcome
@@ -319,7 +319,7 @@ def main() -> int:
                    text.details)
     add.details.toggle.setChecked(True)
     save(add, out, "30-add-account-timeout")
-    add.reject()
+    add.discard()  # closed as it is: typed work would be asked about
 
     from mailmonitor.ui.menu_bar import show_shortcuts
 
@@ -347,7 +347,7 @@ def main() -> int:
     new_campaign.create_button.click()
     run_tasks(window)
     save(new_campaign, out, "23-new-campaign-error")
-    new_campaign.reject()
+    new_campaign.discard()  # closed as it is: typed work would be asked about
 
     # No dead ends (issue 11): edit a mailbox, edit a campaign, the refusal's way out.
     detail = window.open_account(people["cleo"].id)
@@ -357,7 +357,7 @@ def main() -> int:
     edit_account._update_button()
     edit_account.resize(edit_account.sizeHint())  # room for every row, as on a real screen
     save(edit_account, out, "24-edit-mailbox")
-    edit_account.reject()
+    edit_account.discard()  # closed as it is: typed work would be asked about
     detail.close()
     # A mailbox's own password reminder (an app password), the team-wide default beside it.
     set_setting("password_rotation_days", 90)
@@ -369,14 +369,14 @@ def main() -> int:
     edit_account.rotation.setFocus()
     edit_account.resize(edit_account.sizeHint())  # as on a real screen (offscreen is 800×800)
     save(edit_account, out, "42-edit-mailbox-password-reminder")
-    edit_account.reject()
+    edit_account.discard()  # closed as it is: typed work would be asked about
     detail.close()
     window.tabs.setCurrentIndex(1)
     window.campaigns_tab.campaign_view.set_campaign(q4.id)
     edit_campaign = window.campaigns_tab.campaign_view.open_edit()
     assert edit_campaign is not None
     save(edit_campaign, out, "25-edit-campaign")
-    edit_campaign.reject()
+    edit_campaign.discard()  # closed as it is: typed work would be asked about
     enterprise = Campaign.get(Campaign.name == "Enterprise follow-up")
     window.campaigns_tab.campaign_view.set_campaign(enterprise.id)
     settle(window)
@@ -384,7 +384,7 @@ def main() -> int:
     refusal = window.campaigns_tab.campaign_view.open_reallocate()
     assert refusal is not None
     save(refusal, out, "27-reallocate-refusal-add-mailbox")
-    refusal.reject()
+    refusal.discard()  # closed as it is: typed work would be asked about
 
     window.tabs.setCurrentIndex(0)
     window.notice.hide()

@@ -111,7 +111,7 @@ def main() -> int:
         members_page.url.setCursorPosition(0)
         settle(window)
         save(members_page, out, "40-team-members")
-        members_page.reject()
+        members_page.discard()
         window.hide()
         close_db()
 

@@ -92,7 +92,12 @@ def assemble() -> tuple[Parser, dict[str, Command]]:
                              "(env MAILMONITOR_DATABASE_URL; default: the data folder's)")
 
     parser = Parser(prog="mailmonitor", parents=[common],
-                    description="Keeps outreach mailboxes connected and campaigns running.")
+                    description="Keeps outreach mailboxes connected and campaigns running. "
+                    "Without a command, mailmonitor opens its window (so does `mailmonitor "
+                    "demo`, on demo data); every other command runs here in the terminal and "
+                    "opens no window.",
+                    epilog="`mailmonitor COMMAND --help` lists a command's options. The rep's "
+                    "guide is in the window: Help → Guide (F1).")
     parser.add_argument("--version", action="version", version=f"mailmonitor {__version__}",
                         help="print the version and exit")
     parser.add_argument("--self-test", action="store_true",

@@ -20,11 +20,13 @@ from mailmonitor.cli.common import (
     Subparsers,
     UsageError,
     iso,
+    mailbox_line,
     print_json,
     read_password_stdin,
 )
 from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import MAX_DAILY_LIMIT, MAX_MIN_GAP_SECONDS
+from mailmonitor.wording import count
 
 NO_BROWSER_HELP = ("Google/Microsoft: sign in on another device (Microsoft: a code to enter; "
                    "Google: paste back the address the sign-in ended on)")
@@ -184,7 +186,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         return EXIT_OK
     if args.action == "import":
         created = svc.import_accounts(Path(args.file), now)
-        print(f"Imported {len(created)} accounts")
+        print(f"Imported {count(len(created), 'mailbox', 'mailboxes')}")
         return EXIT_OK
     if args.action == "list":
         from mailmonitor.services.monitoring.uptime import uptimes
@@ -197,8 +199,8 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
         elif not rows:
             print("No mailboxes yet: add one with `mailmonitor accounts add --email E`")
         else:
-            for row in rows:
-                print(f"{row['email']:40} {row['status']:12} {row['label']}")
+            for row in rows:  # the window's words (services/common/vocabulary.py)
+                print(mailbox_line(row["email"], row["status"], row["reason"]))
         return EXIT_OK
 
     from mailmonitor.services.accounts.editing import find_account
@@ -218,7 +220,7 @@ def cmd_accounts(args: argparse.Namespace, now: Any) -> int:
 
         secrets.delete_all_secrets(account.email)
         print(f"Disconnected {email}. Connect it again within the grace period to keep its "
-              f"{leads} leads.")
+              f"{count(leads, 'lead')}.")
         return EXIT_OK
     if args.action == "remove":
         from mailmonitor.services.auth import secrets

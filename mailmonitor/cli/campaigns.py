@@ -19,6 +19,8 @@ from mailmonitor.cli.common import (
     print_json,
 )
 from mailmonitor.services.common import bounds
+from mailmonitor.services.common.vocabulary import WAITING_FOR_A_MAILBOX, campaign_words
+from mailmonitor.wording import count, verb
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -71,7 +73,8 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
         steps = setup.parse_steps(Path(bounds.required("steps_file", args.steps)))
         window = parse_window(bounds.required("window", args.window))
         campaign = setup.create_campaign(args.name, args.mailbox, steps, window, now)
-        print(f"Created campaign {campaign.name!r} with {len(steps)} steps")
+        print(f"Created campaign {campaign.name!r} with {count(len(steps), 'step')}"
+              + ("" if setup.can_send(campaign) else f"; {WAITING_FOR_A_MAILBOX}"))
         return EXIT_OK
     if args.action == "list":
         campaigns = list(Campaign.select().order_by(Campaign.name))
@@ -83,11 +86,11 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
             print("No campaigns yet: create one with `mailmonitor campaigns create NAME "
                   "--mailbox E --steps STEPS.json`")
         else:
-            for row in rows:
-                status = row["status"] + (f" ({row['pause_reason']})" if row["pause_reason"]
-                                          else "")
-                print(f"{row['name']:30} {status:28} {row['mailboxes_connected']}/"
-                      f"{row['mailboxes_total']} mailboxes  {row['leads_total']} leads")
+            for row in rows:  # the window's words (services/common/vocabulary.py)
+                status = campaign_words(row["status"], row["pause_reason"])
+                print(f"{row['name']:30} {status:30} {row['mailboxes_connected']} of "
+                      f"{count(row['mailboxes_total'], 'mailbox', 'mailboxes')} connected  "
+                      f"{count(row['leads_total'], 'lead')}")
         return EXIT_OK
     if args.action == "edit":
         return cmd_campaigns_edit(args, now)
@@ -105,12 +108,7 @@ def cmd_campaigns(args: argparse.Namespace, now: Any) -> int:
                               f"edit {campaign.name!r} --add-mailbox EMAIL)")
         elif args.action == "reallocate":
             plan = reallocate(campaign, now, include_contacted=args.include_contacted)
-            from mailmonitor.models import Account
-
-            parts = [f"{n} to {Account.get_by_id(a).email}" for a, n in plan.counts().items()]
-            print(f"Moved {plan.total} leads" + (": " + ", ".join(parts) if parts else "") +
-                  (f"; {plan.kept_contacted} contacted leads kept their mailbox"
-                   if plan.kept_contacted else ""))
+            print(plan.words())
     except rules.CampaignError as exc:
         hint = (f" (mailmonitor campaigns edit {campaign.name!r} --add-mailbox EMAIL)"
                 if args.action == "reallocate" else "")
@@ -163,9 +161,9 @@ def describe(name: str, report: Any) -> str:
         if report.steps_changed:
             bits.append("changed " + ", ".join(str(n) for n in report.steps_changed))
         if report.steps_added:
-            bits.append(f"{report.steps_added} added")
+            bits.append(f"{report.steps_added:,} added")
         if report.steps_removed:
-            bits.append(f"{report.steps_removed} removed")
+            bits.append(f"{report.steps_removed:,} removed")
         parts.append("steps " + ", ".join(bits))
     if report.window_changed:
         parts.append("sending window changed")
@@ -176,11 +174,16 @@ def describe(name: str, report: Any) -> str:
         text += (f". Step {', '.join(str(n) for n in report.sent_steps_changed)} was already "
                  "sent: the new text applies only to emails sent from now on")
     if report.moved_leads:
-        text += f". {report.moved_leads} leads moved to the campaign's other mailboxes"
+        text += (f". {count(report.moved_leads, 'lead')} moved to the campaign's other "
+                 "mailboxes")
     if report.completed_leads:
-        text += f". {report.completed_leads} leads had every remaining step and are completed"
+        n = report.completed_leads
+        text += (f". {count(n, 'lead')} had every remaining step and "
+                 f"{verb(n, 'is', 'are')} completed")
     if report.waiting_leads:
         current = report.renamed_to or name
-        text += (f". {report.waiting_leads} leads wait for a mailbox: "
-                 f"`mailmonitor campaigns reallocate {current!r}` moves them")
+        n = report.waiting_leads
+        text += (f". {count(n, 'lead')} {verb(n, 'waits', 'wait')} for a mailbox: "
+                 f"`mailmonitor campaigns reallocate {current!r}` moves "
+                 + verb(n, "it", "them"))
     return text

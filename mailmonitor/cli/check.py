@@ -16,6 +16,7 @@ from mailmonitor.cli.common import (
     Subparsers,
     UsageError,
     iso,
+    mailbox_line,
     print_json,
 )
 from mailmonitor.cli.round_trip import (
@@ -99,9 +100,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif not rows:
         print("No mailboxes to check: add one with `mailmonitor accounts add --email E`")
     else:
-        for row, words in zip(rows, held, strict=True):
-            print(f"{row['email']:40} {row['status']:12} {row['label']}"
-                  + (f" — {row['detail']}" if row["reason"] else "")
+        for row, words in zip(rows, held, strict=True):  # the window's words
+            print(mailbox_line(row["email"], row["status"], row["reason"],
+                               row["detail"] if row["reason"] else "")
                   + (f" — {words}" if words else ""))
             if row.get("round_trip"):
                 print(round_trip_line(row["round_trip"]))

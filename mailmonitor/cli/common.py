@@ -63,3 +63,13 @@ def print_json(value: Any) -> None:
 
 def iso(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def mailbox_line(email: str, status: str, reason: str | None, detail: str = "") -> str:
+    """One mailbox in the window's words: its status ("Retrying"), then its Reason column
+    ("Retrying: timed out", "You disconnected this mailbox"), then the server's answer."""
+    from mailmonitor.services.common.vocabulary import NO_REASON, reason_words, status_words
+
+    why = reason_words(status, reason)
+    return (f"{email:40} {status_words(status):14} {'' if why == NO_REASON else why}"
+            + (f" — {detail}" if detail else "")).rstrip()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mailmonitor.cli.common import EXIT_OK, Command, Parser, Subparsers, print_json
+from mailmonitor.wording import count
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -30,8 +31,8 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
     if args.action == "import":
         refused: list[str] = []
         added, updated = setup.import_leads(campaign, Path(args.file), now, refused)
-        print(f"Imported {added} leads into {campaign.name!r}"
-              + (f"; {updated} already there kept their place (fields updated)" if updated
+        print(f"Imported {count(added, 'lead')} into {campaign.name!r}"
+              + (f"; {updated:,} already there kept their place (fields updated)" if updated
                  else "") + refused_note(refused))
         return EXIT_OK
     emails = dict(Account.select(Account.id, Account.email).tuples())
@@ -39,15 +40,19 @@ def cmd_leads(args: argparse.Namespace, now: Any) -> int:
             for lead in Lead.select().where(Lead.campaign == campaign).order_by(Lead.id)]
     if args.json:
         print_json(rows)
+    elif not rows:
+        print(f"No leads in {campaign.name!r} yet: import them with `mailmonitor leads import "
+              f"{_quoted(campaign.name)} FILE.csv`")
     else:
         from mailmonitor.models import Step
+        from mailmonitor.services.common.vocabulary import lead_words, step_words
 
         steps = Step.select().where(Step.campaign == campaign).count()
-        for row in rows:
-            # cursor = steps done (the next step's index): "1/3" after the first email
-            print(f"{row['email']:40} {row['mailbox'] or '-':32} "
-                  f"{str(row['cursor']) + '/' + str(steps):>5} steps  {row['state']:16} "
-                  f"{row['messages_sent']} sent" + (f"  ! {row['flag']}" if row['flag'] else ""))
+        for row in rows:  # the window's words: "Step 2 of 3", "In sequence"
+            print(f"{row['email']:40} {row['mailbox'] or '—':32} "
+                  f"{step_words(row['cursor'], steps):12} {lead_words(row['state']):20} "
+                  f"{row['messages_sent']:,} sent" + (f"  ! {row['flag']}" if row['flag']
+                                                       else ""))
     return EXIT_OK
 
 
@@ -56,4 +61,8 @@ def refused_note(refused: list[str]) -> str:
         return ""
     shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5
                                       else "")
-    return f"; {len(refused)} refused: they unsubscribed ({shown})"
+    return f"; {len(refused):,} refused: they unsubscribed ({shown})"
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if any(c.isspace() for c in name) else name

@@ -119,6 +119,9 @@ def cmd_notify(args: argparse.Namespace, now: datetime) -> int:
         rows = [manage.channel_summary(c) for c in manage.list_channels()]
         if args.json:
             print_json(rows)
+        elif not rows:
+            print("No alert channels yet: add one with `mailmonitor notify add NAME --email "
+                  "ADDRESS` (or --slack URL, --webhook URL)")
         else:
             for row in rows:
                 state = "off" if not row["enabled"] else \

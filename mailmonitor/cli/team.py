@@ -9,6 +9,7 @@ import argparse
 from datetime import datetime
 
 from mailmonitor.cli.common import EXIT_OK, Command, Parser, Subparsers, UsageError, print_json
+from mailmonitor.wording import count
 
 
 def add_parser(sub: Subparsers, common: Parser) -> dict[str, Command]:
@@ -74,16 +75,18 @@ def cmd_team(args: argparse.Namespace, _now: datetime) -> int:
     if args.action == "senders":
         return cmd_senders(args, _now)
     if args.action == "members":
-        rows = [{"name": m.name, "admin": m.admin, "you": m.name == this_member(),
-                 "mailboxes": m.mailboxes, "campaigns": m.campaigns} for m in svc.members()]
+        found = svc.members()
+        me = this_member()
         if args.json:
-            print_json(rows)
+            print_json([{"name": m.name, "admin": m.admin, "you": m.name == me,
+                         "mailboxes": m.mailboxes, "campaigns": m.campaigns} for m in found])
+        elif not found:
+            print("No team members yet: the first copy that opens this database registers one")
         else:
-            for row in rows:
-                tags = ", ".join(t for t, on in (("admin", row["admin"]), ("you", row["you"]))
-                                 if on)
-                print(f"{row['name']:30} {tags:12} {row['mailboxes']} mailboxes  "
-                      f"{row['campaigns']} campaigns")
+            for m in found:
+                tags = ", ".join(t for t, on in (("admin", m.admin), ("you", m.name == me)) if on)
+                print(f"{m.name:30} {tags:12} {count(m.mailboxes, 'mailbox', 'mailboxes')}  "
+                      f"{count(m.campaigns, 'campaign')}")
         return EXIT_OK
     if args.action == "add-member":
         member = svc.add_member(args.name, admin=args.admin)

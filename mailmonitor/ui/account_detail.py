@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -26,7 +25,12 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account, Check
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
-from mailmonitor.services.campaigns.impact import describe_disconnect, describe_remove, impact_of
+from mailmonitor.services.campaigns.impact import (
+    describe_disconnect,
+    describe_remove,
+    describe_removed,
+    impact_of,
+)
 from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
@@ -51,7 +55,7 @@ HISTORY = 50
 WHEN_STOPPED = "You disconnected this mailbox. Reconnect to connect it again."
 
 
-class SenderDialog(QDialog):
+class SenderDialog(keyboard.Dialog):
     """The sender name and signature of one mailbox. Opened with `open()`; the caller saves,
     then closes it (`accept`) or shows why not (`show_error`).
 
@@ -105,7 +109,7 @@ class SenderDialog(QDialog):
         self.error.setVisible(bool(text))
 
 
-class AccountDetailDialog(QDialog):
+class AccountDetailDialog(keyboard.Dialog):
     """Signals:
         reconnectRequested(int): open the reconnect wizard at the connection page.
         removed(int): the account was removed.
@@ -230,9 +234,7 @@ class AccountDetailDialog(QDialog):
         if account is None:
             return None
         dialog = WarmupDialog(SendingSettings.of(account), self)
-        dialog.setWindowTitle("Sending settings")
-        dialog.previous.setText("Save")
-        dialog.previous.setToolTip("")
+        dialog.for_saving()
         dialog.previous.clicked.connect(lambda: self._save_sending_settings(dialog))
         self.settings_dialog = dialog
         dialog.open()
@@ -408,7 +410,9 @@ class AccountDetailDialog(QDialog):
 
     def remove_account(self) -> None:
         account = Account.get_by_id(self.account_id)
+        impact = impact_of(account)
         lifecycle.remove_account(account, self.ctx.clock.now())
+        self.ctx.say(fmt.esc(describe_removed(impact)))  # no Undo: stopped leads stay so
         self.ctx.spawn(self.ctx.blocking(secrets.delete_all_secrets, account.email),
                        "forget secrets")
         self.ctx.attention_changed()  # its conditions go with it

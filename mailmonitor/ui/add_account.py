@@ -9,12 +9,11 @@ import logging
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -44,17 +43,26 @@ from mailmonitor.services.reconnect.failure_words import failure_text
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
-from mailmonitor.ui.format import esc
+from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.guide import learn_more, open_link, page_for_test, url
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import failure_html
-from mailmonitor.ui.widgets import Banner, ButtonRow, bounded_spin, fit_height, muted
+from mailmonitor.ui.widgets import (
+    Banner,
+    ButtonRow,
+    ScrollBody,
+    bounded_spin,
+    fit_height,
+    muted,
+)
 
 log = logging.getLogger(__name__)
 
 SIGN_IN_TIMEOUT = 300.0  # seconds the browser sign-in may take
 
 KINDS = (("gmail", "Google"), ("microsoft", "Microsoft"), ("imap", "Other (IMAP/SMTP)"))
-SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", "None (not encrypted)"))
+PLAIN_WORDS = "None (not encrypted)"  # the dropdown's words for `plain`, also in its warning
+SECURITY = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("plain", PLAIN_WORDS))
 
 
 
@@ -96,7 +104,7 @@ class EndpointEditor(QWidget):
         self._security = new
 
 
-class AddAccountDialog(QDialog):
+class AddAccountDialog(keyboard.Dialog):
     """Signals:
         added(int): the account was tested and stored.
         signInSettingsRequested(): open Settings → Sign-in (Google/Microsoft not set up).
@@ -129,6 +137,8 @@ class AddAccountDialog(QDialog):
         self.password.setObjectName("password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_help = muted()
+        self.password_help.setTextFormat(Qt.TextFormat.RichText)
+        self.password_help.linkActivated.connect(lambda href: open_link(self, href))
         # Two lines of help always fit (a form row does not grow with wrapped text by itself).
         self.password_help.setMinimumHeight(self.password_help.fontMetrics().lineSpacing() * 2
                                             + 4)
@@ -143,18 +153,23 @@ class AddAccountDialog(QDialog):
         self.username = QLineEdit()
         self.username.setPlaceholderText("Same as the address")
         self.servers = QGroupBox("Servers")
-        servers = QFormLayout(self.servers)
+        servers_box = QVBoxLayout(self.servers)
+        servers = QFormLayout()
+        servers_box.addLayout(servers)
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
+        # Under the form, not in a form row: a wrapped label in a QFormLayout row is given one
+        # line's height and clipped.
         self.plaintext_warning = QLabel()
         self.plaintext_warning.setObjectName("plaintextWarning")
         self.plaintext_warning.setWordWrap(True)
         self.plaintext_warning.hide()
-        servers.addRow("", self.plaintext_warning)
+        servers_box.addWidget(self.plaintext_warning)
 
         self.error = Banner("error")
         self.error.setObjectName("addError")
+        self.error.linkActivated.connect(lambda href: open_link(self, href))
         self.error.hide()
         self.progress = muted(wrap=False)
         self.test_progress = ProbeProgress()
@@ -180,15 +195,10 @@ class AddAccountDialog(QDialog):
         self.add_button = buttons.button("Test && Add", primary=True)
         self.add_button.setObjectName("testAndAdd")
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addLayout(kind_row)
-        layout.addLayout(form)
-        layout.addWidget(self.servers)
-        layout.addWidget(self.error)
-        layout.addWidget(self.details)
-        layout.addWidget(self.test_progress)
-        layout.addLayout(buttons)
+        # Everything but the buttons scrolls when it does not fit the screen (a long failure
+        # with its details): the buttons stay on screen.
+        self.body = ScrollBody.lay_out(self, [kind_row, form, self.servers, self.error,
+                                              self.details, self.test_progress], buttons)
 
         self._hosts_edited = False
         self._cancel_sign_in = self.work.cancel_event()
@@ -220,21 +230,34 @@ class AddAccountDialog(QDialog):
             button.setChecked(button.property("kind") == kind)
         self._kind_changed()
 
+    def _set_password_help(self, text: str, preset: Preset | None = None) -> None:
+        """The provider's words, with its own page (or the guide's) one click away."""
+        href = preset.app_password_url if preset is not None and preset.app_password_url \
+            else url("reconnecting.html", "app-passwords")
+        self.password_help.setText(f"{esc(text)} {learn_more(href, 'How to create one')}")
+
     def _edited(self, _text: str) -> None:
         self._hosts_edited = True
 
-    def _security_changed(self, *_args: object) -> None:
-        """'Plain' sends the password unencrypted: say so while it is chosen."""
+    def _plain_sides(self) -> tuple[list[str], list[str]]:
+        """The sides set to no encryption: all of them, and those whose host is remote."""
         plain = [(name, editor.host.text().strip()) for name, editor in
                  (("IMAP", self.imap), ("SMTP", self.smtp))
                  if editor.security.currentData() == "plain"]
-        remote = [name for name, host in plain if host and not is_local_host(host)]
+        return ([name for name, _ in plain],
+                [name for name, host in plain if host and not is_local_host(host)])
+
+    def _security_changed(self, *_args: object) -> None:
+        """'None (not encrypted)' sends the password unencrypted: say so while it is chosen."""
+        plain, remote = self._plain_sides()
         if remote:
-            text = (f"⚠ {' and '.join(remote)}: “plain” would send your password unencrypted "
-                    "over the internet; mailmonitor refuses it. Choose SSL or STARTTLS.")
+            text = (f"⚠ {' and '.join(remote)}: “{PLAIN_WORDS}” would send your password "
+                    "unencrypted over the internet; mailmonitor refuses it. Choose SSL/TLS or "
+                    "STARTTLS.")
         elif plain:
-            text = (f"⚠ {' and '.join(n for n, _ in plain)}: “plain” sends your password "
-                    "unencrypted; use it only for a server on this computer or your network.")
+            text = (f"⚠ {' and '.join(plain)}: “{PLAIN_WORDS}” sends your "
+                    "password unencrypted; use it only for a server on this computer or your "
+                    "network.")
         else:
             text = ""
         self.plaintext_warning.setText(text)
@@ -250,7 +273,7 @@ class AddAccountDialog(QDialog):
         elif not self._hosts_edited:
             self._fill(preset.imap_host, preset.imap_port, preset.imap_security,
                        preset.smtp_host, preset.smtp_port, preset.smtp_security)
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
 
     def _fill(self, imap_host: str, imap_port: int, imap_sec: str, smtp_host: str,
               smtp_port: int, smtp_sec: str) -> None:
@@ -268,18 +291,18 @@ class AddAccountDialog(QDialog):
             preset = PRESETS["gmail"]
             self.sign_in.setText("Sign in with Google")
             self.sign_in_note.setText("Recommended. Or paste an app password below instead.")
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
         elif kind == "microsoft":
             preset = PRESETS["microsoft"]
             self.sign_in.setText("Sign in with Microsoft")
             self.sign_in_note.setText("Microsoft 365 needs the browser sign-in: password sign-in "
                                       "(basic authentication) is switched off for most mailboxes.")
-            self.password_help.setText(preset.app_password_help)
+            self._set_password_help(preset.app_password_help, preset)
         else:
             preset = preset_for_email(self.email.text().strip())
-            self.password_help.setText(preset.app_password_help if preset else
-                                       "If the mailbox uses two-factor authentication, create "
-                                       "an app password at your provider and paste it here.")
+            self._set_password_help(preset.app_password_help if preset else
+                                    "If the mailbox uses two-factor authentication, create an "
+                                    "app password at your provider and paste it here.", preset)
         if oauth_kind:
             provider = "google" if kind == "gmail" else "microsoft"
             configured = registration(provider).configured
@@ -324,10 +347,16 @@ class AddAccountDialog(QDialog):
             self.show_error("Enter the mailbox's email address.")
             self.email.setFocus()
             return
+        _plain, remote = self._plain_sides()
+        if remote:  # the form's words, not the command line's (--allow-plaintext)
+            self.show_error(esc(self.plaintext_warning.text().lstrip("⚠ ")))
+            editor = self.imap if remote[0] == "IMAP" else self.smtp
+            editor.security.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
         try:
             spec = self.spec()
         except InvalidInput as exc:
-            self.show_error(esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."))
+            self.show_error(esc(sentence(exc)))
             return
         self.flow.set_spec(spec, self.ctx.clock.now())
         self.flow.set_password(self.password.text())
@@ -373,7 +402,11 @@ class AddAccountDialog(QDialog):
             outcome = flow.finish_test(*probes) if probes is not None else flow.test_crashed(crash)
             if not outcome.ok:
                 text = failure_text(flow.tested_account(), outcome, "adding", self.ctx.timeout)
-                self.show_error(failure_html(text.title, "", text.advice), text.details)
+                self.show_error(failure_html(text.title, "", text.advice,
+                                             more=page_for_test(outcome.status, outcome.reason,
+                                                                outcome.held)),
+                                text.details)
+                self.focus_field_to_fix(outcome.field_to_fix)
                 return
             try:
                 account_id = await self.ctx.blocking(flow.store_account, self.ctx.clock.now())
@@ -393,6 +426,16 @@ class AddAccountDialog(QDialog):
                 self.progress.setText("")
                 self.test_progress.stop()
                 self.stop_test.hide()
+
+    def focus_field_to_fix(self, which: str | None) -> None:
+        """After a failed test the focus goes where the rep fixes it (the password, selected so
+        typing replaces it; else the server that failed), never onto a button."""
+        field: QLineEdit | None = {"password": self.password, "imap": self.imap.host,
+                                   "smtp": self.smtp.host}.get(which or "")
+        if field is None or not field.isVisibleTo(self):
+            field = self.password if self.password.isVisibleTo(self) else self.email
+        field.setFocus(Qt.FocusReason.OtherFocusReason)
+        field.selectAll()
 
     def _link(self, href: str) -> None:
         if href == "settings:sign-in":

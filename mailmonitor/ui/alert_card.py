@@ -33,6 +33,7 @@ from mailmonitor.services.alerts.cards import (
     Card,
 )
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui.guide import link_label, page_for_card
 from mailmonitor.ui.icons import status_icon
 from mailmonitor.ui.palette import status_color
 from mailmonitor.ui.probe_progress import DetailsBox
@@ -131,6 +132,7 @@ class AlertCard(QFrame):
         self.body.setObjectName("alertBody")
         self.body.setWordWrap(True)
         self.body.setVisible(bool(card.message))
+        self.learn_more = link_label(page_for_card(card))  # the guide's page about it
         self.muted_line = QLabel()
         self.muted_line.setObjectName("mutedUntil")
         self.muted_line.setWordWrap(True)
@@ -209,6 +211,7 @@ class AlertCard(QFrame):
         text.addLayout(head)
         text.addWidget(self.title)
         text.addWidget(self.body)
+        text.addWidget(self.learn_more)
         text.addWidget(self.muted_line)
         text.addLayout(names)
         text.addWidget(self.details)

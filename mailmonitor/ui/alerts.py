@@ -14,7 +14,6 @@ from datetime import datetime
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -44,7 +43,7 @@ def header_text(cards: list[Card]) -> str:
     return text + (f" · {quiet:,} muted" if quiet else "")
 
 
-class AlertsDialog(QDialog):
+class AlertsDialog(keyboard.Dialog):
     """Signals:
         actionRequested(object, str, object): a card's action — the card, the action
             (`services.alerts.attention` names, or "send_again") and its target id (an

@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from mailmonitor.services.alerts.cards import Card, needing
 from mailmonitor.ui.alert_card import mailbox_menu, main_actions
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.widgets import Banner
+from mailmonitor.wording import count
 
 # A condition's severity → the banner's colour.
 BANNER_SEVERITY = {"critical": "error", "warning": "warning", "info": "info"}
@@ -95,20 +96,75 @@ class AttentionBanner(Banner):
         self.actionRequested.emit(card, action, target)
 
 
+UNDO_SECONDS = 10  # how long Undo is offered after a re-allocation or a removal
+
+
 class NoticeBanner(Banner):
     """What the rep just did, confirmed ("cleo@… reconnected; 1 campaign resumed"), with
-    Dismiss."""
+    Dismiss, and Undo for a few seconds where the change can be reversed ("Moved 12 leads…")."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("ok", parent)
         self.setObjectName("noticeBanner")
+        self.undo_button: QPushButton | None = None
+        self._undo: Callable[[], str] | None = None
+        self.undo_timer = QTimer(self)
+        self.undo_timer.setSingleShot(True)
+        self.undo_timer.timeout.connect(self._undo_expired)
         self.hide()
 
-    def confirm(self, html: str) -> None:
+    def confirm(self, html: str, undo: Callable[[], str] | None = None,
+                seconds: int = UNDO_SECONDS) -> None:
         self.clear_actions()
+        self.undo_timer.stop()
         self.set_severity("ok")
         self.set_message(html)
+        self._undo = undo
+        self.undo_button = None
+        if undo is not None:
+            self.undo_button = self.add_action("Undo", self.undo, primary=True)
+            self.undo_button.setObjectName("undo")
+            self.undo_button.setToolTip(f"Puts it back as it was (for {seconds} seconds)")
+            self.undo_timer.start(seconds * 1000)
         self.add_action("Dismiss", self.hide)
+        self.show()
+
+    def undo(self) -> None:
+        action, self._undo = self._undo, None
+        if action is None:
+            return
+        self.undo_timer.stop()
+        self.confirm(f"<b>{esc(action())}</b>")
+
+    def _undo_expired(self) -> None:
+        self._undo = None
+        if self.undo_button is not None:
+            self.undo_button.hide()  # the moment passed: what was done stays
+            self.undo_button = None
+
+
+class SendingPausedBanner(Banner):
+    """Pause all sending holds every campaign until the rep resumes: said as long as it lasts.
+
+    Signals:
+        resumeRequested(): Resume sending pressed.
+    """
+
+    resumeRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("warning", parent)
+        self.setObjectName("sendingPausedBanner")
+        self.add_action("Resume sending", self.resumeRequested.emit, primary=True)
+        self.hide()
+
+    def show_paused(self, campaigns: int) -> None:
+        if campaigns <= 0:
+            self.hide()
+            return
+        self.set_message(f"<b>Sending is paused:</b> you paused {count(campaigns, 'campaign')} "
+                         "with Pause all sending. Nothing goes out until you resume; every "
+                         "lead keeps its place.")
         self.show()
 
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -28,16 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign
-from mailmonitor.models.campaign import PAUSE_NO_MAILBOX, PAUSE_USER, PAUSE_WORDS
+from mailmonitor.models.campaign import PAUSE_NO_MAILBOX
 from mailmonitor.services.alerts.attention import ADD_MAILBOX, REALLOCATE
 from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, about_campaign
+from mailmonitor.services.campaigns import undo
 from mailmonitor.services.campaigns.editing import resume_blocker
 from mailmonitor.services.campaigns.impact import affected_mailboxes
-from mailmonitor.services.campaigns.reallocation import (
-    ReallocationPlan,
-    apply_reallocation,
-    plan_reallocation,
-)
+from mailmonitor.services.campaigns.reallocation import ReallocationPlan, plan_reallocation
 from mailmonitor.services.campaigns.rules import (
     CampaignError,
     campaign_accounts,
@@ -46,26 +42,22 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.campaigns.setup import import_leads
 from mailmonitor.services.common.validation import InvalidInput
+from mailmonitor.services.common.vocabulary import LEAD_WORDS, campaign_words
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.banners import BANNER_SEVERITY, add_condition_buttons
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign
+from mailmonitor.ui.edit_campaign import EditCampaignDialog, open_edit_campaign, undo_and_say
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.models import LeadsModel
-from mailmonitor.ui.palette import CAMPAIGN_LOOKS
 from mailmonitor.ui.widgets import Banner, ButtonRow, StatusChip, discard
 
 LEAD_FILTERS: list[tuple[str, tuple[str, ...] | None]] = [
     ("All leads", None),
     ("Waiting for a mailbox", ("halted", "unassigned")),
-    ("In sequence", ("active",)),
-    ("Not contacted yet", ("pending",)),
-    ("Replied", ("replied",)),
-    ("Bounced", ("bounced",)),
-    ("Completed", ("completed",)),
-    ("Campaign Stopped", ("campaign_stopped",)),
-    ("Unsubscribed", ("unsubscribed",)),
+    *((LEAD_WORDS[state], (state,)) for state in (
+        "active", "pending", "replied", "bounced", "completed", "campaign_stopped",
+        "unsubscribed")),
 ]
 
 
@@ -82,7 +74,7 @@ def banner_html(card: Card, now: datetime) -> str:
             + (f"<br><i>{fmt.esc(muted)}</i>" if muted else ""))
 
 
-class ReallocateDialog(QDialog):
+class ReallocateDialog(keyboard.Dialog):
     """§4.5: move the leads of broken mailboxes to the campaign's connected ones, with a
     preview of how many go where. Opened with `open()`.
 
@@ -197,10 +189,16 @@ class ReallocateDialog(QDialog):
     def apply(self) -> None:
         if self.plan is None or not self.plan.total:
             return
-        moved = apply_reallocation(self.plan, self.ctx.clock.now())
+        plan, now = self.plan, self.ctx.clock.now()
+        before = undo.reallocate_undoably(plan, now)
         self.ctx.attention_changed()  # the waiting leads' alerts go now
-        self.applied.emit(moved)
+        campaign = Campaign.get_by_id(self.campaign_id)
+        ctx = self.ctx
+        ctx.say(f"<b>{fmt.esc(plan.words())}</b> (“{fmt.esc(campaign.name)}”). They continue "
+                "from their step.", lambda: undo_and_say(ctx, before))
+        self.applied.emit(plan.total)
         self.accept()
+
 
 
 class CampaignView(QWidget):
@@ -282,7 +280,7 @@ class CampaignView(QWidget):
         header.resizeSection(LeadsModel.EMAIL, 240)
         header.resizeSection(LeadsModel.NAME, 170)
         header.resizeSection(LeadsModel.MAILBOX, 200)
-        header.resizeSection(LeadsModel.STEP, 60)
+        header.resizeSection(LeadsModel.STEP, 96)  # "Step 2 of 3"
         header.resizeSection(LeadsModel.STATE, 150)
         header.resizeSection(LeadsModel.SENT, 50)
 
@@ -357,10 +355,7 @@ class CampaignView(QWidget):
             return
         self.chip.show()
         self.title.setText(campaign.name)
-        look = CAMPAIGN_LOOKS.get(campaign.status, CAMPAIGN_LOOKS["draft"])
-        text = look.label
-        if campaign.status == "paused":
-            text += PAUSE_WORDS.get(campaign.pause_reason or PAUSE_USER, " by you")
+        text = campaign_words(campaign.status, campaign.pause_reason)
         self.chip.set_status({"active": "connected", "paused": "warning"}.get(
             campaign.status, "stopped"), text)
         if campaign.status == "paused" and campaign.pause_reason != PAUSE_NO_MAILBOX:
@@ -512,9 +507,9 @@ class CampaignView(QWidget):
         return dialog
 
     def _edited(self, report: Any) -> None:
+        """Say what the edit did; taking mailboxes out is not an error and opens nothing by
+        itself: the notice says where their leads went, with Undo."""
         self.refresh()
-        if report.removed and report.waiting_leads:  # removing a mailbox offers to move leads
-            self.open_reallocate()
 
     def open_reallocate(self) -> ReallocateDialog | None:
         if self.campaign_id is None:

@@ -56,7 +56,11 @@ class UiContext:
     executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=4, thread_name_prefix="ui-worker"))
     timeout: float = 20.0
-    hints: dict[str, str] = field(default_factory=dict)  # demo: email -> password to type
+    # `mailmonitor demo`: email -> what fixes that mailbox, shown where it is typed
+    hints: dict[str, str] = field(default_factory=dict)
+    demo: bool = False  # `mailmonitor demo`: a throwaway folder, nothing to keep or share
+    # The window's notice ("Moved 12 leads…" with Undo for a few seconds): set by the window.
+    notice: Callable[[str, Callable[[], str] | None], None] | None = None
     coalesce_ms: int = 50  # how long views gather changes before refreshing (tests: 0)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Reconciles the alerts now (`services.alerts.reconciler.reconcile`) when no background
@@ -68,6 +72,12 @@ class UiContext:
     def __post_init__(self) -> None:
         self.attention = AttentionFeed(self.bridge, self.clock.now, self.coalesce_ms,
                                        parent=self.bridge)
+
+    def say(self, html: str, undo: Callable[[], str] | None = None) -> None:
+        """Confirm what the rep just did in the window's notice; `undo` (offered for a few
+        seconds) reverses it and returns what it did, in words."""
+        if self.notice is not None:
+            self.notice(html, undo)
 
     def attention_changed(self) -> None:
         """The rep changed what the attention model reads (Reconnect, Re-allocate, Mute, …):

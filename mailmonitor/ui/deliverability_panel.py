@@ -21,10 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.services.common.reasons import BROKEN_STATUSES
 from mailmonitor.services.deliverability.dns_auth import InvalidSelector
 from mailmonitor.services.placement import overview
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
+
+NEEDS_SIGN_IN = ("Reconnect this mailbox first: a test email needs a working sign-in, and "
+                 "the last check says it has none.")
 
 # Finding status → the account status whose colour and words it borrows.
 _LOOK = {"ok": "connected", "warning": "warning", "missing": "disconnected",
@@ -103,10 +108,11 @@ class DeliverabilityPanel(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
 
+        self._testing = False
         self.round_trip_button.clicked.connect(self.test_sending_and_receiving)
         self.resume_button.clicked.connect(self.resume_sending)
         self.dns_button.clicked.connect(self.check_dns)
-        self.selector.returnPressed.connect(self.check_dns)
+        keyboard.own_enter(self.selector, self.check_dns)  # never the dialog's default too
         ctx.bridge.accountChanged.connect(self._changed)
         self.refresh()
 
@@ -134,6 +140,15 @@ class DeliverabilityPanel(QScrollArea):
             self.round_trip_result.setText(view.round_trip_text + when)
             self.round_trip_before.setText("")
         self.round_trip_before.setVisible(view.round_trip_stale)
+        # A test email needs a working sign-in: not offered while the mailbox is broken.
+        broken = account.status in BROKEN_STATUSES
+        self.round_trip_button.setEnabled(not broken and not self._testing)
+        self.round_trip_button.setToolTip(
+            NEEDS_SIGN_IN if broken else "Sends one test email from this mailbox to itself, "
+            "finds it in the Inbox or Spam, then deletes it")
+        if broken and not self._testing:
+            self.round_trip_result.setText(NEEDS_SIGN_IN + " " + self.round_trip_result.text()
+                                           if view.round_trip_at else NEEDS_SIGN_IN)
         self.bounce_text.setText(view.bounce_text)
         self.hold_text.setText(view.hold_text)
         self.hold_text.setVisible(view.held)
@@ -156,6 +171,7 @@ class DeliverabilityPanel(QScrollArea):
     # --- actions ------------------------------------------------------------------------------
 
     def test_sending_and_receiving(self) -> None:
+        self._testing = True
         self.round_trip_button.setEnabled(False)
         self.round_trip_result.setText("Sending a test email and looking for it…")
         self.ctx.spawn(self._round_trip(), "round trip")
@@ -168,7 +184,7 @@ class DeliverabilityPanel(QScrollArea):
             overview.record_test(self.account_id, result, self.ctx.clock.now())
             self.ctx.attention_changed()  # a passing test ends its alert now
         finally:
-            self.round_trip_button.setEnabled(True)
+            self._testing = False
             self.refresh()
 
     def resume_sending(self) -> None:

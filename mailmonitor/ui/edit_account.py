@@ -10,7 +10,6 @@ import asyncio
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -33,12 +32,11 @@ from mailmonitor.ui import keyboard
 from mailmonitor.ui.add_account import EndpointEditor
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
-from mailmonitor.ui.format import esc
-from mailmonitor.ui.new_campaign import sentence
-from mailmonitor.ui.widgets import Banner, bounded_spin
+from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.widgets import Banner, ScrollBody, bounded_spin, fit_height
 
 
-class EditAccountDialog(QDialog):
+class EditAccountDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:
@@ -117,7 +115,9 @@ class EditAccountDialog(QDialog):
         rotation_row.addWidget(self.rotation_default)
         rotation_row.addStretch(1)
         self.servers = QGroupBox("Servers")
-        servers = QFormLayout(self.servers)
+        servers_box = QVBoxLayout(self.servers)
+        servers = QFormLayout()
+        servers_box.addLayout(servers)
         servers.addRow("IMAP (incoming)", self.imap)
         servers.addRow("SMTP (outgoing)", self.smtp)
         servers.addRow("Username", self.username)
@@ -126,12 +126,13 @@ class EditAccountDialog(QDialog):
             servers.addRow("Password reminder", self.rotation_box)
             self.rotation_box.show()
         servers.addRow("Trusted CA file", self.ca_file)
+        # Under the form, not in a form row (a wrapped label there is clipped to one line).
         servers_note = QLabel("Changed servers or a new password are tested for real before "
                               "they are saved. The mailbox keeps its history, campaigns and "
                               "leads.")
         servers_note.setObjectName("muted")
         servers_note.setWordWrap(True)
-        servers.addRow("", servers_note)
+        servers_box.addWidget(servers_note)
 
         self.daily_limit = bounded_spin("daily_limit", " emails a day")
         self.daily_limit.setObjectName("editDailyLimit")
@@ -176,13 +177,14 @@ class EditAccountDialog(QDialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addLayout(identity)
-        layout.addWidget(self.servers)
-        layout.addWidget(sending)
-        layout.addWidget(self.error)
-        layout.addLayout(buttons)
+        # The demo's hint for a mailbox whose server moved: shown where the servers are typed.
+        self.hint = QLabel(esc(ctx.hints.get(account.email, "")))
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        self.hint.setVisible(bool(ctx.hints.get(account.email)))
+        # Scrolls when a failed test's help does not fit the screen.
+        self.body = ScrollBody.lay_out(self, [identity, self.hint, self.servers, sending,
+                                              self.error], buttons)
 
         cancel.clicked.connect(self.reject)
         self.save_button.clicked.connect(self.save)
@@ -235,6 +237,7 @@ class EditAccountDialog(QDialog):
     def show_error(self, html: str) -> None:
         self.error.set_message(html)
         self.error.setVisible(bool(html))
+        fit_height(self)
 
     # --- save -----------------------------------------------------------------------------------
 

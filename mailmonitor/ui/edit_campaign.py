@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -22,15 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Campaign, Step, active_accounts
-from mailmonitor.services.campaigns import editing
+from mailmonitor.services.campaigns import editing, undo
 from mailmonitor.services.campaigns.rules import CampaignError, campaign_accounts
 from mailmonitor.services.campaigns.setup import check_steps
 from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, parse_window
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.format import esc
-from mailmonitor.ui.new_campaign import StepsEditor, WindowEditor, days_words, sentence
+from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.new_campaign import StepsEditor, WindowEditor, days_words
 from mailmonitor.ui.widgets import Banner, ask
 
 
@@ -100,7 +99,7 @@ def window_to_editor(editor: WindowEditor, window: dict[str, Any] | None) -> Non
     editor.zone.setCurrentText(str(window.get("tz") or "UTC"))
 
 
-class EditCampaignDialog(QDialog):
+class EditCampaignDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:
@@ -247,14 +246,26 @@ class EditCampaignDialog(QDialog):
     def _apply(self, edit: editing.CampaignEdit, confirm: bool) -> None:
         campaign = Campaign.get_by_id(self.campaign_id)
         try:
-            report = editing.edit_campaign(campaign, edit, self.ctx.clock.now(),
-                                           confirm_sent_steps=confirm)
+            report, before = undo.edit_campaign_undoably(campaign, edit, self.ctx.clock.now(),
+                                                         confirm_sent_steps=confirm)
         except (InvalidInput, CampaignError) as exc:
             self.show_error(esc(sentence(exc)))
             return
         self.ctx.attention_changed()  # a mailbox added or removed: the alerts follow now
+        if before is not None:  # taking a mailbox out is not an error: say what it did
+            ctx = self.ctx
+            ctx.say(f"<b>{esc(editing.removal_words(report, campaign.name))}</b>",
+                    lambda: undo_and_say(ctx, before))
         self.saved.emit(report)
         self.accept()
+
+
+def undo_and_say(ctx: UiContext, before: undo.LeadsBefore) -> str:
+    """Undo pressed on the window's notice, after a re-allocation or a removal (the dialog
+    that did it may be gone by then): what it put back, in words."""
+    done = undo.undo(before, ctx.clock.now())
+    ctx.attention_changed()
+    return done.words()
 
 
 def open_edit_campaign(ctx: UiContext, campaign_id: int, parent: QWidget,

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
 
 from mailmonitor.services.accounts.providers import PRESETS, preset_for_host
 from mailmonitor.services.common.reasons import Status
+
+_CLI_ASIDE = re.compile(r"\s*\([^()]*--[a-z][\w-]*[^()]*\)")
+
+
+def sentence(message: object) -> str:
+    """A service's message as the window says it: a sentence, without the command line's
+    option names ("the IMAP host is missing (--imap-host)" → "The IMAP host is missing.")."""
+    text = _CLI_ASIDE.sub("", str(message)).strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def esc(text: str) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QTabWidget,
     QToolBar,
@@ -41,15 +42,22 @@ from mailmonitor.models import Account, Alert, Campaign, Lead
 from mailmonitor.services.alerts.cards import Card, needing, summary_line
 from mailmonitor.services.alerts.notifications import Notification
 from mailmonitor.services.auth.secrets import keyring_status
-from mailmonitor.services.campaigns.setup import lead_counts
+from mailmonitor.services.campaigns.setup import can_send, lead_counts
+from mailmonitor.services.common.vocabulary import WAITING_FOR_A_MAILBOX
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.account_detail import AccountDetailDialog
 from mailmonitor.ui.accounts_tab import AccountsTab
 from mailmonitor.ui.add_account import AddAccountDialog
 from mailmonitor.ui.alerts import AlertsDialog
-from mailmonitor.ui.banners import AttentionBanner, NoticeBanner, StorageBanner
+from mailmonitor.ui.banners import (
+    AttentionBanner,
+    NoticeBanner,
+    SendingPausedBanner,
+    StorageBanner,
+)
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.condition_actions import perform
@@ -102,6 +110,7 @@ class MainWindow(QMainWindow):
         self.reallocate_dialog: ReallocateDialog | None = None
         self.maintenance_dialog: MaintenanceDialog | None = None
         self._told_about_tray = False
+        self.close_box: QMessageBox | None = None
         self._sweeping = False
 
         self.accounts_model = AccountsModel(ctx.clock, self)
@@ -123,7 +132,8 @@ class MainWindow(QMainWindow):
         self.tray.alertsRequested.connect(self.open_alerts)
         self.tray.actionRequested.connect(self.act)
         self.tray.quitRequested.connect(self.quitRequested.emit)
-        self.pause_all.triggered.connect(self._sync_pause_action)
+        self.pause_all.triggered.connect(lambda _c=False: self._sync_pause_action(True))
+        self.tray.pause_action.triggered.connect(lambda _c=False: self._sync_pause_action(True))
 
         self._summary_timer = QTimer(self)
         self._summary_timer.setSingleShot(True)
@@ -227,7 +237,10 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
 
     def _build_central(self) -> None:
-        self.notice = NoticeBanner()  # confirms what the rep did ("… reconnected")
+        self.notice = NoticeBanner()  # confirms what the rep did ("… reconnected"), with Undo
+        self.ctx.notice = self.notice.confirm
+        self.sending_paused = SendingPausedBanner()  # Pause all sending, until resumed
+        self.sending_paused.resumeRequested.connect(self.pause_all.trigger)
         self.attention = AttentionBanner()  # the one banner for what needs the rep
         self.attention.actionRequested.connect(self.act)
         self.attention.alertsRequested.connect(self.open_alerts)
@@ -250,12 +263,14 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.accounts_tab, "Mailboxes")
         self.tabs.addTab(self.campaigns_tab, "Campaigns")
+        keyboard.tab_keys(self, self.tabs)  # Ctrl+Tab / Ctrl+PgDown, as in every dialog
 
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(8, 6, 8, 0)
         layout.setSpacing(6)
         layout.addWidget(self.notice)
+        layout.addWidget(self.sending_paused)
         layout.addWidget(self.storage)
         layout.addWidget(self.attention)
         layout.addWidget(self.tabs, 1)
@@ -348,6 +363,9 @@ class MainWindow(QMainWindow):
     def _campaigns_changed(self, campaign_ids: list[int]) -> None:
         for campaign_id in campaign_ids:
             self.campaigns_model.refresh_campaign(campaign_id, leads=False)
+        if self.tray.paused_by_us and set(campaign_ids) & set(self.tray.paused_by_us):
+            self.tray.forget_resumed()  # the rep resumed some of them one by one
+            self._sync_pause_action()
 
     def _mailbox_email(self, account_id: int) -> str:
         row = self.accounts_model.row_for(account_id)
@@ -413,8 +431,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(notification.title, 15000)
         QApplication.alert(self)  # the taskbar entry asks for attention, as a desktop does
 
-    def _sync_pause_action(self) -> None:
+    def _sync_pause_action(self, toggled: bool = False) -> None:
+        """Pause all sending says what it did: the button, and a banner until resumed."""
         self.pause_all.setText(self.tray.pause_action.text())
+        self.sending_paused.show_paused(len(self.tray.paused_by_us))
+        if toggled and not self.tray.paused_by_us:
+            self.statusBar().showMessage(self.tray.last_toggle_words, 8000)
 
     # --- selection helpers ------------------------------------------------------------------------
 
@@ -592,8 +614,10 @@ class MainWindow(QMainWindow):
         campaign = Campaign.get_or_none(Campaign.id == campaign_id)
         if campaign is not None:
             leads = Lead.select().where(Lead.campaign == campaign_id).count()
+            waits = "" if can_send(campaign) else f"; {WAITING_FOR_A_MAILBOX}"
             self.statusBar().showMessage(
-                f"Campaign “{campaign.name}” created with {fmt.count(leads, 'lead')}.", 8000)
+                f"Campaign “{campaign.name}” created with {fmt.count(leads, 'lead')}{waits}.",
+                15000 if waits else 8000)
 
     async def _check_keyring(self) -> None:
         ok, detail = await self.ctx.blocking(keyring_status)
@@ -674,5 +698,33 @@ class MainWindow(QMainWindow):
                                            "Your mailboxes are still monitored. Quit from the "
                                            "tray menu.", app_icon(), 6000)
             return
-        event.accept()
-        self.quitRequested.emit()
+        # Without a tray, a closed window would stop monitoring without a word: ask.
+        event.ignore()
+        self.ask_keep_monitoring()
+
+    def ask_keep_monitoring(self) -> QMessageBox:
+        if showing(self.close_box):
+            return self.close_box
+        box = QMessageBox(QMessageBox.Icon.Question, "Keep monitoring?",
+                          "Closing mailmonitor stops monitoring your mailboxes and sending "
+                          "your campaigns.", QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("keepMonitoring")
+        box.setInformativeText("This desktop has no tray to keep mailmonitor in. Minimize it "
+                               "instead to keep it watching in the background.")
+        keep = box.addButton("Keep monitoring (minimize)", QMessageBox.ButtonRole.AcceptRole)
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is keep:
+                self.showMinimized()
+            elif box.clickedButton() is quit_button:
+                self.quitRequested.emit()
+
+        box.finished.connect(answered)
+        self.close_box = box
+        box.open()
+        return box

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDateTimeEdit,
-    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -86,7 +85,7 @@ class UntilPicker(QWidget):
         return chosen if isinstance(chosen, datetime) else _utc(self.custom.dateTime())
 
 
-class MuteDialog(QDialog):
+class MuteDialog(keyboard.Dialog):
     """Signals:
         muted(): the window was stored (the alerts were reconciled).
     """
@@ -155,7 +154,7 @@ class MuteDialog(QDialog):
 SCOPE_MAILBOX, SCOPE_DOMAIN, SCOPE_ALL = "mailbox", "domain", "all"
 
 
-class MaintenanceDialog(QDialog):
+class MaintenanceDialog(keyboard.Dialog):
     """Signals:
         changed(): a window was added or ended (the alerts were reconciled).
     """
@@ -289,6 +288,7 @@ class MaintenanceDialog(QDialog):
             return
         self.error.hide()
         self.note.clear()
+        self.mark_clean()  # added: nothing left to lose on Esc
         self._changed()
 
     def end(self, window_id: int) -> None:

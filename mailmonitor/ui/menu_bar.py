@@ -1,5 +1,6 @@
 """The main window's menu bar: File (Add mailbox, New campaign, Settings, Quit), View (the tabs,
-alerts, check all, find) and Help (keyboard shortcuts, open the log folder, about). It reuses the
+alerts, check all, find) and Help (the guide, the demo tour, keyboard shortcuts, the log folder,
+about). It reuses the
 window's actions, so a shortcut, the toolbar and the menu are one and the same command."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 from mailmonitor import __version__
 from mailmonitor.logsetup import log_folder
 from mailmonitor.ui import format as fmt
+from mailmonitor.ui.guide import show_guide, url
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,13 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
     """(what, keys) for every window action with a shortcut, plus the dialogs' own keys."""
     rows = [(action.text().replace("&", ""), _keys(action)) for action in window.actions()
             if _keys(action)]
-    rows += [("In a dialog: its primary action", "Enter"), ("Cancel a dialog", "Esc"),
+    rows += [("In a dialog: its primary action", "Enter"),
+             ("Cancel a dialog (asks before discarding what you typed)", "Esc"),
+             ("Next tab / previous tab", "Ctrl+Tab / Ctrl+Shift+Tab"),
+             ("The same, from anywhere in the window", "Ctrl+PgDown / Ctrl+PgUp"),
              ("Next field / previous field", "Tab / Shift+Tab"),
-             ("Press the focused button", "Space")]
+             ("Press the focused button", "Space"),
+             ("In a field with its own button (a DKIM selector): that button", "Enter")]
     return rows
 
 
@@ -64,8 +70,17 @@ def build_menu_bar(window: QMainWindow, actions: WindowActions) -> dict[str, QAc
     view_menu.addAction(actions.find)
 
     help_menu = bar.addMenu("&Help")
+    guide = QAction("Guide", window)
+    guide.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))  # F1
+    guide.triggered.connect(lambda _c=False: show_guide(window))
+    window.addAction(guide)
+    help_menu.addAction(guide)
+    tour = QAction("The demo tour", window)
+    tour.triggered.connect(lambda _c=False: show_guide(window, url("demo.html")))
+    help_menu.addAction(tour)
+    help_menu.addSeparator()
     shortcuts = QAction("Keyboard shortcuts", window)
-    shortcuts.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+    shortcuts.setShortcut(QKeySequence("Ctrl+/"))
     shortcuts.triggered.connect(lambda _c=False: show_shortcuts(window))
     window.addAction(shortcuts)
     help_menu.addAction(shortcuts)
@@ -76,7 +91,7 @@ def build_menu_bar(window: QMainWindow, actions: WindowActions) -> dict[str, QAc
     about = QAction("About mailmonitor", window)
     about.triggered.connect(lambda _c=False: show_about(window))
     help_menu.addAction(about)
-    return {"shortcuts": shortcuts, "logs": logs, "about": about}
+    return {"guide": guide, "tour": tour, "shortcuts": shortcuts, "logs": logs, "about": about}
 
 
 def _message(parent: QWidget, name: str, title: str, html: str) -> QMessageBox:

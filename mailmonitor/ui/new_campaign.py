@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -40,7 +39,7 @@ from mailmonitor.services.common.validation import DAY_NAMES, InvalidInput, pars
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.campaign_form import MailboxChecklist, lay_out_campaign_form
 from mailmonitor.ui.context import UiContext
-from mailmonitor.ui.format import esc
+from mailmonitor.ui.format import esc, sentence
 from mailmonitor.ui.widgets import Banner, ButtonRow, muted
 
 TEMPLATE_HINT = ("Personalise with <b>{{first_name|there}}</b>: a column of the leads' CSV, "
@@ -48,13 +47,6 @@ TEMPLATE_HINT = ("Personalise with <b>{{first_name|there}}</b>: a column of the 
 FIRST_DELAY_NOTE = "step 1 goes out as soon as the lead's turn comes"
 FOLLOW_UP_DELAY_NOTE = "after the previous step (an empty subject answers in its thread)"
 DEFAULT_FOLLOW_UP_DAYS = 3.0
-
-
-def sentence(exc: Exception) -> str:
-    """A service message as a sentence for the window."""
-    text = str(exc).strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def system_zone() -> str:
@@ -310,7 +302,7 @@ class WindowEditor(QWidget):
                 f"{self.end.time().toString('HH:mm')} {zone}")
 
 
-class NewCampaignDialog(QDialog):
+class NewCampaignDialog(keyboard.Dialog):
     """Opened with `open()`.
 
     Signals:
@@ -327,7 +319,7 @@ class NewCampaignDialog(QDialog):
         self.setObjectName("newCampaign")
         self.setWindowTitle("New campaign")
         self.setMinimumSize(900, 600)
-        self.resize(1000, 700)
+        self.resize(1000, 680)  # 712 px with its title bar: fits 728 (widgets.SCREEN)
 
         self.name = QLineEdit()
         self.name.setObjectName("campaignName")

@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -58,7 +57,7 @@ def _events_box(title: str) -> tuple[QGroupBox, dict[str, QCheckBox]]:
     return box, checks
 
 
-class AddChannelDialog(QDialog):
+class AddChannelDialog(keyboard.Dialog):
     """Signals:
         added(int): the new channel's id.
     """
@@ -184,7 +183,7 @@ class AddChannelDialog(QDialog):
         self.accept()
 
 
-class NotificationsDialog(QDialog):
+class NotificationsDialog(keyboard.Dialog):
     """Signals:
         changed(): a channel was added, changed or removed.
     """

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
 from mailmonitor.services.common.reasons import STATUS_LABELS, Status
+from mailmonitor.services.common.vocabulary import CAMPAIGN_WORDS, LEAD_WORDS
 
 
 @dataclass(frozen=True)
@@ -38,25 +39,15 @@ STATUS_LOOKS: dict[str, Look] = {
 
 # Campaign statuses reuse the status shapes: active reads like connected, paused like retrying.
 CAMPAIGN_LOOKS: dict[str, Look] = {
-    "active": Look("Active", "status-connected", "#1e8a3c", "#5fd283"),
-    "paused": Look("Paused", "status-warning", "#b36200", "#f4b73f"),
+    "active": Look(CAMPAIGN_WORDS["active"], "status-connected", "#1e8a3c", "#5fd283"),
+    "paused": Look(CAMPAIGN_WORDS["paused"], "status-warning", "#b36200", "#f4b73f"),
     # Paused by the rep: a choice, not a problem — a pause sign, no warning triangle.
-    "paused_user": Look("Paused", "campaign-paused", "#5b6472", "#aab3bf"),
-    "draft": Look("Draft", "status-stopped", "#6b7280", "#9aa4b1"),
-    "completed": Look("Completed", "status-checking", "#1d63c4", "#74acff"),
+    "paused_user": Look(CAMPAIGN_WORDS["paused"], "campaign-paused", "#5b6472", "#aab3bf"),
+    "draft": Look(CAMPAIGN_WORDS["draft"], "status-stopped", "#6b7280", "#9aa4b1"),
+    "completed": Look(CAMPAIGN_WORDS["completed"], "status-checking", "#1d63c4", "#74acff"),
 }
 
-LEAD_STATE_LABELS = {
-    "pending": "Not contacted yet",
-    "active": "In sequence",
-    "halted": "Waiting for mailbox",
-    "unassigned": "No mailbox",
-    "replied": "Replied",
-    "bounced": "Bounced",
-    "completed": "Completed",
-    "campaign_stopped": "Campaign Stopped",
-    "unsubscribed": "Unsubscribed",
-}
+LEAD_STATE_LABELS = LEAD_WORDS  # the one vocabulary (services/common/vocabulary.py)
 
 LEAD_STATE_COLORS = {  # (light, dark); states without an entry use the normal text colour
     "halted": ("#b36200", "#f4b73f"),

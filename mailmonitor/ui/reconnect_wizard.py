@@ -41,11 +41,20 @@ from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
+from mailmonitor.ui.guide import open_link, page_for_test
 from mailmonitor.ui.icons import campaign_icon
 from mailmonitor.ui.probe_progress import DetailsBox, ProbeProgress
 from mailmonitor.ui.status_advice import AccountStatusHeader, failure_html
 from mailmonitor.ui.warmup_dialog import WarmupDialog
-from mailmonitor.ui.widgets import Banner, ButtonRow, fit_height, heading, label, muted
+from mailmonitor.ui.widgets import (
+    Banner,
+    ButtonRow,
+    ScrollBody,
+    fit_height,
+    heading,
+    label,
+    muted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +114,11 @@ class ConnectionPage(QWidget):
         self.test_progress = ProbeProgress()
         self.failure = Banner("error")
         self.failure.setObjectName("failureHelp")
+        self.failure.linkActivated.connect(lambda href: open_link(self, href))
         self.failure.hide()
         self.details = DetailsBox()
         buttons = ButtonRow()
+        self.cancel = buttons.button("Cancel")
         self.diagnostics = buttons.button("Copy diagnostics")
         self.diagnostics.setToolTip("Copies a report without passwords, for a support request")
         buttons.addStretch(1)
@@ -133,22 +144,12 @@ class ConnectionPage(QWidget):
         obox.addWidget(self.browser, 0, Qt.AlignmentFlag.AlignLeft)
         obox.addWidget(self.signed_in)
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(10)
-        layout.addWidget(self.header)
-        layout.addWidget(self.servers)
-        layout.addSpacing(4)
+        # Everything but the buttons scrolls when a long failure help does not fit the screen.
         section = QLabel("Sign in again")
         section.setObjectName("subheading")
-        layout.addWidget(section)
-        layout.addWidget(self.password_box)
-        layout.addWidget(self.oauth_box)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.test_progress)
-        layout.addWidget(self.failure)
-        layout.addWidget(self.details)
-        layout.addStretch(1)
-        layout.addLayout(buttons)
+        self.body = ScrollBody.lay_out(self, [
+            self.header, self.servers, 4, section, self.password_box, self.oauth_box,
+            self.progress, self.test_progress, self.failure, self.details], buttons)
         self.show_password.toggled.connect(lambda on: self.password.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
 
@@ -163,6 +164,7 @@ class ReadyPage(QWidget):
         self.error = label(role="error")
         self.error.hide()
         buttons = ButtonRow()
+        self.cancel = buttons.button("Cancel")
         buttons.addStretch(1)
         self.back = buttons.button("Back")
         self.save = buttons.button("Save && Resume", primary=True)
@@ -176,7 +178,7 @@ class ReadyPage(QWidget):
         layout.addLayout(buttons)
 
 
-class ReconnectWizard(QDialog):
+class ReconnectWizard(keyboard.Dialog):
     """Signals:
         reconnected(int): Save & Resume finished for the account.
     """
@@ -220,11 +222,16 @@ class ReconnectWizard(QDialog):
         keyboard.install(self)
         self.show_page()
 
+    def extra_state(self) -> object:
+        """Typed work outside the fields: sending settings changed in Edit Warm-up."""
+        return self.flow.settings
+
     # --- wiring -------------------------------------------------------------------------------
 
     def _wire(self) -> None:
         s, c, r = self.select_page, self.connection_page, self.ready_page
-        s.cancel.clicked.connect(self.reject)
+        for cancel in (s.cancel, c.cancel, r.cancel):
+            cancel.clicked.connect(self.reject)
         s.skip.clicked.connect(lambda: self._navigate(self.flow.skip))
         s.edit_warmup.clicked.connect(self._edit_warmup)
         s.campaigns.currentItemChanged.connect(self._campaign_chosen)
@@ -326,7 +333,7 @@ class ReconnectWizard(QDialog):
         p.password_label.setText("App password" if account.auth_method == "app_password"
                                  else "Password or app password")
         hint = self.ctx.hints.get(account.email)
-        p.hint.setText(f"Demo: the new password is “{hint}”." if hint else "")
+        p.hint.setText(hint or "")  # the demo's: what fixes this mailbox
         p.hint.setVisible(bool(hint))
         testing = self.flow.page is Page.TESTING
         p.progress.setText("Testing IMAP and SMTP with the new sign-in…" if testing else "")
@@ -342,7 +349,9 @@ class ReconnectWizard(QDialog):
         test = self.flow.last_test
         if test is not None and not test.ok and not testing:
             text = failure_text(account, test, "reconnecting", self.ctx.timeout)
-            self._show_failure(failure_html(text.title, "", [*text.advice, DIAGNOSTICS_HINT]),
+            self._show_failure(failure_html(text.title, "", [*text.advice, DIAGNOSTICS_HINT],
+                                            more=page_for_test(test.status, test.reason,
+                                                               test.held)),
                                text.details)
         elif testing or test is None:
             p.failure.hide()
@@ -396,8 +405,8 @@ class ReconnectWizard(QDialog):
         if self.warmup_dialog is not None and self.warmup_dialog.isVisible():
             return
         dialog = WarmupDialog(self.flow.settings, self)
-        dialog.previous.clicked.connect(self._warmup_previous)
-        dialog.rejected.connect(self._warmup_previous)  # Esc behaves like Previous
+        dialog.previous.clicked.connect(self._warmup_previous)  # the changes are kept
+        dialog.rejected.connect(self._warmup_cancelled)  # Cancel / Esc: dropped
         self.warmup_dialog = dialog
         dialog.open()
 
@@ -413,11 +422,32 @@ class ReconnectWizard(QDialog):
                 dialog.open()
             return
         self.flow.previous()
+        self._close_warmup(dialog, QDialog.DialogCode.Accepted)
+
+    def _warmup_cancelled(self) -> None:
+        dialog = self.warmup_dialog
+        if dialog is None or self.flow.page is not Page.EDIT_WARMUP:
+            return
+        self.flow.cancel_warmup()
+        self._close_warmup(dialog, QDialog.DialogCode.Rejected)
+
+    def _close_warmup(self, dialog: WarmupDialog, result: QDialog.DialogCode) -> None:
         self.warmup_dialog = None
-        dialog.done(QDialog.DialogCode.Accepted)
+        if dialog.isVisible():
+            dialog.done(result)
         dialog.deleteLater()
         self.show_page()
-        self.connection_page.password.setFocus()
+        self._focus_sign_in()
+
+    def _focus_sign_in(self) -> None:
+        """The field the rep fixes on the connection page: the password (selected, so typing
+        replaces it), or the browser sign-in."""
+        p = self.connection_page
+        if p.password_box.isVisible() and p.password.isEnabled():
+            p.password.setFocus(Qt.FocusReason.OtherFocusReason)
+            p.password.selectAll()
+        elif p.browser.isVisible() and p.browser.isEnabled():
+            p.browser.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # --- the real test, sign-in and saving ------------------------------------------------------
 
@@ -444,6 +474,9 @@ class ReconnectWizard(QDialog):
                 self.connection_page.test_progress.stop()
         if self.work.alive:
             self.show_page()
+            test = self.flow.last_test
+            if test is not None and not test.ok:
+                self._focus_sign_in()  # retyping goes where it is needed, not onto Next
 
     def sign_in_with_browser(self) -> None:
         sign_in = oauth_hook("sign_in")

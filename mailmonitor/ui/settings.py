@@ -44,7 +44,7 @@ def time_zone_choice() -> QComboBox:
     return box
 
 
-class SettingsDialog(QDialog):
+class SettingsDialog(keyboard.Dialog):
     """Signals:
         saved(): the settings were stored.
     """

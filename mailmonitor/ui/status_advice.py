@@ -13,6 +13,7 @@ from mailmonitor.models import Account
 from mailmonitor.services.common import reasons
 from mailmonitor.services.common.reasons import REASONS, Status, label_for
 from mailmonitor.ui.format import esc
+from mailmonitor.ui.guide import learn_more, link_label, page_for
 from mailmonitor.ui.widgets import StatusChip, heading, muted
 
 DETAIL_CHARS = 240  # of the server's answer, under the headline
@@ -37,12 +38,14 @@ class AccountStatusHeader(QWidget):
         self.title = heading()
         self.chip = StatusChip()
         self.explanation = muted()
+        self.learn_more = link_label()  # the guide's paragraph about this reason
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(spacing)
         layout.addWidget(self.title)
         layout.addWidget(self.chip)
         layout.addWidget(self.explanation)
+        layout.addWidget(self.learn_more)
 
     def show_account(self, account: Account, title: str, when_stopped: str,
                      otherwise: str = "") -> None:
@@ -51,19 +54,26 @@ class AccountStatusHeader(QWidget):
         text = advice_for(account, when_stopped, otherwise)
         self.explanation.setText(text)
         self.explanation.setVisible(bool(text))
+        needs_rep = account.reason in REASONS or account.status == Status.STOPPED.value
+        self.learn_more.setText(learn_more(page_for(account.status, account.reason))
+                                if needs_rep else "")
+        self.learn_more.setVisible(needs_rep)
 
     def show_status(self, status: str, text: str | None = None) -> None:
         self.chip.set_status(status, text)
 
 
 def failure_html(headline: str, detail: str = "", lines: Sequence[str] = (),
-                 emphasis: bool = True) -> str:
+                 emphasis: bool = True, more: str = "") -> str:
     """A failure for a banner: the headline (bold with `emphasis`), the server's answer in
-    monospace, then the help as a bullet list. Everything is escaped."""
+    monospace, the help as a bullet list, and "Learn more" (the guide's page `more`). Everything
+    is escaped."""
     html = f"<b>{esc(headline)}</b>" if emphasis else esc(headline)
     if detail:
         html += f"<br><tt>{esc(detail[:DETAIL_CHARS])}</tt>"
     if lines:
         html += ("<ul style='margin-left:-20px'>"
                  + "".join(f"<li>{esc(line)}</li>" for line in lines) + "</ul>")
+    if more:
+        html += learn_more(more, "Learn more in the guide")
     return html

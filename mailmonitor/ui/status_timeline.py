@@ -16,18 +16,38 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from mailmonitor.models import Account
 from mailmonitor.services.common.reasons import STATUS_LABELS, Status
-from mailmonitor.services.monitoring.uptime import Segment, muted_spans, timeline, uptimes
+from mailmonitor.services.monitoring.uptime import (
+    Segment,
+    first_check_at,
+    measured_shares,
+    muted_spans,
+    timeline,
+    uptimes,
+)
 from mailmonitor.ui.palette import status_color
 
 SPAN = timedelta(days=7)
 
 
-def uptime_words(shares: dict[str, float | None]) -> str:
-    def pct(value: float | None) -> str:
-        return "—" if value is None else f"{value:.1f} %"
+WINDOW_WORDS = {"uptime_24h": "24 h", "uptime_7d": "7 days", "uptime_30d": "30 days"}
+NOT_ENOUGH = "not enough history yet"
 
-    return (f"Connected: 24 h {pct(shares.get('uptime_24h'))} · 7 days "
-            f"{pct(shares.get('uptime_7d'))} · 30 days {pct(shares.get('uptime_30d'))}")
+
+def uptime_words(shares: dict[str, float | None], first_check: datetime | None,
+                 now: datetime) -> str:
+    """'Connected: 24 h 99.5 % · 7 days 98.0 % · 30 days 97.2 %', only for windows that were
+    measured: 'Connected: 24 h 100.0 % · since Mon 14:02: 99.1 %', or 'Uptime: not enough
+    history yet' for a mailbox checked once."""
+    covered, since = measured_shares(shares, first_check, now)
+    parts = [f"{WINDOW_WORDS[name]} {value:.1f} %" for name, value in covered]
+    if since is not None and first_check is not None:
+        start = first_check.replace(tzinfo=UTC).astimezone()
+        parts.append(f"since {start:%a %H:%M}: {since:.1f} %")
+    if not parts:
+        return f"Uptime: {NOT_ENOUGH}"
+    if len(covered) < len(WINDOW_WORDS) and since is None:
+        parts.append(f"longer: {NOT_ENOUGH}")
+    return "Connected: " + " · ".join(parts)
 
 
 class StatusTimeline(QWidget):
@@ -39,6 +59,7 @@ class StatusTimeline(QWidget):
         self.segments: list[Segment] = []
         self.muted: list[tuple[datetime, datetime]] = []  # maintenance windows
         self.shares: dict[str, float | None] = {}
+        self.first_check: datetime | None = None
         self.until = ctx.clock.now()
         self.setMinimumHeight(78)
         self.setMouseTracking(True)
@@ -62,8 +83,12 @@ class StatusTimeline(QWidget):
             self.segments = timeline(account, self.until, SPAN)
             self.muted = list(muted_spans(account, self.until, SPAN))
             self.shares = uptimes([account], self.until)[account.id]
-        self.setToolTip(uptime_words(self.shares))
+            self.first_check = first_check_at(account.id)
+        self.setToolTip(self.uptime_text())
         self.update()
+
+    def uptime_text(self) -> str:
+        return uptime_words(self.shares, self.first_check, self.until)
 
     def _bar(self) -> QRectF:
         return QRectF(8, 24, max(10, self.width() - 16), 26)
@@ -80,7 +105,7 @@ class StatusTimeline(QWidget):
         painter.setPen(text)
         painter.drawText(QRectF(8, 2, self.width() - 16, 18),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         uptime_words(self.shares))
+                         self.uptime_text())
         painter.setPen(muted)
         painter.drawText(QRectF(8, 2, self.width() - 16, 18),
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
@@ -144,7 +169,7 @@ class StatusTimeline(QWidget):
                 end = window[1].replace(tzinfo=UTC).astimezone()
                 QToolTip.showText(event.globalPos(), f"Maintenance (muted, not counted): "
                                   f"{start:%a %H:%M} – {end:%a %H:%M}\n"
-                                  f"{uptime_words(self.shares)}", self)
+                                  f"{self.uptime_text()}", self)
                 return True
             seg = self.segment_at(x)
             if seg is not None:
@@ -153,6 +178,6 @@ class StatusTimeline(QWidget):
                 start = seg.start.replace(tzinfo=UTC).astimezone()
                 end = seg.end.replace(tzinfo=UTC).astimezone()
                 QToolTip.showText(event.globalPos(), f"{words}: {start:%a %H:%M} – "
-                                  f"{end:%a %H:%M}\n{uptime_words(self.shares)}", self)
+                                  f"{end:%a %H:%M}\n{self.uptime_text()}", self)
                 return True
         return super().event(event)

@@ -12,7 +12,6 @@ import shiboken6
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,7 +37,7 @@ NAME, ADMIN, MAILBOXES, CAMPAIGNS = range(4)
 VISIBLE_ROWS = 6
 
 
-class RenameDialog(QDialog):
+class RenameDialog(keyboard.Dialog):
     """Change this copy's member name. Enter renames, Esc cancels.
 
     Signals:

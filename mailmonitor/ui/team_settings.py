@@ -11,7 +11,6 @@ from typing import Any
 
 from PySide6.QtCore import QProcess, QTimer
 from PySide6.QtWidgets import (
-    QDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.team import connect
+from mailmonitor.ui import keyboard
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.team_members import MembersSection
@@ -30,7 +30,12 @@ from mailmonitor.ui.widgets import ButtonRow, repolish
 PLACEHOLDER = "postgresql://you@db.example.com/sales?sslmode=verify-full"
 
 
-class TeamDialog(QDialog):
+DEMO_NOTE = ("The demo runs on a throwaway folder: choose a team database in your own "
+             "mailmonitor, not in the demo.")
+NEEDS_URL = "Type the team database's URL first"
+
+
+class TeamDialog(keyboard.Dialog):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -92,12 +97,23 @@ class TeamDialog(QDialog):
         for button in (self.use_button, self.move_button, self.personal_button,
                        self.restart_button, close):
             button.setAutoDefault(False)
-        if info.is_team:
+        self.url.textChanged.connect(lambda _t: self._url_typed())
+        self.move_blocked = info.is_team or info.personal_path is None or \
+            not info.personal_path.exists()
+        if ctx.demo:  # a throwaway folder: nothing here to keep, move or share
+            for button in (self.test_button, self.use_button, self.move_button,
+                           self.personal_button):
+                button.setEnabled(False)
+                button.setToolTip(DEMO_NOTE)
+            self.url.setEnabled(False)
+            self.url.setPlaceholderText(DEMO_NOTE)
+        elif info.is_team:
             self.move_button.setEnabled(False)
             self.move_button.setToolTip("This window already uses a team database")
         elif info.personal_path is None or not info.personal_path.exists():
             self.move_button.setEnabled(False)
             self.move_button.setToolTip("There is no personal database to move")
+        self._url_typed()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
@@ -132,6 +148,19 @@ class TeamDialog(QDialog):
         self.show_result(outcome.text, ok=outcome.ok)
 
     # --- Use ---
+    def _url_typed(self) -> None:
+        """Use and Move need a URL: without one they are off and say so."""
+        if self.ctx.demo or self.process is not None:
+            return
+        typed = bool(self.url.text().strip())
+        # Test stays on (Enter: it says what is missing); saving or moving needs a URL.
+        self.use_button.setEnabled(typed)
+        self.use_button.setToolTip("" if typed else NEEDS_URL)
+        info_ok = not self.move_blocked
+        self.move_button.setEnabled(typed and info_ok)
+        if info_ok:
+            self.move_button.setToolTip("" if typed else NEEDS_URL)
+
     def use(self) -> None:
         try:
             connect.save_choice(self.url.text())
@@ -206,8 +235,7 @@ class TeamDialog(QDialog):
         self.timer.stop()
         self.process = None
         self.progress.hide()
-        for button in (self.test_button, self.use_button, self.move_button):
-            button.setEnabled(True)
+        self._url_typed()  # on again, as far as the URL allows
         if code != 0:
             resumed = connect.resume_here(self.paused, self.ctx.clock.now())
             line = (errors.strip().splitlines() or ["the copy stopped"])[-1]

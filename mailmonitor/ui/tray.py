@@ -17,6 +17,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from mailmonitor.models import Campaign
+from mailmonitor.models.states import CampaignStatus, PauseReason
 from mailmonitor.services.alerts import notifications as policy_service
 from mailmonitor.services.alerts.attention import CHECK_SENT, RECONNECT
 from mailmonitor.services.alerts.cards import ACTION_LABELS, Card, needing, things_need_you
@@ -26,6 +28,7 @@ from mailmonitor.ui import format as fmt
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.icons import app_icon, status_icon
 from mailmonitor.ui.palette import worst_status
+from mailmonitor.wording import count, verb
 
 
 class NotificationSink(Protocol):
@@ -92,6 +95,7 @@ class TrayController(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.poll_notifications)
         self.pause_action = QAction("Pause all sending", self)
+        self.last_toggle_words = ""  # what the last Pause all / Resume did, for the window
         self.pause_action.triggered.connect(self.toggle_sending)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)  # a line of text, not a command
@@ -231,13 +235,27 @@ class TrayController(QObject):
     def toggle_sending(self, *_args: Any) -> None:
         now = self.ctx.clock.now()
         if self.paused_by_us:
-            resume_sending(self.paused_by_us, now)
+            running = resume_sending(self.paused_by_us, now)
+            self.last_toggle_words = f"Sending resumed: {count(running, 'campaign')} " \
+                f"{verb(running, 'runs', 'run')} again."
             self.paused_by_us = []
             self.pause_action.setText("Pause all sending")
         else:
             self.paused_by_us = pause_all_sending(now)
             if self.paused_by_us:
                 self.pause_action.setText("Resume sending")
+            else:
+                self.last_toggle_words = "No campaign is sending: there was nothing to pause."
+        self.ctx.attention_changed()
+
+    def forget_resumed(self) -> None:
+        """Campaigns the rep resumed (or changed) one by one are no longer held by Pause all."""
+        still = {c.id for c in Campaign.select(Campaign.id).where(
+            Campaign.id.in_(self.paused_by_us) & (Campaign.status == CampaignStatus.PAUSED)
+            & (Campaign.pause_reason == PauseReason.USER))}
+        self.paused_by_us = [c for c in self.paused_by_us if c in still]
+        if not self.paused_by_us:
+            self.pause_action.setText("Pause all sending")
 
     def hide(self) -> None:
         if self.tray is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QFormLayout,
     QLabel,
     QVBoxLayout,
@@ -18,9 +17,14 @@ from mailmonitor.services.sending.settings import SendingSettings
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.widgets import ButtonRow, bounded_spin, heading, label, muted
 
+KEPT_NOTE = ("Previous keeps your changes and returns to the sign-in page; they are saved with "
+             "Save & Resume. Cancel drops them.")
+SAVE_NOTE = "Save stores your changes now; Cancel drops them."
 
-class WarmupDialog(QDialog):
-    """Opened with `open()`; the caller connects `previous.clicked` (and `rejected`)."""
+
+class WarmupDialog(keyboard.Dialog):
+    """Opened with `open()`; the caller connects `previous.clicked` (changes kept) and
+    `rejected` (Cancel or Esc: changes dropped, after asking when there are any)."""
 
     def __init__(self, settings: SendingSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,18 +49,32 @@ class WarmupDialog(QDialog):
         form.addRow("Warm-up step", self.step)
         buttons = ButtonRow()
         buttons.addStretch(1)
+        self.cancel = buttons.button("Cancel")
+        self.cancel.setObjectName("cancelWarmup")
+        self.cancel.setToolTip("Close without changing anything")
         self.previous = buttons.button("Previous", primary=True)
-        self.previous.setToolTip("Back to the connection page; these settings are saved with "
-                                 "Save & Resume")
+        self.previous.setToolTip("Back to the connection page, keeping these settings; they "
+                                 "are saved with Save & Resume")
+        self.note = muted(KEPT_NOTE)
+        self.note.setObjectName("warmupNote")
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Warm-up and sending settings"))
         layout.addWidget(muted("Kept exactly as they are unless you change them here."))
         layout.addLayout(form)
+        layout.addWidget(self.note)
         layout.addWidget(self.error)
         layout.addLayout(buttons)
+        self.cancel.clicked.connect(self.reject)
         self.warmup.toggled.connect(self._ramp_enabled)
         self.show_settings(settings)
         keyboard.install(self)
+
+    def for_saving(self) -> None:
+        """The account detail's version: Save stores at once (no wizard to go back to)."""
+        self.setWindowTitle("Sending settings")
+        self.previous.setText("Save")
+        self.previous.setToolTip("")
+        self.note.setText(SAVE_NOTE)
 
     def _ramp_enabled(self, on: bool) -> None:
         self.start.setEnabled(on)

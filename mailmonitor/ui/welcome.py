@@ -20,7 +20,6 @@ import keyring.core
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -201,7 +200,7 @@ class WelcomePage(QWidget):
         return bool(self.keyring_ok)
 
 
-class WelcomeDialog(QDialog):
+class WelcomeDialog(keyboard.Dialog):
     """The page in its own window (open it with `open()`, never `exec()`, under qasync). Its
     signals are the page's; choosing either closes the dialog."""
 

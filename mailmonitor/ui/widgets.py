@@ -6,20 +6,33 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -101,7 +114,13 @@ def repolish(widget: QWidget) -> None:
 
 class Banner(QFrame):
     """A coloured strip with an icon, a message and action buttons (severity: error, warning,
-    info, ok — the stylesheet colours it through the `severity` property)."""
+    info, ok — the stylesheet colours it through the `severity` property).
+
+    Signals:
+        linkActivated(str): a link in the message ("Learn more"), for the window to open.
+    """
+
+    linkActivated = Signal(str)
 
     def __init__(self, severity: str = "error", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -111,7 +130,9 @@ class Banner(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.text.linkActivated.connect(self.linkActivated)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         layout.setSpacing(10)
@@ -254,16 +275,20 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 def ask(parent: QWidget, title: str, text: str, accept_text: str,
-        on_accept: Callable[[], Any], informative: str = "") -> QMessageBox:
-    """A confirmation opened with `open()` (never `exec()`: safe inside coroutines)."""
+        on_accept: Callable[[], Any], informative: str = "", cancel_text: str = "",
+        name: str = "confirm") -> QMessageBox:
+    """A confirmation opened with `open()` (never `exec()`: safe inside coroutines). Enter and
+    Esc answer the safe way: Cancel (or `cancel_text`)."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
                       parent)
-    box.setObjectName("confirm")
+    box.setObjectName(name)
     if informative:
         box.setInformativeText(informative)
     accept = box.addButton(accept_text, QMessageBox.ButtonRole.DestructiveRole)
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    cancel = box.addButton(cancel_text, QMessageBox.ButtonRole.RejectRole) if cancel_text \
+        else box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
+    box.setEscapeButton(cancel)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def finished(_result: int) -> None:
@@ -276,9 +301,24 @@ def ask(parent: QWidget, title: str, text: str, accept_text: str,
 
 
 
+# The smallest screen the window is made for: a 1366×768 laptop whose taskbar takes 40 px, and
+# the title bar a window manager puts on every dialog (tests/ui/test_fits_screen.py).
+SCREEN = QSize(1366, 728)
+TITLE_BAR = 32
+
+
+def usable_height(window: QWidget) -> int:
+    """How tall a dialog may be: its screen's free height (at most the smallest screen's, so it
+    fits there too), less its title bar."""
+    screen = window.screen()
+    available = screen.availableGeometry().height() if screen is not None else SCREEN.height()
+    return min(available, SCREEN.height()) - TITLE_BAR
+
+
 def fit_height(window: QWidget) -> None:
     """Grow a dialog to show all of its wrapped text (a longer failure help, a progress line):
-    Qt does not enlarge a window whose content only got taller through word wrap."""
+    Qt does not enlarge a window whose content only got taller through word wrap. It never
+    grows past the usable height: beyond that its `ScrollBody` scrolls."""
     layout = window.layout()
     if layout is None:
         return
@@ -286,7 +326,100 @@ def fit_height(window: QWidget) -> None:
     width = window.width()
     needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
               else layout.totalSizeHint().height())
-    screen = window.screen()
-    limit = screen.availableGeometry().height() - 40 if screen is not None else 2000
+    for body in window.findChildren(ScrollBody):
+        if body.isVisibleTo(window) and body.window() is window:
+            needed += body.hidden_height()
+    limit = usable_height(window)
+    # Word-wrapped text just shown is laid out on the next turn: measure again then.
+    QTimer.singleShot(0, window, lambda: _grow_to(window, limit))
     if needed > window.height():
         window.resize(width, min(needed, max(limit, window.height())))
+    if window.height() > limit:
+        window.resize(width, limit)
+    keep_on_screen(window)
+
+
+def _grow_to(window: QWidget, limit: int) -> None:
+    """The second look of `fit_height`, once the new text is laid out: grow by what the
+    scrolling body still hides, up to the limit."""
+    hidden = sum(b.hidden_height() for b in window.findChildren(ScrollBody)
+                 if b.isVisibleTo(window) and b.window() is window)
+    if hidden and window.height() < limit:
+        window.resize(window.width(), min(limit, window.height() + hidden))
+        keep_on_screen(window)
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """A dialog that grew downwards moves up until its bottom (its buttons) is on screen."""
+    screen = window.screen()
+    if screen is None or not window.isVisible():
+        return
+    free = screen.availableGeometry()
+    frame = window.frameGeometry()
+    title = TITLE_BAR if frame == window.geometry() else 0  # no window manager (tests)
+    overflow = frame.bottom() - free.bottom()
+    if overflow > 0:
+        window.move(frame.left(), max(free.top() + title, frame.top() - overflow))
+
+
+class ScrollBody(QScrollArea):
+    """A dialog's body that scrolls when it does not fit the screen (its buttons stay below it,
+    on screen). It asks for its content's full height, up to the usable height."""
+
+    def __init__(self, content: QWidget | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scrollBody")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content if content is not None else QWidget())
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    @classmethod
+    def lay_out(cls, owner: QWidget, parts: Sequence[QWidget | QLayout | int],
+                buttons: QLayout) -> ScrollBody:
+        """`owner`'s layout: `parts` (widgets, layouts, or a number: spacing) top to bottom in
+        a body that scrolls when it does not fit the screen, and `buttons` below it, always on
+        screen."""
+        scroll = cls()
+        body = QVBoxLayout(scroll.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(10)
+        for part in parts:
+            if isinstance(part, int):
+                body.addSpacing(part)
+            elif isinstance(part, QLayout):
+                body.addLayout(part)
+            else:
+                body.addWidget(part)
+        body.addStretch(1)
+        layout = QVBoxLayout(owner)
+        layout.setSpacing(10)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        return scroll
+
+    @property
+    def body(self) -> QWidget:
+        widget = self.widget()
+        assert widget is not None
+        return widget
+
+    def content_height(self) -> int:
+        body = self.body
+        layout = body.layout()
+        width = self.viewport().width() or body.width()
+        if layout is not None and layout.hasHeightForWidth():
+            return int(layout.totalHeightForWidth(width))
+        return int(body.sizeHint().height())
+
+    def hidden_height(self) -> int:
+        """How much of the content is scrolled out of sight now."""
+        return max(0, self.content_height() - self.viewport().height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), min(self.content_height(), usable_height(self) - 120))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), 80)

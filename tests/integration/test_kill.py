@@ -75,8 +75,10 @@ def test_sigterm_while_sending_finishes_and_records_the_email_in_flight(test_pki
         listing = json.loads(runner.cli("leads", "list", CAMPAIGN, "--json").stdout)
         assert sum(lead["messages_sent"] for lead in listing) == delivered
         text = runner.cli("leads", "list", CAMPAIGN).stdout.splitlines()
-        assert sum("1/1 steps  completed        1 sent" in line for line in text) == delivered
-        assert sum("0/1 steps  pending          0 sent" in line for line in text) \
+        # The window's words: "Step 1 of 1", "Completed" / "Not contacted yet".
+        assert sum("Step 1 of 1  Completed            1 sent" in line for line in text) \
+            == delivered
+        assert sum("Step 1 of 1  Not contacted yet    0 sent" in line for line in text) \
             == 30 - delivered
 
 

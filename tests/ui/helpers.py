@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import qasync
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mailmonitor.models import Account
 from mailmonitor.services.monitoring.account_state import update_status
@@ -69,3 +70,19 @@ def seed_broken_cleo(fake_check: FakeCheck, at: Callable[[Account], datetime]) -
     fake_check.passwords[cleo.email] = RIGHT
     return reload(cleo)
 
+
+
+def discard_question(dialog: QWidget) -> QMessageBox:
+    """The "Discard your changes?" question a dialog asks on Esc/Cancel over typed work."""
+    box = getattr(dialog, "discard_box", None)
+    assert isinstance(box, QMessageBox) and box.isVisible(), \
+        f"{dialog.objectName()} did not ask before discarding"
+    return box
+
+
+def answer_discard(dialog: QWidget, discard: bool) -> None:
+    """Answer the question: Discard (the dialog closes, nothing saved) or Keep editing."""
+    box = discard_question(dialog)
+    wanted = "Discard" if discard else "Keep editing"
+    button = next(b for b in box.buttons() if b.text() == wanted)
+    button.click()

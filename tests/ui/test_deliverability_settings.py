@@ -23,6 +23,7 @@ from mailmonitor.ui.keyboard import focus_chain
 from mailmonitor.ui.main_window import MainWindow
 from mailmonitor.ui.settings import SettingsDialog
 from tests.factories import make_account, make_campaign, make_lead
+from tests.ui.helpers import answer_discard
 
 pytestmark = pytest.mark.ui
 
@@ -171,6 +172,7 @@ def test_esc_cancels_and_keeps_what_was_stored(
     closed: list[int] = []
     dialog.finished.connect(closed.append)
     press(qtbot, dialog, Qt.Key.Key_Escape)
+    answer_discard(dialog, discard=True)  # typed work: Esc asks first
     qtbot.waitUntil(lambda: closed == [0])
     assert stored() == {"unsubscribe_url": URL}
 

@@ -33,7 +33,7 @@ from tests.factories import (
     record_send,
     reload,
 )
-from tests.ui.helpers import FakeCheck, run
+from tests.ui.helpers import FakeCheck, answer_discard, run
 
 pytestmark = pytest.mark.ui
 
@@ -116,6 +116,10 @@ def test_edit_servers_saves_sending_settings_without_a_test_and_esc_cancels(
     again = window.open_account(ava.id).edit_servers()
     again.daily_limit.setValue(1)
     qtbot.keyClick(again, Qt.Key.Key_Escape)
+    answer_discard(again, discard=False)  # typed work: asked first, kept
+    assert not closed(again) and again.daily_limit.value() == 1
+    qtbot.keyClick(again, Qt.Key.Key_Escape)
+    answer_discard(again, discard=True)
     assert closed(again) and reload(ava).daily_limit == 25
 
 
@@ -215,7 +219,7 @@ def test_edit_campaign_guards_a_sent_steps_text_and_edits_the_rest(
     assert view.title.text() == "Q4 outreach — EMEA"
 
 
-def test_removing_a_mailbox_offers_to_reallocate_its_emailed_leads(
+def test_removing_a_mailbox_says_where_its_leads_went_and_reallocate_is_one_click_away(
         db: Path, make_window: Callable[..., MainWindow], clock: FakeClock,
         settle: Callable[[], None]) -> None:
     ava, ben = make_account("ava@northwind.example"), make_account("ben@northwind.example")
@@ -230,7 +234,12 @@ def test_removing_a_mailbox_offers_to_reallocate_its_emailed_leads(
     dialog.set_mailboxes(["ben@northwind.example"])
     dialog.save_button.click()
     settle()
-    realloc = view.reallocate_dialog  # the offer, opened by itself
+    # Issue 23: nothing opens unasked; the notice says where the leads went.
+    assert view.reallocate_dialog is None
+    assert "2 leads wait for a mailbox (Re-allocate… moves them too)" in \
+        window.notice.text.text()
+    view.reallocate_button.click()
+    realloc = view.reallocate_dialog
     assert realloc is not None and realloc.isVisible()
     assert "2 leads that already got an email stay" in realloc.summary.text()
     realloc.include_contacted.setChecked(True)

@@ -187,14 +187,17 @@ def test_add_account_warns_about_plain_and_refuses_it_to_a_remote_server(
     dialog.imap.set("127.0.0.1", 143, "plain")
     assert not dialog.plaintext_warning.isHidden()
     assert dialog.plaintext_warning.text() == (
-        "⚠ IMAP: “plain” sends your password unencrypted; use it only for a server on this "
-        "computer or your network.")
+        "⚠ IMAP: “None (not encrypted)” sends your password unencrypted; use it only for a "
+        "server on this computer or your network.")  # the dropdown's words, not "plain"
     dialog.imap.set("mail.example.com", 143, "plain")
     assert "over the internet; mailmonitor refuses it" in dialog.plaintext_warning.text()
     qtbot.keyClicks(dialog.password, "pw-123456")
     dialog.add_button.click()
-    assert "IMAP security 'plain' would send the password unencrypted to mail.example.com" in \
-        dialog.error.text.text()
+    refusal = dialog.error.text.text()
+    assert "IMAP: “None (not encrypted)” would send your password unencrypted over the " \
+        "internet; mailmonitor refuses it" in refusal
+    assert "--allow-plaintext" not in refusal and "plain" not in refusal  # window words
+    assert dialog.focusWidget() is dialog.imap.security  # where it is fixed
     assert Account.select().count() == 0
     dialog.imap.set("mail.example.com", 993, "ssl")
     assert dialog.plaintext_warning.isHidden()

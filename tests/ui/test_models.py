@@ -167,7 +167,7 @@ def test_campaign_row_follows_its_mailboxes(db: Path, qapp: Any, clock: FakeCloc
     bridge.campaignChanged.connect(model.refresh_campaign)
     resets: list[bool] = []
     model.modelReset.connect(lambda: resets.append(True))
-    assert model.index(0, CampaignsModel.MAILBOXES).data() == "2 / 2 connected"
+    assert model.index(0, CampaignsModel.MAILBOXES).data() == "2 of 2 connected"
     assert model.index(0, CampaignsModel.PROGRESS).data(Role.PROGRESS) == 0.5
 
     update_status(ben, "disconnected", "invalid_credentials", "535", clock.now())
@@ -175,7 +175,7 @@ def test_campaign_row_follows_its_mailboxes(db: Path, qapp: Any, clock: FakeCloc
     settle()
 
     assert resets == []
-    assert model.index(0, CampaignsModel.MAILBOXES).data() == "0 / 2 connected"
+    assert model.index(0, CampaignsModel.MAILBOXES).data() == "0 of 2 connected"
     assert model.index(0, CampaignsModel.MAILBOXES).data(Qt.ItemDataRole.ForegroundRole) == \
         status_color("disconnected")
     assert model.index(0, CampaignsModel.STATUS).data() == "Paused: no mailbox can send"
@@ -199,7 +199,7 @@ def test_leads_load_a_page_at_a_time(db: Path, qapp: Any) -> None:
     assert (model.total(), model.rowCount()) == (30, 30)
     assert model.index(0, LeadsModel.STATE).data() == "Waiting for mailbox"
     assert model.index(0, LeadsModel.MAILBOX).data() == "ava@x.example"
-    assert model.index(0, LeadsModel.STEP).data() == "1 / 3"
+    assert model.index(0, LeadsModel.STEP).data() == "Step 1 of 3"
 
 
 def test_lead_counts_from_a_worker_do_not_overwrite_newer_ones(db: Path, qapp: Any) -> None:

@@ -22,6 +22,7 @@ from mailmonitor.ui.notifications_dialog import AddChannelDialog, NotificationsD
 from mailmonitor.ui.status_timeline import StatusTimeline
 from tests.factories import make_account
 from tests.servers.webhook_receiver import WebhookReceiver
+from tests.ui.helpers import answer_discard
 
 SHOTS = Path(os.environ.get("MAILMONITOR_SHOTS_DIR", "/tmp/mm-shots"))
 
@@ -103,7 +104,8 @@ def test_bad_input_is_shown_in_the_add_dialog_and_stores_nothing(
     assert add.isVisible() and not add.error.isHidden()
     assert "must use https://" in add.error.text()
     assert NotifyChannel.select().count() == 0
-    QTest.keyClick(add, Qt.Key.Key_Escape)  # Esc cancels
+    QTest.keyClick(add, Qt.Key.Key_Escape)  # Esc cancels (typed work: after asking)
+    answer_discard(add, discard=True)
     assert not add.isVisible()
 
 

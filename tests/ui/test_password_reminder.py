@@ -21,7 +21,7 @@ from mailmonitor.models import Alert, set_setting
 from mailmonitor.ui.edit_account import EditAccountDialog
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import make_account, reload
-from tests.ui.helpers import run
+from tests.ui.helpers import answer_discard, run
 
 pytestmark = pytest.mark.ui
 
@@ -66,6 +66,7 @@ def test_a_password_mailbox_gets_its_own_reminder_by_keyboard_and_back_to_the_de
     qtbot.keyClick(dialog.rotation_default, Qt.Key.Key_Space)
     assert not dialog.rotation_default.isChecked() and dialog.rotation.isEnabled()
     qtbot.keyClick(dialog.rotation_default, Qt.Key.Key_Escape)
+    answer_discard(dialog, discard=True)
     assert closed(dialog) and reload(ava).password_rotation_days is None
 
     # Its own 45 days: Space unticks the default, Shift+Tab to the days, type, Enter saves.

@@ -21,6 +21,7 @@ from mailmonitor.ui.models import AccountsModel
 from mailmonitor.ui.team_members import ADMIN, NAME, RenameDialog
 from mailmonitor.ui.team_settings import TeamDialog
 from tests.factories import make_account, make_campaign
+from tests.ui.helpers import answer_discard
 from tests.ui.test_keyboard_walk import Keys
 
 pytestmark = pytest.mark.ui
@@ -156,6 +157,7 @@ def test_the_rep_renames_themselves_and_what_they_own_follows(
     keys.tab_round(rename, [rename.rename_button, rename.cancel_button])
     qtbot.keyClicks(rename.name, "Someone")
     keys.press(rename, Qt.Key.Key_Escape)
+    answer_discard(rename, discard=True)  # typed: asked first
     assert closed(rename)
     assert this_member() == "alice" and owners()["alice@x.test"] == "alice"
 

@@ -62,8 +62,10 @@ def test_closing_without_a_tray_quits_instead_of_hiding(
         team: dict[str, Any], make_window: Callable[..., MainWindow], qtbot: Any) -> None:
     window = make_window()
     window.show()
+    window.close()  # asks first (issue 23): Quit stops monitoring
+    quit_button = next(b for b in window.close_box.buttons() if b.text() == "Quit")
     with qtbot.waitSignal(window.quitRequested, timeout=1000):
-        window.close()
+        quit_button.click()
 
 
 def test_notifications_are_coalesced_and_rate_limited(

@@ -90,7 +90,7 @@ def test_accounts_import_is_all_or_nothing_with_line_numbers(
     assert memory_keyring.store == {}
     csv_file.write_text("\n".join([header, good, good.replace("a@", "c@")]) + "\n")
     code, out, _ = cli("accounts", "import", str(csv_file))
-    assert code == EXIT_OK and "Imported 2 accounts" in out
+    assert code == EXIT_OK and "Imported 2 mailboxes" in out
     assert len(memory_keyring.store) == 2
 
 
@@ -206,7 +206,7 @@ def test_reimporting_a_fixed_csv_repairs_flagged_leads_in_place(cli, tmp_path: P
     leads.write_text("email,first_name,company\nann@x.test,Ann,\nnew@x.test,Nu,Gamma\n")
     code, out, _ = cli("leads", "import", "Q4", str(leads))
     assert code == EXIT_OK
-    assert "Imported 1 leads" in out and "1 already there kept their place" in out
+    assert "Imported 1 lead into" in out and "1 already there kept their place" in out
     rows = {r["email"]: r for r in json.loads(cli("leads", "list", "Q4", "--json")[1])}
     assert rows["ann@x.test"]["fields"] == {"first_name": "Ann", "company": "Acme"}
     assert rows["ann@x.test"]["flag"] is None

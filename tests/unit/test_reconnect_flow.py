@@ -171,6 +171,15 @@ def test_invalid_warmup_settings_are_refused(broken) -> None:
     assert flow.page is Page.EDIT_WARMUP
 
 
+def test_cancel_in_edit_warmup_returns_to_the_connection_page_changing_nothing(broken) -> None:
+    cleo, _solo, _shared = broken
+    flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)
+    before = flow.settings
+    flow.edit_warmup()
+    assert flow.cancel_warmup() is Page.CONNECTION
+    assert flow.settings == before and not flow.settings_edited
+
+
 def test_settings_are_kept_when_not_edited(broken, clock: FakeClock) -> None:
     cleo, _solo, _shared = broken
     flow = ReconnectFlow.start(cleo.id, at=Page.CONNECTION)

@@ -33,6 +33,12 @@ OAUTH_NOT_CONFIGURED = (
 )
 
 
+# After a failed test, the field the rep fixes (TestOutcome.field_to_fix).
+PASSWORD_REASONS = frozenset({"invalid_credentials", "app_password_required"})
+SERVER_REASONS = frozenset({"tls_error", "request_invalid", "network", "timeout",
+                            "server_unavailable", "no_service_connection"})
+
+
 class FlowError(Exception):
     """A step the wizard cannot take now, with a message for the rep."""
 
@@ -60,6 +66,19 @@ class TestOutcome:
     @property
     def label(self) -> str:
         return "Held back" if self.held else label_for(self.status, self.reason)
+
+    @property
+    def field_to_fix(self) -> str | None:
+        """Where the rep fixes what failed: "password" (a rejected password or app password),
+        "imap" / "smtp" (that side's server, port or security), or None (nothing the form can
+        fix: a held-back test, a disabled account, a full mailbox)."""
+        if self.ok or self.held:
+            return None
+        if self.reason in SERVER_REASONS:
+            return "imap" if not self.imap_ok else "smtp"
+        if self.reason in PASSWORD_REASONS:
+            return "password"
+        return None
 
     @classmethod
     def of(cls, imap: ProbeLike, smtp: ProbeLike) -> TestOutcome:

@@ -1,4 +1,5 @@
-"""Known providers: default endpoints and where their app-password help lives."""
+"""Known providers: default endpoints and where their app-password help lives (the words, and
+the provider's own page where mailmonitor knows it: Google's and Microsoft's)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,20 @@ class Preset:
     smtp_port: int
     smtp_security: str
     app_password_help: str = ""
+    app_password_url: str = ""  # the provider's own page about app passwords
 
 
 PRESETS: dict[str, Preset] = {
     "gmail": Preset("Gmail", "imap.gmail.com", 993, "ssl", "smtp.gmail.com", 465, "ssl",
                     "Google: myaccount.google.com → Security → 2-Step Verification must be on → "
-                    "App passwords → create one and paste it (spaces are ignored)."),
+                    "App passwords → create one and paste it (spaces are ignored).",
+                    "https://support.google.com/accounts/answer/185833"),
     "microsoft": Preset("Microsoft 365 / Outlook", "outlook.office365.com", 993, "ssl",
                         "smtp.office365.com", 587, "starttls",
                         "Microsoft: sign in with Microsoft instead of a password; if sending "
-                        "fails with 5.7.139, ask your admin to enable SMTP AUTH for the mailbox."),
+                        "fails with 5.7.139, ask your admin to enable SMTP AUTH for the mailbox.",
+                        "https://support.microsoft.com/en-us/account-billing/how-to-get-and-use-"
+                        "app-passwords-5896ed9b-4263-e681-128a-a6f2979a7944"),
     "yahoo": Preset("Yahoo", "imap.mail.yahoo.com", 993, "ssl", "smtp.mail.yahoo.com", 465, "ssl",
                     "Yahoo: Account Security → Generate app password."),
     "icloud": Preset("iCloud", "imap.mail.me.com", 993, "ssl", "smtp.mail.me.com", 587,

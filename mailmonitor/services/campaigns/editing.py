@@ -37,8 +37,10 @@ from mailmonitor.services.campaigns.rules import (
     campaign_accounts,
     halt_leads_of,
 )
+from mailmonitor.services.campaigns.setup import campaign_named
 from mailmonitor.services.common import bounds
 from mailmonitor.services.common.validation import InvalidInput, normalize_email
+from mailmonitor.wording import count, verb
 
 MAX_NAME = bounds.TEXTS["campaign_name"].longest
 MAX_AUTO_REALLOCATE_MINUTES = bounds.NUMBERS["auto_reallocate_minutes"].high
@@ -79,6 +81,21 @@ class EditReport:
     completed_leads: int = 0  # leads whose remaining steps were removed
 
 
+def removal_words(report: EditReport, name: str) -> str:
+    """What taking mailboxes out of a campaign did, for the window's notice."""
+    text = f"Took {', '.join(report.removed)} out of “{name}”"
+    if report.moved_leads:
+        n = report.moved_leads
+        text += (f": {count(n, 'lead')} never emailed {verb(n, 'moves', 'move')} to its other "
+                 "mailboxes")
+    if report.waiting_leads:
+        n = report.waiting_leads
+        text += (f"{';' if report.moved_leads else ':'} {count(n, 'lead')} "
+                 f"{verb(n, 'waits', 'wait')} for a mailbox (Re-allocate… moves "
+                 f"{verb(n, 'it', 'them')} too)")
+    return text + "."
+
+
 def parse_auto_reallocate(value: str) -> int | None:
     """`MINUTES` (1 to 43,200, the table's bounds) or `off`. Empty or 0 is bad input, not
     "off": the rep says off."""
@@ -93,9 +110,9 @@ def parse_auto_reallocate(value: str) -> int | None:
 
 def validate_name(campaign: Campaign, name: str) -> str:
     name = bounds.text("campaign_name", name)
-    other = Campaign.get_or_none(Campaign.name == name)
+    other = campaign_named(name)  # whatever its case
     if other is not None and other.id != campaign.id:
-        raise InvalidInput(f"a campaign named {name!r} already exists")
+        raise InvalidInput(f"a campaign named {other.name!r} already exists")
     return name
 
 

@@ -77,6 +77,17 @@ def describe_remove(impact: Impact) -> str:
     )
 
 
+def describe_removed(impact: Impact) -> str:
+    """After Remove, what it did (the window's notice; removing cannot be undone: emailed
+    leads are Campaign Stopped for good)."""
+    return (f"Removed {impact.email} from mailmonitor: "
+            f"{count(impact.contacted_leads, 'lead')} it had emailed "
+            f"{verb(impact.contacted_leads, 'is', 'are')} Campaign Stopped, "
+            f"{count(impact.other_leads, 'other lead')} went to the campaigns' other "
+            f"mailboxes (or {verb(impact.other_leads, 'waits', 'wait')} for one). Its history "
+            "is kept.")
+
+
 @dataclass(frozen=True)
 class AffectedMailbox:
     """A mailbox that keeps leads of a campaign from being emailed (the campaign banner, §4.3)."""

@@ -19,6 +19,7 @@ from mailmonitor.services.campaigns.rules import (
 )
 from mailmonitor.services.common.capacity import daily_cap, remaining_capacity
 from mailmonitor.services.common.rep_day import rep_today
+from mailmonitor.wording import count, verb
 
 CHUNK = 5000  # ids per UPDATE: under the bound-parameter limit of SQLite (32766) and others
 
@@ -35,6 +36,19 @@ class ReallocationPlan:
 
     def counts(self) -> dict[int, int]:
         return {account_id: len(ids) for account_id, ids in self.moves.items()}
+
+    def words(self) -> str:
+        """What it did, for the command line and the window: "Moved 4 leads: 3 to
+        ava@…, 1 to ben@…; 2 contacted leads kept their mailbox"."""
+        emails = dict(Account.select(Account.id, Account.email).where(
+            Account.id.in_(list(self.moves) or [0])).tuples())
+        parts = [f"{n:,} to {emails.get(a, '?')}" for a, n in self.counts().items()]
+        text = f"Moved {count(self.total, 'lead')}" + (": " + ", ".join(parts) if parts else "")
+        if self.kept_contacted:
+            n = self.kept_contacted
+            text += (f"; {count(n, 'contacted lead')} kept {verb(n, 'its', 'their')} "
+                     "mailbox")
+        return text
 
 
 def split_by_capacity(count: int, capacities: dict[int, int], weights_if_full: dict[int, int]

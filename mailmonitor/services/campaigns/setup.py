@@ -89,8 +89,9 @@ def create_campaign(name: str, mailbox_emails: list[str], steps: list[dict[str, 
                     status: CampaignStatus = CampaignStatus.ACTIVE
                     ) -> Campaign:
     name = bounds.text("campaign_name", name)
-    if Campaign.get_or_none(Campaign.name == name) is not None:
-        raise InvalidInput(f"a campaign named {name!r} already exists")
+    taken = campaign_named(name)
+    if taken is not None:  # one name whatever its case: "Test" and "test" are the same
+        raise InvalidInput(f"a campaign named {taken.name!r} already exists")
     if not mailbox_emails:
         raise InvalidInput("the campaign needs at least one mailbox (--mailbox)")
     accounts = []
@@ -132,11 +133,29 @@ def create_campaign_with_leads(name: str, mailbox_emails: list[str],
     return campaign, imported, updated
 
 
+def campaign_named(name: str) -> Campaign | None:
+    """The campaign with this name, whatever its case (the exact one first: names stored
+    before names were one identity may differ only in case)."""
+    name = name.strip()
+    exact: Campaign | None = Campaign.get_or_none(Campaign.name == name)
+    if exact is not None:
+        return exact
+    found: Campaign | None = Campaign.select().where(
+        pw.fn.LOWER(Campaign.name) == name.lower()).order_by(Campaign.id).first()
+    return found
+
+
 def find_campaign(name: str) -> Campaign:
-    campaign: Campaign | None = Campaign.get_or_none(Campaign.name == name.strip())
+    campaign = campaign_named(name)
     if campaign is None:
         raise InvalidInput(f"no campaign named {name!r}")
     return campaign
+
+
+def can_send(campaign: Campaign) -> bool:
+    """Can any of the campaign's mailboxes send (now or once it stops retrying)? A campaign
+    created on disconnected mailboxes only is active but waits: the rep is told so."""
+    return any(is_usable(account) for account in campaign_accounts(campaign))
 
 
 def import_leads(campaign: Campaign, path: Path, now: datetime,

@@ -20,6 +20,7 @@ loopback, never a public resolver.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable
@@ -143,18 +144,39 @@ def base_domain(host: str) -> str:
     return ".".join(labels[-2:]) if len(labels) >= 2 else host
 
 
+def spf_term(smtp_host: str) -> tuple[str, str]:
+    """The SPF mechanism that authorises a mail server, and a note for the rep: `a:HOST` for a
+    name, `ip4:`/`ip6:` for an address (`a:` takes only a name: `a:127.0.0.1` is invalid).
+    An address of this computer or a private network is not what receivers see: the rep
+    puts the public one in its place."""
+    host = (smtp_host or "").strip().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return f"a:{host}", ""
+    kind = "ip4" if address.version == 4 else "ip6"
+    if address.is_loopback or address.is_private or address.is_link_local:
+        return (f"{kind}:PUBLIC-ADDRESS",
+                f" PUBLIC-ADDRESS is the address your mail server sends from on the internet "
+                f"({address} is an address of this computer or your own network, which "
+                "receivers never see).")
+    return f"{kind}:{address}", ""
+
+
 def check_spf(resolver: dns.resolver.Resolver, domain: str, provider: str, smtp_host: str
               ) -> Finding:
     spf = [r for r in txt_records(resolver, domain) if r.lower().startswith("v=spf1")]
     wanted = {"gmail": GOOGLE_SPF, "microsoft": MICROSOFT_SPF}.get(provider)
     who = wanted or smtp_host or "your mail server"
+    term, note = spf_term(smtp_host)
     add = f"include:{wanted}" if wanted else \
-        (f"a:{smtp_host} (or your mail provider's include:)" if smtp_host
+        (f"{term} (or your mail provider's include:)" if smtp_host
          else "your mail provider's include:")
     if not spf:
         return Finding("SPF", MISSING, None, f"{domain} has no SPF record.",
                        f'Add a TXT record at {domain}: "v=spf1 '
-                       + (f"include:{wanted}" if wanted else f"a:{smtp_host}") + ' ~all".')
+                       + (f"include:{wanted}" if wanted else term) + ' ~all".'
+                       + ("" if wanted else note))
     if len(spf) > 1:
         return Finding("SPF", WRONG, " | ".join(spf),
                        f"{domain} has {len(spf)} SPF records; receivers then ignore all of them.",
@@ -179,11 +201,13 @@ def check_spf(resolver: dns.resolver.Resolver, domain: str, provider: str, smtp_
             return Finding("SPF", WARNING, record,
                            f"The SPF record of {domain} lists IP addresses only; mailmonitor "
                            f"cannot tell whether they include {who}.",
-                           f"Make sure the addresses of {who} are listed, or add {add}.")
+                           f"Make sure the addresses of {who} are listed, or add {add}."
+                           + ("" if wanted else note))
     if not authorised:
         return Finding("SPF", WRONG, record,
                        f"The SPF record of {domain} does not authorise {who}.",
-                       f"Add {add} to the SPF record (before the final ~all).")
+                       f"Add {add} to the SPF record (before the final ~all)."
+                       + ("" if wanted else note))
     return Finding("SPF", OK, record, f"SPF authorises {who}.")
 
 

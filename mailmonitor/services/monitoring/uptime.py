@@ -181,6 +181,35 @@ def muted_spans(account: Account, now: datetime, span: timedelta = timedelta(day
     return maintenance.muted_periods(account, now - span, now)
 
 
+def first_check_at(account_id: int) -> datetime | None:
+    """When the mailbox was first checked: a window older than that was not measured."""
+    first: datetime | None = (Check.select(Check.checked_at).where(Check.account == account_id)
+                              .order_by(Check.checked_at).limit(1).scalar())
+    return first
+
+
+MIN_MEASURED = timedelta(hours=1)  # less than this is no figure at all
+
+
+def measured_shares(shares: Shares, first_check: datetime | None, now: datetime
+                    ) -> tuple[list[tuple[str, float]], float | None]:
+    """The windows whose whole span was measured (the first check is older than the window),
+    with their percentage, in order; and, when a window is not covered yet, the share since
+    the first check (the 30-day figure: history is younger than 30 days) if at least an hour
+    was measured. A figure over a few minutes would read as "30 days 0.0 %"."""
+    if first_check is None:
+        return [], None
+    covered: list[tuple[str, float]] = []
+    for name, span in WINDOWS.items():
+        value = shares.get(name)
+        if value is None or first_check > now - span:
+            since = shares.get("uptime_30d")
+            enough = now - first_check >= MIN_MEASURED
+            return covered, (since if enough else None)
+        covered.append((name, value))
+    return covered, None
+
+
 def uptimes(accounts: list[Account], now: datetime) -> dict[int, dict[str, float | None]]:
     """uptime_24h / uptime_7d / uptime_30d for each account, from one read of 30 days (and
     one of the maintenance windows, whose time is left out)."""

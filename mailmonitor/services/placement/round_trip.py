@@ -40,7 +40,9 @@ from imapclient.imapclient import JUNK
 
 from mailmonitor.logsetup import redact
 from mailmonitor.models import Account, Check, db
+from mailmonitor.services.common.reasons import REASONS, advice_for
 from mailmonitor.services.deliverability import send_outcomes
+from mailmonitor.services.monitoring.classify import classify_smtp, smtp_reply_code
 from mailmonitor.services.monitoring.probes import Credentials
 from mailmonitor.services.sending import mailbox
 
@@ -92,12 +94,27 @@ class RoundTripResult:
             return (f"The test email was sent but did not arrive in {self.recipient} within "
                     f"{_seconds(self.total_ms)}: it may be delayed, dropped or filtered"
                     + (f" ({self.error})" if self.error else "") + ".")
-        return f"The test email could not be sent: {self.error or 'unknown error'}"
+        return not_sent_words(self.error)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["label"] = self.label
         return data
+
+
+def not_sent_words(error: str | None) -> str:
+    """Why the test email could not be sent, in the rep's words (the reason and what to do),
+    the server's own answer after them."""
+    answer = (error or "").strip()
+    reason = None
+    if smtp_reply_code(answer) is not None:
+        _status, reason = classify_smtp("auth", None, answer)
+    info = REASONS.get(reason or "")
+    if info is None or reason == "request_invalid":
+        head = "The test email could not be sent."
+    else:
+        head = f"The test email could not be sent: {info.label}. {advice_for(reason, answer)}"
+    return head + (f" The server said: {answer}" if answer else "")
 
 
 def _seconds(ms: int | None) -> str:

@@ -20,12 +20,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox, Lead, db
-from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.accounts.connection_test import ConnectionTestFlow, FlowError
 from mailmonitor.services.accounts.diagnostics import diagnostics_report
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.rules import CampaignError, resume_campaign
+from mailmonitor.services.common.vocabulary import campaign_words
 from mailmonitor.services.monitoring.account_state import record_check
 from mailmonitor.services.sending.settings import SendingSettings
 
@@ -42,7 +42,7 @@ class Page(StrEnum):
 # page -> action -> next page. Anything not listed here is refused (FlowError).
 TRANSITIONS: dict[Page, dict[str, Page]] = {
     Page.SELECT_CAMPAIGN: {"edit_warmup": Page.EDIT_WARMUP, "skip": Page.CONNECTION},
-    Page.EDIT_WARMUP: {"previous": Page.CONNECTION},
+    Page.EDIT_WARMUP: {"previous": Page.CONNECTION, "cancel": Page.CONNECTION},
     Page.CONNECTION: {"edit_warmup": Page.EDIT_WARMUP, "back": Page.SELECT_CAMPAIGN,
                       "next": Page.TESTING},
     Page.TESTING: {"passed": Page.READY, "failed": Page.CONNECTION},
@@ -64,9 +64,7 @@ class CampaignChoice:
 
     @property
     def status_text(self) -> str:
-        if self.status != "paused":
-            return self.status.capitalize()
-        return "Paused" + PAUSE_WORDS.get(self.pause_reason or PAUSE_USER, " by you")
+        return campaign_words(self.status, self.pause_reason)
 
 
 @dataclass(frozen=True)
@@ -157,6 +155,11 @@ class ReconnectFlow(ConnectionTestFlow[Page]):
         if self.last_test is not None and not self.last_test.ok:
             self.last_test = None
         return self._go("previous")
+
+    def cancel_warmup(self) -> Page:
+        """Cancel in the Edit Warm-up pop-up: back to the connection page, the sending settings
+        as they were before the pop-up opened (a failed test stays on screen)."""
+        return self._go("cancel")
 
     def skip(self) -> Page:
         return self._go("skip")

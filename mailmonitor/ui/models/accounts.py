@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account
 from mailmonitor.services.common.reasons import REASONS, Status, label_for
+from mailmonitor.services.common.vocabulary import WHY_STOPPED, reason_words
 from mailmonitor.services.monitoring.sending_limits import resume_words
 from mailmonitor.services.team.leases import serving_texts
 from mailmonitor.services.team.members import is_team_database
@@ -36,7 +37,7 @@ def _status_tooltip(status: str, reason: str | None, detail: str) -> str:
         text = ("<b>Offline</b><br>This computer has no network. Checks resume when it is "
                 "back; nothing is counted against the mailbox.")
     elif status == Status.STOPPED.value:
-        text = "<b>Stopped</b><br>You disconnected this mailbox: nothing is checked or sent."
+        text = f"<b>Stopped</b><br>{WHY_STOPPED}: nothing is checked or sent."
     else:
         text = f"<b>{status}</b>"
     if detail and info is not None:
@@ -190,10 +191,11 @@ class AccountsModel(RowsModel[AccountRow]):
                     return r.served.capitalize()  # no running copy can send for it
                 if r.reason == "sending_limit" and r.send_limit_until is not None:
                     return resume_words(r.send_limit_until)
-                return REASONS[r.reason].label if r.reason in REASONS else "—"
+                return reason_words(r.status, r.reason)  # a stopped one says why
             if role == Role.SORT:
                 return REASONS[r.reason].label if r.reason in REASONS else ""
-            if role == Qt.ItemDataRole.ForegroundRole and r.reason:
+            if role == Qt.ItemDataRole.ForegroundRole and (r.reason
+                                                           or r.status == Status.STOPPED):
                 return status_color(r.status)
         elif column == self.CHECKED:
             if role == Qt.ItemDataRole.DisplayRole:

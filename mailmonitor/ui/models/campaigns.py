@@ -12,10 +12,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 
 from mailmonitor.models import Account, Campaign, CampaignMailbox
-from mailmonitor.models.campaign import PAUSE_USER, PAUSE_WORDS
 from mailmonitor.services.campaigns.rules import BROKEN_STATUSES
 from mailmonitor.services.campaigns.setup import lead_counts
 from mailmonitor.services.common.reasons import Status, label_for
+from mailmonitor.services.common.vocabulary import campaign_words
 from mailmonitor.services.team.members import is_team_database
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.icons import campaign_icon, campaign_look_key, status_icon
@@ -63,10 +63,7 @@ class CampaignRow:
 
     @property
     def status_text(self) -> str:
-        label = CAMPAIGN_LOOKS.get(self.status, CAMPAIGN_LOOKS["draft"]).label
-        if self.status == "paused":
-            return label + PAUSE_WORDS.get(self.pause_reason or PAUSE_USER, " by you")
-        return label
+        return campaign_words(self.status, self.pause_reason)
 
 
 def load_members(campaign_ids: list[int] | None = None) -> dict[int, list[Member]]:
@@ -135,7 +132,7 @@ class CampaignsModel(RowsModel[CampaignRow]):
                 return r.status_text
         elif column == self.MAILBOXES:
             if role == Qt.ItemDataRole.DisplayRole:
-                return f"{r.connected} / {len(r.members)} connected"
+                return f"{r.connected} of {len(r.members)} connected"
             if role == Qt.ItemDataRole.ForegroundRole and r.broken:
                 return status_color(Status.DISCONNECTED.value)
             if role == Qt.ItemDataRole.DecorationRole and r.broken:

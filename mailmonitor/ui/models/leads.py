@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.models import Account, Lead, Step
+from mailmonitor.services.common.vocabulary import step_words
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui.models.base import ROOT, Index, Role, RowsModel
 from mailmonitor.ui.palette import LEAD_STATE_LABELS, lead_state_color
@@ -30,11 +31,14 @@ class LeadRow:
     next_due_at: datetime | None
 
 
+DUE_NOW = "Due now · waits its turn"
+
+
 class LeadsModel(RowsModel[LeadRow]):
     """The leads of one campaign, fetched a page at a time (ordered by id)."""
 
     EMAIL, NAME, MAILBOX, STEP, STATE, SENT, NEXT_DUE = range(7)
-    HEADERS = ("Lead", "Name", "Mailbox", "Step", "State", "Sent", "Next email")
+    HEADERS = ("Lead", "Name", "Mailbox", "Sequence", "State", "Sent", "Next email")
     PAGE = 500
 
     def __init__(self, campaign_id: int | None = None, clock: Clock | None = None,
@@ -152,8 +156,7 @@ class LeadsModel(RowsModel[LeadRow]):
             if column == self.MAILBOX:
                 return self._mailbox(r.mailbox_id)
             if column == self.STEP:
-                shown = min(r.cursor + 1, self._steps) if self._steps else r.cursor + 1
-                return f"{shown} / {self._steps}" if self._steps else str(shown)
+                return step_words(r.cursor, self._steps)
             if column == self.STATE:
                 return LEAD_STATE_LABELS.get(r.state, r.state)
             if column == self.SENT:
@@ -161,10 +164,18 @@ class LeadsModel(RowsModel[LeadRow]):
             if column == self.NEXT_DUE:
                 if r.state not in ("pending", "active") or r.next_due_at is None:
                     return "—"
+                if r.next_due_at <= self.clock.now():  # a past time would read as a send
+                    return DUE_NOW
                 return fmt.local_time(r.next_due_at)[:16]
         if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE:
             color: QColor | None = lead_state_color(r.state)
             return color
+        if role == Qt.ItemDataRole.ToolTipRole and column == self.NEXT_DUE \
+                and r.state in ("pending", "active") and r.next_due_at is not None \
+                and r.next_due_at <= self.clock.now():
+            return (f"Its email was due at {fmt.local_time(r.next_due_at)[:16]}. It goes out "
+                    "when its turn comes: the mailbox keeps its sending speed and daily limit "
+                    "and the campaign its sending window.")
         if role == Qt.ItemDataRole.ToolTipRole and column == self.STATE and r.state == "halted":
             return ("Its mailbox cannot send. The lead keeps its place in the sequence and "
                     "continues after Reconnect or Re-allocate.")
