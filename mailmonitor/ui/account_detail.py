@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailmonitor.models import Account, Check
+from mailmonitor.services.alerts.radar import changes_for
 from mailmonitor.services.auth import secrets
 from mailmonitor.services.campaigns import lifecycle
 from mailmonitor.services.campaigns.impact import (
@@ -31,6 +32,7 @@ from mailmonitor.services.campaigns.impact import (
     describe_removed,
     impact_of,
 )
+from mailmonitor.services.common.policies import UPCOMING
 from mailmonitor.services.common.reasons import Status, label_for
 from mailmonitor.services.common.validation import InvalidInput
 from mailmonitor.services.monitoring.check_words import phases_words, trigger_words
@@ -133,6 +135,14 @@ class AccountDetailDialog(keyboard.Dialog):
         overview = QWidget()
         overview_layout = QVBoxLayout(overview)
         overview_layout.addLayout(self.settings)
+        # The provider changes that hit this mailbox (services/alerts/radar.py), with what to do.
+        self.changes = QLabel()
+        self.changes.setObjectName("providerChanges")
+        self.changes.setWordWrap(True)
+        self.changes.setTextFormat(Qt.TextFormat.RichText)
+        self.changes.setOpenExternalLinks(True)
+        self.changes.hide()
+        overview_layout.addWidget(self.changes)
         self.edit_button = QPushButton("Edit sending settings…")
         self.edit_button.setToolTip("Daily limit, sending speed and warm-up; kept through "
                                     "every reconnect")
@@ -294,6 +304,7 @@ class AccountDetailDialog(keyboard.Dialog):
         self.checked.setText(f"Last checked {ago} ({fmt.local_time(account.checked_at)})"
                              if account.checked_at else "Not checked yet")
         self._fill_settings(account)
+        self._fill_changes(account)
         self._fill_history(account)
         broken = account.status in (Status.DISCONNECTED.value, Status.STOPPED.value)
         self.reconnect_button.setProperty("primary", broken)
@@ -332,6 +343,24 @@ class AccountDetailDialog(keyboard.Dialog):
             field = QLabel(value)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.settings.addRow(name, field)
+
+    def _fill_changes(self, account: Account) -> None:
+        """Each provider change that hits the mailbox: title, date, upcoming or in effect,
+        what to do, and the source."""
+        hits = changes_for(account, self.ctx.clock.now().date())
+        self.change_hits = hits
+        parts = []
+        for hit in hits:
+            change = hit.change
+            when = (f"from {change.date_words}" if hit.status == UPCOMING
+                    else f"in effect since {change.date_words}")
+            marked = (" Its server's last answer already says so." if hit.marked else "")
+            parts.append(
+                f"<p><b>{fmt.esc(change.provider)}: {fmt.esc(change.title)}</b> — {when}"
+                f"<br>{fmt.esc(change.fix)}{marked} "
+                f"<a href=\"{fmt.esc(change.source)}\">Source</a></p>")
+        self.changes.setText("<b>Provider changes</b>" + "".join(parts) if parts else "")
+        self.changes.setVisible(bool(parts))
 
     def _fill_history(self, account: Account) -> None:
         checks = list(Check.select().where(Check.account == account)

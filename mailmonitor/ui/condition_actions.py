@@ -3,10 +3,11 @@ the campaign view's banner, the tray menu): one place, so every surface does the
 
 Reconnect opens the reconnect wizard for the mailbox; Re-allocate… the re-allocate dialog; Add a
 mailbox… the campaign's editor at its mailboxes; Check now tests the mailboxes; Check DNS and
-Test email run the Deliverability tab's own actions; "They went out" / "Send again" settle the
-emails that may not have gone out; Resume sending / Resume campaign resume. What changes the
-state the attention model reads is followed by a prompt reconcile (`UiContext.attention_changed`),
-so the card and the banner go at once when the cause went."""
+Test email run the Deliverability tab's own actions; Switch sign-in… (a provider change, the
+radar's card) switches the mailbox to its provider's browser sign-in in place; "They went out" /
+"Send again" settle the emails that may not have gone out; Resume sending / Resume campaign
+resume. What changes the state the attention model reads is followed by a prompt reconcile
+(`UiContext.attention_changed`), so the card and the banner go at once when the cause went."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from mailmonitor.services.alerts.attention import (
     RESUME_SENDING,
     ROUND_TRIP,
     SHOW_LEADS,
+    SWITCH_SIGN_IN,
 )
 from mailmonitor.services.alerts.cards import Card
 from mailmonitor.services.campaigns.rules import CampaignError, resume_campaign
@@ -54,6 +56,8 @@ class Surfaces(Protocol):
     def open_account(self, account_id: int) -> Any: ...
 
     def open_alerts(self) -> Any: ...
+
+    def switch_sign_in(self, account_id: int) -> Any: ...
 
     def open_notifications(self) -> Any: ...
 
@@ -115,6 +119,8 @@ def perform(window: Surfaces, card: Card, action: str, target: int | None = None
         ctx.attention_changed()
     elif action == SHOW_LEADS and campaign_id is not None:
         window.show_campaign(campaign_id)
+    elif action == SWITCH_SIGN_IN and account_id is not None:
+        window.switch_sign_in(account_id)
     elif action == NOTIFICATIONS:
         window.open_notifications()
     else:  # nothing to press (or it went meanwhile): the list says more

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from mailmonitor.models import Account
 from mailmonitor.services.accounts import editing
 from mailmonitor.services.accounts.connection_test import TestOutcome, failure_help
+from mailmonitor.services.accounts.switching import OAUTH_KINDS, method_words
 from mailmonitor.services.alerts.warnings import default_rotation_days
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.common.validation import InvalidInput
@@ -33,6 +34,12 @@ from mailmonitor.ui.add_account import EndpointEditor
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.dialog_work import DialogWork
 from mailmonitor.ui.format import esc, sentence
+from mailmonitor.ui.switch_sign_in import (
+    SwitchSignInDialog,
+    open_switch,
+    suggested_kind,
+    switch_words,
+)
 from mailmonitor.ui.widgets import Banner, ScrollBody, bounded_spin, fit_height
 
 
@@ -126,6 +133,7 @@ class EditAccountDialog(keyboard.Dialog):
             servers.addRow("Password reminder", self.rotation_box)
             self.rotation_box.show()
         servers.addRow("Trusted CA file", self.ca_file)
+        servers.addRow("Sign-in", self._switch_row(account))
         # Under the form, not in a form row (a wrapped label there is clipped to one line).
         servers_note = QLabel("Changed servers or a new password are tested for real before "
                               "they are saved. The mailbox keeps its history, campaigns and "
@@ -198,6 +206,39 @@ class EditAccountDialog(keyboard.Dialog):
         self.work = DialogWork(ctx)  # a test still running when the dialog closes ends with it
         self.name.setFocus()
         keyboard.install(self)
+
+    def _switch_row(self, account: Account) -> QWidget:
+        """How the mailbox signs in, and the switches to the other ways (issue 24)."""
+        if account.is_oauth:
+            kinds = ["imap"]
+        else:
+            fit = suggested_kind(account)
+            kinds = [fit] if fit else list(OAUTH_KINDS)
+        box = QWidget(self)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel(method_words(account.kind, account.auth_method).capitalize()))
+        self.switch_buttons: dict[str, QPushButton] = {}
+        for kind in kinds:
+            button = QPushButton(switch_words(kind) + "…")
+            button.setObjectName(f"switchTo_{kind}")
+            button.setAutoDefault(False)
+            button.clicked.connect(lambda _c=False, k=kind: self.switch_to(k))
+            self.switch_buttons[kind] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        return box
+
+    def switch_to(self, kind: str) -> SwitchSignInDialog:
+        """Switch the mailbox's sign-in (its own dialog); once switched, this one closes (its
+        servers and password fields are the old method's)."""
+        dialog = open_switch(self.ctx, self.account_id, kind, self)
+        dialog.switched.connect(self._switched)
+        return dialog
+
+    def _switched(self, account_id: int) -> None:
+        self.saved.emit(account_id)
+        self.discard()  # nothing typed here is saved: the mailbox changed under the form
 
     # --- form -----------------------------------------------------------------------------------
 

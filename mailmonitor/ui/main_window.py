@@ -516,6 +516,21 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def switch_sign_in(self, account_id: int) -> QWidget | None:
+        """A provider change's way out (the radar's card): switch the mailbox to its provider's
+        browser sign-in; when the provider is not clear, the Edit mailbox dialog offers both."""
+        from mailmonitor.ui.edit_account import open_edit_account
+        from mailmonitor.ui.switch_sign_in import open_switch, suggested_kind
+
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None or account.removed_at is not None:
+            self.open_alerts()
+            return None
+        kind = suggested_kind(account)
+        if kind is None or account.is_oauth:
+            return open_edit_account(self.ctx, account_id, self)
+        return open_switch(self.ctx, account_id, kind, self)
+
     def reconnect_selected(self) -> None:
         account_id = self.selected_account_id()
         if account_id is not None:

@@ -37,6 +37,7 @@ from mailmonitor.services.alerts.attention import (
     RESUME_SENDING,
     ROUND_TRIP,
     SHOW_LEADS,
+    SWITCH_SIGN_IN,
     WARNING,
     time_left,
 )
@@ -60,6 +61,7 @@ ACTION_LABELS = {
     RESUME_CAMPAIGN: "Resume campaign",
     SHOW_LEADS: "Show leads",
     NOTIFICATIONS: "Notification settings…",
+    SWITCH_SIGN_IN: "Switch sign-in…",
 }
 ACTION_TIPS = {
     RECONNECT: "Sign in again (or enter the new password); everything is kept and the leads "
@@ -71,6 +73,8 @@ ACTION_TIPS = {
     ROUND_TRIP: "Send a test email to the mailbox itself and see where it lands",
     CHECK_SENT: "You found them in the Sent folder: they stay counted",
     RESUME_CAMPAIGN: "Try sending the campaign again; its leads continue at their step",
+    SWITCH_SIGN_IN: "Switch the mailbox to its provider's browser sign-in in place: it keeps "
+                    "its history, campaigns and leads",
 }
 SEND_AGAIN_TIP = "Not in the Sent folder: each goes out again from its step"
 
