@@ -46,6 +46,7 @@ from mailmonitor.services.campaigns.setup import can_send, lead_counts
 from mailmonitor.services.common.vocabulary import WAITING_FOR_A_MAILBOX
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
 from mailmonitor.services.team import members
+from mailmonitor.services.team.reachability import current_outage
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.account_detail import AccountDetailDialog
@@ -57,6 +58,7 @@ from mailmonitor.ui.banners import (
     NoticeBanner,
     SendingPausedBanner,
     StorageBanner,
+    TeamDatabaseBanner,
 )
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
@@ -78,6 +80,7 @@ from mailmonitor.ui.widgets import SEVERITY_STATUS
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QWidget)
+REACHABILITY_LOOK_MS = 15_000  # the fallback look at the team database's reachability
 ATTENTION_LINE_WIDTH = 420  # the status bar's "N things need you — …", elided beyond
 
 
@@ -151,6 +154,13 @@ class MainWindow(QMainWindow):
         bridge.campaignsBatch.connect(self._campaigns_changed)
         bridge.leadsBatch.connect(self.campaigns_model.refresh_leads)
         bridge.storageFailed.connect(self.show_storage_problem)
+        bridge.reachabilityChanged.connect(self.show_reachability)
+        # The event says when it changes; a slow look as well, in case one was missed.
+        self._reachability_timer = QTimer(self)
+        self._reachability_timer.setInterval(REACHABILITY_LOOK_MS)
+        self._reachability_timer.timeout.connect(self.show_reachability)
+        self._reachability_timer.start()
+        self.show_reachability()
         self.accounts_model.countsChanged.connect(self._summary_timer.start)
         self.accounts_tab.owner_filter.currentIndexChanged.connect(
             lambda _i: self.update_summary())
@@ -246,6 +256,7 @@ class MainWindow(QMainWindow):
         self.attention.alertsRequested.connect(self.open_alerts)
         self.storage = StorageBanner()
         self.storage.quitRequested.connect(self.quitRequested.emit)
+        self.team_database = TeamDatabaseBanner()  # the team database is out of reach
 
         self.accounts_tab = AccountsTab(self.accounts_model, [
             self.details_action, self.test_action, self.reconnect_action,
@@ -272,6 +283,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(self.sending_paused)
         layout.addWidget(self.storage)
+        layout.addWidget(self.team_database)
         layout.addWidget(self.attention)
         layout.addWidget(self.tabs, 1)
         self.content = content
@@ -423,6 +435,11 @@ class MainWindow(QMainWindow):
         self.check_all_action.setToolTip("Checks are held until mailmonitor can write its "
                                          "data again")
         self.statusBar().showMessage("Sending is held: mailmonitor cannot write its data")
+
+    def show_reachability(self) -> None:
+        """The team database is out of reach (or back): the banner says since when. Read from
+        the copy's link, never from the database (it is what is gone)."""
+        self.team_database.show_outage(current_outage())
 
     def show_notification(self, notification: Notification) -> None:
         """The in-window fallback for desktop notifications (no tray): a line in the status
