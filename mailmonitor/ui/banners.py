@@ -1,6 +1,7 @@
 """The main window's banners: the one condition that needs the rep most (`AttentionBanner`),
 the strip that confirms what the rep just did (`NoticeBanner`: "cleo reconnected; leads
-continue"), and the one that holds everything when the database cannot be written
+continue"), the line that says the team database is out of reach (`TeamDatabaseBanner`), and
+the one that holds everything when the database cannot be written
 (`StorageBanner`). Conditions have exactly one banner: desktop notifications without a tray go
 to the status bar, never to a second banner saying the same thing."""
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from mailmonitor.services.alerts.cards import Card, needing
+from mailmonitor.services.team.reachability import Outage
 from mailmonitor.ui.alert_card import mailbox_menu, main_actions
 from mailmonitor.ui.format import esc
 from mailmonitor.ui.widgets import Banner
@@ -190,4 +192,26 @@ class StorageBanner(Banner):
                          + esc(line[:1].upper() + line[1:]) + ". Nothing is lost: what was "
                          "in flight is settled when mailmonitor starts again.")
         self.add_action("Quit mailmonitor", self.quitRequested.emit, primary=True)
+        self.show()
+
+
+class TeamDatabaseBanner(Banner):
+    """The team database cannot be reached: one line ("Team database unreachable since 14:02 —
+    sending held"), gone when it is back. Not an alert: the copy reconnects by itself and
+    nothing is lost meanwhile; there is nothing for the rep to do, so it has no button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("warning", parent)
+        self.setObjectName("teamDatabaseBanner")
+        self.outage: Outage | None = None
+        self.hide()
+
+    def show_outage(self, outage: Outage | None) -> None:
+        self.outage = outage
+        if outage is None:
+            self.hide()
+            return
+        self.set_message(f"<b>{esc(outage.text)}</b>")
+        self.setToolTip(f"Last error: {outage.error}. mailmonitor reconnects by itself; "
+                        "what waits is sent once the database is back.")
         self.show()

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from mailmonitor import events
+from mailmonitor.services.team.reachability import REACHABILITY_CHANGED
 
 DEFAULT_COALESCE_MS = 50  # below what a rep notices; a burst becomes one repaint, not hundreds
 
@@ -28,6 +29,8 @@ class EventBridge(QObject):
             changes, once per delivery, for models that refresh many rows in one query.
         storageFailed(str): the database cannot be written; checks and sending stopped (one
             line for the rep). Delivered at once, not coalesced.
+        reachabilityChanged(): the team database became unreachable, or is back (read
+            reachability.current_outage()). Delivered at once, not coalesced.
     """
 
     accountChanged = Signal(int)
@@ -40,9 +43,11 @@ class EventBridge(QObject):
     campaignsBatch = Signal(object)
     leadsBatch = Signal(object)
     storageFailed = Signal(str)
+    reachabilityChanged = Signal()
 
     _relay = Signal(str, object)
     _storage = Signal(str)
+    _reachability = Signal()
 
     def __init__(self, bus: events.EventBus | None = None, parent: QObject | None = None,
                  coalesce_ms: int = DEFAULT_COALESCE_MS) -> None:
@@ -56,6 +61,8 @@ class EventBridge(QObject):
         self._flush_timer.timeout.connect(self.flush)
         self._relay.connect(self._collect, Qt.ConnectionType.QueuedConnection)
         self._storage.connect(self.storageFailed.emit, Qt.ConnectionType.QueuedConnection)
+        self._reachability.connect(self.reachabilityChanged.emit,
+                                   Qt.ConnectionType.QueuedConnection)
         self._handlers: dict[str, events.Handler] = {
             events.ACCOUNT_CHANGED: lambda account_id, *_: self._relay.emit("account",
                                                                             account_id),
@@ -66,6 +73,7 @@ class EventBridge(QObject):
             events.CHECK_STARTED: lambda account_id: self._relay.emit("check", account_id),
             events.CHECK_FINISHED: lambda account_id: self._relay.emit("checked", account_id),
             events.STORAGE_FAILED: lambda line: self._storage.emit(str(line)),
+            REACHABILITY_CHANGED: lambda *_: self._reachability.emit(),
         }
         for name, handler in self._handlers.items():
             self.bus.subscribe(name, handler)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 
+import peewee as pw
 import shiboken6
 from PySide6.QtCore import (
     QEvent,
@@ -38,14 +39,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailmonitor.events import bus
 from mailmonitor.models import Account, Alert, Campaign, Lead
 from mailmonitor.services.alerts.cards import Card, needing, summary_line
 from mailmonitor.services.alerts.notifications import Notification
-from mailmonitor.services.auth.secrets import keyring_status
+from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
 from mailmonitor.services.campaigns.setup import can_send, lead_counts
 from mailmonitor.services.common.vocabulary import WAITING_FOR_A_MAILBOX
 from mailmonitor.services.reconnect.flow import Page, ReconnectFlow
-from mailmonitor.services.team import members
+from mailmonitor.services.team import handover, members
+from mailmonitor.services.team.handover import Receiver
+from mailmonitor.services.team.leases import team_mode
+from mailmonitor.services.team.live import HANDOVER_WAITING
+from mailmonitor.services.team.reachability import current_outage
 from mailmonitor.ui import format as fmt
 from mailmonitor.ui import keyboard
 from mailmonitor.ui.account_detail import AccountDetailDialog
@@ -57,12 +63,14 @@ from mailmonitor.ui.banners import (
     NoticeBanner,
     SendingPausedBanner,
     StorageBanner,
+    TeamDatabaseBanner,
 )
 from mailmonitor.ui.campaign_view import ReallocateDialog
 from mailmonitor.ui.campaigns_tab import CampaignsTab
 from mailmonitor.ui.condition_actions import perform
 from mailmonitor.ui.context import UiContext
 from mailmonitor.ui.edit_campaign import open_edit_campaign
+from mailmonitor.ui.hand_over import HandOverDialog, action_text, others
 from mailmonitor.ui.icons import action_icon, app_icon, badge_icon, status_icon, tinted_icon
 from mailmonitor.ui.maintenance_dialog import MaintenanceDialog
 from mailmonitor.ui.menu_bar import WindowActions, build_menu_bar
@@ -78,6 +86,7 @@ from mailmonitor.ui.widgets import SEVERITY_STATUS
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QWidget)
+REACHABILITY_LOOK_MS = 15_000  # the fallback look at the team database's reachability
 ATTENTION_LINE_WIDTH = 420  # the status bar's "N things need you — …", elided beyond
 
 
@@ -151,6 +160,15 @@ class MainWindow(QMainWindow):
         bridge.campaignsBatch.connect(self._campaigns_changed)
         bridge.leadsBatch.connect(self.campaigns_model.refresh_leads)
         bridge.storageFailed.connect(self.show_storage_problem)
+        bridge.reachabilityChanged.connect(self.show_reachability)
+        # The event says when it changes; a slow look as well, in case one was missed.
+        self._reachability_timer = QTimer(self)
+        self._reachability_timer.setInterval(REACHABILITY_LOOK_MS)
+        self._reachability_timer.timeout.connect(self.show_reachability)
+        self._reachability_timer.timeout.connect(self.look_for_receivers)
+        self._reachability_timer.start()
+        self.show_reachability()
+        self.look_for_receivers()
         self.accounts_model.countsChanged.connect(self._summary_timer.start)
         self.accounts_tab.owner_filter.currentIndexChanged.connect(
             lambda _i: self.update_summary())
@@ -202,6 +220,13 @@ class MainWindow(QMainWindow):
         self.test_action = self._action("Test Connection", self.test_selected, "Ctrl+T",
                                         tip="Test the selected mailbox now")
         self.details_action = self._action("Details", self.open_selected, None)
+        # Only on a team database with another running copy that can receive it (issue 21).
+        self.hand_over_action = self._action("Hand over to…", self.hand_over_selected, None,
+                                             tip="Hand the selected mailbox's sign-in over to "
+                                             "another running copy, which sends for it then")
+        self.hand_over_action.setVisible(False)
+        self.hand_over_to: list[Receiver] = []  # other running copies (refreshed in a worker)
+        self.hand_over_dialog: HandOverDialog | None = None
         self.maintenance_action = self._action(
             "Maintenance…", self.maintenance_selected, None,
             tip="Mute the selected mailbox (or its domain, or everything) for a while")
@@ -246,10 +271,11 @@ class MainWindow(QMainWindow):
         self.attention.alertsRequested.connect(self.open_alerts)
         self.storage = StorageBanner()
         self.storage.quitRequested.connect(self.quitRequested.emit)
+        self.team_database = TeamDatabaseBanner()  # the team database is out of reach
 
         self.accounts_tab = AccountsTab(self.accounts_model, [
             self.details_action, self.test_action, self.reconnect_action,
-            self.maintenance_action])
+            self.maintenance_action, self.hand_over_action])
         self.accounts_tab.openRequested.connect(self.open_account)
         self.campaigns_tab = CampaignsTab(self.ctx, self.campaigns_model, self._mailbox_email,
                                           self.new_campaign_action.toolTip())
@@ -272,6 +298,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(self.sending_paused)
         layout.addWidget(self.storage)
+        layout.addWidget(self.team_database)
         layout.addWidget(self.attention)
         layout.addWidget(self.tabs, 1)
         self.content = content
@@ -423,6 +450,57 @@ class MainWindow(QMainWindow):
         self.check_all_action.setToolTip("Checks are held until mailmonitor can write its "
                                          "data again")
         self.statusBar().showMessage("Sending is held: mailmonitor cannot write its data")
+
+    def show_reachability(self) -> None:
+        """The team database is out of reach (or back): the banner says since when. Read from
+        the copy's link, never from the database (it is what is gone)."""
+        self.team_database.show_outage(current_outage())
+
+    def look_for_receivers(self) -> None:
+        """Which other running copies could receive a hand-over (a worker asks the team
+        database); the mailbox menu offers Hand over only when there is one."""
+        if team_mode() and current_outage() is None:
+            self.ctx.spawn(self._load_receivers(), "receivers")
+
+    async def _load_receivers(self) -> None:
+        def load() -> list[Receiver]:
+            try:
+                own = handover.load_identity(create=False)
+            except SecretStoreError:
+                own = None
+            return others(handover.live_receivers(self.ctx.clock.now()),
+                          own.fingerprint if own else None)
+
+        try:
+            found = await self.ctx.blocking(load)
+        except pw.DatabaseError:
+            found = []
+        self.set_receivers(found)
+
+    def set_receivers(self, receivers: list[Receiver]) -> None:
+        self.hand_over_to = list(receivers)
+        self.hand_over_action.setVisible(bool(receivers))
+        if receivers:
+            self.hand_over_action.setText(action_text(receivers))
+
+    def hand_over_selected(self) -> None:
+        account_id = self.selected_account_id()
+        if account_id is not None:
+            self.open_hand_over(account_id)
+
+    def open_hand_over(self, account_id: int) -> HandOverDialog | None:
+        if not self.hand_over_to:
+            return None
+        if showing(self.hand_over_dialog):
+            self.hand_over_dialog.raise_()
+            return self.hand_over_dialog
+        dialog = HandOverDialog(self.ctx, self._mailbox_email(account_id), self.hand_over_to,
+                                self, announce=lambda key: bus.emit(HANDOVER_WAITING, key))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.handedOver.connect(lambda line: self.notice.confirm(f"<b>{fmt.esc(line)}</b>"))
+        self.hand_over_dialog = dialog
+        dialog.open()
+        return dialog
 
     def show_notification(self, notification: Notification) -> None:
         """The in-window fallback for desktop notifications (no tray): a line in the status

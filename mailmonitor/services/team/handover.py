@@ -237,10 +237,12 @@ class HandedOver:
 
 def hand_over(email: str, to: str | None, timeout: float, clock: Clock, *,
               announce: Callable[[str], None] = lambda fingerprint: None,
-              sleep: Callable[[float], None] = time.sleep) -> HandedOver:
+              sleep: Callable[[float], None] = time.sleep,
+              cancelled: Callable[[], bool] = lambda: False) -> HandedOver:
     """Seal the mailbox's secret to a running copy and wait until it stored it (blocking).
     `announce(fingerprint)` wakes the receiver (LISTEN/NOTIFY); it looks every few seconds
-    anyway. Raises HandOverRefused (bad input) or HandOverFailed."""
+    anyway. `cancelled()` true while waiting (the window's Cancel) takes the row back as a
+    timeout does. Raises HandOverRefused (bad input) or HandOverFailed."""
     account = account_by_email(email)
     if account is None or account.removed_at is not None:
         raise HandOverRefused(f"no account {email}")
@@ -269,6 +271,10 @@ def hand_over(email: str, to: str | None, timeout: float, clock: Clock, *,
         if state[0][0]:
             SealedSecret.delete().where(SealedSecret.id == row.id).execute()
             raise HandOverFailed(f"{receiver.machine} could not store it: {state[0][0]}")
+        if cancelled():
+            if SealedSecret.delete().where(SealedSecret.id == row.id).execute():
+                raise HandOverFailed("cancelled: nothing was handed over")
+            break  # picked up at the last moment
         if time.monotonic() - started >= timeout:
             if SealedSecret.delete().where(SealedSecret.id == row.id).execute():
                 raise HandOverFailed(
