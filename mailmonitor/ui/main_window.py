@@ -14,6 +14,7 @@ import peewee as pw
 import shiboken6
 from PySide6.QtCore import (
     QEvent,
+    QObject,
     QProcess,
     QSize,
     Qt,
@@ -120,6 +121,10 @@ class MainWindow(QMainWindow):
         self.maintenance_dialog: MaintenanceDialog | None = None
         self._told_about_tray = False
         self.close_box: QMessageBox | None = None
+        self._app_quitting = False  # set when the application's Quit event comes
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self._sweeping = False
 
         self.accounts_model = AccountsModel(ctx.clock, self)
@@ -780,6 +785,12 @@ class MainWindow(QMainWindow):
         self.campaigns_tab.restyle()
         self.update_summary()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Watches the application for its Quit event: see closeEvent."""
+        if event.type() == QEvent.Type.Quit:
+            self._app_quitting = True
+        return False
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.tray.available:
             # With a tray, closing hides: monitoring goes on, the tray says so once.
@@ -790,6 +801,12 @@ class MainWindow(QMainWindow):
                 self.tray.tray.showMessage("mailmonitor keeps watching",
                                            "Your mailboxes are still monitored. Quit from the "
                                            "tray menu.", app_icon(), 6000)
+            return
+        if self._app_quitting:
+            # The application itself is quitting (the session ends, Quit from outside): Qt
+            # closes every window first and a refused close would cancel the quit. Go.
+            event.accept()
+            self.quitRequested.emit()
             return
         # Without a tray, a closed window would stop monitoring without a word: ask.
         event.ignore()
