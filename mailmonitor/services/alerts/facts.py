@@ -244,13 +244,16 @@ def _domains() -> list[DomainFacts]:
 
 
 def _channels() -> list[ChannelFacts]:
+    failing = list(NotifyChannel.select().where(
+        NotifyChannel.enabled & NotifyChannel.last_error.is_null(False)
+        & (NotifyChannel.last_ok_at.is_null()
+           | (NotifyChannel.last_error_at > NotifyChannel.last_ok_at))))
+    if not failing:  # the usual case: the senders (requests, smtplib's) stay unloaded
+        return []
     from mailmonitor.services.alerts.outbox import describe
 
     return [ChannelFacts(c.id, describe(c), c.last_error or "", c.last_error_at)
-            for c in NotifyChannel.select().where(
-                NotifyChannel.enabled & NotifyChannel.last_error.is_null(False)
-                & (NotifyChannel.last_ok_at.is_null()
-                   | (NotifyChannel.last_error_at > NotifyChannel.last_ok_at)))]
+            for c in failing]
 
 
 def _worth_reading(now: datetime, extra_ids: set[int], domains: list[str],
