@@ -242,16 +242,21 @@ class _Session:
 
     def note_cert(self, sock: ssl.SSLSocket) -> None:
         try:
-            cert = sock.getpeercert()
+            der = sock.getpeercert(binary_form=True)
         except (OSError, ValueError):
             return
-        not_after = cert.get("notAfter") if cert else None
-        if isinstance(not_after, str):
-            try:
-                seconds = ssl.cert_time_to_seconds(not_after)
-            except ValueError:
-                return
-            self.cert_expires_at = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+        if not der:
+            return
+        # Decoding a certificate into Python objects costs a tenth of a millisecond, twice per
+        # check: a server shows every mailbox the same one, so its expiry is kept by its bytes.
+        try:
+            found = _cert_expiry[der]
+        except KeyError:
+            if len(_cert_expiry) >= _MAX_KEPT_CERTS:
+                _cert_expiry.clear()
+            found = _cert_expiry[der] = _expiry_of(sock)
+        if found is not None:
+            self.cert_expires_at = found
 
     def track(self, sock: socket.socket) -> None:
         self.sockets.append(sock)
@@ -265,6 +270,26 @@ class _Session:
         for sock in reversed(self.sockets):
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+_MAX_KEPT_CERTS = 1000
+# A certificate (DER bytes) -> its notAfter (naive UTC), or None when it has none that parses.
+_cert_expiry: dict[bytes, datetime | None] = {}
+
+
+def _expiry_of(sock: ssl.SSLSocket) -> datetime | None:
+    try:
+        cert = sock.getpeercert()
+    except (OSError, ValueError):
+        return None
+    not_after = cert.get("notAfter") if cert else None
+    if not isinstance(not_after, str):
+        return None
+    try:
+        seconds = ssl.cert_time_to_seconds(not_after)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
 class _Wire:
