@@ -518,7 +518,7 @@ class _ProbeIMAP:
     LOGIN or AUTHENTICATE, EXAMINE INBOX and LOGOUT, each read through the probe's wire (its
     step deadline, its byte cap, its record of the answer). Written for the probe: imaplib with
     imapclient on top parsed every line with several patterns and kept every answer in
-    dictionaries, a third of a check's CPU against a fast server.
+    dictionaries, about a third of an IMAP probe's CPU against a fast server.
 
     As imaplib: a command's answer ends with its tagged line; an untagged BYE before it ends the
     session (raised at once, but after LOGOUT); a literal ``{n}`` is read whole; continuation
