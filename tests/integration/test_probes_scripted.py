@@ -161,6 +161,31 @@ def test_imap_non_ascii_password_uses_authenticate_plain() -> None:
     assert server.auth == [("PLAIN", f"\x00{USER}\x00pässwörd")]
 
 
+def test_imap_literal_in_an_answer_is_read_whole() -> None:
+    """A literal ({n} then n bytes) inside an answer is read as data, not as lines: its bytes
+    here look like a BYE, which would end the check."""
+    literal = "* BYE y\n* NO z\n"  # the server sends each line with CRLF
+    size = len(literal.replace("\n", "\r\n"))
+    select = (f"* 3 EXISTS\n* 1 FETCH (BODY[] {{{size}}}\n{literal})\n"
+              "OK [READ-ONLY] EXAMINE completed")
+    result, _, _ = run("imap", Script("imap", select=select))
+    assert result.ok, result.to_json()
+    assert "opened INBOX (3 messages)" in result.detail
+
+
+def test_imap_terse_answers_are_understood() -> None:
+    """A greeting and a tagged answer with no text after their status word."""
+    result, _, _ = run("imap", Script("imap", greeting="* OK", login="OK"))
+    assert result.ok, result.to_json()
+
+
+def test_imap_bye_before_the_tagged_answer_ends_the_check_at_once() -> None:
+    result, _, elapsed = run("imap", Script("imap", select="* BYE Server shutting down now"))
+    assert_failed(result, "server_unavailable", "select")
+    assert "Server shutting down now" in result.detail
+    assert elapsed < T
+
+
 def test_smtp_plain_success_never_sends_mail() -> None:
     result, server, _ = run("smtp", Script("smtp"))
     assert result.ok and result.status == "connected", result.to_json()

@@ -158,3 +158,18 @@ class SmtpSink:
                     )
                 self._changed.wait(min(remaining, 0.05))
             return list(self._messages)
+
+
+def main() -> None:
+    """`python -m tests.servers.smtp_sink`: a sink in a process of its own (a benchmark's
+    Dovecot relays to it without sharing the measured client's interpreter lock). Prints its
+    port, runs until standard input closes."""
+    import sys
+
+    with SmtpSink() as sink:
+        print(sink.port, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -48,7 +48,6 @@ from mailmonitor.services.campaigns.stop_warnings import effective_stop_at
 from mailmonitor.services.common.reasons import SENDING_REASONS, Status
 from mailmonitor.services.monitoring import maintenance
 from mailmonitor.services.monitoring.monitor import KEYRING_PROBLEM_SETTING
-from mailmonitor.services.sending.reconcile import unknown_sends_words
 
 RUNNING = ("active", "paused")
 
@@ -88,6 +87,10 @@ def _halted() -> dict[tuple[int, int], int]:
 def _unknown_sends() -> dict[int, tuple[int, str]]:
     accounts = {a for (a,) in SendRecord.select(SendRecord.account).distinct()
                 .where(SendRecord.state == SendState.UNKNOWN).tuples()}
+    if not accounts:  # the usual case: the sending engine (its IMAP client) stays unloaded
+        return {}
+    from mailmonitor.services.sending.reconcile import unknown_sends_words
+
     found = {a: unknown_sends_words(a) for a in accounts}
     return {a: words for a, words in found.items() if words is not None}
 
@@ -244,13 +247,16 @@ def _domains() -> list[DomainFacts]:
 
 
 def _channels() -> list[ChannelFacts]:
+    failing = list(NotifyChannel.select().where(
+        NotifyChannel.enabled & NotifyChannel.last_error.is_null(False)
+        & (NotifyChannel.last_ok_at.is_null()
+           | (NotifyChannel.last_error_at > NotifyChannel.last_ok_at))))
+    if not failing:  # the usual case: the senders (requests, smtplib's) stay unloaded
+        return []
     from mailmonitor.services.alerts.outbox import describe
 
     return [ChannelFacts(c.id, describe(c), c.last_error or "", c.last_error_at)
-            for c in NotifyChannel.select().where(
-                NotifyChannel.enabled & NotifyChannel.last_error.is_null(False)
-                & (NotifyChannel.last_ok_at.is_null()
-                   | (NotifyChannel.last_error_at > NotifyChannel.last_ok_at)))]
+            for c in failing]
 
 
 def _worth_reading(now: datetime, extra_ids: set[int], domains: list[str],

@@ -140,15 +140,15 @@ class Monitor:
             timeout=timeout * 6 + 5,
         )
 
-    def _probe_confirmed(self, account: Account, password: str | None, trigger: str
-                         ) -> tuple[ProbeLike, ProbeLike, str]:
+    def _probe_confirmed(self, account: Account, password: str | None, trigger: str,
+                         timeout: float) -> tuple[ProbeLike, ProbeLike, str]:
         """`sweep_blocking`'s probes in a worker thread: both sides, and the one confirming
         re-check `check_account` makes (an untried sign-in after its server's turn). Returns the
-        answers and the trigger they are recorded under."""
-        timeout = self.timeout
+        answers and the trigger they are recorded under. `timeout`: read by the sweep (a worker
+        thread reads nothing from the database)."""
         servers = servers_of(account)
         turn = sign_in_unproven(account, password) and \
-            self.turns.enter(servers, self.check_bound)
+            self.turns.enter(servers, self._bound(timeout))
         try:
             imap, smtp = self.check_fn(account, password, timeout)
             if needs_confirming(account, imap, smtp):
@@ -163,7 +163,11 @@ class Monitor:
     @property
     def check_bound(self) -> float:
         """A check with its confirming re-check: two probes, each bounded as in `_probe`."""
-        return (self.timeout * 6 + 5) * 2
+        return self._bound(self.timeout)
+
+    @staticmethod
+    def _bound(timeout: float) -> float:
+        return (timeout * 6 + 5) * 2
 
     async def check_account(self, account_id: int, trigger: str = "manual",
                             password: str | None = None, row: Account | None = None
@@ -243,6 +247,7 @@ class Monitor:
         plumbing cost `check` about a tenth over a bare client). Same rules as `sweep`."""
         rows = self._sweep_rows(emails)
         self.budget.sync(force=True)
+        timeout = self.timeout
         results: list[Check] = []
         # Each answer is handed over as it arrives (concurrent.futures.wait would install a
         # waiter on every pending future for each answer: quadratic in the mailboxes).
@@ -250,10 +255,12 @@ class Monitor:
             queue.SimpleQueue()
         pending: dict[Future[tuple[ProbeLike, ProbeLike, str]], Account] = {}
         for account in rows:
-            future = self.executor.submit(self._probe_confirmed, account, None, trigger)
+            future = self.executor.submit(self._probe_confirmed, account, None, trigger,
+                                          timeout)
             pending[future] = account
             future.add_done_callback(finished.put)
-        deadline = time.monotonic() + self.check_bound * (len(rows) / self.max_concurrency + 1)
+        deadline = time.monotonic() + self._bound(timeout) * (
+            len(rows) / self.max_concurrency + 1)
         while pending:
             try:
                 future = finished.get(timeout=max(0.0, deadline - time.monotonic()))
