@@ -165,9 +165,13 @@ def child(data_dir: Path) -> None:
         else:
             record_check(account, probe_ok(), probe_ok(), clock.now(), "bench")
 
+    from concurrent.futures import ThreadPoolExecutor
+
     from mailmonitor.services.alerts.reconciler import AttentionLoop
 
-    attention = AttentionLoop(clock, tick=0.5)
+    # As the background work runs it: each reconcile on a thread of its own.
+    attention = AttentionLoop(clock, tick=0.5, executor=ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="attention"))
     attention.reconcile_now()  # the state at start, as the background work does first
 
     def measure(change: object, reconciling: bool = False) -> dict[str, float]:
@@ -285,9 +289,9 @@ def main() -> int:
     print(f"  end to end, the largest stall of the three runs: {e2e_stall:.1f} ms")
     print(f"status bar after: {results[-1]['summary']}")
     ok = (startup < TARGETS["startup_s"] and rss < TARGETS["peak_rss_mb"]
-          and window_stall < TARGETS["stall_ms"])
-    print("targets (median shown < 1.5 s, peak < 250 MB, median largest window stall < 50 ms):",
-          "met" if ok else "NOT met")
+          and window_stall < TARGETS["stall_ms"] and e2e_stall < TARGETS["stall_ms"])
+    print("targets (median shown < 1.5 s, peak < 250 MB, median largest window stall < 50 ms, "
+          "largest end-to-end stall of the three runs < 50 ms):", "met" if ok else "NOT met")
     return 0 if ok else 1
 
 

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
@@ -278,6 +278,18 @@ def is_connection_lost(exc: BaseException) -> bool:
 
 def is_postgres(database: pw.Database | None) -> bool:
     return isinstance(database, pw.PostgresqlDatabase)
+
+
+def write_transaction(database: pw.Database | pw.DatabaseProxy) -> Any:
+    """A transaction that will write after reading, for work off the loop's thread: on SQLite
+    it takes the write lock at its start (BEGIN IMMEDIATE; other writers wait their busy
+    timeout), so it cannot fail half-way because another connection wrote after its reads (in
+    WAL mode a deferred read transaction that tries to write then fails at once with "database
+    is locked", whatever the busy timeout). Nested in a transaction: a savepoint."""
+    inner = database.obj if isinstance(database, pw.DatabaseProxy) else database
+    if isinstance(inner, pw.SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
 
 
 def first_line(exc: BaseException) -> str:

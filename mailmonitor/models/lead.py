@@ -23,7 +23,8 @@ class Lead(BaseModel):
     mailbox = pw.ForeignKeyField(Account, null=True, backref="leads", on_delete="SET NULL")
     cursor = pw.IntegerField(default=0)  # index of the next step to send
     next_due_at = pw.DateTimeField(null=True)
-    state = pw.CharField(default=LeadState.PENDING, index=True)
+    # Indexed by (state, mailbox, campaign) below: a lookup by state alone uses its prefix.
+    state = pw.CharField(default=LeadState.PENDING)
     messages_sent = pw.IntegerField(default=0)
     last_message_id = pw.CharField(null=True)
     first_subject = pw.TextField(null=True)  # subject of step 1, for "Re:" threading
@@ -34,11 +35,20 @@ class Lead(BaseModel):
         indexes = (
             (("campaign", "email"), True),
             (("mailbox", "state"), False),
+            # The attention model counts halted leads per mailbox and campaign and unassigned
+            # ones per campaign at every reconcile: from the index alone (schema version 14).
+            (("state", "mailbox", "campaign"), False),
         )
 
     @property
     def contacted(self) -> bool:
         return bool(self.messages_sent > 0)
+
+
+# The few leads flagged for the rep (a template field missing, …), per campaign: a partial index,
+# so finding them reads those leads only, not every lead (schema version 14).
+FLAGGED_INDEX = "lead_flagged"
+Lead.add_index(Lead.index(Lead.campaign, where=Lead.flag.is_null(False), name=FLAGGED_INDEX))
 
 
 class SendRecord(BaseModel):

@@ -26,6 +26,7 @@ from mailmonitor.models import (
     SendRecord,
     get_setting,
 )
+from mailmonitor.models.fast_sql import Statement
 from mailmonitor.models.lead import FINAL_STATES
 from mailmonitor.models.states import LeadState, SendState
 from mailmonitor.services.alerts.attention import (
@@ -61,6 +62,14 @@ def thresholds() -> Thresholds:
         policy_warning_days=int(get_setting("policy_warning_days")))
 
 
+# Which running campaign each mailbox sends for: rendered once (the live mailboxes are a few
+# hundred ids at most; matching them here costs less than rendering them into the query).
+_MEMBERSHIPS = Statement(lambda p: CampaignMailbox.select(
+    CampaignMailbox.account, Campaign.id, Campaign.name).join(Campaign)
+    .where(Campaign.status.in_([p("active", Campaign.status), p("paused", Campaign.status)]))
+    .order_by(Campaign.name))
+
+
 def _memberships(ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     """The campaigns each mailbox sends for. A membership suspended by a two-step disconnect
     (inactive: it exists only inside the grace period) counts: the mailbox's card says what
@@ -68,20 +77,28 @@ def _memberships(ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     links: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if not ids:
         return links
-    query = (CampaignMailbox.select(CampaignMailbox.account, Campaign.id, Campaign.name)
-             .join(Campaign).where(Campaign.status.in_(RUNNING)
-                                   & CampaignMailbox.account.in_(ids))
-             .order_by(Campaign.name).tuples())
-    for account_id, campaign_id, name in query:
-        links[account_id].append((campaign_id, name))
+    wanted = set(ids)
+    for account_id, campaign_id, name in _MEMBERSHIPS.execute(
+            active=RUNNING[0], paused=RUNNING[1]).fetchall():
+        if account_id in wanted:
+            links[account_id].append((campaign_id, name))
     return links
 
 
-def _halted() -> dict[tuple[int, int], int]:
-    query = (Lead.select(Lead.mailbox, Lead.campaign, pw.fn.COUNT(Lead.id))
-             .where(Lead.state == LeadState.HALTED).group_by(Lead.mailbox, Lead.campaign)
-             .tuples())
-    return {(mailbox, campaign): int(n) for mailbox, campaign, n in query if mailbox is not None}
+def _waiting() -> tuple[dict[tuple[int, int], int], dict[int, int]]:
+    """The halted leads per (mailbox, campaign) and the unassigned ones per campaign, in one
+    query read from the lead index (state, mailbox, campaign) alone."""
+    halted: dict[tuple[int, int], int] = {}
+    unassigned: dict[int, int] = defaultdict(int)
+    query = (Lead.select(Lead.state, Lead.mailbox, Lead.campaign, pw.fn.COUNT(Lead.id))
+             .where(Lead.state.in_((LeadState.HALTED, LeadState.UNASSIGNED)))
+             .group_by(Lead.state, Lead.mailbox, Lead.campaign).tuples())
+    for state, mailbox, campaign, n in query:
+        if state == LeadState.UNASSIGNED:
+            unassigned[campaign] += int(n)
+        elif mailbox is not None:
+            halted[(mailbox, campaign)] = int(n)
+    return halted, unassigned
 
 
 def _unknown_sends() -> dict[int, tuple[int, str]]:
@@ -195,7 +212,7 @@ def _mailbox(row: Any, ctx: _Context) -> MailboxFacts:
         muted=maintenance.covers(ctx.windows, row.email))
 
 
-def _campaigns() -> list[CampaignFacts]:
+def _campaigns(unassigned: dict[int, int]) -> list[CampaignFacts]:
     running = list(Campaign.select(Campaign.id, Campaign.name, Campaign.status,
                                    Campaign.pause_reason, Campaign.pause_detail,
                                    Campaign.paused_at)
@@ -215,8 +232,6 @@ def _campaigns() -> list[CampaignFacts]:
                                         .where(CampaignMailbox.campaign.in_(paused))
                                         .tuples()):
             members[campaign_id].append(account_id)
-    unassigned = dict(Lead.select(Lead.campaign, pw.fn.COUNT(Lead.id))
-                      .where(Lead.state == LeadState.UNASSIGNED).group_by(Lead.campaign).tuples())
     flagged: dict[int, tuple[int, str]] = {}
     for campaign_id, email, flag in (Lead.select(Lead.campaign, Lead.email, Lead.flag)
                                      .where(Lead.flag.is_null(False)
@@ -298,7 +313,7 @@ def read_state(now: datetime) -> AttentionState:
         else {}
     at_risk_of = [i for i in special if full[i].status == Status.DISCONNECTED.value
                   or full[i].detached_at is not None]
-    halted = _halted()
+    halted, unassigned = _waiting()
     halted_total: dict[int, int] = defaultdict(int)
     for (mailbox, _), n in halted.items():
         halted_total[mailbox] += n
@@ -320,7 +335,8 @@ def read_state(now: datetime) -> AttentionState:
     changes = live_changes(now.date(), limits.policy_warning_days)
     details = {r.id: r.detail or "" for r in rows if r.status != Status.CONNECTED.value}
     return AttentionState(
-        now=now, mailboxes=mailboxes, campaigns=tuple(_campaigns()), domains=tuple(domains),
+        now=now, mailboxes=mailboxes, campaigns=tuple(_campaigns(unassigned)),
+        domains=tuple(domains),
         channels=tuple(_channels()), keyring_problem=keyring or None,
         keyring_since=keyring_since,
         everything_muted=maintenance.covers_everything(ctx.windows),

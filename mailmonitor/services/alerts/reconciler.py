@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,7 +33,15 @@ from mailmonitor.events import (
     LEADS_CHANGED,
     bus,
 )
-from mailmonitor.models import Alert, AlertChange, Lead, account_by_email, db, is_postgres
+from mailmonitor.models import (
+    Alert,
+    AlertChange,
+    Lead,
+    account_by_email,
+    db,
+    is_postgres,
+    write_transaction,
+)
 from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.models.states import LeadState
 from mailmonitor.services.alerts import facts
@@ -177,7 +186,7 @@ def apply(conditions: Sequence[Condition], now: datetime,
     wanted = {c.key: c for c in conditions}
     positions = {c.key: i for i, c in enumerate(conditions)}
     stop_noticed: list[int] = []
-    with db.atomic():
+    with write_transaction(db):  # it runs in a worker of its own while the loop writes
         if is_postgres(db.obj):  # several senders of a team take turns
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ATTENTION_LOCK_KEY,))
         open_rows = {a.key: a for a in Alert.select().where(Alert.resolved_at.is_null())}
@@ -267,16 +276,20 @@ REFRESH_SECONDS = 60.0
 
 
 class AttentionLoop:
-    """Keeps the stored alerts equal to the conditions that hold, on the loop that writes the
-    state: once per `tick` when something changed (a burst of a thousand status changes is one
-    reconcile) and every `refresh` seconds for what time alone changes. `durations` keeps the
-    last reconciles' times (seconds) for the benchmark and the log."""
+    """Keeps the stored alerts equal to the conditions that hold: once per `tick` when something
+    changed (a burst of a thousand status changes is one reconcile) and every `refresh` seconds
+    for what time alone changes. Given an `executor` (the window's and `run --headless`'s
+    background work), each reconcile runs on its thread — its own database connection — so
+    reading the state of thousands of leads never holds up the loop that writes the state and
+    paints the window; one reconcile at a time. `durations` keeps the last reconciles' times
+    (seconds) for the benchmark and the log."""
 
-    def __init__(self, clock: Clock, tick: float = 0.5, refresh: float = REFRESH_SECONDS
-                 ) -> None:
+    def __init__(self, clock: Clock, tick: float = 0.5, refresh: float = REFRESH_SECONDS,
+                 executor: Executor | None = None) -> None:
         self.clock = clock
         self.tick = tick
         self.refresh = refresh
+        self.executor = executor
         self.dirty = True  # the first reconcile runs at start
         self.reconciles = 0
         self.durations: list[float] = []
@@ -294,6 +307,12 @@ class AttentionLoop:
             self.reconciles += 1
             self.durations = [*self.durations[-999:], time.perf_counter() - started]
 
+    async def _reconcile(self) -> Reconciled:
+        if self.executor is None:
+            return self.reconcile_now()
+        return await asyncio.get_running_loop().run_in_executor(self.executor,
+                                                                self.reconcile_now)
+
     async def run(self, stopping: asyncio.Event,
                   on_error: Callable[[BaseException], bool] | None = None) -> None:
         """Until `stopping` is set. `on_error` is told of a failed reconcile; returning True
@@ -307,7 +326,7 @@ class AttentionLoop:
                 if self.dirty or loop.time() - last >= self.refresh:
                     last = loop.time()
                     try:
-                        self.reconcile_now()
+                        await self._reconcile()
                     except Exception as exc:
                         if on_error is not None and on_error(exc):
                             break

@@ -120,7 +120,11 @@ class BackgroundWork:
         self.deliverability_tick = env_seconds(ENV_DELIVERABILITY_TICK, 600.0)
         from mailmonitor.services.alerts.reconciler import AttentionLoop
 
-        self.attention = AttentionLoop(self.clock, tick=env_seconds(ENV_ATTENTION_TICK, 0.5))
+        # Reconciles read the state of every lead on a thread of their own, never the loop's.
+        self.attention_executor = ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="attention")
+        self.attention = AttentionLoop(self.clock, tick=env_seconds(ENV_ATTENTION_TICK, 0.5),
+                                       executor=self.attention_executor)
         settle = timedelta(seconds=env_seconds(ENV_RECONCILE_SETTLE, 600.0))
         self.engine = SendingEngine(self.clock, settle=settle, token_provider=token_provider)
         from mailmonitor.services.sending.replies import ReplyReader
@@ -638,5 +642,6 @@ class BackgroundWork:
     def _shutdown_threads(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.alerts_executor.shutdown(wait=False, cancel_futures=True)
+        self.attention_executor.shutdown(wait=False, cancel_futures=True)
 
 
