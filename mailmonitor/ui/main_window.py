@@ -122,9 +122,6 @@ class MainWindow(QMainWindow):
         self._told_about_tray = False
         self.close_box: QMessageBox | None = None
         self._app_quitting = False  # set when the application's Quit event comes
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
         self._sweeping = False
 
         self.accounts_model = AccountsModel(ctx.clock, self)
@@ -140,6 +137,12 @@ class MainWindow(QMainWindow):
         self.tray = TrayController(ctx, self._tray_counts, self, use_tray=use_tray, parent=self,
                                    conditions=self._tray_conditions,
                                    scope=lambda: self._tray_scope()[1])
+        app = QApplication.instance()
+        if app is not None and not self.tray.available:
+            # Only a window without a tray refuses a close (it asks first), and a refused close
+            # cancels the application's Quit: watch for it. An application-wide filter sees
+            # every event of the process, so it is installed only where it is needed.
+            app.installEventFilter(self)
         self.tray.openRequested.connect(self.bring_to_front)
         self.tray.checkAllRequested.connect(self.check_all)
         self.tray.wizardRequested.connect(lambda a: self.open_wizard(a, Page.CONNECTION))
