@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailmonitor.models import Account, Check, close_db, db, open_db
-from mailmonitor.models.migrations import MIGRATIONS, SchemaVersion, current_version
+from mailmonitor.models.migrations import MIGRATIONS, current_version
+from tests.schema_support import reopen_as_version
 
 
 def _trigger_indexes() -> list[str]:
@@ -23,11 +24,7 @@ def test_a_version_12_database_gains_the_check_kind_index(data_dir: Path) -> Non
     Check.create(account=account, status="connected", trigger="round_trip")
     for name in _trigger_indexes():
         db.execute_sql(f'DROP INDEX "{name}"')
-    SchemaVersion.delete().execute()
-    SchemaVersion.create(version=12)
-    close_db()
-
-    open_db(path)
+    reopen_as_version(path, 12)
     try:
         assert current_version() >= 13
         assert len(_trigger_indexes()) == 1

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from mailmonitor.models import Account, Campaign, Lead, close_db, db, open_db
 from mailmonitor.models.lead import FLAGGED_INDEX
-from mailmonitor.models.migrations import MIGRATIONS, SchemaVersion, current_version
+from mailmonitor.models.migrations import MIGRATIONS, current_version
+from tests.schema_support import reopen_as_version
 
 COUNTS = ["state", "mailbox_id", "campaign_id"]
 
@@ -35,11 +36,7 @@ def test_a_version_13_database_gains_the_lead_count_indexes(data_dir: Path) -> N
         if columns == COUNTS or name == FLAGGED_INDEX:
             db.execute_sql(f'DROP INDEX "{name}"')
     db.execute_sql('CREATE INDEX "lead_state" ON "lead" ("state")')  # as version 13 had it
-    SchemaVersion.delete().execute()
-    SchemaVersion.create(version=13)
-    close_db()
-
-    open_db(path)
+    reopen_as_version(path, 13)
     try:
         assert current_version() >= 14
         indexes = _indexes()

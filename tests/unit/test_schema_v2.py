@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailmonitor.models import Account, MailboxSync, SendRecord, close_db, db, open_db
-from mailmonitor.models.migrations import CURRENT_VERSION, SchemaVersion, current_version
+from mailmonitor.models.migrations import CURRENT_VERSION, current_version
+from tests.schema_support import reopen_as_version
 
 
 def test_a_version_1_database_is_brought_to_version_2(data_dir: Path) -> None:
@@ -16,11 +17,7 @@ def test_a_version_1_database_is_brought_to_version_2(data_dir: Path) -> None:
     # Make it look like version 1: no hand-over column, no sync table.
     db.execute_sql("ALTER TABLE send_record DROP COLUMN handed_over_at")
     db.execute_sql("DROP TABLE mailbox_sync")
-    SchemaVersion.delete().execute()
-    SchemaVersion.create(version=1)
-    close_db()
-
-    open_db(path)
+    reopen_as_version(path, 1)
     try:
         assert current_version() == CURRENT_VERSION >= 2
         assert "handed_over_at" in {c.name for c in db.get_columns("send_record")}

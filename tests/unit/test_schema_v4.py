@@ -8,10 +8,10 @@ from pathlib import Path
 from mailmonitor.models import Account, close_db, db, open_db
 from mailmonitor.models.migrations import (
     CURRENT_VERSION,
-    SchemaVersion,
     _v4_rejoined_accounts,
     current_version,
 )
+from tests.schema_support import reopen_as_version
 
 
 def test_a_version_3_database_gains_the_rejoined_mark_and_keeps_its_accounts(data_dir: Path
@@ -20,11 +20,7 @@ def test_a_version_3_database_gains_the_rejoined_mark_and_keeps_its_accounts(dat
     open_db(path)
     Account.create(email="keep@ex.test", daily_limit=17)
     db.execute_sql("ALTER TABLE account DROP COLUMN rejoined_at")
-    SchemaVersion.delete().execute()
-    SchemaVersion.create(version=3)
-    close_db()
-
-    open_db(path)
+    reopen_as_version(path, 3)
     try:
         assert current_version() == CURRENT_VERSION >= 4
         assert "rejoined_at" in {c.name for c in db.get_columns("account")}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mailmonitor.models import Account, Check, Suppression, close_db, db, open_db
 from mailmonitor.models.deliverability import DELIVERABILITY_MODELS
-from mailmonitor.models.migrations import MIGRATIONS, SchemaVersion, current_version
+from mailmonitor.models.migrations import MIGRATIONS, current_version
+from tests.schema_support import reopen_as_version
 
 
 def test_a_version_2_database_is_brought_to_version_6(data_dir: Path) -> None:
@@ -18,11 +19,7 @@ def test_a_version_2_database_is_brought_to_version_6(data_dir: Path) -> None:
     Check.create(account=account, status="connected")
     db.drop_tables(DELIVERABILITY_MODELS)
     db.execute_sql('ALTER TABLE "check" DROP COLUMN round_trip')
-    SchemaVersion.delete().execute()
-    SchemaVersion.create(version=2)
-    close_db()
-
-    open_db(path)
+    reopen_as_version(path, 2)
     try:
         assert current_version() >= 6
         assert "round_trip" in {c.name for c in db.get_columns("check")}
