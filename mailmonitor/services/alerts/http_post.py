@@ -145,23 +145,23 @@ def _deadline_pools(deadline: Deadline) -> dict[str, type[HTTPConnectionPool]]:
     """urllib3 pools whose connections tell `deadline` each socket they open, time their
     connect by it, and read answers strictly."""
 
-    class Connection(HTTPConnection):
-        response_class = StrictResponse
+    class Tracked:
+        """Mixed into both connections, before urllib3's."""
+
+        response_class: Any = StrictResponse
+        timeout: Any
 
         def _new_conn(self) -> socket.socket:
             self.timeout = deadline.step_timeout(_seconds(self.timeout))
-            sock = super()._new_conn()
+            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
             deadline.track(sock)
             return sock
 
-    class SecureConnection(HTTPSConnection):
-        response_class = StrictResponse
+    class Connection(Tracked, HTTPConnection):
+        pass
 
-        def _new_conn(self) -> socket.socket:
-            self.timeout = deadline.step_timeout(_seconds(self.timeout))
-            sock = super()._new_conn()
-            deadline.track(sock)
-            return sock
+    class SecureConnection(Tracked, HTTPSConnection):
+        pass
 
     class Pool(HTTPConnectionPool):
         ConnectionCls = Connection
