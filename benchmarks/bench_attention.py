@@ -29,6 +29,8 @@ TARGET_MS = 50.0
 
 
 def seed() -> None:
+    from fleet import REASONS, account_rows
+
     from mailmonitor.clock import utcnow
     from mailmonitor.models import (
         Account,
@@ -42,23 +44,12 @@ def seed() -> None:
     )
 
     now = utcnow()
-    statuses = ["connected"] * 90 + ["warning"] * 5 + ["disconnected"] * 3 + ["stopped"] * 2
-    reasons = {"warning": "timeout", "disconnected": "invalid_credentials"}
     with db.atomic():
-        rows = []
-        for i in range(ACCOUNTS):
-            status = statuses[i % len(statuses)]
-            rows.append({
-                "email": f"rep{i:04d}@sales{i % 37}.example", "name": f"Rep {i}",
-                "imap_host": f"imap.sales{i % 37}.example",
-                "smtp_host": f"smtp.sales{i % 37}.example", "status": status,
-                "reason": reasons.get(status), "checked_at": now, "status_since": now,
-                "consecutive_failures": 3 if status in reasons else 0,
-                "transient_since": now - timedelta(minutes=30) if status == "warning" else None,
-                "disconnected_since": now - timedelta(days=2)
-                if status == "disconnected" else None,
-                "next_check_at": now, "created_at": now - timedelta(days=30),
-            })
+        rows = account_rows(ACCOUNTS, now, lambda _i, status: {
+            "status_since": now, "consecutive_failures": 3 if status in REASONS else 0,
+            "transient_since": now - timedelta(minutes=30) if status == "warning" else None,
+            "disconnected_since": now - timedelta(days=2) if status == "disconnected" else None,
+            "created_at": now - timedelta(days=30)})
         for i in range(0, len(rows), 200):
             Account.insert_many(rows[i:i + 200]).execute()
         ids = [a for (a,) in Account.select(Account.id).order_by(Account.id).tuples()]

@@ -38,6 +38,8 @@ TARGETS = {"startup_s": 1.5, "peak_rss_mb": 250.0, "stall_ms": 50.0}
 
 
 def seed(data_dir: Path) -> None:
+    from fleet import account_rows
+
     from mailmonitor.clock import utcnow
     from mailmonitor.models import (
         DB_FILENAME,
@@ -53,19 +55,8 @@ def seed(data_dir: Path) -> None:
 
     open_db(data_dir / DB_FILENAME)
     now = utcnow()
-    statuses = ["connected"] * 90 + ["warning"] * 5 + ["disconnected"] * 3 + ["stopped"] * 2
-    reasons = {"warning": "timeout", "disconnected": "invalid_credentials"}
     with db.atomic():
-        rows = []
-        for i in range(ACCOUNTS):
-            status = statuses[i % len(statuses)]
-            rows.append({
-                "email": f"rep{i:04d}@sales{i % 37}.example", "name": f"Rep {i}",
-                "imap_host": f"imap.sales{i % 37}.example", "smtp_host": f"smtp.sales{i % 37}"
-                ".example", "status": status, "reason": reasons.get(status),
-                "checked_at": now, "last_latency_ms": 20 + i % 80, "next_check_at": now,
-                "created_at": now,
-            })
+        rows = account_rows(ACCOUNTS, now, lambda i, _status: {"last_latency_ms": 20 + i % 80})
         for i in range(0, len(rows), 200):
             Account.insert_many(rows[i:i + 200]).execute()
         account_ids = [a for (a,) in Account.select(Account.id).order_by(Account.id).tuples()]
