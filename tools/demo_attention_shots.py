@@ -19,19 +19,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 os.environ.setdefault("QT_API", "pyside6")
 
-import keyring
 import PySide6  # noqa: F401  (before qasync)
 import qasync
-from PySide6.QtWidgets import QApplication, QScrollArea, QStyleFactory
-
-SCREEN = (1366, 768)
-USABLE_HEIGHT = 728
+from PySide6.QtWidgets import QApplication, QScrollArea
+from shots import SCREEN, USABLE_HEIGHT, demo_session, finish
 
 
 def grab(app: QApplication, path: Path) -> None:
@@ -46,21 +42,13 @@ def main() -> int:
     import asyncio
 
     from mailmonitor.clock import SystemClock
-    from mailmonitor.demo import seed_demo
-    from mailmonitor.demo_servers import DemoServers
-    from mailmonitor.memory_keyring import MemoryKeyring
     from mailmonitor.models import Account, Campaign, set_setting
     from mailmonitor.services.deliverability import dns_auth
     from tests.servers.dns_server import DnsServer
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "shots")
     out.mkdir(parents=True, exist_ok=True)
-    keyring.set_keyring(MemoryKeyring())
-    app = QApplication(sys.argv[:1])
-    app.setStyle(QStyleFactory.create("Fusion"))
-    servers = DemoServers().start()
-    data_dir = Path(tempfile.mkdtemp(prefix="mm-attention-shots-"))
-    context = seed_demo(data_dir, servers)
+    app, context = demo_session("mm-attention-shots-")
     now = SystemClock().now()
     with DnsServer({"northwind.example": [("TXT", "v=spf1 include:mailgun.org ~all")]}) as dns:
         set_setting("dns_resolver", dns.address)
@@ -105,10 +93,7 @@ def main() -> int:
     window.campaigns_tab.select(q4.id)
     grab(app, out / "46-demo-campaign-banner.png")
 
-    window.hide()
-    window.ctx.bridge.close()
-    loop.run_until_complete(window.ctx.cancel_all())
-    context.close()
+    finish(window, loop, context)
     return 0
 
 

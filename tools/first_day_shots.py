@@ -18,20 +18,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 os.environ.setdefault("QT_API", "pyside6")
 
-import keyring
 import PySide6  # noqa: F401  (before qasync)
 import qasync
 from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
-
-SCREEN = (1366, 768)
-USABLE_HEIGHT = 728  # a 40 px taskbar at the bottom
+from PySide6.QtWidgets import QApplication, QWidget
+from shots import SCREEN, USABLE_HEIGHT, demo_session, finish
 
 
 def settle(app: QApplication, loop: qasync.QEventLoop | None = None) -> None:
@@ -61,21 +57,13 @@ def centre(widget: QWidget, top: int | None = None) -> None:
 
 def main() -> int:
     from mailmonitor.app import apply_style, build_main_window
-    from mailmonitor.demo import seed_demo
-    from mailmonitor.demo_servers import DemoServers
-    from mailmonitor.memory_keyring import MemoryKeyring
     from mailmonitor.models import Account, Campaign
     from mailmonitor.services.reconnect.flow import Page
     from mailmonitor.ui.guide import show_guide, url
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "shots")
     out.mkdir(parents=True, exist_ok=True)
-    keyring.set_keyring(MemoryKeyring())
-    app = QApplication(sys.argv[:1])
-    app.setStyle(QStyleFactory.create("Fusion"))
-    servers = DemoServers().start()
-    data_dir = Path(tempfile.mkdtemp(prefix="mm-first-day-shots-"))
-    context = seed_demo(data_dir, servers)
+    app, context = demo_session("mm-first-day-shots-")
     apply_style(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -145,10 +133,7 @@ def main() -> int:
     grab(app, out / "52-pause-all-sending-banner.png")
     window.pause_all.trigger()
 
-    window.hide()
-    window.ctx.bridge.close()
-    loop.run_until_complete(window.ctx.cancel_all())
-    context.close()
+    finish(window, loop, context)
     return 0
 
 
