@@ -50,11 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         active_accounts,
         emails_match,
     )
-    from mailmonitor.services.auth.refresh import oauth_token_provider
-    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
-    from mailmonitor.services.common.reasons import label_for
     from mailmonitor.services.common.validation import normalize_email
-    from mailmonitor.services.monitoring.monitor import Monitor
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
@@ -67,6 +63,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(emails_match(emails))
+    from mailmonitor.services.monitoring.probes import prepare_tls
+
+    # The probes' TLS contexts are built while the rest starts up (issue 22).
+    prepare_tls(ca for (ca,) in query.select(Account.ca_file).where(
+        Account.status != Status.STOPPED).order_by().distinct().tuples())
+    from mailmonitor.services.auth.refresh import oauth_token_provider
+    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.monitoring.monitor import Monitor
+
     usable, problem = keyring_status()
     if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
         raise SecretStoreError(f"nothing was checked: {problem}")
