@@ -7,8 +7,8 @@ Database writes happen on the loop's thread; only the probes run in threads."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import random
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
@@ -44,6 +44,12 @@ from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, chec
 from mailmonitor.services.monitoring.login_budget import LoginBudget, ServerTurns, default_budget
 from mailmonitor.services.monitoring.network import is_local_account
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported where it is used: `check` (sweep_blocking: a plain pool of threads) does
+# not need it, and importing it costs a twentieth of its start-up (issue 22).
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +123,6 @@ class Monitor:
         self.turns = ServerTurns(budget)
         self.check_fn = check_fn or check_with(token_provider, budget)
         self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
-        self.semaphore = asyncio.Semaphore(self.max_concurrency)
         self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
                                            thread_name_prefix="check")
         self.is_online = is_online
@@ -126,8 +131,6 @@ class Monitor:
         self.in_flight: set[int] = set()
         self._settled: dict[int, asyncio.Event] = {}  # set when that account's check ends
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._stopping = asyncio.Event()
-        self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
         self._keyring_failing = True  # clear a keyring problem of an earlier run once
@@ -142,12 +145,33 @@ class Monitor:
         self.held: Callable[[], bool] = lambda: False
         self.on_database_error: Callable[[BaseException], bool] | None = None
 
+    @functools.cached_property
+    def semaphore(self) -> asyncio.Semaphore:
+        """The global concurrency limit of the event loop's checks."""
+        import asyncio
+
+        return asyncio.Semaphore(self.max_concurrency)
+
+    @functools.cached_property
+    def _stopping(self) -> asyncio.Event:
+        import asyncio
+
+        return asyncio.Event()
+
+    @functools.cached_property
+    def _write_lock(self) -> asyncio.Lock:
+        import asyncio
+
+        return asyncio.Lock()
+
     @property
     def timeout(self) -> float:
         return float(get_setting("connection_timeout_seconds"))
 
     async def _probe(self, account: Account, password: str | None
                      ) -> tuple[ProbeLike, ProbeLike]:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         timeout = self.timeout
         # Each probe bounds its own steps; this outer bound catches a library that ignores them.
@@ -190,6 +214,8 @@ class Monitor:
                             ) -> Check | None:
         """Check one account now and record the result; None if it was already in flight.
         `row`: the account as a sweep just read it (one query for all; else it is read here)."""
+        import asyncio
+
         if account_id in self.in_flight:
             return None
         self.in_flight.add(account_id)
@@ -405,6 +431,8 @@ class Monitor:
         a mailbox) with `write`, on the loop's thread: after any check of the account already
         in flight (its older answer must not land after the new one), and with no check of it
         starting meanwhile."""
+        import asyncio
+
         bound = self.check_bound
         while account_id in self.in_flight:
             settled = self._settled.setdefault(account_id, asyncio.Event())
@@ -434,11 +462,15 @@ class Monitor:
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
         """Check every (or the named) account now, concurrently within the limit."""
+        import asyncio
+
         rows = self._sweep_rows(emails)
         results = await asyncio.gather(*(self.check_account(a.id, trigger, row=a) for a in rows))
         return [c for c in results if c is not None]
 
     def _spawn(self, coro: Any) -> None:
+        import asyncio
+
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -471,12 +503,16 @@ class Monitor:
             self._spawn(self._delayed_check(account.id, delay))
 
     async def _delayed_check(self, account_id: int, delay: float) -> None:
+        import asyncio
+
         if delay:
             await asyncio.sleep(delay)
         await self.check_account(account_id, "schedule")
 
     async def run(self) -> None:
         """Until `stop()`: tick every few seconds, and notice when the computer slept."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         last = loop.time()
         while not self._stopping.is_set():
@@ -510,6 +546,8 @@ class Monitor:
         return True
 
     async def stop(self) -> None:
+        import asyncio
+
         self._stopping.set()
         for task in list(self._tasks):
             task.cancel()
