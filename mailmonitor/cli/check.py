@@ -5,6 +5,7 @@ sweep now. Exit 0 all connected, 1 any retrying (or a round trip that did not re
 from __future__ import annotations
 
 import argparse
+import gc
 from typing import Any
 
 from mailmonitor.cli.common import (
@@ -82,10 +83,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
     monitor.serves = checkable_here  # a team database: what this keyring can check
+    # Start-up's objects stay until the end (mailmonitor.cli.main collected none of them):
+    # frozen, the sweep's collections do not scan them over and over; collected as usual again
+    # once the sweep is done.
+    gc.freeze()
+    gc.enable()
     try:  # nothing else to do meanwhile: a plain pool of threads, no event loop
         checks = monitor.sweep_blocking(emails or None, trigger="cli")
     finally:
         monitor.executor.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
     latest = {check.account_id: check for check in checks}
     trips: dict[int, dict[str, Any]] = {}
     if args.round_trip:
