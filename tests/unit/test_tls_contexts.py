@@ -27,3 +27,12 @@ def test_a_ca_file_that_cannot_be_used_is_left_for_its_probes_to_report(tmp_path
     with pytest.raises(probes._Fail) as failed:
         probes._tls_context_for(str(bad))
     assert failed.value.reason == "tls_error" and str(bad) in failed.value.detail
+
+
+def test_the_process_waits_for_the_contexts_before_it_ends() -> None:
+    """A command that ends at once (a keyring that cannot be read) must not exit while OpenSSL
+    still parses the CA store in the thread: its clean-up at exit frees what the thread uses
+    (a daemon thread crashed `check` there about one run in seven)."""
+    thread = probes.prepare_tls([None])
+    assert not thread.daemon
+    thread.join(timeout=30)

@@ -470,7 +470,9 @@ def prepare_tls(ca_files: Iterable[str | None]) -> threading.Thread:
             with contextlib.suppress(Exception):
                 _tls_context_for(ca_file)
 
-    thread = threading.Thread(target=build, name="tls-contexts", daemon=True)
+    # Not a daemon: a command that ends at once (a keyring that cannot be read) waits for it,
+    # or OpenSSL's clean-up at exit would free what the thread is still using (a crash).
+    thread = threading.Thread(target=build, name="tls-contexts")
     thread.start()
     return thread
 
