@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 32  # `sweep_blocking` records answers in batches of up to this many
-BATCH_SECONDS = 0.1  # or of those that arrived this long after a batch's first
+BATCH_SECONDS = 0.1  # or of those that arrived, at the latest this often
 KEYRING_PROBLEM_SETTING = "keyring_problem"  # {"text", "since"} while the keyring fails
 # What a check's recording depends on, read again right before it is written.
 STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.detached_at,
@@ -333,8 +333,8 @@ class Monitor:
         about a tenth over a bare client). Same rules as `sweep`.
 
         The answers are recorded in batches (`record_checks`: one transaction, a few
-        statements): each time `BATCH` of them have arrived, `BATCH_SECONDS` after the first
-        of a batch, or when the last one arrives. One transaction per answer cost a tenth of
+        statements): each time `BATCH` of them have arrived, at the latest every
+        `BATCH_SECONDS`, and when the last one arrives. One transaction per answer cost a tenth of
         `check`'s time against a fast server (issue 22: each statement hands the interpreter
         lock to the probes' threads and waits to get it back). A crash loses the answers of
         the batch not yet written, as it loses the checks still running."""
