@@ -5,6 +5,7 @@ sweep now. Exit 0 all connected, 1 any retrying (or a round trip that did not re
 from __future__ import annotations
 
 import argparse
+import gc
 from typing import Any
 
 from mailmonitor.cli.common import (
@@ -50,11 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         active_accounts,
         emails_match,
     )
-    from mailmonitor.services.auth.refresh import oauth_token_provider
-    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
-    from mailmonitor.services.common.reasons import label_for
     from mailmonitor.services.common.validation import normalize_email
-    from mailmonitor.services.monitoring.monitor import Monitor
 
     emails = [normalize_email(e) for e in args.emails]
     for email in emails:
@@ -67,6 +64,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     query = active_accounts().order_by(Account.email)
     if emails:
         query = query.where(emails_match(emails))
+    from mailmonitor.services.monitoring.probes import prepare_tls
+
+    # The probes' TLS contexts are built while the rest starts up (issue 22).
+    prepare_tls(ca for (ca,) in query.select(Account.ca_file).where(
+        Account.status != Status.STOPPED).order_by().distinct().tuples())
+    from mailmonitor.services.auth.refresh import oauth_token_provider
+    from mailmonitor.services.auth.secrets import SecretStoreError, keyring_status
+    from mailmonitor.services.common.reasons import label_for
+    from mailmonitor.services.monitoring.monitor import Monitor
+
     usable, problem = keyring_status()
     if not usable and query.exists():  # this computer's fault: no mailbox blamed or changed
         raise SecretStoreError(f"nothing was checked: {problem}")
@@ -76,10 +83,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     monitor = Monitor(max_concurrency=concurrency, token_provider=oauth_token_provider())
     monitor.serves = checkable_here  # a team database: what this keyring can check
+    # Start-up's objects stay until the end (mailmonitor.cli.main collected none of them):
+    # frozen, the sweep's collections do not scan them over and over; collected as usual again
+    # once the sweep is done.
+    gc.freeze()
+    gc.enable()
     try:  # nothing else to do meanwhile: a plain pool of threads, no event loop
         checks = monitor.sweep_blocking(emails or None, trigger="cli")
     finally:
         monitor.executor.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
     latest = {check.account_id: check for check in checks}
     trips: dict[int, dict[str, Any]] = {}
     if args.round_trip:

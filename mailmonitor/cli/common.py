@@ -41,7 +41,7 @@ Command: TypeAlias = Callable[[argparse.Namespace, datetime], int]
 
 
 class Group(Protocol):
-    """A command group's module (mailmonitor.cli.GROUPS lists them)."""
+    """A command group's module (mailmonitor.cli.GROUPS names them)."""
 
     def add_parser(self, sub: Subparsers, common: Parser) -> dict[str, Command]:
         """Add this group's sub-command(s) to `sub`, with `common` (--data-dir, --database) as

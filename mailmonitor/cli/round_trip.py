@@ -30,11 +30,12 @@ def round_trip_wait(args: argparse.Namespace) -> float:
     if getattr(args, "round_trip_to", None) is not None:
         round_trip_target(args.round_trip_to)
     wait = float(timeout if timeout is not None else get_setting("round_trip_timeout_seconds"))
-    from mailmonitor.services.deliverability.settings import TIMEOUT_MAX, TIMEOUT_MIN
+    from mailmonitor.services.common.bounds import NUMBERS  # the deliverability settings' bounds
 
-    if not TIMEOUT_MIN <= wait <= TIMEOUT_MAX:  # also refuses nan
-        raise InvalidInput(f"--round-trip-timeout must be between {TIMEOUT_MIN} and "
-                           f"{TIMEOUT_MAX} seconds")
+    bound = NUMBERS["round_trip_timeout_seconds"]
+    low, high = bound.low, bound.high
+    if not low <= wait <= high:  # also refuses nan
+        raise InvalidInput(f"--round-trip-timeout must be between {low} and {high} seconds")
     return wait
 
 

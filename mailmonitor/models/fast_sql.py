@@ -9,6 +9,7 @@ as the fields convert them (`db_value`). Same SQL, same conversions as `create` 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, TypeVar
 
 import peewee as pw
@@ -82,6 +83,76 @@ def insert_row(model: type[M], **values: Any) -> M:
     return instance
 
 
+def _rendered_many(model: type[pw.Model], names: tuple[str, ...], count: int,
+                   database: pw.Database) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """A `count`-row INSERT that returns the rows' ids (RETURNING), rendered once
+    per model, fields, row count and kind of database; its parameters as (row, field name)."""
+    key = (f"insert*{count}", model._meta.table_name, names, type(database).__name__)
+    found = _rendered_many_sql.get(key)
+    if found is None:
+        fields = model._meta.fields
+        marks = {(row, name): _MARK.format(f"{row}_{i}")
+                 for row in range(count) for i, name in enumerate(names)}
+        query: Any = model.insert_many(
+            [{fields[name]: pw.SQL(marks[row, name]) for name in names} for row in range(count)])
+        query = query.returning(model._meta.primary_key)
+        sql, params = query.sql()
+        if params:
+            raise ValueError(f"{model.__name__}: every field must be given ({params!r})")
+        order = tuple(sorted(marks, key=lambda place: sql.index(marks[place])))
+        for mark in marks.values():
+            sql = sql.replace(mark, database.param)
+        found = _rendered_many_sql[key] = (sql, order)
+    return found
+
+
+def _returns_ids(database: pw.Database) -> bool:
+    if isinstance(database, pw.SqliteDatabase):
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return bool(database.returning_clause)
+
+
+_rendered_many_sql: dict[tuple[str, str, tuple[str, ...], str],
+                         tuple[str, tuple[tuple[int, str], ...]]] = {}
+MANY_ROWS = 64  # rows an INSERT of `insert_rows` carries at most
+
+
+def insert_rows(model: type[M], rows: list[dict[str, Any]]) -> list[M]:
+    """`insert_row` for each of `rows`, in that order, in as few statements as it takes (one
+    per `MANY_ROWS` rows of the same fields): the statements a sweep runs for its checks. The
+    ids come back with RETURNING (PostgreSQL; SQLite 3.35 and later, which peewee does not
+    assume); without it, row by row."""
+    database = db.obj
+    if len(rows) == 1 or not _returns_ids(database):
+        return [insert_row(model, **values) for values in rows]
+    fields = model._meta.fields
+    out: list[M] = []
+    done = 0
+    while done < len(rows):
+        first = _complete(model, rows[done])
+        names = tuple(sorted(first))
+        chunk = [first]
+        while done + len(chunk) < len(rows) and len(chunk) < MANY_ROWS:
+            values = _complete(model, rows[done + len(chunk)])
+            if tuple(sorted(values)) != names:
+                break
+            chunk.append(values)
+        sql, order = _rendered_many(model, names, len(chunk), database)
+        cursor = database.execute_sql(
+            sql, [fields[name].db_value(chunk[row][name]) for row, name in order])
+        ids = [found[0] for found in cursor.fetchall()]
+        if len(ids) != len(chunk):
+            raise pw.DatabaseError(f"{len(chunk)} rows inserted, {len(ids)} ids returned")
+        # RETURNING gives the ids in the order of the VALUES rows (SQLite and PostgreSQL).
+        for values, row_id in zip(chunk, ids, strict=True):
+            instance: M = model(**values)
+            instance.id = row_id
+            instance._dirty.clear()
+            out.append(instance)
+        done += len(chunk)
+    return out
+
+
 def select_fields(model: type[pw.Model], names: tuple[str, ...], row_id: int
                   ) -> dict[str, Any] | None:
     """`model.select(*fields).where(id == row_id).dicts().first()`, with SQL rendered once:
@@ -93,6 +164,32 @@ def select_fields(model: type[pw.Model], names: tuple[str, ...], row_id: int
     fields = model._meta.fields
     return {name: fields[name].python_value(value)
             for name, value in zip(names, found, strict=True)}
+
+
+def select_many_fields(model: type[pw.Model], names: tuple[str, ...], row_ids: list[int]
+                       ) -> dict[int, dict[str, Any]]:
+    """`select_fields` of each of `row_ids` (by id; a row that is gone is missing), in one
+    query, its SQL rendered once (the list of ids is as long as it is)."""
+    if not row_ids:
+        return {}
+    database = db.obj
+    key = ("select-in", model._meta.table_name, names, type(database).__name__)
+    found = _rendered_sql.get(key)
+    if found is None:
+        fields = model._meta.fields
+        pk = model._meta.primary_key
+        mark = _MARK.format("ids")
+        sql, params = model.select(pk, *(fields[name] for name in names)).where(
+            pk.in_(pw.SQL(mark))).sql()
+        if params or sql.count(mark) != 1:
+            raise ValueError(f"{model.__name__}: cannot render {sql!r} ({params!r})")
+        found = _rendered_sql[key] = (sql, (mark,))
+    sql, (mark,) = found
+    sql = sql.replace(mark, "(" + ", ".join([database.param] * len(row_ids)) + ")")
+    fields = model._meta.fields
+    return {row[0]: {name: fields[name].python_value(value)
+                     for name, value in zip(names, row[1:], strict=True)}
+            for row in database.execute_sql(sql, list(row_ids)).fetchall()}
 
 
 def save_changes(instance: pw.Model) -> int:
@@ -109,6 +206,32 @@ def save_changes(instance: pw.Model) -> int:
     cursor = db.obj.execute_sql(sql, params)
     instance._dirty.clear()
     return int(cursor.rowcount)
+
+
+def save_many(instances: list[M]) -> int:
+    """`save_changes` of each of `instances`, those with the same fields set in one
+    `executemany` (a sweep's accounts, each with the fields its check set). Returns the number
+    of statements it ran."""
+    groups: dict[tuple[type[pw.Model], tuple[str, ...]], list[M]] = {}
+    for instance in instances:
+        dirty = tuple(sorted(f.name for f in instance.dirty_fields if f.name != "id"))
+        if dirty:
+            groups.setdefault((type(instance), dirty), []).append(instance)
+    database = db.obj
+    for (model, dirty), members in groups.items():
+        sql, order = _rendered("update", model, dirty, database)
+        fields = model._meta.fields
+        params = [[member.id if n == "\0id" else fields[n].db_value(member.__data__.get(n))
+                   for n in order] for member in members]
+        if len(params) == 1 or not database.in_transaction():
+            for one in params:  # each a statement of its own, as `save_changes` runs it
+                database.execute_sql(sql, one)
+        else:  # inside the caller's transaction: errors as peewee raises them
+            with pw.__exception_wrapper__:
+                database.cursor().executemany(sql, params)
+        for member in members:
+            member._dirty.clear()
+    return len(groups)
 
 
 class Statement:

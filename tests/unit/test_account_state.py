@@ -3,17 +3,24 @@ attention model, reconciled as the background loop does after a check)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import ACCOUNT_CHANGED, bus
-from mailmonitor.models import Account, Alert, AlertChange, Check, set_setting
-from mailmonitor.services.monitoring.account_state import record_check, update_status
+from mailmonitor.models import Account, Alert, AlertChange, Campaign, Check, Lead, set_setting
+from mailmonitor.services.monitoring.account_state import (
+    record_check,
+    record_checks,
+    update_status,
+)
 from tests.attention_support import changes, conditions, kinds
 from tests.factories import (
+    FakeProbe,
     make_account,
     make_campaign,
     make_leads,
@@ -23,6 +30,7 @@ from tests.factories import (
     reload,
 )
 
+EXPIRY = datetime(2027, 1, 1)
 pytestmark = pytest.mark.both_databases  # model and campaign rules: SQLite and PostgreSQL
 
 
@@ -262,6 +270,82 @@ class TestOffline:
         assert status_changes == []
         assert conditions(clock.now()) == []
         assert Alert.select().count() == 0
+
+
+class TestRecordChecks:
+    """`record_checks`, which `check`'s sweep records its answers with: a batch in one
+    transaction has the effects of recording each in turn."""
+
+    OUTCOMES: tuple[tuple[str, str, Callable[[], tuple[FakeProbe, FakeProbe]]], ...] = (
+        ("stays", "connected", lambda: (probe_ok(), probe_ok())),
+        ("new", "checking", lambda: (probe_ok(latency_ms=70), probe_ok())),
+        ("refused", "connected",
+         lambda: (probe_fail("invalid_credentials", "NO [AUTHENTICATIONFAILED]"), probe_ok())),
+        ("busy", "connected", lambda: (probe_fail("timeout"), probe_ok())),
+        ("offline", "warning", lambda: (probe_offline(), probe_offline())),
+        ("back", "disconnected", lambda: (probe_ok(), probe_ok())),
+        ("expiring", "connected", lambda: (probe_ok(cert_expires_at=EXPIRY), probe_ok())),
+    )
+
+    def _mailboxes(self, prefix: str) -> tuple[list[Account], Campaign]:
+        accounts = [make_account(f"{prefix}-{name}@example.com", status=status,
+                                 reason="invalid_credentials" if status == "disconnected"
+                                 else None)
+                    for name, status, _answer in self.OUTCOMES]
+        campaign = make_campaign(f"Campaign {prefix}", accounts)
+        for account in accounts:
+            make_leads(campaign, account, 2, prefix=f"{prefix}-{account.id}")
+        return accounts, campaign
+
+    @staticmethod
+    def _stored(accounts: list[Account], campaign: Campaign) -> list[Any]:
+        skip = {"id", "email", "name", "login", "created_at"}
+        rows: list[Any] = []
+        for account in accounts:
+            acc = reload(account)
+            rows.append({k: v for k, v in acc.__data__.items() if k not in skip})
+            rows.append([(c.status, c.reason, c.detail, c.latency_ms, c.trigger, c.checked_at,
+                          c.imap, c.smtp) for c in Check.select().where(Check.account == acc)
+                         .order_by(Check.id)])
+            rows.append(sorted((lead.state, lead.cursor, lead.next_due_at) for lead in
+                               Lead.select().where(Lead.mailbox == acc)))
+        rows.append(reload(campaign).status)
+        return rows
+
+    def test_a_batch_has_the_effects_of_recording_each_in_turn(
+            self, db: Path, clock: FakeClock) -> None:
+        one_by_one, first = self._mailboxes("a")
+        batched, second = self._mailboxes("b")
+        status_changes: list[tuple[int, str, str]] = []
+        bus.subscribe(ACCOUNT_CHANGED, lambda *args: status_changes.append(args))
+        for account, (_name, _status, answer) in zip(one_by_one, self.OUTCOMES, strict=True):
+            record_check(account, *answer(), clock.now(), trigger="cli")
+        told = [(one_by_one.index(Account.get_by_id(a)), old, new)
+                for a, old, new in status_changes]
+        status_changes.clear()
+        checks = record_checks([(account, *answer(), "cli", clock.now()) for account,
+                                (_n, _s, answer) in zip(batched, self.OUTCOMES, strict=True)])
+        assert [c.account_id for c in checks] == [a.id for a in batched]
+        assert all(Check.get_by_id(c.id).account_id == c.account_id for c in checks)
+        assert [(batched.index(Account.get_by_id(a)), old, new)
+                for a, old, new in status_changes] == told
+        assert told  # the batch had status changes: new, refused, back
+        assert self._stored(batched, second) == self._stored(one_by_one, first)
+        assert reload(batched[2]).status == "disconnected"
+        assert {lead.state for lead in Lead.select().where(Lead.mailbox == batched[2])} \
+            != {lead.state for lead in Lead.select().where(Lead.mailbox == batched[0])}
+
+    def test_a_status_change_in_a_batch_runs_the_campaign_rules(
+            self, db: Path, clock: FakeClock) -> None:
+        first, second = make_account("one@example.com"), make_account("two@example.com")
+        campaign = make_campaign("C", [first, second])
+        make_leads(campaign, first, 3)
+        refused = (probe_fail("invalid_credentials", "535 5.7.8"), probe_ok())
+        record_checks([(first, *refused, "cli", clock.now()),
+                       (second, *refused, "cli", clock.now())])
+        assert {reload(a).status for a in (first, second)} == {"disconnected"}
+        assert reload(campaign).status == "paused"  # no mailbox left to send from
+        assert Check.select().count() == 2
 
 
 class TestUpdateStatus:

@@ -263,3 +263,80 @@ def test_the_blocking_sweep_follows_the_rules_of_the_sweep(db, clock: FakeClock)
     assert keyring.message.startswith("The keyring could not be read: KeyringLocked")
     assert Account.get_by_id(stopping.id).status == "stopped"
     assert Check.select().where(Check.account == stopping).count() == 0
+
+
+def test_the_blocking_sweep_records_its_answers_in_batches(db, clock: FakeClock,
+                                                             monkeypatch) -> None:
+    """`check`'s sweep writes the answers that arrived together in one transaction
+    (`record_checks`), every one of them, a status change with its campaign rules."""
+    from mailmonitor.models import Lead
+    from mailmonitor.services.monitoring import monitor as monitor_module
+    from tests.factories import make_campaign, make_leads
+
+    accounts = [make_account(f"ok{i}@ex.test") for i in range(40)]
+    refused = make_account("refused@ex.test")
+    campaign = make_campaign("C", [refused])
+    make_leads(campaign, refused, 2)
+    batches: list[int] = []
+    record_checks = monitor_module.record_checks
+
+    def counting(checks: Any) -> Any:
+        batches.append(len(checks))
+        return record_checks(checks)
+
+    monkeypatch.setattr(monitor_module, "record_checks", counting)
+    monkeypatch.setattr(monitor_module, "BATCH", 8)
+
+    def check(account: Account, password: str | None, timeout: float) -> Any:
+        if account.email == "refused@ex.test":
+            return (probe_fail("invalid_credentials", "NO [AUTHENTICATIONFAILED]"), probe_ok())
+        return probe_ok(), probe_ok()
+
+    monitor = Monitor(clock=clock, check_fn=check, max_concurrency=4, jitter=0)
+    try:
+        checks = monitor.sweep_blocking(trigger="cli")
+    finally:
+        monitor.executor.shutdown(wait=True)
+    assert sorted(c.account_id for c in checks) == sorted(a.id for a in [*accounts, refused])
+    assert Check.select().count() == 41 == sum(batches)
+    assert max(batches) > 1 and len(batches) < 41
+    assert Account.get_by_id(refused.id).status == "disconnected"
+    assert {lead.state for lead in Lead.select().where(Lead.mailbox == refused)} == {"halted"}
+    assert {a.status for a in Account.select().where(Account.id != refused.id)} == {"connected"}
+
+
+def test_a_check_that_cannot_be_recorded_loses_none_of_its_batch(
+        db, clock: FakeClock, monkeypatch) -> None:
+    """A batch is one transaction: should one check's writes fail (here the campaign rules of
+    a status change), the batch is rolled back and each check recorded on its own — the
+    others are kept, the failing one is not half-written, and its error is raised."""
+    from mailmonitor.services.monitoring import account_state
+
+    first, failing, last = (make_account(f"{name}@ex.test") for name in ("a", "b", "c"))
+    apply = account_state.apply_account_status
+
+    def rules(account: Account, old_status: str | None, now: Any) -> None:
+        if account.id == failing.id:
+            raise RuntimeError("a campaign rule failed")
+        apply(account, old_status, now)
+
+    monkeypatch.setattr(account_state, "apply_account_status", rules)
+    monitor = Monitor(clock=clock, check_fn=lambda *args: (probe_ok(), probe_ok()), jitter=0)
+    refused = probe_fail("invalid_credentials", "535 5.7.8")
+    rows = {a.id: a for a in Account.select()}
+    answers: list[Any] = [(rows[first.id], probe_ok(), probe_ok(), "cli"),
+                          (rows[failing.id], refused, probe_ok(), "cli"),
+                          (rows[last.id], refused, probe_ok(), "cli")]
+    try:
+        monitor._record_batch(answers)
+    except RuntimeError as exc:
+        assert str(exc) == "a campaign rule failed"
+    else:
+        raise AssertionError("the error was not raised")
+    finally:
+        monitor.executor.shutdown(wait=True)
+    recorded = {c.account_id: c.status for c in Check.select()}
+    assert recorded == {first.id: "connected", last.id: "disconnected"}
+    assert Account.get_by_id(failing.id).status == "connected"  # nothing half-written
+    assert Account.get_by_id(last.id).status == "disconnected"
+    assert Account.get_by_id(first.id).checked_at == clock.now()

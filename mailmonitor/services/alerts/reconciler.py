@@ -15,7 +15,6 @@ and time, never a new alert or message.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,6 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from mailmonitor.clock import Clock
 from mailmonitor.events import (
@@ -54,6 +54,9 @@ from mailmonitor.services.alerts.attention import (
 from mailmonitor.services.alerts.subscriptions import STOP_WARNING_KIND, channels_for_kind
 from mailmonitor.services.campaigns.stop_warnings import mark_stop_notice
 from mailmonitor.wording import count
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +313,8 @@ class AttentionLoop:
     async def _reconcile(self) -> Reconciled:
         if self.executor is None:
             return self.reconcile_now()
+        import asyncio
+
         return await asyncio.get_running_loop().run_in_executor(self.executor,
                                                                 self.reconcile_now)
 
@@ -317,6 +322,8 @@ class AttentionLoop:
                   on_error: Callable[[BaseException], bool] | None = None) -> None:
         """Until `stopping` is set. `on_error` is told of a failed reconcile; returning True
         ends the loop (the database cannot be used any more)."""
+        import asyncio  # here: a command's one reconcile runs no loop
+
         for event in DIRTY_EVENTS:
             bus.subscribe(event, self.mark_dirty)
         loop = asyncio.get_running_loop()

@@ -11,12 +11,17 @@ import contextlib
 import os
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from mailmonitor.models import get_setting
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
 
 def _zone(name: str) -> ZoneInfo | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: `check` needs no time zone
+
     try:
         return ZoneInfo(name.strip().lstrip(":"))
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -9,18 +9,21 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import time
-from email.headerregistry import Address
 from email.utils import formataddr
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import idna
+from typing import TYPE_CHECKING
 
 from mailmonitor.models.account import KINDS, SECURITIES
 from mailmonitor.services.common import bounds
 from mailmonitor.services.common.bounds import MAX_SHOWN_VALUE as MAX_SHOWN_VALUE
 from mailmonitor.services.common.bounds import InvalidInput as InvalidInput
 from mailmonitor.services.common.bounds import shown as shown
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+
+# (email.headerregistry, zoneinfo and idna are imported where they are used: `mailmonitor
+# check` imports this module and needs none of them.)
 
 # Numbers are bounded at input (spec §7): a limit, a gap or a delay that no calendar can hold is
 # bad input, not something for the sending loop to overflow on later. The one table is
@@ -75,6 +78,8 @@ def display_domain(domain: str) -> str | None:
         if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
             return None
         return domain
+    import idna
+
     try:
         ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
         unicode_domain: str = idna.decode(ascii_domain)
@@ -91,6 +96,8 @@ def ascii_domain(domain: str) -> str:
     """The domain as DNS and SMTP carry it: `bücher.de` → `xn--bcher-kva.de`."""
     if domain.isascii():
         return domain
+    import idna
+
     return idna.encode(domain, uts46=True).decode("ascii")
 
 
@@ -113,6 +120,8 @@ def address_header(name: str, address: str) -> str | Address:
     wire = wire_address(address)
     if needs_smtputf8(address):
         local, _, domain = wire.rpartition("@")
+        from email.headerregistry import Address
+
         return Address(display_name=name, username=local, domain=domain)
     return formataddr((name, wire))
 
@@ -282,6 +291,8 @@ def parse_window(value: str | None) -> dict[str, object] | None:
     if start == end:
         raise InvalidInput("the sending window's start and end must differ")
     tz = parts[2] if len(parts) == 3 else "UTC"
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

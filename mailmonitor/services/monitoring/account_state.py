@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from mailmonitor.events import ACCOUNT_CHANGED, bus
 from mailmonitor.models import Account, Check, SendingHold, db, get_setting
-from mailmonitor.models.fast_sql import insert_row, save_changes
+from mailmonitor.models.fast_sql import insert_rows, save_changes, save_many
 from mailmonitor.services.campaigns.rules import apply_account_status
 from mailmonitor.services.common.reasons import BROKEN_STATUSES, Status
 from mailmonitor.services.monitoring.status_rules import Outcome, combine, decide
@@ -68,11 +69,21 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
     """Write a status (and run the campaign rules when it changed). Returns True on a change.
     A mailbox held for its sending (bounces, spam refusals) stays held while its login passes."""
     status, reason, detail = held_status(account, status, reason, detail)
-    old_status, old_reason = account.status, account.reason
-    account.detail = detail
-    if (old_status, old_reason) == (status, reason):
+    if (account.status, account.reason) == (status, reason):
+        account.detail = detail
         save_changes(account)  # the fields set (a check writes hundreds of these a sweep)
         return False
+    change_status(account, status, reason, detail, now)
+    return True
+
+
+def change_status(account: Account, status: str, reason: str | None, detail: str,
+                  now: datetime) -> None:
+    """`update_status` once the status to write (`held_status`'s) is known to differ from the
+    account's: the status with what follows from it, and the campaign rules, in one
+    transaction."""
+    old_status = account.status
+    account.detail = detail
     account.status, account.reason, account.status_since = status, reason, now
     if status == Status.DISCONNECTED and old_status != Status.DISCONNECTED:
         account.disconnected_since = now
@@ -90,16 +101,68 @@ def update_status(account: Account, status: str, reason: str | None, detail: str
         account.save()
         apply_account_status(account, old_status, now)
     bus.emit(ACCOUNT_CHANGED, account.id, old_status, status)
-    return True
 
 
 def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime,
                  trigger: str = "schedule") -> Check:
     """Persist one check with its per-protocol results and apply the §2 status rules. A check
     the login budget held back (`held_words`) changes nothing but when it is tried again."""
+    return record_checks([(account, imap, smtp, trigger, now)])[0]
+
+
+# One check to record: the account (its state as stored now), both answers, the trigger, when.
+CheckToRecord = tuple[Account, ProbeLike, ProbeLike, str, datetime]
+
+
+def record_checks(checks: Sequence[CheckToRecord]) -> list[Check]:
+    """`record_check` of each, in order, in one transaction, with the same effects in the same
+    order; the statements that are alike batched (the check rows in one INSERT, the accounts
+    whose status stays in one UPDATE each) up to the next status change, which runs the
+    campaign rules as `update_status` does, after every earlier check's writes."""
+    stored: list[Check] = []
+    rows: list[dict[str, Any]] = []
+    saves: list[Account] = []
+
+    def flush() -> None:
+        stored.extend(insert_rows(Check, rows))
+        save_many(saves)
+        rows.clear()
+        saves.clear()
+
+    with db.atomic():
+        for account, imap, smtp, trigger, now in checks:
+            row, save, status = _prepare(account, imap, smtp, now, trigger)
+            rows.append(row)
+            if status is None:
+                if save:
+                    saves.append(account)
+            else:
+                flush()  # this check's row and every earlier write first, as one by one
+                change_status(account, *status, now)
+        flush()
+    return stored
+
+
+def _prepare(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime, trigger: str
+             ) -> tuple[dict[str, Any], bool, tuple[str, str | None, str] | None]:
+    """A check's row, with the account's fields set as the check sets them; whether they are
+    saved; and the status to write through `change_status` when it changes (None: the fields
+    set are saved as they are)."""
+    latency = max(imap.latency_ms, smtp.latency_ms)
     held = held_words(imap, smtp)
     if held is not None:
-        return record_held(account, imap, smtp, now, trigger, held)
+        # Held back by the login budget: kept in the history as such (status `checking`:
+        # nothing observed, never counted in uptime), the account's status, failure count and
+        # last check time unchanged, tried again once the budget frees up — a mailbox that is
+        # only checked when asked (a rejected sign-in) still waits to be asked.
+        row = {"account": account, "checked_at": now, "status": Status.CHECKING.value,
+               "reason": None, "detail": held, "latency_ms": latency, "imap": imap.to_json(),
+               "smtp": smtp.to_json(), "trigger": f"{trigger}+held"}
+        if account.next_check_at is not None or account.status != Status.DISCONNECTED.value:
+            retry = held_until(imap, smtp)
+            account.next_check_at = max(retry or now, now + timedelta(minutes=1))
+            return row, True, None
+        return row, False, None
     merged = combine(Outcome(imap.status, imap.reason, imap.detail),
                      Outcome(smtp.status, smtp.reason, smtp.detail))
     decision = decide(
@@ -107,50 +170,30 @@ def record_check(account: Account, imap: ProbeLike, smtp: ProbeLike, now: dateti
         interval=timedelta(seconds=account.check_interval_seconds),
         transient_window=timedelta(minutes=int(get_setting("transient_window_minutes"))),
     )
-    latency = max(imap.latency_ms, smtp.latency_ms)
-    with db.atomic():
-        check = insert_row(
-            Check, account=account, checked_at=now, status=decision.status,
-            reason=decision.reason, detail=merged.detail, latency_ms=latency,
-            imap=imap.to_json(), smtp=smtp.to_json(), trigger=trigger,
-        )
-        account.checked_at = now
-        account.last_latency_ms = latency
-        account.consecutive_failures = decision.consecutive_failures
-        account.transient_since = decision.transient_since
-        account.next_check_at = decision.next_check_at
-        expiry = _earliest(imap.cert_expires_at, smtp.cert_expires_at)
-        if expiry is not None:
-            account.cert_expires_at = expiry
-        if decision.status == Status.OFFLINE:
-            # Offline says nothing about the account: keep its last real status.
-            save_changes(account)
-        elif decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \
-                and account.send_limit_until is not None and now < account.send_limit_until:
-            # Signing in works during a sending limit; the hold ends at its time, not here.
-            save_changes(account)
-        else:
-            update_status(account, decision.status, decision.reason, merged.detail, now)
-    return check
-
-
-def record_held(account: Account, imap: ProbeLike, smtp: ProbeLike, now: datetime,
-                trigger: str, words: str) -> Check:
-    """A check held back by the login budget: kept in the history as such (status `checking`:
-    nothing observed, never counted in uptime), the account's status, failure count and last
-    check time unchanged, tried again once the budget frees up — a mailbox that is only checked
-    when asked (a rejected sign-in) still waits to be asked."""
-    latency = max(imap.latency_ms, smtp.latency_ms)
-    with db.atomic():
-        check = insert_row(
-            Check, account=account, checked_at=now, status=Status.CHECKING.value, reason=None,
-            detail=words, latency_ms=latency, imap=imap.to_json(), smtp=smtp.to_json(),
-            trigger=f"{trigger}+held")
-        if account.next_check_at is not None or account.status != Status.DISCONNECTED.value:
-            retry = held_until(imap, smtp)
-            account.next_check_at = max(retry or now, now + timedelta(minutes=1))
-            save_changes(account)
-    return check
+    row = {"account": account, "checked_at": now, "status": decision.status,
+           "reason": decision.reason, "detail": merged.detail, "latency_ms": latency,
+           "imap": imap.to_json(), "smtp": smtp.to_json(), "trigger": trigger}
+    account.checked_at = now
+    account.last_latency_ms = latency
+    account.consecutive_failures = decision.consecutive_failures
+    account.transient_since = decision.transient_since
+    account.next_check_at = decision.next_check_at
+    expiry = _earliest(imap.cert_expires_at, smtp.cert_expires_at)
+    if expiry is not None:
+        account.cert_expires_at = expiry
+    if decision.status == Status.OFFLINE:
+        # Offline says nothing about the account: keep its last real status.
+        return row, True, None
+    if decision.status == Status.CONNECTED.value and account.reason == "sending_limit" \
+            and account.send_limit_until is not None and now < account.send_limit_until:
+        # Signing in works during a sending limit; the hold ends at its time, not here.
+        return row, True, None
+    status, reason, detail = held_status(account, decision.status, decision.reason,
+                                         merged.detail)
+    if (account.status, account.reason) == (status, reason):  # `update_status`: no change
+        account.detail = detail
+        return row, True, None
+    return row, True, (status, reason, detail)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

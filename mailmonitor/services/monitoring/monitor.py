@@ -7,16 +7,17 @@ Database writes happen on the loop's thread; only the probes run in threads."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import random
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailmonitor.clock import Clock, SystemClock
 from mailmonitor.events import CHECK_FINISHED, CHECK_STARTED, bus
@@ -29,18 +30,31 @@ from mailmonitor.models import (
     set_setting,
 )
 from mailmonitor.models.database import is_fatal_database_error
-from mailmonitor.models.fast_sql import select_fields
+from mailmonitor.models.fast_sql import select_fields, select_many_fields
 from mailmonitor.services.auth.secrets import SecretStoreError
 from mailmonitor.services.campaigns.lifecycle import run_housekeeping
 from mailmonitor.services.common.reasons import CREDENTIAL_REASONS, Status
-from mailmonitor.services.monitoring.account_state import ProbeLike, record_check, update_status
+from mailmonitor.services.monitoring.account_state import (
+    CheckToRecord,
+    ProbeLike,
+    record_checks,
+    update_status,
+)
 from mailmonitor.services.monitoring.checker import CheckFn, TokenProvider, check_with
 from mailmonitor.services.monitoring.login_budget import LoginBudget, ServerTurns, default_budget
 from mailmonitor.services.monitoring.network import is_local_account
 from mailmonitor.services.monitoring.status_rules import Outcome, combine
 
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported where it is used: `check` (sweep_blocking: a plain pool of threads) does
+# not need it, and importing it costs a twentieth of its start-up (issue 22).
+
 log = logging.getLogger(__name__)
 
+BATCH = 32  # `sweep_blocking` records answers in batches of up to this many
+BATCH_SECONDS = 0.1  # or of those that arrived, at the latest this often
 KEYRING_PROBLEM_SETTING = "keyring_problem"  # {"text", "since"} while the keyring fails
 # What a check's recording depends on, read again right before it is written.
 STATE_FIELDS = (Account.status, Account.reason, Account.removed_at, Account.detached_at,
@@ -74,6 +88,14 @@ def read_state(account_id: int) -> dict[str, Any] | None:
     return select_fields(Account, tuple(f.name for f in STATE_FIELDS), account_id)
 
 
+def read_states(account_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`read_state` of each (by id; an account that is gone is missing), in one query."""
+    if len(account_ids) == 1:
+        found = read_state(account_ids[0])
+        return {} if found is None else {account_ids[0]: found}
+    return select_many_fields(Account, tuple(f.name for f in STATE_FIELDS), account_ids)
+
+
 class Monitor:
     """Signals (through `mailmonitor.events.bus`): check_started, account_changed.
 
@@ -101,7 +123,6 @@ class Monitor:
         self.turns = ServerTurns(budget)
         self.check_fn = check_fn or check_with(token_provider, budget)
         self.max_concurrency = max_concurrency or int(get_setting("max_concurrent_checks"))
-        self.semaphore = asyncio.Semaphore(self.max_concurrency)
         self.executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
                                            thread_name_prefix="check")
         self.is_online = is_online
@@ -110,8 +131,6 @@ class Monitor:
         self.in_flight: set[int] = set()
         self._settled: dict[int, asyncio.Event] = {}  # set when that account's check ends
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._stopping = asyncio.Event()
-        self._write_lock = asyncio.Lock()
         self._was_online = True
         self.last_housekeeping: datetime | None = None
         self._keyring_failing = True  # clear a keyring problem of an earlier run once
@@ -126,12 +145,33 @@ class Monitor:
         self.held: Callable[[], bool] = lambda: False
         self.on_database_error: Callable[[BaseException], bool] | None = None
 
+    @functools.cached_property
+    def semaphore(self) -> asyncio.Semaphore:
+        """The global concurrency limit of the event loop's checks."""
+        import asyncio
+
+        return asyncio.Semaphore(self.max_concurrency)
+
+    @functools.cached_property
+    def _stopping(self) -> asyncio.Event:
+        import asyncio
+
+        return asyncio.Event()
+
+    @functools.cached_property
+    def _write_lock(self) -> asyncio.Lock:
+        import asyncio
+
+        return asyncio.Lock()
+
     @property
     def timeout(self) -> float:
         return float(get_setting("connection_timeout_seconds"))
 
     async def _probe(self, account: Account, password: str | None
                      ) -> tuple[ProbeLike, ProbeLike]:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         timeout = self.timeout
         # Each probe bounds its own steps; this outer bound catches a library that ignores them.
@@ -174,6 +214,8 @@ class Monitor:
                             ) -> Check | None:
         """Check one account now and record the result; None if it was already in flight.
         `row`: the account as a sweep just read it (one query for all; else it is read here)."""
+        import asyncio
+
         if account_id in self.in_flight:
             return None
         self.in_flight.add(account_id)
@@ -229,64 +271,148 @@ class Monitor:
         have changed the account meanwhile: its state is read again (a light query; saving
         writes only the fields the check sets); a mailbox stopped or removed meanwhile keeps
         no result."""
-        fresh = read_state(account.id)
-        if fresh is None or fresh["status"] == Status.STOPPED or fresh["removed_at"] is not None:
-            return None
-        account.__data__.update(fresh)  # as read, not as changed (nothing dirty)
+        found = self._record_many([(account, imap, smtp, trigger)])
+        return found[0] if found else None
+
+    def _record_many(self, answers: list[tuple[Account, ProbeLike, ProbeLike, str]]
+                     ) -> list[Check]:
+        """`_record` of each, in one transaction (`record_checks`), their states read again
+        in one query."""
+        fresh = read_states([account.id for account, *_ in answers])
+        checks: list[CheckToRecord] = []
+        for account, imap, smtp, trigger in answers:
+            state = fresh.get(account.id)
+            if state is None or state["status"] == Status.STOPPED \
+                    or state["removed_at"] is not None:
+                continue
+            account.__data__.update(state)  # as read, not as changed (nothing dirty)
+            checks.append((account, imap, smtp, trigger, self.clock.now()))
+        if not checks:
+            return []
         if self._keyring_failing:
             self._keyring_failing = False
             if get_setting(KEYRING_PROBLEM_SETTING):
                 set_setting(KEYRING_PROBLEM_SETTING, None)
-        return record_check(account, imap, smtp, self.clock.now(), trigger)
+        return record_checks(checks)
+
+    def _record_batch(self, answers: list[tuple[Account, ProbeLike, ProbeLike, str]]
+                      ) -> list[Check]:
+        """`sweep_blocking`'s recording of the answers that arrived together. Should one of
+        them fail to be recorded, the transaction is rolled back and each is recorded on its
+        own, as the accounts are stored now: every other one is kept, then the first error is
+        raised (a database that cannot be written at all raises at once)."""
+        try:
+            return self._record_many(answers)
+        except Exception as exc:
+            if len(answers) == 1 or is_fatal_database_error(exc):
+                raise
+            log.warning("recording %d checks together failed (%s): one by one",
+                        len(answers), exc)
+        results: list[Check] = []
+        error: Exception | None = None
+        for account, imap, smtp, trigger in answers:
+            try:
+                stored = Account.get_or_none(Account.id == account.id)
+                check = None if stored is None else self._record(stored, imap, smtp, trigger)
+            except Exception as exc:
+                if is_fatal_database_error(exc):
+                    raise
+                error = error or exc
+                continue
+            if check is not None:
+                results.append(check)
+        if error is not None:
+            raise error
+        return results
 
     def sweep_blocking(self, emails: list[str] | None = None, trigger: str = "cli"
                        ) -> list[Check]:
         """`sweep` for a command that has nothing else to do: the probes (and a confirming
-        re-check) run in a plain pool of `max_concurrency` threads, each answer is recorded on
-        this thread as it arrives — no event loop between them (measured: its per-check
-        plumbing cost `check` about a tenth over a bare client). Same rules as `sweep`."""
-        rows = self._sweep_rows(emails)
+        re-check) run in a plain pool of `max_concurrency` threads; this thread records the
+        answers — no event loop between them (measured: its per-check plumbing cost `check`
+        about a tenth over a bare client). Same rules as `sweep`.
+
+        The answers are recorded in batches (`record_checks`: one transaction, a few
+        statements): each time `BATCH` of them have arrived, at the latest every
+        `BATCH_SECONDS`, and when the last one arrives. One transaction per answer cost a tenth of
+        `check`'s time against a fast server (issue 22: each statement hands the interpreter
+        lock to the probes' threads and waits to get it back). A crash loses the answers of
+        the batch not yet written, as it loses the checks still running."""
         self.budget.sync(force=True)
         timeout = self.timeout
         results: list[Check] = []
         # Each answer is handed over as it arrives (concurrent.futures.wait would install a
-        # waiter on every pending future for each answer: quadratic in the mailboxes).
+        # waiter on every pending future for each answer: quadratic in the mailboxes); this
+        # thread wakes for a batch, not for each.
         finished: queue.SimpleQueue[Future[tuple[ProbeLike, ProbeLike, str]]] = \
             queue.SimpleQueue()
+        ready = threading.Event()
+        lock = threading.Lock()
+        waiting = [0]  # answers arrived and not yet taken
+
+        def arrived(future: Future[tuple[ProbeLike, ProbeLike, str]]) -> None:
+            with lock:
+                finished.put(future)
+                waiting[0] += 1
+                if waiting[0] >= min(BATCH, len(pending)):
+                    ready.set()
+
         pending: dict[Future[tuple[ProbeLike, ProbeLike, str]], Account] = {}
-        for account in rows:
+        # Each mailbox's probes start as soon as its row is read (500 rows: 15 ms).
+        for account in self._each_sweep_row(emails):
             future = self.executor.submit(self._probe_confirmed, account, None, trigger,
                                           timeout)
             pending[future] = account
-            future.add_done_callback(finished.put)
+        for future in list(pending):
+            future.add_done_callback(arrived)
         deadline = time.monotonic() + self._bound(timeout) * (
-            len(rows) / self.max_concurrency + 1)
+            len(pending) / self.max_concurrency + 1)
         while pending:
-            try:
-                future = finished.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:  # a library that ignored every bound: say so, record the rest
+            left = deadline - time.monotonic()
+            ready.wait(timeout=max(0.0, min(left, BATCH_SECONDS)))
+            batch: list[Future[tuple[ProbeLike, ProbeLike, str]]] = []
+            with lock:
+                ready.clear()
+                while True:
+                    try:
+                        batch.append(finished.get_nowait())
+                    except queue.Empty:
+                        break
+                waiting[0] -= len(batch)
+            if not batch:
+                if time.monotonic() < deadline:
+                    continue
+                # A library that ignored every bound: say so, record the rest.
                 for late, account in pending.items():
                     late.cancel()
                     log.warning("check of account %s overran its bound", account.id)
                 break
-            account = pending.pop(future)
-            try:
-                imap, smtp, how = future.result()
-            except SecretStoreError as exc:
-                self.keyring_problem(account.id, str(exc))
-                continue
-            check = self._record(account, imap, smtp, how)
-            self.budget.sync()  # its failed logins, for every copy
-            if check is not None:
-                results.append(check)
+            answers: list[tuple[Account, ProbeLike, ProbeLike, str]] = []
+            for future in batch:
+                account = pending.pop(future)
+                try:
+                    imap, smtp, how = future.result()
+                except SecretStoreError as exc:
+                    self.keyring_problem(account.id, str(exc))
+                    continue
+                answers.append((account, imap, smtp, how))
+            if answers:
+                results.extend(self._record_batch(answers))
+                self.budget.sync()  # their failed logins, for every copy
         return results
 
     def _sweep_rows(self, emails: list[str] | None) -> list[Account]:
+        return list(self._each_sweep_row(emails))
+
+    def _each_sweep_row(self, emails: list[str] | None) -> Iterator[Account]:
+        """The accounts a sweep checks, each as it is read."""
         query = active_accounts().where(Account.status != Status.STOPPED)
         if emails:
             query = query.where(emails_match(emails))
         served = self.serves()
-        return [a for a in query.order_by(Account.id) if served is None or a.id in served]
+        for account in query.order_by(Account.id).iterator():
+            if served is None or account.id in served:
+                yield account
 
     def keyring_problem(self, account_id: int, message: str) -> None:
         now = self.clock.now()
@@ -305,6 +431,8 @@ class Monitor:
         a mailbox) with `write`, on the loop's thread: after any check of the account already
         in flight (its older answer must not land after the new one), and with no check of it
         starting meanwhile."""
+        import asyncio
+
         bound = self.check_bound
         while account_id in self.in_flight:
             settled = self._settled.setdefault(account_id, asyncio.Event())
@@ -334,11 +462,15 @@ class Monitor:
     async def sweep(self, emails: list[str] | None = None, trigger: str = "manual"
                     ) -> list[Check]:
         """Check every (or the named) account now, concurrently within the limit."""
+        import asyncio
+
         rows = self._sweep_rows(emails)
         results = await asyncio.gather(*(self.check_account(a.id, trigger, row=a) for a in rows))
         return [c for c in results if c is not None]
 
     def _spawn(self, coro: Any) -> None:
+        import asyncio
+
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -371,12 +503,16 @@ class Monitor:
             self._spawn(self._delayed_check(account.id, delay))
 
     async def _delayed_check(self, account_id: int, delay: float) -> None:
+        import asyncio
+
         if delay:
             await asyncio.sleep(delay)
         await self.check_account(account_id, "schedule")
 
     async def run(self) -> None:
         """Until `stop()`: tick every few seconds, and notice when the computer slept."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         last = loop.time()
         while not self._stopping.is_set():
@@ -410,6 +546,8 @@ class Monitor:
         return True
 
     async def stop(self) -> None:
+        import asyncio
+
         self._stopping.set()
         for task in list(self._tasks):
             task.cancel()

@@ -36,7 +36,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
@@ -445,12 +445,36 @@ def _tls_context(ep: Endpoint) -> ssl.SSLContext:
     hundreds of accounts. SSLContext is safe to share between threads. Built under a lock: the
     first checks of a sweep start together, and each would otherwise build its own (sixteen
     threads: a third of a second of CPU at the start of every `check`)."""
+    return _tls_context_for(ep.ca_file)
+
+
+def _tls_context_for(ca_file: str | None) -> ssl.SSLContext:
     mtime = 0.0
-    if ep.ca_file:
+    if ca_file:
         with contextlib.suppress(OSError):
-            mtime = os.stat(ep.ca_file).st_mtime
+            mtime = os.stat(ca_file).st_mtime
     with _tls_context_lock:
-        return _cached_tls_context(ep.ca_file, mtime)
+        return _cached_tls_context(ca_file, mtime)
+
+
+def prepare_tls(ca_files: Iterable[str | None]) -> threading.Thread:
+    """Build the TLS contexts that probes trusting these CA files (None: the system's alone)
+    will share, now, in a thread of its own: OpenSSL parses the CA store (about 20 ms) without
+    the interpreter lock, so a command's start-up goes on meanwhile instead of its first
+    probes waiting for it. The same contexts the probes would build; a CA file that cannot
+    be used is left for its probes to report."""
+    wanted = list(dict.fromkeys(ca_files))
+
+    def build() -> None:
+        for ca_file in wanted:
+            with contextlib.suppress(Exception):
+                _tls_context_for(ca_file)
+
+    # Not a daemon: a command that ends at once (a keyring that cannot be read) waits for it,
+    # or OpenSSL's clean-up at exit would free what the thread is still using (a crash).
+    thread = threading.Thread(target=build, name="tls-contexts")
+    thread.start()
+    return thread
 
 
 _tls_context_lock = threading.Lock()
