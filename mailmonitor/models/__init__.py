@@ -21,7 +21,6 @@ from mailmonitor.models.database import (
     connect_database,
     is_postgres,
     parse_database_url,
-    write_transaction,
 )
 from mailmonitor.models.deliverability import (
     Bounce,
@@ -111,7 +110,6 @@ __all__ = [
     "set_setting",
     "set_this_member",
     "this_member",
-    "write_transaction",
 ]
 
 DB_FILENAME = "mailmonitor.sqlite3"

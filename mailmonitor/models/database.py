@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
@@ -128,6 +128,11 @@ def connect_database(target: DatabaseTarget) -> pw.Database:
                 "cache_size": -16000,
             },
             check_same_thread=False,
+            # Every transaction takes the write lock at its start: threads write beside the
+            # loop (the reconcile, reply polls, sends), and in WAL mode a deferred transaction
+            # that read before another connection's commit cannot write at all ("database is
+            # locked" at once, whatever the busy timeout). Immediate ones wait their turn.
+            lock_type="IMMEDIATE",
         )
     params: dict[str, object] = {
         "host": target.host, "port": target.port,
@@ -278,18 +283,6 @@ def is_connection_lost(exc: BaseException) -> bool:
 
 def is_postgres(database: pw.Database | None) -> bool:
     return isinstance(database, pw.PostgresqlDatabase)
-
-
-def write_transaction(database: pw.Database | pw.DatabaseProxy) -> Any:
-    """A transaction that will write after reading, for work off the loop's thread: on SQLite
-    it takes the write lock at its start (BEGIN IMMEDIATE; other writers wait their busy
-    timeout), so it cannot fail half-way because another connection wrote after its reads (in
-    WAL mode a deferred read transaction that tries to write then fails at once with "database
-    is locked", whatever the busy timeout). Nested in a transaction: a savepoint."""
-    inner = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    if isinstance(inner, pw.SqliteDatabase):
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The attention loop reconciles on a thread of its own (issue 25: reading the state of
 thousands of leads never holds up the loop that writes the state and paints the window), and
-its one transaction cannot fail half-way because the loop wrote meanwhile."""
+no transaction — the reconcile's, a batch of checks' — fails half-way because another thread
+wrote meanwhile (on SQLite every transaction takes the write lock at its start)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from mailmonitor.clock import FakeClock
 from mailmonitor.events import ALERTS_CHANGED, bus
-from mailmonitor.models import Account, Alert, Setting, write_transaction
+from mailmonitor.models import Account, Alert, Setting
 from mailmonitor.models import db as database
 from mailmonitor.services.alerts.reconciler import AttentionLoop
 from mailmonitor.services.monitoring.account_state import record_check
@@ -87,18 +88,18 @@ def _write_meanwhile(read: threading.Event, wrote: threading.Event) -> None:
         wrote.set()
 
 
-@pytest.mark.parametrize("immediate", [False, True], ids=["deferred", "write_transaction"])
-def test_the_reconciles_transaction_survives_a_write_by_the_loop_meanwhile(
+@pytest.mark.parametrize("immediate", [False, True], ids=["deferred", "the-default"])
+def test_a_transaction_that_reads_then_writes_survives_a_write_by_another_thread(
         db: Path, immediate: bool) -> None:
     make_account(email="ava@x.test")
     read, wrote = threading.Event(), threading.Event()
     errors: list[BaseException] = []
-    transaction = write_transaction(database) if immediate else database.atomic()
+    transaction = database.atomic() if immediate else database.atomic("DEFERRED")
     worker = threading.Thread(target=_read_then_write, args=(transaction, read, wrote, errors))
     worker.start()
     if immediate:
-        # The reconcile holds the write lock from its start: the loop's write waits for its
-        # commit (released here so the test does not wait the whole busy timeout).
+        # The transaction holds the write lock from its start: the other thread's write waits
+        # for its commit (released here so the test does not wait the whole busy timeout).
         read.wait(10)
         wrote.set()
         _write_meanwhile(read, threading.Event())
@@ -110,7 +111,7 @@ def test_the_reconciles_transaction_survives_a_write_by_the_loop_meanwhile(
         assert Setting.get_by_id("reconciled").value == "1"
         assert Account.get().name == "written meanwhile"
     else:
-        # The trap write_transaction avoids: a deferred transaction that read before another
+        # The trap the default avoids: a deferred transaction that read before another
         # connection's commit cannot write at all, whatever the busy timeout.
         assert len(errors) == 1 and isinstance(errors[0], pw.OperationalError), errors
         assert "locked" in str(errors[0])

@@ -40,7 +40,6 @@ from mailmonitor.models import (
     account_by_email,
     db,
     is_postgres,
-    write_transaction,
 )
 from mailmonitor.models.fast_sql import insert_row, save_changes
 from mailmonitor.models.states import LeadState
@@ -189,7 +188,7 @@ def apply(conditions: Sequence[Condition], now: datetime,
     wanted = {c.key: c for c in conditions}
     positions = {c.key: i for i, c in enumerate(conditions)}
     stop_noticed: list[int] = []
-    with write_transaction(db):  # it runs in a worker of its own while the loop writes
+    with db.atomic():
         if is_postgres(db.obj):  # several senders of a team take turns
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ATTENTION_LOCK_KEY,))
         open_rows = {a.key: a for a in Alert.select().where(Alert.resolved_at.is_null())}
