@@ -2,16 +2,20 @@
 
 Blocking keyring calls are cheap on most backends but can hang on a locked Secret Service; the
 app calls these from worker threads (see `services.runner`).
+
+The keyring package is imported on first use, not with this module (its imports are a fifth of
+`check`'s start-up, which now overlaps them with the first probes' connections: issue 22;
+`SecretStoreError` is imported by far more than reads a secret).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
-import keyring
-import keyring.backend
-import keyring.errors
+if TYPE_CHECKING:
+    import keyring.backend
 
 SERVICE = "mailmonitor"
 log = logging.getLogger(__name__)
@@ -28,6 +32,8 @@ NO_KEYRING_HELP = (
 
 
 def _backend() -> keyring.backend.KeyringBackend:
+    import keyring
+
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a module that is not there
@@ -64,6 +70,8 @@ def set_secret(email: str, kind: str, value: str, *, note_age: bool = True) -> b
     `note_age` its time is noted on the account now (real clock); callers that write the
     account themselves — on their own clock, in their own transaction — pass False."""
     backend = _backend()
+    import keyring.errors
+
     try:
         changed = kind in SIGN_IN_KINDS and backend.get_password(SERVICE, _name(email, kind)) \
             != value
@@ -93,6 +101,8 @@ def _note_new_secret(email: str) -> None:
 
 def get_secret(email: str, kind: str) -> str | None:
     backend = _backend()
+    import keyring.errors
+
     try:
         return backend.get_password(SERVICE, _name(email, kind))
     except keyring.errors.KeyringError as exc:
@@ -101,6 +111,8 @@ def get_secret(email: str, kind: str) -> str | None:
 
 def delete_secret(email: str, kind: str) -> None:
     backend = _backend()
+    import keyring.errors
+
     try:
         backend.delete_password(SERVICE, _name(email, kind))
     except keyring.errors.PasswordDeleteError:
