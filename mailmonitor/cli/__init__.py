@@ -32,6 +32,7 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import cast
@@ -39,6 +40,7 @@ from typing import cast
 from mailmonitor import __version__
 from mailmonitor.cli import check
 from mailmonitor.cli.common import (
+    EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -128,7 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_OK
+        # Quietly, as a Unix command ends when its reader has gone: no message, no traceback;
+        # what the command did stays done (`check`: its checks are recorded).
+        if argv is None:  # the process's own standard output (an in-process caller keeps its)
+            _drop_stdout()
+        return EXIT_BROKEN_PIPE
     finally:
         if collecting:
             gc.enable()
@@ -138,6 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             # every scripted `check` (issue 22). An in-process caller (argv given) keeps its
             # collector as it was.
             gc.freeze()
+
+
+def _drop_stdout() -> None:
+    """Standard output's reader has gone: what is still buffered for it goes nowhere (else the
+    interpreter's last flush fails again at exit, says so on stderr and exits 120)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a caller's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def _main(argv: list[str]) -> int:
@@ -223,6 +243,12 @@ def _main(argv: list[str]) -> int:
     except (Failure, SecretStoreError) as exc:
         print(f"mailmonitor: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        # Standard output's reader has gone (`… | head -1`): what the command did is done
+        # (`check`: its checks are recorded), so the rep is told of it as after any command;
+        # `main` ends quietly.
+        _told(EXIT_OK)
+        raise
     except OSError as exc:
         log.exception("command failed")
         print(f"mailmonitor: {exc.strerror or exc} — nothing was changed", file=sys.stderr)

@@ -5,7 +5,8 @@ The bottom floor of mailmonitor.cli: imports no other module of the package (nor
 models), so every group can import it and nothing in it can lead back to a group.
 
 Exit codes (spec §7, a contract): 0 success; 1 the operation failed (or `check`: any warning);
-2 `check`: any disconnected; 3 bad input or usage (one line on stderr; nothing changed)."""
+2 `check`: any disconnected; 3 bad input or usage (one line on stderr; nothing changed); 141
+standard output's reader went early (as a command killed by SIGPIPE; 130: Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from datetime import datetime
 from typing import Any, NoReturn, Protocol, TypeAlias
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL, EXIT_USAGE = 0, 1, 2, 3
+# A reader that closed standard output early (`mailmonitor check --json | head -1`): the exit
+# status of a Unix command ended by SIGPIPE (128 + 13), as 130 is Ctrl-C's.
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(Exception):

@@ -74,3 +74,39 @@ def test_a_full_disk_is_one_clear_line_without_logging_tracebacks(data_dir: Path
     log.write_text("")
     listed = mailmonitor(data_dir, "accounts", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_a_reader_that_closes_early_ends_check_quietly(data_dir: Path) -> None:
+    """`mailmonitor check --json | head -c 1`: the reader goes before the output is written.
+    The command ends as a Unix command does when its reader has gone (exit 128 + SIGPIPE, no
+    word on stderr, no traceback logged), its checks recorded all the same."""
+    from mailmonitor.models import Check, close_db, open_db
+
+    open_db(data_dir / "mailmonitor.sqlite3")
+    checked = make_account("checked@x.test", imap_host="127.0.0.1", imap_port=9,
+                           smtp_host="127.0.0.1", smtp_port=9)
+    for number in range(400):  # stopped: not checked, but listed (more than a pipe holds)
+        make_account(f"stopped{number}@x.test", status="stopped")
+    close_db()
+    env = {**os.environ, "MAILMONITOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
+           "MAILMONITOR_TEST_KEYRING_FILE": str(data_dir.parent / "broken-pipe.keyring")}
+    with subprocess.Popen([sys.executable, "-m", "mailmonitor", "check", "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as writer:
+        assert writer.stdout is not None and writer.stderr is not None
+        try:
+            head = subprocess.run(["head", "-c", "1"], stdin=writer.stdout,
+                                  capture_output=True, timeout=60)
+            writer.stdout.close()  # no reader left
+            err = writer.stderr.read().decode()
+            code = writer.wait(timeout=60)
+        finally:
+            writer.kill()
+    assert (code, err, head.stdout) == (141, "", b"["), (err, head.stderr)
+    log = (data_dir / "logs" / "mailmonitor.log").read_text()
+    assert "Traceback" not in log and "command failed" not in log
+    open_db(data_dir / "mailmonitor.sqlite3")
+    try:
+        assert Check.select().where(Check.account == checked.id).count() == 1
+    finally:
+        close_db()
