@@ -114,10 +114,29 @@ def assemble(only: str | None = None) -> tuple[Parser, dict[str, Command]]:
 
 # --- entry ----------------------------------------------------------------------------------
 
+_VALUED = ("--data-dir", "--database")  # the options every command takes, each with a value
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command named in `argv`, past the options before it (`--data-dir D check` is
+    `check`); None when there is none or an option it does not know comes first."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUED:
+            i += 2
+        elif word.startswith(tuple(f"{o}=" for o in _VALUED)):
+            i += 1
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    checking = command_word(args) == "check"
     collecting = gc.isenabled()
-    if collecting and args[:1] == ["check"]:
+    if collecting and checking:
         # What start-up makes (modules, classes, the parser) lives until the command ends:
         # no garbage collection while it is made (check.cmd_check freezes it and collects
         # again for the sweep). A tenth of `check`'s start-up went to collections (issue 22).
@@ -138,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if collecting:
             gc.enable()
-        if argv is None and args[:1] == ["check"]:
+        if argv is None and checking:
             # The process ends now (this is its entry point): all it holds is freed with it.
             # Frozen, the interpreter's last collections skip it — a thirtieth of a second of
             # every scripted `check` (issue 22). An in-process caller (argv given) keeps its
@@ -165,7 +184,8 @@ def _main(argv: list[str]) -> int:
     from mailmonitor.services.auth.secrets import SecretStoreError
     from mailmonitor.services.common.validation import InvalidInput
 
-    parser, commands = assemble(ALONE.get(argv[0]) if argv else None)
+    word = command_word(argv)
+    parser, commands = assemble(ALONE.get(word) if word else None)
     args = parser.parse_args(argv)
     if args.command == "run":
         from mailmonitor.headless import catch_stop_signals_early
