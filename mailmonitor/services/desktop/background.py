@@ -232,13 +232,19 @@ class BackgroundWork:
             await self._pause(min(max(link.seconds_to_probe(), 0.05), 1.0))
 
     async def _database_back(self) -> None:
-        if self.leases is not None:
-            try:
-                await self._in_thread(self.leases.renew)
-            except Exception as exc:
-                if not self.database_lost(exc):
-                    log.exception("renewing the mailbox leases failed")
+        await self._renew_leases("renewing the mailbox leases failed")
         self._batch_done.set()  # the sending loop looks again now
+
+    async def _renew_leases(self, failed: str) -> None:
+        """Take or renew this copy's mailbox leases (a team database); `failed` is logged if
+        that fails for another reason than the database being out of reach."""
+        if self.leases is None:
+            return
+        try:
+            await self._in_thread(self.leases.renew)
+        except Exception as exc:
+            if not self.database_lost(exc):
+                log.exception(failed)
 
     # --- sign-ins handed over to this copy (services/team/handover.py) ---------------------------
 
@@ -426,11 +432,8 @@ class BackgroundWork:
                 break
             if self.database_away():  # database_loop renews them once it is back
                 continue
-            try:
-                await self._in_thread(keeper.renew)
-            except Exception as exc:  # the leases lapse meanwhile; others may take over
-                if not self.database_lost(exc):
-                    log.exception("renewing the mailbox leases failed")
+            # On a failure the leases lapse meanwhile; others may take over.
+            await self._renew_leases("renewing the mailbox leases failed")
 
     async def reply_loop(self) -> None:
         """Every sending mailbox's INBOX at start, then every few minutes."""
@@ -585,12 +588,7 @@ class BackgroundWork:
         self._loop = asyncio.get_running_loop()
         if self.live is not None:
             self.live.start()
-        if self.leases is not None:
-            try:
-                await self._in_thread(self.leases.renew)
-            except Exception as exc:
-                if not self.database_lost(exc):
-                    log.exception("taking the mailbox leases failed")
+        await self._renew_leases("taking the mailbox leases failed")
         try:
             if self.sending and not self.database_away() and self.engine.needs_reconcile():
                 report = await self._in_thread(self.engine.reconcile)
