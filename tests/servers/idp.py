@@ -785,12 +785,10 @@ class TestBrowser(webbrowser.BaseBrowser):
         status, page, _ = self._fetch(link.group(1), form)
         assert status == 200, page
 
-    def redirected_address(self, url: str, user: str | None = None) -> str:
-        """Sign in at ``url`` on "another device" and return the address that browser was sent
-        to (on 127.0.0.1, where nothing listens: what a person copies from the address bar)."""
-        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-        status, page, _ = self._fetch(url)
-        assert status == 200, page
+    def _login_form(self, page: str, query: dict[str, str], user: str | None = None
+                    ) -> dict[str, str]:
+        """What the person sends from the authorization page: its request id, then a refusal
+        or the address they sign in as."""
         request_id = re.search(r'name="request_id" value="([^"]+)"', page)
         assert request_id is not None, page
         form = {"request_id": request_id.group(1)}
@@ -798,7 +796,16 @@ class TestBrowser(webbrowser.BaseBrowser):
             form["deny"] = "1"
         else:
             form["email"] = user or self.user or query.get("login_hint", "")
-        status, page, location = self._fetch(f"{self.idp.base_url}/login", form)
+        return form
+
+    def redirected_address(self, url: str, user: str | None = None) -> str:
+        """Sign in at ``url`` on "another device" and return the address that browser was sent
+        to (on 127.0.0.1, where nothing listens: what a person copies from the address bar)."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        status, page, _ = self._fetch(url)
+        assert status == 200, page
+        status, page, location = self._fetch(f"{self.idp.base_url}/login",
+                                             self._login_form(page, query, user))
         assert status in (301, 302, 303), page
         return location
 
@@ -811,14 +818,8 @@ class TestBrowser(webbrowser.BaseBrowser):
         status, page, _ = self._fetch(visit.url)
         if status != 200:
             raise AssertionError(f"authorization page answered {status}: {page[:300]}")
-        request_id = re.search(r'name="request_id" value="([^"]+)"', page)
-        assert request_id is not None, page
-        form = {"request_id": request_id.group(1)}
-        if self.deny:
-            form["deny"] = "1"
-        else:
-            form["email"] = self.user or query.get("login_hint", "")
-        status, page, location = self._fetch(f"{self.idp.base_url}/login", form)
+        status, page, location = self._fetch(f"{self.idp.base_url}/login",
+                                             self._login_form(page, query))
         if status in (301, 302, 303):
             visit.delivered_with = "GET"
             target, data = location, None
