@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import Account, MailboxLease, Runner, SendRecord
+from mailmonitor.models import Account, Lead, MailboxLease, Runner, SendRecord
 from mailmonitor.models import db as database
 from mailmonitor.services.sending import sendlog
 from mailmonitor.services.team.leases import LeaseKeeper, serving_by_account, serving_text
@@ -23,6 +23,20 @@ pytestmark = [pytest.mark.integration,
 def keeper(clock: FakeClock, name: str, secrets_of: set[str]) -> LeaseKeeper:
     return LeaseKeeper(clock, holder=f"{name}:1", machine=name, lease_seconds=30,
                        has_secret=lambda account: account.email in secrets_of)
+
+
+def one_lead_two_copies(clock: FakeClock, email: str, name: str
+                        ) -> tuple[Account, Lead, LeaseKeeper, LeaseKeeper]:
+    """A mailbox with one lead in campaign `name`, and two copies that can both serve it; the
+    first holds its lease."""
+    account = make_account(email)
+    campaign = make_campaign(name, [account])
+    (lead_id,) = make_leads(campaign, account, 1)
+    lead = Lead.get_by_id(lead_id)
+    first = keeper(clock, "one", {email})
+    second = keeper(clock, "two", {email})
+    first.renew()
+    return account, lead, first, second
 
 
 def holders() -> dict[str, str | None]:
@@ -106,13 +120,7 @@ def test_copies_renewing_at_the_same_moment_never_share_a_mailbox(db: Path,
 
 def test_the_fence_refuses_to_hand_over_a_mailbox_this_copy_lost(db: Path,
                                                                 clock: FakeClock) -> None:
-    account = make_account("fence@team.example")
-    campaign = make_campaign("Fence", [account])
-    (lead_id,) = make_leads(campaign, account, 1)
-    lead = campaign.leads.where(campaign.leads.model.id == lead_id).get()
-    first = keeper(clock, "one", {"fence@team.example"})
-    second = keeper(clock, "two", {"fence@team.example"})
-    first.renew()
+    account, lead, first, second = one_lead_two_copies(clock, "fence@team.example", "Fence")
     record = sendlog.start_attempt(lead, 0, account, "<f1@team.example>", "Hi", clock.now())
     sendlog.mark_handed_over(record.id, clock.now(), first.held_condition(account.id))
     assert SendRecord.get_by_id(record.id).handed_over_at is not None
@@ -202,13 +210,7 @@ def test_a_send_another_copy_settled_is_never_handed_over_even_with_the_lease_ba
     """Issue 21: a batch hung while the team database was away; meanwhile the other copy took
     the mailbox, settled the hung send as not sent (and sends the step again), and then handed
     the mailbox back. The hung batch must not hand its copy of the step over."""
-    account = make_account("hung@team.example")
-    campaign = make_campaign("Hung", [account])
-    (lead_id,) = make_leads(campaign, account, 1)
-    lead = campaign.leads.where(campaign.leads.model.id == lead_id).get()
-    first = keeper(clock, "one", {"hung@team.example"})
-    second = keeper(clock, "two", {"hung@team.example"})
-    first.renew()
+    account, lead, first, second = one_lead_two_copies(clock, "hung@team.example", "Hung")
     hung = sendlog.start_attempt(lead, 0, account, "<hung@team.example>", "Hi", clock.now())
     clock.advance(timedelta(seconds=40))  # the first copy's lease lapsed meanwhile
     second.renew()
