@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mailmonitor.clock import FakeClock
-from mailmonitor.models import SealedSecret
+from mailmonitor.models import Account, SealedSecret
 from mailmonitor.services.auth import secrets
 from mailmonitor.ui.main_window import MainWindow
 from tests.factories import make_account
@@ -24,6 +24,18 @@ pytestmark = [pytest.mark.ui,
 def offered(window: MainWindow, qtbot: Any) -> None:
     window.look_for_receivers()
     qtbot.waitUntil(window.hand_over_action.isVisible, timeout=5000)
+
+
+def with_a_receiver(make_window: Callable[..., MainWindow], clock: FakeClock, qtbot: Any
+                    ) -> tuple[Account, Copy, MainWindow]:
+    """A password mailbox, another running copy ("server") that can receive it, and the
+    window once it offers the hand-over."""
+    account = make_account("rep@team.example")
+    secrets.set_secret(account.email, "password", PASSWORD)
+    server = Copy(clock, "server")
+    window = make_window()
+    offered(window, qtbot)
+    return account, server, window
 
 
 def test_no_other_running_copy_no_hand_over(
@@ -39,11 +51,7 @@ def test_no_other_running_copy_no_hand_over(
 def test_hand_over_to_the_running_copy_from_the_mailbox_menu(
         db: str, make_window: Callable[..., MainWindow], clock: FakeClock,
         qtbot: Any) -> None:
-    account = make_account("rep@team.example")
-    secrets.set_secret(account.email, "password", PASSWORD)
-    server = Copy(clock, "server")
-    window = make_window()
-    offered(window, qtbot)
+    account, server, window = with_a_receiver(make_window, clock, qtbot)
     assert window.hand_over_action.text() == "Hand over to server…"
     window.accounts_tab.select(account.id)
     window.hand_over_action.trigger()
@@ -74,11 +82,7 @@ def test_hand_over_to_the_running_copy_from_the_mailbox_menu(
 def test_cancel_while_waiting_takes_the_sealed_row_back(
         db: str, make_window: Callable[..., MainWindow], clock: FakeClock,
         qtbot: Any) -> None:
-    account = make_account("rep@team.example")
-    secrets.set_secret(account.email, "password", PASSWORD)
-    server = Copy(clock, "server")
-    window = make_window()
-    offered(window, qtbot)
+    account, server, window = with_a_receiver(make_window, clock, qtbot)
     dialog = window.open_hand_over(account.id)
     assert dialog is not None
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)  # read it after closing
