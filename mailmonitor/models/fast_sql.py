@@ -85,25 +85,71 @@ def insert_row(model: type[M], **values: Any) -> M:
 
 def _rendered_many(model: type[pw.Model], names: tuple[str, ...], count: int,
                    database: pw.Database) -> tuple[str, tuple[tuple[int, str], ...]]:
-    """A `count`-row INSERT that returns the rows' ids (RETURNING), rendered once
-    per model, fields, row count and kind of database; its parameters as (row, field name)."""
+    """A `count`-row INSERT that returns the rows' ids (RETURNING); its parameters as (row,
+    field name). peewee renders it once per model, fields and kind of database, with two rows:
+    every other row count repeats that statement's row of values (a sweep's batches come in
+    every size up to `MANY_ROWS`: each rendered by peewee cost a millisecond and more, issue 22).
+    Should peewee's two rows not be the same row twice, each count is rendered by peewee."""
     key = (f"insert*{count}", model._meta.table_name, names, type(database).__name__)
     found = _rendered_many_sql.get(key)
     if found is None:
-        fields = model._meta.fields
-        marks = {(row, name): _MARK.format(f"{row}_{i}")
-                 for row in range(count) for i, name in enumerate(names)}
-        query: Any = model.insert_many(
-            [{fields[name]: pw.SQL(marks[row, name]) for name in names} for row in range(count)])
-        query = query.returning(model._meta.primary_key)
-        sql, params = query.sql()
-        if params:
-            raise ValueError(f"{model.__name__}: every field must be given ({params!r})")
-        order = tuple(sorted(marks, key=lambda place: sql.index(marks[place])))
-        for mark in marks.values():
-            sql = sql.replace(mark, database.param)
-        found = _rendered_many_sql[key] = (sql, order)
+        shape = _rows_shape(model, names, database)
+        if shape is None:
+            found = _peewee_many(model, names, count, database)
+        else:
+            head, values, tail, order = shape
+            found = (head + ", ".join([values] * count) + tail,
+                     tuple((row, name) for row in range(count) for name in order))
+        _rendered_many_sql[key] = found
     return found
+
+
+# Per model, fields and kind of database: the multi-row INSERT's text before its rows of
+# values, one row of values, the text after them, and the fields in a row's order (None: the
+# rendering is not a row repeated; each count is rendered by peewee).
+_shapes: dict[tuple[str, tuple[str, ...], str],
+              tuple[str, str, str, tuple[str, ...]] | None] = {}
+
+
+def _rows_shape(model: type[pw.Model], names: tuple[str, ...], database: pw.Database
+                ) -> tuple[str, str, str, tuple[str, ...]] | None:
+    key = (model._meta.table_name, names, type(database).__name__)
+    if key in _shapes:
+        return _shapes[key]
+    sql, order = _peewee_many(model, names, 2, database)
+    param = database.param
+    first = sql.find(param)
+    row_order = tuple(name for row, name in order if row == 0)
+    start = sql.rfind("(", 0, first)
+    end = sql.find(")", first) + 1
+    values = sql[start:end]
+    head, rest = sql[:start], sql[end:]
+    shape: tuple[str, str, str, tuple[str, ...]] | None = None
+    if start >= 0 and end > 0 and rest.startswith(", " + values) \
+            and order == tuple((row, name) for row in range(2) for name in row_order):
+        tail = rest[len(", " + values):]
+        if head + values + ", " + values + tail == sql and param not in tail:
+            shape = (head, values, tail, row_order)
+    _shapes[key] = shape
+    return shape
+
+
+def _peewee_many(model: type[pw.Model], names: tuple[str, ...], count: int,
+                 database: pw.Database) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """The `count`-row INSERT … RETURNING as peewee renders it, with its parameters' order."""
+    fields = model._meta.fields
+    marks = {(row, name): _MARK.format(f"{row}_{i}")
+             for row in range(count) for i, name in enumerate(names)}
+    query: Any = model.insert_many(
+        [{fields[name]: pw.SQL(marks[row, name]) for name in names} for row in range(count)])
+    query = query.returning(model._meta.primary_key)
+    sql, params = query.sql()
+    if params:
+        raise ValueError(f"{model.__name__}: every field must be given ({params!r})")
+    order = tuple(sorted(marks, key=lambda place: sql.index(marks[place])))
+    for mark in marks.values():
+        sql = sql.replace(mark, database.param)
+    return sql, order
 
 
 def _returns_ids(database: pw.Database) -> bool:

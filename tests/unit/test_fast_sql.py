@@ -101,3 +101,35 @@ def test_a_statement_refuses_a_value_it_cannot_place(db: object) -> None:
     with pytest.raises(ValueError, match="parameter"):
         Statement(lambda p: Alert.update(resolved_at=NOW).where(
             Alert.key == p("key", Alert.key))).execute(key="a")
+
+
+def test_a_many_row_insert_is_peewees_and_stores_what_create_stores(db: object) -> None:
+    """insert_rows: one row of values repeated as often as the batch has rows is the SQL peewee
+    renders for that many (both databases' placeholders), and 70 rows (a full statement and a
+    short one) are stored as 70 `create`s store them, their ids in order."""
+    from mailmonitor.models.base import db as bound
+    from mailmonitor.models.fast_sql import (
+        MANY_ROWS,
+        _peewee_many,
+        _rendered_many,
+        _returns_ids,
+        _rows_shape,
+        insert_rows,
+    )
+
+    names = ("account", "checked_at", "detail", "imap", "latency_ms", "reason", "smtp",
+             "status", "trigger")
+    if _returns_ids(bound.obj):
+        assert _rows_shape(Check, names, bound.obj) is not None  # repeated, not re-rendered
+        for count in (1, 2, 3, 31, MANY_ROWS):
+            assert _rendered_many(Check, names, count, bound.obj) == _peewee_many(
+                Check, names, count, bound.obj)
+    account = make_account("many@x.test")
+    values = [dict(account=account, checked_at=NOW, status="connected", reason=None,
+                   detail=f"OK {i}", latency_ms=i, imap={"ok": True, "n": i}, smtp=None,
+                   trigger="cli") for i in range(70)]
+    made = [Check.create(**v) for v in values]
+    fast = insert_rows(Check, values)
+    assert [c.id for c in fast] == sorted(c.id for c in fast)
+    assert [row(c) for c in fast] == [row(c) for c in made]
+    assert [c.latency_ms for c in fast] == list(range(70))
