@@ -110,3 +110,31 @@ def test_a_reader_that_closes_early_ends_check_quietly(data_dir: Path) -> None:
         assert Check.select().where(Check.account == checked.id).count() == 1
     finally:
         close_db()
+
+
+def test_check_ends_its_process_at_once_with_everything_said(data_dir: Path) -> None:
+    """`check` ends its process without the interpreter's tear-down (mailmonitor.cli
+    `_end_process`): its whole output reaches the reader, its exit status is the sweep's, and
+    the log has its last line (written by the reconcile after the output, flushed at exit)."""
+    from mailmonitor.models import close_db, open_db
+
+    open_db(data_dir / "mailmonitor.sqlite3")
+    make_account("nopassword@x.test", imap_host="127.0.0.1", imap_port=9,
+                 smtp_host="127.0.0.1", smtp_port=9)
+    for number in range(300):  # listed, not checked: more output than one write
+        make_account(f"stopped{number}@x.test", status="stopped")
+    close_db()
+    env = {**os.environ, "MAILMONITOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
+           "MAILMONITOR_TEST_KEYRING_FILE": str(data_dir.parent / "at-once.keyring")}
+    env.pop("PYTHONUNBUFFERED", None)  # its output buffered, as in a rep's shell
+    done = subprocess.run([sys.executable, "-m", "mailmonitor", "check", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.endswith("]\n")  # to its last byte
+    rows = json.loads(done.stdout)
+    assert len(rows) == 301 and done.stderr == ""
+    assert [r["status"] for r in rows if r["email"] == "nopassword@x.test"] == ["disconnected"]
+    assert done.returncode == 2  # a disconnected mailbox: as the sweep found it
+    log = (data_dir / "logs" / "mailmonitor.log").read_text()
+    assert log.rstrip().splitlines()[-1].endswith("alerts: 1 opened, 0 changed, 0 resolved, "
+                                                  "0 reminded")
