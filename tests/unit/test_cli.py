@@ -217,3 +217,21 @@ def test_reimporting_a_fixed_csv_repairs_flagged_leads_in_place(cli, tmp_path: P
     assert not Alert.select().where(Alert.kind == "leads_flagged",
                                     Alert.resolved_at.is_null()).exists()
     close_db()
+
+
+def test_json_lists_print_one_item_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json` lists: one item per line (grep-able, and the C encoder's speed), still one
+    JSON document; an empty list and a single object print as before."""
+    from mailmonitor.cli.common import print_json
+
+    rows = [{"email": "jürgen@bücher.de", "imap": {"ok": True, "phases": {"tls": 1.5}}},
+            {"email": "b@x.test", "imap": None}]
+    print_json(rows)
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["[", '  {"email": "jürgen@bücher.de", "imap": {"ok": true, '
+                                '"phases": {"tls": 1.5}}},', '  {"email": "b@x.test", '
+                                '"imap": null}', "]"]
+    assert json.loads(out) == rows
+    print_json([])
+    print_json({"a": 1})
+    assert capsys.readouterr().out == '[]\n{\n  "a": 1\n}\n'

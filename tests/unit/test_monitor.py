@@ -305,6 +305,37 @@ def test_the_blocking_sweep_records_its_answers_in_batches(db, clock: FakeClock,
     assert {a.status for a in Account.select().where(Account.id != refused.id)} == {"connected"}
 
 
+def test_the_blocking_sweep_prepares_what_follows_while_its_last_probes_run(
+        db, clock: FakeClock, caplog) -> None:
+    """`tail` runs once, on the sweep's thread, when every mailbox left is being checked (none
+    waits for a thread); a tail that fails is logged and the sweep records every answer."""
+    accounts = [make_account(f"t{i}@ex.test") for i in range(12)]
+    started: list[str] = []
+    seen: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def check(account: Account, password: str | None, timeout: float) -> Any:
+        with lock:
+            started.append(account.email)
+        return probe_ok(), probe_ok()
+
+    def tail() -> None:
+        with lock:
+            seen.append((len(started), threading.current_thread().name))
+        raise RuntimeError("an import failed")
+
+    monitor = Monitor(clock=clock, check_fn=check, max_concurrency=4, jitter=0)
+    try:
+        checks = monitor.sweep_blocking(trigger="cli", tail=tail)
+    finally:
+        monitor.executor.shutdown(wait=True)
+    [(count, thread)] = seen  # once
+    assert thread == threading.current_thread().name
+    assert count >= len(accounts) - 4  # at most a pool's worth were still to start
+    assert sorted(c.account_id for c in checks) == sorted(a.id for a in accounts)
+    assert "preparing what follows the sweep failed" in caplog.text
+
+
 def test_a_check_that_cannot_be_recorded_loses_none_of_its_batch(
         db, clock: FakeClock, monkeypatch) -> None:
     """A batch is one transaction: should one check's writes fail (here the campaign rules of
