@@ -10,7 +10,6 @@ from dataclasses import dataclass
 # The statuses are stored on accounts, so the enum lives with the models; it is re-exported here
 # next to the words for them.
 from mailmonitor.models.states import BROKEN_STATUSES, Status
-from mailmonitor.services.common.policies import change_advice
 
 __all__ = ["BROKEN_STATUSES", "CREDENTIAL_REASONS", "REASONS", "SEVERITY", "STATUS_LABELS",
            "Reason", "Status", "advice_for", "label_for", "reason", "worse"]
@@ -146,6 +145,10 @@ def advice_for(code: str | None, answer: str = "") -> str:
     reason's advice, and when the answer carries the marker of a known provider change (Microsoft's
     `535 5.7.139`, Outlook.com's `550 5.7.515`, …) the change by name with its fix. Every "what to
     do" of a reason goes through here: alerts, the channels, the wizards' failure help."""
+    # The provider changes' table is read here, not with this module: `check` reads the
+    # reasons' words at start-up and gives advice only for a failure (issue 22: 3.5 ms).
+    from mailmonitor.services.common.policies import change_advice
+
     info = REASONS.get(code or "")
     parts = [info.advice if info is not None else "", change_advice(answer)]
     return " ".join(p for p in parts if p)
