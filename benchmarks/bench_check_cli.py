@@ -2,13 +2,16 @@
 part 5), and the window's loop stalls for candidate `max_concurrent_checks` values.
 
 1. For N accounts (IMAP + submission STARTTLS, test CA): a bare imapclient/smtplib pool of 16
-   threads doing the same logins, then the real command line (`python -m mailmonitor check
-   --json`, a fresh process: start-up, database, keyring, every check recorded) — run back to
-   back, ROUNDS times, the order swapped every round (bare first, then the app first), after one
-   unmeasured pass of each (every user's first login; the data folder's first check, printed on
-   its own); the median of the ratios is printed, and the CPU time of each side (the bare
-   pool's process, the command's child process: what the client costs, apart from the shared
-   machine's noise).
+   threads doing the same logins (benchmarks/bare_pool.py), and the real command line (`python
+   -m mailmonitor check --json`, a fresh process: start-up, database, keyring, every check
+   recorded) — ROUNDS rounds, after one unmeasured pass of each (every user's first login; the
+   data folder's first check, printed on its own). Each round runs, in an order that turns
+   every round: the bare pool inside this benchmark's process (started, imapclient imported:
+   no start-up at all), the bare pool as a program of its own (`python bare_pool.py …`, from
+   launch to exit, as `check` is timed), and `check`. Two medians of ratios are printed: `check`
+   against the bare pool in this process (strict: the bare side has no start-up), and against
+   the bare program (like for like: both launched, both timed to their exit). Also the CPU time
+   of each (what the client costs, apart from the shared machine's noise).
 2. The window's own sweep (qasync on Qt offscreen, bench_sweep.app_sweep) for each candidate
    concurrency: sweep time and the largest stall of a 10 ms timer.
 
@@ -97,10 +100,22 @@ def cli_check(folder: Path, keyring_file: Path) -> tuple[float, int, int, float]
 
 
 def bare_pool(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> tuple[float, float]:
-    """The bare pool's wall time and this process's CPU time for it."""
+    """The bare pool in this process: its wall time and this process's CPU time for it."""
     cpu = time.process_time()
     elapsed = reference(dovecot, users, ca)
     return elapsed, time.process_time() - cpu
+
+
+def bare_program(dovecot: Dovecot, users_file: Path, ca: str) -> tuple[float, float]:
+    """The bare pool as a program of its own: wall time from launch to exit, its CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bare_pool.py"), str(users_file),
+                    str(dovecot.imap_port), str(dovecot.submission_port), ca,
+                    str(BARE_THREADS)], check=True, timeout=600)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def window_sweeps(dovecot: Dovecot, users: list[tuple[str, str]], ca: str,
@@ -150,6 +165,8 @@ def compare(server: str, n: int, rounds: int, candidates: list[int]) -> None:
         for email, password in users:
             dovecot.add_user(email, password)
         folder, keyring_file = make_data_dir(dovecot, users, ca)
+        users_file = folder / "bare-users.json"
+        users_file.write_text(json.dumps(users))
         bench_sweep.CONCURRENCY = BARE_THREADS
         # Warm-up, not measured as a round: every user's first-ever login (Dovecot creates its
         # mailbox then), and the data folder's first check (every mailbox unknown -> connected
@@ -158,32 +175,41 @@ def compare(server: str, n: int, rounds: int, candidates: list[int]) -> None:
         first, _, _, first_cpu = cli_check(folder, keyring_file)
         print(f"[{server} server] warm-up: bare pool (first logins) {warm:.2f} s; first check "
               f"of the fresh data folder {first:.2f} s (CPU {first_cpu:.2f} s)", flush=True)
-        ratios, bares, apps, cpus = [], [], [], []
+        strict, like, bares, programs, apps, cpus = [], [], [], [], [], []
         for number in range(1, rounds + 1):
-            if number % 2:
-                bare, bare_cpu = bare_pool(dovecot, users, ca)
-                app, count, connected, app_cpu = cli_check(folder, keyring_file)
-            else:
-                app, count, connected, app_cpu = cli_check(folder, keyring_file)
-                bare, bare_cpu = bare_pool(dovecot, users, ca)
-            ratios.append(app / bare)
+            runs = ["pool", "program", "app"]
+            runs = runs[number % 3:] + runs[:number % 3]  # each first, second, third in turn
+            for run in runs:
+                if run == "pool":
+                    bare, bare_cpu = bare_pool(dovecot, users, ca)
+                elif run == "program":
+                    program, program_cpu = bare_program(dovecot, users_file, ca)
+                else:
+                    app, count, connected, app_cpu = cli_check(folder, keyring_file)
+            strict.append(app / bare)
+            like.append(app / program)
             bares.append(bare)
+            programs.append(program)
             apps.append(app)
-            cpus.append((bare_cpu, app_cpu))
+            cpus.append((bare_cpu, program_cpu, app_cpu))
             print(f"[{server} server] round {number}: bare pool of {BARE_THREADS} threads "
-                  f"{bare:.2f} s (CPU {bare_cpu:.2f} s); `mailmonitor check --json` "
-                  f"(concurrency {CLI_CONCURRENCY}, incl. start-up) {app:.2f} s (CPU "
-                  f"{app_cpu:.2f} s), {connected}/{count} connected; ratio {app / bare:.2f}x",
-                  flush=True)
+                  f"{bare:.2f} s in this process (CPU {bare_cpu:.2f} s), {program:.2f} s as a "
+                  f"program (CPU {program_cpu:.2f} s); `mailmonitor check --json` (concurrency "
+                  f"{CLI_CONCURRENCY}, incl. start-up) {app:.2f} s (CPU {app_cpu:.2f} s), "
+                  f"{connected}/{count} connected; ratios {app / bare:.2f}x strict, "
+                  f"{app / program:.2f}x like for like", flush=True)
         open_db(folder / "mailmonitor.sqlite3")
         recorded = Check.select().count()
         close_db()
-        print(f"[{server} server] check --json, {n} mailboxes: median ratio "
-              f"{statistics.median(ratios):.2f}x over {rounds} rounds (bare "
-              f"{statistics.median(bares):.2f} s, app {statistics.median(apps):.2f} s; "
-              f"{recorded} checks recorded); client CPU: bare "
-              f"{statistics.median(c[0] for c in cpus):.2f} s, app "
-              f"{statistics.median(c[1] for c in cpus):.2f} s (medians)", flush=True)
+        print(f"[{server} server] check --json, {n} mailboxes, {rounds} rounds (medians): "
+              f"{statistics.median(strict):.2f}x the bare pool in this process (strict), "
+              f"{statistics.median(like):.2f}x the bare pool as a program (like for like); "
+              f"bare pool {statistics.median(bares):.2f} s, bare program "
+              f"{statistics.median(programs):.2f} s, check {statistics.median(apps):.2f} s "
+              f"({recorded} checks recorded); client CPU: bare pool "
+              f"{statistics.median(c[0] for c in cpus):.2f} s, bare program "
+              f"{statistics.median(c[1] for c in cpus):.2f} s, check "
+              f"{statistics.median(c[2] for c in cpus):.2f} s", flush=True)
         if candidates:
             window_sweeps(dovecot, users, ca, candidates)
 
@@ -198,6 +224,7 @@ def main() -> None:
         raise SystemExit(f"SERVERS: slow and/or fast, not {sys.argv[4]!r}")
     compileall.compile_dir(ROOT / "mailmonitor", quiet=1)  # as installed (see above)
     compileall.compile_file(ROOT / "tests" / "file_keyring.py", quiet=1)
+    compileall.compile_file(ROOT / "benchmarks" / "bare_pool.py", quiet=1)
     for number, server in enumerate(servers):
         compare(server, n, rounds, candidates if number == 0 else [])
 

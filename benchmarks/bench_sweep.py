@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import smtplib
-import ssl
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keyring
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bare_pool import pool
 
 from mailmonitor.memory_keyring import MemoryKeyring
 from mailmonitor.models import Account, close_db, open_db, set_setting
@@ -38,26 +38,10 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(DEFAULTS["max_concurre
 
 
 def reference(dovecot: Dovecot, users: list[tuple[str, str]], ca: str) -> float:
-    from imapclient import IMAPClient
-
-    context = ssl.create_default_context(cafile=ca)
-
-    def one(user: tuple[str, str]) -> None:
-        email, password = user
-        imap = IMAPClient("127.0.0.1", port=dovecot.imap_port, ssl=False, timeout=20)
-        imap.starttls(context)
-        imap.login(email, password)
-        imap.select_folder("INBOX", readonly=True)
-        imap.logout()
-        smtp = smtplib.SMTP("127.0.0.1", dovecot.submission_port, timeout=20)
-        smtp.starttls(context=context)
-        smtp.login(email, password)
-        smtp.noop()
-        smtp.quit()
-
+    """The bare pool (benchmarks/bare_pool.py) in this process, of CONCURRENCY threads: its
+    wall time."""
     start = time.perf_counter()
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        list(pool.map(one, users))
+    pool(users, dovecot.imap_port, dovecot.submission_port, ca, CONCURRENCY)
     return time.perf_counter() - start
 
 
