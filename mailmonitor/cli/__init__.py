@@ -137,15 +137,17 @@ def command_word(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     checking = command_word(args) == "check"
-    collecting = gc.isenabled()
+    collecting, thresholds = gc.isenabled(), gc.get_threshold()
     if collecting and checking:
         # What start-up makes (modules, classes, the parser) lives until the command ends:
         # no garbage collection while it is made (check.cmd_check freezes it and collects
-        # again for the sweep). A tenth of `check`'s start-up went to collections (issue 22).
+        # again for the sweep, less often). A tenth of `check`'s start-up went to collections
+        # (issue 22).
         gc.disable()
     try:
         code = _run(args, own_process=argv is None)
     finally:
+        gc.set_threshold(*thresholds)  # as the command found the collector
         if collecting:
             gc.enable()
     if argv is None and checking:
