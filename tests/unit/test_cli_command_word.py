@@ -32,3 +32,18 @@ def test_check_after_the_data_folder_runs_and_says_the_same(
     assert first == again == (0, "[]\n", "")
     code, _out, err = cli("--data-dir", str(data_dir), "check", "--bogus")
     assert code == 3 and "unrecognized arguments: --bogus" in err
+
+
+def test_check_leaves_the_collector_as_it_found_it(
+        data_dir: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    """`check` tunes the garbage collector for its start-up and sweep (off, frozen, collected
+    less often); an in-process caller gets it back as it was, also after a failed command."""
+    import gc
+
+    from mailmonitor.cli.check import SWEEP_GC_YOUNG
+
+    before = gc.get_threshold()
+    assert before[0] != SWEEP_GC_YOUNG and gc.isenabled()
+    assert cli("check", "--json")[0] == 0
+    assert cli("check", "nobody@x.test")[0] == 3  # refused after start-up
+    assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == (before, True, 0)
