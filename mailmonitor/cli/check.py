@@ -148,8 +148,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _import_what_follows() -> None:
     """The modules the command runs once its sweep is done (the attention model's reconcile,
-    `mailmonitor.cli._told`), imported while the sweep's last probes are awaited: a hundredth of
-    `check`'s time against a fast server (issue 22), hidden in the sweep's tail."""
+    `mailmonitor.cli._told`), imported while the sweep's last probes are awaited, when the
+    interpreter has less to do, rather than after them (12.6 ms of imports, issue 22)."""
     import mailmonitor.services.alerts.reconciler  # noqa: F401
 
 
