@@ -5,9 +5,9 @@ Blocking and Qt-free: the monitor runs them in worker threads. Nothing raises ou
 from :mod:`mailmonitor.services.monitoring.classify`.
 
 - IMAP (its own few commands, :class:`_ProbeIMAP`): connect (``ssl``: TLS from the first byte,
-  ``starttls``: plain then STARTTLS, ``plain``), CAPABILITY, LOGIN (or AUTHENTICATE PLAIN when
-  LOGIN is disabled or the password is not ASCII) or XOAUTH2, EXAMINE INBOX (read-only SELECT),
-  LOGOUT.
+  ``starttls``: plain then STARTTLS, ``plain``), the capabilities (the greeting's, else
+  CAPABILITY; asked again after STARTTLS), LOGIN (or AUTHENTICATE PLAIN when LOGIN is disabled or
+  the password is not ASCII) or XOAUTH2, EXAMINE INBOX (read-only SELECT), LOGOUT.
 - SMTP (smtplib): connect, EHLO, STARTTLS + EHLO, one AUTH (PLAIN, else LOGIN; XOAUTH2 with a
   token), NOOP, QUIT. Never MAIL/RCPT/DATA: a probe never sends mail.
 - TLS: certificates and host names are verified against the system CAs plus ``ca_file``.
@@ -538,11 +538,12 @@ class _ImapClosed(Exception):
 
 
 class _ProbeIMAP:
-    """The IMAP a sign-in probe speaks (RFC 3501 / 9051): the greeting and CAPABILITY, STARTTLS,
-    LOGIN or AUTHENTICATE, EXAMINE INBOX and LOGOUT, each read through the probe's wire (its
-    step deadline, its byte cap, its record of the answer). Written for the probe: imaplib with
-    imapclient on top parsed every line with several patterns and kept every answer in
-    dictionaries, about a third of an IMAP probe's CPU against a fast server.
+    """The IMAP a sign-in probe speaks (RFC 3501 / 9051): the greeting (with its capabilities,
+    else CAPABILITY), STARTTLS, LOGIN or AUTHENTICATE, EXAMINE INBOX and LOGOUT, each read
+    through the probe's wire (its step deadline, its byte cap, its record of the answer).
+    Written for the probe: imaplib with imapclient on top parsed every line with several
+    patterns and kept every answer in dictionaries, about a third of an IMAP probe's CPU
+    against a fast server.
 
     As imaplib: a command's answer ends with its tagged line; an untagged BYE before it ends the
     session (raised at once, but after LOGOUT); a literal ``{n}`` is read whole; continuation
